@@ -1,0 +1,101 @@
+"""The library API behind the CLI: choose a launcher, provision data, grade, generate specs."""
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from pathlib import Path
+
+from . import data as data_mod
+from . import execute, extract, pipeline
+from . import layers as L
+from .exceptions import SandboxUnavailable, SpecError, UsageError
+from .launch import Launcher
+from .result import Result
+from .settings import Settings
+from .spec import Spec, build, default_reference_dir, load_exercise
+
+SANDBOX_LEVELS = ("auto", "required", "off")
+
+
+def make_launcher(level: str) -> Launcher:
+    """``required``: the sandbox or an error; ``auto``: the sandbox if this machine has one."""
+    if level not in SANDBOX_LEVELS:
+        raise UsageError(f"--sandbox must be one of {', '.join(SANDBOX_LEVELS)}")
+    if level == "off":
+        return Launcher()
+    try:
+        from .sandbox import SandboxLauncher
+        return SandboxLauncher.create()
+    except (ImportError, SandboxUnavailable) as exc:
+        if level == "required":
+            raise SandboxUnavailable(f"no sandbox is available on this machine ({exc}); "
+                                     "run with --sandbox off only for trusted notebooks") from None
+        warnings.warn(f"no sandbox available ({exc}): the notebook runs with your own rights",
+                      stacklevel=2)
+        return Launcher()
+
+
+def load_spec(reference: Path | None = None) -> Spec:
+    return Spec.load(Path(reference) if reference else default_reference_dir())
+
+
+def resolve_data(spec: Spec, data: Path | None) -> Path:
+    return data_mod.resolve(spec.data, data)
+
+
+def verifier_for(settings: Settings):
+    """The verification-training stage, if installed (it needs TensorFlow in a subprocess)."""
+    if not settings.verify:
+        return None
+    try:
+        from .verify import verify
+    except ImportError:
+        return None
+    return verify
+
+
+def check(notebook: Path | str, *, reference: Path | None = None, data: Path | None = None,
+          settings: Settings | None = None, launcher: Launcher | None = None) -> Result:
+    """Grade one notebook; grader-side problems (no data, bad spec) raise ``GraderError``."""
+    settings = settings or Settings()
+    notebook = Path(notebook)
+    if not notebook.is_file():
+        raise UsageError(f"no such notebook: {notebook}")
+    spec = load_spec(reference)
+    data_file = resolve_data(spec, data or settings.data_path)
+    launcher = launcher or make_launcher(settings.sandbox)
+    return pipeline.check_notebook(notebook, spec, data_file, settings, launcher,
+                                   verifier_for(settings))
+
+
+def generate_spec(reference: Path | None = None, *, data: Path | None = None,
+                  settings: Settings | None = None) -> Spec:
+    """Execute the solution and the template, and write ``spec.json`` from what they build."""
+    folder = Path(reference) if reference else default_reference_dir()
+    exercise = load_exercise(folder)
+    settings = (settings or Settings()).with_(notebook_epochs=1)
+    data_file = data_mod.resolve(exercise["data"], data or settings.data_path)
+    launcher = make_launcher(settings.sandbox)
+    built = {}
+    for role in ("solution", "template"):
+        run = execute.execute(folder / exercise[role], data_file, settings, launcher)
+        model = extract.from_report(run.report)
+        built[role] = (L.infer(model.layers, model.input_shape), model.input_shape)
+    target = folder / "spec.json"
+    generated = {"by": "grader spec", "date": dt.date.today().isoformat(),
+                 "solution": exercise["solution"], "template": exercise["template"],
+                 "versions": pipeline.versions()}
+    spec = build(exercise, built["solution"][0], built["template"][0], built["solution"][1],
+                 generated, _kept_calibration(target, built["solution"][0]))
+    spec.save(target)
+    spec.path = str(target)
+    return spec
+
+
+def _kept_calibration(target: Path, solution: list[L.LayerInfo]) -> dict | None:
+    """A calibration stays valid only for the same solution architecture."""
+    try:
+        previous = Spec.load(target)
+    except SpecError:
+        return None
+    return previous.training if previous.layers == [i.to_dict() for i in solution] else None

@@ -1,0 +1,97 @@
+"""The ``grader`` command: a thin layer over the library. No prompts, documented exit codes."""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from . import __version__, api
+from .exceptions import GraderError, UsageError
+from .exitcodes import ExitCode
+from .render import terminal
+from .render.files import write_json
+from .settings import Settings
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, help="the data file mnist_4000.pkl.gz (else $GRADER_DATA, "
+                   "the cache, or a download)")
+    p.add_argument("--reference", type=Path, help="reference folder with spec.json "
+                   "(default: $GRADER_REFERENCE or the repository's reference/)")
+    p.add_argument("--timeout", type=float, default=Settings.notebook_timeout, metavar="SECONDS",
+                   help="limit for executing the whole notebook (default %(default)g)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="skip the verification training (structure checks only)")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="grader", description="Grade cnn2 MNIST notebooks.")
+    top.add_argument("--version", action="version", version=f"grader {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="grade one notebook (students, Gradescope, CI)")
+    check.add_argument("notebook", type=Path)
+    check.add_argument("--json", type=Path, metavar="FILE", help="write the JSON result here")
+    check.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="auto")
+    _common(check)
+
+    grade = sub.add_parser("grade", help="grade every notebook in a folder (instructors)")
+    grade.add_argument("folder", type=Path)
+    grade.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR")
+    grade.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="required")
+    _common(grade)
+
+    spec = sub.add_parser("spec", help="generate reference/spec.json from the solution notebook")
+    spec.add_argument("reference", type=Path, nargs="?")
+    spec.add_argument("--data", type=Path)
+    spec.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="auto")
+    return top
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    return Settings(notebook_timeout=args.timeout, verify=not getattr(args, "no_verify", False),
+                    sandbox=args.sandbox, data_path=args.data)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    result = api.check(args.notebook, reference=args.reference, settings=settings_from(args))
+    if args.json:
+        write_json(args.json, result.to_dict())
+    print(terminal.summary(result, color=sys.stdout.isatty()))
+    return int(result.exit_code)
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .batch import grade_folder
+
+    return int(grade_folder(args.folder, args.out, reference=args.reference,
+                            settings=settings_from(args)))
+
+
+def cmd_spec(args: argparse.Namespace) -> int:
+    settings = Settings(sandbox=args.sandbox, data_path=args.data)
+    spec = api.generate_spec(args.reference, settings=settings)
+    print(f"wrote {spec.path}: {len(spec.layers)} layers, layers to add: "
+          f"{', '.join(spec.layers[i]['description'] for i in spec.missing)}; "
+          f"totals {spec.totals['total']:,} ({spec.totals['trainable']:,} trainable, "
+          f"{spec.totals['non_trainable']:,} non-trainable)")
+    return int(ExitCode.PASSED)
+
+
+COMMANDS = {"check": cmd_check, "grade": cmd_grade, "spec": cmd_spec}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    warnings.formatwarning = lambda msg, *a, **k: f"grader: warning: {msg}\n"
+    try:
+        return COMMANDS[args.command](args)
+    except GraderError as exc:
+        print(f"grader: error: {exc.message}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130

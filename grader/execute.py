@@ -1,0 +1,217 @@
+"""Stage 2: execute a submission in a fresh working directory and bring back plain JSON.
+
+The kernel is always chosen by the grader (never the notebook's metadata), started through a
+:class:`~grader.launch.Launcher` (plain or sandboxed), and shut down in ``finally``, whatever
+happened. Outputs are capped: past the budget the kernel is stopped.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import stat
+import tempfile
+import time
+from subprocess import DEVNULL
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_core.utils import ensure_async
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+from . import kernel
+from .exceptions import CellError, InvalidNotebook, KernelDied, LimitExceeded, NotGradable
+from .launch import LaunchSpec, Launcher
+from .settings import Settings
+
+#: tags that would make nbclient skip a cell or swallow its error: the grader decides that
+EXECUTION_TAGS = frozenset({"skip-execution", "raises-exception", "skip", "remove-cell"})
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+EXTRACT_FILE = "grader-extract-{}.json"
+
+
+@dataclass
+class Execution:
+    """What came back from the kernel: the extraction report and timings."""
+
+    report: dict
+    seconds: float
+    output_bytes: int
+    cells: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Parse and validate; a broken file is the submission's fault, not the grader's."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat raises many types for bad input
+        raise InvalidNotebook(f"{path.name} is not a valid Jupyter notebook: {_first_line(exc)}",
+                              advice="Open it in Jupyter, save it again, and resubmit.") from None
+    return nb
+
+
+def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str) -> nbformat.NotebookNode:
+    """Strip outputs and execution tags, add the prelude first and the extraction last."""
+    nb = nbformat.from_dict(nb)
+    nb.metadata.pop("kernelspec", None)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        tags = cell.metadata.get("tags", [])
+        cell.metadata["tags"] = [t for t in tags if t not in EXECUTION_TAGS]
+    prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)})")
+    extract = kernel.source("extract_model", f"__grader_extract({extract_name!r}, globals())")
+    nb.cells.insert(0, nbformat.v4.new_code_cell(prelude))
+    nb.cells.append(nbformat.v4.new_code_cell(extract))
+    return nb
+
+
+class _CappedClient(NotebookClient):
+    """Counts output bytes; past the budget, drops them and stops the kernel."""
+
+    def __init__(self, *args, output_limit: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.output_limit = output_limit
+        self.output_bytes = 0
+        self.flooded = False
+
+    def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+        self.output_bytes += len(json.dumps(msg.get("content", {}), default=str))
+        if self.output_bytes > self.output_limit:
+            if not self.flooded:
+                self.flooded = True
+                asyncio.ensure_future(self.km.shutdown_kernel(now=True))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launcher) -> Execution:
+    """Run ``notebook`` with ``data_file`` beside it; return the extraction report."""
+    nb = read_notebook(notebook)
+    workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
+    try:
+        shutil.copyfile(notebook, workdir / notebook.name)
+        shutil.copyfile(data_file, workdir / data_file.name)
+        extract_name = EXTRACT_FILE.format(secrets.token_hex(8))
+        with launcher.session(workdir, settings) as spec:
+            prepared = prepare(nb, settings, str(spec.kernel_cwd / extract_name))
+            return asyncio.run(_run(prepared, workdir, extract_name, settings, spec))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: LaunchSpec) -> Execution:
+    km = AsyncKernelManager(transport=spec.transport, ip=spec.ip, cache_ports=False)
+    if spec.connection_file:
+        km.connection_file = spec.connection_file
+    km._kernel_spec = KernelSpec(argv=spec.argv, env={}, display_name="grader", language="python",
+                                 interrupt_mode="message")
+    client = _CappedClient(nb, km=km, timeout=int(settings.cell_timeout),
+                           startup_timeout=int(settings.startup_timeout), allow_errors=False,
+                           output_limit=settings.output_limit_bytes, iopub_timeout=10,
+                           shutdown_kernel="immediate", record_timing=False)
+    start = time.monotonic()
+    log = tempfile.TemporaryFile()
+    try:
+        async with client.async_setup_kernel(env=spec.env, cwd=str(spec.cwd), stdin=DEVNULL,
+                                             stdout=log, stderr=log):
+            await asyncio.wait_for(_cells(client, nb), timeout=settings.notebook_timeout)
+    except asyncio.TimeoutError:
+        raise LimitExceeded(f"the notebook ran longer than the limit of {settings.notebook_timeout:g} s",
+                            kind="timeout") from None
+    except CellTimeoutError as exc:
+        raise LimitExceeded(f"a cell ran longer than the limit of {settings.cell_timeout:g} s",
+                            kind="timeout", cell_index=_student_index(client), **_cell(client)) from exc
+    except DeadKernelError:
+        if client.flooded:
+            raise LimitExceeded(f"the notebook printed more than {settings.output_limit_bytes:,} bytes "
+                                "of output; the kernel was stopped", kind="output_limit") from None
+        raise KernelDied(spec.death_reason() or "the kernel died while running the notebook "
+                         "(a crash, os._exit, or the memory limit)", traceback=_tail(log),
+                         **_cell(client)) from None
+    except CellExecutionError as exc:
+        raise CellError(f"cell {_student_index(client)} raised {exc.ename}: {_first_line(exc.evalue)}",
+                        traceback=ANSI.sub("", str(exc)), **_cell(client)) from None
+    finally:
+        await _ensure_dead(km)
+        log.close()
+    report = _read_report(workdir / extract_name, settings.extract_limit_bytes)
+    return Execution(report, time.monotonic() - start, client.output_bytes, len(nb.cells) - 2)
+
+
+async def _cells(client: _CappedClient, nb) -> None:
+    for index, cell in enumerate(nb.cells):
+        client._grader_index = index
+        await client.async_execute_cell(cell, index)
+
+
+def _student_index(client) -> int | None:
+    """Cell number as the student sees it (1-based, without the grader's prelude)."""
+    index = getattr(client, "_grader_index", None)
+    if index is None or index == 0 or index > len(client.nb.cells) - 2:
+        return None
+    return index
+
+
+def _cell(client) -> dict:
+    index = _student_index(client)
+    if index is None:
+        return {}
+    return {"cell_index": index, "cell_source": client.nb.cells[index].source[:5000]}
+
+
+async def _ensure_dead(km: AsyncKernelManager) -> None:
+    try:
+        if km.has_kernel:
+            await km.shutdown_kernel(now=True)
+    except Exception:
+        pass
+    try:
+        await ensure_async(km.cleanup_resources())
+    except Exception:
+        pass
+
+
+def _read_report(path: Path, limit: int) -> dict:
+    """Open without following links, insist on a small regular file, parse as JSON only."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise NotGradable("the grader's extraction step left no result: the notebook may have "
+                          "deleted files or changed directory") from None
+    except OSError:
+        raise NotGradable("the grader's extraction result is not a regular file") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            raise NotGradable("the grader's extraction result is not a small regular file")
+        raw = f.read(limit + 1)
+    try:
+        report = json.loads(raw)
+    except ValueError:
+        raise NotGradable("the grader's extraction result is not valid JSON") from None
+    if not isinstance(report, dict):
+        raise NotGradable("the grader's extraction result has the wrong form")
+    return report
+
+
+def _tail(log, size: int = 3000) -> str:
+    """The end of the kernel's own stderr: says 'Segmentation fault' and the like."""
+    log.seek(0, os.SEEK_END)
+    log.seek(max(0, log.tell() - size))
+    return ANSI.sub("", log.read().decode("utf-8", "replace"))
+
+
+def _first_line(exc: object) -> str:
+    text = ANSI.sub("", str(exc)).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

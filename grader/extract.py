@@ -1,0 +1,88 @@
+"""Stage 3: turn the kernel's untrusted JSON report into validated, allow-listed layers."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from . import layers as L
+from .exceptions import InvalidModel, NoModel
+
+MAX_LAYERS = 200
+MAX_HISTORY = 1000
+
+
+@dataclass
+class ExtractedModel:
+    variable: str
+    model_class: str
+    input_shape: tuple
+    layers: list[L.Layer]
+    history: dict | None
+
+
+def from_report(report: dict, default_input_shape: tuple | None = None) -> ExtractedModel:
+    """Validate the report; every problem is a clear ``NotGradable`` naming what was found."""
+    if not report.get("ok"):
+        found = [str(f)[:100] for f in report.get("found", [])][:20]
+        listing = ", ".join(found) if found else "none"
+        raise NoModel("no Keras model found: the grader looks for a variable named `model`, or "
+                      f"else the only Keras model in the notebook. Keras models found: {listing}.",
+                      advice="Keep the course's variable name `model` for your network.")
+    raw_layers = report.get("layers")
+    if not isinstance(raw_layers, list) or not raw_layers:
+        raise InvalidModel("the model has no layers")
+    if len(raw_layers) > MAX_LAYERS:
+        raise InvalidModel(f"the model has {len(raw_layers)} layers; at most {MAX_LAYERS} are graded")
+    _check_chain(raw_layers)
+    layers, input_shape = [], _shape(report.get("input_shape"))
+    for raw in raw_layers:
+        if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
+            raise InvalidModel("the model report has a malformed layer")
+        layer = L.from_keras(str(raw.get("class_name"))[:100], raw["config"])
+        if layer.kind == "InputLayer":
+            input_shape = input_shape or _shape(layer.args.get("batch_shape")
+                                                or layer.args.get("batch_input_shape"))
+            continue
+        layers.append(layer)
+    input_shape = input_shape or default_input_shape
+    if not input_shape:
+        raise InvalidModel("the model has no input shape: give the first layer `input_shape=` or "
+                           "start with `Input(shape=...)`")
+    return ExtractedModel(str(report.get("variable", "model"))[:100],
+                          str(report.get("model_class", ""))[:100], input_shape, layers,
+                          _history(report.get("history")))
+
+
+def _check_chain(raw_layers: list) -> None:
+    """Only a straight chain of layers can be compared with the reference."""
+    previous = None
+    for raw in raw_layers:
+        inbound = raw.get("inbound") if isinstance(raw, dict) else None
+        name = (raw.get("config") or {}).get("name") if isinstance(raw, dict) else None
+        if inbound is not None and previous is not None and list(inbound) != [previous]:
+            raise InvalidModel(f"layer {name!r} does not take the previous layer's output as its "
+                               "only input: the grader compares straight chains of layers only")
+        previous = name
+
+
+def _shape(value) -> tuple | None:
+    if not isinstance(value, list) or not 2 <= len(value) <= 5:
+        return None
+    dims = value[1:]
+    if not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= L.MAX_DIM for d in dims):
+        return None
+    return (None, *dims)
+
+
+def _history(value) -> dict | None:
+    """Keep only finite numbers; the history is shown, never trusted."""
+    if not isinstance(value, dict):
+        return None
+    out = {}
+    for key, series in list(value.items())[:20]:
+        if isinstance(series, list):
+            nums = [float(x) for x in series[:MAX_HISTORY]
+                    if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)]
+            if nums:
+                out[str(key)[:50]] = nums
+    return out or None

@@ -1,0 +1,167 @@
+"""Messages a student understands: what differs, and for the usual mistakes the likely fix.
+
+Every rule compares a student layer with its aligned reference layer, so the hints follow the
+spec (no exercise is named here): "your Conv2D outputs 12x12 instead of 14x14: did you forget
+padding='same'?" comes from a Conv2D whose padding differs and whose output shape differs.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import layers as L
+
+if TYPE_CHECKING:
+    from .compare import Row
+
+
+def fmt_params(info: L.LayerInfo) -> str:
+    if info.non_trainable:
+        return f"{info.trainable:,} trainable + {info.non_trainable:,} non-trainable parameters"
+    return f"{info.trainable:,} parameters"
+
+
+def _hw(shape) -> str:
+    return f"{shape[1]}x{shape[2]}" if len(shape) == 4 else L.fmt_shape(shape)
+
+
+def arg_causes(ref: L.LayerInfo, stu: L.LayerInfo) -> list[str]:
+    """Sentences naming each argument that differs, with the fix."""
+    e, a, kind = ref.layer.args, stu.layer.args, ref.layer.kind
+    out = []
+    if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D") and e.get("padding") != a.get("padding"):
+        grew = "outputs" if ref.output_shape != stu.output_shape else "uses"
+        out.append(f"your {kind} {grew} {_hw(stu.output_shape)} instead of {_hw(ref.output_shape)}: "
+                   f"did you forget padding='{e.get('padding')}'?")
+    if kind == "Conv2D" and e.get("filters") != a.get("filters"):
+        out.append(f"your Conv2D has {a.get('filters')} filters; the reference uses "
+                   f"{e.get('filters')}: write Conv2D({e.get('filters')}, ...)")
+    if kind == "Conv2D" and e.get("kernel_size") != a.get("kernel_size"):
+        k, r = a.get("kernel_size"), e.get("kernel_size")
+        out.append(f"your Conv2D uses a {k[0]}x{k[1]} kernel; the exercise asks for {r[0]}x{r[1]}: "
+                   f"use kernel_size=({r[0]}, {r[1]})")
+    if kind in ("Conv2D", "Dense") and e.get("activation") != a.get("activation"):
+        if e.get("activation") == "linear":
+            out.append(f"the activation is fused into the {kind} (activation='{a.get('activation')}'): "
+                       "remove it there and add it as a separate Activation layer where the "
+                       "reference has one")
+        else:
+            out.append(f"use activation='{e.get('activation')}' in this {kind}")
+    if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D") and e.get("strides") != a.get("strides"):
+        out.append(f"use strides={tuple(e.get('strides') or ())} (yours: {tuple(a.get('strides') or ())})")
+    if kind in ("MaxPooling2D", "AveragePooling2D") and e.get("pool_size") != a.get("pool_size"):
+        p = e.get("pool_size")
+        out.append(f"use pool_size=({p[0]}, {p[1]})")
+    if kind in ("Conv2D", "Dense") and e.get("use_bias") != a.get("use_bias"):
+        out.append(f"use use_bias={e.get('use_bias')}")
+    if kind == "Dense" and e.get("units") != a.get("units"):
+        out.append(f"use Dense({e.get('units')}) (yours has {a.get('units')} units)")
+    if kind == "Activation" and e.get("activation") != a.get("activation"):
+        out.append(f"use Activation('{e.get('activation')}') instead of '{a.get('activation')}'")
+    if kind in ("Dropout", "SpatialDropout2D") and e.get("rate") != a.get("rate"):
+        out.append(f"use a rate of {e.get('rate')}")
+    return out
+
+
+def for_row(row: "Row", block: list["Row"]) -> str:
+    """The one hint for a reference layer the student had to add."""
+    ref, stu = row.ref, row.stu
+    misplaced = _misplaced(block)
+    if misplaced:
+        return f"your {misplaced} is in the wrong place: the reference order is {_order(block)}"
+    if stu is None:
+        return _missing_hint(row, block)
+    if ref.layer.kind != stu.layer.kind:
+        return f"use {ref.layer.describe()} here instead of {stu.layer.describe()}"
+    causes = arg_causes(ref, stu)
+    if causes:
+        return " ".join(causes)
+    if ref.input_shape != stu.input_shape:
+        return (f"this layer's input is {L.fmt_shape(stu.input_shape)} instead of "
+                f"{L.fmt_shape(ref.input_shape)}: fix the layer before it")
+    return f"make it {ref.layer.describe()}"
+
+
+def _misplaced(block: list["Row"]) -> str | None:
+    """A layer to add that is missing at its place but present, extra, at another."""
+    extra = {r.stu.layer.kind for r in block if r.ref is None}
+    return next((r.ref.layer.kind for r in block if r.to_add and r.stu is None
+                 and r.ref.layer.kind in extra), None)
+
+
+def _order(block: list["Row"]) -> str:
+    return " → ".join(r.ref.layer.describe() for r in block if r.to_add)
+
+
+def _missing_hint(row: "Row", block: list["Row"]) -> str:
+    kind = row.ref.layer.kind
+    students = [r.stu for r in block if r.stu is not None]
+    if not students:
+        return ("nothing was added where the notebook says '# here is your code coming:'. Add, in "
+                f"this order: {_order(block)}")
+    wanted = row.ref.layer.args.get("activation")
+    if kind == "Activation" and any(s.layer.args.get("activation") == wanted for s in students):
+        fused = next(s for s in students if s.layer.args.get("activation") == wanted)
+        return (f"the activation is fused into your {fused.layer.kind} (activation='{wanted}'): the "
+                f"reference applies it in its own layer, {row.ref.layer.describe()}, in this order: "
+                f"{_order(block)}")
+    before = _previous_added(row, block)
+    where = f" right after {before.layer.describe()}" if before else ""
+    return f"add {row.ref.layer.describe()}{where}; the reference order is {_order(block)}"
+
+
+def _previous_added(row: "Row", block: list["Row"]) -> L.LayerInfo | None:
+    previous = None
+    for r in block:
+        if r is row:
+            return previous
+        if r.ref is not None:
+            previous = r.ref
+    return None
+
+
+def missing_message(row: "Row", block: list["Row"]) -> str:
+    return f"no {row.ref.layer.kind} layer here: {row.ref.layer.describe()} is missing"
+
+
+def explained_by_order(row: "Row", rows: list["Row"]) -> bool:
+    """An extra layer that is really a layer to add, put in the wrong place."""
+    return any(r.to_add and r.stu is None and r.ref.layer.kind == row.stu.layer.kind for r in rows)
+
+
+def is_consequence(row: "Row") -> bool:
+    """Same layer as the reference, but fed a different shape by an earlier difference."""
+    from .compare import same_args
+
+    return (row.ref is not None and row.stu is not None and same_args(row.ref.layer, row.stu.layer)
+            and row.ref.input_shape != row.stu.input_shape)
+
+
+def row_difference(row: "Row") -> str:
+    ref, stu = row.ref, row.stu
+    if stu is None:
+        return f"the reference layer {ref.layer.describe()} is missing"
+    if ref is None:
+        return f"extra layer {stu.layer.describe()} that the reference does not have"
+    parts = []
+    if ref.layer.kind != stu.layer.kind:
+        parts.append(f"{stu.layer.describe()} where the reference has {ref.layer.describe()}")
+    else:
+        parts += arg_causes(ref, stu)
+        if ref.output_shape != stu.output_shape:
+            parts.append(f"{stu.layer.describe()} outputs {L.fmt_shape(stu.output_shape)} instead of "
+                         f"{L.fmt_shape(ref.output_shape)}")
+        if (ref.trainable, ref.non_trainable) != (stu.trainable, stu.non_trainable):
+            parts.append(f"{stu.layer.describe()} has {fmt_params(stu)} instead of {fmt_params(ref)}")
+    return "; ".join(parts)
+
+
+def architecture_hint(problems: list[str]) -> str:
+    return ("keep the rest of the model as the template has it and change only the part between "
+            f"the markers; first difference: {problems[0]}")
+
+
+def totals_hint(rows: list["Row"]) -> str:
+    first = next((r for r in rows if r.status != "match" and not is_consequence(r)), None)
+    if first is None:
+        return "the totals follow from the layers above"
+    return f"the totals follow from the layers: fix this first: {row_difference(first)}"

@@ -1,0 +1,62 @@
+"""How a kernel process is started. ``PlainLauncher`` runs it as a child process with a minimal
+environment; the sandbox (``grader.sandbox``) provides a confined launcher with the same API."""
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .settings import Settings
+
+KERNEL_ARGV = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+@dataclass
+class LaunchSpec:
+    """Everything nbclient needs to start one kernel."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    #: the working directory as the kernel sees it (differs inside a sandbox)
+    kernel_cwd: Path
+    transport: str = "tcp"
+    ip: str = "127.0.0.1"
+    connection_file: str | None = None
+    #: after a kernel death, says why if the launcher knows (e.g. a memory limit was hit)
+    death_reason: Callable[[], str | None] = field(default=lambda: None)
+
+
+def minimal_env(settings: Settings, home: str) -> dict[str, str]:
+    """Only what a kernel needs: the grader's own variables and secrets stay out."""
+    env = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": home, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline", "MPLCONFIGDIR": f"{home}/.mpl",
+        "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0",
+    }
+    if settings.tf_threads:
+        env["TF_NUM_INTRAOP_THREADS"] = str(settings.tf_threads)
+        env["TF_NUM_INTEROP_THREADS"] = "1"
+        env["OMP_NUM_THREADS"] = str(settings.tf_threads)
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # correctness settings of this host
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+class Launcher:
+    """Base: subclasses confine the kernel; ``name`` is recorded in results."""
+
+    name = "off"
+
+    @contextmanager
+    def session(self, workdir: Path, settings: Settings) -> Iterator[LaunchSpec]:
+        yield LaunchSpec(argv=list(KERNEL_ARGV), env=minimal_env(settings, str(workdir)),
+                         cwd=workdir, kernel_cwd=workdir)
+
+
+PlainLauncher = Launcher

@@ -1,0 +1,1 @@
+"""Renderers only present results; none of them computes a grade."""

@@ -1,0 +1,47 @@
+"""A short, readable terminal summary: verdict first, then each check, then what to fix."""
+from __future__ import annotations
+
+import textwrap
+
+from ..result import Result, Status
+
+COLORS = {Status.PASSED: "32", Status.FAILED: "31", Status.ERROR: "35", Status.TIMEOUT: "33"}
+
+
+def _c(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+
+def _wrap(text: str, indent: str) -> str:
+    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent)
+
+
+def summary(result: Result, color: bool = False) -> str:
+    verdict = _c(result.status.value.upper(), COLORS[result.status], color)
+    lines = [f"{result.submission}: {verdict}  score {result.score:g}/{result.max_score:g}"]
+    if result.model_variable:
+        lines[0] += f"  (model variable: {result.model_variable})"
+    shown = set()
+    for check in result.checks:
+        mark = _c("✓", "32", color) if check.passed else _c("✗", "31", color)
+        lines.append(f"  {mark} {check.name}: {check.message}")
+        if check.hint and not check.passed and check.hint not in shown:
+            shown.add(check.hint)
+            lines.append(_wrap(f"hint: {check.hint}", "      "))
+    if result.error:
+        lines.append(_wrap(f"error ({result.error.kind}): {result.error.message}", "  "))
+        if result.error.advice:
+            lines.append(_wrap(f"what to do: {result.error.advice}", "  "))
+    for warning in result.warnings:
+        lines.append(_wrap(f"warning: {warning}", "  "))
+    lines.append(_wrap(result.summary, "  "))
+    return "\n".join(lines)
+
+
+def batch_table(results: list[Result]) -> str:
+    width = max([len(r.submission) for r in results] + [10])
+    lines = [f"{'submission':<{width}}  {'status':<8} {'score':>9}  first failed check / error"]
+    for r in results:
+        first = r.first_failed.name if r.first_failed else (r.error.kind if r.error else "")
+        lines.append(f"{r.submission:<{width}}  {r.status.value:<8} {r.score:>4g}/{r.max_score:<4g}  {first}")
+    return "\n".join(lines)

@@ -1,0 +1,109 @@
+"""The grading result as plain data: checks produce these, renderers only present them."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from .exitcodes import ExitCode
+
+
+class Status(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+@dataclass
+class Check:
+    """One check: ``expected``/``actual`` hold the compared values, ``hint`` the likely fix."""
+
+    name: str
+    passed: bool
+    message: str
+    points: float = 0.0
+    max_points: float = 0.0
+    category: str = "structure"
+    hint: str | None = None
+    expected: Any = None
+    actual: Any = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ErrorInfo:
+    """Why a submission could not be graded; ``traceback`` is for the instructor."""
+
+    kind: str
+    message: str
+    cell_index: int | None = None
+    cell_source: str | None = None
+    traceback: str | None = None
+    advice: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Result:
+    submission: str
+    status: Status
+    score: float = 0.0
+    max_score: float = 0.0
+    checks: list[Check] = field(default_factory=list)
+    error: ErrorInfo | None = None
+    summary: str = ""
+    model_variable: str | None = None
+    #: the student's layers as the grader computed them (type, shape, params)
+    layers: list[dict] = field(default_factory=list)
+    #: reference layers aligned with the student's: rows of {ref, student, status}
+    alignment: list[dict] = field(default_factory=list)
+    totals: dict | None = None
+    reference_totals: dict | None = None
+    training: dict | None = None
+    student_history: dict | None = None
+    warnings: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    spec: dict = field(default_factory=dict)
+    sandbox: str | None = None
+    notebook_sha256: str | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.status is Status.PASSED:
+            return ExitCode.PASSED
+        if self.status is Status.FAILED:
+            return ExitCode.FAILED
+        if self.status is Status.TIMEOUT:
+            return ExitCode.LIMIT
+        if self.error and self.error.kind in GRADER_FAULTS:
+            return ExitCode.GRADER_ERROR
+        return ExitCode.NOT_GRADABLE
+
+    @property
+    def first_failed(self) -> Check | None:
+        return next((c for c in self.checks if not c.passed), None)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["exit_code"] = int(self.exit_code)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Result":
+        data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        data["status"] = Status(data["status"])
+        data["checks"] = [Check(**c) for c in data.get("checks", [])]
+        if data.get("error"):
+            data["error"] = ErrorInfo(**data["error"])
+        return cls(**data)
+
+
+#: error kinds that are the grader's fault, not the submission's (exit code 5)
+GRADER_FAULTS = frozenset({"internal", "no_data", "sandbox_unavailable", "spec"})

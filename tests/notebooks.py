@@ -1,0 +1,220 @@
+"""Builds the cnn2 course notebooks: the template, the solution, the sample submissions and the
+test fixtures all come from one source, so they differ only where a mistake is meant.
+
+    python -m tests.notebooks          # rewrite reference/*.ipynb and submissions/*.ipynb
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+
+IMPORTS = """\
+%matplotlib inline
+import sys, gzip, pickle
+import numpy as np
+import matplotlib.pyplot as plt
+import tensorflow as tf
+import keras
+from keras.models import Sequential
+from keras.layers import Input, Dense, Activation, Dropout, BatchNormalization
+from keras.layers import Conv2D, MaxPooling2D, Flatten
+keras.utils.set_random_seed(1)
+print("Keras {} TF {} Python {}".format(keras.__version__, tf.__version__, sys.version.split()[0]))"""
+
+LOAD = """\
+# the data file lies in the same directory as this notebook
+with gzip.open('mnist_4000.pkl.gz', 'rb') as f:
+    (X, y) = pickle.load(f, encoding='latin1')
+print(X.shape, y.shape)  # as read: (4000, 1, 28, 28)"""
+
+SPLIT = """\
+X_train = np.reshape(X[0:2400], (2400, 28, 28, 1))
+Y_train = y[0:2400]
+X_val = np.reshape(X[2400:3000], (600, 28, 28, 1))
+Y_val = y[2400:3000]
+print(X_train.shape, X_val.shape)"""
+
+ONEHOT = """\
+def convertToOneHot(vector, num_classes=None):
+    result = np.zeros((len(vector), num_classes), dtype='float32')
+    result[np.arange(len(vector)), vector] = 1
+    return result
+
+Y_train = convertToOneHot(Y_train, num_classes=10)
+Y_val = convertToOneHot(Y_val, num_classes=10)
+print(Y_train.shape, Y_val.shape)"""
+
+STANDARDIZE = """\
+# here we center and standardize the data (one mean and one std: the file is already
+# standardized per pixel, and a per-pixel std of constant border pixels would be ~0)
+X_mean = np.mean(X_train)
+X_std = np.std(X_train)
+X_train = (X_train - X_mean) / (X_std + 0.0001)
+X_val = (X_val - X_mean) / (X_std + 0.0001)"""
+
+HYPER = """\
+# here we define some important hyperparameters of the NN
+batch_size = 128
+nb_classes = 10
+nb_epoch = 8
+img_rows, img_cols = 28, 28
+kernel_size = (3, 3)
+input_shape = (img_rows, img_cols, 1)
+pool_size = (2, 2)"""
+
+MODEL_HEAD = """\
+### a deeper CNN model
+name = 'cnn2'
+model = Sequential()
+model.add(Input(shape=input_shape))
+model.add(Conv2D(32, kernel_size, kernel_initializer='he_normal', padding='same'))
+model.add(BatchNormalization())
+model.add(Activation('relu'))
+model.add(Conv2D(32, kernel_size, kernel_initializer='he_normal', padding='same'))
+model.add(BatchNormalization())
+model.add(Activation('relu'))
+
+model.add(MaxPooling2D(pool_size=pool_size))
+
+model.add(Conv2D(64, kernel_size, kernel_initializer='he_normal', padding='same'))
+model.add(BatchNormalization())
+model.add(Activation('relu'))
+
+# here is your code coming:
+"""
+
+MODEL_TAIL = """
+# end of your code
+
+model.add(Flatten())
+model.add(Dense(200, kernel_initializer='he_normal'))
+model.add(BatchNormalization())
+model.add(Dropout(0.3))
+model.add(Activation('relu'))
+model.add(Dense(nb_classes, kernel_initializer='he_normal'))
+model.add(Activation('softmax'))
+
+model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])"""
+
+FIT = """\
+history = model.fit(X_train, Y_train, batch_size=batch_size, epochs=nb_epoch,
+                    verbose=2, validation_data=(X_val, Y_val))"""
+
+PLOTS = """\
+plt.figure(figsize=(12, 4))
+plt.subplot(1, 2, 1)
+plt.plot(history.history['accuracy'])
+plt.plot(history.history['val_accuracy'])
+plt.title('model accuracy'); plt.ylabel('accuracy'); plt.xlabel('epoch')
+plt.legend(['train', 'valid'], loc='lower right')
+plt.subplot(1, 2, 2)
+plt.plot(history.history['loss'])
+plt.plot(history.history['val_loss'])
+plt.title('model loss'); plt.ylabel('loss'); plt.xlabel('epoch')
+plt.legend(['train', 'valid'], loc='upper right')
+plt.show()"""
+
+SOLUTION = """\
+model.add(Conv2D(64, kernel_size, kernel_initializer='he_normal', padding='same'))
+model.add(BatchNormalization())
+model.add(Activation('relu'))
+model.add(MaxPooling2D(pool_size=pool_size))
+"""
+
+
+def course_notebook(student_code: str = "\n", *, model_cell: str | None = None,
+                    extra_cells: tuple[str, ...] = (), fit: str = FIT) -> nbformat.NotebookNode:
+    """The cnn2 notebook with ``student_code`` between the markers (or a whole model cell)."""
+    model = model_cell if model_cell is not None else MODEL_HEAD + student_code + MODEL_TAIL
+    cells = [
+        new_markdown_cell("# Using a CNN on a small MNIST data set\n\nA deeper CNN with 4 "
+                          "convolutional layers and 2 dense layers, trained on 2400 images on the "
+                          "CPU. **Add the four missing layers** where the model cell says so."),
+        new_code_cell(IMPORTS), new_code_cell(LOAD), new_code_cell(SPLIT), new_code_cell(ONEHOT),
+        new_code_cell(STANDARDIZE), new_code_cell(HYPER), new_code_cell(model),
+        new_code_cell("model.summary()"), *[new_code_cell(c) for c in extra_cells],
+        new_code_cell(fit), new_code_cell(PLOTS),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+FUNCTIONAL = """\
+### the same network, written with the functional API and other spellings
+from keras.layers import ReLU
+inputs = keras.Input(shape=input_shape)
+x = Conv2D(32, 3, kernel_initializer='he_normal', padding='same')(inputs)
+x = ReLU()(BatchNormalization()(x))
+x = Conv2D(32, (3, 3), kernel_initializer='he_normal', padding='same')(x)
+x = ReLU()(BatchNormalization()(x))
+x = MaxPooling2D()(x)
+x = Conv2D(64, 3, kernel_initializer='he_normal', padding='same')(x)
+x = ReLU()(BatchNormalization()(x))
+# here is your code coming:
+x = Conv2D(64, 3, kernel_initializer='he_normal', padding='same')(x)
+x = BatchNormalization()(x)
+x = ReLU()(x)
+x = MaxPooling2D((2, 2))(x)
+# end of your code
+x = Flatten()(x)
+x = Dense(200, kernel_initializer='he_normal')(x)
+x = Activation('relu')(Dropout(0.3)(BatchNormalization()(x)))
+outputs = keras.layers.Softmax()(Dense(nb_classes, kernel_initializer='he_normal')(x))
+net = keras.Model(inputs, outputs)
+net.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
+model = net"""
+
+#: sample submission name -> student code between the markers (or a whole notebook)
+MISTAKES = {
+    "no_padding": "model.add(Conv2D(64, kernel_size, kernel_initializer='he_normal'))\n"
+                  "model.add(BatchNormalization())\nmodel.add(Activation('relu'))\n"
+                  "model.add(MaxPooling2D(pool_size=pool_size))\n",
+    "no_pooling": "model.add(Conv2D(64, kernel_size, kernel_initializer='he_normal', padding='same'))\n"
+                  "model.add(BatchNormalization())\nmodel.add(Activation('relu'))\n",
+    "32_filters": SOLUTION.replace("Conv2D(64", "Conv2D(32"),
+    "5x5_kernel": SOLUTION.replace("kernel_size,", "(5, 5),"),
+    "no_batchnorm": SOLUTION.replace("model.add(BatchNormalization())\n", ""),
+    "wrong_order": "model.add(Conv2D(64, kernel_size, kernel_initializer='he_normal', padding='same'))\n"
+                   "model.add(MaxPooling2D(pool_size=pool_size))\nmodel.add(BatchNormalization())\n"
+                   "model.add(Activation('relu'))\n",
+    "fused_activation": "model.add(Conv2D(64, kernel_size, kernel_initializer='he_normal', "
+                        "padding='same', activation='relu'))\nmodel.add(BatchNormalization())\n"
+                        "model.add(MaxPooling2D(pool_size=pool_size))\n",
+    "nothing_added": "\n",
+}
+
+SAMPLES = {
+    "alice_solution": lambda: course_notebook(SOLUTION),
+    "bob_no_padding": lambda: course_notebook(MISTAKES["no_padding"]),
+    "carol_no_pooling": lambda: course_notebook(MISTAKES["no_pooling"]),
+    "dave_32_filters": lambda: course_notebook(MISTAKES["32_filters"]),
+    "erin_5x5_kernel": lambda: course_notebook(MISTAKES["5x5_kernel"]),
+    "frank_no_batchnorm": lambda: course_notebook(MISTAKES["no_batchnorm"]),
+    "grace_wrong_order": lambda: course_notebook(MISTAKES["wrong_order"]),
+    "heidi_fused_activation": lambda: course_notebook(MISTAKES["fused_activation"]),
+    "ivan_nothing_added": lambda: course_notebook(MISTAKES["nothing_added"]),
+    "judy_functional": lambda: course_notebook(model_cell=FUNCTIONAL),
+    "mallory_typo": lambda: course_notebook(SOLUTION.replace("MaxPooling2D(pool", "MaxPoolling2D(pool")),
+}
+
+
+def write(nb: nbformat.NotebookNode, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def main() -> None:
+    write(course_notebook(), ROOT / "reference" / "08_cnn2_mnist_No_solution.ipynb")
+    write(course_notebook(SOLUTION), ROOT / "reference" / "08_cnn2_mnist_solution.ipynb")
+    for name, build in SAMPLES.items():
+        write(build(), ROOT / "submissions" / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()
