@@ -144,6 +144,17 @@ def course_notebook(student_code: str = "\n", *, model_cell: str | None = None,
     return nb
 
 
+def model_only_notebook(student_code: str = "\n", *, model_cell: str | None = None) -> nbformat.NotebookNode:
+    """Imports, hyperparameters and the model cell only: no data, no training (fast in tests)."""
+    model = model_cell if model_cell is not None else MODEL_HEAD + student_code + MODEL_TAIL
+    return new_notebook(cells=[new_code_cell(IMPORTS), new_code_cell(HYPER), new_code_cell(model)])
+
+
+def code_notebook(*sources: str) -> nbformat.NotebookNode:
+    """A notebook of the given code cells, for failure-mode fixtures."""
+    return new_notebook(cells=[new_code_cell(s) for s in sources])
+
+
 FUNCTIONAL = """\
 ### the same network, written with the functional API and other spellings
 from keras.layers import ReLU

@@ -7,7 +7,12 @@ validates all of it and recomputes every number, so nothing here is trusted.
 
 def __grader_extract(path, namespace):
     import json
+    import sys
 
+    if "keras" not in sys.modules:  # no Keras imported: no model to find
+        with open(path, "w") as f:
+            json.dump({"ok": False, "error": "no_model", "found": []}, f)
+        return
     import keras
 
     def plain(value, depth=0):
