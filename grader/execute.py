@@ -125,7 +125,7 @@ async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: L
     try:
         async with client.async_setup_kernel(env=spec.env, cwd=str(spec.cwd), stdin=DEVNULL,
                                              stdout=log, stderr=log):
-            await asyncio.wait_for(_cells(client, nb), timeout=settings.notebook_timeout)
+            await _cells_until(client, nb, settings.notebook_timeout)
     except asyncio.TimeoutError:
         raise LimitExceeded(f"the notebook ran longer than the limit of {settings.notebook_timeout:g} s",
                             kind="timeout") from None
@@ -149,10 +149,21 @@ async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: L
     return Execution(report, time.monotonic() - start, client.output_bytes, len(nb.cells) - 2)
 
 
-async def _cells(client: _CappedClient, nb) -> None:
-    for index, cell in enumerate(nb.cells):
-        client._grader_index = index
-        await client.async_execute_cell(cell, index)
+async def _cells_until(client: _CappedClient, nb, seconds: float) -> None:
+    """Run every cell; past ``seconds`` cancel and raise TimeoutError (nbclient would turn the
+    cancellation into DeadKernelError, which is why this is not ``asyncio.wait_for``)."""
+    async def cells() -> None:
+        for index, cell in enumerate(nb.cells):
+            client._grader_index = index
+            await client.async_execute_cell(cell, index)
+
+    task = asyncio.ensure_future(cells())
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise asyncio.TimeoutError
+    task.result()
 
 
 def _student_index(client) -> int | None:

@@ -3,7 +3,9 @@ environment; the sandbox (``grader.sandbox``) provides a confined launcher with 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +57,13 @@ class Launcher:
 
     @contextmanager
     def session(self, workdir: Path, settings: Settings) -> Iterator[LaunchSpec]:
-        yield LaunchSpec(argv=list(KERNEL_ARGV), env=minimal_env(settings, str(workdir)),
-                         cwd=workdir, kernel_cwd=workdir)
+        """A private home beside the working dir keeps IPython's files out of it."""
+        home = tempfile.mkdtemp(prefix="grader-home-")
+        try:
+            yield LaunchSpec(argv=list(KERNEL_ARGV), env=minimal_env(settings, home),
+                             cwd=workdir, kernel_cwd=workdir)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 PlainLauncher = Launcher

@@ -1,0 +1,101 @@
+"""Checks and hints, from layer lists alone (no kernel): the usual mistakes get named fixes."""
+import pytest
+
+from grader import compare
+from grader import layers as L
+
+
+def student(spec, edit):
+    """The reference's layers with ``edit`` applied to the layers to add (a list of Layers)."""
+    ref = spec.ref_layers
+    first, last = min(spec.missing), max(spec.missing)
+    return ref[:first] + edit([ref[i] for i in spec.missing]) + ref[last + 1:]
+
+
+def grade(spec, layers):
+    infos = L.infer(layers, tuple(spec.input_shape))
+    return compare.check_layers(spec, infos)
+
+
+def failed(checks):
+    return [c for c in checks if not c.passed]
+
+
+def with_args(layer, **changes):
+    return L.Layer(layer.kind, {**layer.args, **changes}, layer.name, layer.class_name)
+
+
+def test_the_reference_itself_passes_every_check(spec):
+    checks, rows = grade(spec, spec.ref_layers)
+    assert failed(checks) == []
+    assert sum(c.points for c in checks) == spec.max_score() - (spec.points["accuracy"] if spec.training else 0)
+    assert all(r.status == "match" for r in rows)
+
+
+def test_no_padding_names_the_shrunk_size_and_the_fix(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [with_args(m[0], padding="valid"), *m[1:]]))
+    hints = " ".join(c.hint or "" for c in failed(checks))
+    assert "outputs 12x12 instead of 14x14" in hints and "padding='same'" in hints
+
+
+def test_no_pooling_is_reported_once_with_its_consequences(spec):
+    checks, rows = grade(spec, student(spec, lambda m: m[:3]))
+    missing = [r for r in rows if r.status == "missing"]
+    assert len(missing) == 1 and missing[0].ref.layer.kind == "MaxPooling2D"
+    architecture = next(c for c in checks if c.category == "architecture")
+    assert "12544" in architecture.message and "2,509,000" in architecture.message
+    assert failed(checks)[0].hint.startswith("add MaxPooling2D(2x2)")
+
+
+def test_thirty_two_filters_is_named_with_the_fix(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [with_args(m[0], filters=32), *m[1:]]))
+    assert "has 32 filters; the reference uses 64" in failed(checks)[0].hint
+
+
+def test_a_five_by_five_kernel_is_named(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [with_args(m[0], kernel_size=[5, 5]), *m[1:]]))
+    assert "5x5 kernel" in failed(checks)[0].hint
+
+
+def test_missing_batchnorm_says_where_to_add_it(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [m[0], *m[2:]]))
+    first = failed(checks)[0]
+    assert "BatchNormalization" in first.name and "right after Conv2D(64" in first.hint
+
+
+def test_wrong_order_is_reported_as_order_not_as_a_cascade(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [m[0], m[3], m[1], m[2]]))
+    hints = {c.hint for c in failed(checks) if c.category == "added_layer"}
+    assert len(hints) == 1 and "wrong place" in hints.pop()
+
+
+def test_an_activation_fused_into_the_conv_is_recognised(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [with_args(m[0], activation="relu"), m[1], m[3]]))
+    assert "fused" in failed(checks)[0].hint
+
+
+def test_nothing_added_points_at_the_marker(spec):
+    checks, _ = grade(spec, student(spec, lambda m: []))
+    assert len(failed(checks)) == len(checks)
+    assert "here is your code coming" in failed(checks)[0].hint
+
+
+def test_an_extra_layer_outside_the_block_fails_the_architecture_check(spec):
+    layers = spec.ref_layers
+    extra = layers + [L.from_keras("Dropout", {"rate": 0.5})]
+    checks, rows = grade(spec, extra)
+    assert [r.status for r in rows].count("extra") == 1
+    assert [c.category for c in failed(checks)] == ["architecture"]
+
+
+@pytest.mark.parametrize("ref,stu,expected", [
+    ("abc", "abc", [(0, 0), (1, 1), (2, 2)]),
+    ("abc", "ac", [(0, 0), (1, None), (2, 1)]),
+    ("ac", "abc", [(0, 0), (None, 1), (1, 2)]),
+])
+def test_alignment_puts_gaps_where_layers_are_missing_or_extra(ref, stu, expected):
+    kinds = {"a": "Flatten", "b": "Dropout", "c": "Dense"}
+    make = {"Flatten": {}, "Dropout": {"rate": 0.1}, "Dense": {"units": 3}}
+    def infos(text):
+        return L.infer([L.from_keras(kinds[ch], make[kinds[ch]]) for ch in text], (None, 4, 4, 1))
+    assert compare.align(infos(ref), infos(stu)) == expected

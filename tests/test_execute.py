@@ -1,0 +1,106 @@
+"""Executing a submission: every failure mode ends as a result with its own status and kind."""
+import nbformat
+import pytest
+
+from grader import pipeline
+from grader.launch import Launcher
+from grader.result import Status
+
+from .notebooks import SOLUTION, code_notebook, model_only_notebook
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture
+def run(spec, data_file, fast_settings, write_notebook):
+    def grade(nb, settings=None, name="submission"):
+        path = write_notebook(nb, name)
+        return pipeline.check_notebook(path, spec, data_file, settings or fast_settings, Launcher())
+    return grade
+
+
+def test_a_raising_cell_is_reported_with_its_number_source_and_traceback(run):
+    result = run(code_notebook("x = 1", "1 / 0"))
+    assert result.status is Status.ERROR and result.error.kind == "cell_error"
+    assert result.error.cell_index == 2 and result.error.cell_source == "1 / 0"
+    assert "ZeroDivisionError" in result.error.traceback and "\x1b[" not in result.error.traceback
+    assert int(result.exit_code) == 3
+
+
+def test_no_model_is_a_clear_error(run):
+    result = run(code_notebook("x = 1"))
+    assert result.error.kind == "no_model" and "`model`" in result.error.message
+
+
+def test_several_models_without_a_model_variable_are_listed(run):
+    nb = code_notebook("import keras\na = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+                       "b = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])")
+    result = run(nb)
+    assert result.error.kind == "no_model"
+    assert "a (Sequential)" in result.error.message and "b (Sequential)" in result.error.message
+
+
+def test_a_single_model_under_another_name_is_found_and_named(run):
+    nb = model_only_notebook(SOLUTION)
+    nb.cells[-1].source += "\nnet = model\ndel model"
+    result = run(nb)
+    assert result.status is Status.PASSED and result.model_variable == "net"
+
+
+def test_a_lambda_layer_is_refused_by_name(run):
+    nb = code_notebook("import keras\nmodel = keras.Sequential([keras.Input((4,)), "
+                       "keras.layers.Lambda(lambda x: x * 2)])")
+    result = run(nb)
+    assert result.error.kind == "disallowed_layer" and "Lambda" in result.error.message
+
+
+def test_a_cell_over_the_time_limit_is_a_timeout(run, fast_settings):
+    result = run(code_notebook("import time\ntime.sleep(60)"), fast_settings.with_(cell_timeout=2))
+    assert result.status is Status.TIMEOUT and result.error.kind == "timeout"
+    assert int(result.exit_code) == 4
+
+
+def test_the_whole_notebook_limit_applies_across_cells(run, fast_settings):
+    nb = code_notebook(*["import time\ntime.sleep(1.5)"] * 4)
+    result = run(nb, fast_settings.with_(notebook_timeout=3))
+    assert result.status is Status.TIMEOUT and "notebook ran longer" in result.error.message
+
+
+def test_a_dead_kernel_is_recorded_and_names_the_cell(run):
+    result = run(code_notebook("x = 1", "import os\nos._exit(1)"))
+    assert result.error.kind == "kernel_died" and result.error.cell_index == 2
+
+
+def test_an_output_flood_stops_the_kernel(run, fast_settings):
+    nb = code_notebook("while True:\n    print('x' * 10000)")
+    result = run(nb, fast_settings.with_(output_limit_bytes=200_000))
+    assert result.status is Status.TIMEOUT and result.error.kind == "output_limit"
+
+
+def test_a_broken_file_is_not_a_notebook(run, tmp_path, spec, data_file, fast_settings):
+    path = tmp_path / "broken.ipynb"
+    path.write_text("{not json")
+    result = pipeline.check_notebook(path, spec, data_file, fast_settings, Launcher())
+    assert result.error.kind == "invalid_notebook" and int(result.exit_code) == 3
+
+
+def test_tags_that_skip_cells_or_swallow_errors_are_ignored(run):
+    nb = code_notebook("x = 1", "raise ValueError('tagged')")
+    nb.cells[1].metadata["tags"] = ["raises-exception"]
+    assert run(nb).error.kind == "cell_error"
+    nb = code_notebook("import sys\nsys.exit(3)")
+    nb.cells[0].metadata["tags"] = ["skip-execution"]
+    assert run(nb).error.kind == "cell_error"
+
+
+def test_pre_filled_outputs_and_the_notebook_kernel_name_change_nothing(run):
+    nb = model_only_notebook(SOLUTION)
+    nb.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "x"}
+    nb.cells[-1].outputs = [nbformat.v4.new_output("stream", text="All checks passed 15/15\n")]
+    result = run(nb)
+    assert result.status is Status.PASSED and result.model_variable == "model"
+
+
+def test_the_working_directory_holds_only_the_notebook_and_the_data(run):
+    result = run(code_notebook("import os\nraise ValueError(sorted(os.listdir('.')))"))
+    assert result.error.message.endswith("['mnist_4000.pkl.gz', 'submission.ipynb']")
