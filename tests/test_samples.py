@@ -1,0 +1,18 @@
+"""The sample submissions shipped in submissions/ get the status they were written for."""
+import pytest
+
+from grader import pipeline
+from grader.launch import Launcher
+
+from .conftest import ROOT
+
+EXPECTED = {"alice_solution": "passed", "judy_functional": "passed", "mallory_typo": "error"}
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("notebook", sorted((ROOT / "submissions").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_each_sample_gets_its_expected_status(notebook, spec, data_file, fast_settings):
+    result = pipeline.check_notebook(notebook, spec, data_file, fast_settings, Launcher())
+    assert result.status.value == EXPECTED.get(notebook.stem, "failed"), result.summary
+    if result.status.value == "failed":
+        assert result.first_failed.hint, "a failed sample must come with a hint"
