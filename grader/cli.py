@@ -46,6 +46,10 @@ def parser() -> argparse.ArgumentParser:
     spec.add_argument("reference", type=Path, nargs="?")
     spec.add_argument("--data", type=Path)
     spec.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="auto")
+    data = sub.add_parser("data", help="find or download the data file, verify it, cache it")
+    data.add_argument("--from", dest="source", type=Path, metavar="PATH",
+                      help="copy this file into the cache (after checking its sha256)")
+    data.add_argument("--reference", type=Path)
     return top
 
 
@@ -81,7 +85,15 @@ def cmd_spec(args: argparse.Namespace) -> int:
     return int(ExitCode.PASSED)
 
 
-COMMANDS = {"check": cmd_check, "grade": cmd_grade, "spec": cmd_spec}
+def cmd_data(args: argparse.Namespace) -> int:
+    from . import data
+
+    spec = api.load_spec(args.reference)
+    print(data.seed_cache(spec.data, args.source) if args.source else api.resolve_data(spec, None))
+    return int(ExitCode.PASSED)
+
+
+COMMANDS = {"check": cmd_check, "grade": cmd_grade, "spec": cmd_spec, "data": cmd_data}
 
 
 def main(argv: list[str] | None = None) -> int:

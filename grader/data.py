@@ -60,6 +60,18 @@ def _verified(path: Path, name: str, expected: str, source: str) -> Path:
     return path
 
 
+def seed_cache(data: dict, source: Path, cache: Path | None = None) -> Path:
+    """Copy a verified file into the cache, for machines that cannot download."""
+    verified = _verified(Path(source), data["file"], data["sha256"], "--from")
+    target = (cache or cache_dir()) / data["file"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".seed-")
+    with os.fdopen(fd, "wb") as out, open(verified, "rb") as src:
+        out.write(src.read())
+    os.replace(tmp, target)
+    return target
+
+
 def download(url: str, target: Path, expected: str) -> Path:
     """Download to a temporary file, check the digest, then move into place atomically."""
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -92,3 +92,9 @@ def test_the_cli_exits_5_with_one_clear_line_when_no_data(monkeypatch, capsys, t
     err = capsys.readouterr().err
     assert code == 5
     assert err.count("\n") == 1 and "GRADER_DATA" in err and "Traceback" not in err
+
+
+def test_seeding_the_cache_lets_later_runs_work_offline(info, data_file):
+    cached = data.seed_cache(info, data_file)
+    assert cached.parent == data.cache_dir() and data.sha256(cached) == info["sha256"]
+    assert data.resolve(info, url="http://127.0.0.1:9/offline") == cached
