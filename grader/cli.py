@@ -34,6 +34,8 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("notebook", type=Path)
     check.add_argument("--json", type=Path, metavar="FILE", help="write the JSON result here")
     check.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="auto")
+    check.add_argument("--report", type=Path, metavar="FILE.html",
+                       help="write the HTML feedback report here (one self-contained file)")
     _common(check)
 
     grade = sub.add_parser("grade", help="grade every notebook in a folder (instructors)")
@@ -64,6 +66,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     result = api.check(args.notebook, reference=args.reference, settings=settings_from(args))
     if args.json:
         write_json(args.json, result.to_dict())
+    if args.report:
+        from .render.html import write_report
+        write_report(result, args.report)
     print(terminal.summary(result, color=sys.stdout.isatty()))
     return int(result.exit_code)
 
