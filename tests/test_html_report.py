@@ -190,3 +190,19 @@ def test_a_result_from_the_verifier_is_read_from_its_curves(spec):
                        "epochs": 3, "seconds": 12.0, "seed": 1}
     shown = view.training(result)
     assert shown["measured"] == 0.9 and shown["gauge"]["inside"] and shown["plot"]["uri"]
+
+
+@pytest.mark.kernel
+def test_grader_check_report_writes_the_report_of_the_notebook(data_file, write_notebook, tmp_path, capsys):
+    from grader.cli import main
+
+    from .notebooks import MISTAKES, model_only_notebook
+
+    notebook = write_notebook(model_only_notebook(MISTAKES["no_padding"]), "bob")
+    report = tmp_path / "feedback" / "bob.html"
+    code = main(["check", str(notebook), "--sandbox", "off", "--no-verify", "--data", str(data_file),
+                 "--report", str(report)])
+    capsys.readouterr()
+    p = Elements(report.read_text())
+    assert code == 1 and "FAILED" in p.by_id("verdict")["text"]
+    assert "did you forget padding='same'?" in p.by_id("summary")["text"]

@@ -69,7 +69,7 @@ def added_layers(result: Result) -> list[dict]:
         if check.category == "added_layer":
             groups.setdefault(check.name.rsplit(": ", 1)[0], []).append(check)
     rows = [r for r in result.alignment if r.get("to_add")]
-    cards = []
+    cards, first_card = [], {}  # a hint shown once; later cards point back to it
     for k, (label, checks) in enumerate(groups.items()):
         row = rows[k] if k < len(rows) else {}
         ref, stu = row.get("reference") or {}, row.get("student")
@@ -80,11 +80,13 @@ def added_layers(result: Result) -> list[dict]:
         expected_desc = ref.get("description", label.split(": ", 1)[-1])
         your_desc = stu.get("description") if stu else None
         cards.append({
-            "title": label, "passed": all(c.passed for c in checks),
+            "number": k + 1, "title": label, "passed": all(c.passed for c in checks),
             "expected": expected_desc, "yours": your_desc,
             "your_name": stu.get("name") if stu else None,
             "desc_differs": your_desc != expected_desc,
-            "aspects": aspects, "hints": _unique(c.hint for c in checks if not c.passed),
+            "aspects": aspects,
+            "hints": [{"text": h, "same_as": first_card.setdefault(h, k + 1)}
+                      for h in _unique(c.hint for c in checks if not c.passed)],
             "messages": _unique(c.message for c in checks if not c.passed and stu is None),
         })
     return cards
