@@ -27,7 +27,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from . import kernel
-from .exceptions import CellError, InvalidNotebook, KernelDied, LimitExceeded, NotGradable
+from .exceptions import CellError, GraderError, InvalidNotebook, KernelDied, LimitExceeded, NotGradable
 from .launch import LaunchSpec, Launcher
 from .settings import Settings
 
@@ -105,9 +105,29 @@ def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launc
         extract_name = EXTRACT_FILE.format(secrets.token_hex(8))
         with launcher.session(workdir, settings) as spec:
             prepared = prepare(nb, settings, str(spec.kernel_cwd / extract_name))
-            return asyncio.run(_run(prepared, workdir, extract_name, settings, spec))
+            try:
+                run = asyncio.run(_run(prepared, workdir, extract_name, settings, spec))
+            except (NotGradable, LimitExceeded) as exc:
+                raise _limit_cause(spec, exc) from None
+            if (hit := spec.limit_hit()) is not None:  # e.g. a child process was OOM-killed
+                run.warnings.append(hit.message)
+            return run
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _limit_cause(spec: LaunchSpec, exc: NotGradable | LimitExceeded) -> GraderError:
+    """A sandbox limit (memory, processes, disk, CPU) is what to report over the crash, cell
+    error or timeout it led to; the cell it happened in is kept."""
+    if isinstance(exc, LimitExceeded) and exc.kind == "output_limit":
+        return exc
+    hit = spec.limit_hit()
+    if hit is None:
+        return exc
+    for key in ("cell_index", "cell_source", "traceback"):
+        if key in exc.details:
+            hit.details.setdefault(key, exc.details[key])
+    return hit
 
 
 async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: LaunchSpec) -> Execution:
@@ -126,12 +146,12 @@ async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: L
         async with client.async_setup_kernel(env=spec.env, cwd=str(spec.cwd), stdin=DEVNULL,
                                              stdout=log, stderr=log):
             await _cells_until(client, nb, settings.notebook_timeout)
+    except CellTimeoutError as exc:  # first: it is a TimeoutError too (= asyncio's since 3.11)
+        raise LimitExceeded(f"a cell ran longer than the limit of {settings.cell_timeout:g} s",
+                            kind="timeout", **_cell(client)) from exc
     except asyncio.TimeoutError:
         raise LimitExceeded(f"the notebook ran longer than the limit of {settings.notebook_timeout:g} s",
                             kind="timeout") from None
-    except CellTimeoutError as exc:
-        raise LimitExceeded(f"a cell ran longer than the limit of {settings.cell_timeout:g} s",
-                            kind="timeout", cell_index=_student_index(client), **_cell(client)) from exc
     except DeadKernelError:
         if client.flooded:
             raise LimitExceeded(f"the notebook printed more than {settings.output_limit_bytes:,} bytes "

@@ -9,9 +9,12 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .exceptions import LimitExceeded
 
 KERNEL_ARGV = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
@@ -30,6 +33,8 @@ class LaunchSpec:
     connection_file: str | None = None
     #: after a kernel death, says why if the launcher knows (e.g. a memory limit was hit)
     death_reason: Callable[[], str | None] = field(default=lambda: None)
+    #: after a failure, the sandbox limit (memory, processes, disk, CPU) that caused it, if any
+    limit_hit: Callable[[], "LimitExceeded | None"] = field(default=lambda: None)
 
 
 def minimal_env(settings: Settings, home: str) -> dict[str, str]:

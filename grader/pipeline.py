@@ -33,6 +33,10 @@ ADVICE = {
     "timeout": "Make sure no cell waits for input or loops forever; the grader shortens training itself.",
     "output_limit": "Remove loops that print a lot; keep verbose output short.",
     "memory_limit": "The notebook used more memory than allowed; check for huge arrays or layers.",
+    "process_limit": "The notebook started too many processes or threads; remove loops that "
+                     "start processes (os.fork, subprocess, multiprocessing).",
+    "disk_limit": "The notebook wrote more files than allowed; save only what the exercise asks.",
+    "cpu_limit": "The notebook used too much CPU time; the grader shortens training itself.",
 }
 
 
@@ -72,6 +76,7 @@ def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settin
 def _grade(notebook, spec, data_file, settings, launcher, verifier, result: Result) -> None:
     run = execute.execute(notebook, data_file, settings, launcher)
     result.timings["execute"] = round(run.seconds, 2)
+    result.warnings.extend(run.warnings)
     model = extract.from_report(run.report, tuple(spec.input_shape))
     result.model_variable = model.variable
     result.student_history = model.history

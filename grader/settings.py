@@ -35,6 +35,12 @@ class Settings:
     kernel_memory_bytes: int = 3 * 1024**3
     kernel_max_pids: int = 256
     kernel_max_file_bytes: int = 200 * 1024**2
+    #: sandbox: size of the kernel's working dir and of its private /tmp and /dev/shm (each)
+    kernel_disk_bytes: int = 512 * 1024**2
+    #: sandbox: CPU seconds per kernel process (RLIMIT_CPU); the wall-clock limits come first
+    kernel_cpu_seconds: float = 1200.0
+    #: sandbox: CPU cores the kernel may use at once (cgroup quota; 0: no cap)
+    kernel_cpus: float = 0.0
     #: TensorFlow threads for the kernel and the verifier (0: TensorFlow decides)
     tf_threads: int = 0
     data_path: Path | None = None
