@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 import pytest
 
 from grader.render import html, plots, view
+from grader.result import Status
 
 from . import reports
 
@@ -206,3 +207,15 @@ def test_grader_check_report_writes_the_report_of_the_notebook(data_file, write_
     p = Elements(report.read_text())
     assert code == 1 and "FAILED" in p.by_id("verdict")["text"]
     assert "did you forget padding='same'?" in p.by_id("summary")["text"]
+
+
+def test_a_limit_hit_after_the_structure_checks_shows_both_the_error_and_the_checks(spec):
+    result = reports.no_padding(spec)
+    result.status = Status.TIMEOUT
+    result.error = reports.error(spec).error
+    result.error.traceback = "x" * (view.MAX_TRACEBACK_CHARS + 500) + "\nTimeoutError: too slow"
+    p = page(result)
+    assert "NOT GRADED" in p.by_id("verdict")["text"]
+    assert p.by_id("added") is not None and p.by_id("error") is not None
+    traceback = p.by_id("traceback")["text"]
+    assert traceback.endswith("TimeoutError: too slow") and len(traceback) < view.MAX_TRACEBACK_CHARS + 100

@@ -19,6 +19,8 @@ CURVES = {
     "accuracy": (("accuracy", "acc"), ("val_accuracy", "val_acc")),
     "loss": (("loss",), ("val_loss",)),
 }
+#: longer curves are drawn as plain lines (a marker per point would only blur them)
+MARKERS_UP_TO = 60
 TRAIN_COLOR, VAL_COLOR, BAND_COLOR = "#1f77b4", "#d62728", "#2ca02c"
 
 
@@ -74,8 +76,8 @@ def curves(history: dict | None, accuracy_range: list | None = None) -> str | No
         for label, color, marker in (("training", TRAIN_COLOR, "o"), ("validation", VAL_COLOR, "s")):
             if label in lines:
                 ys = lines[label]
-                ax.plot(range(1, len(ys) + 1), ys, color=color, marker=marker, markersize=4,
-                        label=label)
+                ax.plot(range(1, len(ys) + 1), ys, color=color, label=label,
+                        marker=marker if len(ys) <= MARKERS_UP_TO else None, markersize=4)
         if family == "accuracy" and _valid_range(accuracy_range):
             lo, hi = accuracy_range
             ax.axhspan(lo, min(hi, 1.0), color=BAND_COLOR, alpha=0.15,

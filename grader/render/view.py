@@ -18,6 +18,8 @@ from . import plots
 ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 FAILED_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")
+#: the end of a longer traceback is shown (the error is last); the JSON result keeps it all
+MAX_TRACEBACK_CHARS = 20_000
 
 VERDICTS = {
     Status.PASSED: ("PASSED", "All checks passed."),
@@ -199,6 +201,9 @@ def error(result: Result) -> dict | None:
     lines = plain(e.cell_source).split("\n") if e.cell_source else []
     found = FAILED_LINE.findall(trace)
     bad = int(found[-1]) if found and 0 < int(found[-1]) <= len(lines) else None
+    if len(trace) > MAX_TRACEBACK_CHARS:
+        cut = len(trace) - MAX_TRACEBACK_CHARS
+        trace = f"[… the first {cut:,} characters are in the JSON result]\n" + trace[cut:]
     return {"kind": e.kind, "message": plain(e.message), "cell_index": e.cell_index,
             "source": [{"number": n, "text": t, "bad": n == bad} for n, t in enumerate(lines, 1)],
             "bad_line": bad, "traceback": trace, "advice": plain(e.advice) if e.advice else None}
