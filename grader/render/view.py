@@ -222,9 +222,14 @@ def footer(result: Result) -> dict:
     v, t, s = result.versions or {}, result.timings or {}, result.spec or {}
     return {"versions": [(k, v[k]) for k in ("grader", "tensorflow", "keras", "nbclient") if k in v],
             "timings": [(k, f"{t[k]:.1f} s") for k in t if _number(t[k]) is not None],
-            "exercise": s.get("exercise"), "spec_path": s.get("path"),
+            "exercise": s.get("exercise"), "spec_path": _short_path(s.get("path")),
             "spec_sha": str(s.get("sha256") or "")[:12],
             "sandbox": result.sandbox, "notebook_sha": str(result.notebook_sha256 or "")[:12]}
+
+
+def _short_path(path: str | None) -> str | None:
+    """``reference/spec.json`` rather than the grading machine's whole path."""
+    return "/".join(str(path).replace("\\", "/").split("/")[-2:]) if path else None
 
 
 def report(result: Result) -> dict:
