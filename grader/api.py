@@ -43,15 +43,18 @@ def resolve_data(spec: Spec, data: Path | None) -> Path:
     return data_mod.resolve(spec.data, data)
 
 
-def verifier_for(settings: Settings):
-    """The verification-training stage, if installed (it needs TensorFlow in a subprocess)."""
-    if not settings.verify:
+def verifier_for(settings: Settings, spec: Spec | None = None):
+    """The verification-training stage, or ``None``; call its ``close()`` when done.
+
+    Its worker process starts now, so that TensorFlow's import overlaps the notebook's run.
+    """
+    if not settings.verify or (spec is not None and not spec.training):
         return None
     try:
-        from .verify import verify
+        from .verify import Verifier
     except ImportError:
         return None
-    return verify
+    return Verifier(settings).start()
 
 
 def check(notebook: Path | str, *, reference: Path | None = None, data: Path | None = None,
@@ -64,8 +67,12 @@ def check(notebook: Path | str, *, reference: Path | None = None, data: Path | N
     spec = load_spec(reference)
     data_file = resolve_data(spec, data or settings.data_path)
     launcher = launcher or make_launcher(settings.sandbox)
-    return pipeline.check_notebook(notebook, spec, data_file, settings, launcher,
-                                   verifier_for(settings))
+    verifier = verifier_for(settings, spec)
+    try:
+        return pipeline.check_notebook(notebook, spec, data_file, settings, launcher, verifier)
+    finally:
+        if verifier is not None:
+            verifier.close()
 
 
 def generate_spec(reference: Path | None = None, *, data: Path | None = None,
@@ -99,3 +106,18 @@ def _kept_calibration(target: Path, solution: list[L.LayerInfo]) -> dict | None:
     except SpecError:
         return None
     return previous.training if previous.layers == [i.to_dict() for i in solution] else None
+
+
+def calibrate(reference: Path | None = None, *, seeds=None, epochs: int | None = None,
+              batch_size: int | None = None, seed: int | None = None, data: Path | None = None,
+              settings: Settings | None = None, progress=None) -> Spec:
+    """Train the reference architecture over seeds and write ``spec.training`` (the range)."""
+    from .calibrate import calibrate as measure
+
+    settings = settings or Settings()
+    spec = load_spec(reference)
+    data_file = resolve_data(spec, data or settings.data_path)
+    spec.training = measure(spec, data_file, settings, seeds=seeds, epochs=epochs,
+                            batch_size=batch_size, seed=seed, progress=progress)
+    spec.save(Path(spec.path))
+    return spec

@@ -48,6 +48,16 @@ def parser() -> argparse.ArgumentParser:
     spec.add_argument("reference", type=Path, nargs="?")
     spec.add_argument("--data", type=Path)
     spec.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="auto")
+    calibrate = sub.add_parser("calibrate", help="train the reference architecture over seeds "
+                               "and write the accuracy range into spec.json")
+    calibrate.add_argument("reference", type=Path, nargs="?")
+    calibrate.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                           help="calibration seeds (default: the spec's, else 1..10)")
+    calibrate.add_argument("--epochs", type=int, help="epochs (default: the spec's, else 1)")
+    calibrate.add_argument("--batch-size", type=int, help="default: the spec's, else 128")
+    calibrate.add_argument("--seed", type=int, help="the seed used when grading "
+                           "(default: the first calibration seed)")
+    calibrate.add_argument("--data", type=Path)
     data = sub.add_parser("data", help="find or download the data file, verify it, cache it")
     data.add_argument("--from", dest="source", type=Path, metavar="PATH",
                       help="copy this file into the cache (after checking its sha256)")
@@ -98,7 +108,23 @@ def cmd_data(args: argparse.Namespace) -> int:
     return int(ExitCode.PASSED)
 
 
-COMMANDS = {"check": cmd_check, "grade": cmd_grade, "spec": cmd_spec, "data": cmd_data}
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    def progress(seed: int, run: dict) -> None:
+        print(f"seed {seed}: validation accuracy {run['val_accuracy']:.4f} "
+              f"({run['seconds']:.1f} s)", flush=True)
+
+    spec = api.calibrate(args.reference, seeds=args.seeds, epochs=args.epochs,
+                         batch_size=args.batch_size, seed=args.seed,
+                         settings=Settings(data_path=args.data), progress=progress)
+    t = spec.training
+    print(f"wrote {spec.path}: {t['epochs']} epoch(s), batch size {t['batch_size']}, grading "
+          f"seed {t['seed']}; accuracies {min(t['calibration']['accuracies']):.4f}–"
+          f"{max(t['calibration']['accuracies']):.4f}; range {t['range'][0]:.2f}–{t['range'][1]:.2f}")
+    return int(ExitCode.PASSED)
+
+
+COMMANDS = {"check": cmd_check, "grade": cmd_grade, "spec": cmd_spec, "data": cmd_data,
+            "calibrate": cmd_calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,11 @@ class Settings:
     #: verification training (issue 3); ``None`` epochs means "what the spec says"
     verify: bool = True
     verify_epochs: int | None = None
-    verify_timeout: float = 300.0
+    #: one verification training (the solution: ~5 s on 2 cores; 120 s is ~25 times that)
+    verify_timeout: float = 120.0
+    #: starting the verifier's worker process (importing TensorFlow: ~2–3 s)
+    verify_start_timeout: float = 60.0
+    #: RLIMIT_DATA of the verifier's worker (the solution peaks at ~1 GiB resident)
     verify_memory_bytes: int = 4 * 1024**3
     #: sandbox level: ``auto``, ``required`` or ``off``
     sandbox: str = "auto"
