@@ -2,14 +2,13 @@
 way to kill every process in it (freeze, SIGKILL, thaw) whatever it forks or daemonizes.
 
 Needs root and the v1 ``memory`` and ``pids`` controllers; ``freezer``, ``cpu`` and ``cpuacct``
-are used when present. Group names carry the grader's pid, so groups left behind by a grader
-that was killed outright can be recognised and removed by the next one.
+are used when present. Group names carry the grader's pid and a tag (the sandbox uid), so
+groups left behind by a grader that was killed outright can be recognised by the next one.
 """
 from __future__ import annotations
 
 import os
 import re
-import secrets
 import signal
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ ROOT = Path("/sys/fs/cgroup")
 REQUIRED = ("memory", "pids")
 OPTIONAL = ("freezer", "cpu", "cpuacct")
 PREFIX = "grader-"
-NAME = re.compile(rf"^{PREFIX}(\d+)-[0-9a-f]+$")
+NAME = re.compile(rf"^{PREFIX}(\d+)-(\w+)$")
 CPU_PERIOD_US = 100_000
 
 
@@ -43,8 +42,9 @@ class Group:
         self.paths = {c: ROOT / c / name for c in REQUIRED + OPTIONAL if (ROOT / c / "cgroup.procs").is_file()}
 
     @classmethod
-    def create(cls, memory_bytes: int, max_pids: int, cpus: float = 0.0) -> "Group":
-        group = cls(f"{PREFIX}{os.getpid()}-{secrets.token_hex(6)}")
+    def create(cls, tag: str, memory_bytes: int, max_pids: int, cpus: float = 0.0) -> "Group":
+        """A new group ``grader-<pid>-<tag>``; ``tag`` must be unique among this grader's."""
+        group = cls(f"{PREFIX}{os.getpid()}-{tag}")
         try:
             for path in group.paths.values():
                 path.mkdir()
@@ -147,6 +147,15 @@ class Group:
             return (path / name).read_text() if path else ""
         except OSError:
             return ""
+
+
+def live_tags() -> set[str]:
+    """Tags of the groups whose grader still runs."""
+    try:
+        names = [p.name for p in (ROOT / "memory").iterdir()]
+    except OSError:
+        return set()
+    return {m.group(2) for m in map(NAME.match, names) if m and Path(f"/proc/{m.group(1)}").exists()}
 
 
 def remove_stale() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -75,7 +76,7 @@ class SandboxLauncher(Launcher):
         cgroups.check()
         launcher = cls(bwrap)
         if not cls._checked:
-            cgroups.remove_stale()
+            remove_stale()
             launcher._probe()
             cls._checked = True
         return launcher
@@ -102,17 +103,20 @@ class SandboxLauncher(Launcher):
         group, mounted = None, False
         try:
             os.chown(conn, uid, uid)
+            # the group first: a workdir mount without a live group is stale (remove_stale)
+            group = cgroups.Group.create(str(uid), settings.kernel_memory_bytes,
+                                         settings.kernel_max_pids, settings.kernel_cpus)
+            self.sessions.append(SessionRecord(uid, group.name))
             _mount_workdir(workdir, uid, settings.kernel_disk_bytes)
             mounted = True
-            group = cgroups.Group.create(settings.kernel_memory_bytes, settings.kernel_max_pids,
-                                         settings.kernel_cpus)
-            self.sessions.append(SessionRecord(uid, group.name))
             yield self._plan(uid, group, private, conn, workdir, settings, command), conn, group
         finally:
             if group is not None:
-                group.remove()
+                group.kill()
             if mounted:
                 _unmount(workdir)
+            if group is not None:
+                group.remove()
             shutil.rmtree(conn, ignore_errors=True)
             shutil.rmtree(private, ignore_errors=True)
 
@@ -165,7 +169,7 @@ class SandboxLauncher(Launcher):
 
     def _probe(self) -> None:
         """Start a trivial sandbox once, so that a broken setup fails now with its reason."""
-        workdir = Path(tempfile.mkdtemp(prefix="grader-probe-"))
+        workdir = Path(tempfile.mkdtemp(prefix="grader-run-probe-"))
         settings = Settings(kernel_memory_bytes=256 * 1024**2, kernel_max_pids=16,
                             kernel_disk_bytes=1024**2)
         command = [sys.executable, "-c", "import os; os.listdir('.')"]
@@ -182,6 +186,22 @@ class SandboxLauncher(Launcher):
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
             self.sessions.clear()
+
+
+def remove_stale() -> None:
+    """Clean up after graders that were killed outright (a batch worker past its grace time):
+    their kernels died with them (--die-with-parent), but workdir mounts and groups remain."""
+    live = cgroups.live_tags()
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields, _, tail = line.partition(" - ")
+        target, parts = fields.split(" ")[4], tail.split(" ")
+        match = re.search(r"\buid=(\d+)", parts[-1]) if len(parts) >= 3 else None
+        if (parts[0] == "tmpfs" and match and os.path.basename(target).startswith("grader-run-")
+                and UID_BASE <= int(match.group(1)) < UID_BASE + UID_SPAN
+                and match.group(1) not in live):
+            _unmount(Path(target))
+            shutil.rmtree(target, ignore_errors=True)
+    cgroups.remove_stale()
 
 
 def python_roots() -> list[str]:

@@ -1,0 +1,300 @@
+"""The sandbox against the adversarial corpus (``tests/adversarial``).
+
+Every hostile notebook runs ONLY through ``SandboxLauncher.create()``: on a machine without a
+working sandbox these tests fail instead of running a fork bomb with the tester's rights. Each
+run is checked for its status and message, then: nothing of the sandbox left running, nothing
+outside the working dir changed, and no secret (a world-readable file outside the sandbox, an
+environment variable of the grader) in the result.
+"""
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import api, cgroups, pipeline, sandbox, seccomp
+from grader.exceptions import SandboxUnavailable
+from grader.result import Status
+from grader.sandbox import SandboxLauncher
+
+from . import adversarial as adv
+from .conftest import ROOT
+from .notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook
+
+pytestmark = pytest.mark.kernel
+
+SECRET_VAR = "GRADER_TEST_SECRET"
+QUICK = {"notebook_timeout": 20, "cell_timeout": 5, "startup_timeout": 30, "verify": False}
+KERAS = {"notebook_timeout": 60, "cell_timeout": 45, "startup_timeout": 30, "verify": False}
+
+
+@pytest.fixture(scope="module")
+def launcher() -> SandboxLauncher:
+    return SandboxLauncher.create()  # raises (fails the tests) where there is no sandbox
+
+
+@pytest.fixture(scope="module")
+def host():
+    """Secrets and a world-writable folder outside the sandbox; the values to fill in."""
+    folder = Path(tempfile.mkdtemp(prefix="grader-secrets-"))
+    folder.chmod(0o777)
+    secret_file, file_secret = folder / "secret.txt", f"FILE-SECRET-{secrets.token_hex(8)}"
+    secret_file.write_text(file_secret)
+    secret_file.chmod(0o644)
+    env_secret = f"ENV-SECRET-{secrets.token_hex(8)}"
+    os.environ[SECRET_VAR] = env_secret
+    values = {"@SECRET_FILE@": str(secret_file), "@SECRET_DIR@": str(folder), "@REPO@": str(ROOT),
+              "@VENV@": sys.prefix, "@PY@": os.path.realpath(sys.base_prefix),
+              "@TOKEN@": secrets.token_hex(6)}
+    yield {"values": values, "secrets": (file_secret, env_secret), "file": secret_file}
+    del os.environ[SECRET_VAR]
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+
+
+@pytest.fixture
+def hostile(launcher, host, spec, data_file, tmp_path):
+    """hostile(cells or notebook, **settings) -> Result, after checking the run left no trace
+    (``parallel=True``: the caller checks, once every run has ended)."""
+    def run(cells, parallel=False, **overrides):
+        nb = cells if isinstance(cells, nbformat.NotebookNode) else code_notebook(*cells)
+        path = tmp_path / f"hostile-{secrets.token_hex(4)}.ipynb"
+        nbformat.write(nb, str(path))
+        text = path.read_text()
+        for key, value in host["values"].items():
+            text = text.replace(key, value)
+        path.write_text(text)
+        settings = api.Settings(**{**QUICK, **overrides}, data_path=data_file)
+        seen = len(launcher.sessions)
+        result = pipeline.check_notebook(path, spec, data_file, settings, launcher, verifier=None)
+        assert result.sandbox == "bwrap"
+        if not parallel:
+            assert_nothing_left(launcher.sessions[seen:])
+        assert_host_unchanged(host)
+        assert_no_secret(json.dumps(result.to_dict()), host["secrets"])
+        return result
+    return run
+
+
+def assert_nothing_left(sessions) -> None:
+    """No live process of the session's uid, no cgroup, no tmpfs mount."""
+    assert sessions, "the notebook did not run in the sandbox"
+    deadline = time.monotonic() + 5
+    while (left := _live_processes({s.uid for s in sessions})) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"sandbox processes still running: {left}"
+    for s in sessions:
+        assert not any((cgroups.ROOT / c / s.cgroup).exists() for c in ("memory", "pids"))
+        assert f"uid={s.uid}," not in Path("/proc/self/mountinfo").read_text()
+
+
+def _live_processes(uids: set[int]) -> list[str]:
+    """Processes of these uids, zombies excepted (they hold nothing; init reaps them)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
+        if uid in uids and not re.search(r"^State:\s+Z", status, re.M):
+            found.append(f"{pid} {re.search(r'^Name:(.*)', status, re.M).group(1).strip()}")
+    return found
+
+
+def assert_host_unchanged(host) -> None:
+    assert host["file"].read_text() == host["secrets"][0]
+    for target in adv.WRITE_TARGETS:
+        path = target
+        for key, value in host["values"].items():
+            path = path.replace(key, value)
+        assert not os.path.lexists(path), f"the notebook wrote {path}"
+    assert not os.path.exists("/tmp/lambda-ran")
+
+
+def assert_no_secret(text: str, secret_values) -> None:
+    for secret in secret_values:
+        assert secret not in text
+
+
+def observations(result) -> dict:
+    """What the notebook reported by raising RuntimeError('OBS' + json)."""
+    match = re.search(r"^RuntimeError: OBS(\{.*\})$", result.error.traceback, re.M)
+    assert match, result.error.traceback[-2000:]
+    return json.loads(match.group(1))
+
+
+@pytest.mark.parametrize("case", adv.CASES, ids=lambda c: c.name)
+def test_a_hostile_notebook_gets_its_status_and_leaves_nothing_behind(hostile, case):
+    result = hostile(case.cells, **case.settings)
+    assert (result.status.value, result.error.kind) == (case.status, case.kind), result.error
+    assert result.error.message and result.error.advice
+    assert result.score == 0 and int(result.exit_code) in (3, 4)
+
+
+def test_the_kernel_has_no_network_but_its_own_loopback(hostile):
+    requests = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            requests.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cell = adv.NETWORK.replace("@URL@", f"http://127.0.0.1:{server.server_address[1]}/")
+        obs = observations(hostile([cell]))
+    finally:
+        server.shutdown()
+    assert obs["interfaces"] == ["lo"] and obs["loopback"] == "listening"
+    assert obs["http"] == "URLError" and requests == []
+    assert obs["vsock"] == "OSError" and obs["packet"] == "OSError"
+
+
+def test_the_kernel_sees_no_secret_solution_submission_or_grader_environment(hostile, host):
+    obs = observations(hostile([adv.SNOOP]))
+    for path, seen in obs.items():
+        if path not in ("environ", "listing", "/etc/hostname", "/proc/1/environ", "parent environ"):
+            assert seen in ("FileNotFoundError", "PermissionError"), path
+    assert obs["/proc/1/environ"] == obs["parent environ"] == ""
+    assert SECRET_VAR not in obs["environ"] and obs["environ"]["HOME"] == "/tmp/home"
+    repo, tmp, root = (obs["listing"][d] for d in (str(ROOT), "/tmp", "/root"))
+    assert repo == "FileNotFoundError" or set(repo) <= {".venv"}  # at most the bound venv
+    assert all(name == "home" or name.startswith("grader-conn-") for name in tmp)
+    assert root == "FileNotFoundError" or ".bashrc" not in root
+
+
+def test_the_kernel_can_write_only_its_own_working_dir(hostile, host):
+    obs = observations(hostile([adv.WRITE_OUTSIDE]))
+    assert obs.pop("own dir") == 2
+    assert obs.pop(f"/tmp/pwned-{host['values']['@TOKEN@']}") == 5  # its own /tmp, not the host's
+    assert obs and all(v in ("OSError", "PermissionError", "FileNotFoundError") for v in obs.values()), obs
+
+
+def test_printed_results_prefilled_outputs_and_patched_libraries_do_not_change_the_verdict(hostile):
+    nb = model_only_notebook(MISTAKES["no_padding"])
+    nb.cells.append(nbformat.v4.new_code_cell(adv.FAKE_VERDICT[0]))
+    for cell in nb.cells:
+        cell.execution_count = 1
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="PASSED 100/100\n")]
+    result = hostile(nb, **KERAS)
+    assert result.status is Status.FAILED and result.score < result.max_score
+    assert result.totals["total"] != 695970 and "All checks passed" not in result.summary
+
+
+@pytest.mark.parametrize("how", sorted(adv.EXTRACTION_TAMPERING))
+def test_a_tampered_extraction_is_not_graded(hostile, how):
+    action, message = adv.EXTRACTION_TAMPERING[how]
+    result = hostile([adv.TRANSFORMER.format(action=action), "x = 1"])
+    assert result.status is Status.ERROR and message in result.error.message
+    assert result.score == 0 and not result.checks
+
+
+@pytest.mark.parametrize("source, kind", [(adv.LAMBDA_LAYER, "disallowed_layer"),
+                                          (adv.CUSTOM_LAYER, "disallowed_layer"),
+                                          (adv.TOO_LARGE, "model_too_large")],
+                         ids=["lambda", "custom_layer", "too_large"])
+def test_a_model_the_grader_must_not_build_is_refused(hostile, source, kind):
+    result = hostile([source], **KERAS)
+    assert result.status is Status.ERROR and result.error.kind == kind
+
+
+def test_a_model_too_large_for_the_kernel_hits_the_memory_limit(hostile):
+    result = hostile([adv.TOO_LARGE_TO_BUILD], **KERAS, kernel_memory_bytes=1024**3)
+    assert result.status is Status.TIMEOUT and result.error.kind == "memory_limit"
+
+
+def test_the_solution_passes_in_the_sandbox(hostile):
+    result = hostile(model_only_notebook(SOLUTION), **KERAS)
+    assert result.status is Status.PASSED and result.sandbox == "bwrap"
+
+
+def test_kernels_in_parallel_get_their_own_uid_and_cgroup(launcher, hostile):
+    seen = len(launcher.sessions)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda cells: hostile(cells, parallel=True, kernel_max_pids=32),
+                                [(adv.FORK_BOMB,), (adv.SETSID_DAEMON,)]))
+    assert [r.error.kind for r in results] == ["process_limit", "no_model"]
+    sessions = launcher.sessions[seen:]
+    assert len({s.uid for s in sessions}) == len({s.cgroup for s in sessions}) == 2
+    assert_nothing_left(sessions)
+
+
+def test_required_gives_the_sandbox_here():
+    assert api.make_launcher("required").name == "bwrap"
+
+
+def test_the_seccomp_filter_is_a_whole_bpf_program():
+    program = seccomp.program()
+    assert seccomp.supported() and len(program) % 8 == 0 and 8 < len(program) // 8 < 256
+
+
+def test_no_secret_reaches_any_file_or_log_the_cli_writes(host, data_file, tmp_path):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    text = nbformat.writes(code_notebook(adv.SNOOP))
+    for key, value in host["values"].items():
+        text = text.replace(key, value)
+    (folder / "snoop.ipynb").write_text(text)
+    out = tmp_path / "out"
+    env = {**os.environ, "GRADER_DATA": str(data_file)}
+    runs = [[sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out),
+             "--sandbox", "required", "--no-verify", "--timeout", "30", "--junit", str(out / "junit.xml")],
+            [sys.executable, "-m", "grader", "check", str(folder / "snoop.ipynb"), "--sandbox",
+             "required", "--no-verify", "--json", str(out / "check.json"),
+             "--report", str(out / "check.html"), "--junit", str(out / "check.xml")]]
+    logs = [subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120) for argv in runs]
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert len(written) >= 4 and all(log.returncode in (0, 3) for log in logs), [l.stderr for l in logs]
+    for text in [p.read_text(errors="replace") for p in written] + [l.stdout + l.stderr for l in logs]:
+        assert_no_secret(text, host["secrets"])
+
+
+STALE = """\
+import sys, tempfile, time
+from pathlib import Path
+from grader.sandbox import SandboxLauncher
+from grader.settings import Settings
+launcher = SandboxLauncher.create()
+workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
+with launcher.session(workdir, Settings()):
+    print(workdir, launcher.sessions[0].uid, launcher.sessions[0].cgroup, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_what_a_killed_grader_leaves_is_cleaned_up_by_the_next(launcher):
+    proc = subprocess.Popen([sys.executable, "-c", STALE], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    workdir, uid, group = proc.stdout.readline().split()
+    proc.kill()
+    proc.wait()
+    assert f"uid={uid}," in Path("/proc/self/mountinfo").read_text()
+    sandbox.remove_stale()
+    assert f"uid={uid}," not in Path("/proc/self/mountinfo").read_text()
+    assert not os.path.exists(workdir) and not (cgroups.ROOT / "memory" / group).exists()
+
+
+@pytest.mark.parametrize("patch, reason", [
+    (("shutil.which", lambda name: None), "apt-get install bubblewrap"),
+    (("os.geteuid", lambda: 1000), "needs root"),
+    (("sys.platform", "darwin"), "darwin"),
+])
+def test_without_a_sandbox_create_says_why(monkeypatch, patch, reason):
+    monkeypatch.setattr(*patch)
+    with pytest.raises(SandboxUnavailable, match=reason):
+        SandboxLauncher.create()
