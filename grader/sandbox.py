@@ -74,6 +74,7 @@ class SandboxLauncher(Launcher):
         if bwrap is None:
             raise SandboxUnavailable("bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)")
         cgroups.check()
+        _check_reachable(Path(tempfile.gettempdir()))
         launcher = cls(bwrap)
         if not cls._checked:
             remove_stale()
@@ -122,16 +123,16 @@ class SandboxLauncher(Launcher):
 
     def _plan(self, uid: int, group: cgroups.Group, private: Path, conn: Path, workdir: Path,
               settings: Settings, command: list[str]) -> Path:
-        """Write what ``sandbox_exec`` does, as JSON in the root-only directory."""
+        """Write what ``sandbox_exec`` does as JSON (mode 0600) in the private dir."""
         for name, line in (("passwd", f"student:x:{uid}:{uid}:student:{KERNEL_HOME}:/bin/sh\n"),
                            ("group", f"student:x:{uid}:\n")):
             (private / name).write_text(line)
             (private / name).chmod(0o644)
         env = minimal_env(settings, KERNEL_HOME)
         env.update(USER="student", LOGNAME="student", TMPDIR="/tmp")
-        argv = self._bwrap_argv(private, conn, workdir, settings, env) + ["--"] + command
-        cpu = int(settings.kernel_cpu_seconds)
         binds = [[root, str(private / "roots" / str(i))] for i, root in enumerate(python_roots())]
+        argv = self._bwrap_argv(private, conn, workdir, settings, env, binds) + ["--"] + command
+        cpu = int(settings.kernel_cpu_seconds)
         for _, target in binds:
             os.makedirs(target, mode=0o755)
         plan = {"uid": uid, "cgroup_procs": group.procs_files(), "argv": argv, "binds": binds,
@@ -143,7 +144,7 @@ class SandboxLauncher(Launcher):
         return path
 
     def _bwrap_argv(self, private: Path, conn: Path, workdir: Path, settings: Settings,
-                    env: dict[str, str]) -> list[str]:
+                    env: dict[str, str], binds: list[list[str]]) -> list[str]:
         tmp_size = str(settings.kernel_disk_bytes)
         argv = [self.bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
                 "--disable-userns", "--cap-drop", "ALL", "--hostname", "sandbox",
@@ -154,8 +155,8 @@ class SandboxLauncher(Launcher):
                 argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
         for name in ("passwd", "group"):
             argv += ["--ro-bind", str(private / name), f"/etc/{name}"]
-        for index, root in enumerate(python_roots()):
-            argv += ["--ro-bind", str(private / "roots" / str(index)), root]
+        for root, staged in binds:  # staged by sandbox_exec: the uid may not reach e.g. /root
+            argv += ["--ro-bind", staged, root]
         argv += ["--proc", "/proc", "--dev", "/dev", "--size", tmp_size, "--tmpfs", "/dev/shm",
                  "--size", tmp_size, "--tmpfs", "/tmp", "--perms", "0700", "--dir", KERNEL_HOME,
                  "--bind", str(workdir), str(KERNEL_CWD), "--bind", str(conn), str(conn),
@@ -202,6 +203,14 @@ def remove_stale() -> None:
             _unmount(Path(target))
             shutil.rmtree(target, ignore_errors=True)
     cgroups.remove_stale()
+
+
+def _check_reachable(folder: Path) -> None:
+    """bwrap binds the run and socket dirs as the sandbox uid: it must traverse their parents."""
+    for path in [folder.resolve(), *folder.resolve().parents]:
+        if not path.stat().st_mode & 0o001:
+            raise SandboxUnavailable(f"the temp dir {folder} is not reachable by other users "
+                                     f"({path} lacks o+x); set TMPDIR to a folder with mode 0711 or 1777")
 
 
 def python_roots() -> list[str]:
