@@ -34,14 +34,22 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("notebook", type=Path)
     check.add_argument("--json", type=Path, metavar="FILE", help="write the JSON result here")
     check.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="auto")
+    check.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report here")
     check.add_argument("--report", type=Path, metavar="FILE.html",
                        help="write the HTML feedback report here (one self-contained file)")
+    check.add_argument("--gradescope", type=Path, metavar="FILE",
+                       help="write Gradescope's results.json here (inside a Gradescope autograder)")
     _common(check)
 
     grade = sub.add_parser("grade", help="grade every notebook in a folder (instructors)")
     grade.add_argument("folder", type=Path)
     grade.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR")
     grade.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="required")
+    grade.add_argument("--workers", type=int, metavar="N",
+                       help="parallel workers (default: what the cores and free memory allow)")
+    grade.add_argument("--force", action="store_true",
+                       help="regrade everything, even submissions already graded in DIR")
+    grade.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
     _common(grade)
 
     spec = sub.add_parser("spec", help="generate reference/spec.json from the solution notebook")
@@ -73,12 +81,24 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    result = api.check(args.notebook, reference=args.reference, settings=settings_from(args))
+    try:
+        result = api.check(args.notebook, reference=args.reference, settings=settings_from(args))
+    except GraderError as exc:
+        if args.gradescope:  # Gradescope shows this instead of a bare "autograder failed"
+            from .render.gradescope import grader_failure
+            write_json(args.gradescope, grader_failure(exc.message))
+        raise
     if args.json:
         write_json(args.json, result.to_dict())
+    if args.junit:
+        from .render.junit import write_junit
+        write_junit([result], args.junit)
     if args.report:
         from .render.html import write_report
         write_report(result, args.report)
+    if args.gradescope:
+        from .render.gradescope import write_gradescope
+        write_gradescope(result, args.gradescope)
     print(terminal.summary(result, color=sys.stdout.isatty()))
     return int(result.exit_code)
 
@@ -87,7 +107,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from .batch import grade_folder
 
     return int(grade_folder(args.folder, args.out, reference=args.reference,
-                            settings=settings_from(args)))
+                            settings=settings_from(args), workers=args.workers, force=args.force,
+                            junit_path=args.junit))
 
 
 def cmd_spec(args: argparse.Namespace) -> int:

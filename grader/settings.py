@@ -47,6 +47,11 @@ class Settings:
     kernel_cpus: float = 0.0
     #: TensorFlow threads for the kernel and the verifier (0: TensorFlow decides)
     tf_threads: int = 0
+    #: batch: a worker still busy this long past its submission's own limits (startup +
+    #: notebook + verification) is killed and the submission gets a grader-fault result
+    worker_grace: float = 120.0
+    #: batch: waiting for workers to stop (end of batch, Ctrl-C) before they are killed
+    worker_stop_timeout: float = 10.0
     data_path: Path | None = None
     extra: dict = field(default_factory=dict)
 
