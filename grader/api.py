@@ -43,10 +43,11 @@ def resolve_data(spec: Spec, data: Path | None) -> Path:
     return data_mod.resolve(spec.data, data)
 
 
-def verifier_for(settings: Settings, spec: Spec | None = None):
+def verifier_for(settings: Settings, spec: Spec | None = None, memo_dir: Path | None = None):
     """The verification-training stage, or ``None``; call its ``close()`` when done.
 
     Its worker process starts now, so that TensorFlow's import overlaps the notebook's run.
+    ``memo_dir`` shares trained architectures between verifiers (a batch's workers).
     """
     if not settings.verify or (spec is not None and not spec.training):
         return None
@@ -54,7 +55,7 @@ def verifier_for(settings: Settings, spec: Spec | None = None):
         from .verify import Verifier
     except ImportError:
         return None
-    return Verifier(settings).start()
+    return Verifier(settings, memo_dir=memo_dir).start()
 
 
 def check(notebook: Path | str, *, reference: Path | None = None, data: Path | None = None,

@@ -96,18 +96,6 @@ def kill_tree(pid: int, *, include_root: bool = True) -> None:
     psutil.wait_procs(procs, timeout=5)
 
 
-def make_verifier(settings: Settings):
-    """One long-lived verifier per worker when ``grader.verify`` offers one, else the API's."""
-    if not settings.verify:
-        return None
-    try:
-        from .verify import Verifier
-    except ImportError:
-        from . import api
-        return api.verifier_for(settings)
-    return Verifier(settings)
-
-
 # -- inside a worker process ---------------------------------------------------------------------
 
 def worker_main(conn, config: WorkerConfig) -> None:
@@ -194,8 +182,11 @@ class _Grader:
     def _setup(self) -> None:
         from . import api
         self.spec = Spec.load(self.config.spec_path)
+        # one long-lived Verifier per worker (TensorFlow imported once); the workers of a batch
+        # share its memo, so an architecture many students built is trained once
+        memo = Path(self.config.tmpdir) / "verify-memo"
         self.tools = (api.make_launcher(self.config.settings.sandbox),
-                      make_verifier(self.config.settings))
+                      api.verifier_for(self.config.settings, self.spec, memo_dir=memo))
 
     def close(self) -> None:
         verifier = self.tools[1] if self.tools else None
