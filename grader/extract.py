@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 
 from . import layers as L
-from .exceptions import InvalidModel, NoModel
+from .exceptions import DisallowedLayer, InvalidModel, NoModel
 
 MAX_LAYERS = 200
 MAX_HISTORY = 1000
@@ -38,7 +38,12 @@ def from_report(report: dict, default_input_shape: tuple | None = None) -> Extra
     for raw in raw_layers:
         if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
             raise InvalidModel("the model report has a malformed layer")
-        layer = L.from_keras(str(raw.get("class_name"))[:100], raw["config"])
+        class_name = str(raw.get("class_name"))[:100]
+        if not str(raw.get("module", "")).startswith("keras."):
+            raise DisallowedLayer(f"layer {class_name!r} is defined in the notebook "
+                                  f"({str(raw.get('module'))[:100]}), not by Keras: the grader "
+                                  "accepts only standard Keras layers", layer=class_name)
+        layer = L.from_keras(class_name, raw["config"])
         if layer.kind == "InputLayer":
             input_shape = input_shape or _shape(layer.args.get("batch_shape")
                                                 or layer.args.get("batch_input_shape"))

@@ -104,3 +104,10 @@ def test_pre_filled_outputs_and_the_notebook_kernel_name_change_nothing(run):
 def test_the_working_directory_holds_only_the_notebook_and_the_data(run):
     result = run(code_notebook("import os\nraise ValueError(sorted(os.listdir('.')))"))
     assert result.error.message.endswith("['mnist_4000.pkl.gz', 'submission.ipynb']")
+
+
+def test_a_layer_subclass_defined_in_the_notebook_is_refused_even_under_a_keras_name(run):
+    nb = code_notebook("import keras\nclass Dense(keras.layers.Dense):\n    pass\n"
+                       "model = keras.Sequential([keras.Input((4,)), Dense(2)])")
+    result = run(nb)
+    assert result.error.kind == "disallowed_layer" and "defined in the notebook" in result.error.message
