@@ -11,6 +11,9 @@ from .exceptions import GraderError, UsageError
 from .exitcodes import ExitCode
 from .render import terminal
 from .render.files import write_json
+# imported before any notebook runs: an unsandboxed notebook cannot swap a renderer on disk
+from .render.gradescope import grader_failure, write_gradescope
+from .render.junit import write_junit
 from .settings import Settings
 
 
@@ -85,19 +88,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         result = api.check(args.notebook, reference=args.reference, settings=settings_from(args))
     except GraderError as exc:
         if args.gradescope:  # Gradescope shows this instead of a bare "autograder failed"
-            from .render.gradescope import grader_failure
             write_json(args.gradescope, grader_failure(exc.message))
         raise
     if args.json:
         write_json(args.json, result.to_dict())
     if args.junit:
-        from .render.junit import write_junit
         write_junit([result], args.junit)
     if args.report:
         from .render.html import write_report
         write_report(result, args.report)
     if args.gradescope:
-        from .render.gradescope import write_gradescope
         write_gradescope(result, args.gradescope)
     print(terminal.summary(result, color=sys.stdout.isatty()))
     return int(result.exit_code)
