@@ -86,7 +86,7 @@ class Data:
         self._cache: dict[str, tuple] = {}
 
     def get(self, job: dict):
-        key = job["data_sha256"]
+        key = json.dumps([job["data_sha256"], job["split"], job["classes"]])
         if key not in self._cache:
             self._cache = {key: self._load(job)}
         return self._cache[key]
