@@ -156,21 +156,23 @@ class _Batch:
     def __init__(self, out: Path, options: dict, progress: Progress | None = None) -> None:
         self.out, self.options, self.progress = out, options, progress
         self.results: dict[str, Result] = {}
+        self.reused = 0
         self.html = _html_renderer()
 
-    def save(self, result: Result, fresh: bool = True) -> None:
+    def save(self, result: Result) -> None:
         data = result.to_dict()
         data["options"] = self.options
         write_json(self.out / f"{result.submission}.json", data)
         self.results[result.submission] = result
         if self.html:
             self._html_report(result)
-        if fresh and self.progress:
+        if self.progress:
             self.progress.result(result)
 
     def keep(self, result: Result) -> None:
         """A result from an earlier run: left as it is (its report written if missing)."""
         self.results[result.submission] = result
+        self.reused += 1
         if self.html and not (self.out / f"{result.submission}.html").exists():
             self._html_report(result)
 
@@ -210,18 +212,17 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
     if not submissions:
         raise UsageError(f"no submissions in {folder}: expected <student>.ipynb files or "
                          "<student>/ folders with one notebook each")
-    spec = api.load_spec(reference)
-    data_file = api.resolve_data(spec, settings.data_path)
-    if api.make_launcher(settings.sandbox).name == "off":  # fails here if "required" cannot be met
-        settings = settings.with_(sandbox="off")  # "auto" fell back: warn once, not per worker
+    spec, data_file, settings = _prepare(reference, settings)
     out.mkdir(parents=True, exist_ok=True)
     batch = _Batch(out, grading_options(settings))
-    todo = _plan(submissions, spec, batch, force)
+    todo, problems = _plan(submissions, spec, batch, force)
     n = min(workers or default_workers(len(todo)), max(1, len(todo)))
     settings = settings.with_(tf_threads=settings.tf_threads or threads_per_worker(n))
-    batch.progress = Progress(len(submissions), len(todo), stream=progress_stream)
+    batch.progress = Progress(len(submissions), len(todo) + len(problems), stream=progress_stream)
     batch.progress.begin(list(batch.results.values()), n, settings.tf_threads)
     start = time.monotonic()
+    for result in problems:
+        batch.save(result)
     try:
         if todo:
             WorkerPool(n, spec, data_file, settings, batch.on_result, batch.progress.tick).run(todo)
@@ -234,17 +235,27 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
     results = [batch.results[s.student] for s in submissions]
     write_course_files(results, out, junit_path, batch.html)
     print(terminal.batch_table(results))
-    print(summary_line(results, len(todo), time.monotonic() - start, n, out))
+    print(summary_line(results, len(todo), batch.reused, time.monotonic() - start, n, out))
     faults = any(r.exit_code == ExitCode.GRADER_ERROR for r in results)
     return ExitCode.GRADER_ERROR if faults else ExitCode.PASSED
 
 
-def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool) -> list[Task]:
-    """Record what needs no grading; return the rest as tasks."""
-    todo = []
+def _prepare(reference: Path | None, settings: Settings) -> tuple[Spec, Path, Settings]:
+    """Everything that can fail for the whole batch fails here, before any grading."""
+    spec = api.load_spec(reference)
+    data_file = api.resolve_data(spec, settings.data_path)
+    if api.make_launcher(settings.sandbox).name == "off":  # raises if "required" cannot be met
+        settings = settings.with_(sandbox="off")  # "auto" fell back: warn once, not per worker
+    return spec, data_file, settings
+
+
+def _plan(submissions: list[Submission], spec: Spec, batch: _Batch,
+          force: bool) -> tuple[list[Task], list[Result]]:
+    """Keep what was graded before; return what to grade and the submissions without a notebook."""
+    todo, problems = [], []
     for sub in submissions:
         if sub.problem:
-            batch.save(problem_result(sub, spec), fresh=False)
+            problems.append(problem_result(sub, spec))
             continue
         saved = batch.out / f"{sub.student}.json"
         old = None if force else reusable(saved, sha256_file(sub.notebook), spec, batch.options)
@@ -252,7 +263,7 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool)
             batch.keep(old)
         else:
             todo.append(Task(sub.student, sub.notebook))
-    return todo
+    return todo, problems
 
 
 def write_course_files(results: list[Result], out: Path, junit_path: Path | None, html) -> None:
@@ -266,11 +277,11 @@ def write_course_files(results: list[Result], out: Path, junit_path: Path | None
             warnings.warn(f"no HTML index: {exc!r}", stacklevel=2)
 
 
-def summary_line(results: list[Result], graded: int, seconds: float, workers: int, out: Path) -> str:
+def summary_line(results: list[Result], graded: int, reused: int, seconds: float, workers: int,
+                 out: Path) -> str:
     counts = {s: sum(r.status is s for r in results) for s in Status}
     faults = sum(r.exit_code == ExitCode.GRADER_ERROR for r in results)
     parts = ", ".join(f"{n} {s.value}" for s, n in counts.items())
-    reused = len(results) - graded
     text = f"grader: {len(results)} submissions: {parts}"
     if faults:
         text += f" ({faults} grader faults: run again to retry)"

@@ -17,11 +17,11 @@ import psutil
 import pytest
 
 from grader import batch, workers
-from grader.batch import Submission, find_submissions, grade_folder, reusable
+from grader.batch import find_submissions, grade_folder, reusable
 from grader.exceptions import GraderError, UsageError
 from grader.exitcodes import ExitCode
 from grader.render.progress import Progress
-from grader.result import Check, ErrorInfo, Result, Status
+from grader.result import ErrorInfo, Result, Status
 
 from .conftest import ROOT
 from .notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook, write
