@@ -85,6 +85,16 @@ def test_an_empty_or_missing_folder_is_a_usage_error(tmp_path, fast_settings):
         grade_folder(tmp_path, tmp_path / "out", settings=fast_settings, workers=0)
 
 
+def test_grade_usage_errors_exit_2_without_a_traceback(tmp_path, data_file, capsys):
+    from grader.cli import main
+    args = ["--out", str(tmp_path / "out"), "--sandbox", "off", "--data", str(data_file)]
+    assert main(["grade", str(tmp_path / "absent"), *args]) == 2
+    course(tmp_path / "course", {"alice": code_notebook("1")})
+    assert main(["grade", str(tmp_path / "course"), "--workers", "0", *args]) == 2
+    err = capsys.readouterr().err
+    assert "no such folder" in err and "--workers" in err and "Traceback" not in err
+
+
 # -- reusing results -----------------------------------------------------------------------------
 
 def test_a_saved_result_is_reused_only_for_the_same_notebook_grader_spec_and_options(tmp_path, spec):
