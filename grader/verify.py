@@ -12,11 +12,13 @@ gives the same deterministic result, so it is trained once per Verifier.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import threading
 import weakref
+from importlib import metadata
 from pathlib import Path
 
 from . import layers as L
@@ -234,9 +236,22 @@ def make_job(layers: list[L.Layer], input_shape, spec: Spec, data_file: Path,
 
 
 def job_key(job: dict) -> str:
-    """Everything that determines the result (not where the data file happens to lie)."""
+    """Everything that determines the result (not where the data file happens to lie),
+    with the TensorFlow and Keras versions, so that a memo kept on disk never outlives them."""
     body = {k: v for k, v in job.items() if k != "data_file"}
+    body["versions"] = _library_versions()
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _library_versions() -> dict:
+    found = {}
+    for package in ("tensorflow", "keras"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
 
 
 def settings_of(job: dict) -> dict:

@@ -46,8 +46,13 @@ def settings(data_file) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def verifier(settings):
-    with Verifier(settings) as v:
+def memo_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("verify-memo")
+
+
+@pytest.fixture(scope="module")
+def verifier(settings, memo_dir):
+    with Verifier(settings, memo_dir=memo_dir) as v:
         yield v
 
 
@@ -90,6 +95,14 @@ def test_the_same_architecture_is_trained_once(verifier, reference_run, spec, da
     renamed = [replace(layer, name=f"mine_{i}") for i, layer in enumerate(spec.ref_layers)]
     _, training = verifier(model_of(renamed), spec, data_file, settings)
     assert training["cached"] and verifier.trainings == trainings
+    assert training["val_accuracy"] == reference_run[1]["val_accuracy"]
+
+
+def test_another_verifier_sharing_the_memo_folder_does_not_train_again(reference_run, spec,
+                                                                      data_file, settings, memo_dir):
+    with Verifier(settings, memo_dir=memo_dir) as other:
+        _, training = other(model_of(spec.ref_layers), spec, data_file, settings)
+        assert training["cached"] and other.trainings == 0 and other._worker is None
     assert training["val_accuracy"] == reference_run[1]["val_accuracy"]
 
 
