@@ -54,7 +54,9 @@ def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settin
                    launcher: Launcher, verifier=None) -> Result:
     """Grade one notebook. Never raises for anything the submission does."""
     start = time.monotonic()
-    result = Result(submission=notebook.stem, status=Status.ERROR, max_score=spec.max_score(),
+    verified = verifier is not None and settings.verify  # --no-verify: no accuracy points
+    result = Result(submission=notebook.stem, status=Status.ERROR,
+                    max_score=spec.max_score(verified),
                     versions=versions(), spec={"exercise": spec.exercise, "sha256": spec.sha256,
                                                "path": spec.path},
                     sandbox=launcher.name)

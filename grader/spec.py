@@ -51,10 +51,11 @@ class Spec:
     def infos(self) -> list[L.LayerInfo]:
         return L.infer(self.ref_layers, tuple(self.input_shape))
 
-    def max_score(self) -> float:
+    def max_score(self, verified: bool = True) -> float:
+        """``verified=False``: without the verification training (``--no-verify``)."""
         per_layer = sum(self.points["missing_layer"].values())
         score = per_layer * len(self.missing) + self.points["architecture"] + self.points["totals"]
-        return float(score + (self.points["accuracy"] if self.training else 0))
+        return float(score + (self.points["accuracy"] if self.training and verified else 0))
 
     def to_dict(self) -> dict:
         data = asdict(self)
