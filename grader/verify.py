@@ -7,8 +7,10 @@ The accuracy range comes from the spec's calibration (``grader calibrate``).
 
 A :class:`Verifier` keeps one long-lived worker (TensorFlow imported once; restarted after a
 crash or a timeout) and memoizes answers by a hash of everything that determines them:
-architecture, input shape, training settings and the data's sha256. The same architecture
-gives the same deterministic result, so it is trained once per Verifier.
+architecture, input shape, training settings, thread count, TF/Keras versions and the data's
+sha256. The same architecture gives the same deterministic result, so it is trained once per
+Verifier, or once per ``memo_dir`` when the Verifiers of a batch's workers share one (a folder
+of the grader's own: its JSON files are trusted).
 """
 from __future__ import annotations
 
@@ -39,8 +41,6 @@ MEMORY_ADVICE = ("The grader could not train your architecture within its memory
                  "the sizes of your layers (filters, units) with the exercise.")
 TIMEOUT_ADVICE = ("The grader could not train your architecture within its time limit: compare "
                   "the sizes of your layers (filters, units, pooling) with the exercise.")
-
-
 VALIDATION_NOTE = ("validation images, after re-estimating the BatchNormalization statistics on "
                    "{} training images (the moving averages of one short epoch are not yet "
                    "meaningful); the student's own validation curve does not do this")
