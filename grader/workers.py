@@ -29,7 +29,7 @@ import psutil
 
 from . import pipeline
 from .exceptions import GraderError
-from .result import ErrorInfo, Result, Status
+from .result import GRADER_FAULTS, ErrorInfo, Result, Status
 from .settings import Settings
 from .spec import Spec
 
@@ -171,8 +171,9 @@ class _Grader:
             launcher, verifier = self.tools
             result = pipeline.check_notebook(notebook, self.spec, self.config.data_file,
                                              self.config.settings, launcher, verifier)
-        except GraderError as exc:
-            result = fault_result(student, self.spec, exc.message, kind=exc.kind)
+        except GraderError as exc:  # setting up (spec, sandbox, verifier): the grader's fault
+            kind = exc.kind if exc.kind in GRADER_FAULTS else "internal"
+            result = fault_result(student, self.spec, exc.message, kind=kind)
         except Exception as exc:
             result = fault_result(student, self.spec, f"the grading worker failed: {exc!r}",
                                   detail=traceback.format_exc())
