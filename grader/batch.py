@@ -107,7 +107,7 @@ def problem_result(sub: Submission, spec: Spec) -> Result:
 def grading_options(settings: Settings) -> dict:
     """Settings that change what a result means: a result graded otherwise is not reused."""
     return {"verify": settings.verify, "verify_epochs": settings.verify_epochs,
-            "notebook_epochs": settings.notebook_epochs}
+            "notebook_epochs": settings.notebook_epochs, "notebook_steps": settings.notebook_steps}
 
 
 def sha256_file(path: Path) -> str:

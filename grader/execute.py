@@ -69,7 +69,7 @@ def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str) ->
             cell.outputs, cell.execution_count = [], None
         tags = cell.metadata.get("tags", [])
         cell.metadata["tags"] = [t for t in tags if t not in EXECUTION_TAGS]
-    prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)})")
+    prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)}, {int(settings.notebook_steps)})")
     extract = kernel.source("extract_model", f"__grader_extract({extract_name!r}, globals())")
     nb.cells.insert(0, nbformat.v4.new_code_cell(prelude))
     nb.cells.append(nbformat.v4.new_code_cell(extract))

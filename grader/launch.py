@@ -43,7 +43,7 @@ def minimal_env(settings: Settings, home: str) -> dict[str, str]:
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": home, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline", "MPLCONFIGDIR": f"{home}/.mpl",
-        "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0",
+        "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": "",
     }
     if settings.tf_threads:
         env["TF_NUM_INTRAOP_THREADS"] = str(settings.tf_threads)

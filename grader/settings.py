@@ -18,6 +18,9 @@ class Settings:
     #: epochs the notebook's own ``fit`` may run while the grader executes it (the grader
     #: re-trains the architecture itself, so the student's run is only shown)
     notebook_epochs: int = 1
+    #: batches per epoch of that ``fit`` (0: all). One batch keeps every history key (so the
+    #: notebook's plotting cells still run) at a fraction of an epoch's cost.
+    notebook_steps: int = 1
     #: bytes of output (all cells together) kept before the kernel is stopped
     output_limit_bytes: int = 5_000_000
     #: largest extraction file read back from the kernel

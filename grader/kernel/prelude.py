@@ -1,4 +1,4 @@
-"""Runs first in the student's kernel: caps the epochs of ``fit``.
+"""Runs first in the student's kernel: caps the epochs (and batches per epoch) of ``fit``.
 
 The grader re-trains the architecture itself, so the notebook's own training is only shown; a
 short run keeps grading fast. The cap is applied before each cell once Keras is imported (so a
@@ -6,7 +6,7 @@ notebook that never imports Keras pays nothing). Undoing it only makes grading s
 """
 
 
-def __grader_prelude(max_epochs):
+def __grader_prelude(max_epochs, max_steps):
     import sys
 
     def cap(*_):
@@ -22,6 +22,9 @@ def __grader_prelude(max_epochs):
             else:
                 kwargs["epochs"] = min(int(kwargs.get("epochs", 1)), max_epochs)
             kwargs.pop("initial_epoch", None)
+            if max_steps:
+                steps = kwargs.get("steps_per_epoch") or max_steps
+                kwargs["steps_per_epoch"] = min(int(steps), max_steps)
             return original_fit(self, *args, **kwargs)
 
         fit.__grader_capped__ = True
