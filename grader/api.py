@@ -81,7 +81,7 @@ def generate_spec(reference: Path | None = None, *, data: Path | None = None,
     """Execute the solution and the template, and write ``spec.json`` from what they build."""
     folder = Path(reference) if reference else default_reference_dir()
     exercise = load_exercise(folder)
-    settings = (settings or Settings()).with_(notebook_epochs=1)
+    settings = settings or Settings()
     data_file = data_mod.resolve(exercise["data"], data or settings.data_path)
     launcher = make_launcher(settings.sandbox)
     built = {}

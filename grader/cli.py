@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -83,7 +85,20 @@ def settings_from(args: argparse.Namespace) -> Settings:
                     sandbox=args.sandbox, data_path=args.data)
 
 
+def _preload(*modules: str) -> None:
+    """Import in the background while the notebook runs (the main thread mostly waits)."""
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the real import later reports any problem
+                pass
+    threading.Thread(target=load, daemon=True).start()
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.report:
+        _preload("grader.render.html", "matplotlib.figure", "matplotlib.backends.backend_svg")
     try:
         result = api.check(args.notebook, reference=args.reference, settings=settings_from(args))
     except GraderError as exc:

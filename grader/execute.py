@@ -45,6 +45,8 @@ class Execution:
     seconds: float
     output_bytes: int
     cells: int
+    #: the submitted notebook as read, with the outputs the student saved
+    original: nbformat.NotebookNode | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -107,6 +109,7 @@ def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launc
             prepared = prepare(nb, settings, str(spec.kernel_cwd / extract_name))
             try:
                 run = asyncio.run(_run(prepared, workdir, extract_name, settings, spec))
+                run.original = nb
             except (NotGradable, LimitExceeded) as exc:
                 raise _limit_cause(spec, exc) from None
             if (hit := spec.limit_hit()) is not None:  # e.g. a child process was OOM-killed

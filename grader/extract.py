@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from . import layers as L
@@ -9,6 +10,8 @@ from .exceptions import DisallowedLayer, InvalidModel, NoModel
 
 MAX_LAYERS = 200
 MAX_HISTORY = 1000
+EPOCH = re.compile(r"^Epoch \d+/\d+", re.MULTILINE)
+METRIC = re.compile(r"\b([A-Za-z_]{1,40}): (nan|[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)")
 
 
 @dataclass
@@ -91,3 +94,24 @@ def _history(value) -> dict | None:
             if nums:
                 out[str(key)[:50]] = nums
     return out or None
+
+
+def saved_history(nb) -> dict | None:
+    """The training log the student's own run left in the submitted notebook's outputs.
+
+    Keras prints one ``Epoch i/n`` line per epoch, then ``… - loss: 0.75 - accuracy: 0.78 …``;
+    the last such line of each epoch gives its numbers. Shown in the report, never trusted.
+    """
+    for cell in getattr(nb, "cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        text = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                       if o.get("output_type") == "stream" and isinstance(o.get("text"), str))
+        curves: dict[str, list] = {}
+        for chunk in EPOCH.split(text[:1_000_000])[1:]:
+            lines = [line for line in re.split(r"[\r\n]", chunk) if "loss:" in line]
+            for key, value in METRIC.findall(lines[-1] if lines else ""):
+                curves.setdefault(key, []).append(float(value))
+        if curves:
+            return _history(curves)
+    return None

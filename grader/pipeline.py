@@ -81,7 +81,10 @@ def _grade(notebook, spec, data_file, settings, launcher, verifier, result: Resu
     result.warnings.extend(run.warnings)
     model = extract.from_report(run.report, tuple(spec.input_shape))
     result.model_variable = model.variable
-    result.student_history = model.history
+    result.student_history, result.student_history_source = model.history, "notebook run"
+    if not model.history:  # the notebook's fit was skipped: its saved training log, if any
+        result.student_history = extract.saved_history(run.original)
+        result.student_history_source = "saved outputs" if result.student_history else None
     infos = L.infer(model.layers, model.input_shape)
     result.layers = [i.to_dict() for i in infos]
     result.totals = L.totals(infos)

@@ -66,6 +66,8 @@ class Result:
     reference_totals: dict | None = None
     training: dict | None = None
     student_history: dict | None = None
+    #: "notebook run" (the grader's execution) or "saved outputs" (the student's own run)
+    student_history_source: str | None = None
     warnings: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)

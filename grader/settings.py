@@ -15,11 +15,11 @@ class Settings:
     cell_timeout: float = 180.0
     #: waiting for the kernel to start and answer
     startup_timeout: float = 60.0
-    #: epochs the notebook's own ``fit`` may run while the grader executes it (the grader
-    #: re-trains the architecture itself, so the student's run is only shown)
-    notebook_epochs: int = 1
-    #: batches per epoch of that ``fit`` (0: all). One batch keeps every history key (so the
-    #: notebook's plotting cells still run) at a fraction of an epoch's cost.
+    #: epochs the notebook's own ``fit`` may run while the grader executes it. 0 (default):
+    #: ``fit`` is skipped and returns a History of NaNs; the grader trains the architecture
+    #: itself, and the student's own history comes from the notebook's saved outputs
+    notebook_epochs: int = 0
+    #: with ``notebook_epochs`` > 0: batches per epoch of that ``fit`` (0: all)
     notebook_steps: int = 1
     #: bytes of output (all cells together) kept before the kernel is stopped
     output_limit_bytes: int = 5_000_000

@@ -114,12 +114,8 @@ class WorkerProcess:
         self._close_files()
 
     def close(self) -> None:
-        """Ask politely (stdin closes, the job loop ends), then kill."""
-        try:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=STOP_TIMEOUT)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
+        """Kill at once: the worker keeps nothing worth a graceful exit (the memo lives in the
+        grader), and TensorFlow's teardown alone takes ~0.7 s."""
         self.kill()
 
     def _close_files(self) -> None:

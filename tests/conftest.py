@@ -28,8 +28,8 @@ def spec() -> Spec:
 
 @pytest.fixture
 def fast_settings(data_file) -> Settings:
-    """Unsandboxed, no verification training, one epoch: for tests of other stages."""
-    return Settings(sandbox="off", verify=False, notebook_epochs=1, notebook_timeout=120,
+    """Unsandboxed, no verification training: for tests of other stages."""
+    return Settings(sandbox="off", verify=False, notebook_timeout=120,
                     cell_timeout=60, data_path=data_file)
 
 

@@ -111,3 +111,26 @@ def test_a_layer_subclass_defined_in_the_notebook_is_refused_even_under_a_keras_
                        "model = keras.Sequential([keras.Input((4,)), Dense(2)])")
     result = run(nb)
     assert result.error.kind == "disallowed_layer" and "defined in the notebook" in result.error.message
+
+
+def test_the_notebooks_own_fit_is_skipped_but_its_history_still_answers(run):
+    nb = model_only_notebook(SOLUTION)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import numpy as np, time\nt = time.time()\n"
+        "h = model.fit(np.zeros((8, 28, 28, 1)), np.zeros((8, 10)), epochs=50, validation_split=0.5)\n"
+        "assert time.time() - t < 1, 'fit was not skipped'\n"
+        "print(h.history['accuracy'][-1], h.history['val_loss'][-1], h.history['val_acc'])"))
+    result = run(nb)
+    assert result.status is Status.PASSED and result.student_history is None
+
+
+def test_the_students_saved_training_log_is_shown_as_their_history(run):
+    nb = model_only_notebook(SOLUTION)
+    log = ("Epoch 1/2\n19/19 - 4s - 200ms/step - accuracy: 0.7796 - loss: 0.7514 - val_accuracy: 0.6217"
+           " - val_loss: 1.5329\nEpoch 2/2\n19/19 - 3s - accuracy: 0.9100 - loss: 0.3000"
+           " - val_accuracy: 0.9000 - val_loss: 0.3500\n")
+    nb.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=log)]
+    result = run(nb)
+    assert result.student_history == {"accuracy": [0.7796, 0.91], "loss": [0.7514, 0.3],
+                                      "val_accuracy": [0.6217, 0.9], "val_loss": [1.5329, 0.35]}
+    assert result.student_history_source == "saved outputs"

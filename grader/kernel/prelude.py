@@ -1,13 +1,38 @@
-"""Runs first in the student's kernel: caps the epochs (and batches per epoch) of ``fit``.
+"""Runs first in the student's kernel: skips (or caps) the notebook's own ``fit``.
 
-The grader re-trains the architecture itself, so the notebook's own training is only shown; a
-short run keeps grading fast. The cap is applied before each cell once Keras is imported (so a
-notebook that never imports Keras pays nothing). Undoing it only makes grading slower.
+The grader trains the architecture itself, so the notebook's training proves nothing and only
+costs time. With ``max_epochs == 0`` (the default) ``fit`` returns at once a History holding one
+NaN per metric, so cells that plot or index it still run; otherwise epochs and batches per epoch
+are capped. The patch is applied before each cell once Keras is imported (a notebook that never
+imports Keras pays nothing). Undoing it only makes the student's own grading slower.
 """
 
 
 def __grader_prelude(max_epochs, max_steps):
     import sys
+
+    class Curves(dict):
+        """Every key a student may look up exists: a metric named otherwise is no crash."""
+
+        def __missing__(self, key):
+            return [float("nan")]
+
+    def skipped(keras, model, args, kwargs):
+        try:
+            metrics = model.get_compile_config().get("metrics") or []
+        except Exception:
+            metrics = []
+        metrics = metrics if isinstance(metrics, (list, tuple)) else [metrics]
+        names = ["loss"] + [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in metrics]
+        validating = (kwargs.get("validation_data") is not None or kwargs.get("validation_split")
+                      or len(args) > 6)
+        keys = names + (["val_" + n for n in names] if validating else [])
+        history = keras.callbacks.History()
+        history.history = Curves({k: [float("nan")] for k in keys})
+        history.epoch, history.params = [0], {"epochs": 1, "steps": 0, "verbose": 0}
+        history.set_model(model)
+        model.history = history
+        return history
 
     def cap(*_):
         keras = sys.modules.get("keras")
@@ -16,6 +41,8 @@ def __grader_prelude(max_epochs, max_steps):
         original_fit = keras.Model.fit
 
         def fit(self, *args, **kwargs):
+            if max_epochs == 0:
+                return skipped(keras, self, args, kwargs)
             args = list(args)
             if len(args) >= 4:  # fit(x, y, batch_size, epochs, ...)
                 args[3] = min(int(args[3]), max_epochs)

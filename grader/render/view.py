@@ -161,6 +161,7 @@ def training(result: Result) -> dict:
     view["student_other_keys"] = sorted(str(k) for k in history if k not in known)[:20] \
         if history else []
     view["student_present"] = bool(history)
+    view["student_source"] = result.student_history_source
     return view
 
 

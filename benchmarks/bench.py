@@ -1,0 +1,169 @@
+"""Benchmark: the grader against plainly executing the same notebooks (issue 7).
+
+    .venv/bin/python benchmarks/bench.py [--runs 3] [--batch 16] [--skip-single] [--skip-batch]
+
+Side by side in one run, median of ``--runs`` runs each, printing ratios:
+1. one submission: ``jupyter execute`` of the solution vs ``grader check --report``;
+2. a batch of ``--batch`` submissions (the samples, cycled): plain executions one after another
+   vs ``grader grade`` with its default workers;
+3. peak memory (RSS and PSS, sampled over the process tree) of the grader and of each worker.
+Speed goals are checked here, never by timed assertions in the tests.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DATA = Path(os.environ.get("GRADER_DATA") or ROOT.parent / "shared" / "data" / "mnist_4000.pkl.gz")
+GiB = 1024**3
+
+
+def run(cmd: list[str], cwd: Path | None = None) -> float:
+    start = time.monotonic()
+    subprocess.run(cmd, cwd=cwd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "GRADER_DATA": str(DATA)})
+    return time.monotonic() - start
+
+
+def plain(notebooks: list[Path]) -> float:
+    """What other graders do: execute each notebook as it is, next to the data."""
+    total = 0.0
+    for notebook in notebooks:
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copy(notebook, tmp)
+            shutil.copy(DATA, tmp)
+            total += run([str(BIN / "jupyter-execute"), notebook.name], cwd=Path(tmp))
+    return total
+
+
+class Sampler(threading.Thread):
+    """Peak memory of a process tree: the root alone, each worker's subtree, and the sum."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.stop, self.peak = pid, threading.Event(), {"grader": 0, "worker": 0,
+                                                                    "total_rss": 0, "total_pss": 0}
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.sample(psutil.Process(self.pid))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    def sample(self, root: psutil.Process) -> None:
+        children = root.children()
+        memory = {p.pid: _mem(p) for p in [root, *root.children(recursive=True)]}
+        self.peak["grader"] = max(self.peak["grader"], memory[root.pid][0])
+        for child in children:
+            subtree = [child.pid] + [c.pid for c in _safe_children(child)]
+            self.peak["worker"] = max(self.peak["worker"], sum(memory.get(p, (0, 0))[1] for p in subtree))
+        self.peak["total_rss"] = max(self.peak["total_rss"], sum(m[0] for m in memory.values()))
+        self.peak["total_pss"] = max(self.peak["total_pss"], sum(m[1] for m in memory.values()))
+
+
+def _mem(p: psutil.Process) -> tuple[int, int]:
+    try:
+        full = p.memory_full_info()
+        return full.rss, getattr(full, "pss", full.rss)
+    except psutil.Error:
+        return 0, 0
+
+
+def _safe_children(p: psutil.Process) -> list:
+    try:
+        return p.children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def grader(cmd: list[str]) -> tuple[float, dict]:
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "GRADER_DATA": str(DATA)})
+    sampler = Sampler(proc.pid)
+    sampler.start()
+    proc.wait()
+    sampler.stop.set()
+    sampler.join()
+    return time.monotonic() - start, sampler.peak
+
+
+def single(runs: int) -> None:
+    solution = ROOT / "reference" / "08_cnn2_mnist_solution.ipynb"
+    base, ours, peaks = [], [], []
+    for _ in range(runs):  # interleaved, so that load drifts hit both alike
+        base.append(plain([solution]))
+        with tempfile.TemporaryDirectory() as tmp:
+            seconds, peak = grader([str(BIN / "grader"), "check", str(solution),
+                                    "--report", f"{tmp}/r.html", "--json", f"{tmp}/r.json"])
+        ours.append(seconds)
+        peaks.append(peak)
+    b, o = statistics.median(base), statistics.median(ours)
+    print(f"single  plain jupyter execute   median {b:6.1f} s  runs {_fmt(base)}")
+    print(f"single  grader check --report   median {o:6.1f} s  runs {_fmt(ours)}")
+    print(f"single  ratio grader/plain      {o / b:.2f}  (goal <= 0.50)")
+    print(f"single  peak memory: grader tree {max(p['total_rss'] for p in peaks) / GiB:.2f} GiB RSS, "
+          f"{max(p['total_pss'] for p in peaks) / GiB:.2f} GiB PSS")
+
+
+def batch(runs: int, size: int) -> None:
+    samples = sorted((ROOT / "submissions").glob("*.ipynb"))
+    chosen = list(itertools.islice(itertools.cycle(samples), size))
+    base, ours, peaks = [], [], []
+    with tempfile.TemporaryDirectory() as folder:
+        for i, nb in enumerate(chosen):  # distinct students, some with the same notebook
+            shutil.copy(nb, Path(folder) / f"s{i:02d}_{nb.name}")
+        for _ in range(runs):
+            base.append(plain(chosen))
+            with tempfile.TemporaryDirectory() as out:
+                seconds, peak = grader([str(BIN / "grader"), "grade", folder, "--out", out, "--force"])
+            ours.append(seconds)
+            peaks.append(peak)
+    b, o = statistics.median(base), statistics.median(ours)
+    print(f"batch{size:<3d} plain, one after another median {b:6.1f} s  runs {_fmt(base)}")
+    print(f"batch{size:<3d} grader grade (default)   median {o:6.1f} s  runs {_fmt(ours)}  "
+          f"= {o / size:.1f} s per submission")
+    print(f"batch{size:<3d} ratio grader/plain       {o / b:.2f}  (goal <= 0.35)")
+    print(f"batch{size:<3d} peak memory: grader process {max(p['grader'] for p in peaks) / GiB:.2f} GiB RSS; "
+          f"worker tree {max(p['worker'] for p in peaks) / GiB:.2f} GiB PSS (goal <= 1.5); "
+          f"whole batch {max(p['total_rss'] for p in peaks) / GiB:.2f} GiB RSS, "
+          f"{max(p['total_pss'] for p in peaks) / GiB:.2f} GiB PSS")
+
+
+def _fmt(values: list[float]) -> str:
+    return " ".join(f"{v:.1f}" for v in values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch", type=int, nargs="*", default=[16])
+    parser.add_argument("--skip-single", action="store_true")
+    parser.add_argument("--skip-batch", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / GiB:.0f} GiB; "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    if not args.skip_single:
+        single(args.runs)
+    if not args.skip_batch:
+        for size in args.batch:
+            batch(args.runs, size)
+
+
+if __name__ == "__main__":
+    main()
