@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
+import nbformat
 import pytest
 
 from grader import layers as L
@@ -173,14 +174,18 @@ fake.history = {'accuracy': [0.999], 'val_accuracy': [0.999], 'loss': [0.001], '
 keras.Model.fit = lambda self, *args, **kwargs: fake
 keras.Model.evaluate = lambda self, *args, **kwargs: [0.001, 0.999]
 print('val_accuracy: 0.9990')"""
+#: a pre-filled training log claiming a perfect run
+FAKE_LOG = "Epoch 1/1\n19/19 - 1s - accuracy: 0.9990 - loss: 0.0010 - val_accuracy: 0.9990 - val_loss: 0.0010\n"
 
 
 @pytest.mark.kernel
 def test_faked_training_gets_the_same_verification_as_the_honest_notebook(
         verifier, spec, data_file, settings, write_notebook):
+    tampered_nb = course_notebook(SOLUTION, extra_cells=(TAMPER,), fit=FIT)
+    fit_cell = next(c for c in tampered_nb.cells if "model.fit(X_train" in c.source)
+    fit_cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=FAKE_LOG)]
     graded = {}
-    for name, nb in (("honest", course_notebook(SOLUTION)),
-                     ("tampered", course_notebook(SOLUTION, extra_cells=(TAMPER,), fit=FIT))):
+    for name, nb in (("honest", course_notebook(SOLUTION)), ("tampered", tampered_nb)):
         graded[name] = pipeline.check_notebook(write_notebook(nb, name), spec, data_file,
                                                settings, Launcher(), verifier)
     honest, tampered = graded["honest"], graded["tampered"]
