@@ -121,7 +121,7 @@ def single(runs: int) -> None:
           f"{max(p['total_pss'] for p in peaks) / GiB:.2f} GiB PSS")
 
 
-def batch(runs: int, size: int, with_plain: bool = True) -> None:
+def batch(runs: int, size: int, with_plain: bool = True, workers: int | None = None) -> None:
     samples = sorted((ROOT / "submissions").glob("*.ipynb"))
     chosen = list(itertools.islice(itertools.cycle(samples), size))
     base, ours, peaks = [], [], []
@@ -132,14 +132,17 @@ def batch(runs: int, size: int, with_plain: bool = True) -> None:
             if with_plain:
                 base.append(plain(chosen))
             with tempfile.TemporaryDirectory() as out:
-                seconds, peak = grader([str(BIN / "grader"), "grade", folder, "--out", out, "--force"])
+                extra = ["--workers", str(workers)] if workers else []
+                seconds, peak = grader([str(BIN / "grader"), "grade", folder, "--out", out, "--force",
+                                        *extra])
             ours.append(seconds)
             peaks.append(peak)
     o = statistics.median(ours)
     if with_plain:
         b = statistics.median(base)
         print(f"batch{size:<3d} plain, one after another median {b:6.1f} s  runs {_fmt(base)}")
-    print(f"batch{size:<3d} grader grade (default)   median {o:6.1f} s  runs {_fmt(ours)}  "
+    label = f"--workers {workers}" if workers else "(default)"
+    print(f"batch{size:<3d} grader grade {label:<11} median {o:6.1f} s  runs {_fmt(ours)}  "
           f"= {o / size:.1f} s per submission")
     if with_plain:
         print(f"batch{size:<3d} ratio grader/plain       {o / b:.2f}  (goal <= 0.35)")
@@ -159,6 +162,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs="*", default=[16])
     parser.add_argument("--skip-single", action="store_true")
     parser.add_argument("--skip-batch", action="store_true")
+    parser.add_argument("--workers", type=int, help="batch: pass --workers N to grader grade")
     parser.add_argument("--grader-only", action="store_true",
                         help="batch: time only the grader (scaling with the batch size)")
     args = parser.parse_args()
@@ -168,7 +172,7 @@ def main() -> None:
         single(args.runs)
     if not args.skip_batch:
         for size in args.batch:
-            batch(args.runs, size, with_plain=not args.grader_only)
+            batch(args.runs, size, with_plain=not args.grader_only, workers=args.workers)
 
 
 if __name__ == "__main__":
