@@ -155,11 +155,12 @@ class SandboxLauncher(Launcher):
                 argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
         for name in ("passwd", "group"):
             argv += ["--ro-bind", str(private / name), f"/etc/{name}"]
+        argv += ["--proc", "/proc", "--dev", "/dev", "--size", tmp_size, "--tmpfs", "/dev/shm",
+                 "--size", tmp_size, "--tmpfs", "/tmp", "--perms", "0700", "--dir", KERNEL_HOME]
+        # Python after the private /tmp, which would otherwise hide a checkout under /tmp
         for root, staged in binds:  # staged by sandbox_exec: the uid may not reach e.g. /root
             argv += ["--ro-bind", staged, root]
-        argv += ["--proc", "/proc", "--dev", "/dev", "--size", tmp_size, "--tmpfs", "/dev/shm",
-                 "--size", tmp_size, "--tmpfs", "/tmp", "--perms", "0700", "--dir", KERNEL_HOME,
-                 "--bind", str(workdir), str(KERNEL_CWD), "--bind", str(conn), str(conn),
+        argv += ["--bind", str(workdir), str(KERNEL_CWD), "--bind", str(conn), str(conn),
                  "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(KERNEL_CWD)]
         for key, value in env.items():
             argv += ["--setenv", key, value]
