@@ -270,7 +270,9 @@ def test_after_kill_9_a_rerun_grades_only_what_is_missing_and_matches_an_uninter
 
 @pytest.mark.kernel
 def test_ctrl_c_stops_cleanly_and_keeps_what_was_graded(tmp_path, data_file):
-    folder = logged_course(tmp_path / "course", tmp_path / "log", [f"s{i}" for i in range(4)])
+    # one quick notebook, then slow ones: the Ctrl-C always lands while kernels are running
+    slow = {f"s{i}": code_notebook("import time; time.sleep(60)") for i in range(4)}
+    folder = course(tmp_path / "course", {"a_quick": code_notebook("x = 1"), **slow})
     out = tmp_path / "out"
     proc = start_and_wait_for(grade_cmd(folder, out, data_file), out, count=1)
     children = psutil.Process(proc.pid).children(recursive=True)
