@@ -224,8 +224,15 @@ def grade_cmd(folder: Path, out: Path, data_file: Path) -> list[str]:
             "2", "--sandbox", "off", "--no-verify", "--data", str(data_file), "--timeout", "60"]
 
 
+def _as_from_a_terminal() -> None:
+    """A background job of a non-interactive shell (as CI may be) starts with SIGINT ignored,
+    and Python keeps that; a terminal's foreground process gets Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_and_wait_for(cmd: list[str], out: Path, count: int) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_terminal)
     deadline = time.monotonic() + 120
     while len(list(out.glob("*.json"))) < count:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
