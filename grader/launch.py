@@ -1,4 +1,4 @@
-"""How a kernel process is started. ``PlainLauncher`` runs it as a child process with a minimal
+"""How a kernel process is started. The base ``Launcher`` runs it as a child process with a minimal
 environment; the sandbox (``grader.sandbox``) provides a confined launcher with the same API."""
 from __future__ import annotations
 
@@ -70,5 +70,3 @@ class Launcher:
         finally:
             shutil.rmtree(home, ignore_errors=True)
 
-
-PlainLauncher = Launcher

@@ -1,7 +1,7 @@
 """Every tunable of a grading run, with defaults measured on a 2-core CPU machine."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -56,7 +56,6 @@ class Settings:
     #: batch: waiting for workers to stop (end of batch, Ctrl-C) before they are killed
     worker_stop_timeout: float = 10.0
     data_path: Path | None = None
-    extra: dict = field(default_factory=dict)
 
     def with_(self, **changes: object) -> "Settings":
         return replace(self, **changes)
