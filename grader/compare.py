@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import hints
+from . import equivalence, hints
 from . import layers as L
 from .result import Check
 from .spec import Spec
 
 MATCH, SAME_ARGS, SAME_KIND, SUBSTITUTE, GAP = 3.0, 2.5, 2.0, -1.5, -1.0
-#: arguments that do not change what a layer computes for this comparison
-NON_SEMANTIC = frozenset({"kernel_initializer", "momentum", "epsilon"})
+NON_SEMANTIC = hints.NON_SEMANTIC
 
 
 def same_args(a: L.Layer, b: L.Layer) -> bool:
@@ -114,82 +113,162 @@ def aligned_rows(spec: Spec, ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> 
 
 
 def check_layers(spec: Spec, stu: list[L.LayerInfo]) -> tuple[list[Check], list[Row]]:
-    """The per-layer checks for the layers to add, the architecture and the totals."""
-    ref = spec.infos()
+    """The per-layer checks for the layers to add, the architecture and the totals.
+
+    The student's chain is first put in canonical form by the equivalence table; each mistake is
+    then charged where it is, and a check that fails only because of an earlier mistake keeps its
+    points and names it (``follows_from``).
+    """
+    ref = equivalence.tidy(spec.infos())
+    stu, accepted = equivalence.normalize(stu, ref)
     rows = aligned_rows(spec, ref, stu)
+    causes = _causes(rows)
     block = [row for row in rows if row.in_block]
     pts = spec.points
     checks: list[Check] = []
-    for number, row in enumerate((r for r in rows if r.to_add), start=1):
-        checks += _missing_layer_checks(number, len(spec.missing), row, block, pts["missing_layer"])
-    checks.append(_architecture_check(rows, pts["architecture"]))
+    added = [k for k, r in enumerate(rows) if r.to_add]
+    for number, k in enumerate(added, start=1):
+        checks += _missing_layer_checks(number, len(added), rows[k], block, pts["missing_layer"],
+                                        causes[k], rows)
+    checks.append(_architecture_check(rows, causes, pts["architecture"], accepted))
     checks.append(_totals_check(spec.totals, L.totals(stu), rows, pts["totals"]))
     return checks, rows
 
 
-def _missing_layer_checks(number: int, count: int, row: Row, block: list[Row], pts: dict) -> list[Check]:
+def own_mistake(row: Row) -> bool:
+    """The row differs by itself: missing, extra, another type or other arguments (not only
+    other numbers because an earlier layer feeds it another shape)."""
+    if row.ref is None or row.stu is None:
+        return True
+    return not same_args(row.ref.layer, row.stu.layer)
+
+
+def _causes(rows: list[Row]) -> list[str | None]:
+    """For each row, the first earlier row with a mistake of its own ("layer 11 (Conv2D(...))")."""
+    out, first = [], None
+    for k, row in enumerate(rows):
+        out.append(first)
+        if first is None and own_mistake(row):
+            first = _where(k, row)
+    return out
+
+
+def _where(k: int, row: Row) -> str:
+    what = row.stu.layer.describe() if row.stu else f"the missing {row.ref.layer.describe()}"
+    return f"layer {k + 1} ({what})"
+
+
+def _missing_layer_checks(number: int, count: int, row: Row, block: list[Row], pts: dict,
+                          cause: str | None, rows: list[Row]) -> list[Check]:
     ref, stu = row.ref, row.stu
     label = f"Added layer {number} of {count}: {ref.layer.describe()}"
     hint = hints.for_row(row, block)
-    def check(aspect: str, title: str, passed: bool, expected, actual, message: str) -> Check:
-        return Check(name=f"{label}: {title}", passed=passed, message=message, category="added_layer",
-                     points=float(pts[aspect]) if passed else 0.0, max_points=float(pts[aspect]),
-                     hint=None if passed else hint, expected=expected, actual=actual)
+
+    def check(aspect: str, passed: bool, expected, actual, message: str,
+              follows: str | None = None) -> Check:
+        full = float(pts.get(aspect, 0))
+        if follows and not passed:
+            message += f" (follows from {follows})"
+        return Check(name=f"{label}: {ASPECTS[aspect]}", passed=passed, message=message,
+                     category="added_layer", points=full if passed or follows else 0.0,
+                     max_points=full, expected=expected, actual=actual, group=label, aspect=aspect,
+                     hint=None if passed else (f"this follows from {follows}: fix that first"
+                                               if follows and aspect != "args" else hint),
+                     follows_from=None if passed else follows)
     if stu is None:
         what = hints.missing_message(row, block)
-        return [check("type", "type", False, ref.layer.kind, None, what),
-                check("output_shape", "output shape", False, list(ref.output_shape), None, what),
-                check("params", "parameters", False, _params(ref), None, what)]
+        return [check("type", False, ref.layer.kind, None, what),
+                check("args", False, _args(ref), None, what),
+                check("output_shape", False, list(ref.output_shape), None, what),
+                check("params", False, _params(ref), None, what)]
     kind_ok = ref.layer.kind == stu.layer.kind
+    args_ok = kind_ok and same_args(ref.layer, stu.layer)
     shape_ok = ref.output_shape == stu.output_shape
     params_ok = _params(ref) == _params(stu)
+    # same type and arguments: other numbers come from the input, i.e. from an earlier mistake
+    inherited = cause if args_ok else None
+    causes = hints.arg_causes(ref, stu) if kind_ok else []
+    args_message = f"{stu.layer.describe()}" + ("" if args_ok else ": " + (
+        "; ".join(causes) if causes else f"expected {ref.layer.describe()}"))
     return [
-        check("type", "type", kind_ok, ref.layer.kind, stu.layer.kind,
+        check("type", kind_ok, ref.layer.kind, stu.layer.kind,
               f"{stu.layer.describe()}" + ("" if kind_ok else f": expected a {ref.layer.kind} layer")),
-        check("output_shape", "output shape", shape_ok, list(ref.output_shape), list(stu.output_shape),
+        check("args", args_ok, _args(ref), _args(stu), args_message,
+              hints.fused_into_missing(row, rows)),
+        check("output_shape", shape_ok, list(ref.output_shape), list(stu.output_shape),
               f"output {L.fmt_shape(stu.output_shape)}" +
-              ("" if shape_ok else f", expected {L.fmt_shape(ref.output_shape)}")),
-        check("params", "parameters", params_ok, _params(ref), _params(stu),
-              f"{hints.fmt_params(stu)}" + ("" if params_ok else f", expected {hints.fmt_params(ref)}")),
+              ("" if shape_ok else f", expected {L.fmt_shape(ref.output_shape)}"), inherited),
+        check("params", params_ok, _params(ref), _params(stu),
+              f"{hints.fmt_params(stu)}" + ("" if params_ok else f", expected {hints.fmt_params(ref)}"),
+              inherited),
     ]
+
+
+ASPECTS = {"type": "type", "args": "arguments", "output_shape": "output shape",
+           "params": "parameters"}
 
 
 def _params(info: L.LayerInfo) -> dict:
     return {"trainable": info.trainable, "non_trainable": info.non_trainable}
 
 
-def _architecture_check(rows: list[Row], points: float) -> Check:
-    problems, consequences = [], []
-    for row in rows:
+def _args(info: L.LayerInfo) -> dict:
+    """The arguments that change what the layer computes (plain data for the JSON result)."""
+    return {k: v for k, v in info.layer.args.items() if k not in NON_SEMANTIC}
+
+
+def _architecture_check(rows: list[Row], causes: list[str | None], points: float,
+                        accepted: list[str]) -> Check:
+    problems, consequences, follows, extras = [], [], None, []
+    for k, row in enumerate(rows):
         if row.to_add or row.status == "match":
             continue
         if row.in_block and row.status == "extra" and hints.explained_by_order(row, rows):
             continue
-        note = hints.row_difference(row)
-        (consequences if hints.is_consequence(row) else problems).append(note)
+        if row.in_block and row.status == "extra":
+            extras.append(hints.extra_in_block(row, rows))
+            problems.append(extras[-1])
+        elif own_mistake(row):
+            problems.append(hints.row_difference(row))
+        else:
+            consequences.append(hints.row_difference(row))
+            follows = follows or causes[k]
     passed = not problems and not consequences
     if passed:
-        message = "every other layer matches the reference (type, output shape, parameters)"
+        message = "every other layer matches the reference (type, arguments, output shape, " \
+                  "parameters)"
+        if accepted:
+            message += "; accepted as the same: " + "; ".join(accepted)
     else:
         message = "; ".join(problems) if problems else \
             "the layers you were not asked to change are unchanged"
         if consequences:
             message += f". As a consequence of the layers above, {len(consequences)} later " \
                        f"layer(s) differ: " + "; ".join(consequences[:3])
+            if not problems:
+                message += f" (follows from {follows})"
+    kept = not problems
     return Check(name="Whole architecture matches the reference", passed=passed, message=message,
-                 category="architecture", points=float(points) if passed else 0.0,
-                 max_points=float(points),
-                 hint=None if passed else (hints.architecture_hint(problems) if problems else
-                                           "fix the added layers; the rest follows"))
+                 category="architecture", points=float(points) if kept else 0.0,
+                 max_points=float(points), follows_from=None if passed or problems else follows,
+                 hint=None if passed else (extras[0] if extras and problems[0] == extras[0] else
+                                           hints.architecture_hint(problems) if problems else
+                                           f"this follows from {follows}: fix that; the rest follows"))
 
 
 def _totals_check(expected: dict, actual: dict, rows: list[Row], points: float) -> Check:
     passed = expected == actual
+    # the totals are sums of the layers' counts: they differ only where a layer does
+    follows = None if passed else next((_where(k, r) for k, r in enumerate(rows) if own_mistake(r)),
+                                       None)
     message = (f"{actual['total']:,} parameters ({actual['trainable']:,} trainable, "
                f"{actual['non_trainable']:,} non-trainable)")
     if not passed:
         message += f"; the reference has {expected['total']:,} ({expected['trainable']:,} " \
                    f"trainable, {expected['non_trainable']:,} non-trainable)"
+        if follows:
+            message += f" (follows from {follows})"
     return Check(name="Parameter totals", passed=passed, message=message, category="totals",
-                 points=float(points) if passed else 0.0, max_points=float(points),
-                 hint=None if passed else hints.totals_hint(rows), expected=expected, actual=actual)
+                 points=float(points) if passed or follows else 0.0, max_points=float(points),
+                 hint=None if passed else hints.totals_hint(rows), expected=expected, actual=actual,
+                 follows_from=follows)

@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING
 
 from . import layers as L
 
+#: arguments that do not change what a layer computes for this comparison (README: "What counts
+#: as the same layer")
+NON_SEMANTIC = frozenset({"kernel_initializer", "momentum", "epsilon"})
+
 if TYPE_CHECKING:
     from .compare import Row
 
@@ -24,42 +28,103 @@ def _hw(shape) -> str:
     return f"{shape[1]}x{shape[2]}" if len(shape) == 4 else L.fmt_shape(shape)
 
 
-def arg_causes(ref: L.LayerInfo, stu: L.LayerInfo) -> list[str]:
-    """Sentences naming each argument that differs, with the fix."""
+def arg_causes(ref: L.LayerInfo, stu: L.LayerInfo, block: list["Row"] | None = None) -> list[str]:
+    """Sentences naming each argument that differs, with the fix (one per argument)."""
     e, a, kind = ref.layer.args, stu.layer.args, ref.layer.kind
-    out = []
-    if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D") and e.get("padding") != a.get("padding"):
+    out, done = [], set()
+
+    def say(arg: str, text: str) -> None:
+        if e.get(arg) != a.get(arg) and arg not in done:
+            done.add(arg)
+            out.append(text)
+    if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
         grew = "outputs" if ref.output_shape != stu.output_shape else "uses"
-        out.append(f"your {kind} {grew} {_hw(stu.output_shape)} instead of {_hw(ref.output_shape)}: "
-                   f"did you forget padding='{e.get('padding')}'?")
-    if kind == "Conv2D" and e.get("filters") != a.get("filters"):
-        out.append(f"your Conv2D has {a.get('filters')} filters; the reference uses "
-                   f"{e.get('filters')}: write Conv2D({e.get('filters')}, ...)")
-    if kind == "Conv2D" and e.get("kernel_size") != a.get("kernel_size"):
-        k, r = a.get("kernel_size"), e.get("kernel_size")
-        out.append(f"your Conv2D uses a {k[0]}x{k[1]} kernel; the exercise asks for {r[0]}x{r[1]}: "
-                   f"use kernel_size=({r[0]}, {r[1]})")
+        say("padding", f"your {kind} {grew} {_hw(stu.output_shape)} instead of {_hw(ref.output_shape)}: "
+                       f"did you forget padding='{e.get('padding')}'?" if e.get("padding") == "same" else
+            f"your {kind} uses padding='{a.get('padding')}'; the exercise asks for "
+            f"padding='{e.get('padding')}'")
+    if kind == "Conv2D":
+        say("filters", f"your Conv2D has {a.get('filters')} filters; the reference uses "
+                       f"{e.get('filters')}: write Conv2D({e.get('filters')}, ...)")
+        k, r = a.get("kernel_size") or ["?", "?"], e.get("kernel_size") or ["?", "?"]
+        say("kernel_size", f"your Conv2D uses a {k[0]}x{k[1]} kernel; the exercise asks for "
+                           f"{r[0]}x{r[1]}: use kernel_size=({r[0]}, {r[1]})")
     if kind in ("Conv2D", "Dense") and e.get("activation") != a.get("activation"):
-        if e.get("activation") == "linear":
-            out.append(f"the activation is fused into the {kind} (activation='{a.get('activation')}'): "
-                       "remove it there and add it as a separate Activation layer where the "
-                       "reference has one")
-        else:
-            out.append(f"use activation='{e.get('activation')}' in this {kind}")
-    if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D") and e.get("strides") != a.get("strides"):
-        out.append(f"use strides={tuple(e.get('strides') or ())} (yours: {tuple(a.get('strides') or ())})")
-    if kind in ("MaxPooling2D", "AveragePooling2D") and e.get("pool_size") != a.get("pool_size"):
-        p = e.get("pool_size")
-        out.append(f"use pool_size=({p[0]}, {p[1]})")
-    if kind in ("Conv2D", "Dense") and e.get("use_bias") != a.get("use_bias"):
-        out.append(f"use use_bias={e.get('use_bias')}")
-    if kind == "Dense" and e.get("units") != a.get("units"):
-        out.append(f"use Dense({e.get('units')}) (yours has {a.get('units')} units)")
-    if kind == "Activation" and e.get("activation") != a.get("activation"):
-        out.append(f"use Activation('{e.get('activation')}') instead of '{a.get('activation')}'")
-    if kind in ("Dropout", "SpatialDropout2D") and e.get("rate") != a.get("rate"):
-        out.append(f"use a rate of {e.get('rate')}")
+        say("activation", _fused_activation(kind, e.get("activation"), a.get("activation"), block))
+    if kind == "Activation":
+        say("activation", f"your Activation uses '{a.get('activation')}'; the exercise asks for "
+                          f"'{e.get('activation')}': write {ref.layer.describe()}")
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        p = e.get("pool_size") or ["?", "?"]
+        say("pool_size", f"your {kind} uses pool_size={_tuple(a.get('pool_size'))}; the exercise "
+                         f"asks for pool_size=({p[0]}, {p[1]})")
+    if kind == "Dense":
+        say("units", f"use Dense({e.get('units')}) (yours has {a.get('units')} units)")
+    if kind in ("Dropout", "SpatialDropout2D"):
+        say("rate", f"your {kind} uses a rate of {a.get('rate')}; use {e.get('rate')}")
+    for arg in sorted(set(e) | set(a)):
+        if arg not in NON_SEMANTIC:
+            say(arg, f"your {kind} uses {arg}={_value(a.get(arg))}; the exercise asks for "
+                     f"{arg}={_value(e.get(arg))}")
     return out
+
+
+def _fused_activation(kind: str, wanted: str, yours: str, block: list["Row"] | None) -> str:
+    if wanted != "linear":
+        return f"your {kind} uses activation='{yours}'; use activation='{wanted}' in this {kind}"
+    separate = any(r.stu is not None and r.stu.layer.kind == "Activation"
+                   and r.stu.layer.args.get("activation") == yours for r in block or [])
+    if separate:
+        return (f"your {kind} has activation='{yours}' and a separate Activation('{yours}') follows: "
+                f"the activation is applied twice; remove activation='{yours}' from the {kind}")
+    return (f"the activation is fused into the {kind} (activation='{yours}'): remove it there and "
+            "add it as a separate Activation layer where the reference has one")
+
+
+def fused_into_missing(row: "Row", rows: list["Row"]) -> str | None:
+    """A layer whose only difference is an activation that belongs to a missing Activation layer:
+    one mistake (the activation in the wrong place), charged at the missing layer."""
+    ref, stu = row.ref, row.stu
+    if stu is None or ref.layer.kind != stu.layer.kind or ref.layer.kind not in ("Conv2D", "Dense"):
+        return None
+    other = {k: v for k, v in stu.layer.args.items() if k != "activation"}
+    if other != {k: v for k, v in ref.layer.args.items() if k != "activation"} \
+            or ref.layer.args.get("activation") != "linear":
+        return None
+    wanted = stu.layer.args.get("activation")
+    return next((f"layer {k + 1} (the missing {r.ref.layer.describe()})" for k, r in enumerate(rows)
+                 if r.stu is None and r.ref.layer.kind == "Activation"
+                 and r.ref.layer.args.get("activation") == wanted), None)
+
+
+def extra_in_block(row: "Row", rows: list["Row"]) -> str:
+    """An extra layer among the layers to add: which of those are right, and what is extra."""
+    added = [r for r in rows if r.to_add]
+    right = [n for n, r in enumerate(added, start=1) if r.status == "match" or (
+        r.stu is not None and r.ref.layer.kind == r.stu.layer.kind and _same(r))]
+    if len(right) == len(added):
+        head = f"the {len(added)} layers to add are correct"
+    elif right:
+        head = f"added layer(s) {', '.join(map(str, right))} of {len(added)} are correct"
+    else:
+        head = "none of the layers to add is correct yet"
+    return f"{head}; the extra {row.stu.layer.describe()} is not in the reference: remove it"
+
+
+def _same(row: "Row") -> bool:
+    from .compare import same_args
+
+    return same_args(row.ref.layer, row.stu.layer)
+
+
+def _tuple(v) -> str:
+    return str(tuple(v)) if isinstance(v, (list, tuple)) else repr(v)
+
+
+def _value(v) -> str:
+    if isinstance(v, str):
+        return f"'{v}'"
+    return _tuple(v) if isinstance(v, list) else repr(v)
 
 
 def for_row(row: "Row", block: list["Row"]) -> str:
@@ -72,7 +137,7 @@ def for_row(row: "Row", block: list["Row"]) -> str:
         return _missing_hint(row, block)
     if ref.layer.kind != stu.layer.kind:
         return f"use {ref.layer.describe()} here instead of {stu.layer.describe()}"
-    causes = arg_causes(ref, stu)
+    causes = arg_causes(ref, stu, block)
     if causes:
         return " ".join(causes)
     if ref.input_shape != stu.input_shape:

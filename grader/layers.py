@@ -102,11 +102,22 @@ def _float(v: Any) -> float:
 
 
 def _activation(v: Any) -> str:
+    """A name; a TensorFlow function Keras could not name (``tf.nn.softmax`` is reported as
+    ``{"class_name": "function", "config": "softmax_v2"}``) is read by its name, never loaded."""
     if v is None:
         return "linear"
+    if isinstance(v, dict) and v.get("class_name") == "function" and isinstance(v.get("config"), str):
+        name = v["config"].removesuffix("_v2")
+        if name in ACTIVATIONS:
+            return name
     if isinstance(v, str) and v in ACTIVATIONS:
         return v
-    raise ValueError(f"activation {v!r} is not a standard Keras activation")
+    raise ValueError(f"activation {_short(v)} is not a standard Keras activation")
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _initializer(v: Any) -> str | None:
@@ -193,9 +204,13 @@ def from_keras(class_name: str, config: dict) -> Layer:
 def _canonical(kind: str, class_name: str, args: dict) -> tuple[str, dict]:
     """Fold layers that compute the same thing into one form."""
     if class_name == "ReLU":
-        plain = args.get("max_value") is None and not args.get("negative_slope") \
-            and not args.get("threshold")
-        return ("Activation", {"activation": "relu"}) if plain else ("ReLU", args)
+        cap = args.get("max_value")
+        plain = not args.get("negative_slope") and not args.get("threshold")
+        if plain and cap in (None, 6.0):
+            return "Activation", {"activation": "relu" if cap is None else "relu6"}
+        return "ReLU", args
+    if class_name == "LeakyReLU" and args.get("negative_slope") == 0:
+        return "Activation", {"activation": "relu"}
     if class_name == "Softmax":
         return "Activation", {"activation": "softmax"}
     if kind in ("Conv2D", "Dense"):

@@ -28,6 +28,12 @@ class Check:
     hint: str | None = None
     expected: Any = None
     actual: Any = None
+    #: added-layer checks: the layer's label (``Added layer 1 of 4: Conv2D(...)``) and the aspect
+    group: str | None = None
+    aspect: str | None = None
+    #: a check that fails only as a consequence of an earlier mistake keeps its points and names
+    #: that mistake here ("layer 11 (Conv2D(64, 3x3))")
+    follows_from: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -18,7 +18,7 @@ from .exceptions import SpecError
 
 SPEC_FILE = "spec.json"
 EXERCISE_FILE = "exercise.json"
-DEFAULT_POINTS = {"missing_layer": {"type": 1, "output_shape": 1, "params": 1},
+DEFAULT_POINTS = {"missing_layer": {"type": 1, "args": 1, "output_shape": 1, "params": 1},
                   "architecture": 2, "totals": 1, "accuracy": 3}
 
 

@@ -154,7 +154,7 @@ def test_the_index_counts_statuses_plots_scores_and_links_each_report(spec):
     links = {a["text"]: a["attrs"]["href"] for a in p.tags("a")}
     assert links == {r.submission: f"./{r.submission}.html" for r in results}
     row = next(e for e in p.tags("tr") if "bob_no_padding" in e["text"])
-    assert "Added layer 1 of 4" in row["text"] and "output shape" in row["text"]
+    assert "Added layer 1 of 4" in row["text"] and "arguments" in row["text"]
 
 
 def test_an_index_link_never_becomes_a_url_with_a_scheme(spec):

@@ -39,7 +39,15 @@ def test_layers_that_compute_the_same_thing_are_equal():
 
 
 def test_a_relu_with_a_cap_is_not_a_plain_relu():
-    assert L.from_keras("ReLU", {"max_value": 6.0}).kind == "ReLU"
+    assert L.from_keras("ReLU", {"max_value": 4.0}).kind == "ReLU"
+    assert L.from_keras("ReLU", {"max_value": 6.0}).args == {"activation": "relu6"}
+
+
+def test_a_tensorflow_function_keras_cannot_name_is_read_by_its_name_only():
+    softmax = {"module": "builtins", "class_name": "function", "config": "softmax_v2"}
+    assert L.from_keras("Activation", {"activation": softmax}).args == {"activation": "softmax"}
+    with pytest.raises(InvalidModel, match="activation"):
+        L.from_keras("Activation", {"activation": {"value": ["4wEAAAAA", None, None]}})
 
 
 def test_lambda_and_custom_layers_are_refused_by_name():

@@ -28,7 +28,7 @@ VERDICTS = {
     Status.TIMEOUT: ("NOT GRADED", "A time or size limit was reached: see what went wrong below."),
 }
 ROW_STATUS = {"match": "same", "mismatch": "differs", "missing": "missing", "extra": "extra layer"}
-ASPECT_ORDER = ("type", "output shape", "parameters")
+ASPECT_ORDER = ("type", "arguments", "output shape", "parameters")
 
 
 def plain(text: Any) -> str:
@@ -44,9 +44,17 @@ def fmt_value(value: Any) -> str:
         return L.fmt_shape(value)
     if isinstance(value, dict) and "trainable" in value:
         return fmt_params(value)
+    if isinstance(value, dict):  # a layer's arguments
+        return ", ".join(f"{k}={fmt_arg(v)}" for k, v in value.items()) or "—"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def fmt_arg(v: Any) -> str:
+    if isinstance(v, list):
+        return "(" + ", ".join(map(str, v)) + ")"
+    return f"'{v}'" if isinstance(v, str) else str(v)
 
 
 def fmt_params(d: dict | None) -> str:
@@ -68,17 +76,18 @@ def added_layers(result: Result) -> list[dict]:
     """One card per layer the student had to add: expected beside actual, with its hints."""
     groups: dict[str, list[Check]] = {}
     for check in result.checks:
-        if check.category == "added_layer":
-            groups.setdefault(check.name.rsplit(": ", 1)[0], []).append(check)
+        if check.category == "added_layer":  # older results lack ``group``: split the name
+            groups.setdefault(check.group or check.name.rsplit(": ", 1)[0], []).append(check)
     rows = [r for r in result.alignment if r.get("to_add")]
     cards, first_card = [], {}  # a hint shown once; later cards point back to it
     for k, (label, checks) in enumerate(groups.items()):
         row = rows[k] if k < len(rows) else {}
         ref, stu = row.get("reference") or {}, row.get("student")
-        aspects = [{"title": c.name.rsplit(": ", 1)[-1], "expected": fmt_value(c.expected),
+        aspects = [{"title": c.name[len(label) + 2:] if c.group else c.name.rsplit(": ", 1)[-1],
+                    "expected": fmt_value(c.expected),
                     "actual": fmt_value(c.actual) if stu is not None else "missing",
                     "passed": c.passed, "points": f"{c.points:g}", "max_points": f"{c.max_points:g}",
-                    "message": c.message} for c in checks]
+                    "message": c.message, "follows_from": c.follows_from} for c in checks]
         expected_desc = ref.get("description", label.split(": ", 1)[-1])
         your_desc = stu.get("description") if stu else None
         cards.append({
@@ -88,7 +97,9 @@ def added_layers(result: Result) -> list[dict]:
             "desc_differs": your_desc != expected_desc,
             "aspects": aspects,
             "hints": [{"text": h, "same_as": first_card.setdefault(h, k + 1)}
-                      for h in _unique(c.hint for c in checks if not c.passed)],
+                      for h in _unique(c.hint for c in checks
+                                       if not c.passed and (not c.follows_from or c.aspect == "args"))],
+            "follows": _unique(c.follows_from for c in checks if c.follows_from),
             "messages": _unique(c.message for c in checks if not c.passed and stu is None),
         })
     return cards

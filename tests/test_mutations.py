@@ -1,0 +1,78 @@
+"""Every plausible single mutation of the layers to add is caught; every equivalent spelling passes.
+
+Mutations are generated from the spec (see ``tests/mutations.py``) and reach the grader as real
+Keras ``get_config()`` output, the way a notebook's model does; grading runs on the extracted
+layer level (no kernel).
+"""
+import pytest
+
+from grader import compare
+from grader import layers as L
+from grader.exceptions import GraderError
+
+from . import mutations as M
+from .conftest import ROOT
+from grader.spec import Spec
+
+SPEC = Spec.load(ROOT / "reference")
+MUTANTS = M.mutants(SPEC)
+SPELLINGS = M.spellings(SPEC)
+
+
+def verdict(spec, block) -> tuple[bool, str, list]:
+    """(passed, first hint or error message, checks) for the student chain with ``block``."""
+    try:
+        layers = M.grader_layers(spec, block)
+        infos = L.infer(layers, tuple(spec.input_shape))
+    except GraderError as exc:
+        return False, exc.message, []
+    checks, _ = compare.check_layers(spec, infos)
+    first = next((c for c in checks if not c.passed), None)
+    return first is None, (first.hint or first.message) if first else "", checks
+
+
+def test_the_generator_covers_every_kind_of_mutation():
+    labels = " | ".join(m.label for m in MUTANTS)
+    for word in ("swap", "remove", "duplicate", " for ", "activation=", "padding=", "dilation_rate="):
+        assert word in labels
+    assert len(MUTANTS) > 60
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if not m.equivalent], ids=lambda m: m.label)
+def test_a_mutation_outside_the_table_is_never_passed_and_its_hint_names_it(mutant):
+    passed, hint, _ = verdict(SPEC, mutant.block)
+    assert not passed, f"{mutant.label} passed"
+    text = hint.lower()
+    if mutant.label.startswith("swap"):  # either layer may be the one out of place
+        assert any(word.lower() in text for word in mutant.names), hint
+        return
+    for word in mutant.names:
+        assert word.lower() in text, f"{mutant.label}: first hint {hint!r} does not name {word!r}"
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS + SPELLINGS if m.equivalent], ids=lambda m: m.label)
+def test_an_entry_of_the_equivalence_table_passes(mutant):
+    passed, hint, _ = verdict(SPEC, mutant.block)
+    assert passed, f"{mutant.label}: {hint}"
+
+
+ARGUMENT_MUTANTS = [m for m in MUTANTS if "=" in m.label and " for " not in m.label and not m.equivalent]
+
+
+def test_one_wrong_argument_never_costs_more_than_its_layers_points():
+    per_layer = sum(SPEC.points["missing_layer"].values())
+    full = SPEC.max_score(verified=False)
+    for mutant in ARGUMENT_MUTANTS:
+        checks = verdict(SPEC, mutant.block)[2]
+        if checks:  # not refused as an invalid model
+            lost = full - sum(c.points for c in checks)
+            assert 0 < lost <= per_layer, f"{mutant.label} costs {lost}"
+
+
+def test_a_missing_layer_costs_more_than_any_wrong_argument():
+    full = SPEC.max_score(verified=False)
+    def lost(mutant):
+        return full - sum(c.points for c in verdict(SPEC, mutant.block)[2])
+    removed = [lost(m) for m in MUTANTS if m.label.startswith("remove")]
+    wrong_args = [lost(m) for m in ARGUMENT_MUTANTS if verdict(SPEC, m.block)[2]]
+    assert min(removed) > max(wrong_args)
