@@ -197,6 +197,7 @@ MISTAKES = {
                         "padding='same', activation='relu'))\nmodel.add(BatchNormalization())\n"
                         "model.add(MaxPooling2D(pool_size=pool_size))\n",
     "nothing_added": "\n",
+    "softmax": SOLUTION.replace("Activation('relu')", "Activation('softmax')"),
 }
 
 SAMPLES = {
@@ -210,6 +211,7 @@ SAMPLES = {
     "heidi_fused_activation": lambda: course_notebook(MISTAKES["fused_activation"]),
     "ivan_nothing_added": lambda: course_notebook(MISTAKES["nothing_added"]),
     "judy_functional": lambda: course_notebook(model_cell=FUNCTIONAL),
+    "olivia_softmax": lambda: course_notebook(MISTAKES["softmax"]),
     "mallory_typo": lambda: course_notebook(SOLUTION.replace("MaxPooling2D(pool", "MaxPoolling2D(pool")),
 }
 

@@ -99,3 +99,64 @@ def test_alignment_puts_gaps_where_layers_are_missing_or_extra(ref, stu, expecte
     def infos(text):
         return L.infer([L.from_keras(kinds[ch], make[kinds[ch]]) for ch in text], (None, 4, 4, 1))
     assert compare.align(infos(ref), infos(stu)) == expected
+
+
+def lost(spec, checks):
+    return spec.max_score(verified=False) - sum(c.points for c in checks)
+
+
+def layer_points(spec):
+    return sum(spec.points["missing_layer"].values())
+
+
+def test_softmax_in_place_of_relu_fails_and_the_hint_names_the_function(spec):
+    softmax = L.from_keras("Activation", {"activation": "softmax"})
+    checks, _ = grade(spec, student(spec, lambda m: [m[0], m[1], softmax, m[3]]))
+    first = failed(checks)[0]
+    assert first.name.endswith("arguments") and first.aspect == "args"
+    assert "your Activation uses 'softmax'; the exercise asks for 'relu'" in first.hint
+
+
+def test_a_padding_mistake_is_charged_at_its_layer_and_what_follows_keeps_its_points(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [with_args(m[0], padding="valid"), *m[1:]]))
+    charged = [c for c in failed(checks) if c.points < c.max_points]
+    assert {c.group for c in charged} == {checks[0].group}  # only the Conv2D's own aspects
+    followers = [c for c in failed(checks) if c.points == c.max_points]
+    assert followers and all("Conv2D(64, 3x3)" in c.follows_from for c in followers)
+    assert {"architecture", "totals"} <= {c.category for c in followers}
+    assert 0 < lost(spec, checks) < layer_points(spec)
+
+
+def test_a_missing_layer_costs_more_than_a_wrong_argument(spec):
+    missing, _ = grade(spec, student(spec, lambda m: [m[0], *m[2:]]))
+    wrong, _ = grade(spec, student(spec, lambda m: [with_args(m[0], filters=32), *m[1:]]))
+    assert lost(spec, missing) > lost(spec, wrong) > 0
+
+
+def test_a_relu_fused_into_the_conv_and_a_separate_one_is_named_as_applied_twice(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [with_args(m[0], activation="relu"), *m[1:]]))
+    assert "applied twice" in failed(checks)[0].hint and "remove activation='relu'" in failed(checks)[0].hint
+
+
+def test_an_activation_fused_into_the_conv_is_charged_once_as_the_missing_layer(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [with_args(m[0], activation="relu"), m[1], m[3]]))
+    assert lost(spec, checks) == layer_points(spec)
+
+
+def test_an_extra_layer_in_the_block_says_the_four_are_right_and_names_the_extra(spec):
+    dropout = L.from_keras("Dropout", {"rate": 0.25})
+    checks, _ = grade(spec, student(spec, lambda m: [*m, dropout]))
+    assert [c.category for c in failed(checks)] == ["architecture"]
+    assert "the 4 layers to add are correct; the extra Dropout(0.25) is not in the reference" \
+        in failed(checks)[0].hint
+
+
+def test_relu_and_max_pooling_swapped_pass_and_the_report_says_why(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [m[0], m[1], m[3], m[2]]))
+    assert failed(checks) == []
+    assert "commute" in next(c for c in checks if c.category == "architecture").message
+
+
+def test_batchnorm_and_pooling_swapped_do_not_pass(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [m[0], m[3], m[1], m[2]]))
+    assert failed(checks)
