@@ -122,8 +122,8 @@ def check_layers(spec: Spec, stu: list[L.LayerInfo]) -> tuple[list[Check], list[
     ref = equivalence.tidy(spec.infos())
     stu, accepted = equivalence.normalize(stu, ref)
     rows = aligned_rows(spec, ref, stu)
-    causes = _causes(rows)
     block = [row for row in rows if row.in_block]
+    causes = _causes(rows, block)
     pts = spec.points
     checks: list[Check] = []
     added = [k for k, r in enumerate(rows) if r.to_add]
@@ -143,13 +143,16 @@ def own_mistake(row: Row) -> bool:
     return not same_args(row.ref.layer, row.stu.layer)
 
 
-def _causes(rows: list[Row]) -> list[str | None]:
-    """For each row, the first earlier row with a mistake of its own ("layer 11 (Conv2D(...))")."""
+Cause = tuple  # (where: "layer 11 (Conv2D(...))", the hint for that mistake)
+
+
+def _causes(rows: list[Row], block: list[Row]) -> list[Cause | None]:
+    """For each row, the first earlier row with a mistake of its own, and how to fix it."""
     out, first = [], None
     for k, row in enumerate(rows):
         out.append(first)
         if first is None and own_mistake(row):
-            first = _where(k, row)
+            first = (_where(k, row), hints.mistake_hint(row, block, rows))
     return out
 
 
@@ -159,22 +162,21 @@ def _where(k: int, row: Row) -> str:
 
 
 def _missing_layer_checks(number: int, count: int, row: Row, block: list[Row], pts: dict,
-                          cause: str | None, rows: list[Row]) -> list[Check]:
+                          cause: Cause | None, rows: list[Row]) -> list[Check]:
     ref, stu = row.ref, row.stu
     label = f"Added layer {number} of {count}: {ref.layer.describe()}"
     hint = hints.for_row(row, block)
 
     def check(aspect: str, passed: bool, expected, actual, message: str,
-              follows: str | None = None) -> Check:
+              follows: Cause | None = None) -> Check:
         full = float(pts.get(aspect, 0))
         if follows and not passed:
-            message += f" (follows from {follows})"
+            message += f" (follows from {follows[0]})"
         return Check(name=f"{label}: {ASPECTS[aspect]}", passed=passed, message=message,
                      category="added_layer", points=full if passed or follows else 0.0,
                      max_points=full, expected=expected, actual=actual, group=label, aspect=aspect,
-                     hint=None if passed else (f"this follows from {follows}: fix that first"
-                                               if follows and aspect != "args" else hint),
-                     follows_from=None if passed else follows)
+                     hint=None if passed else follows[1] if follows else hint,
+                     follows_from=None if passed or not follows else follows[0])
     if stu is None:
         what = hints.missing_message(row, block)
         return [check("type", False, ref.layer.kind, None, what),
@@ -187,14 +189,14 @@ def _missing_layer_checks(number: int, count: int, row: Row, block: list[Row], p
     params_ok = _params(ref) == _params(stu)
     # same type and arguments: other numbers come from the input, i.e. from an earlier mistake
     inherited = cause if args_ok else None
+    fused = hints.fused_into_missing(row, rows)
     causes = hints.arg_causes(ref, stu) if kind_ok else []
     args_message = f"{stu.layer.describe()}" + ("" if args_ok else ": " + (
         "; ".join(causes) if causes else f"expected {ref.layer.describe()}"))
     return [
         check("type", kind_ok, ref.layer.kind, stu.layer.kind,
               f"{stu.layer.describe()}" + ("" if kind_ok else f": expected a {ref.layer.kind} layer")),
-        check("args", args_ok, _args(ref), _args(stu), args_message,
-              hints.fused_into_missing(row, rows)),
+        check("args", args_ok, _args(ref), _args(stu), args_message, fused and (fused, hint)),
         check("output_shape", shape_ok, list(ref.output_shape), list(stu.output_shape),
               f"output {L.fmt_shape(stu.output_shape)}" +
               ("" if shape_ok else f", expected {L.fmt_shape(ref.output_shape)}"), inherited),
@@ -217,7 +219,7 @@ def _args(info: L.LayerInfo) -> dict:
     return {k: v for k, v in info.layer.args.items() if k not in NON_SEMANTIC}
 
 
-def _architecture_check(rows: list[Row], causes: list[str | None], points: float,
+def _architecture_check(rows: list[Row], causes: list[Cause | None], points: float,
                         accepted: list[str]) -> Check:
     problems, consequences, follows, extras = [], [], None, []
     for k, row in enumerate(rows):
@@ -245,15 +247,16 @@ def _architecture_check(rows: list[Row], causes: list[str | None], points: float
         if consequences:
             message += f". As a consequence of the layers above, {len(consequences)} later " \
                        f"layer(s) differ: " + "; ".join(consequences[:3])
-            if not problems:
-                message += f" (follows from {follows})"
+            if not problems and follows:
+                message += f" (follows from {follows[0]})"
     kept = not problems
     return Check(name="Whole architecture matches the reference", passed=passed, message=message,
                  category="architecture", points=float(points) if kept else 0.0,
-                 max_points=float(points), follows_from=None if passed or problems else follows,
+                 max_points=float(points),
+                 follows_from=None if passed or problems or not follows else follows[0],
                  hint=None if passed else (extras[0] if extras and problems[0] == extras[0] else
                                            hints.architecture_hint(problems) if problems else
-                                           f"this follows from {follows}: fix that; the rest follows"))
+                                           follows[1] if follows else None))
 
 
 def _totals_check(expected: dict, actual: dict, rows: list[Row], points: float) -> Check:

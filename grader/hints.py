@@ -146,6 +146,16 @@ def for_row(row: "Row", block: list["Row"]) -> str:
     return f"make it {ref.layer.describe()}"
 
 
+def mistake_hint(row: "Row", block: list["Row"], rows: list["Row"]) -> str:
+    """How to fix the mistake a row makes by itself (the hint its consequences repeat)."""
+    if row.in_block and (row.to_add or row.ref is None):
+        misplaced = _misplaced(block)
+        if misplaced:
+            return f"your {misplaced} is in the wrong place: the reference order is {_order(block)}"
+        return extra_in_block(row, rows) if row.ref is None else for_row(row, block)
+    return row_difference(row)
+
+
 def _misplaced(block: list["Row"]) -> str | None:
     """A layer to add that is missing at its place but present, extra, at another."""
     extra = {r.stu.layer.kind for r in block if r.ref is None}

@@ -160,3 +160,12 @@ def test_relu_and_max_pooling_swapped_pass_and_the_report_says_why(spec):
 def test_batchnorm_and_pooling_swapped_do_not_pass(spec):
     checks, _ = grade(spec, student(spec, lambda m: [m[0], m[3], m[1], m[2]]))
     assert failed(checks)
+
+
+def test_an_argument_changed_outside_the_block_fails_the_architecture_check_by_name(spec):
+    layers = spec.ref_layers
+    changed = [with_args(layers[0], dilation_rate=[2, 2]), *layers[1:]]
+    checks, _ = grade(spec, changed)
+    architecture = next(c for c in checks if c.category == "architecture")
+    assert not architecture.passed and architecture.points == 0
+    assert "dilation_rate=(2, 2)" in architecture.message and "Conv2D" in architecture.message
