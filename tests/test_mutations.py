@@ -6,13 +6,15 @@ layer level (no kernel).
 """
 import pytest
 
-from grader import compare
+from grader import compare, pipeline
 from grader import layers as L
 from grader.exceptions import GraderError
+from grader.launch import Launcher
+from grader.spec import Spec
 
 from . import mutations as M
 from .conftest import ROOT
-from grader.spec import Spec
+from .notebooks import SOLUTION, model_only_notebook
 
 SPEC = Spec.load(ROOT / "reference")
 MUTANTS = M.mutants(SPEC)
@@ -76,3 +78,29 @@ def test_a_missing_layer_costs_more_than_any_wrong_argument():
     removed = [lost(m) for m in MUTANTS if m.label.startswith("remove")]
     wrong_args = [lost(m) for m in ARGUMENT_MUTANTS if verdict(SPEC, m.block)[2]]
     assert min(removed) > max(wrong_args)
+
+
+#: a handful through real notebooks: (student code between the markers, passes?, words of the hint)
+THROUGH_NOTEBOOKS = {
+    "dilation": (SOLUTION.replace("padding='same')", "padding='same', dilation_rate=2)"), False,
+                 ("Conv2D", "dilation_rate")),
+    "average pooling": (SOLUTION.replace("MaxPooling2D(pool_size", "keras.layers.AveragePooling2D(pool_size"),
+                        False, ("MaxPooling2D", "AveragePooling2D")),
+    "tf.nn.relu": (SOLUTION.replace("Activation('relu')", "Activation(tf.nn.relu)"), True, ()),
+    "relu after pooling": (SOLUTION.replace(
+        "model.add(Activation('relu'))\nmodel.add(MaxPooling2D(pool_size=pool_size))",
+        "model.add(MaxPooling2D(pool_size=pool_size))\nmodel.add(Activation('relu'))"), True, ()),
+}
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("case", THROUGH_NOTEBOOKS, ids=str)
+def test_mutations_through_a_real_notebook_get_the_same_verdict(case, write_notebook, data_file,
+                                                                 fast_settings):
+    code, passes, words = THROUGH_NOTEBOOKS[case]
+    assert code != SOLUTION
+    result = pipeline.check_notebook(write_notebook(model_only_notebook(code)), SPEC, data_file,
+                                     fast_settings, Launcher())
+    assert result.status.value == ("passed" if passes else "failed"), result.summary
+    for word in words:
+        assert word in result.summary
