@@ -72,13 +72,17 @@ def arg_causes(ref: L.LayerInfo, stu: L.LayerInfo, block: list["Row"] | None = N
 def _fused_activation(kind: str, wanted: str, yours: str, block: list["Row"] | None) -> str:
     if wanted != "linear":
         return f"your {kind} uses activation='{yours}'; use activation='{wanted}' in this {kind}"
-    separate = any(r.stu is not None and r.stu.layer.kind == "Activation"
-                   and r.stu.layer.args.get("activation") == yours for r in block or [])
-    if separate:
+    rows = block or []
+    if any(r.stu is None and r.ref is not None and r.ref.layer.args.get("activation") == yours
+           and r.ref.layer.kind == "Activation" for r in rows):
+        return (f"the activation is fused into the {kind} (activation='{yours}'): remove it there "
+                "and add it as a separate Activation layer where the reference has one")
+    if any(r.stu is not None and r.stu.layer.kind == "Activation"
+           and r.stu.layer.args.get("activation") == yours for r in rows):
         return (f"your {kind} has activation='{yours}' and a separate Activation('{yours}') follows: "
                 f"the activation is applied twice; remove activation='{yours}' from the {kind}")
-    return (f"the activation is fused into the {kind} (activation='{yours}'): remove it there and "
-            "add it as a separate Activation layer where the reference has one")
+    return (f"your {kind} uses activation='{yours}'; the reference's {kind} has no activation: "
+            f"remove activation='{yours}'")
 
 
 def fused_into_missing(row: "Row", rows: list["Row"]) -> str | None:

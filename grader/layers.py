@@ -351,4 +351,9 @@ def describe(kind: str, a: dict) -> str:
         return f"{kind}({p[0]}x{p[1]})"
     if kind in ("Dropout", "SpatialDropout2D"):
         return f"{kind}({a.get('rate')})"
+    if kind in ("ReLU", "LeakyReLU", "BatchNormalization"):  # the arguments that are not defaults
+        defaults = {"max_value": None, "threshold": 0.0, "center": True, "scale": True, "axis": -1,
+                    "negative_slope": 0.0 if kind == "ReLU" else 0.3}
+        shown = [f"{k}={v!r}" for k, v in a.items() if k in defaults and v != defaults[k]]
+        return f"{kind}({', '.join(shown)})"
     return f"{kind}()"
