@@ -190,7 +190,7 @@ def _missing_layer_checks(number: int, count: int, row: Row, block: list[Row], p
     # same type and arguments: other numbers come from the input, i.e. from an earlier mistake
     inherited = cause if args_ok else None
     fused = hints.fused_into_missing(row, rows)
-    causes = hints.arg_causes(ref, stu) if kind_ok else []
+    causes = hints.arg_causes(ref, stu, block) if kind_ok else []
     args_message = f"{stu.layer.describe()}" + ("" if args_ok else ": " + (
         "; ".join(causes) if causes else f"expected {ref.layer.describe()}"))
     return [
