@@ -257,6 +257,8 @@ def test_after_kill_9_a_rerun_grades_only_what_is_missing_and_matches_an_uninter
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert gone(children), "workers or kernels outlived the killed grader"
+    lock = json.loads((out / ".grader.lock").read_text())
+    assert lock["pid"] == proc.pid  # left by the killed run: stale, so the rerun takes it
     before = {p.stem: p.stat().st_mtime_ns for p in out.glob("students/*.json")}
     assert 2 <= len(before) < len(names) + 1, "the kill did not land midway"
     ran_before = log.read_text().split()
