@@ -10,7 +10,7 @@ from . import data as data_mod
 from . import execute, extract, pipeline
 from . import layers as L
 from .exceptions import NotGradable, SandboxUnavailable, SpecError, UsageError
-from .intake import not_graded, read_submission, shown
+from .intake import read_submission, refused, shown
 from .launch import Launcher
 from .result import Result
 from .settings import Settings
@@ -73,7 +73,7 @@ def check(notebook: Path | str, *, reference: Path | None = None, data: Path | N
     try:  # the user's own file: a link is opened (and said so), a FIFO or folder never
         raw = read_submission(notebook, settings.max_notebook_bytes, follow_links=True)
     except NotGradable as exc:
-        return not_graded(student, exc, spec, spec.max_score(settings.verify))
+        return refused(student, exc, spec, spec.max_score(settings.verify))
     launcher = launcher or make_launcher(settings.sandbox)
     verifier = verifier_for(settings, spec)
     try:

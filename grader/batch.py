@@ -27,8 +27,8 @@ import psutil
 from . import __version__, api
 from .exceptions import NotGradable, OutputError, UsageError
 from .exitcodes import ExitCode
-from .intake import LINK_ADVICE, Submission, find_submissions, not_graded, read_submission, shown
-from .outdir import Lock, preflight, student_file, student_href
+from .intake import Submission, find_submissions, not_graded, read_submission, refused, shown
+from .outdir import Lock, file_stem, preflight, student_file, student_href
 from .render import csv_out, junit, terminal
 from .render.files import write_json
 from .render.progress import Progress, duration
@@ -42,17 +42,10 @@ from .workers import BATCH_PREFIX, Task, WorkerPool, fault_result
 WORKER_MEMORY_BYTES = 2 * 1024**3
 
 
-def student_id(name: str | bytes) -> str:
-    """The id is the file or folder name; undecodable bytes are shown escaped."""
-    return shown(name)
-
-
 def problem_result(sub: Submission, spec: Spec, max_score: float | None = None) -> Result:
     """The result for a student with no single regular notebook to grade (not gradable)."""
-    advice = LINK_ADVICE if sub.kind == "not_a_regular_file" else "Submit exactly one notebook (.ipynb)."
-    exc = NotGradable(sub.problem or "not graded", advice=advice)
-    exc.kind = sub.kind
-    return not_graded(sub.student, exc, spec, spec.max_score() if max_score is None else max_score)
+    return not_graded(sub.student, spec, spec.max_score() if max_score is None else max_score,
+                      kind=sub.kind, message=sub.problem or "not graded")
 
 
 # -- reusing earlier results ---------------------------------------------------------------------
@@ -252,7 +245,7 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
         try:
             data = read_submission(sub.notebook, settings.max_notebook_bytes, root=sub.root)
         except NotGradable as exc:
-            problems.append(not_graded(sub.student, exc, spec, batch.max_score))
+            problems.append(refused(sub.student, exc, spec, batch.max_score))
             continue
         saved = student_file(batch.out, sub.student, ".json")
         sha = hashlib.sha256(data).hexdigest()
@@ -260,7 +253,7 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
         if old is not None:
             batch.keep(old)
             continue
-        copy = intake / str(number) / f"{sub.student}.ipynb"
+        copy = intake / str(number) / f"{file_stem(sub.student)}.ipynb"
         copy.parent.mkdir()
         copy.write_bytes(data)
         todo.append(Task(sub.student, copy))

@@ -54,13 +54,26 @@ def what_is(mode: int) -> str:
     return "not a regular file"
 
 
-def not_graded(student: str, exc: NotGradable, spec, max_score: float) -> Result:
+#: what a student should do about a submission refused at intake, by error kind
+ADVICE = {"not_a_regular_file": LINK_ADVICE,
+          "submission_layout": "Submit exactly one notebook (.ipynb).",
+          "unreadable": "Check the file's permissions and submit it again.",
+          "submission_missing": "Submit the notebook again."}
+
+
+def not_graded(student: str, spec, max_score: float, *, kind: str, message: str,
+               advice: str | None = None) -> Result:
     """The result row of a submission refused at intake (no kernel ever saw it)."""
     return Result(submission=student, status=Status.ERROR, max_score=max_score,
-                  error=ErrorInfo(kind=exc.kind, message=exc.message,
-                                  advice=str(exc.details.get("advice") or LINK_ADVICE)),
-                  summary=f"Not graded: {exc.message}",
+                  error=ErrorInfo(kind=kind, message=message, advice=advice or ADVICE.get(kind)),
+                  summary=f"Not graded: {message}",
                   spec={"exercise": spec.exercise, "sha256": spec.sha256, "path": spec.path})
+
+
+def refused(student: str, exc: NotGradable, spec, max_score: float) -> Result:
+    """The result row of a notebook that ``read_submission`` refused."""
+    return not_graded(student, spec, max_score, kind=exc.kind, message=exc.message,
+                      advice=exc.details.get("advice"))
 
 
 # -- reading one submission ----------------------------------------------------------------------
@@ -80,14 +93,12 @@ def read_submission(path: Path, limit: int, *, root: Path | None = None,
     except GraderError:
         raise
     except FileNotFoundError:
-        raise SubmissionMissing(f"{name} disappeared before it was graded",
-                                advice="Submit the notebook again.") from None
+        raise SubmissionMissing(f"{name} disappeared before it was graded") from None
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
             raise NotARegularFile(f"{name} (or a folder above it) is a symbolic link; the grader "
                                   "never follows links", advice=LINK_ADVICE) from None
-        raise Unreadable(f"{name} cannot be read ({os.strerror(exc.errno or 0)})",
-                         advice="Check the file's permissions and submit it again.") from None
+        raise Unreadable(f"{name} cannot be read ({os.strerror(exc.errno or 0)})") from None
     with os.fdopen(fd, "rb") as f:
         info = os.fstat(f.fileno())
         if not stat.S_ISREG(info.st_mode):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
 import socket
@@ -25,14 +26,28 @@ LOCK_FILE = ".grader.lock"
 STUDENTS = "students"
 
 
+#: bytes of a student's file name before ``.json``/``.html``; longer ids are shortened + hashed
+MAX_STEM_BYTES = 200
+
+
+def file_stem(student: str) -> str:
+    """The id as a file name: ids are file names already (no ``/``, never hidden), but escaping
+    undecodable bytes can make one longer than a file system allows (255 bytes)."""
+    raw = student.encode("utf-8")
+    if len(raw) <= MAX_STEM_BYTES:
+        return student
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    return raw[:MAX_STEM_BYTES - 17].decode("utf-8", "ignore") + "~" + digest
+
+
 def student_file(out: Path, student: str, suffix: str) -> Path:
-    """``DIR/students/<id><suffix>``: ids are file names already (no ``/``, never hidden)."""
-    return Path(out) / STUDENTS / f"{student}{suffix}"
+    """``DIR/students/<id><suffix>``."""
+    return Path(out) / STUDENTS / f"{file_stem(student)}{suffix}"
 
 
 def student_href(student: str) -> str:
     """The index's link to a student's report, relative to ``DIR``."""
-    return f"{STUDENTS}/{student}.html"
+    return f"{STUDENTS}/{file_stem(student)}.html"
 
 
 def preflight(out: Path) -> None:

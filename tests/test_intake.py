@@ -216,3 +216,13 @@ def test_the_gradescope_autograder_never_reads_a_linked_submission(tmp_path):
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     assert run.returncode == 0 and results["score"] == 0.0
     assert "links" in results["output"] and CANARY not in json.dumps(results) + run.stdout
+
+
+def test_a_student_id_too_long_for_a_file_name_gets_a_short_stable_distinct_one(tmp_path):
+    from grader.outdir import student_file, student_href
+    one, other = "x" * 300, "x" * 299 + "y"
+    path = student_file(tmp_path, one, ".json")
+    assert len(path.name.encode()) <= 255 and path == student_file(tmp_path, one, ".json")
+    assert path != student_file(tmp_path, other, ".json")
+    assert student_href(one) == f"students/{student_file(tmp_path, one, '.html').name}"
+    assert student_file(tmp_path, "index", ".html") == tmp_path / "students" / "index.html"
