@@ -190,8 +190,8 @@ def _classify(folder: Path, entry: os.DirEntry, skip: tuple | None) -> Submissio
         if (info.st_dev, info.st_ino) == skip:
             return None
         return _from_folder(folder, entry, student)
-    if stat.S_ISLNK(info.st_mode) and "." not in entry.name:  # stands for a folder: say why not
-        return _not_regular(student, entry.name, info.st_mode)
+    if not stat.S_ISREG(info.st_mode) and "." not in entry.name:  # a link or FIFO named like a
+        return _not_regular(student, entry.name, info.st_mode)     # student folder: say why not
     return None
 
 

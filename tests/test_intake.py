@@ -125,9 +125,35 @@ def test_a_symlink_loop_does_not_stop_the_scan(tmp_path):
     write(code_notebook("1"), tmp_path / "alice.ipynb")
     (tmp_path / "loop.ipynb").symlink_to("loop.ipynb")
     (tmp_path / "knot").symlink_to("knot")
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "notes.txt").symlink_to("notes.txt")  # not named like a submission: ignored
     found = {s.student: s for s in find_submissions(tmp_path)}
-    assert sorted(found) == ["alice", "knot", "loop"]
-    assert found["loop"].kind == found["knot"].kind == "not_a_regular_file"
+    assert sorted(found) == ["alice", "knot", "loop", "pipe"]
+    assert {found[s].kind for s in ("loop", "knot", "pipe")} == {"not_a_regular_file"}
+
+
+@pytest.mark.kernel
+def test_a_notebook_changed_after_intake_is_graded_and_recorded_as_read(tmp_path, monkeypatch,
+                                                                        fast_settings):
+    import hashlib
+    path = write(code_notebook("x = 1"), tmp_path / "course" / "ann.ipynb")  # no model
+    first = path.read_bytes()
+    real_read = batch.read_submission
+
+    def read_then_changed(*args, **kwargs):
+        data = real_read(*args, **kwargs)
+        write(code_notebook("1 / 0"), path)  # the student pushes again mid-run
+        return data
+    monkeypatch.setattr(batch, "read_submission", read_then_changed)
+    out = tmp_path / "out"
+    batch.grade_folder(tmp_path / "course", out, settings=fast_settings, workers=1)
+    saved = json.loads((out / "students" / "ann.json").read_text())
+    assert saved["notebook_sha256"] == hashlib.sha256(first).hexdigest()
+    assert saved["error"]["kind"] == "no_model"  # what was read, not what came later
+    monkeypatch.setattr(batch, "read_submission", real_read)
+    batch.grade_folder(tmp_path / "course", out, settings=fast_settings, workers=1)
+    [row] = csv.DictReader(io.StringIO((out / "grades.csv").read_text(encoding="utf-8")))
+    assert row["first_failed"].startswith("cell_error")  # changed bytes: graded again
 
 
 # -- one hostile batch through the CLI and the sandbox --------------------------------------------
