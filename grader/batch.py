@@ -181,7 +181,7 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
     if not submissions:
         raise UsageError(f"no submissions in {shown(str(folder))}: expected <student>.ipynb "
                          "files or <student>/ folders with one notebook each")
-    preflight(out)
+    preflight(out, junit_path)
     with Lock(out):
         spec, data_file, settings = _prepare(reference, settings)
         batch = _Batch(out, grading_options(settings), batch_max_score(spec, settings))

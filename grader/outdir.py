@@ -50,12 +50,18 @@ def student_href(student: str) -> str:
     return f"{STUDENTS}/{file_stem(student)}.html"
 
 
-def preflight(out: Path) -> None:
-    """Create ``out`` (and ``out/students``) and prove it takes a file; else a one-line error."""
-    out = Path(out)
-    probe = out / f".grader-write-test-{os.getpid()}"
+def preflight(out: Path, junit: Path | None = None) -> None:
+    """Create ``out`` (and ``out/students``) and prove it takes a file, and so the folder of the
+    JUnit file if one is asked for; else a one-line error (exit 2) before any grading."""
+    _writable(Path(out) / STUDENTS, "--out", Path(out))
+    if junit is not None:
+        _writable(Path(junit).parent, "--junit", Path(junit))
+
+
+def _writable(folder: Path, option: str, shown: Path) -> None:
+    probe = folder / f".grader-write-test-{os.getpid()}"
     try:
-        (out / STUDENTS).mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, b"grader write test\n")
@@ -64,8 +70,8 @@ def preflight(out: Path) -> None:
             os.close(fd)
             probe.unlink(missing_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot write to --out {out}: {exc.strerror or exc}; "
-                         "choose a writable folder") from None
+        raise UsageError(f"cannot write to {option} {shown}: {exc.strerror or exc}; "
+                         "choose a writable place") from None
 
 
 class Lock:

@@ -83,6 +83,9 @@ def test_an_unwritable_out_exits_2_in_one_line_before_any_notebook_runs(tmp_path
         assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
         assert len(error_lines(run.stderr)) == 1 and f"cannot write to --out {out}" in run.stderr
     assert "Read-only file system" in run.stderr
+    junit = grade_cmd(folder, tmp_path / "out", data_file) + ["--junit", str(read_only / "j.xml")]
+    run = subprocess.run(junit, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "cannot write to --junit" in run.stderr
     assert not log.exists(), "a notebook ran although the results could not be written"
 
 
