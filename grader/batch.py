@@ -6,7 +6,7 @@ an earlier run that are still valid (same notebook bytes, grader version, refere
 grading options and maximum score) → grade the rest in worker processes (``grader.workers``)
 from private copies of the bytes read → write each ``students/<id>.json`` atomically the moment
 it is known → write the course files (``grades.csv``, ``index.html``, JUnit) from the results of
-the submissions found now. A re-run after a crash, Ctrl-C, SIGTERM, ``kill -9`` or a full disk
+the submissions this run found. A re-run after a crash, Ctrl-C, SIGTERM, ``kill -9`` or a full disk
 therefore grades only what is missing.
 """
 from __future__ import annotations
@@ -42,10 +42,10 @@ from .workers import BATCH_PREFIX, Task, WorkerPool, fault_result
 WORKER_MEMORY_BYTES = 2 * 1024**3
 
 
-def problem_result(sub: Submission, spec: Spec, max_score: float | None = None) -> Result:
+def problem_result(sub: Submission, spec: Spec, max_score: float) -> Result:
     """The result for a student with no single regular notebook to grade (not gradable)."""
-    return not_graded(sub.student, spec, spec.max_score() if max_score is None else max_score,
-                      kind=sub.kind, message=sub.problem or "not graded")
+    return not_graded(sub.student, spec, max_score, kind=sub.kind,
+                      message=sub.problem or "not graded")
 
 
 # -- reusing earlier results ---------------------------------------------------------------------
