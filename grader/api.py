@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import warnings
 from pathlib import Path
 
 from . import data as data_mod
 from . import execute, extract, pipeline
 from . import layers as L
-from .exceptions import SandboxUnavailable, SpecError, UsageError
+from .exceptions import NotGradable, SandboxUnavailable, SpecError, UsageError
+from .intake import read_submission, refused, shown
 from .launch import Launcher
 from .result import Result
 from .settings import Settings
@@ -63,17 +65,29 @@ def check(notebook: Path | str, *, reference: Path | None = None, data: Path | N
     """Grade one notebook; grader-side problems (no data, bad spec) raise ``GraderError``."""
     settings = settings or Settings()
     notebook = Path(notebook)
-    if not notebook.is_file():
-        raise UsageError(f"no such notebook: {notebook}")
+    if not notebook.exists():
+        raise UsageError(f"no such notebook: {shown(str(notebook))}")
     spec = load_spec(reference)
     data_file = resolve_data(spec, data or settings.data_path)
+    student = shown(notebook.stem)
+    try:  # the user's own file: a link is opened (and said so), a FIFO or folder never
+        raw = read_submission(notebook, settings.max_notebook_bytes, follow_links=True)
+    except NotGradable as exc:
+        return refused(student, exc, spec, spec.max_score(settings.verify))
     launcher = launcher or make_launcher(settings.sandbox)
     verifier = verifier_for(settings, spec)
     try:
-        return pipeline.check_notebook(notebook, spec, data_file, settings, launcher, verifier)
+        with tempfile.TemporaryDirectory(prefix="grader-check-") as private:
+            copy = Path(private) / f"{student}.ipynb"  # graded from the bytes read above
+            copy.write_bytes(raw)
+            result = pipeline.check_notebook(copy, spec, data_file, settings, launcher, verifier)
     finally:
         if verifier is not None:
             verifier.close()
+    if notebook.is_symlink():
+        result.warnings.insert(0, f"{student}.ipynb is a symbolic link; the file it points to "
+                                  "was graded (grader grade never follows links)")
+    return result
 
 
 def generate_spec(reference: Path | None = None, *, data: Path | None = None,

@@ -1,105 +1,51 @@
 """Grading a course: every submission in a folder, in parallel, nothing ever lost.
 
-Read top to bottom: find the submissions → reuse the results of an earlier run that are still
-valid (same notebook bytes, grader version, reference spec and grading options) → grade the rest
-in worker processes (``grader.workers``) → write each ``<student>.json`` atomically the moment it
-is known → write the course files (``grades.csv``, ``index.html``, JUnit). A re-run after a
-crash, Ctrl-C or ``kill -9`` therefore grades only what is missing.
+Read top to bottom: find the submissions and read each once without following links
+(``grader.intake``) → test and lock the output folder (``grader.outdir``) → reuse the results of
+an earlier run that are still valid (same notebook bytes, grader version, reference spec,
+grading options and maximum score) → grade the rest in worker processes (``grader.workers``)
+from private copies of the bytes read → write each ``students/<id>.json`` atomically the moment
+it is known → write the course files (``grades.csv``, ``index.html``, JUnit) from the results of
+the submissions this run found. A re-run after a crash, Ctrl-C, SIGTERM, ``kill -9`` or a full disk
+therefore grades only what is missing.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 
 from . import __version__, api
-from .exceptions import UsageError
+from .exceptions import NotGradable, OutputError, UsageError
 from .exitcodes import ExitCode
+from .intake import Submission, find_submissions, not_graded, read_submission, refused, shown
+from .outdir import Lock, file_stem, preflight, student_file, student_href
 from .render import csv_out, junit, terminal
 from .render.files import write_json
 from .render.progress import Progress, duration
-from .result import ErrorInfo, Result, Status
+from .result import Result, Status
 from .settings import Settings
 from .spec import Spec
-from .workers import Task, WorkerPool, fault_result
+from .workers import BATCH_PREFIX, Task, WorkerPool, fault_result
 
 #: memory one worker may need at once: a kernel with TensorFlow and the course data, plus the
 #: verifier training the architecture; the default number of workers keeps within what is free
 WORKER_MEMORY_BYTES = 2 * 1024**3
-NOTEBOOK = ".ipynb"
 
 
-@dataclass(frozen=True)
-class Submission:
-    """One student's notebook, or why there is no single notebook to grade."""
-
-    student: str
-    notebook: Path | None
-    problem: str | None = None
-
-
-# -- finding submissions -------------------------------------------------------------------------
-
-def find_submissions(folder: Path, exclude: Path | None = None) -> list[Submission]:
-    """``FOLDER/<student>.ipynb`` and ``FOLDER/<student>/<one>.ipynb``; hidden entries ignored."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UsageError(f"no such folder: {folder}")
-    skip = Path(exclude).resolve() if exclude else None
-    found: dict[str, list[Submission]] = {}
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or entry.resolve() == skip:
-            continue
-        if entry.is_file() and entry.suffix == NOTEBOOK:
-            sub = Submission(student_id(entry.stem), entry)
-        elif entry.is_dir():
-            sub = _from_folder(entry)
-        else:
-            continue
-        found.setdefault(sub.student, []).append(sub)
-    return [subs[0] if len(subs) == 1 else _duplicate(name, subs) for name, subs in found.items()]
-
-
-def student_id(name: str) -> str:
-    """The id is the file or folder name; undecodable bytes are shown escaped."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
-
-
-def _from_folder(folder: Path) -> Submission:
-    student = student_id(folder.name)
-    notebooks = sorted(p for p in folder.iterdir()
-                       if p.suffix == NOTEBOOK and p.is_file() and not p.name.startswith("."))
-    if len(notebooks) == 1:
-        return Submission(student, notebooks[0])
-    if notebooks:
-        names = ", ".join(p.name for p in notebooks)
-        return Submission(student, None, f"the folder {folder.name}/ holds {len(notebooks)} "
-                                         f"notebooks ({names}); submit exactly one")
-    others = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))[:5]
-    seen = f" (found: {', '.join(others)})" if others else " (it is empty)"
-    return Submission(student, None, f"the folder {folder.name}/ holds no notebook (.ipynb){seen}")
-
-
-def _duplicate(student: str, subs: list[Submission]) -> Submission:
-    where = ", ".join(str(s.notebook.name if s.notebook else "a folder") for s in subs)
-    return Submission(student, None, f"{len(subs)} submissions are named {student!r} ({where}); "
-                                     "keep exactly one")
-
-
-def problem_result(sub: Submission, spec: Spec) -> Result:
-    """The result for a student whose folder holds no single notebook (not gradable)."""
-    return Result(submission=sub.student, status=Status.ERROR, max_score=spec.max_score(),
-                  error=ErrorInfo(kind="submission_layout", message=sub.problem,
-                                  advice="Submit exactly one notebook (.ipynb)."),
-                  summary=f"Not graded: {sub.problem}",
-                  spec={"exercise": spec.exercise, "sha256": spec.sha256, "path": spec.path})
+def problem_result(sub: Submission, spec: Spec, max_score: float) -> Result:
+    """The result for a student with no single regular notebook to grade (not gradable)."""
+    return not_graded(sub.student, spec, max_score, kind=sub.kind,
+                      message=sub.problem or "not graded")
 
 
 # -- reusing earlier results ---------------------------------------------------------------------
@@ -110,11 +56,13 @@ def grading_options(settings: Settings) -> dict:
             "notebook_epochs": settings.notebook_epochs, "notebook_steps": settings.notebook_steps}
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def batch_max_score(spec: Spec, settings: Settings) -> float:
+    """One maximum for every row of a batch (``--no-verify`` leaves the accuracy points out)."""
+    return spec.max_score(settings.verify and bool(spec.training))
 
 
-def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict) -> Result | None:
+def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict,
+             max_score: float | None = None) -> Result | None:
     """The saved result if it was graded from the same inputs (and not a grader fault)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -124,7 +72,8 @@ def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict) -> Result
     same = (result.notebook_sha256 == notebook_sha
             and result.versions.get("grader") == __version__
             and result.spec.get("sha256") == spec.sha256
-            and data.get("options") == options)
+            and data.get("options") == options
+            and (max_score is None or result.max_score == max_score))
     return result if same and result.exit_code != ExitCode.GRADER_ERROR else None
 
 
@@ -153,19 +102,23 @@ def threads_per_worker(workers: int) -> int:
 class _Batch:
     """Writes every result as soon as it is known, and keeps them for the course files."""
 
-    def __init__(self, out: Path, options: dict, progress: Progress | None = None) -> None:
-        self.out, self.options, self.progress = out, options, progress
+    def __init__(self, out: Path, options: dict, max_score: float,
+                 progress: Progress | None = None) -> None:
+        self.out, self.options, self.max_score, self.progress = out, options, max_score, progress
         self.results: dict[str, Result] = {}
         self.reused = 0
         self.html = _html_renderer()
 
     def save(self, result: Result) -> None:
+        if result.status in (Status.ERROR, Status.TIMEOUT):  # 0 points: one maximum per batch
+            result.max_score = self.max_score
         data = result.to_dict()
         data["options"] = self.options
-        write_json(self.out / f"{result.submission}.json", data)
-        self.results[result.submission] = result
-        if self.html:
-            self._html_report(result)
+        with self.writing():
+            write_json(student_file(self.out, result.submission, ".json"), data)
+            self.results[result.submission] = result
+            if self.html:
+                self._html_report(result)
         if self.progress:
             self.progress.result(result)
 
@@ -173,8 +126,22 @@ class _Batch:
         """A result from an earlier run: left as it is (its report written if missing)."""
         self.results[result.submission] = result
         self.reused += 1
-        if self.html and not (self.out / f"{result.submission}.html").exists():
-            self._html_report(result)
+        if self.html and not student_file(self.out, result.submission, ".html").exists():
+            with self.writing():
+                self._html_report(result)
+
+    @contextmanager
+    def writing(self):
+        """A write error (ENOSPC, EROFS, EIO) stops the batch cleanly: exit 5, one line, and
+        every result saved so far stays (each file is written atomically) for the next run."""
+        try:
+            yield
+        except OSError as exc:
+            if self.progress:
+                self.progress.close()
+            raise OutputError(f"cannot write the results in {self.out} ({exc.strerror or exc}); "
+                              f"{len(self.results)} results are saved; run the same command again "
+                              "once the folder is writable to grade the rest") from None
 
     def on_result(self, task: Task, data: dict) -> None:
         try:
@@ -186,7 +153,9 @@ class _Batch:
 
     def _html_report(self, result: Result) -> None:
         try:
-            self.html.write_report(result, self.out / f"{result.submission}.html")
+            self.html.write_report(result, student_file(self.out, result.submission, ".html"))
+        except OSError:  # a full or read-only disk stops the batch (exit 5), like a JSON write
+            raise
         except Exception as exc:  # a report is a view; never lose the batch over one
             warnings.warn(f"no HTML report for {result.submission}: {exc!r}", stacklevel=2)
 
@@ -210,20 +179,34 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
     out = Path(out)
     submissions = find_submissions(folder, exclude=out)
     if not submissions:
-        raise UsageError(f"no submissions in {folder}: expected <student>.ipynb files or "
-                         "<student>/ folders with one notebook each")
-    spec, data_file, settings = _prepare(reference, settings)
-    out.mkdir(parents=True, exist_ok=True)
-    batch = _Batch(out, grading_options(settings))
-    todo, problems = _plan(submissions, spec, batch, force)
+        raise UsageError(f"no submissions in {shown(str(folder))}: expected <student>.ipynb "
+                         "files or <student>/ folders with one notebook each")
+    preflight(out, junit_path)
+    with Lock(out):
+        spec, data_file, settings = _prepare(reference, settings)
+        batch = _Batch(out, grading_options(settings), batch_max_score(spec, settings))
+        intake = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-intake-")
+        try:
+            return _run(submissions, batch, spec, data_file, settings, workers, force,
+                        junit_path, progress_stream, Path(intake))
+        finally:
+            shutil.rmtree(intake, ignore_errors=True)
+
+
+def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Path,
+         settings: Settings, workers: int | None, force: bool, junit_path: Path | None,
+         progress_stream, intake: Path) -> ExitCode:
+    """Plan, grade what is left in the worker pool, then write the gradebook files."""
+    out = batch.out
+    todo, problems = _plan(submissions, spec, batch, force, settings, intake)
     n = min(workers or default_workers(len(todo)), max(1, len(todo)))
     settings = settings.with_(tf_threads=settings.tf_threads or threads_per_worker(n))
     batch.progress = Progress(len(submissions), len(todo) + len(problems), stream=progress_stream)
     batch.progress.begin(list(batch.results.values()), n, settings.tf_threads)
     start = time.monotonic()
-    for result in problems:
-        batch.save(result)
     try:
+        for result in problems:
+            batch.save(result)
         if todo:
             WorkerPool(n, spec, data_file, settings, batch.on_result, batch.progress.tick).run(todo)
     except KeyboardInterrupt:
@@ -233,7 +216,8 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
         raise
     batch.progress.close()
     results = [batch.results[s.student] for s in submissions]
-    write_course_files(results, out, junit_path, batch.html)
+    with batch.writing():
+        write_course_files(results, out, junit_path, batch.html)
     print(terminal.batch_table(results))
     print(summary_line(results, len(todo), batch.reused, time.monotonic() - start, n, out))
     faults = any(r.exit_code == ExitCode.GRADER_ERROR for r in results)
@@ -249,20 +233,30 @@ def _prepare(reference: Path | None, settings: Settings) -> tuple[Spec, Path, Se
     return spec, data_file, settings
 
 
-def _plan(submissions: list[Submission], spec: Spec, batch: _Batch,
-          force: bool) -> tuple[list[Task], list[Result]]:
-    """Keep what was graded before; return what to grade and the submissions without a notebook."""
+def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
+          settings: Settings, intake: Path) -> tuple[list[Task], list[Result]]:
+    """Read each notebook once (``grader.intake``); keep what was graded before from the same
+    bytes; the rest is copied privately for the workers, who never open the student's path."""
     todo, problems = [], []
-    for sub in submissions:
+    for number, sub in enumerate(submissions):
         if sub.problem:
-            problems.append(problem_result(sub, spec))
+            problems.append(problem_result(sub, spec, batch.max_score))
             continue
-        saved = batch.out / f"{sub.student}.json"
-        old = None if force else reusable(saved, sha256_file(sub.notebook), spec, batch.options)
+        try:
+            data = read_submission(sub.notebook, settings.max_notebook_bytes, root=sub.root)
+        except NotGradable as exc:
+            problems.append(refused(sub.student, exc, spec, batch.max_score))
+            continue
+        saved = student_file(batch.out, sub.student, ".json")
+        sha = hashlib.sha256(data).hexdigest()
+        old = None if force else reusable(saved, sha, spec, batch.options, batch.max_score)
         if old is not None:
             batch.keep(old)
-        else:
-            todo.append(Task(sub.student, sub.notebook))
+            continue
+        copy = intake / str(number) / f"{file_stem(sub.student)}.ipynb"
+        copy.parent.mkdir()
+        copy.write_bytes(data)
+        todo.append(Task(sub.student, copy))
     return todo, problems
 
 
@@ -272,7 +266,10 @@ def write_course_files(results: list[Result], out: Path, junit_path: Path | None
         junit.write_junit(results, junit_path)
     if html is not None:
         try:
-            html.write_index(results, out)
+            html.write_index(results, out, {r.submission: student_href(r.submission)
+                                            for r in results})
+        except OSError:
+            raise
         except Exception as exc:
             warnings.warn(f"no HTML index: {exc!r}", stacklevel=2)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import threading
 import warnings
@@ -163,14 +164,31 @@ COMMANDS = {"check": cmd_check, "grade": cmd_grade, "spec": cmd_spec, "data": cm
             "calibrate": cmd_calibrate}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: kernels and workers stopped, results kept, temp dirs gone."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean-up, not one per signal
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     warnings.formatwarning = lambda msg, *a, **k: f"grader: warning: {msg}\n"
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         return COMMANDS[args.command](args)
     except GraderError as exc:
         print(f"grader: error: {exc.message}", file=sys.stderr)
         return int(exc.exit_code)
+    except Terminated:
+        print("grader: terminated (SIGTERM); finished results are kept", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("grader: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

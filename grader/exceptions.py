@@ -79,3 +79,28 @@ class LimitExceeded(GraderError):
 class SandboxUnavailable(GraderError):
     kind = "sandbox_unavailable"
     exit_code = ExitCode.GRADER_ERROR
+
+
+class NotARegularFile(NotGradable):
+    """A submission that is a link, FIFO, device, socket or folder: never opened or read."""
+
+    kind = "not_a_regular_file"
+
+
+class SubmissionMissing(NotGradable):
+    """The submission disappeared between finding it and reading it."""
+
+    kind = "submission_missing"
+
+
+class Unreadable(NotGradable):
+    """The submission exists but cannot be read (permissions, I/O error)."""
+
+    kind = "unreadable"
+
+
+class OutputError(GraderError):
+    """The results cannot be written (read-only, full disk, I/O error): the batch stops."""
+
+    kind = "output_error"
+    exit_code = ExitCode.GRADER_ERROR

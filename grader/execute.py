@@ -50,10 +50,12 @@ class Execution:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    """Parse and validate; a broken file is the submission's fault, not the grader's."""
+def read_notebook(path: Path, data: bytes | None = None) -> nbformat.NotebookNode:
+    """Parse and validate ``data`` (the bytes read once, else ``path``'s); a broken file is the
+    submission's fault, not the grader's."""
     try:
-        nb = nbformat.read(str(path), as_version=4)
+        raw = Path(path).read_bytes() if data is None else data
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
         nbformat.validate(nb)
     except Exception as exc:  # nbformat raises many types for bad input
         raise InvalidNotebook(f"{path.name} is not a valid Jupyter notebook: {_first_line(exc)}",
@@ -99,10 +101,11 @@ class _CappedClient(NotebookClient):
 
 def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launcher) -> Execution:
     """Run ``notebook`` with ``data_file`` beside it; return the extraction report."""
-    nb = read_notebook(notebook)
+    data = Path(notebook).read_bytes()  # once: the bytes parsed are the bytes the kernel sees
+    nb = read_notebook(notebook, data)
     workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
     try:
-        shutil.copyfile(notebook, workdir / notebook.name)
+        (workdir / notebook.name).write_bytes(data)
         shutil.copyfile(data_file, workdir / data_file.name)
         extract_name = EXTRACT_FILE.format(secrets.token_hex(8))
         with launcher.session(workdir, settings) as spec:

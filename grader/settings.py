@@ -23,6 +23,10 @@ class Settings:
     notebook_steps: int = 1
     #: bytes of output (all cells together) kept before the kernel is stopped
     output_limit_bytes: int = 5_000_000
+    #: largest notebook accepted (bytes on disk); a larger one is ``invalid_notebook`` "too large",
+    #: never read or parsed: the course notebook with outputs is < 1 MB, so 50 MB is generous
+    #: and keeps one hostile file from costing the coordinator hundreds of MB
+    max_notebook_bytes: int = 50 * 1024**2
     #: largest extraction file read back from the kernel
     extract_limit_bytes: int = 5_000_000
     #: models with more parameters than this many times the reference are rejected unbuilt

@@ -35,7 +35,8 @@ def course(folder: Path, notebooks: dict) -> Path:
 
 
 def results(out: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    """The per-student results of a batch, by student id."""
+    return {p.stem: json.loads(p.read_text()) for p in (out / "students").glob("*.json")}
 
 
 def our_processes() -> list[psutil.Process]:
@@ -234,7 +235,7 @@ def start_and_wait_for(cmd: list[str], out: Path, count: int) -> subprocess.Pope
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_as_from_a_terminal)
     deadline = time.monotonic() + 120
-    while len(list(out.glob("*.json"))) < count:
+    while len(list(out.glob("students/*.json"))) < count:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.1)
     return proc
@@ -256,7 +257,9 @@ def test_after_kill_9_a_rerun_grades_only_what_is_missing_and_matches_an_uninter
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert gone(children), "workers or kernels outlived the killed grader"
-    before = {p.stem: p.stat().st_mtime_ns for p in out.glob("*.json")}
+    lock = json.loads((out / ".grader.lock").read_text())
+    assert lock["pid"] == proc.pid  # left by the killed run: stale, so the rerun takes it
+    before = {p.stem: p.stat().st_mtime_ns for p in out.glob("students/*.json")}
     assert 2 <= len(before) < len(names) + 1, "the kill did not land midway"
     ran_before = log.read_text().split()
 
@@ -266,7 +269,8 @@ def test_after_kill_9_a_rerun_grades_only_what_is_missing_and_matches_an_uninter
     assert sorted(results(out)) == sorted(names + ["model"])
     for name in names:  # graded once; re-run only if its grading was cut short by the kill
         assert ran.count(name) == ran_before.count(name) + (name not in before)
-    assert all(out.joinpath(f"{s}.json").stat().st_mtime_ns == t for s, t in before.items())
+    assert all(out.joinpath("students", f"{s}.json").stat().st_mtime_ns == t
+               for s, t in before.items())
 
     fresh = tmp_path / "fresh"
     subprocess.run(grade_cmd(folder, fresh, data_file), cwd=ROOT, capture_output=True, check=True)
@@ -289,7 +293,8 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_graded(tmp_path, data_file):
     assert gone(children, timeout=5), "workers or kernels outlived Ctrl-C"
     saved = results(out)
     assert 1 <= len(saved) < 5 and all(Result.from_dict(r).status for r in saved.values())
-    assert not list(out.glob(".*"))  # no half-written files
+    assert not list(out.glob("students/.*"))  # no half-written files
+    assert [p.name for p in out.glob(".*")] == [".grader.lock"]
 
 
 def test_workers_that_cannot_start_stop_the_batch_with_a_clear_error(tmp_path, spec, data_file,

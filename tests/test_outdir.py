@@ -1,0 +1,146 @@
+"""The output folder of ``grade``: tested before any grading, one writer at a time, a full disk or
+SIGTERM stops the batch cleanly and keeps what was saved. Everything through the real CLI."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from grader.outdir import Lock
+
+from .conftest import ROOT
+from .notebooks import code_notebook, write
+
+pytestmark = pytest.mark.kernel
+
+
+def grade_cmd(folder: Path, out: Path, data_file: Path) -> list[str]:
+    return [sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--workers",
+            "1", "--sandbox", "off", "--no-verify", "--data", str(data_file), "--timeout", "90"]
+
+
+def quick_then_slow(folder: Path, slow: int = 1, seconds: int = 60,
+                    log: Path | None = None) -> Path:
+    """``a_quick`` (graded in a second or two), then notebooks that sleep ``seconds``."""
+    first = f"open({str(log)!r}, 'a').write('ran')" if log else "x = 1"
+    write(code_notebook(first), folder / "a_quick.ipynb")
+    for i in range(slow):
+        write(code_notebook(f"import time; time.sleep({seconds})"), folder / f"s{i}.ipynb")
+    return folder
+
+
+def start(cmd: list[str], until: Path) -> subprocess.Popen:
+    """Start the grader and wait (generously: the machine is shared) until ``until`` exists."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while not until.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    return proc
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("grader: error:")]
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """tmpfs(path, options): a small tmpfs mounted at ``path``, unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (as in CI)")
+    mounted = []
+
+    def mount(path: Path, options: str) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                              capture_output=True, text=True)
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(path)
+        return path
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_an_unwritable_out_exits_2_in_one_line_before_any_notebook_runs(tmp_path, data_file, tmpfs):
+    log = tmp_path / "ran.log"
+    folder = quick_then_slow(tmp_path / "course", slow=0, log=log)
+    (tmp_path / "a_file").write_text("not a folder")
+    read_only = tmpfs(tmp_path / "ro", "ro,size=1m")
+    for out in (tmp_path / "a_file" / "reports", read_only / "reports", read_only):
+        run = subprocess.run(grade_cmd(folder, out, data_file), cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+        assert len(error_lines(run.stderr)) == 1 and f"cannot write to --out {out}" in run.stderr
+    assert "Read-only file system" in run.stderr
+    junit = grade_cmd(folder, tmp_path / "out", data_file) + ["--junit", str(read_only / "j.xml")]
+    run = subprocess.run(junit, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "cannot write to --junit" in run.stderr
+    assert not log.exists(), "a notebook ran although the results could not be written"
+
+
+def fill(folder: Path) -> Path:
+    """Fill the file system of ``folder`` to the last byte."""
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        for size in (1 << 20, 1 << 12, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+    return filler
+
+
+def test_a_full_disk_mid_batch_exits_5_in_one_line_and_the_rerun_reuses_what_was_saved(
+        tmp_path, data_file, tmpfs):
+    folder = quick_then_slow(tmp_path / "course", slow=1, seconds=15)
+    out = tmpfs(tmp_path / "small", "size=8m") / "reports"
+    proc = start(grade_cmd(folder, out, data_file), until=out / "students" / "a_quick.html")
+    filler = fill(out.parent)  # s0 is still running: its result cannot be written
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 5 and "Traceback" not in err, err
+    [line] = error_lines(err)
+    assert "No space left on device" in line and "1 results are saved" in line
+    assert json.loads((out / "students" / "a_quick.json").read_text())["submission"] == "a_quick"
+    assert not list((out / "students").glob(".*")), "a half-written file was left"
+
+    filler.unlink()
+    rerun = subprocess.run(grade_cmd(folder, out, data_file), cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "1 unchanged since an earlier run" in rerun.stdout
+    assert (out / "students" / "s0.json").is_file() and (out / "grades.csv").is_file()
+
+
+def test_a_second_run_on_the_same_out_is_refused_and_sigterm_stops_the_first_cleanly(
+        tmp_path, data_file):
+    folder = quick_then_slow(tmp_path / "course", slow=2)
+    out = tmp_path / "out"
+    first = start(grade_cmd(folder, out, data_file), until=out / "students" / "a_quick.json")
+    second = subprocess.run(grade_cmd(folder, out, data_file), cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    [line] = error_lines(second.stderr)
+    assert "in use by another grader run" in line and f"pid {first.pid} " in line
+
+    children = psutil.Process(first.pid).children(recursive=True)
+    first.send_signal(signal.SIGTERM)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 143 and "terminated" in err and "Traceback" not in err, err
+    _, alive = psutil.wait_procs(children, timeout=20)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "workers outlived SIGTERM"
+    assert not list(Path(tempfile.gettempdir()).glob(f"grader-batch-{first.pid}-*"))
+    assert json.loads((out / "students" / "a_quick.json").read_text())["submission"] == "a_quick"
+    with Lock(out):  # released: the next run may start
+        pass
