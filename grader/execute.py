@@ -27,6 +27,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from . import kernel
+from .kernel import compat
 from .exceptions import CellError, GraderError, InvalidNotebook, KernelDied, LimitExceeded, NotGradable
 from .launch import LaunchSpec, Launcher
 from .settings import Settings
@@ -48,6 +49,8 @@ class Execution:
     #: the submitted notebook as read, with the outputs the student saved
     original: nbformat.NotebookNode | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Keras 1/2 markers found in the source (the compatibility layer ran when non-empty)
+    legacy: list[str] = field(default_factory=list)
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -61,8 +64,10 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str) -> nbformat.NotebookNode:
-    """Strip outputs and execution tags, add the prelude first and the extraction last."""
+def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str,
+            data_name: str = "", data_url: str | None = None) -> nbformat.NotebookNode:
+    """Strip outputs and execution tags; add the prelude, the neutralization of environment
+    cells and (for Keras 1/2 notebooks only) the compatibility layer first, the extraction last."""
     nb = nbformat.from_dict(nb)
     nb.metadata.pop("kernelspec", None)
     nb.metadata.pop("widgets", None)
@@ -73,9 +78,18 @@ def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str) ->
         cell.metadata["tags"] = [t for t in tags if t not in EXECUTION_TAGS]
     prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)}, {int(settings.notebook_steps)})")
     extract = kernel.source("extract_model", f"__grader_extract({extract_name!r}, globals())")
-    nb.cells.insert(0, nbformat.v4.new_code_cell(prelude))
+    setup = [prelude, kernel.isolated("neutralize", "__grader_neutralize", data_name, data_url)]
+    if legacy_markers(nb):
+        setup.append(kernel.isolated("compat", "__grader_compat"))
+    nb.cells.insert(0, nbformat.v4.new_code_cell("\n".join(setup)))
     nb.cells.append(nbformat.v4.new_code_cell(extract))
     return nb
+
+
+def legacy_markers(nb: nbformat.NotebookNode) -> list[str]:
+    """The Keras 1/2 markers in the notebook's code: non-empty means the compatibility layer."""
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return compat.detect(code)
 
 
 class _CappedClient(NotebookClient):
@@ -97,20 +111,26 @@ class _CappedClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launcher) -> Execution:
-    """Run ``notebook`` with ``data_file`` beside it; return the extraction report."""
+def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launcher,
+            data_url: str | None = None) -> Execution:
+    """Run ``notebook`` with ``data_file`` beside it (read-only: a download over it fails and
+    the original stays loadable); return the extraction report. ``data_url``: the exercise's
+    data URL, whose downloads are answered with the provided file."""
     nb = read_notebook(notebook)
     workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
     try:
         shutil.copyfile(notebook, workdir / notebook.name)
         shutil.copyfile(data_file, workdir / data_file.name)
+        os.chmod(workdir / data_file.name, 0o444)
         extract_name = EXTRACT_FILE.format(secrets.token_hex(8))
         with launcher.session(workdir, settings) as spec:
-            prepared = prepare(nb, settings, str(spec.kernel_cwd / extract_name))
+            prepared = prepare(nb, settings, str(spec.kernel_cwd / extract_name),
+                               data_file.name, data_url)
             try:
                 run = asyncio.run(_run(prepared, workdir, extract_name, settings, spec))
-                run.original = nb
+                run.original, run.legacy = nb, legacy_markers(nb)
             except (NotGradable, LimitExceeded) as exc:
+                exc.details.setdefault("legacy", legacy_markers(nb))
                 raise _limit_cause(spec, exc) from None
             if (hit := spec.limit_hit()) is not None:  # e.g. a child process was OOM-killed
                 run.warnings.append(hit.message)
