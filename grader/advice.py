@@ -49,7 +49,7 @@ NEUTRALIZED = {
                     "Colab-only part was skipped",
 }
 NOISE = re.compile(
-    r"^(?:[EWIF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]"  # absl/glog: E0000 00:00:... file.cc:12]
+    r"^(?:[EWIF]\d{4} [\d:.]+\s+\d+ \S+:\d+\]"  # absl/glog: E0000 00:00:... file.cc:12]
     r"|.*(?:oneDNN custom operations|TF_ENABLE_ONEDNN_OPTS|This TensorFlow binary is optimized"
     r"|To enable the following instructions|rebuild TensorFlow with the appropriate compiler"
     r"|Unable to register cu(?:DNN|FFT|BLAS) factory|Could not find cuda drivers"
@@ -159,13 +159,13 @@ BIG_LAYER = re.compile(r"\b(Dense|Conv[123]D|Convolution2D)\s*\(\s*([\d_]{6,})")
 
 
 def _memory(kind, text, code, facts):
-    oom = kind in ("memory_limit", "kernel_died") or re.search(
-        r"MemoryError|ResourceExhausted|OOM when allocating|Unable to allocate", text)
+    big = BIG_LAYER.search(code)
+    oom = kind == "memory_limit" or (kind == "kernel_died" and big) or re.search(
+        r"MemoryError|ResourceExhausted|OOM when allocating|Unable to allocate|out of memory", text)
     if not oom:
         return None
-    big = BIG_LAYER.search(code)
     if big:
-        return (f"the cell ran out of memory building `{big.group(1)}({big.group(2)}…)`: a layer of "
+        return (f"the cell ran out of memory building `{big.group(1)}({big.group(2)})`: a layer of "
                 f"{int(big.group(2).replace('_', '')):,} units makes the model far larger than the "
                 "exercise. Check your layer sizes (units, filters) against the exercise.")
     return ("the notebook ran out of memory: check your layer sizes (units, filters) and array "

@@ -188,9 +188,8 @@ def _convolution2d(keras, record):
         if rest:
             raise refuse("Convolution2D with more than 3 positional arguments",
                          "Conv2D(filters, (rows, cols), padding=..., strides=...) with keywords")
-        if nb_filter is None:
-            nb_filter = kwargs.pop("nb_filter", kwargs.pop("filters", None))
-            record("nb_filter=")
+        if nb_filter is None:  # Keras 2 spelling: Convolution2D(filters=32, ...)
+            nb_filter = kwargs.pop("filters", None)
         if isinstance(nb_row, (tuple, list)) or (nb_row is not None and nb_col is None):
             kernel = nb_row  # Keras 2 spelling: Convolution2D(32, (3, 3))
         elif nb_row is not None:
