@@ -203,3 +203,18 @@ def test_a_name_error_says_cells_run_in_order_from_a_fresh_kernel():
     text = advice.advise("cell_error", "cell 8 raised NameError: name 'MaxPoolling2D' is not defined",
                          None, "model.add(MaxPoolling2D())", facts)
     assert "`MaxPoolling2D` is not defined" in text and "fresh kernel" in text
+
+
+def test_the_report_and_the_terminal_say_what_ran_differently(spec):
+    from grader.render import html, terminal
+    from grader.result import Result
+
+    result = Result(submission="s2017", status=Status.PASSED, neutralized=[advice.NEUTRALIZED["wget"]],
+                    compat={"detected": ["border_mode="], "mappings": ["border_mode= → padding="]})
+    page, text = html.render_report(result), terminal.summary(result)
+    for shown in (page, text):
+        assert "compatibility layer" in shown and "border_mode= → padding=" in shown
+        assert "answered with the provided copy" in shown
+    assert 'id="environment"' in page
+    plain = terminal.summary(Result(submission="s", status=Status.PASSED))
+    assert "compatibility" not in plain and "neutralized" not in plain
