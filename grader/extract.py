@@ -11,7 +11,7 @@ from .exceptions import DisallowedLayer, InvalidModel, NoModel
 MAX_LAYERS = 200
 MAX_HISTORY = 1000
 EPOCH = re.compile(r"^Epoch \d+/\d+", re.MULTILINE)
-SAFE_DETAIL = re.compile(r"[^\w./ :=<>~,+-]")
+SAFE_DETAIL = re.compile(r"[^\w./ :,+-]")
 METRIC = re.compile(r"\b([A-Za-z_]{1,40}): (nan|[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)")
 
 

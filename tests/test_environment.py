@@ -218,3 +218,50 @@ def test_the_report_and_the_terminal_say_what_ran_differently(spec):
     assert 'id="environment"' in page
     plain = terminal.summary(Result(submission="s", status=Status.PASSED))
     assert "compatibility" not in plain and "neutralized" not in plain
+
+
+def test_only_known_mappings_and_neutralizations_reach_the_result():
+    from grader import extract
+    from grader.kernel import compat
+
+    report = {"compat": ["border_mode=", "<script>", 3],
+              "neutralized": [{"what": "wget", "detail": "mnist_4000.pkl.gz<img src=x>"},
+                              {"what": "rm -rf", "detail": "x"}, "junk"]}
+    used, lines = extract.environment(report, compat.MAPPINGS, advice.NEUTRALIZED)
+    assert used == ["border_mode= → padding="]
+    assert len(lines) == 1 and lines[0].startswith(advice.NEUTRALIZED["wget"]) and "<" not in lines[0]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, data_file):
+    """A kernel-side Environment in a working dir holding the data file, urllib restored after."""
+    import shutil
+    import types
+    import urllib.request
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copyfile(data_file, tmp_path / DATA)
+    monkeypatch.setattr(urllib.request, "urlretrieve", urllib.request.urlretrieve)
+    monkeypatch.setattr(urllib.request, "urlopen", urllib.request.urlopen)
+    ledger = types.SimpleNamespace(neutralized=[], compat=[])
+    environment = neutralize.Environment(ledger, DATA, URL)
+    environment.patch_urllib()
+    return environment
+
+
+def test_urllib_and_requests_get_the_provided_file_for_the_data_url_only(env, data_file, monkeypatch):
+    import urllib.request
+
+    expected = data_file.read_bytes()
+    assert urllib.request.urlretrieve(URL, "copy.gz")[0] == "copy.gz"
+    with open("copy.gz", "rb") as f:
+        assert f.read() == expected
+    with urllib.request.urlopen(URL) as response:
+        assert response.read() == expected
+    requests = pytest.importorskip("requests")
+    monkeypatch.setattr(requests, "get", requests.get)
+    env.patch_requests(requests)
+    assert requests.get(URL).content == expected
+    assert {n["what"] for n in env.ledger.neutralized} == {"urlretrieve", "urlopen", "requests"}
+    with pytest.raises(OSError):  # any other URL goes to the network (refused offline or here)
+        urllib.request.urlopen("http://127.0.0.1:9/other.zip", timeout=5)
