@@ -13,6 +13,8 @@ import shlex
 
 MAGIC = re.compile(r"^(\s*)([!%])(?!%)\s*(.*?)\s*$")
 DISPLAY_BACKENDS_KEPT = ("inline", "")
+#: a line that imports or looks up google.colab (a comment mentioning it is none)
+COLAB = re.compile(r"^[^#]*(?:import\s+google\.colab|from\s+google\.colab\s+import|['\"]google\.colab['\"])")
 
 
 def rewrite(line, data_name, data_url):
@@ -67,7 +69,7 @@ def transform(lines, data_name, data_url):
     for line in lines:
         new = rewrite(line, data_name, data_url)
         out.append(line if new is None else new)
-        if new is None and "google.colab" in line:
+        if new is None and COLAB.search(line):
             notes.append("google.colab")
     return out, notes
 
