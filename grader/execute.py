@@ -27,7 +27,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from . import kernel
-from .kernel import compat
+from .legacy import legacy_markers
 from .exceptions import CellError, GraderError, InvalidNotebook, KernelDied, LimitExceeded, NotGradable
 from .launch import LaunchSpec, Launcher
 from .settings import Settings
@@ -64,8 +64,8 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str,
-            data_name: str = "", data_url: str | None = None) -> nbformat.NotebookNode:
+def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str, data_name: str = "",
+            data_url: str | None = None) -> nbformat.NotebookNode:
     """Strip outputs and execution tags; add the prelude, the neutralization of environment
     cells and (for Keras 1/2 notebooks only) the compatibility layer first, the extraction last."""
     nb = nbformat.from_dict(nb)
@@ -76,7 +76,8 @@ def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str,
             cell.outputs, cell.execution_count = [], None
         tags = cell.metadata.get("tags", [])
         cell.metadata["tags"] = [t for t in tags if t not in EXECUTION_TAGS]
-    prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)}, {int(settings.notebook_steps)})")
+    prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)}, "
+                                       f"{int(settings.notebook_steps)})")
     extract = kernel.source("extract_model", f"__grader_extract({extract_name!r}, globals())")
     setup = [prelude, kernel.isolated("neutralize", "__grader_neutralize", data_name, data_url)]
     if legacy_markers(nb):
@@ -84,12 +85,6 @@ def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str,
     nb.cells.insert(0, nbformat.v4.new_code_cell("\n".join(setup)))
     nb.cells.append(nbformat.v4.new_code_cell(extract))
     return nb
-
-
-def legacy_markers(nb: nbformat.NotebookNode) -> list[str]:
-    """The Keras 1/2 markers in the notebook's code: non-empty means the compatibility layer."""
-    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    return compat.detect(code)
 
 
 class _CappedClient(NotebookClient):

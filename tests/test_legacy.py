@@ -167,7 +167,7 @@ def test_undo_gives_back_plain_keras3():
 
 
 def test_legacy_notebooks_are_detected_and_keras3_ones_are_not():
-    from grader.execute import legacy_markers
+    from grader.legacy import legacy_markers
 
     import nbformat
 

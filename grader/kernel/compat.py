@@ -4,7 +4,7 @@ The course's notebooks 07/08 were written for Keras 1.2: ``Convolution2D(32, 3, 
 border_mode='same', init='he_normal')``, ``keras.layers.normalization``, ``fit(nb_epoch=)``,
 ``history.history['acc']``. Keras 3 rejects them, or worse reads them differently (its
 ``Convolution2D(32, 3, 3)`` is a 3x3 kernel with stride 3). The grader therefore detects legacy
-notebooks from their source (:func:`detect`) and, for those only, injects this file, which
+notebooks from their source (``grader/legacy.py``) and, for those only, injects this file, which
 maps exactly the surface the course uses by renaming arguments and patching names. It never
 subclasses anything: the layers built are the plain Keras 3 classes and the model stays a
 ``keras.Sequential``/``keras.Model``, so extraction and checks are unchanged. Every mapping
@@ -12,10 +12,9 @@ used is recorded by name (:data:`MAPPINGS`, which the grader validates the kerne
 against); a Keras 1/2 call outside the mapped surface raises :class:`LegacyKerasCall` naming
 the call and its Keras 3 spelling.
 
-The grader imports this module only for :func:`detect` and :data:`MAPPINGS`; ``install`` runs
+The grader imports this module only for :data:`MAPPINGS`; ``install`` runs
 in the kernel (and in unit tests, which undo it).
 """
-import re
 
 #: mapping name (as reported) -> what it becomes in Keras 3
 MAPPINGS = {
@@ -53,22 +52,6 @@ UNMAPPED = {
     "nb_col": "kernel_size=(rows, cols)", "Merge": "keras.layers.Concatenate() or keras.layers.Add()",
 }
 
-#: what marks a notebook's source as Keras 1/2 (name -> pattern); one hit is enough
-MARKERS = {
-    "border_mode=": r"\bborder_mode\s*=",
-    "fit(nb_epoch=)": r"\.fit\s*\((?:[^()]|\([^()]*\))*\bnb_epoch\s*=",
-    "init=": r"[(,]\s*init\s*=",
-    "Convolution2D(": r"\bConvolution2D\s*\(",
-    "subsample=": r"\bsubsample\s*=",
-    "output_dim=": r"\boutput_dim\s*=",
-    "batch_input_shape=": r"\bbatch_input_shape\s*=",
-    "keras.layers.<Keras 2 module>": r"\bkeras\.layers\.(normalization|convolutional|core|pooling)\b",
-    "np_utils": r"\bnp_utils\b",
-    "tf.set_random_seed": r"\btf\.set_random_seed\b",
-    "predict_classes": r"\.predict_classes\s*\(",
-    "history['acc']": r"""\[\s*['"](val_)?acc['"]\s*\]""",
-}
-
 #: legacy argument -> Keras 3 argument (applied where the layer class takes the new name)
 RENAMES = {"init": "kernel_initializer", "border_mode": "padding", "subsample": "strides",
            "output_dim": "units", "nb_filter": "filters", "p": "rate"}
@@ -84,37 +67,33 @@ class LegacyKerasCall(Exception):
     """A Keras 1/2 call the compatibility layer does not map (the message says the fix)."""
 
 
-def detect(source: str) -> list:
-    """Names of the Keras 1/2 markers found in a notebook's code (empty: a Keras 3 notebook).
-
-    A plain assignment such as ``nb_epoch = 8`` is no marker: only ``fit(nb_epoch=...)`` is.
-    """
-    return [name for name, pattern in MARKERS.items() if re.search(pattern, source)]
-
-
 def refuse(call: str, spelling: str) -> LegacyKerasCall:
     return LegacyKerasCall(f"{call} is Keras 1/2 API outside the grader's compatibility layer; "
                            f"in Keras 3 write {spelling}")
 
 
 class _Patcher:
-    """Sets attributes and remembers the old values, so that ``undo`` restores them."""
+    """Sets attributes (or ``sys.modules`` entries) and remembers the old values for ``undo``."""
 
-    def __init__(self):
-        self.saved = []
+    def __init__(self, modules):
+        self.saved, self.modules = [], modules
 
     def set(self, obj, name, value):
-        own = obj._m if isinstance(obj, _ModulesProxy) else vars(obj)  # not inherited ones
-        self.saved.append((obj, name, own.get(name, _ABSENT)))
+        self.saved.append((obj, name, vars(obj).get(name, _ABSENT)))  # its own, not inherited
         setattr(obj, name, value)
+
+    def set_module(self, name, module):
+        self.saved.append((None, name, self.modules.get(name, _ABSENT)))
+        self.modules[name] = module
 
     def undo(self):
         for obj, name, old in reversed(self.saved):
-            if old is _ABSENT:
-                try:
-                    delattr(obj, name)
-                except AttributeError:
-                    pass
+            if obj is None and old is _ABSENT:
+                self.modules.pop(name, None)
+            elif obj is None:
+                self.modules[name] = old
+            elif old is _ABSENT:
+                delattr(obj, name)
             else:
                 setattr(obj, name, old)
         self.saved.clear()
@@ -126,13 +105,13 @@ _ABSENT = object()
 def install(keras, tf, record, sys_modules):
     """Patch ``keras``/``tf`` for legacy notebooks; ``record(name)`` is called with each
     :data:`MAPPINGS` name when it is used. Returns the function that undoes everything."""
-    p = _Patcher()
+    p = _Patcher(sys_modules)
     _layers(keras, record, p)
     p.set(keras.layers, "Convolution2D", _convolution2d(keras, record))
     p.set(tf, "set_random_seed", _seed(tf, record))
     p.set(keras.callbacks, "TensorBoard", _tensorboard(keras, record))
     p.set(keras.Sequential, "predict_classes", _predict_classes(record))
-    _modules(keras, record, p, sys_modules)
+    _modules(keras, record, p)
     p.set(keras.Model, "fit", wrap_fit(keras.Model.fit, record))
     return p.undo
 
@@ -239,7 +218,7 @@ def _to_categorical(keras, record):
     return to_categorical
 
 
-def _modules(keras, record, p, sys_modules):
+def _modules(keras, record, p):
     """``keras.layers.normalization`` & co.: modules whose names resolve to Keras 3's."""
     import types
 
@@ -247,26 +226,7 @@ def _modules(keras, record, p, sys_modules):
         module = types.ModuleType(dotted, f"Keras 2 path mapped onto keras.{home}")
         module.__getattr__ = _module_getattr(keras, dotted, home, record)
         p.set(getattr(keras, home), dotted.rsplit(".", 1)[1], module)
-        p.set(_ModulesProxy(sys_modules), dotted, module)
-
-
-class _ModulesProxy:
-    """Lets :class:`_Patcher` set and undo entries of ``sys.modules`` like attributes."""
-
-    def __init__(self, modules):
-        self.__dict__["_m"] = modules
-
-    def __getattr__(self, name):
-        try:
-            return self._m[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name, value):
-        self._m[name] = value
-
-    def __delattr__(self, name):
-        self._m.pop(name, None)
+        p.set_module(dotted, module)
 
 
 def _module_getattr(keras, dotted, home, record):
