@@ -39,6 +39,7 @@ NEUTRALIZED = {
     "urlretrieve": "`urlretrieve` of the exercise's data file: answered with the provided copy",
     "urlopen": "`urlopen` of the exercise's data file: answered with the provided copy",
     "requests": "`requests.get` of the exercise's data file: answered with the provided copy",
+    "get_file": "`keras.utils.get_file` of the exercise's data file: answered with the provided copy",
     "%load_ext tensorboard": "`%load_ext tensorboard`: skipped (display only; no TensorBoard here)",
     "%tensorboard": "`%tensorboard`: skipped (display only)",
     "!tensorboard": "`!tensorboard`: skipped (it would wait forever for a browser)",
@@ -146,6 +147,15 @@ def _module_path(kind, text, code, facts):
             "BatchNormalization, Activation, MaxPooling2D`.")
 
 
+def _tensorflow1(kind, text, code, facts):
+    m = re.search(r"module 'tensorflow' has no attribute '(\w+)'", text)
+    if not m:
+        return None
+    return (f"`tf.{m.group(1)}` is TensorFlow 1 API; TensorFlow {facts.tensorflow or '2'} has it only "
+            f"as `tf.compat.v1.{m.group(1)}`, if at all: write it the TensorFlow 2 way "
+            "(e.g. `tf.random.set_seed(1)` for `tf.set_random_seed(1)`).")
+
+
 def _missing_package(kind, text, code, facts):
     m = re.search(r"No module named '([\w.]+)'", text)
     if not m:
@@ -189,4 +199,5 @@ def _name_error(kind, text, code, facts):
             "spelling, or define or import it in an earlier cell.")
 
 
-RULES = (_legacy, _colab, _paths, _gpu, _module_path, _missing_package, _memory, _markers, _name_error)
+RULES = (_legacy, _colab, _paths, _gpu, _module_path, _tensorflow1, _missing_package, _memory,
+         _markers, _name_error)

@@ -249,7 +249,7 @@ def env(tmp_path, monkeypatch, data_file):
     return environment
 
 
-def test_urllib_and_requests_get_the_provided_file_for_the_data_url_only(env, data_file, monkeypatch):
+def test_urllib_requests_and_get_file_get_the_provided_file_for_the_data_url_only(env, data_file, monkeypatch):
     import urllib.request
 
     expected = data_file.read_bytes()
@@ -262,6 +262,18 @@ def test_urllib_and_requests_get_the_provided_file_for_the_data_url_only(env, da
     monkeypatch.setattr(requests, "get", requests.get)
     env.patch_requests(requests)
     assert requests.get(URL).content == expected
-    assert {n["what"] for n in env.ledger.neutralized} == {"urlretrieve", "urlopen", "requests"}
+    keras = pytest.importorskip("keras")
+    monkeypatch.setattr(keras.utils, "get_file", keras.utils.get_file)
+    env.patch_keras(keras)
+    with open(keras.utils.get_file(DATA, origin=URL), "rb") as f:
+        assert f.read() == expected
+    assert {n["what"] for n in env.ledger.neutralized} == {"urlretrieve", "urlopen", "requests", "get_file"}
     with pytest.raises(OSError):  # any other URL goes to the network (refused offline or here)
         urllib.request.urlopen("http://127.0.0.1:9/other.zip", timeout=5)
+
+
+def test_a_tensorflow1_call_gets_its_tensorflow2_spelling():
+    facts = advice.Facts(DATA, "2.21.0", "3.15.1")
+    text = advice.advise("cell_error", "cell 1 raised AttributeError: module 'tensorflow' has no "
+                         "attribute 'Session'", None, "sess = tf.Session()", facts)
+    assert "TensorFlow 1 API" in text and "tf.compat.v1.Session" in text

@@ -164,6 +164,9 @@ def _checking_init(init, record):
 def _convolution2d(keras, record):
     def Convolution2D(nb_filter=None, nb_row=None, nb_col=None, *rest, **kwargs):
         """Keras 1: ``Convolution2D(nb_filter, nb_row, nb_col, ...)`` is a nb_row x nb_col kernel."""
+        for old in kwargs:
+            if old in UNMAPPED:
+                raise refuse(f"Convolution2D({old}=...)", UNMAPPED[old])
         if rest:
             raise refuse("Convolution2D with more than 3 positional arguments",
                          "Conv2D(filters, (rows, cols), padding=..., strides=...) with keywords")
