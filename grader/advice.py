@@ -119,8 +119,13 @@ def _paths(kind, text, code, facts):
             + "; create any other file in the notebook itself.")
 
 
+#: GPU set-up in the failing cell's code (a comment that mentions a GPU is none)
+GPU_CODE = re.compile(r"^[^#\n]*(?:['\"]/?(?:device:)?GPU|['\"]gpu|set_memory_growth|is_gpu_available"
+                      r"|gpu_device_name|cuda|CUDA_VISIBLE_DEVICES)", re.MULTILINE)
+
+
 def _gpu(kind, text, code, facts):
-    if kind not in ("cell_error", "kernel_died") or not re.search(r"GPU|gpu|cuda|CUDA|cudnn", code):
+    if kind not in ("cell_error", "kernel_died") or not GPU_CODE.search(code):
         return None
     return ("your notebook expects a GPU, but " + facts.machine + ": "
             "`tf.config.list_physical_devices('GPU')` is empty there. Remove the GPU set-up "

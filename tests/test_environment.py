@@ -277,3 +277,10 @@ def test_a_tensorflow1_call_gets_its_tensorflow2_spelling():
     text = advice.advise("cell_error", "cell 1 raised AttributeError: module 'tensorflow' has no "
                          "attribute 'Session'", None, "sess = tf.Session()", facts)
     assert "TensorFlow 1 API" in text and "tf.compat.v1.Session" in text
+
+
+def test_a_comment_about_a_gpu_does_not_make_an_error_a_gpu_problem():
+    facts = advice.Facts(DATA, "2.21.0", "3.15.1")
+    text = advice.advise("cell_error", "cell 2 raised ZeroDivisionError: division by zero", None,
+                         "# on a GPU this is faster\n1 / 0", facts)
+    assert "GPU" not in text
