@@ -161,6 +161,23 @@ def _tensorflow1(kind, text, code, facts):
             "(e.g. `tf.random.set_seed(1)` for `tf.set_random_seed(1)`).")
 
 
+#: Keras 1/2 names that Keras 3 removed -> what to write instead
+RENAMED = {"fit_generator": "model.fit(generator, ...)", "predict_generator": "model.predict(generator)",
+           "evaluate_generator": "model.evaluate(generator)", "predict_proba": "model.predict(x)",
+           "predict_classes": "np.argmax(model.predict(x), axis=-1)", "lr": "learning_rate=",
+           "nb_epoch": "epochs=", "init": "kernel_initializer=", "border_mode": "padding=",
+           "subsample": "strides=", "output_dim": "units=", "W_regularizer": "kernel_regularizer="}
+
+
+def _keras_renamed(kind, text, code, facts):
+    m = (re.search(r"has no attribute '(\w+)'", text) or re.search(
+        r"(?:Unrecognized keyword arguments passed to \w+|Argument\(s\) not recognized): \{'(\w+)'", text))
+    if not m or m.group(1) not in RENAMED:
+        return None
+    return (f"`{m.group(1)}` is Keras 1/2 API that Keras {facts.keras or '3'} removed: write "
+            f"`{RENAMED[m.group(1)]}` instead.")
+
+
 def _missing_package(kind, text, code, facts):
     m = re.search(r"No module named '([\w.]+)'", text)
     if not m:
@@ -204,5 +221,5 @@ def _name_error(kind, text, code, facts):
             "spelling, or define or import it in an earlier cell.")
 
 
-RULES = (_legacy, _colab, _paths, _gpu, _module_path, _tensorflow1, _missing_package, _memory,
-         _markers, _name_error)
+RULES = (_legacy, _colab, _paths, _gpu, _module_path, _tensorflow1, _keras_renamed,
+         _missing_package, _memory, _markers, _name_error)

@@ -284,3 +284,12 @@ def test_a_comment_about_a_gpu_does_not_make_an_error_a_gpu_problem():
     text = advice.advise("cell_error", "cell 2 raised ZeroDivisionError: division by zero", None,
                          "# on a GPU this is faster\n1 / 0", facts)
     assert "GPU" not in text
+
+
+@pytest.mark.parametrize("message, spelling", [
+    ("AttributeError: 'Sequential' object has no attribute 'fit_generator'", "model.fit(generator, ...)"),
+    ("ValueError: Argument(s) not recognized: {'lr': 0.01}", "learning_rate="),
+])
+def test_a_keras_name_that_keras3_removed_gets_its_new_spelling(message, spelling):
+    text = advice.advise("cell_error", f"cell 3 raised {message}", None, "", advice.Facts(DATA, "2.21.0", "3.15.1"))
+    assert f"`{spelling}`" in text and "Keras 3.15.1 removed" in text
