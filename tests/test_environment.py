@@ -249,7 +249,8 @@ def env(tmp_path, monkeypatch, data_file):
     return environment
 
 
-def test_urllib_requests_and_get_file_get_the_provided_file_for_the_data_url_only(env, data_file, monkeypatch):
+def test_urllib_requests_and_get_file_get_the_provided_file_for_the_data_url_only(env, data_file,
+                                                                                 monkeypatch):
     import urllib.request
 
     expected = data_file.read_bytes()
@@ -291,5 +292,6 @@ def test_a_comment_about_a_gpu_does_not_make_an_error_a_gpu_problem():
     ("ValueError: Argument(s) not recognized: {'lr': 0.01}", "learning_rate="),
 ])
 def test_a_keras_name_that_keras3_removed_gets_its_new_spelling(message, spelling):
-    text = advice.advise("cell_error", f"cell 3 raised {message}", None, "", advice.Facts(DATA, "2.21.0", "3.15.1"))
+    facts = advice.Facts(DATA, "2.21.0", "3.15.1")
+    text = advice.advise("cell_error", f"cell 3 raised {message}", None, "", facts)
     assert f"`{spelling}`" in text and "Keras 3.15.1 removed" in text

@@ -193,6 +193,9 @@ class Environment:
         keras.utils.get_file = get_file
 
 
+OUTPUT_OPTIONS = {"wget": ("-O", "--output-document"), "curl": ("-o", "--output")}
+
+
 def download_target(words, data_name):
     """Where ``wget``/``curl`` would write (None: standard output)."""
     tool, target, prefix, remote_name = words[0], None, ".", tool_default(words)
@@ -201,7 +204,7 @@ def download_target(words, data_name):
     i = 1
     while i < len(words):
         w, nxt = words[i], words[i + 1] if i + 1 < len(words) else None
-        if (tool == "wget" and w in ("-O", "--output-document")) or (tool == "curl" and w in ("-o", "--output")):
+        if w in OUTPUT_OPTIONS[tool]:
             target, i = nxt, i + 2
             continue
         if tool == "wget" and w in ("-P", "--directory-prefix"):
