@@ -27,9 +27,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from . import kernel
-from .legacy import legacy_markers
 from .exceptions import CellError, GraderError, InvalidNotebook, KernelDied, LimitExceeded, NotGradable
 from .launch import LaunchSpec, Launcher
+from .legacy import legacy_markers
 from .settings import Settings
 
 #: tags that would make nbclient skip a cell or swallow its error: the grader decides that
