@@ -43,7 +43,8 @@ def _environment(result: Result) -> list[str]:
     """The compatibility layer and neutralized lines, so that nothing is changed silently."""
     lines = []
     if result.compat is not None:
-        used = ", ".join(result.compat.get("mappings", [])) or "nothing mapped before it stopped"
+        used = (", ".join(result.compat.get("mappings", []))
+                or "the mappings used are listed only for a notebook that runs to the end")
         lines.append(_wrap(f"ran through the Keras 1/2 compatibility layer: {used}", "  "))
     for line in result.neutralized:
         lines.append(_wrap(f"neutralized: {line}", "  "))
