@@ -128,9 +128,10 @@ def _gpu(kind, text, code, facts):
     if kind not in ("cell_error", "kernel_died") or not GPU_CODE.search(code):
         return None
     return ("your notebook expects a GPU, but " + facts.machine + ": "
-            "`tf.config.list_physical_devices('GPU')` is empty there. Remove the GPU set-up "
-            "(device scopes like `tf.device('/GPU:0')`, `set_memory_growth`, asserts on a GPU): "
-            "Keras uses the CPU by itself, and the grader trains your network on the CPU anyway.")
+            "`tf.config.list_physical_devices('GPU')` is empty there. Remove the set-up that "
+            "expects a GPU (`set_memory_growth(gpus[0], …)`, asserts on a GPU; a "
+            "`tf.device('/GPU:0')` scope alone just runs on the CPU): Keras uses the CPU by "
+            "itself, and the grader trains your network on the CPU anyway.")
 
 
 def _legacy(kind, text, code, facts):

@@ -114,6 +114,14 @@ def test_a_gpu_device_scope_is_explained_as_a_cpu_only_machine(grade):
 
 
 @pytest.mark.kernel
+def test_a_model_built_in_a_gpu_device_scope_is_graded_on_the_cpu(grade):
+    cell = "import tensorflow as tf\nwith tf.device('/GPU:0'):\n" + "\n".join(
+        "    " + line for line in (MODEL_HEAD + SOLUTION + MODEL_TAIL).split("\n"))
+    result = grade(model_only_notebook(model_cell=cell))
+    assert result.status is Status.PASSED, result.error
+
+
+@pytest.mark.kernel
 def test_an_out_of_memory_layer_points_at_the_layer_sizes(grade):
     huge = MODEL_HEAD + SOLUTION + MODEL_TAIL.replace("Dense(200", "Dense(4_000_000")
     result = grade(model_only_notebook(model_cell=huge), launcher=SandboxLauncher.create())
