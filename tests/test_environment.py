@@ -303,3 +303,7 @@ def test_a_keras_name_that_keras3_removed_gets_its_new_spelling(message, spellin
     facts = advice.Facts(DATA, "2.21.0", "3.15.1")
     text = advice.advise("cell_error", f"cell 3 raised {message}", None, "", facts)
     assert f"`{spelling}`" in text and "Keras 3.15.1 removed" in text
+
+
+def test_without_a_data_file_name_no_download_is_rewritten():
+    assert neutralize.rewrite("!wget https://example.org/other.zip\n", "", None) is None

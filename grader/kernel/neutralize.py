@@ -14,7 +14,8 @@ import shlex
 MAGIC = re.compile(r"^(\s*)([!%])(?!%)\s*(.*?)\s*$")
 DISPLAY_BACKENDS_KEPT = ("inline", "")
 #: a line that imports or looks up google.colab (a comment mentioning it is none)
-COLAB = re.compile(r"^[^#]*(?:import\s+google\.colab|from\s+google\.colab\s+import|['\"]google\.colab['\"])")
+COLAB = re.compile(r"^[^#]*(?:import\s+google\.colab|from\s+google\.colab\s+import"
+                   r"|['\"]google\.colab['\"])")
 
 
 def rewrite(line, data_name, data_url):
@@ -36,7 +37,7 @@ def rewrite(line, data_name, data_url):
 def _call(escape, words, command, data_name, data_url):
     head = words[0]
     if escape == "!" and head in ("wget", "curl") and (
-            data_name in command or (data_url and data_url in command)):
+            (data_name and data_name in command) or (data_url and data_url in command)):
         return f"__grader_env.download({words!r})"
     if head == "tensorboard":
         return f"__grader_env.neutral({escape + 'tensorboard'!r})"
