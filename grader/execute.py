@@ -29,6 +29,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from . import kernel
 from .exceptions import CellError, GraderError, InvalidNotebook, KernelDied, LimitExceeded, NotGradable
 from .launch import LaunchSpec, Launcher
+from .legacy import legacy_markers
 from .settings import Settings
 
 #: tags that would make nbclient skip a cell or swallow its error: the grader decides that
@@ -48,6 +49,8 @@ class Execution:
     #: the submitted notebook as read, with the outputs the student saved
     original: nbformat.NotebookNode | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Keras 1/2 markers found in the source (the compatibility layer ran when non-empty)
+    legacy: list[str] = field(default_factory=list)
 
 
 def read_notebook(path: Path, data: bytes | None = None) -> nbformat.NotebookNode:
@@ -63,8 +66,10 @@ def read_notebook(path: Path, data: bytes | None = None) -> nbformat.NotebookNod
     return nb
 
 
-def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str) -> nbformat.NotebookNode:
-    """Strip outputs and execution tags, add the prelude first and the extraction last."""
+def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str, data_name: str = "",
+            data_url: str | None = None) -> nbformat.NotebookNode:
+    """Strip outputs and execution tags; add the prelude, the neutralization of environment
+    cells and (for Keras 1/2 notebooks only) the compatibility layer first, the extraction last."""
     nb = nbformat.from_dict(nb)
     nb.metadata.pop("kernelspec", None)
     nb.metadata.pop("widgets", None)
@@ -73,9 +78,13 @@ def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str) ->
             cell.outputs, cell.execution_count = [], None
         tags = cell.metadata.get("tags", [])
         cell.metadata["tags"] = [t for t in tags if t not in EXECUTION_TAGS]
-    prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)}, {int(settings.notebook_steps)})")
+    prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)}, "
+                                       f"{int(settings.notebook_steps)})")
     extract = kernel.source("extract_model", f"__grader_extract({extract_name!r}, globals())")
-    nb.cells.insert(0, nbformat.v4.new_code_cell(prelude))
+    setup = [prelude, kernel.isolated("neutralize", "__grader_neutralize", data_name, data_url)]
+    if legacy_markers(nb):
+        setup.append(kernel.isolated("compat", "__grader_compat"))
+    nb.cells.insert(0, nbformat.v4.new_code_cell("\n".join(setup)))
     nb.cells.append(nbformat.v4.new_code_cell(extract))
     return nb
 
@@ -99,21 +108,27 @@ class _CappedClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launcher) -> Execution:
-    """Run ``notebook`` with ``data_file`` beside it; return the extraction report."""
+def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launcher,
+            data_url: str | None = None) -> Execution:
+    """Run ``notebook`` with ``data_file`` beside it (read-only: a download over it fails and
+    the original stays loadable); return the extraction report. ``data_url``: the exercise's
+    data URL, whose downloads are answered with the provided file."""
     data = Path(notebook).read_bytes()  # once: the bytes parsed are the bytes the kernel sees
     nb = read_notebook(notebook, data)
     workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
     try:
         (workdir / notebook.name).write_bytes(data)
         shutil.copyfile(data_file, workdir / data_file.name)
+        os.chmod(workdir / data_file.name, 0o444)
         extract_name = EXTRACT_FILE.format(secrets.token_hex(8))
         with launcher.session(workdir, settings) as spec:
-            prepared = prepare(nb, settings, str(spec.kernel_cwd / extract_name))
+            prepared = prepare(nb, settings, str(spec.kernel_cwd / extract_name),
+                               data_file.name, data_url)
             try:
                 run = asyncio.run(_run(prepared, workdir, extract_name, settings, spec))
-                run.original = nb
+                run.original, run.legacy = nb, legacy_markers(nb)
             except (NotGradable, LimitExceeded) as exc:
+                exc.details.setdefault("legacy", legacy_markers(nb))
                 raise _limit_cause(spec, exc) from None
             if (hit := spec.limit_hit()) is not None:  # e.g. a child process was OOM-killed
                 run.warnings.append(hit.message)

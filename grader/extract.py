@@ -11,6 +11,7 @@ from .exceptions import DisallowedLayer, InvalidModel, NoModel
 MAX_LAYERS = 200
 MAX_HISTORY = 1000
 EPOCH = re.compile(r"^Epoch \d+/\d+", re.MULTILINE)
+SAFE_DETAIL = re.compile(r"[^\w./ :,+-]")
 METRIC = re.compile(r"\b([A-Za-z_]{1,40}): (nan|[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)")
 
 
@@ -94,6 +95,24 @@ def _history(value) -> dict | None:
             if nums:
                 out[str(key)[:50]] = nums
     return out or None
+
+
+def environment(report: dict, mappings: dict, neutralized: dict) -> tuple[list[str], list[str]]:
+    """The compatibility mappings used and the lines neutralized, as the kernel reported them:
+    only names the grader knows are kept, each as the sentence the grader writes for it."""
+    compat = report.get("compat") if isinstance(report.get("compat"), list) else []
+    used = [f"{name} → {mappings[name]}" for name in dict.fromkeys(compat)
+            if isinstance(name, str) and name in mappings]
+    entries = report.get("neutralized") if isinstance(report.get("neutralized"), list) else []
+    lines = []
+    for entry in entries[:50]:
+        what = entry.get("what") if isinstance(entry, dict) else None
+        if isinstance(what, str) and what in neutralized:
+            detail = SAFE_DETAIL.sub("", str(entry.get("detail") or ""))[:120]
+            line = neutralized[what] + (f" ({detail})" if detail else "")
+            if line not in lines:
+                lines.append(line)
+    return used, lines
 
 
 def saved_history(nb) -> dict | None:

@@ -12,33 +12,14 @@ import traceback
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__, compare, execute, extract
+from . import __version__, advice, compare, execute, extract
 from . import layers as L
 from .exceptions import GraderError, LimitExceeded, ModelTooLarge
+from .kernel import compat
 from .launch import Launcher
 from .result import ErrorInfo, Result, Status
 from .settings import Settings
 from .spec import Spec
-
-ADVICE = {
-    "invalid_notebook": "Open the notebook in Jupyter, check that it saves without errors, and resubmit.",
-    "cell_error": "Run the notebook top to bottom (Kernel → Restart & Run All) and fix the first "
-                  "error; the grader runs every cell in order.",
-    "kernel_died": "The notebook's Python process crashed or ran out of memory; restart and run "
-                   "it top to bottom to find the cell that does it.",
-    "no_model": "Keep the course's variable name `model` for your network.",
-    "disallowed_layer": "Use only standard Keras layers (no Lambda or custom classes).",
-    "invalid_model": "Build the network as a plain chain of standard Keras layers.",
-    "model_too_large": "Compare your layers with the exercise: the model is far larger than it should be.",
-    "timeout": "Make sure no cell waits for input or loops forever; the grader shortens training itself.",
-    "output_limit": "Remove loops that print a lot; keep verbose output short.",
-    "memory_limit": "The notebook used more memory than allowed; check for huge arrays or layers.",
-    "process_limit": "The notebook started too many processes or threads; remove loops that "
-                     "start processes (os.fork, subprocess, multiprocessing).",
-    "disk_limit": "The notebook wrote more files than allowed; save only what the exercise asks.",
-    "cpu_limit": "The notebook used too much CPU time; the grader shortens training itself.",
-}
-
 
 def versions() -> dict:
     out = {"grader": __version__}
@@ -64,7 +45,9 @@ def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settin
         result.notebook_sha256 = hashlib.sha256(notebook.read_bytes()).hexdigest()
         _grade(notebook, spec, data_file, settings, launcher, verifier, result)
     except GraderError as exc:
-        _fail(result, exc)
+        facts = advice.Facts(str(spec.data.get("file") or data_file.name),
+                             result.versions.get("tensorflow"), result.versions.get("keras"))
+        _fail(result, exc, facts)
     except Exception as exc:  # a grader bug: still a result, with the traceback for the instructor
         result.error = ErrorInfo(kind="internal", message=f"internal grader error: {exc!r}",
                                  traceback=traceback.format_exc(),
@@ -76,9 +59,10 @@ def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settin
 
 
 def _grade(notebook, spec, data_file, settings, launcher, verifier, result: Result) -> None:
-    run = execute.execute(notebook, data_file, settings, launcher)
+    run = execute.execute(notebook, data_file, settings, launcher, data_url=spec.data.get("url"))
     result.timings["execute"] = round(run.seconds, 2)
     result.warnings.extend(run.warnings)
+    _environment(result, run)
     model = extract.from_report(run.report, tuple(spec.input_shape))
     result.model_variable = model.variable
     result.student_history, result.student_history_source = model.history, "notebook run"
@@ -106,6 +90,14 @@ def _grade(notebook, spec, data_file, settings, launcher, verifier, result: Resu
     _score(result)
 
 
+def _environment(result: Result, run: execute.Execution) -> None:
+    """Say what ran differently from the student's machine: the compatibility layer, the
+    neutralized lines (checked against the names the grader knows)."""
+    used, result.neutralized = extract.environment(run.report, compat.MAPPINGS, advice.NEUTRALIZED)
+    if run.legacy:
+        result.compat = {"detected": run.legacy, "mappings": used}
+
+
 def _score(result: Result) -> None:
     result.score = float(sum(c.points for c in result.checks))
     failed = result.first_failed
@@ -116,14 +108,19 @@ def _score(result: Result) -> None:
         result.summary = f"Fix first: {failed.hint or failed.message}"
 
 
-def _fail(result: Result, exc: GraderError) -> None:
+def _fail(result: Result, exc: GraderError, facts: advice.Facts) -> None:
     details = exc.details
     result.status = Status.TIMEOUT if isinstance(exc, LimitExceeded) else Status.ERROR
     result.score = 0.0
+    raw = details.get("traceback")
+    shown = advice.clean_traceback(raw)
     result.error = ErrorInfo(kind=exc.kind, message=exc.message,
                              cell_index=details.get("cell_index"),
                              cell_source=details.get("cell_source"),
-                             traceback=details.get("traceback"),
-                             advice=details.get("advice") or ADVICE.get(exc.kind))
+                             traceback=shown, raw_traceback=raw if raw != shown else None,
+                             advice=details.get("advice") or advice.advise(
+                                 exc.kind, exc.message, raw, details.get("cell_source"), facts))
+    if details.get("legacy"):
+        result.compat = {"detected": list(details["legacy"]), "mappings": []}
     where = f" (cell {result.error.cell_index})" if result.error.cell_index else ""
     result.summary = f"Not graded{where}: {exc.message}"

@@ -49,6 +49,9 @@ class ErrorInfo:
     cell_source: str | None = None
     traceback: str | None = None
     advice: str | None = None
+    #: the traceback as the kernel gave it, TensorFlow's log lines included (for instructors);
+    #: ``traceback`` is the same without them. None when the two are the same
+    raw_traceback: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,6 +83,11 @@ class Result:
     spec: dict = field(default_factory=dict)
     sandbox: str | None = None
     notebook_sha256: str | None = None
+    #: set when the notebook ran through the Keras 1/2 compatibility layer: ``detected`` (the
+    #: markers found in its source) and ``mappings`` ("legacy → Keras 3", those it used)
+    compat: dict | None = None
+    #: environment lines made harmless (a download of the data, TensorBoard magics, …)
+    neutralized: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:

@@ -5,7 +5,7 @@ carry markup in every place a submission controls.
 """
 from __future__ import annotations
 
-from grader import compare, pipeline
+from grader import advice, compare, pipeline
 from grader import layers as L
 from grader.result import Check, ErrorInfo, Result, Status
 
@@ -96,7 +96,7 @@ def error(spec, name: str = "mallory_typo", message: str = "name 'MaxPoolling2D'
                   summary=f"Not graded (cell 8): cell 8 raised NameError: {message}",
                   error=ErrorInfo(kind="cell_error", message=f"cell 8 raised NameError: {message}",
                                   cell_index=8, cell_source=source, traceback=trace,
-                                  advice=pipeline.ADVICE["cell_error"]),
+                                  advice=advice.GENERIC["cell_error"]),
                   versions={"grader": "0.1.0"}, spec={"exercise": spec.exercise},
                   timings={"total": 3.1}, sandbox="off")
 

@@ -21,6 +21,7 @@ def summary(result: Result, color: bool = False) -> str:
     lines = [f"{result.submission}: {verdict}  score {result.score:g}/{result.max_score:g}"]
     if result.model_variable:
         lines[0] += f"  (model variable: {result.model_variable})"
+    lines.extend(_environment(result))
     shown = set()
     for check in result.checks:
         mark = _c("✓", "32", color) if check.passed else _c("✗", "31", color)
@@ -36,6 +37,18 @@ def summary(result: Result, color: bool = False) -> str:
         lines.append(_wrap(f"warning: {warning}", "  "))
     lines.append(_wrap(result.summary, "  "))
     return "\n".join(lines)
+
+
+def _environment(result: Result) -> list[str]:
+    """The compatibility layer and neutralized lines, so that nothing is changed silently."""
+    lines = []
+    if result.compat is not None:
+        used = (", ".join(result.compat.get("mappings", []))
+                or "the mappings used are listed only for a notebook that runs to the end")
+        lines.append(_wrap(f"ran through the Keras 1/2 compatibility layer: {used}", "  "))
+    for line in result.neutralized:
+        lines.append(_wrap(f"neutralized: {line}", "  "))
+    return lines
 
 
 def batch_table(results: list[Result]) -> str:

@@ -249,7 +249,19 @@ def report(result: Result) -> dict:
             "rows": architecture(result), "totals": totals(result),
             "structure_checks": checks_of(result, "architecture", "totals"),
             "training": training(result), "error": error(result), "footer": footer(result),
-            "warnings": [plain(w) for w in result.warnings], "summary": plain(result.summary)}
+            "warnings": [plain(w) for w in result.warnings], "summary": plain(result.summary),
+            "environment": environment(result)}
+
+
+def environment(result: Result) -> dict | None:
+    """What ran differently from the student's own machine: the Keras 1/2 compatibility layer
+    and its mappings, and the environment lines that were neutralized."""
+    compat = result.compat if isinstance(result.compat, dict) else None
+    neutralized = [plain(n) for n in result.neutralized]
+    if compat is None and not neutralized:
+        return None
+    mappings = [plain(m) for m in compat.get("mappings", [])] if compat else []
+    return {"compat": compat is not None, "mappings": mappings, "neutralized": neutralized}
 
 
 def index(results: list[Result], links: dict[str, str]) -> dict:
