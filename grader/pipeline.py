@@ -12,9 +12,8 @@ import traceback
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__, compare, execute, extract
-from . import layers as L
-from .exceptions import GraderError, LimitExceeded, ModelTooLarge
+from . import __version__, compare, execute, extract, select
+from .exceptions import GraderError, LimitExceeded
 from .launch import Launcher
 from .result import ErrorInfo, Result, Status
 from .settings import Settings
@@ -28,6 +27,12 @@ ADVICE = {
                    "it top to bottom to find the cell that does it.",
     "no_model": "Keep the course's variable name `model` for your network.",
     "disallowed_layer": "Use only standard Keras layers (no Lambda or custom classes).",
+    "subclassed_model": "Build the network as the template does: `model = Sequential()`, then one "
+                        "`model.add(...)` per layer, in order (or with the functional API, "
+                        "`keras.Model(inputs, outputs)`, one layer after the other); do not "
+                        "define a class.",
+    "not_a_chain": "Build the network as one straight chain of layers, each taking the previous "
+                   "layer's output: `model = Sequential()`, then `model.add(...)` per layer.",
     "invalid_model": "Build the network as a plain chain of standard Keras layers.",
     "model_too_large": "Compare your layers with the exercise: the model is far larger than it should be.",
     "timeout": "Make sure no cell waits for input or loops forever; the grader shortens training itself.",
@@ -79,21 +84,18 @@ def _grade(notebook, spec, data_file, settings, launcher, verifier, result: Resu
     run = execute.execute(notebook, data_file, settings, launcher)
     result.timings["execute"] = round(run.seconds, 2)
     result.warnings.extend(run.warnings)
-    model = extract.from_report(run.report, tuple(spec.input_shape))
-    result.model_variable = model.variable
+    chosen = select.choose(run.report, spec, settings.max_params_factor)
+    model = chosen.model
+    result.model_variable, result.other_models = model.variable, chosen.others
+    result.warnings.extend(chosen.warnings)
     result.student_history, result.student_history_source = model.history, "notebook run"
     if not model.history:  # the notebook's fit was skipped: its saved training log, if any
         result.student_history = extract.saved_history(run.original)
         result.student_history_source = "saved outputs" if result.student_history else None
-    infos = L.infer(model.layers, model.input_shape)
+    infos = chosen.infos  # inferred, and checked against the parameter limit, by the selection
     result.layers = [i.to_dict() for i in infos]
-    result.totals = L.totals(infos)
+    result.totals = chosen.totals
     result.reference_totals = spec.totals
-    limit = spec.totals["total"] * settings.max_params_factor
-    if result.totals["total"] > limit:
-        raise ModelTooLarge(f"the model has {result.totals['total']:,} parameters, more than "
-                            f"{settings.max_params_factor:g} times the reference's "
-                            f"{spec.totals['total']:,}; it was not built")
     checks, rows = compare.check_layers(spec, infos)
     result.alignment = [r.to_dict() for r in rows]
     result.checks = checks
@@ -120,6 +122,8 @@ def _fail(result: Result, exc: GraderError) -> None:
     details = exc.details
     result.status = Status.TIMEOUT if isinstance(exc, LimitExceeded) else Status.ERROR
     result.score = 0.0
+    result.model_variable = result.model_variable or details.get("variable")
+    result.other_models = details.get("other_models") or result.other_models
     result.error = ErrorInfo(kind=exc.kind, message=exc.message,
                              cell_index=details.get("cell_index"),
                              cell_source=details.get("cell_source"),
