@@ -194,3 +194,25 @@ def test_the_spec_builder_still_takes_model_and_refuses_to_guess_among_several()
     two = [dict(one, variable="a"), dict(one, variable="b")]
     with pytest.raises(Exception, match="several Keras models"):
         extract.from_report({"ok": True, "models": two})
+
+
+# --- what the student and the instructor see ---
+
+def test_the_report_terminal_and_json_name_the_graded_variable_and_the_other_models(spec):
+    from grader.render import html, terminal
+    from grader.result import Result
+
+    from . import reports
+    result = reports.passing(spec)
+    result.model_variable = "model2"
+    result.other_models = [{"variable": "model", "model_class": "Sequential", "error_kind": None,
+                            "reason": "gradable, but matches the exercise less well"},
+                           {"variable": "<b>net</b>", "model_class": "CNN2",
+                            "error_kind": "subclassed_model", "reason": "a class"}]
+    page = html.render_report(result)
+    assert "Graded variable: <code>model2</code>" in page
+    assert "<code>model</code> (Sequential: gradable, but matches the exercise less well)" in page
+    assert "&lt;b&gt;net&lt;/b&gt;" in page and "<b>net</b>" not in page
+    assert "other model `model` (Sequential): gradable" in terminal.summary(result)
+    again = Result.from_dict(result.to_dict())
+    assert again.model_variable == "model2" and again.other_models == result.other_models
