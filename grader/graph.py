@@ -41,14 +41,15 @@ def layer_chain(desc: dict, where: str, depth: int = 0) -> list[dict]:
 
 
 def _check_real(desc: dict, where: str) -> str:
+    """The graph kind of an exact Keras model class; anything else is refused as a subclass."""
     key = (str(desc.get("module"))[:200], str(desc.get("qualname", desc.get("class_name")))[:200])
     graph = REAL.get(key)
     if graph is not None and desc.get("graph") == graph:
         return graph
-    bases = [str(b)[:200] for b in desc.get("bases", [])][:5] if isinstance(desc.get("bases"), list) else []
-    parent = next(("keras." + b.rsplit(".", 1)[-1] for b in bases if b.startswith("keras.")), "keras.Model")
-    origin = ("defined in the notebook" if key[0] == "__main__"
-              else f"from module {key[0]!r}")
+    bases = desc.get("bases") if isinstance(desc.get("bases"), list) else []
+    parent = next((f"keras.{str(b).rsplit('.', 1)[-1]}"[:100] for b in bases[:5]
+                   if str(b).startswith("keras.")), "keras.Model")
+    origin = "defined in the notebook" if key[0] == "__main__" else f"from module {key[0]!r}"
     raise SubclassedModel(
         f"{where} is a `{key[1]}`, a class {origin} that subclasses {parent}: the grader grades "
         "only networks built as keras.Sequential or with the functional API, because a "
@@ -58,35 +59,37 @@ def _check_real(desc: dict, where: str) -> str:
 
 def _check_functional_chain(raw: list[dict], outputs, inputs, where: str) -> None:
     """Each layer takes exactly the previous layer's output; one input, one output."""
-    names = [_name(e) for e in raw]
+    ends = "the grader compares one straight chain of layers from one input to one output."
     if inputs not in (None, 1) or sum(e.get("class_name") == "InputLayer" for e in raw) > 1:
-        raise NotAChain(f"{where} has several inputs: the grader compares one straight chain of "
-                        "layers from one input to one output.")
+        raise NotAChain(f"{where} has several inputs: {ends}")
     if isinstance(outputs, list) and len(outputs) != 1:
-        raise NotAChain(f"{where} has {len(outputs)} outputs: the grader compares one straight "
-                        "chain of layers from one input to one output.")
+        raise NotAChain(f"{where} has {len(outputs)} outputs: {ends}")
     previous = None
-    for name, item in zip(names, raw):
-        inbound = item.get("inbound")
+    for item in raw:
+        name, inbound = _name(item), item.get("inbound")
         if not isinstance(inbound, list):
             raise InvalidModel(f"{where}: layer {name!r} has no connections in the model report")
-        inbound = [str(i)[:100] for i in inbound]
+        inbound = [str(i)[:100] for i in inbound[:20]]
         if previous is not None and inbound != [previous]:
-            raise NotAChain(f"{where} is not a straight chain: layer {name!r} ({item.get('class_name')}) "
-                            f"takes {_inputs(inbound)}, not just the output of the layer before it "
-                            f"({previous!r}). The grader compares straight chains of layers only, "
-                            "so a branch, a merge or a layer used twice cannot be graded.")
+            raise NotAChain(_branch(where, item, inbound, previous))
         previous = name
     if isinstance(outputs, list) and outputs and str(outputs[0])[:100] != previous:
         raise NotAChain(f"{where} is not a straight chain: its output is layer "
                         f"{str(outputs[0])[:100]!r}, not the last layer {previous!r}.")
 
 
-def _inputs(inbound: list[str]) -> str:
-    if not inbound:
-        return "no input"
-    return "the output of " + " and ".join(repr(i) for i in inbound[:4]) + \
-        (f" (called {len(inbound)} times)" if len(set(inbound)) < len(inbound) else "")
+def _branch(where: str, item: dict, inbound: list[str], previous: str) -> str:
+    """Says which layer breaks the chain and what it takes instead."""
+    name, kind = _name(item), str(item.get("class_name"))[:100]
+    reused = " is used more than once and" if name in inbound else ""
+    takes = ("no input" if not inbound else
+             "the output of " + " and ".join(repr(i) for i in inbound[:4]))
+    if len(set(inbound)) < len(inbound):
+        takes += " (the same output more than once)"
+    return (f"{where} is not a straight chain: layer {name!r} ({kind}){reused} takes {takes}, "
+            f"not just the output of the layer before it ({previous!r}). The grader compares "
+            "straight chains of layers only, so a branch, a merge or a layer used twice cannot "
+            "be graded.")
 
 
 def _name(item: dict) -> str:

@@ -74,6 +74,22 @@ def __grader_extract(path, namespace, max_models=10, max_layers=201):
                 item["config_error"] = repr(exc)[:200]
         return item
 
+    def connections(model, ops):
+        """Each operation's inputs within this model, from its graph nodes (no layer's
+        get_config is needed); Keras's own serialized config if the nodes cannot be read."""
+        try:
+            from keras.src.ops.function import make_node_key
+            inbound = {}
+            for op in ops:
+                names = inbound.setdefault(op.name, [])
+                for index, node in enumerate(op._inbound_nodes):
+                    if make_node_key(op, index) in model._nodes:
+                        names += [t._keras_history[0].name for t in node.input_tensors]
+            return inbound
+        except Exception:
+            return {e.get("name"): history_names(e.get("inbound_nodes", []), [])
+                    for e in model.get_config().get("layers", [])}
+
     def describe(model, depth=0):
         out = class_of(model)
         out["graph"] = real.get(type(model))
@@ -83,9 +99,8 @@ def __grader_extract(path, namespace, max_models=10, max_layers=201):
             if out["graph"] == "sequential":
                 out["layers"] = [entry(l, None, depth) for l in list(model.layers)[:max_layers]]
             else:
-                inbound = {e.get("name"): history_names(e.get("inbound_nodes", []), [])
-                           for e in model.get_config().get("layers", [])}
                 ops = list(getattr(model, "_operations", None) or model.layers)[:max_layers]
+                inbound = connections(model, ops)
                 out["layers"] = [entry(op, inbound.get(op.name), depth) for op in ops]
                 out["outputs"] = [str(t._keras_history[0].name) for t in model.outputs][:20]
                 out["inputs"] = len(model.inputs)
