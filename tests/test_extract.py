@@ -165,6 +165,14 @@ def test_many_models_are_capped_in_what_is_examined_and_listed(grade):
     assert any("not examined" in m["reason"] for m in result.other_models)
 
 
+@pytest.mark.kernel
+def test_an_object_whose_class_lookup_raises_does_not_stop_the_extraction(grade):
+    hostile = ("class Trap:\n    @property\n    def __class__(self):\n"
+               "        raise RuntimeError('no')\n\ntrap = Trap()\ntraps = [Trap()]\n")
+    result = grade(cell_notebook(hostile + MODEL_HEAD + SOLUTION + MODEL_TAIL))
+    assert result.status is Status.PASSED and result.other_models == []
+
+
 # --- reports no honest kernel writes: the grader-side rule is what decides ---
 
 def test_a_model_claiming_a_keras_class_name_from_another_module_is_a_subclass():

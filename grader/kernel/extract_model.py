@@ -28,6 +28,13 @@ def __grader_extract(path, namespace, max_models=10, max_layers=201):
 
     real = {Sequential: "sequential", Functional: "functional"}
 
+    def is_a(value, cls):
+        """By the real type: a hostile or faked ``__class__`` neither stops nor fools this."""
+        try:
+            return issubclass(type(value), cls)
+        except Exception:
+            return False
+
     def plain(value, depth=0):
         """JSON-safe copy: anything exotic becomes a short string."""
         if depth > 8:
@@ -64,7 +71,7 @@ def __grader_extract(path, namespace, max_models=10, max_layers=201):
 
     def entry(layer, inbound, depth):
         item = dict(class_of(layer), name=str(getattr(layer, "name", ""))[:200], inbound=inbound)
-        if isinstance(layer, keras.Model):
+        if is_model(layer):
             item["model"] = describe(layer, depth + 1)
         else:
             try:
@@ -116,27 +123,40 @@ def __grader_extract(path, namespace, max_models=10, max_layers=201):
             return None
 
     def history():
-        candidates = [namespace.get("history"), getattr(namespace.get("model"), "history", None)]
-        candidates += [v for v in namespace.values() if isinstance(v, keras.callbacks.History)]
+        History = keras.callbacks.History
+        model = namespace.get("model")
+        candidates = [namespace.get("history"),
+                      getattr(model, "history", None) if is_model(model) else None]
+        candidates += [v for v in namespace.values() if is_a(v, History)]
         for h in candidates:
-            if isinstance(h, keras.callbacks.History) and isinstance(h.history, dict) and h.history:
+            if is_a(h, History) and is_a(h.history, dict) and h.history:
                 return plain({k: list(v) for k, v in h.history.items()})
         return None
+
+    def safely(function):
+        """The history is shown, never needed: a failure to read it loses only the history."""
+        try:
+            return function()
+        except Exception:
+            return None
+
+    def is_model(value):
+        return is_a(value, keras.Model)
 
     def nested():
         """Models kept only inside a top-level list, tuple or dict: named, never graded."""
         found = []
         for name, value in sorted(namespace.items(), key=lambda kv: str(kv[0])):
-            if str(name).startswith("_") or not isinstance(value, (list, tuple, dict)):
+            if str(name).startswith("_") or type(value) not in (list, tuple, dict):
                 continue
-            items = list(value.items())[:100] if isinstance(value, dict) else \
-                list(enumerate(value))[:100]
-            found += [f"{name}[{k!r}]"[:100] for k, v in items if isinstance(v, keras.Model)]
+            items = list(value.items())[:100] if type(value) is dict else \
+                list(enumerate(value[:100]))
+            found += [f"{name}[{k!r}]"[:100] for k, v in items if is_model(v)]
         return found[:20]
 
     by_object = {}  # one model under several names is one model (``model = net``)
     for name, value in sorted(namespace.items(), key=lambda kv: (kv[0] != "model", str(kv[0]))):
-        if isinstance(value, keras.Model) and not str(name).startswith("_"):
+        if not str(name).startswith("_") and is_model(value):
             by_object.setdefault(id(value), (value, []))[1].append(str(name)[:100])
     if not by_object:
         write({"ok": False, "error": "no_model", "found": [], "nested": nested()})
@@ -150,4 +170,4 @@ def __grader_extract(path, namespace, max_models=10, max_layers=201):
         models.append(dict(described, variable=names[0], aliases=names[1:20]))
     write({"ok": True, "models": models, "found": len(by_object),
            "unexamined": [names[0] for _, names in list(by_object.values())[max_models:]][:50],
-           "nested": nested(), "history": history()})
+           "nested": nested(), "history": safely(history)})
