@@ -34,30 +34,36 @@ class Choice:
 def choose(report: dict, spec: Spec, max_params_factor: float) -> Choice:
     """The best-matching gradable model; raises the preferred candidate's error if none is."""
     found = extract.candidates(report, tuple(spec.input_shape))
-    ref = spec.infos()
-    limit = spec.totals["total"] * max_params_factor
-    scored = []
-    for order, candidate in enumerate(found):
-        if candidate.error is None:
-            try:
-                infos = L.infer(candidate.model.layers, candidate.model.input_shape)
-                totals = L.totals(infos)
-                _check_size(totals, spec, max_params_factor, limit)
-                scored.append((match_score(ref, infos), candidate.variable == "model", -order,
-                               candidate, infos, totals))
-            except NotGradable as exc:
-                candidate.error = exc
+    scored = _scored(found, spec, max_params_factor)
     unexamined = [str(v)[:100] for v in report.get("unexamined", [])][:MAX_LISTED] \
         if isinstance(report.get("unexamined"), list) else []
     if not scored:
         raise _none_gradable(found, unexamined)
-    best = max(scored, key=lambda s: s[:3])
-    _, _, _, chosen, infos, totals = best
+    _, _, _, chosen, infos, totals = max(scored, key=lambda s: s[:3])
     others = [_listing(c, "gradable, but matches the exercise less well" if c.error is None
                        else None) for c in found if c is not chosen]
     others += [{"variable": v, "model_class": None, "error_kind": None,
                 "reason": "not examined: too many models in the notebook"} for v in unexamined]
     return Choice(chosen.model, infos, totals, others[:MAX_LISTED], _warnings(chosen, found))
+
+
+def _scored(found: list[extract.Candidate], spec: Spec, factor: float) -> list[tuple]:
+    """(score, is ``model``, -order, candidate, infos, totals) of each gradable candidate; a
+    candidate whose shapes do not work out or that is too large gets its error instead."""
+    ref, scored = spec.infos(), []
+    for order, candidate in enumerate(found):
+        if candidate.error is not None:
+            continue
+        try:
+            infos = L.infer(candidate.model.layers, candidate.model.input_shape)
+            totals = L.totals(infos)
+            _check_size(totals, spec, factor)
+        except NotGradable as exc:
+            candidate.error = exc
+            continue
+        scored.append((match_score(ref, infos), candidate.variable == "model", -order,
+                       candidate, infos, totals))
+    return scored
 
 
 def match_score(ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> float:
@@ -66,9 +72,9 @@ def match_score(ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> float:
                for r, s in compare.align(ref, stu))
 
 
-def _check_size(totals: dict, spec: Spec, factor: float, limit: float) -> None:
+def _check_size(totals: dict, spec: Spec, factor: float) -> None:
     """Refused before anything is built: the verifier would train it."""
-    if totals["total"] > limit:
+    if totals["total"] > spec.totals["total"] * factor:
         raise ModelTooLarge(f"the model has {totals['total']:,} parameters, more than "
                             f"{factor:g} times the reference's {spec.totals['total']:,}; "
                             "it was not built")
