@@ -1,8 +1,8 @@
 """Grading one submission, stage by stage. Read top to bottom:
 
 provision data → execute notebook → extract the models and select one → compare with
-reference → verification training → score. Every failure becomes a ``Result`` (status, error kind, traceback), never a
-crash: a batch goes on whatever one submission does.
+reference → verification training → score. Every failure becomes a ``Result`` (status, error
+kind, traceback), never a crash: a batch goes on whatever one submission does.
 """
 from __future__ import annotations
 
