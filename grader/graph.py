@@ -64,15 +64,17 @@ def _check_functional_chain(raw: list[dict], outputs, inputs, where: str) -> Non
         raise NotAChain(f"{where} has several inputs: {ends}")
     if isinstance(outputs, list) and len(outputs) != 1:
         raise NotAChain(f"{where} has {len(outputs)} outputs: {ends}")
-    previous = None
+    previous, breaks = None, []
     for item in raw:
         name, inbound = _name(item), item.get("inbound")
         if not isinstance(inbound, list):
             raise InvalidModel(f"{where}: layer {name!r} has no connections in the model report")
         inbound = [str(i)[:100] for i in inbound[:20]]
         if previous is not None and inbound != [previous]:
-            raise NotAChain(_branch(where, item, inbound, previous))
+            breaks.append((item, inbound, previous))
         previous = name
+    if breaks:  # name the merge (Add, Concatenate, a reused layer) rather than a branch's start
+        raise NotAChain(_branch(where, *max(breaks, key=lambda b: len(b[1]) > 1)))
     if isinstance(outputs, list) and outputs and str(outputs[0])[:100] != previous:
         raise NotAChain(f"{where} is not a straight chain: its output is layer "
                         f"{str(outputs[0])[:100]!r}, not the last layer {previous!r}.")

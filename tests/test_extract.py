@@ -224,3 +224,31 @@ def test_the_report_terminal_and_json_name_the_graded_variable_and_the_other_mod
     assert "other model `model` (Sequential): gradable" in terminal.summary(result)
     again = Result.from_dict(result.to_dict())
     assert again.model_variable == "model2" and again.other_models == result.other_models
+
+
+def describe_in_process(namespace: dict, tmp_path) -> dict:
+    """The kernel's extraction run here on real Keras objects (no notebook, no kernel)."""
+    import json
+
+    from grader import kernel
+    scope: dict = {}
+    exec(kernel.source("extract_model", ""), scope)  # noqa: S102 - our own kernel code
+    scope["__grader_extract"](str(tmp_path / "report.json"), namespace)
+    return json.loads((tmp_path / "report.json").read_text())
+
+
+def test_a_concatenate_is_not_a_chain_and_a_functional_model_inside_a_sequential_is_inlined(
+        tmp_path):
+    keras = pytest.importorskip("keras")
+    K = keras.layers
+    inputs = keras.Input((4,))
+    merged = K.Concatenate()([K.Dense(2)(inputs), K.Dense(3)(inputs)])
+    inner_in = keras.Input((5,))
+    inner = keras.Model(inner_in, K.ReLU()(K.Dense(6)(inner_in)))
+    namespace = {"keras": keras, "branch": keras.Model(inputs, merged),
+                 "model": keras.Sequential([keras.Input((4,)), K.Dense(5), inner, K.Dense(2)])}
+    found = {c.variable: c for c in extract.candidates(describe_in_process(namespace, tmp_path))}
+    assert found["branch"].error.kind == "not_a_chain"
+    assert "'concatenate'" in found["branch"].error.message
+    assert [layer.kind for layer in found["model"].model.layers] == \
+        ["Dense", "Dense", "Activation", "Dense"]
