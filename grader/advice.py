@@ -22,6 +22,12 @@ GENERIC = {
                    "it top to bottom to find the cell that does it.",
     "no_model": "Keep the course's variable name `model` for your network.",
     "disallowed_layer": "Use only standard Keras layers (no Lambda or custom classes).",
+    "subclassed_model": "Build the network as the template does: `model = Sequential()`, then one "
+                        "`model.add(...)` per layer, in order (or with the functional API, "
+                        "`keras.Model(inputs, outputs)`, one layer after the other); do not "
+                        "define a class.",
+    "not_a_chain": "Build the network as one straight chain of layers, each taking the previous "
+                   "layer's output: `model = Sequential()`, then `model.add(...)` per layer.",
     "invalid_model": "Build the network as a plain chain of standard Keras layers.",
     "model_too_large": "Compare your layers with the exercise: the model is far larger than it should be.",
     "timeout": "Make sure no cell waits for input or loops forever; the grader shortens training itself.",

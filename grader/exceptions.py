@@ -104,3 +104,17 @@ class OutputError(GraderError):
 
     kind = "output_error"
     exit_code = ExitCode.GRADER_ERROR
+
+
+class SubclassedModel(NotGradable):
+    """The model is an instance of a class written in the notebook (or any class other than
+    Keras's own Sequential and functional Model): its ``call()`` decides what it computes."""
+
+    kind = "subclassed_model"
+
+
+class NotAChain(NotGradable):
+    """A real Keras graph, but not one straight chain of layers (a branch, a merge, a layer
+    used twice, several inputs or outputs): it cannot be aligned with a chain reference."""
+
+    kind = "not_a_chain"

@@ -1,14 +1,20 @@
-"""Stage 3: turn the kernel's untrusted JSON report into validated, allow-listed layers."""
+"""Stage 3: turn the kernel's untrusted JSON report into validated, allow-listed layers.
+
+Each Keras model the notebook holds becomes a ``Candidate``: its layers if it is a real chain of
+standard layers (``graph.layer_chain``), else the reason it cannot be graded. Which candidate is
+graded is ``select.choose``'s decision."""
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from . import graph
 from . import layers as L
-from .exceptions import DisallowedLayer, InvalidModel, NoModel
+from .exceptions import DisallowedLayer, InvalidModel, NoModel, NotGradable
 
 MAX_LAYERS = 200
+MAX_MODELS = 20
 MAX_HISTORY = 1000
 EPOCH = re.compile(r"^Epoch \d+/\d+", re.MULTILINE)
 SAFE_DETAIL = re.compile(r"[^\w./ :,+-]")
@@ -22,26 +28,77 @@ class ExtractedModel:
     input_shape: tuple
     layers: list[L.Layer]
     history: dict | None
+    #: other variables bound to the same model object (``model = net``)
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Candidate:
+    """One Keras model of the notebook: validated (``model``) or refused (``error``)."""
+
+    variable: str
+    model_class: str
+    model: ExtractedModel | None = None
+    error: NotGradable | None = None
+
+
+def candidates(report: dict, default_input_shape: tuple | None = None) -> list[Candidate]:
+    """Every model the kernel described, in its order (``model`` first), each validated alone."""
+    if not report.get("ok"):
+        raise no_model(report)
+    raw_models = report.get("models")
+    if not isinstance(raw_models, list) or not raw_models:
+        raise InvalidModel("the model report lists no models")
+    history = _history(report.get("history"))
+    out = []
+    for desc in raw_models[:MAX_MODELS]:
+        desc = desc if isinstance(desc, dict) else {}
+        variable = str(desc.get("variable", "?"))[:100]
+        candidate = Candidate(variable, str(desc.get("class_name", ""))[:100])
+        try:
+            candidate.model = _validate(desc, variable, default_input_shape, history)
+        except NotGradable as exc:
+            candidate.error = exc
+        out.append(candidate)
+    return out
 
 
 def from_report(report: dict, default_input_shape: tuple | None = None) -> ExtractedModel:
-    """Validate the report; every problem is a clear ``NotGradable`` naming what was found."""
-    if not report.get("ok"):
-        found = [str(f)[:100] for f in report.get("found", [])][:20]
-        listing = ", ".join(found) if found else "none"
-        raise NoModel("no Keras model found: the grader looks for a variable named `model`, or "
-                      f"else the only Keras model in the notebook. Keras models found: {listing}.",
-                      advice="Keep the course's variable name `model` for your network.")
-    raw_layers = report.get("layers")
-    if not isinstance(raw_layers, list) or not raw_layers:
-        raise InvalidModel("the model has no layers")
+    """The model named ``model`` (else the only one), validated: for ``grader spec``, where
+    there is no reference yet to choose by. Grading chooses with ``select.choose``."""
+    found = candidates(report, default_input_shape)
+    if found[0].variable != "model" and len(found) > 1:
+        raise NoModel("no variable named `model`, and several Keras models: "
+                      + ", ".join(c.variable for c in found))
+    if found[0].error is not None:
+        raise found[0].error
+    return found[0].model
+
+
+def no_model(report: dict) -> NoModel:
+    """Nothing bound to a top-level variable is a Keras model; say what was found elsewhere."""
+    nested = [str(n)[:100] for n in report.get("nested", [])][:20] \
+        if isinstance(report.get("nested"), list) else []
+    where = (f" Keras models were found only inside containers ({', '.join(nested)}), which "
+             "are not graded: assign the one to grade to `model`." if nested else "")
+    return NoModel("no Keras model found: after the notebook runs, no variable holds a Keras "
+                   "model (the grader grades the model in `model`, or the one of all models "
+                   f"found that best matches the exercise).{where}",
+                   advice="Keep the course's variable name `model` for your network.")
+
+
+def _validate(desc: dict, variable: str, default_input_shape, history) -> ExtractedModel:
+    """A real Keras graph, a chain of allow-listed layers with a known input shape."""
+    where = f"the model `{variable}`"
+    raw_layers = graph.layer_chain(desc, where)
+    if not raw_layers:
+        raise InvalidModel(f"{where} has no layers")
     if len(raw_layers) > MAX_LAYERS:
-        raise InvalidModel(f"the model has {len(raw_layers)} layers; at most {MAX_LAYERS} are graded")
-    _check_chain(raw_layers)
-    layers, input_shape = [], _shape(report.get("input_shape"))
+        raise InvalidModel(f"{where} has {len(raw_layers)} layers; at most {MAX_LAYERS} are graded")
+    layers, input_shape = [], _shape(desc.get("input_shape"))
     for raw in raw_layers:
-        if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
-            raise InvalidModel("the model report has a malformed layer")
+        if not isinstance(raw.get("config"), dict):
+            raise InvalidModel(f"{where}: the model report has a malformed layer")
         class_name = str(raw.get("class_name"))[:100]
         if not str(raw.get("module", "")).startswith("keras."):
             raise DisallowedLayer(f"layer {class_name!r} is defined in the notebook "
@@ -55,23 +112,12 @@ def from_report(report: dict, default_input_shape: tuple | None = None) -> Extra
         layers.append(layer)
     input_shape = input_shape or default_input_shape
     if not input_shape:
-        raise InvalidModel("the model has no input shape: give the first layer `input_shape=` or "
+        raise InvalidModel(f"{where} has no input shape: give the first layer `input_shape=` or "
                            "start with `Input(shape=...)`")
-    return ExtractedModel(str(report.get("variable", "model"))[:100],
-                          str(report.get("model_class", ""))[:100], input_shape, layers,
-                          _history(report.get("history")))
-
-
-def _check_chain(raw_layers: list) -> None:
-    """Only a straight chain of layers can be compared with the reference."""
-    previous = None
-    for raw in raw_layers:
-        inbound = raw.get("inbound") if isinstance(raw, dict) else None
-        name = (raw.get("config") or {}).get("name") if isinstance(raw, dict) else None
-        if inbound is not None and previous is not None and list(inbound) != [previous]:
-            raise InvalidModel(f"layer {name!r} does not take the previous layer's output as its "
-                               "only input: the grader compares straight chains of layers only")
-        previous = name
+    aliases = [str(a)[:100] for a in desc.get("aliases", [])][:20] \
+        if isinstance(desc.get("aliases"), list) else []
+    return ExtractedModel(variable, str(desc.get("class_name", ""))[:100], input_shape, layers,
+                          history, aliases)
 
 
 def _shape(value) -> tuple | None:

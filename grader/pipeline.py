@@ -1,8 +1,8 @@
 """Grading one submission, stage by stage. Read top to bottom:
 
-provision data → execute notebook → extract model → compare with reference → verification
-training → score. Every failure becomes a ``Result`` (status, error kind, traceback), never a
-crash: a batch goes on whatever one submission does.
+provision data → execute notebook → extract the models and select one → compare with
+reference → verification training → score. Every failure becomes a ``Result`` (status, error
+kind, traceback), never a crash: a batch goes on whatever one submission does.
 """
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import traceback
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__, advice, compare, execute, extract
-from . import layers as L
-from .exceptions import GraderError, LimitExceeded, ModelTooLarge
+from . import __version__, advice, compare, execute, extract, select
+from .exceptions import GraderError, LimitExceeded
 from .kernel import compat
 from .launch import Launcher
 from .result import ErrorInfo, Result, Status
 from .settings import Settings
 from .spec import Spec
+
 
 def versions() -> dict:
     out = {"grader": __version__}
@@ -63,21 +63,18 @@ def _grade(notebook, spec, data_file, settings, launcher, verifier, result: Resu
     result.timings["execute"] = round(run.seconds, 2)
     result.warnings.extend(run.warnings)
     _environment(result, run)
-    model = extract.from_report(run.report, tuple(spec.input_shape))
-    result.model_variable = model.variable
+    chosen = select.choose(run.report, spec, settings.max_params_factor)
+    model = chosen.model
+    result.model_variable, result.other_models = model.variable, chosen.others
+    result.warnings.extend(chosen.warnings)
     result.student_history, result.student_history_source = model.history, "notebook run"
     if not model.history:  # the notebook's fit was skipped: its saved training log, if any
         result.student_history = extract.saved_history(run.original)
         result.student_history_source = "saved outputs" if result.student_history else None
-    infos = L.infer(model.layers, model.input_shape)
+    infos = chosen.infos  # inferred, and checked against the parameter limit, by the selection
     result.layers = [i.to_dict() for i in infos]
-    result.totals = L.totals(infos)
+    result.totals = chosen.totals
     result.reference_totals = spec.totals
-    limit = spec.totals["total"] * settings.max_params_factor
-    if result.totals["total"] > limit:
-        raise ModelTooLarge(f"the model has {result.totals['total']:,} parameters, more than "
-                            f"{settings.max_params_factor:g} times the reference's "
-                            f"{spec.totals['total']:,}; it was not built")
     checks, rows = compare.check_layers(spec, infos)
     result.alignment = [r.to_dict() for r in rows]
     result.checks = checks
@@ -114,6 +111,8 @@ def _fail(result: Result, exc: GraderError, facts: advice.Facts) -> None:
     result.score = 0.0
     raw = details.get("traceback")
     shown = advice.clean_traceback(raw)
+    result.model_variable = result.model_variable or details.get("variable")
+    result.other_models = details.get("other_models") or result.other_models
     result.error = ErrorInfo(kind=exc.kind, message=exc.message,
                              cell_index=details.get("cell_index"),
                              cell_source=details.get("cell_source"),

@@ -66,7 +66,10 @@ class Result:
     checks: list[Check] = field(default_factory=list)
     error: ErrorInfo | None = None
     summary: str = ""
+    #: the variable holding the graded model (or, when none could be graded, the one reported)
     model_variable: str | None = None
+    #: every other Keras model found: {variable, model_class, error_kind, reason}, at most 20
+    other_models: list[dict] = field(default_factory=list)
     #: the student's layers as the grader computed them (type, shape, params)
     layers: list[dict] = field(default_factory=list)
     #: reference layers aligned with the student's: rows of {ref, student, status}

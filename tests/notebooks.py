@@ -180,6 +180,68 @@ net = keras.Model(inputs, outputs)
 net.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
 model = net"""
 
+SUBCLASSED = """\
+### the cnn2 network written as a class (the layers of the solution, applied in call())
+class CNN2(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.blocks = [Conv2D(32, kernel_size, kernel_initializer='he_normal', padding='same'),
+                       BatchNormalization(), Activation('relu'),
+                       Conv2D(32, kernel_size, kernel_initializer='he_normal', padding='same'),
+                       BatchNormalization(), Activation('relu'), MaxPooling2D(pool_size=pool_size),
+                       Conv2D(64, kernel_size, kernel_initializer='he_normal', padding='same'),
+                       BatchNormalization(), Activation('relu'),
+                       # here is your code coming:
+                       Conv2D(64, kernel_size, kernel_initializer='he_normal', padding='same'),
+                       BatchNormalization(), Activation('relu'), MaxPooling2D(pool_size=pool_size),
+                       # end of your code
+                       Flatten(), Dense(200, kernel_initializer='he_normal'), BatchNormalization(),
+                       Dropout(0.3), Activation('relu'), Dense(nb_classes, kernel_initializer='he_normal'),
+                       Activation('softmax')]
+
+    def call(self, x, training=False):
+        for layer in self.blocks:
+            x = layer(x, training=training)
+        return x
+
+name = 'cnn2'
+model = CNN2()
+model.build((None,) + input_shape)
+model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])"""
+
+#: last week's network (a small cnn1), still in the notebook beside this week's
+CNN1 = """\
+### last week's network, kept for comparison
+cnn1 = Sequential()
+cnn1.add(Input(shape=input_shape))
+cnn1.add(Conv2D(8, kernel_size, padding='same'))
+cnn1.add(Activation('relu'))
+cnn1.add(MaxPooling2D(pool_size=pool_size))
+cnn1.add(Conv2D(16, kernel_size, padding='same'))
+cnn1.add(Activation('relu'))
+cnn1.add(MaxPooling2D(pool_size=pool_size))
+cnn1.add(Flatten())
+cnn1.add(Dense(40))
+cnn1.add(Activation('relu'))
+cnn1.add(Dense(nb_classes))
+cnn1.add(Activation('softmax'))
+cnn1.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])"""
+
+
+def two_models_cell(old: str = "model", new: str = "model2") -> str:
+    """A model cell with last week's cnn1 in ``old`` and the solved cnn2 in ``new``."""
+    return CNN1.replace("cnn1", old) + "\n\n" + _renamed(MODEL_HEAD + SOLUTION + MODEL_TAIL, new)
+
+
+def two_models_notebook(old: str = "model", new: str = "model2") -> nbformat.NotebookNode:
+    """The course notebook with ``two_models_cell``, trained as ``new``."""
+    return course_notebook(model_cell=two_models_cell(old, new), fit=_renamed(FIT, new))
+
+
+def _renamed(code: str, new: str) -> str:
+    return code.replace("model.", f"{new}.").replace("model = ", f"{new} = ")
+
+
 #: sample submission name -> student code between the markers (or a whole notebook)
 MISTAKES = {
     "no_padding": "model.add(Conv2D(64, kernel_size, kernel_initializer='he_normal'))\n"
@@ -213,6 +275,8 @@ SAMPLES = {
     "judy_functional": lambda: course_notebook(model_cell=FUNCTIONAL),
     "olivia_softmax": lambda: course_notebook(MISTAKES["softmax"]),
     "mallory_typo": lambda: course_notebook(SOLUTION.replace("MaxPooling2D(pool", "MaxPoolling2D(pool")),
+    "oscar_subclassed": lambda: course_notebook(model_cell=SUBCLASSED),
+    "peggy_two_models": two_models_notebook,
 }
 
 

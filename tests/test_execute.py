@@ -32,12 +32,12 @@ def test_no_model_is_a_clear_error(run):
     assert result.error.kind == "no_model" and "`model`" in result.error.message
 
 
-def test_several_models_without_a_model_variable_are_listed(run):
+def test_several_models_without_a_model_variable_are_all_listed(run):
     nb = code_notebook("import keras\na = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
                        "b = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])")
     result = run(nb)
-    assert result.error.kind == "no_model"
-    assert "a (Sequential)" in result.error.message and "b (Sequential)" in result.error.message
+    graded, other = result.model_variable, [m["variable"] for m in result.other_models]
+    assert sorted([graded, *other]) == ["a", "b"] and result.status is Status.FAILED
 
 
 def test_a_single_model_under_another_name_is_found_and_named(run):

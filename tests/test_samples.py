@@ -6,7 +6,8 @@ from grader.launch import Launcher
 
 from .conftest import ROOT
 
-EXPECTED = {"alice_solution": "passed", "judy_functional": "passed", "mallory_typo": "error"}
+EXPECTED = {"alice_solution": "passed", "judy_functional": "passed", "mallory_typo": "error",
+            "oscar_subclassed": "error", "peggy_two_models": "passed"}
 
 
 @pytest.mark.kernel

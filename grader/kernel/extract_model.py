@@ -1,11 +1,17 @@
-"""Runs last in the student's kernel: describes the model as plain JSON, written to a file.
+"""Runs last in the student's kernel: describes the notebook's Keras models as plain JSON.
 
-Only data leaves the kernel (class names, configs, connections, training history); the grader
-validates all of it and recomputes every number, so nothing here is trusted.
+Only data leaves the kernel (class names and modules, configs, graph connections, training
+history); the grader validates all of it, decides which model is gradable and which one to grade,
+and recomputes every number, so nothing here is trusted. Every model bound to a top-level
+variable is described (``model`` first, then by name, at most ``max_models``), each from its own
+graph: a Sequential's layer stack, a functional model's operations in topological order with
+their inbound connections. A model of any other class (a subclass, even of Sequential) is
+described by its class only: its ``call()`` decides what it computes, and attribute order says
+nothing about that.
 """
 
 
-def __grader_extract(path, namespace):
+def __grader_extract(path, namespace, max_models=10, max_layers=201):
     import json
     import sys
 
@@ -17,11 +23,25 @@ def __grader_extract(path, namespace):
                    for n in list(getattr(ledger, "neutralized", []))[:100] if isinstance(n, dict)]
         return {"compat": compat, "neutralized": neutral}
 
-    if "keras" not in sys.modules:  # no Keras imported: no model to find
+    def write(report):
         with open(path, "w") as f:
-            json.dump({"ok": False, "error": "no_model", "found": [], **environment()}, f)
+            json.dump(dict(report, **environment()), f)
+
+    if "keras" not in sys.modules:  # no Keras imported: no model to find
+        write({"ok": False, "error": "no_model", "found": [], "nested": []})
         return
     import keras
+    from keras.src.models.functional import Functional
+    from keras.src.models.sequential import Sequential
+
+    real = {Sequential: "sequential", Functional: "functional"}
+
+    def is_a(value, cls):
+        """By the real type: a hostile or faked ``__class__`` neither stops nor fools this."""
+        try:
+            return issubclass(type(value), cls)
+        except Exception:
+            return False
 
     def plain(value, depth=0):
         """JSON-safe copy: anything exotic becomes a short string."""
@@ -51,23 +71,58 @@ def __grader_extract(path, namespace):
                 history_names(v, found)
         return found
 
-    def describe(model, prefix=""):
-        inbound = {}
-        if not isinstance(model, keras.Sequential):
-            for entry in model.get_config().get("layers", []):
-                inbound[entry.get("name")] = history_names(entry.get("inbound_nodes", []), [])
-        layers = []
-        for layer in model.layers:
-            if isinstance(layer, keras.Sequential):
-                layers.extend(describe(layer, prefix + layer.name + "/"))
-                continue
-            layers.append({
-                "class_name": type(layer).__name__,
-                "module": type(layer).__module__,
-                "config": plain(layer.get_config()),
-                "inbound": inbound.get(layer.name),
-            })
-        return layers
+    def class_of(obj):
+        cls = type(obj)
+        return {"class_name": str(cls.__name__)[:100], "qualname": str(cls.__qualname__)[:200],
+                "module": str(cls.__module__)[:200],
+                "bases": [f"{b.__module__}.{b.__qualname__}"[:200] for b in cls.__mro__[1:6]]}
+
+    def entry(layer, inbound, depth):
+        item = dict(class_of(layer), name=str(getattr(layer, "name", ""))[:200], inbound=inbound)
+        if is_model(layer):
+            item["model"] = describe(layer, depth + 1)
+        else:
+            try:
+                item["config"] = plain(layer.get_config())
+            except Exception as exc:
+                item["config"] = None
+                item["config_error"] = repr(exc)[:200]
+        return item
+
+    def connections(model, ops):
+        """Each operation's inputs within this model, from its graph nodes (no layer's
+        get_config is needed); Keras's own serialized config if the nodes cannot be read."""
+        try:
+            from keras.src.ops.function import make_node_key
+            inbound = {}
+            for op in ops:
+                names = inbound.setdefault(op.name, [])
+                for index, node in enumerate(op._inbound_nodes):
+                    if make_node_key(op, index) in model._nodes:
+                        names += [t._keras_history[0].name for t in node.input_tensors]
+            return inbound
+        except Exception:
+            return {e.get("name"): history_names(e.get("inbound_nodes", []), [])
+                    for e in model.get_config().get("layers", [])}
+
+    def describe(model, depth=0):
+        out = class_of(model)
+        out["graph"] = real.get(type(model))
+        if out["graph"] is None or depth > 4:
+            return out
+        try:
+            if out["graph"] == "sequential":
+                out["layers"] = [entry(l, None, depth) for l in list(model.layers)[:max_layers]]
+            else:
+                ops = list(getattr(model, "_operations", None) or model.layers)[:max_layers]
+                inbound = connections(model, ops)
+                out["layers"] = [entry(op, inbound.get(op.name), depth) for op in ops]
+                out["outputs"] = [str(t._keras_history[0].name) for t in model.outputs][:20]
+                out["inputs"] = len(model.inputs)
+        except Exception as exc:
+            out["describe_error"] = repr(exc)[:300]
+        out["input_shape"] = input_shape(model)
+        return out
 
     def input_shape(model):
         try:
@@ -76,30 +131,51 @@ def __grader_extract(path, namespace):
             return None
 
     def history():
-        candidates = [namespace.get("history"), getattr(namespace.get("model"), "history", None)]
-        candidates += [v for v in namespace.values() if isinstance(v, keras.callbacks.History)]
+        History = keras.callbacks.History
+        model = namespace.get("model")
+        candidates = [namespace.get("history"),
+                      getattr(model, "history", None) if is_model(model) else None]
+        candidates += [v for v in namespace.values() if is_a(v, History)]
         for h in candidates:
-            if isinstance(h, keras.callbacks.History) and isinstance(h.history, dict) and h.history:
+            if is_a(h, History) and is_a(h.history, dict) and h.history:
                 return plain({k: list(v) for k, v in h.history.items()})
         return None
 
-    models = {k: v for k, v in namespace.items()
-              if isinstance(v, keras.Model) and not k.startswith("_")}
-    if isinstance(namespace.get("model"), keras.Model):
-        name = "model"
-    elif len(models) == 1:
-        name = next(iter(models))
-    else:
-        found = sorted(f"{k} ({type(v).__name__})" for k, v in models.items())
-        report = {"ok": False, "error": "no_model", "found": found, **environment()}
-        with open(path, "w") as f:
-            json.dump(report, f)
+    def safely(function):
+        """The history is shown, never needed: a failure to read it loses only the history."""
+        try:
+            return function()
+        except Exception:
+            return None
+
+    def is_model(value):
+        return is_a(value, keras.Model)
+
+    def nested():
+        """Models kept only inside a top-level list, tuple or dict: named, never graded."""
+        found = []
+        for name, value in sorted(namespace.items(), key=lambda kv: str(kv[0])):
+            if str(name).startswith("_") or type(value) not in (list, tuple, dict):
+                continue
+            items = list(value.items())[:100] if type(value) is dict else \
+                list(enumerate(value[:100]))
+            found += [f"{name}[{k!r}]"[:100] for k, v in items if is_model(v)]
+        return found[:20]
+
+    by_object = {}  # one model under several names is one model (``model = net``)
+    for name, value in sorted(namespace.items(), key=lambda kv: (kv[0] != "model", str(kv[0]))):
+        if not str(name).startswith("_") and is_model(value):
+            by_object.setdefault(id(value), (value, []))[1].append(str(name)[:100])
+    if not by_object:
+        write({"ok": False, "error": "no_model", "found": [], "nested": nested()})
         return
-    model = models[name]
-    report = {
-        "ok": True, "variable": name, "model_class": type(model).__name__,
-        "input_shape": input_shape(model), "layers": describe(model), "history": history(),
-        **environment(),
-    }
-    with open(path, "w") as f:
-        json.dump(report, f)
+    models = []
+    for value, names in list(by_object.values())[:max_models]:
+        try:
+            described = describe(value)
+        except Exception as exc:
+            described = dict(class_of(value), graph=None, describe_error=repr(exc)[:300])
+        models.append(dict(described, variable=names[0], aliases=names[1:20]))
+    write({"ok": True, "models": models, "found": len(by_object),
+           "unexamined": [names[0] for _, names in list(by_object.values())[max_models:]][:50],
+           "nested": nested(), "history": safely(history)})

@@ -22,6 +22,11 @@ def summary(result: Result, color: bool = False) -> str:
     if result.model_variable:
         lines[0] += f"  (model variable: {result.model_variable})"
     lines.extend(_environment(result))
+    for other in result.other_models[:5]:
+        lines.append(_wrap(f"other model `{other.get('variable')}` ({other.get('model_class')}): "
+                           f"{other.get('reason')}", "  "))
+    if len(result.other_models) > 5:
+        lines.append(f"  … and {len(result.other_models) - 5} more models (see the JSON result)")
     shown = set()
     for check in result.checks:
         mark = _c("✓", "32", color) if check.passed else _c("✗", "31", color)

@@ -250,7 +250,8 @@ def report(result: Result) -> dict:
             "structure_checks": checks_of(result, "architecture", "totals"),
             "training": training(result), "error": error(result), "footer": footer(result),
             "warnings": [plain(w) for w in result.warnings], "summary": plain(result.summary),
-            "environment": environment(result)}
+            "environment": environment(result),
+            "other_models": other_models(result)}
 
 
 def environment(result: Result) -> dict | None:
@@ -262,6 +263,13 @@ def environment(result: Result) -> dict | None:
         return None
     mappings = [plain(m) for m in compat.get("mappings", [])] if compat else []
     return {"compat": compat is not None, "mappings": mappings, "neutralized": neutralized}
+
+
+def other_models(result: Result) -> list[dict]:
+    """The models found but not graded, each with why (shown beside the graded variable)."""
+    return [{"variable": plain(m.get("variable")),
+             "why": plain(f"{m.get('model_class') or 'model'}: {m.get('reason') or m.get('error_kind')}")}
+            for m in result.other_models if isinstance(m, dict)]
 
 
 def index(results: list[Result], links: dict[str, str]) -> dict:

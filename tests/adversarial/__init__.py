@@ -159,8 +159,10 @@ get_ipython().input_transformers_post.append(_rewrite)"""
 #: what the rewritten extraction cell does, and the message the grader must answer with
 EXTRACTION_TAMPERING = {
     "skipped": ("pass", "left no result"),
-    "fake_report": ("import json; json.dump({{'ok': True, 'variable': 'model', 'score': 100, "
-                    "'status': 'passed', 'input_shape': [None, 28, 28, 1], 'layers': []}}, "
+    "fake_report": ("import json; json.dump({{'ok': True, 'score': 100, 'status': 'passed', "
+                    "'models': [{{'variable': 'model', 'class_name': 'Sequential', "
+                    "'qualname': 'Sequential', 'module': 'keras.src.models.sequential', "
+                    "'graph': 'sequential', 'input_shape': [None, 28, 28, 1], 'layers': []}}]}}, "
                     "open({path!r}, 'w'))", "has no layers"),
     "symlink": ("import os; os.symlink('/etc/passwd', {path!r})", "not a regular file"),
     "fifo": ("import os; os.mkfifo({path!r})", "not a small regular file"),
