@@ -106,7 +106,10 @@ class Result:
 
     @property
     def first_failed(self) -> Check | None:
-        return next((c for c in self.checks if not c.passed), None)
+        """The first mistake itself: a check that failed only as a consequence of an earlier
+        mistake (``follows_from``) is named only when no other check failed."""
+        failed = [c for c in self.checks if not c.passed]
+        return next((c for c in failed if not c.follows_from), failed[0] if failed else None)
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -169,3 +169,16 @@ def test_an_argument_changed_outside_the_block_fails_the_architecture_check_by_n
     architecture = next(c for c in checks if c.category == "architecture")
     assert not architecture.passed and architecture.points == 0
     assert "dilation_rate=(2, 2)" in architecture.message and "Conv2D" in architecture.message
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: [m[0], m[3], m[1], m[2]],  # pooling too early: later shapes follow from it
+    lambda m: [with_args(m[0], padding="valid"), *m[1:]],
+    lambda m: [m[0], m[2], m[3]],  # no BatchNormalization
+], ids=["wrong_order", "no_padding", "no_batchnorm"])
+def test_the_first_failed_check_named_in_gradebooks_is_a_mistake_not_a_consequence(spec, edit):
+    from grader.result import Result, Status
+
+    checks, _ = grade(spec, student(spec, edit))
+    result = Result(submission="s", status=Status.FAILED, checks=checks)
+    assert result.first_failed is not None and not result.first_failed.follows_from
