@@ -12,7 +12,9 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import stat
+import threading
 import tempfile
 import time
 from subprocess import DEVNULL
@@ -92,11 +94,16 @@ def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str, da
 class _CappedClient(NotebookClient):
     """Counts output bytes; past the budget, drops them and stops the kernel."""
 
-    def __init__(self, *args, output_limit: int, **kwargs) -> None:
+    def __init__(self, *args, output_limit: int, handlers: "_SignalHandlers", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.output_limit = output_limit
         self.output_bytes = 0
         self.flooded = False
+        self.handlers = handlers
+
+    async def async_start_new_kernel(self, **kwargs):  # type: ignore[override]
+        self.handlers.restore()  # nbclient has just taken SIGINT/SIGTERM over: take them back
+        return await super().async_start_new_kernel(**kwargs)
 
     def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
         self.output_bytes += len(json.dumps(msg.get("content", {}), default=str))
@@ -157,10 +164,11 @@ async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: L
         km.connection_file = spec.connection_file
     km._kernel_spec = KernelSpec(argv=spec.argv, env={}, display_name="grader", language="python",
                                  interrupt_mode="message")
+    handlers = _SignalHandlers()
     client = _CappedClient(nb, km=km, timeout=int(settings.cell_timeout),
                            startup_timeout=int(settings.startup_timeout), allow_errors=False,
                            output_limit=settings.output_limit_bytes, iopub_timeout=10,
-                           shutdown_kernel="immediate", record_timing=False)
+                           shutdown_kernel="immediate", record_timing=False, handlers=handlers)
     start = time.monotonic()
     log = tempfile.TemporaryFile()
     try:
@@ -186,8 +194,35 @@ async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: L
     finally:
         await _ensure_dead(km)
         log.close()
+        handlers.restore()
     report = _read_report(workdir / extract_name, settings.extract_limit_bytes)
     return Execution(report, time.monotonic() - start, client.output_bytes, len(nb.cells) - 2)
+
+
+class _SignalHandlers:
+    """The caller's SIGINT/SIGTERM handlers, put back over nbclient's.
+
+    nbclient turns both signals into a kernel clean-up that leaves the run going on (the
+    caller then sees a dead kernel), and afterwards leaves SIGTERM at its default. The grader
+    decides instead: Ctrl-C and SIGTERM stop the whole command (results kept, exit 130/143),
+    and the kernel is shut down on the way out by ``_run``'s ``finally``.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.saved = ({s: signal.getsignal(s) for s in self.SIGNALS}
+                      if threading.current_thread() is threading.main_thread() else {})
+
+    def restore(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig, handler in self.saved.items():
+            try:
+                loop.remove_signal_handler(sig)
+            except (RuntimeError, ValueError):
+                pass
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 async def _cells_until(client: _CappedClient, nb, seconds: float) -> None:

@@ -144,3 +144,22 @@ def test_a_second_run_on_the_same_out_is_refused_and_sigterm_stops_the_first_cle
     assert json.loads((out / "students" / "a_quick.json").read_text())["submission"] == "a_quick"
     with Lock(out):  # released: the next run may start
         pass
+
+
+def test_sigterm_stops_a_check_like_ctrl_c_with_143_and_no_kernel_left(tmp_path, data_file):
+    notebook = write(code_notebook("import time\ntime.sleep(300)"), tmp_path / "slow.ipynb")
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "check", str(notebook), "--sandbox",
+                             "off", "--no-verify", "--data", str(data_file)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    kernels = []
+    deadline = time.monotonic() + 120
+    while not kernels and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        kernels = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "ipykernel_launcher" in " ".join(p.cmdline())]
+    assert kernels, "the kernel never started"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err, err
+    _, alive = psutil.wait_procs(kernels, timeout=20)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "the kernel outlived SIGTERM"
