@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import threading
 import time
@@ -108,7 +107,7 @@ class Guard:
         if self.watch_dir and _size(self.watch_dir[0]) > self.watch_dir[1]:
             self.disk_hit = True
             self.kill(timeout=1.0)
-        if tasks >= self.max_pids - 1:
+        if tasks >= self.max_pids - 1:  # RLIMIT_NPROC in the namespace refuses the next fork
             self.pids_hit = True
         while usage and sum(usage.values()) > self.memory_bytes:
             largest = max(usage, key=usage.__getitem__)
@@ -162,17 +161,3 @@ def _size(folder: Path) -> int:
                 pass
     return total
 
-
-def user_tasks(uid: int) -> int:
-    """Tasks (threads included) of ``uid`` now: RLIMIT_NPROC counts them with the sandbox's."""
-    count = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        match = re.search(r"^Uid:\s+(\d+)", status, re.M)
-        threads = re.search(r"^Threads:\s+(\d+)", status, re.M)
-        if match and int(match.group(1)) == uid and threads:
-            count += int(threads.group(1))
-    return count

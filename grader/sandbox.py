@@ -155,7 +155,13 @@ class SandboxLauncher(Launcher):
             binds = [[target, root] for root, target in staged]
             for _, target in staged:
                 os.makedirs(target, mode=0o755)
-        argv = bwrap_argv(self.bwrap, layout, settings.kernel_disk_bytes, env, binds) + ["--"] + command
+        argv = bwrap_argv(self.bwrap, layout, settings.kernel_disk_bytes, env, binds) + ["--"]
+        if self.level.cgroups == "none":
+            # RLIMIT_NPROC set inside the user namespace counts only the sandbox's tasks there
+            # (a user's own tasks outside count only against the limit they had at its creation)
+            argv += [shutil.which("prlimit") or "/usr/bin/prlimit",
+                     f"--nproc={settings.kernel_max_pids}", "--"]
+        argv += command
         plan = {"uid": uid, "cgroup_procs": group.procs_files(), "binds": staged,
                 "argv": self._scope(uid, settings) + argv, "env": self._exec_env(),
                 "rlimits": self._rlimits(settings)}
@@ -171,9 +177,8 @@ class SandboxLauncher(Launcher):
                   "RLIMIT_CPU": [cpu, cpu + 5]}
         if self.level.cgroups == "none":
             limits["RLIMIT_DATA"] = [settings.kernel_memory_bytes] * 2
-            # counted per uid: a fresh uid has only the sandbox; the user's own tasks count too
-            tasks = settings.kernel_max_pids + (cgroups_none.user_tasks(os.getuid()) if self.level.rootless else 0)
-            limits["RLIMIT_NPROC"] = [tasks, tasks]
+            if not self.level.rootless:  # a fresh uid: its tasks are the sandbox's
+                limits["RLIMIT_NPROC"] = [settings.kernel_max_pids] * 2
         return limits
 
     def _scope(self, uid: int, settings: Settings) -> list[str]:

@@ -260,7 +260,7 @@ def test_a_model_too_large_for_the_kernel_hits_the_memory_limit(hostile):
 
 def test_the_solution_passes_in_the_sandbox(hostile):
     result = hostile(model_only_notebook(SOLUTION), **KERAS)
-    assert result.status is Status.PASSED and result.sandbox == "bwrap+rlimits"
+    assert result.status is Status.PASSED and result.sandbox == "bwrap+rlimits", result.error
 
 
 def test_kernels_in_parallel_get_their_own_uid_and_cgroup(launcher, hostile):
