@@ -104,6 +104,10 @@ class Guard:
             tasks += int(stat[17])  # num_threads: RLIMIT_NPROC counts threads too
             cpu += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
         self.cpu = max(self.cpu, cpu)
+        scope = self._scope()  # read while it lives: an empty scope is removed by systemd
+        if scope is not None:
+            self.memory_hit |= scope.memory_exceeded()
+            self.pids_hit |= scope.pids_exceeded()
         if self.watch_dir and _size(self.watch_dir[0]) > self.watch_dir[1]:
             self.disk_hit = True
             self.kill(timeout=1.0)

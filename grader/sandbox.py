@@ -163,7 +163,7 @@ class SandboxLauncher(Launcher):
                      f"--nproc={settings.kernel_max_pids}", "--"]
         argv += command
         plan = {"uid": uid, "cgroup_procs": group.procs_files(), "binds": staged,
-                "argv": self._scope(uid, settings) + argv, "env": self._exec_env(),
+                "argv": self._scope(settings) + argv, "env": self._exec_env(),
                 "rlimits": self._rlimits(settings)}
         path = private / "plan.json"
         path.write_text(json.dumps(plan))
@@ -181,7 +181,7 @@ class SandboxLauncher(Launcher):
                 limits["RLIMIT_NPROC"] = [settings.kernel_max_pids] * 2
         return limits
 
-    def _scope(self, uid: int, settings: Settings) -> list[str]:
+    def _scope(self, settings: Settings) -> list[str]:
         """systemd level: run bubblewrap in a transient user scope holding the limits."""
         if self.level.cgroups != "systemd":
             return []
