@@ -36,7 +36,8 @@ from typing import ClassVar, Iterator, Sequence
 from . import cgroups, cgroups_none, cgroups_v2, doctor
 from .exceptions import CellError, GraderError, LimitExceeded, SandboxUnavailable
 from .launch import LaunchSpec, Launcher, minimal_env
-from .sandbox_argv import KERNEL_CWD, KERNEL_HOME, KERNEL_OUT, Layout, bwrap_argv, python_roots
+from .sandbox_argv import (KERNEL_CWD, KERNEL_HOME, KERNEL_OUT, Layout, bwrap_argv, python_roots,
+                           scope_env, systemd_scope)
 from .settings import Settings
 
 UID_BASE, UID_SPAN = 1_900_000_000, 100_000_000
@@ -64,6 +65,8 @@ class SandboxLauncher(Launcher):
     def __init__(self, bwrap: str, level: doctor.Level, v2_base: Path | None = None) -> None:
         self.bwrap, self.level, self.v2_base = bwrap, level, v2_base
         self.name = level.name
+        #: a host tmpfs needs root and a cgroup that marks it as in use (``remove_stale``)
+        self.own_tmpfs = level.rootless or level.cgroups not in ("v1", "v2")
         self.sessions: list[SessionRecord] = []
 
     @classmethod
@@ -92,10 +95,11 @@ class SandboxLauncher(Launcher):
             yield LaunchSpec(
                 argv=[sys.executable, "-I", "-S", str(EXEC), str(plan), "{connection_file}"],
                 env={"PATH": "/usr/bin:/bin"}, cwd=workdir,
-                kernel_cwd=KERNEL_OUT if self.level.rootless else KERNEL_CWD,
+                kernel_cwd=KERNEL_OUT if self.own_tmpfs else KERNEL_CWD,
                 transport="ipc", ip=str(conn / "kernel-ipc"),
                 connection_file=str(conn / "kernel.json"),
-                limit_hit=lambda exc=None: _limit_hit(group, workdir, settings, self.level, exc))
+                limit_hit=lambda exc=None: _limit_hit(group, workdir, settings, self.level, exc,
+                                                      self.own_tmpfs))
 
     @contextmanager
     def _sandbox(self, workdir: Path, settings: Settings, command: list[str],
@@ -110,13 +114,15 @@ class SandboxLauncher(Launcher):
         try:
             if not rootless:
                 os.chown(conn, uid, uid)
+                if self.own_tmpfs:  # bound at KERNEL_OUT, where the kernel writes for the grader
+                    os.chown(workdir, uid, uid)
             # the group first: a workdir mount without a live group is stale (remove_stale)
             group = self._group(uid, private, workdir, settings)
             self.sessions.append(SessionRecord(uid, group.name))
-            if not rootless:
+            if not self.own_tmpfs:
                 _mount_workdir(workdir, uid, settings.kernel_disk_bytes)
                 mounted = True
-            layout = Layout(private, conn, workdir, rootless, tuple(read_only))
+            layout = Layout(private, conn, workdir, self.own_tmpfs, tuple(read_only))
             yield self._plan(uid, group, layout, settings, command), conn, group
         finally:
             if group is not None:
@@ -135,7 +141,7 @@ class SandboxLauncher(Launcher):
             return cgroups.Group.create(str(uid), memory, pids, settings.kernel_cpus)
         if self.level.cgroups == "v2":
             return cgroups_v2.Group.create(self.v2_base, str(uid), memory, pids, settings.kernel_cpus)
-        watch = (workdir, settings.kernel_disk_bytes) if self.level.rootless else None
+        watch = (workdir, settings.kernel_disk_bytes) if self.own_tmpfs else None
         return cgroups_none.Guard(private / "info.json", memory, pids,
                                   scope=self.level.cgroups == "systemd", watch_dir=watch)
 
@@ -162,8 +168,10 @@ class SandboxLauncher(Launcher):
             argv += [shutil.which("prlimit") or "/usr/bin/prlimit",
                      f"--nproc={settings.kernel_max_pids}", "--"]
         argv += command
+        scope = self.level.cgroups == "systemd"
         plan = {"uid": uid, "cgroup_procs": group.procs_files(), "binds": staged,
-                "argv": self._scope(settings) + argv, "env": self._exec_env(),
+                "argv": (systemd_scope(settings) if scope else []) + argv,
+                "env": scope_env() if scope else {},
                 "rlimits": self._rlimits(settings)}
         path = private / "plan.json"
         path.write_text(json.dumps(plan))
@@ -180,22 +188,6 @@ class SandboxLauncher(Launcher):
             if not self.level.rootless:  # a fresh uid: its tasks are the sandbox's
                 limits["RLIMIT_NPROC"] = [settings.kernel_max_pids] * 2
         return limits
-
-    def _scope(self, settings: Settings) -> list[str]:
-        """systemd level: run bubblewrap in a transient user scope holding the limits."""
-        if self.level.cgroups != "systemd":
-            return []
-        return [shutil.which("systemd-run") or "systemd-run", "--user", "--scope", "--quiet",
-                "--collect", f"--unit=grader-{os.getpid()}-{secrets.token_hex(4)}",
-                "-p", f"MemoryMax={settings.kernel_memory_bytes}", "-p", "MemorySwapMax=0",
-                "-p", f"TasksMax={settings.kernel_max_pids}", "--"]
-
-    def _exec_env(self) -> dict[str, str]:
-        """What bubblewrap (or systemd-run) starts with; bwrap passes nothing of it on."""
-        if self.level.cgroups != "systemd":
-            return {}
-        return {k: os.environ[k] for k in ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS")
-                if k in os.environ}
 
     def _probe(self) -> None:
         """Start a trivial sandbox once, so that a broken setup fails now with its reason."""
@@ -268,7 +260,7 @@ def _unmount(workdir: Path) -> None:
 
 
 def _limit_hit(group, workdir: Path, settings: Settings, level: doctor.Level,
-               exc: GraderError | None = None) -> LimitExceeded | None:
+               exc: GraderError | None = None, own_tmpfs: bool = False) -> LimitExceeded | None:
     """After a failure: was it a sandbox limit? The message names the limit (and says when it
     binds each process alone: the levels without cgroups)."""
     if group is None:
@@ -285,7 +277,7 @@ def _limit_hit(group, workdir: Path, settings: Settings, level: doctor.Level,
     if group.pids_exceeded():
         return LimitExceeded(f"the notebook tried to run more than {settings.kernel_max_pids} "
                              "processes or threads at once", kind="process_limit")
-    if _disk_full(group, workdir, level) or "No space left on device" in failed:
+    if _disk_full(group, workdir, own_tmpfs) or "No space left on device" in failed:
         return LimitExceeded(f"the notebook filled its working directory (limit "
                              f"{settings.kernel_disk_bytes // MB:,} MB)", kind="disk_limit")
     if group.cpu_seconds() >= 0.95 * settings.kernel_cpu_seconds:  # cpuacct lags a little
@@ -294,8 +286,8 @@ def _limit_hit(group, workdir: Path, settings: Settings, level: doctor.Level,
     return None
 
 
-def _disk_full(group, workdir: Path, level: doctor.Level) -> bool:
-    if level.rootless:  # bwrap's tmpfs is gone by now; the guard watched the shared dir
+def _disk_full(group, workdir: Path, own_tmpfs: bool) -> bool:
+    if own_tmpfs:  # bwrap's tmpfs is gone by now; the guard watched the shared dir
         return bool(getattr(group, "disk_hit", False))
     try:
         disk = os.statvfs(workdir)

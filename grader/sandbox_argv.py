@@ -2,12 +2,13 @@
 
 Two layouts of the working directory, by level:
 
-- as root, the grader has already mounted a size-limited tmpfs (owned by the sandbox uid) over
-  the host working dir, and binds it as the kernel's working dir;
-- rootless, a user cannot mount on the host: bubblewrap's own size-limited ``--tmpfs`` is the
-  kernel's working dir, the input files are copied in (``--file``) or bound read-only, and the
-  host working dir is bound at ``KERNEL_OUT``, where the extraction file is written for the
-  grader to read (its size is watched by the guard, ``cgroups_none``).
+- root with cgroups: the grader has already mounted a size-limited tmpfs (owned by the sandbox
+  uid) over the host working dir, and binds it as the kernel's working dir;
+- rootless, or without cgroups (containers, which usually cannot mount either; and no cgroup
+  would tell a later grader that the mount is still in use): bubblewrap's own size-limited
+  ``--tmpfs`` is the kernel's working dir, the input files are copied in (``--file``) or bound
+  read-only, and the host working dir is bound at ``KERNEL_OUT``, where the extraction file is
+  written for the grader to read (its size is watched by the guard, ``cgroups_none``).
 
 Files named read-only (the provided data) are bound read-only over their copies at every level,
 so that a notebook cannot overwrite, delete or rename them (``open(..., 'w')`` fails with EROFS,
@@ -16,11 +17,14 @@ so that a notebook cannot overwrite, delete or rename them (``open(..., 'w')`` f
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import seccomp
+from .settings import Settings
 
 KERNEL_CWD = Path("/home/student")
 KERNEL_OUT = Path("/run/grader")
@@ -37,7 +41,8 @@ class Layout:
     private: Path
     conn: Path
     workdir: Path
-    rootless: bool
+    #: bubblewrap's own tmpfs as the working dir (else the host dir, already a tmpfs)
+    own_tmpfs: bool
     read_only: tuple[str, ...] = ()
 
 
@@ -77,7 +82,7 @@ def _workdir(layout: Layout, size: str) -> list[str]:
     """The kernel's working dir, its input files, and the read-only ones."""
     cwd = str(KERNEL_CWD)
     names = sorted(n for n in os.listdir(layout.workdir) if (layout.workdir / n).is_file())
-    if not layout.rootless:  # the host dir is already a tmpfs of the sandbox uid
+    if not layout.own_tmpfs:  # the host dir is already a tmpfs of the sandbox uid
         argv = ["--bind", str(layout.workdir), cwd]
     else:
         argv = ["--size", size, "--perms", "0700", "--tmpfs", cwd]
@@ -88,9 +93,23 @@ def _workdir(layout: Layout, size: str) -> list[str]:
     for name in layout.read_only:
         if name in names:
             argv += ["--ro-bind", str(layout.workdir / name), f"{cwd}/{name}"]
-            if layout.rootless:  # the host dir is visible there too: the same file, read-only
+            if layout.own_tmpfs:  # the host dir is visible there too: the same file, read-only
                 argv += ["--ro-bind", str(layout.workdir / name), f"{KERNEL_OUT}/{name}"]
     return argv
+
+
+def systemd_scope(settings: Settings) -> list[str]:
+    """systemd level: run bubblewrap in a transient user scope holding the tree's limits."""
+    return [shutil.which("systemd-run") or "systemd-run", "--user", "--scope", "--quiet",
+            "--collect", f"--unit=grader-{os.getpid()}-{secrets.token_hex(4)}",
+            "-p", f"MemoryMax={settings.kernel_memory_bytes}", "-p", "MemorySwapMax=0",
+            "-p", f"TasksMax={settings.kernel_max_pids}", "--"]
+
+
+def scope_env() -> dict[str, str]:
+    """What systemd-run needs to reach the user's manager (bwrap unsets it for the kernel)."""
+    return {k: os.environ[k] for k in ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS")
+            if k in os.environ}
 
 
 def python_roots() -> list[str]:

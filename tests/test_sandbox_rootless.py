@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from . import adversarial as adv
 from .conftest import ROOT
 
 pytestmark = pytest.mark.kernel
