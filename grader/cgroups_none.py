@@ -71,9 +71,9 @@ class Guard:
         while procs := self._processes():
             if time.monotonic() > deadline:
                 return False
-            for pid in [self._init_pid, *procs]:
+            for pid in filter(None, [self._init_pid, *procs]):
                 try:
-                    os.kill(pid, signal.SIGKILL) if pid else None
+                    os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
             time.sleep(0.02)

@@ -24,6 +24,7 @@ from .exceptions import SandboxUnavailable
 ROOT = Path("/sys/fs/cgroup")
 REQUIRED = ("memory", "pids")
 PREFIX = "grader-"
+NAME = re.compile(rf"^{PREFIX}(\d+)-(\w+)$")
 CPU_PERIOD_US = 100_000
 
 
@@ -72,6 +73,21 @@ def prepare(base: Path) -> None:
         (base / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in REQUIRED))
     except OSError as exc:
         raise SandboxUnavailable(f"cannot enable memory and pids in {base}: {exc}") from None
+
+
+def remove_stale(base: Path) -> None:
+    """Remove the groups that graders killed outright left under ``base`` (their pid is gone;
+    an empty group is removed, one with processes left alone, as for v1)."""
+    try:
+        paths = [p for p in base.iterdir() if NAME.match(p.name)]
+    except OSError:
+        return
+    for path in paths:
+        if not Path(f"/proc/{NAME.match(path.name).group(1)}").exists():
+            try:
+                path.rmdir()
+            except OSError:
+                pass
 
 
 class Group:

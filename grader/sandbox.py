@@ -82,6 +82,7 @@ class SandboxLauncher(Launcher):
             if not level.rootless:
                 remove_stale()
             if level.cgroups == "v2" and offer.v2_base is not None:
+                cgroups_v2.remove_stale(offer.v2_base)
                 cgroups_v2.prepare(offer.v2_base)
             launcher._probe()
             cls._checked.add(level.name)

@@ -135,3 +135,18 @@ def test_a_v2_group_is_ended_through_cgroup_kill(fake_v2):
     assert (group.path / "cgroup.kill").read_text() == "1"
     (group.path / "cgroup.procs").write_text("")  # the real kernel empties the group
     assert group.kill(timeout=0.2) is True
+
+
+def test_v2_groups_of_graders_that_no_longer_run_are_removed(fake_v2):
+    _, base, _ = fake_v2
+    dead = _exited_pid()
+    stale, live = base / f"grader-{dead}-77", base / f"grader-{os.getpid()}-78"
+    stale.mkdir(), live.mkdir()
+    cgroups_v2.remove_stale(base)
+    assert not stale.exists() and live.exists()
+
+
+def _exited_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
