@@ -20,7 +20,8 @@ SANDBOX_LEVELS = ("auto", "required", "off")
 
 
 def make_launcher(level: str) -> Launcher:
-    """``required``: the sandbox or an error; ``auto``: the sandbox if this machine has one."""
+    """``required``: the sandbox at any level this machine offers (``grader doctor``) or an
+    error saying what to enable; ``auto``: the sandbox if this machine has one."""
     if level not in SANDBOX_LEVELS:
         raise UsageError(f"--sandbox must be one of {', '.join(SANDBOX_LEVELS)}")
     if level == "off":
@@ -30,11 +31,26 @@ def make_launcher(level: str) -> Launcher:
         return SandboxLauncher.create()
     except (ImportError, SandboxUnavailable) as exc:
         if level == "required":
-            raise SandboxUnavailable(f"no sandbox is available on this machine ({exc}); "
-                                     "run with --sandbox off only for trusted notebooks") from None
+            raise SandboxUnavailable(f"no sandbox is available on this machine ({exc}); see "
+                                     "`grader doctor`; run with --sandbox off only for trusted "
+                                     "notebooks") from None
         warnings.warn(f"no sandbox available ({exc}): the notebook runs with your own rights",
                       stacklevel=2)
         return Launcher()
+
+
+def sandbox_line(level: str) -> str | None:
+    """What ``grade`` prints before grading: the sandbox level its kernels run at (``None``
+    where ``required`` cannot be met: the batch itself then fails with the reason)."""
+    if level == "off":
+        return "sandbox off: notebooks run with your own rights (trusted notebooks only)"
+    try:
+        from .sandbox import SandboxLauncher
+        launcher = SandboxLauncher.create()
+    except (ImportError, SandboxUnavailable):
+        return None if level == "required" else "sandbox off: none available here (grader doctor)"
+    verified = "" if launcher.level.verified else " (not verified on a real v2 host)"
+    return f"sandbox {launcher.name}: {launcher.level.promise}{verified}"
 
 
 def load_spec(reference: Path | None = None) -> Spec:

@@ -286,4 +286,5 @@ def summary_line(results: list[Result], graded: int, reused: int, seconds: float
         text += f"; graded {graded} in {duration(seconds)} with {workers} worker{'s' * (workers > 1)}"
     if reused:
         text += f"; {reused} unchanged since an earlier run"
-    return text + f"; results in {out}"
+    levels = sorted({r.sandbox for r in results if r.sandbox})  # sandbox level(s) used
+    return text + (f"; sandbox {', '.join(levels)}" if levels else "") + f"; results in {out}"

@@ -31,7 +31,7 @@ def check() -> None:
             raise SandboxUnavailable(f"no cgroup v1 '{controller}' controller at {path}")
         if not os.access(path, os.W_OK):
             raise SandboxUnavailable(f"the cgroup v1 '{controller}' controller is not writable "
-                                     "(the sandbox needs root)")
+                                     "(needs root)")
 
 
 class Group:

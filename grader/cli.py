@@ -72,6 +72,8 @@ def parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--seed", type=int, help="the seed used when grading "
                            "(default: the first calibration seed)")
     calibrate.add_argument("--data", type=Path)
+    sub.add_parser("doctor", help="what this machine offers the sandbox, the level grade "
+                   "uses, and the commands that add what is missing")
     data = sub.add_parser("data", help="find or download the data file, verify it, cache it")
     data.add_argument("--from", dest="source", type=Path, metavar="PATH",
                       help="copy this file into the cache (after checking its sha256)")
@@ -122,6 +124,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_grade(args: argparse.Namespace) -> int:
     from .batch import grade_folder
 
+    if (line := api.sandbox_line(args.sandbox)) is not None:
+        print(f"grader: {line}", flush=True)
     return int(grade_folder(args.folder, args.out, reference=args.reference,
                             settings=settings_from(args), workers=args.workers, force=args.force,
                             junit_path=args.junit))
@@ -160,7 +164,21 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return int(ExitCode.PASSED)
 
 
-COMMANDS = {"check": cmd_check, "grade": cmd_grade, "spec": cmd_spec, "data": cmd_data,
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Exit 0 where ``grade`` can run sandboxed, 5 (grader error) where it cannot."""
+    from . import doctor
+    from .exceptions import SandboxUnavailable
+
+    offer = doctor.survey()
+    print(doctor.report(offer))
+    try:
+        doctor.choose(offer)
+    except SandboxUnavailable:
+        return int(ExitCode.GRADER_ERROR)
+    return int(ExitCode.PASSED)
+
+
+COMMANDS = {"doctor": cmd_doctor, "check": cmd_check, "grade": cmd_grade, "spec": cmd_spec, "data": cmd_data,
             "calibrate": cmd_calibrate}
 
 

@@ -128,7 +128,7 @@ def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launc
         shutil.copyfile(data_file, workdir / data_file.name)
         os.chmod(workdir / data_file.name, 0o444)
         extract_name = EXTRACT_FILE.format(secrets.token_hex(8))
-        with launcher.session(workdir, settings) as spec:
+        with launcher.session(workdir, settings, read_only=[data_file.name]) as spec:
             prepared = prepare(nb, settings, str(spec.kernel_cwd / extract_name),
                                data_file.name, data_url)
             try:
@@ -149,7 +149,7 @@ def _limit_cause(spec: LaunchSpec, exc: NotGradable | LimitExceeded) -> GraderEr
     error or timeout it led to; the cell it happened in is kept."""
     if isinstance(exc, LimitExceeded) and exc.kind == "output_limit":
         return exc
-    hit = spec.limit_hit()
+    hit = spec.limit_hit(exc)
     if hit is None:
         return exc
     for key in ("cell_index", "cell_source", "traceback"):

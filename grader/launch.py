@@ -9,7 +9,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from .settings import Settings
 
@@ -26,15 +26,17 @@ class LaunchSpec:
     argv: list[str]
     env: dict[str, str]
     cwd: Path
-    #: the working directory as the kernel sees it (differs inside a sandbox)
+    #: the host working dir as the kernel sees it, where it writes what the grader reads back
+    #: (inside a sandbox: its working dir, or a separate bound dir at the rootless levels)
     kernel_cwd: Path
     transport: str = "tcp"
     ip: str = "127.0.0.1"
     connection_file: str | None = None
     #: after a kernel death, says why if the launcher knows (e.g. a memory limit was hit)
     death_reason: Callable[[], str | None] = field(default=lambda: None)
-    #: after a failure, the sandbox limit (memory, processes, disk, CPU) that caused it, if any
-    limit_hit: Callable[[], "LimitExceeded | None"] = field(default=lambda: None)
+    #: after a failure (optionally given the error), the sandbox limit (memory, processes, disk,
+    #: CPU) that caused it, if any
+    limit_hit: Callable[..., "LimitExceeded | None"] = field(default=lambda exc=None: None)
 
 
 def minimal_env(settings: Settings, home: str) -> dict[str, str]:
@@ -61,8 +63,14 @@ class Launcher:
     name = "off"
 
     @contextmanager
-    def session(self, workdir: Path, settings: Settings) -> Iterator[LaunchSpec]:
-        """A private home beside the working dir keeps IPython's files out of it."""
+    def session(self, workdir: Path, settings: Settings,
+                read_only: Sequence[str] = ()) -> Iterator[LaunchSpec]:
+        """A private home beside the working dir keeps IPython's files out of it. ``read_only``:
+        files of ``workdir`` the notebook must not change (the sandbox binds them read-only;
+        here only their write permission is removed, which the notebook could restore)."""
+        for name in read_only:
+            if (workdir / name).is_file():
+                os.chmod(workdir / name, 0o444)
         home = tempfile.mkdtemp(prefix="grader-home-")
         try:
             yield LaunchSpec(argv=list(KERNEL_ARGV), env=minimal_env(settings, home),

@@ -1,4 +1,5 @@
-"""The first process of a sandboxed kernel: runs as root for a moment, then becomes bubblewrap.
+"""The first process of a sandboxed kernel: runs as root for a moment, then becomes bubblewrap
+(rootless levels: runs as the user throughout, and skips the uid switch).
 
     python -I -S sandbox_exec.py PLAN.json [CONNECTION_FILE]
 
@@ -19,7 +20,7 @@ import sys
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
-OPEN_MARK = "@open:"
+OPEN_MARK, WRITE_MARK = "@open:", "@write:"
 CONNECTION_MARK = "@connection_file"
 
 
@@ -30,7 +31,8 @@ def main(plan_path: str, connection_file: str | None) -> None:
         with open(procs, "w") as f:
             f.write(str(os.getpid()))
     uid = int(plan["uid"])
-    if connection_file:
+    switch = uid != os.getuid()
+    if connection_file and switch:
         os.chown(connection_file, uid, uid)
     libc = ctypes.CDLL(None, use_errno=True)
     _bind_read_only(libc, plan["binds"])
@@ -38,14 +40,15 @@ def main(plan_path: str, connection_file: str | None) -> None:
     for name, (soft, hard) in plan["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (soft, hard))
     os.umask(0o077)
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
+    if switch:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
     # changing uid made the process non-dumpable: bwrap could not use /proc/self/fd/N
     for option in (PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS):
         if libc.prctl(option, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
-    os.execve(argv[0], argv, {})
+    os.execve(argv[0], argv, plan.get("env", {}))
 
 
 def _bind_read_only(libc, binds: list) -> None:
@@ -68,11 +71,13 @@ def _check(rc: int, what: str) -> None:
 
 
 def _resolve(arg: str, connection_file: str | None) -> str:
-    """``@open:PATH`` → the number of an inherited fd open on PATH (opened as root)."""
-    if arg.startswith(OPEN_MARK):
-        fd = os.open(arg[len(OPEN_MARK):], os.O_RDONLY)
-        os.set_inheritable(fd, True)
-        return str(fd)
+    """``@open:PATH`` / ``@write:PATH`` → the number of an inherited fd open on PATH for reading
+    / writing (opened before the uid switch, so the sandbox uid needs no access to PATH)."""
+    for mark, flags in ((OPEN_MARK, os.O_RDONLY), (WRITE_MARK, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
+        if arg.startswith(mark):
+            fd = os.open(arg[len(mark):], flags | os.O_NOFOLLOW, 0o600)
+            os.set_inheritable(fd, True)
+            return str(fd)
     if arg == CONNECTION_MARK:
         if not connection_file:
             raise SystemExit("sandbox_exec: no connection file given")

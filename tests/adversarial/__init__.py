@@ -96,7 +96,9 @@ CASES = [
     Case("fork_bomb", (FORK_BOMB,), "timeout", "process_limit", {"kernel_max_pids": 32}),
     Case("memory_bomb_one_allocation", (MEMORY_ONE_ALLOCATION,), "timeout", "memory_limit", SMALL_MEMORY),
     Case("memory_bomb_in_child_processes", (MEMORY_IN_CHILDREN,), "timeout", "memory_limit", SMALL_MEMORY),
-    Case("output_flood", (OUTPUT_FLOOD,), "timeout", "output_limit", {"output_limit_bytes": 1_000_000}),
+    # the cell limit well above the time a flood takes to pass the budget on a loaded machine
+    Case("output_flood", (OUTPUT_FLOOD,), "timeout", "output_limit",
+         {"output_limit_bytes": 1_000_000, "cell_timeout": 15}),
     Case("os_exit", (OS_EXIT,), "error", "kernel_died"),
     Case("segfault", (SEGFAULT,), "error", "kernel_died"),
     Case("input", (INPUT,), "error", "cell_error"),
@@ -205,3 +207,21 @@ TOO_LARGE_TO_BUILD = """\
 import keras
 model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
                           keras.layers.Dense(1_000_000), keras.layers.Dense(10)])"""
+
+#: tries to replace the provided data (the notebook must not change what a later cell, or the
+#: grader's own copy, reads), then loads it as the course notebook does
+OVERWRITE_DATA = OBSERVE + """\
+import gzip, os, pickle, subprocess
+DATA = 'mnist_4000.pkl.gz'
+open('fake.bin', 'wb').write(b'not the data')
+obs = {'write': observe(lambda: open(DATA, 'w').write('owned')),
+       'append': observe(lambda: open(DATA, 'ab').write(b'owned')),
+       'wget': observe(lambda: subprocess.run(['wget', '-q', '-O', DATA, 'http://127.0.0.1:9/'],
+                                              capture_output=True).returncode),
+       'remove': observe(lambda: os.remove(DATA)),
+       'rename': observe(lambda: os.rename('fake.bin', DATA)),
+       'chmod': observe(lambda: os.chmod(DATA, 0o666))}
+with gzip.open(DATA, 'rb') as f:
+    (X, y) = pickle.load(f, encoding='latin1')
+obs['loaded'] = [len(X), len(y)]
+raise RuntimeError('OBS' + json.dumps(obs))"""

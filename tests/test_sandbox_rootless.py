@@ -1,0 +1,160 @@
+"""The rootless level for real: the grader run by an unprivileged user (``grader-test``), as on
+an instructor's laptop. ``bash .ci/setup test`` creates that user and makes this machine's
+Python reachable for it (explicitly, see the README); these tests fail, saying so, where it has
+not run. Here the user has no cgroup, so the level is ``bwrap-rootless+rlimits``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.kernel
+
+TEST_USER = "grader-test"
+LEVEL = "bwrap-rootless+rlimits"
+
+#: run as the test user: hostile notebooks through the library, with small limits
+HOSTILE = """\
+import json, sys
+from pathlib import Path
+import nbformat
+from grader import pipeline
+from grader.sandbox import SandboxLauncher
+from grader.settings import Settings
+from grader.spec import Spec
+from tests import adversarial as adv
+from tests.notebooks import code_notebook
+
+data, folder = Path(sys.argv[1]), Path(sys.argv[2])
+launcher = SandboxLauncher.create()
+quick = dict(notebook_timeout=20, cell_timeout=5, startup_timeout=30, verify=False, data_path=data)
+cases = {c.name: c for c in adv.CASES}
+runs = {name: (cases[name].cells, cases[name].settings) for name in
+        ("fork_bomb", "memory_bomb_in_child_processes", "fill_the_disk", "setsid_daemon")}
+runs["data"] = ((adv.OVERWRITE_DATA,), {})
+runs["home"] = ((adv.OBSERVE + f"obs = {{p: observe(lambda: open(p).read()) for p in {sys.argv[3:]!r}}}\\n"
+                 "raise RuntimeError('OBS' + json.dumps(obs))",), {})
+out = {}
+for name, (cells, overrides) in runs.items():
+    path = folder / f"{name}.ipynb"
+    nbformat.write(code_notebook(*cells), str(path))
+    result = pipeline.check_notebook(path, Spec.load(Path("reference")), data,
+                                     Settings(**{**quick, **overrides}), launcher, verifier=None)
+    out[name] = {"status": result.status.value, "kind": result.error.kind if result.error else None,
+                 "sandbox": result.sandbox, "traceback": result.error.traceback if result.error else ""}
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def user():
+    if os.geteuid() != 0:
+        pytest.skip("switching to the test user needs root (the suite runs as that user instead)")
+    try:
+        entry = pwd.getpwnam(TEST_USER)
+    except KeyError:
+        pytest.fail(f"no user {TEST_USER}: run `bash .ci/setup test` first")
+    return entry
+
+
+@pytest.fixture
+def shared(user):
+    """A folder the test user owns (pytest's tmp_path is root's, mode 0700)."""
+    folder = Path(tempfile.mkdtemp(prefix="grader-rootless-"))
+    os.chown(folder, user.pw_uid, user.pw_gid)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_user(user, argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "HOME": user.pw_dir, "LANG": "C.UTF-8",
+           "PYTHONPATH": str(ROOT), "TMPDIR": "/tmp", "GRADER_CGROUPS": ""}
+    return subprocess.run(argv, user=user.pw_uid, group=user.pw_gid, extra_groups=[], env=env,
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_no_process_left(user) -> None:
+    deadline = time.monotonic() + 5
+    while (left := _processes_of(user.pw_uid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"processes of {TEST_USER} still running: {left}"
+
+
+def _processes_of(uid: int) -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1)) == uid and \
+                not re.search(r"^State:\s+Z", status, re.M):
+            found.append(f"{pid} {re.search(r'^Name:(.*)', status, re.M).group(1).strip()}")
+    return found
+
+
+def test_doctor_as_a_user_offers_the_rootless_level(user):
+    proc = as_user(user, [sys.executable, "-m", "grader", "doctor"], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"grade would use: {LEVEL}" in proc.stdout and f"no (uid {user.pw_uid})" in proc.stdout
+    assert "sudo" in proc.stdout  # how to get a fresh uid per kernel
+
+
+def test_a_user_grades_the_samples_sandboxed_and_the_summary_names_the_level(user, shared, data_file):
+    subs, out = shared / "subs", shared / "out"
+    subs.mkdir()
+    for name in ("alice_solution", "bob_no_padding"):
+        shutil.copy(ROOT / "submissions" / f"{name}.ipynb", subs)
+    os.chown(subs, user.pw_uid, user.pw_gid)
+    proc = as_user(user, [sys.executable, "-m", "grader", "grade", str(subs), "--out", str(out),
+                          "--no-verify", "--data", str(data_file), "--workers", "1"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"grader: sandbox {LEVEL}:" in proc.stdout and f"sandbox {LEVEL}; results" in proc.stdout
+    results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json") if p.stem in
+               ("alice_solution", "bob_no_padding")}
+    assert {k: (r["status"], r["sandbox"]) for k, r in results.items()} == {
+        "alice_solution": ("passed", LEVEL), "bob_no_padding": ("failed", LEVEL)}
+    assert_no_process_left(user)
+
+
+def test_a_users_hostile_notebooks_hit_their_limits_and_see_none_of_the_users_files(user, shared,
+                                                                                  data_file):
+    secret = Path(user.pw_dir) / "secret.txt"
+    secret.write_text("USER-SECRET")
+    os.chown(secret, user.pw_uid, user.pw_gid)
+    try:
+        proc = as_user(user, [sys.executable, "-c", HOSTILE, str(data_file), str(shared),
+                              str(secret), str(ROOT / "reference" / "spec.json")])
+    finally:
+        secret.unlink()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = json.loads(proc.stdout.splitlines()[-1])
+    assert {r["sandbox"] for r in runs.values()} == {LEVEL}
+    assert {name: (r["status"], r["kind"]) for name, r in runs.items() if name in
+            ("fork_bomb", "memory_bomb_in_child_processes", "fill_the_disk", "setsid_daemon")} == {
+        "fork_bomb": ("timeout", "process_limit"),
+        "memory_bomb_in_child_processes": ("timeout", "memory_limit"),
+        "fill_the_disk": ("timeout", "disk_limit"), "setsid_daemon": ("error", "no_model")}
+    data = _observed(runs["data"]["traceback"])
+    assert data.pop("loaded") == [4000, 4000] and data.pop("wget") != 0
+    assert all(v in ("OSError", "PermissionError") for v in data.values()), data
+    assert set(_observed(runs["home"]["traceback"]).values()) == {"FileNotFoundError"}
+    assert_no_process_left(user)
+
+
+def _observed(traceback: str) -> dict:
+    match = re.search(r"^RuntimeError: OBS(\{.*\})$", traceback, re.M)
+    assert match, traceback[-2000:]
+    return json.loads(match.group(1))
