@@ -105,6 +105,24 @@ class _CappedClient(NotebookClient):
         self.handlers.restore()  # nbclient has just taken SIGINT/SIGTERM over: take them back
         return await super().async_start_new_kernel(**kwargs)
 
+    async def async_start_new_kernel_client(self):  # type: ignore[override]
+        kc = await super().async_start_new_kernel_client()
+        self.kc_context = self.kc.context
+        return kc
+
+    def close_client(self) -> None:
+        """Stop the kernel client's channels (the heartbeat thread) and destroy its own zmq
+        context (I/O thread, epoll, eventfds). nbclient does neither for a kernel manager it
+        was given: a worker grading hundreds of notebooks ran out of file descriptors."""
+        if self.kc is not None:
+            try:
+                self.kc.stop_channels()
+            except Exception:
+                pass
+        context = getattr(self, "kc_context", None)
+        if context is not None and not context.closed:
+            context.destroy(linger=0)
+
     def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
         self.output_bytes += len(json.dumps(msg.get("content", {}), default=str))
         if self.output_bytes > self.output_limit:
@@ -193,6 +211,7 @@ async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: L
                         traceback=ANSI.sub("", str(exc)), **_cell(client)) from None
     finally:
         await _ensure_dead(km)
+        client.close_client()
         log.close()
         handlers.restore()
     report = _read_report(workdir / extract_name, settings.extract_limit_bytes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import selectors
 import signal
 import subprocess
 import sys
@@ -67,13 +67,19 @@ class WorkerProcess:
 
     def _read(self, deadline: float) -> dict:
         fd = self.proc.stdout.fileno()
+        with selectors.DefaultSelector() as selector:  # not select(): no limit on fd numbers
+            selector.register(fd, selectors.EVENT_READ)
+            self._fill(fd, selector, deadline)
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def _fill(self, fd: int, selector: selectors.BaseSelector, deadline: float) -> None:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.kill()
                 raise WorkerTimeout()
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
+            if not selector.select(remaining):
                 continue
             chunk = os.read(fd, 1 << 16)
             if not chunk:
@@ -82,8 +88,6 @@ class WorkerProcess:
             if len(self._buffer) > MAX_ANSWER_BYTES:
                 self.kill()
                 raise WorkerDied("the worker's answer was far too long")
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return json.loads(line)
 
     def _died(self) -> WorkerDied:
         try:

@@ -134,3 +134,18 @@ def test_the_students_saved_training_log_is_shown_as_their_history(run):
     assert result.student_history == {"accuracy": [0.7796, 0.91], "loss": [0.7514, 0.3],
                                       "val_accuracy": [0.6217, 0.9], "val_loss": [1.5329, 0.35]}
     assert result.student_history_source == "saved outputs"
+
+
+def test_grading_many_notebooks_in_one_process_leaks_no_file_descriptors_or_threads(run):
+    """A batch worker grades notebook after notebook: each kernel's client must be closed."""
+    import os
+    import threading
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    run(code_notebook("x = 1"))  # the first run may load modules that keep files open
+    before = (open_fds(), threading.active_count())
+    for _ in range(3):
+        assert run(code_notebook("x = 1")).error.kind == "no_model"
+    assert (open_fds(), threading.active_count()) == before

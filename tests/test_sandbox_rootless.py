@@ -130,7 +130,7 @@ def test_a_user_grades_the_samples_sandboxed_and_the_summary_names_the_level(use
                           "--no-verify", "--data", str(data_file), "--workers", "1"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"grader: sandbox {LEVEL}:" in proc.stdout and f"sandbox {LEVEL}; results" in proc.stdout
-    results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json") if p.stem in
+    results = {p.stem: json.loads(p.read_text()) for p in (out / "students").glob("*.json") if p.stem in
                ("alice_solution", "bob_no_padding")}
     assert {k: (r["status"], r["sandbox"]) for k, r in results.items()} == {
         "alice_solution": ("passed", LEVEL), "bob_no_padding": ("failed", LEVEL)}
