@@ -56,6 +56,14 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true",
                        help="regrade everything, even submissions already graded in DIR")
     grade.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
+    grade.add_argument("--gradebook", choices=("canvas", "moodle"),
+                       help="also write DIR/gradebook-SYSTEM.csv for the LMS's grade import")
+    grade.add_argument("--roster", type=Path, metavar="FILE",
+                       help="the class list exported from the LMS (Canvas: Grades → Export)")
+    grade.add_argument("--roster-map", type=Path, metavar="FILE",
+                       help="CSV of submission,student id pairs for names that are not LMS ids")
+    grade.add_argument("--assignment", metavar="NAME",
+                       help="the LMS assignment (default: the exercise's name)")
     _common(grade)
 
     spec = sub.add_parser("spec", help="generate reference/spec.json from the solution notebook")
@@ -122,9 +130,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_grade(args: argparse.Namespace) -> int:
     from .batch import grade_folder
 
+    from .render.lms import GradebookOptions
+
+    if (args.roster or args.roster_map or args.assignment) and not args.gradebook:
+        raise UsageError("--roster, --roster-map and --assignment go with --gradebook canvas|moodle")
+    gradebook = GradebookOptions(args.gradebook, args.roster, args.roster_map, args.assignment) \
+        if args.gradebook else None
     return int(grade_folder(args.folder, args.out, reference=args.reference,
                             settings=settings_from(args), workers=args.workers, force=args.force,
-                            junit_path=args.junit))
+                            junit_path=args.junit, gradebook=gradebook))
 
 
 def cmd_spec(args: argparse.Namespace) -> int:
