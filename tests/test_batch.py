@@ -189,6 +189,11 @@ def test_a_mixed_course_gets_one_result_per_student_with_two_workers(tmp_path, f
     rows = list(csv.DictReader(io.StringIO((out / "grades.csv").read_text(encoding="utf-8"))))
     assert [r["student"] for r in rows] == sorted(EXPECTED)
     assert (tmp_path / "j.xml").read_text().count("<testsuite ") == len(EXPECTED)
+    causes = {(g["category"], g["words"]): g["students"]
+              for g in json.loads((out / "course.json").read_text())["not_graded"]}
+    assert causes[("limit", "timeout")] == ["dan"] and causes[("limit", "output_limit")] == ["fay"]
+    assert causes[("grader", "internal")] == ["gus"] and ["cat"] in [
+        v for (c, w), v in causes.items() if w.startswith("cell_error: ")]
     assert "grader: 8 submissions: 1 passed, 1 failed, 4 error, 2 timeout (1 grader faults" \
         in capsys.readouterr().out
     assert gone(our_processes(), timeout=10)

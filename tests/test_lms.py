@@ -92,3 +92,19 @@ def test_a_roster_of_the_wrong_lms_is_refused_before_grading(tmp_path, system, o
 def test_canvas_without_a_roster_is_a_usage_error():
     with pytest.raises(UsageError, match="--roster"):
         lms.load(GradebookOptions("canvas"))
+
+
+def test_grade_refuses_a_bad_roster_with_exit_2_before_grading(tmp_path, data_file, capsys):
+    from grader.cli import main
+
+    from .test_batch import code_notebook, course
+    folder = course(tmp_path / "course", {"alice": code_notebook("1")})
+    args = ["grade", str(folder), "--out", str(tmp_path / "out"), "--sandbox", "off",
+            "--data", str(data_file)]
+    moodle = rosters.moodle_roster(tmp_path / "moodle.csv")
+    assert main([*args, "--gradebook", "canvas", "--roster", str(moodle)]) == 2
+    assert main([*args, "--roster", str(moodle)]) == 2
+    assert main([*args, "--gradebook", "moodle", "--roster", str(tmp_path / "absent.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "not a canvas roster" in err and "go with --gradebook" in err and "absent.csv" in err
+    assert "Traceback" not in err and not (tmp_path / "out" / "students").exists()
