@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import signal
 import sys
 import threading
@@ -45,6 +46,11 @@ def parser() -> argparse.ArgumentParser:
                        help="write the HTML feedback report here (one self-contained file)")
     check.add_argument("--gradescope", type=Path, metavar="FILE",
                        help="write Gradescope's results.json here (inside a Gradescope autograder)")
+    check.add_argument("--gradescope-visibility", action="append", default=[],
+                       metavar="[CATEGORY=]LEVEL",
+                       help="Gradescope visibility of a check category (added_layer, architecture, "
+                       "totals, training, grading) or of all: hidden, after_due_date, "
+                       "after_published, visible (default: exercise.json's, else visible)")
     _common(check)
 
     grade = sub.add_parser("grade", help="grade every notebook in a folder (instructors)")
@@ -105,7 +111,22 @@ def _preload(*modules: str) -> None:
     threading.Thread(target=load, daemon=True).start()
 
 
+def gradescope_visibility(args: argparse.Namespace) -> dict[str, str]:
+    """``exercise.json``'s ``gradescope.visibility``, overridden by the command line."""
+    from .render.gradescope import parse_visibility
+    from .spec import EXERCISE_FILE, default_reference_dir
+
+    path = Path(args.reference or default_reference_dir()) / EXERCISE_FILE
+    try:
+        configured = json.loads(path.read_text()).get("gradescope", {}).get("visibility", {})
+        return parse_visibility(args.gradescope_visibility, configured)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise UsageError(f"Gradescope visibility ({path} or --gradescope-visibility): {exc}") \
+            from None
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    visibility = gradescope_visibility(args) if args.gradescope else "visible"
     if args.report:
         _preload("grader.render.html", "matplotlib.figure", "matplotlib.backends.backend_svg")
     try:
@@ -122,7 +143,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         from .render.html import write_report
         write_report(result, args.report)
     if args.gradescope:
-        write_gradescope(result, args.gradescope)
+        write_gradescope(result, args.gradescope, visibility)
     print(terminal.summary(result, color=sys.stdout.isatty()))
     return int(result.exit_code)
 
