@@ -44,7 +44,8 @@ class Group:
     key: str
     words: str
     students: list[str] = field(default_factory=list)
-    #: not-graded causes: ``limit``, ``environment``, ``notebook`` or ``grader``
+    #: not-graded causes: ``limit``, ``recognised`` (advice.py named the cause: the grading
+    #: environment, Keras versions, cell order), ``notebook`` or ``grader``
     category: str | None = None
     #: architecture clusters: the mistakes of that architecture, in words
     mistakes: list[str] = field(default_factory=list)
@@ -104,10 +105,11 @@ def fingerprint(result: Result) -> str:
 
 
 def _grouped(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Students per key, by name (as the index lists them)."""
     out: dict[str, list[str]] = {}
     for key, student in pairs:
         out.setdefault(key, []).append(student)
-    return out
+    return {key: sorted(names, key=str.lower) for key, names in out.items()}
 
 
 def _largest_first(groups: list[Group]) -> list[Group]:
@@ -150,9 +152,10 @@ def cause(result: Result) -> tuple[str, str]:
         return "grader", kind
     name = RAISED.search(error.message or "") if error and kind == "cell_error" else None
     detail = f"{kind}: {name.group(1)}" if name else kind
-    # advice other than the kind's generic one: the grading environment caused it (advice.py)
+    # advice other than the kind's generic one: advice.py recognised the cause (the grading
+    # environment, a Keras 1/2 call, cells run out of order, layers after Flatten)
     special = error is not None and error.advice and error.advice != GENERIC.get(kind)
-    return ("environment" if special else "notebook"), detail
+    return ("recognised" if special else "notebook"), detail
 
 
 def not_graded(results: list[Result]) -> list[Group]:

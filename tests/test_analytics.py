@@ -67,3 +67,13 @@ def test_course_json_is_plain_data_with_scores_and_times(cohort_results):
     assert sorted(data["scores"]) == sorted(r.score for r in cohort_results
                                             if r.status in (Status.PASSED, Status.FAILED))
     assert 300.0 in data["seconds"] and data["mistakes"][0]["count"] == 3
+
+
+def test_a_cause_the_advice_recognised_is_told_apart_from_a_plain_error(spec):
+    colab = reports.error(spec, name="colab_user", message="No module named 'google.colab'")
+    colab.error.message = "cell 2 raised ModuleNotFoundError: No module named 'google.colab'"
+    colab.error.advice = "This machine is not Colab: remove the google.colab import."
+    groups = {g.students[0]: (g.category, g.words)
+              for g in analytics.not_graded([colab, reports.error(spec, name="typo")])}
+    assert groups == {"colab_user": ("recognised", "cell_error: ModuleNotFoundError"),
+                      "typo": ("notebook", "cell_error: NameError")}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..analytics import Cohort, Group
 from . import plots
 
-CATEGORIES = {"limit": "limit", "environment": "cause recognised (environment, versions, cell order)",
+CATEGORIES = {"limit": "limit", "recognised": "cause recognised (environment, versions, cell order)",
               "notebook": "notebook", "grader": "grader fault"}
 
 
