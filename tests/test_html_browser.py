@@ -142,6 +142,7 @@ def test_the_index_shows_what_the_cohort_got_wrong_with_working_links(browser, c
     assert first[2] == "bea_no_padding, bob_no_padding"
     clusters = text(page, "#clusters")
     assert "2 students: Conv2D without padding='same'" in clusters
+    assert "missing MaxPooling2D" not in clusters and "1 other wrong architecture" in clusters
     assert "cell_error: NameError" in text(page, "#not-graded")
     assert "missing MaxPooling2D" in text(page, "#submissions")  # the column names the mistake
     visible = page.eval("document.querySelector('#analytics').getBoundingClientRect().height")

@@ -36,7 +36,9 @@ def analytics(cohort: Cohort, links: dict[str, str]) -> dict:
         "checks": [{"name": c.name, "passed": c.passed, "total": c.total,
                     "percent": f"{100 * c.rate:.0f}"} for c in cohort.checks],
         "mistakes": [_group(g, links) for g in cohort.mistakes],
-        "clusters": [_group(g, links) for g in cohort.clusters],
+        # an architecture of one student is that student's row already: only shared ones here
+        "clusters": [_group(g, links) for g in cohort.clusters if g.count > 1],
+        "unshared": sum(g.count == 1 for g in cohort.clusters),
         "not_graded": [_group(g, links) for g in cohort.not_graded],
         "times": _plot(plots.time_histogram, cohort.seconds),
     }
