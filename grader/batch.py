@@ -24,13 +24,14 @@ from pathlib import Path
 
 import psutil
 
-from . import __version__, api
+from . import __version__, analytics, api
 from .exceptions import NotGradable, OutputError, UsageError
 from .exitcodes import ExitCode
 from .intake import Submission, find_submissions, not_graded, read_submission, refused, shown
 from .outdir import Lock, file_stem, preflight, student_file, student_href
-from .render import csv_out, junit, terminal
+from .render import csv_out, junit, lms, terminal
 from .render.files import write_json
+from .render.lms import GradebookOptions
 from .render.progress import Progress, duration
 from .result import Result, Status
 from .settings import Settings
@@ -171,9 +172,11 @@ def _html_renderer():
 def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
                  settings: Settings | None = None, workers: int | None = None,
                  force: bool = False, junit_path: Path | None = None,
-                 progress_stream=None) -> ExitCode:
+                 progress_stream=None, gradebook: GradebookOptions | None = None) -> ExitCode:
     """Grade every submission in ``folder`` into ``out``; see the module docstring."""
     settings = settings or Settings(sandbox="required")
+    if gradebook is not None:
+        lms.load(gradebook)  # a bad roster stops the batch before any grading
     if workers is not None and workers < 1:
         raise UsageError("--workers must be at least 1")
     out = Path(out)
@@ -188,14 +191,14 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
         intake = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-intake-")
         try:
             return _run(submissions, batch, spec, data_file, settings, workers, force,
-                        junit_path, progress_stream, Path(intake))
+                        junit_path, progress_stream, Path(intake), gradebook)
         finally:
             shutil.rmtree(intake, ignore_errors=True)
 
 
 def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Path,
          settings: Settings, workers: int | None, force: bool, junit_path: Path | None,
-         progress_stream, intake: Path) -> ExitCode:
+         progress_stream, intake: Path, gradebook: GradebookOptions | None = None) -> ExitCode:
     """Plan, grade what is left in the worker pool, then write the gradebook files."""
     out = batch.out
     todo, problems = _plan(submissions, spec, batch, force, settings, intake)
@@ -217,7 +220,7 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     batch.progress.close()
     results = [batch.results[s.student] for s in submissions]
     with batch.writing():
-        write_course_files(results, out, junit_path, batch.html)
+        write_course_files(results, out, junit_path, batch.html, gradebook, spec.exercise)
     print(terminal.batch_table(results))
     print(summary_line(results, len(todo), batch.reused, time.monotonic() - start, n, out))
     faults = any(r.exit_code == ExitCode.GRADER_ERROR for r in results)
@@ -260,8 +263,14 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
     return todo, problems
 
 
-def write_course_files(results: list[Result], out: Path, junit_path: Path | None, html) -> None:
+def write_course_files(results: list[Result], out: Path, junit_path: Path | None, html,
+                       gradebook: GradebookOptions | None = None, exercise: str = "") -> None:
+    """The batch's own files, regenerated from every current result at the end of each run."""
     csv_out.write_grades(results, out / csv_out.GRADES_FILE)
+    write_json(out / analytics.COURSE_FILE, analytics.cohort(results).to_dict())
+    if gradebook is not None:
+        for line in lms.write_gradebook(results, out, gradebook, exercise or "Autograder"):
+            print(line, file=sys.stderr)
     if junit_path:
         junit.write_junit(results, junit_path)
     if html is not None:

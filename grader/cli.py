@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import signal
 import sys
 import threading
@@ -45,6 +46,11 @@ def parser() -> argparse.ArgumentParser:
                        help="write the HTML feedback report here (one self-contained file)")
     check.add_argument("--gradescope", type=Path, metavar="FILE",
                        help="write Gradescope's results.json here (inside a Gradescope autograder)")
+    check.add_argument("--gradescope-visibility", action="append", default=[],
+                       metavar="[CATEGORY=]LEVEL",
+                       help="Gradescope visibility of a check category (added_layer, architecture, "
+                       "totals, training, grading) or of all: hidden, after_due_date, "
+                       "after_published, visible (default: exercise.json's, else visible)")
     _common(check)
 
     grade = sub.add_parser("grade", help="grade every notebook in a folder (instructors)")
@@ -56,6 +62,14 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true",
                        help="regrade everything, even submissions already graded in DIR")
     grade.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
+    grade.add_argument("--gradebook", choices=("canvas", "moodle"),
+                       help="also write DIR/gradebook-SYSTEM.csv for the LMS's grade import")
+    grade.add_argument("--roster", type=Path, metavar="FILE",
+                       help="the class list exported from the LMS (Canvas: Grades → Export)")
+    grade.add_argument("--roster-map", type=Path, metavar="FILE",
+                       help="CSV of submission,student id pairs for names that are not LMS ids")
+    grade.add_argument("--assignment", metavar="NAME",
+                       help="the LMS assignment (default: the exercise's name)")
     _common(grade)
 
     spec = sub.add_parser("spec", help="generate reference/spec.json from the solution notebook")
@@ -99,7 +113,22 @@ def _preload(*modules: str) -> None:
     threading.Thread(target=load, daemon=True).start()
 
 
+def gradescope_visibility(args: argparse.Namespace) -> dict[str, str]:
+    """``exercise.json``'s ``gradescope.visibility``, overridden by the command line."""
+    from .render.gradescope import parse_visibility
+    from .spec import EXERCISE_FILE, default_reference_dir
+
+    path = Path(args.reference or default_reference_dir()) / EXERCISE_FILE
+    try:
+        configured = json.loads(path.read_text()).get("gradescope", {}).get("visibility", {})
+        return parse_visibility(args.gradescope_visibility, configured)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise UsageError(f"Gradescope visibility ({path} or --gradescope-visibility): {exc}") \
+            from None
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    visibility = gradescope_visibility(args) if args.gradescope else "visible"
     if args.report:
         _preload("grader.render.html", "matplotlib.figure", "matplotlib.backends.backend_svg")
     try:
@@ -116,19 +145,24 @@ def cmd_check(args: argparse.Namespace) -> int:
         from .render.html import write_report
         write_report(result, args.report)
     if args.gradescope:
-        write_gradescope(result, args.gradescope)
+        write_gradescope(result, args.gradescope, visibility)
     print(terminal.summary(result, color=sys.stdout.isatty()))
     return int(result.exit_code)
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from .batch import grade_folder
+    from .render.lms import GradebookOptions
 
+    if (args.roster or args.roster_map or args.assignment) and not args.gradebook:
+        raise UsageError("--roster, --roster-map and --assignment go with --gradebook canvas|moodle")
+    gradebook = GradebookOptions(args.gradebook, args.roster, args.roster_map, args.assignment) \
+        if args.gradebook else None
     if (line := api.sandbox_line(args.sandbox)) is not None:
         print(f"grader: {line}", flush=True)
     return int(grade_folder(args.folder, args.out, reference=args.reference,
                             settings=settings_from(args), workers=args.workers, force=args.force,
-                            junit_path=args.junit))
+                            junit_path=args.junit, gradebook=gradebook))
 
 
 def cmd_spec(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import equivalence, hints
+from . import equivalence, hints, mistakes
 from . import layers as L
 from .result import Check
 from .spec import Spec
@@ -143,7 +143,7 @@ def own_mistake(row: Row) -> bool:
     return not same_args(row.ref.layer, row.stu.layer)
 
 
-Cause = tuple  # (where: "layer 11 (Conv2D(...))", the hint for that mistake)
+Cause = tuple  # (where: "layer 11 (Conv2D(...))", the hint for that mistake, its mistake key)
 
 
 def _causes(rows: list[Row], block: list[Row]) -> list[Cause | None]:
@@ -152,7 +152,8 @@ def _causes(rows: list[Row], block: list[Row]) -> list[Cause | None]:
     for k, row in enumerate(rows):
         out.append(first)
         if first is None and own_mistake(row):
-            first = (_where(k, row), hints.mistake_hint(row, block, rows))
+            first = (_where(k, row), hints.mistake_hint(row, block, rows),
+                     mistakes.mistake_of(row, block))
     return out
 
 
@@ -165,7 +166,7 @@ def _missing_layer_checks(number: int, count: int, row: Row, block: list[Row], p
                           cause: Cause | None, rows: list[Row]) -> list[Check]:
     ref, stu = row.ref, row.stu
     label = f"Added layer {number} of {count}: {ref.layer.describe()}"
-    hint = hints.for_row(row, block)
+    hint, key = hints.for_row(row, block), mistakes.for_row(row, block)
 
     def check(aspect: str, passed: bool, expected, actual, message: str,
               follows: Cause | None = None) -> Check:
@@ -176,7 +177,8 @@ def _missing_layer_checks(number: int, count: int, row: Row, block: list[Row], p
                      category="added_layer", points=full if passed or follows else 0.0,
                      max_points=full, expected=expected, actual=actual, group=label, aspect=aspect,
                      hint=None if passed else follows[1] if follows else hint,
-                     follows_from=None if passed or not follows else follows[0])
+                     follows_from=None if passed or not follows else follows[0],
+                     mistake=None if passed else follows[2] if follows else key)
     if stu is None:
         what = hints.missing_message(row, block)
         return [check("type", False, ref.layer.kind, None, what),
@@ -196,7 +198,7 @@ def _missing_layer_checks(number: int, count: int, row: Row, block: list[Row], p
     return [
         check("type", kind_ok, ref.layer.kind, stu.layer.kind,
               f"{stu.layer.describe()}" + ("" if kind_ok else f": expected a {ref.layer.kind} layer")),
-        check("args", args_ok, _args(ref), _args(stu), args_message, fused and (fused, hint)),
+        check("args", args_ok, _args(ref), _args(stu), args_message, fused and (fused, hint, mistakes.FUSED)),
         check("output_shape", shape_ok, list(ref.output_shape), list(stu.output_shape),
               f"output {L.fmt_shape(stu.output_shape)}" +
               ("" if shape_ok else f", expected {L.fmt_shape(ref.output_shape)}"), inherited),
@@ -221,7 +223,7 @@ def _args(info: L.LayerInfo) -> dict:
 
 def _architecture_check(rows: list[Row], causes: list[Cause | None], points: float,
                         accepted: list[str]) -> Check:
-    problems, consequences, follows, extras = [], [], None, []
+    problems, consequences, follows, extras, keys = [], [], None, [], []
     for k, row in enumerate(rows):
         if row.to_add or row.status == "match":
             continue
@@ -230,8 +232,10 @@ def _architecture_check(rows: list[Row], causes: list[Cause | None], points: flo
         if row.in_block and row.status == "extra":
             extras.append(hints.extra_in_block(row, rows))
             problems.append(extras[-1])
+            keys.append(mistakes.difference_key(row))
         elif own_mistake(row):
             problems.append(hints.row_difference(row))
+            keys.append(mistakes.difference_key(row))
         else:
             consequences.append(hints.row_difference(row))
             follows = follows or causes[k]
@@ -254,6 +258,7 @@ def _architecture_check(rows: list[Row], causes: list[Cause | None], points: flo
                  category="architecture", points=float(points) if kept else 0.0,
                  max_points=float(points),
                  follows_from=None if passed or problems or not follows else follows[0],
+                 mistake=None if passed else keys[0] if keys else follows[2] if follows else None,
                  hint=None if passed else (extras[0] if extras and problems[0] == extras[0] else
                                            hints.architecture_hint(problems) if problems else
                                            follows[1] if follows else None))
@@ -262,8 +267,8 @@ def _architecture_check(rows: list[Row], causes: list[Cause | None], points: flo
 def _totals_check(expected: dict, actual: dict, rows: list[Row], points: float) -> Check:
     passed = expected == actual
     # the totals are sums of the layers' counts: they differ only where a layer does
-    follows = None if passed else next((_where(k, r) for k, r in enumerate(rows) if own_mistake(r)),
-                                       None)
+    first = None if passed else next((k for k, r in enumerate(rows) if own_mistake(r)), None)
+    follows = None if first is None else _where(first, rows[first])
     message = (f"{actual['total']:,} parameters ({actual['trainable']:,} trainable, "
                f"{actual['non_trainable']:,} non-trainable)")
     if not passed:
@@ -274,4 +279,6 @@ def _totals_check(expected: dict, actual: dict, rows: list[Row], points: float) 
     return Check(name="Parameter totals", passed=passed, message=message, category="totals",
                  points=float(points) if passed or follows else 0.0, max_points=float(points),
                  hint=None if passed else hints.totals_hint(rows), expected=expected, actual=actual,
-                 follows_from=follows)
+                 follows_from=follows,
+                 mistake=None if first is None else mistakes.mistake_of(
+                     rows[first], [r for r in rows if r.in_block]))

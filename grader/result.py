@@ -34,6 +34,9 @@ class Check:
     #: a check that fails only as a consequence of an earlier mistake keeps its points and names
     #: that mistake here ("layer 11 (Conv2D(64, 3x3))")
     follows_from: str | None = None
+    #: a failed check's mistake as a stable key (``grader.mistakes``: ``arg:Conv2D.padding="same"``,
+    #: ``missing:MaxPooling2D``, …) so a cohort can be grouped by the mistake, not by hint text
+    mistake: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -151,6 +151,28 @@ class Page:
         """Browser log entries: CSP violations and console errors show up here."""
         return [f"{e['entry'].get('level')}: {e['entry'].get('text')}" for e in self._events("Log.entryAdded")]
 
+    def follow(self, expression: str) -> str:
+        """Run ``expression`` (a click on a link) and wait for the next page; its URL."""
+        first = len(self.browser.events)
+
+        def loaded(m: dict) -> bool:
+            return m.get("method") == "Page.loadEventFired" and m.get("sessionId") == self.session
+        self.eval(expression)
+        if not any(loaded(m) for m in self.browser.events[first:]):  # not already seen
+            self.browser._wait(loaded)
+        return self.eval("location.href")
+
+    def element_screenshot(self, selector: str, path: Path) -> Path:
+        """A PNG of one element (its bounding box), e.g. a section for the documentation."""
+        box = self.eval(f"""(() => {{ const r = document.querySelector({json.dumps(selector)})
+            .getBoundingClientRect(); return [r.x + scrollX, r.y + scrollY, r.width, r.height]; }})()""")
+        shot = self.send("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": box[0], "y": box[1], "width": box[2], "height": box[3], "scale": 1}})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
     def screenshot(self, path: Path) -> Path:
         size = self.send("Page.getLayoutMetrics")["cssContentSize"]
         shot = self.send("Page.captureScreenshot", {

@@ -18,6 +18,7 @@ import pytest
 
 from grader import batch, workers
 from grader.batch import find_submissions, grade_folder, reusable
+from grader.render.lms import GradebookOptions
 from grader.exceptions import GraderError, UsageError
 from grader.exitcodes import ExitCode
 from grader.render.progress import Progress
@@ -178,7 +179,8 @@ def test_a_mixed_course_gets_one_result_per_student_with_two_workers(tmp_path, f
     folder = course(tmp_path / "course", MIXED)
     out = tmp_path / "out"
     settings = fast_settings.with_(notebook_timeout=30, output_limit_bytes=200_000)
-    code = grade_folder(folder, out, settings=settings, workers=2, junit_path=tmp_path / "j.xml")
+    code = grade_folder(folder, out, settings=settings, workers=2, junit_path=tmp_path / "j.xml",
+                        gradebook=GradebookOptions("moodle"))
     found = results(out)
     assert sorted(found) == sorted(EXPECTED)
     for student, (status, kind) in EXPECTED.items():
@@ -189,6 +191,15 @@ def test_a_mixed_course_gets_one_result_per_student_with_two_workers(tmp_path, f
     rows = list(csv.DictReader(io.StringIO((out / "grades.csv").read_text(encoding="utf-8"))))
     assert [r["student"] for r in rows] == sorted(EXPECTED)
     assert (tmp_path / "j.xml").read_text().count("<testsuite ") == len(EXPECTED)
+    moodle = {r["ID number"]: r for r in csv.DictReader(io.StringIO(
+        (out / "gradebook-moodle.csv").read_text(encoding="utf-8")))}
+    assert sorted(moodle) == sorted(EXPECTED) and moodle["gus"]["cnn2"] == ""  # a grader fault
+    assert moodle["cat"]["cnn2"] == "0" and moodle["ann"]["cnn2"] == f'{found["ann"]["score"]:g}'
+    causes = {(g["category"], g["words"]): g["students"]
+              for g in json.loads((out / "course.json").read_text())["not_graded"]}
+    assert causes[("limit", "timeout")] == ["dan"] and causes[("limit", "output_limit")] == ["fay"]
+    assert causes[("grader", "internal")] == ["gus"] and ["cat"] in [
+        v for (c, w), v in causes.items() if w.startswith("cell_error: ")]
     assert "grader: 8 submissions: 1 passed, 1 failed, 4 error, 2 timeout (1 grader faults" \
         in capsys.readouterr().out
     assert gone(our_processes(), timeout=10)

@@ -123,7 +123,9 @@ def test_gradescope_has_one_test_per_check_and_the_grader_score():
     assert [t["name"] for t in data["tests"]] == [c.name for c in graded().checks]
     assert [t["status"] for t in data["tests"]] == ["passed", "failed", "failed"]
     assert sum(t["score"] for t in data["tests"]) == data["score"]
-    assert "Hint: did you forget padding='same'?" in data["tests"][1]["output"]
+    assert "**Hint:** did you forget padding='same'?" in data["tests"][1]["output"]
+    assert data["output_format"] == data["test_output_format"] == data["tests"][1]["output_format"] \
+        == "md"  # Markdown, so the hint stands out
 
 
 def test_gradescope_explains_a_notebook_that_could_not_be_graded_without_the_traceback():
@@ -133,6 +135,29 @@ def test_gradescope_explains_a_notebook_that_could_not_be_graded_without_the_tra
     assert test["status"] == "failed" and test["score"] == 0 and test["max_score"] == 3
     assert "cell 3 raised NameError" in test["output"] and "Run the notebook" in test["output"]
     assert "Traceback" not in json.dumps(data) and test["visibility"] == "after_published"
+
+
+@pytest.mark.parametrize("hostile, shown", [
+    ("[click](http://evil)", "\\[click\\](http://evil)"),
+    ("![x](http://evil/img.png)", "\\!\\[x\\](http://evil/img.png)"),
+    ("<script>alert(1)</script>", "\\<script\\>alert(1)\\</script\\>"),
+    ("# heading\n- item", "\\# heading\n\\- item")])
+def test_gradescope_markdown_shows_submission_text_as_text(hostile, shown):
+    result = not_gradable()
+    result.error.message = hostile
+    result.error.cell_source = "x = 1  # ```` four backticks"
+    output = gradescope_results(result)["tests"][0]["output"]
+    assert shown in output
+    assert "`````\nx = 1  # ```` four backticks\n`````" in output  # a longer fence
+
+
+def test_gradescope_visibility_is_set_per_category_with_a_default():
+    data = gradescope_results(graded(), {"totals": "after_published", "*": "after_due_date"})
+    assert [t["visibility"] for t in data["tests"]] == ["after_due_date", "after_due_date",
+                                                       "after_published"]
+    assert data["visibility"] == "after_due_date"
+    with pytest.raises(ValueError, match="visibility must be one of"):
+        gradescope_results(graded(), {"training": "later"})
 
 
 def test_gradescope_output_when_the_grader_itself_fails():
@@ -162,3 +187,22 @@ def test_check_writes_gradescope_results_when_the_grader_cannot_run(tmp_path):
     code = main(["check", str(nb), "--data", str(tmp_path / "absent.pkl.gz"), "--sandbox", "off",
                  "--gradescope", str(out)])
     assert code == 5 and json.loads(out.read_text())["score"] == 0
+
+
+def test_gradescope_visibility_comes_from_exercise_json_and_the_command_line(tmp_path):
+    from grader.cli import gradescope_visibility, parser
+    (tmp_path / "exercise.json").write_text(json.dumps(
+        {"gradescope": {"visibility": {"training": "after_published", "totals": "hidden"}}}))
+    args = parser().parse_args(["check", "nb.ipynb", "--gradescope", "r.json", "--reference",
+                                str(tmp_path), "--gradescope-visibility", "totals=visible",
+                                "--gradescope-visibility", "after_due_date"])
+    assert gradescope_visibility(args) == {"training": "after_published", "totals": "visible",
+                                           "*": "after_due_date"}
+
+
+def test_a_bad_gradescope_visibility_is_a_usage_error_before_grading(tmp_path, capsys):
+    nb = write(code_notebook("1"), tmp_path / "student.ipynb")
+    code = main(["check", str(nb), "--gradescope", str(tmp_path / "r.json"),
+                 "--gradescope-visibility", "training=later"])
+    assert code == 2 and "visibility must be one of" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()

@@ -116,3 +116,38 @@ def test_the_index_counts_plots_and_sorts_offline(browser, site):
     assert page.eval(names) == ascending[::-1]
     assert ascending[-1] == "alice_solution"  # the highest score last, then first
     assert page.eval("document.querySelector('#submissions a').getAttribute('href')").endswith(".html")
+
+
+@pytest.fixture(scope="module")
+def cohort_site(spec, tmp_path_factory) -> Path:
+    """An index over a cohort with known mistakes, each student with a report."""
+    out = tmp_path_factory.mktemp("cohort")
+    results = [reports.passing(spec), reports.no_padding(spec), reports.no_pooling(spec),
+               reports.error(spec)]
+    twin = reports.no_padding(spec, layer_name="my_conv")
+    twin.submission = "bea_no_padding"
+    results.append(twin)
+    for result in results:
+        html.write_report(result, out / f"{result.submission}.html")
+    html.write_index(results, out)
+    return out
+
+
+def test_the_index_shows_what_the_cohort_got_wrong_with_working_links(browser, cohort_site):
+    page = visit(browser, cohort_site, "index")
+    page.element_screenshot("#analytics", ARTIFACTS / "analytics.png")
+    first = page.eval("""[...document.querySelector('#mistakes tbody tr').cells]
+                         .map(c => c.innerText)""")
+    assert first[:2] == ["2", "Conv2D without padding='same'"]
+    assert first[2] == "bea_no_padding, bob_no_padding"
+    clusters = text(page, "#clusters")
+    assert "2 students: Conv2D without padding='same'" in clusters
+    assert "missing MaxPooling2D" not in clusters and "1 other wrong architecture" in clusters
+    assert "cell_error: NameError" in text(page, "#not-graded")
+    assert "missing MaxPooling2D" in text(page, "#submissions")  # the column names the mistake
+    visible = page.eval("document.querySelector('#analytics').getBoundingClientRect().height")
+    assert visible > 100
+    landed = page.follow("document.querySelector('#mistakes a[href$=\"bob_no_padding.html\"]').click()")
+    assert landed == (cohort_site / "bob_no_padding.html").as_uri()
+    assert "did you forget padding='same'?" in text(page, "#summary")
+    assert [u for u in page.requests() if not u.startswith(("data:", "file:"))] == []

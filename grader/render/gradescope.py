@@ -7,9 +7,18 @@ visibilities and ``tests``: one test per check with ``name``, ``score``, ``max_s
 ``status`` (``passed``/``failed``), ``output`` and ``visibility``. A notebook that could not be
 graded is one failed test that says why and what to do, worth the whole score. The grader's
 traceback stays out of what students see; ``stdout`` (instructors only) has the terminal summary.
+
+Outputs are Markdown (``output_format``/``test_output_format`` ``"md"``) so that a hint stands
+out and the failing cell shows as code; every piece of text is escaped (a submission's error
+text or layer name cannot become a link or an image), and code goes into a fence longer than
+any run of backticks in it. Visibility is set per check category (``added_layer``,
+``architecture``, ``totals``, ``training``, ``grading``), e.g. the accuracy details only
+``after_published``: from ``exercise.json`` (``"gradescope": {"visibility": {...}}``) and
+``grader check --gradescope-visibility CATEGORY=LEVEL``.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..result import Check, Result
@@ -17,49 +26,82 @@ from .files import write_json
 from .junit import GRADING_CASE
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+FORMAT = "md"
+#: characters that start inline Markdown (emphasis, code, links, images, HTML, tables) ...
+MD_INLINE = re.compile(r"([\\`*_\[\]<>!|~])")
+#: ... and what starts a block at the beginning of a line (heading, list, quote, rule)
+MD_LINE_START = re.compile(r"^(\s*)([#+\-=>]|\d+[.)])", re.MULTILINE)
+
+
+def md(text: str) -> str:
+    """Plain text shown as such by a Markdown renderer: no link, image or HTML can come of it."""
+    text = MD_INLINE.sub(r"\\\1", str(text))
+    return MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def fence(code: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}\n{code}\n{ticks}"
+
+
+def visibility_for(category: str, visibility: str | dict[str, str]) -> str:
+    """One level for everything, or per category with ``"*"`` (else ``visible``) as default."""
+    if isinstance(visibility, str):
+        return visibility
+    return visibility.get(category, visibility.get("*", "visible"))
+
+
+def check_visibility(visibility: str | dict[str, str]) -> None:
+    levels = [visibility] if isinstance(visibility, str) else list(visibility.values())
+    bad = [v for v in levels if v not in VISIBILITIES]
+    if bad:
+        raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)} (not {bad[0]!r})")
 
 
 def _test(check: Check, visibility: str) -> dict:
-    output = [check.message]
+    output = [md(check.message)]
     if check.hint and not check.passed:
-        output.append(f"Hint: {check.hint}")
+        output.append(f"**Hint:** {md(check.hint)}")
     return {"name": check.name, "score": float(check.points), "max_score": float(check.max_points),
-            "status": "passed" if check.passed else "failed", "output": "\n".join(output),
-            "output_format": "text", "tags": [check.category], "visibility": visibility}
+            "status": "passed" if check.passed else "failed", "output": "\n\n".join(output),
+            "output_format": FORMAT, "name_format": "text", "tags": [check.category],
+            "visibility": visibility}
 
 
 def _error_test(result: Result, visibility: str) -> dict:
     error = result.error
-    lines = [f"The notebook could not be graded ({error.kind}): {error.message}"]
+    lines = [f"**The notebook could not be graded** ({md(error.kind)}): {md(error.message)}"]
     if error.cell_index is not None:
-        lines.append(f"In cell {error.cell_index}:\n{error.cell_source or ''}")
+        lines.append(f"In cell {error.cell_index}:\n\n{fence(error.cell_source or '')}")
     if error.advice:
-        lines.append(f"What to do: {error.advice}")
+        lines.append(f"**What to do:** {md(error.advice)}")
     return {"name": GRADING_CASE, "score": 0.0, "max_score": float(result.max_score),
-            "status": "failed", "output": "\n\n".join(lines), "output_format": "text",
-            "tags": ["grading"], "visibility": visibility}
+            "status": "failed", "output": "\n\n".join(lines), "output_format": FORMAT,
+            "name_format": "text", "tags": ["grading"], "visibility": visibility}
 
 
 def _overview(result: Result) -> str:
-    lines = [f"{result.status.value.upper()}: {result.score:g}/{result.max_score:g} points.",
-             result.summary]
-    lines += [f"Warning: {w}" for w in result.warnings]
-    return "\n".join(line for line in lines if line)
+    lines = [f"**{result.status.value.upper()}: {result.score:g}/{result.max_score:g} points.**",
+             md(result.summary) if result.summary else ""]
+    lines += [f"Warning: {md(w)}" for w in result.warnings]
+    return "\n\n".join(line for line in lines if line)
 
 
-def gradescope_results(result: Result, visibility: str = "visible") -> dict:
-    if visibility not in VISIBILITIES:
-        raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}")
-    tests = [_test(c, visibility) for c in result.checks]
+def gradescope_results(result: Result, visibility: str | dict[str, str] = "visible") -> dict:
+    check_visibility(visibility)
+    tests = [_test(c, visibility_for(c.category, visibility)) for c in result.checks]
     if result.error is not None:
-        tests.append(_error_test(result, visibility))
+        tests.append(_error_test(result, visibility_for("grading", visibility)))
     total = result.timings.get("total", 0)
     return {
         "score": float(result.score),
         "execution_time": int(round(total)) if isinstance(total, (int, float)) else 0,
         "output": _overview(result),
-        "output_format": "text",
-        "visibility": visibility,
+        "output_format": FORMAT,
+        "test_output_format": FORMAT,
+        "test_name_format": "text",
+        "visibility": visibility_for("*", visibility),
         "stdout_visibility": "hidden",
         "tests": tests,
     }
@@ -73,5 +115,16 @@ def grader_failure(message: str) -> dict:
                       f"fault, please tell the course staff.\n\n{message}"}
 
 
-def write_gradescope(result: Result, path: Path, visibility: str = "visible") -> Path:
+def parse_visibility(pairs: list[str], configured: dict[str, str] | None = None) -> dict[str, str]:
+    """``exercise.json``'s per-category levels, overridden by ``CATEGORY=LEVEL`` (or ``LEVEL``
+    for every category) from the command line."""
+    out = dict(configured or {})
+    for pair in pairs:
+        category, _, level = pair.rpartition("=")
+        out[category or "*"] = level
+    check_visibility(out)
+    return out
+
+
+def write_gradescope(result: Result, path: Path, visibility: str | dict[str, str] = "visible") -> Path:
     return write_json(Path(path), gradescope_results(result, visibility))

@@ -17,8 +17,9 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
+from ..analytics import cohort
 from ..result import Result
-from . import view
+from . import cohort_view, view
 from .files import write_text
 
 INDEX_FILE = "index.html"
@@ -74,7 +75,8 @@ def render_index(results: list[Result], links: dict[str, str] | None = None) -> 
     if links is None:
         links = {r.submission: report_href(r.submission) for r in results}
     links = {name: _relative(href) for name, href in links.items() if href}
-    return _page("index.html.j2", script=_asset("sort.js"), **view.index(results, links))
+    return _page("index.html.j2", script=_asset("sort.js"), **view.index(results, links),
+                 analytics=cohort_view.analytics(cohort(results), links))
 
 
 def write_report(result: Result, path: Path) -> Path:

@@ -120,3 +120,18 @@ def score_histogram(scores: list[float], max_score: float) -> str | None:
     ax.set_xlim(-0.5, top + 0.5)
     ax.grid(axis="y", alpha=0.3)
     return _data_uri(fig)
+
+
+def time_histogram(seconds: list[float]) -> str | None:
+    """How long grading took per submission (whole batch's spread: a slow notebook stands out)."""
+    if not seconds:
+        return None
+    fig, (ax,) = _figure(6.0, 2.6)
+    ax.hist(seconds, bins=min(20, max(5, len(seconds))), color=VAL_COLOR, edgecolor="white",
+            rwidth=0.85)
+    ax.set_xlabel("seconds per submission (execution and verification)")
+    ax.set_ylabel("submissions")
+    ax.set_title("Grading time distribution")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.grid(axis="y", alpha=0.3)
+    return _data_uri(fig)

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from .. import layers as L
+from ..analytics import mistake_words
 from ..result import Check, Result, Status
 from . import plots
 
@@ -279,8 +280,7 @@ def index(results: list[Result], links: dict[str, str]) -> dict:
     max_score = max((r.max_score for r in results), default=0.0)
     rows = []
     for r in sorted(results, key=lambda r: r.submission.lower()):
-        first = r.first_failed
-        problem = first.name if first else (f"{r.error.kind}: {plain(r.error.message)}" if r.error else "")
+        problem = plain(mistake_words(r)) if r.error is None else f"{r.error.kind}: {plain(r.error.message)}"
         rows.append({"name": r.submission, "href": links.get(r.submission), "status": r.status.value,
                      "verdict": VERDICTS[r.status][0], "score": f"{r.score:g}",
                      "max_score": f"{r.max_score:g}", "score_key": r.score,
