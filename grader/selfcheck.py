@@ -36,7 +36,7 @@ def _allowed(node: ast.stmt) -> bool:
         return node.module == MODULE and node.level == 0 and \
             all(a.name == "check" and a.asname in (None, "check") for a in node.names)
     if isinstance(node, ast.Try):
-        return (all(_allowed(n) for n in node.body) and not node.orelse and not node.finalbody
+        return (all(_allowed(n) for n in node.body + node.orelse) and not node.finalbody
                 and all(_names(h.type) for h in node.handlers)
                 and all(_fallback(n) for h in node.handlers for n in h.body))
     if isinstance(node, ast.Expr):
