@@ -22,6 +22,9 @@ COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
 #: selectors that mean the page itself; in a notebook they mean the output's element
 PAGE = {":root", "body"}
+#: a notebook's output area is narrower than a report page: long argument lists wrap
+NARROW = (f"{SCOPE} .kv td.mono {{white-space: normal; overflow-wrap: anywhere;}}\n"
+          f"{SCOPE} h2 {{margin-top: 18px;}}")
 
 
 @lru_cache(maxsize=1)
@@ -33,7 +36,7 @@ def scoped_style() -> str:
         scoped = [SCOPE if s.strip() in PAGE else f"{SCOPE} {s.strip()}"
                   for s in selectors.split(",") if s.strip()]
         rules.append(f"{', '.join(scoped)} {{{body.strip()}}}")
-    return "\n".join(rules)
+    return "\n".join(rules + [NARROW])
 
 
 def _without_at_blocks(css: str) -> str:
