@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -177,3 +179,20 @@ def test_a_self_check_inside_other_code_is_a_no_op_during_grading(write_notebook
     result = api.check(write_notebook(nb, "inline"), settings=fast_settings)
     assert result.status is Status.PASSED, result.error
     assert any("self-check" in n for n in result.neutralized)
+
+
+def test_grader_check_offline_uses_the_data_file_beside_the_notebook_and_names_it(
+        tmp_path, data_file):
+    """As a student runs it: no --data, no GRADER_DATA, an empty cache, no network."""
+    folder = tmp_path / "course"
+    folder.mkdir()
+    notebook = notebooks.write(notebooks.course_notebook(notebooks.SOLUTION), folder / "bob.ipynb")
+    shutil.copyfile(data_file, folder / data_file.name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), GRADER_DATA_URL="http://127.0.0.1:9/x",
+               PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-m", "grader", "check", notebook.name, "--no-verify",
+                          "--sandbox", "off"], cwd=folder, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert f"using the data file beside the notebook: {folder / data_file.name}" in out.stderr
