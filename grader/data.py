@@ -73,29 +73,35 @@ def _verified(path: Path, name: str, expected: str, source: str) -> Path:
     return path
 
 
-def beside_notebook(path: Path, expected: str) -> Path | None:
-    """``path`` if it is a regular file (opened without following a link) with the expected
-    digest; else ``None``, with a warning when something is there but cannot be used."""
+MISSING = "there is no such file"
+
+
+def why_unusable(path: Path, expected: str) -> str | None:
+    """None when ``path`` is a regular file (opened without following a link) with the
+    expected digest; else why not (``MISSING`` when nothing is there)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
-        return None
+        return MISSING
     except OSError as exc:  # a symbolic link (ELOOP), no permission, …
-        warnings.warn(f"{path} beside the notebook was not used ({exc.strerror or exc})",
-                      stacklevel=3)
-        return None
+        return "it is a symbolic link" if os.path.islink(path) else (exc.strerror or str(exc))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            warnings.warn(f"{path} beside the notebook was not used: not a regular file",
-                          stacklevel=3)
-            return None
+            return "it is not a regular file"
         if sha256_of_fd(fd) != expected:
-            warnings.warn(f"{path} beside the notebook was not used: it is not the course's "
-                          f"file (its sha256 differs from {expected[:12]}…)", stacklevel=3)
-            return None
+            return f"it is not the course's file (its sha256 differs from {expected[:12]}…)"
     finally:
         os.close(fd)
-    return path
+    return None
+
+
+def beside_notebook(path: Path, expected: str) -> Path | None:
+    """``path`` if usable (``why_unusable``); else ``None``, with a warning when something is
+    there but cannot be used."""
+    why = why_unusable(path, expected)
+    if why is not None and why != MISSING:
+        warnings.warn(f"{path} beside the notebook was not used: {why}", stacklevel=3)
+    return path if why is None else None
 
 
 def seed_cache(data: dict, source: Path, cache: Path | None = None) -> Path:

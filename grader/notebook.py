@@ -70,9 +70,9 @@ def check(model=None, *, reference: str | Path | None = None, exercise: str | No
         picked = readiness.pick_note(names, _chosen(everything, spec))
         notes += [picked] if picked else []
     notes.append(readiness.data_note(spec.data, Path.cwd()))
-    history = ns.get("In")
-    if isinstance(history, list):
-        notes += readiness.source_notes([str(c) for c in history], spec.data)
+    cells = _session_code(ns)
+    if cells is not None:
+        notes += readiness.source_notes(cells, spec.data)
     return SelfCheck(result, notes, round(time.perf_counter() - start, 3))
 
 
@@ -115,14 +115,26 @@ def extract_report(namespace: dict) -> dict:
             return json.load(f)
 
 
-def _namespace() -> dict:
-    """The notebook's variables: IPython's user namespace, else the caller's globals."""
+def _shell():
+    """The running IPython shell, or None (IPython is never imported here)."""
     ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
+    return ipython.get_ipython() if ipython is not None else None
+
+
+def _namespace() -> dict:
+    """The notebook's variables: IPython's user namespace, else the globals of check's caller."""
+    shell = _shell()
     if shell is not None:
         return shell.user_ns
-    frame = sys._getframe(2)  # check() → _namespace() → here
-    return frame.f_globals
+    return sys._getframe(2).f_globals  # 0: this function, 1: check(), 2: its caller
+
+
+def _session_code(ns: dict) -> list[str] | None:
+    """Every cell run in this session as typed (``!pip`` stays ``!pip``), else ``In``."""
+    shell = _shell()
+    raw = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    history = raw if isinstance(raw, list) else ns.get("In")
+    return [str(c) for c in history] if isinstance(history, list) else None
 
 
 def exercise_folders() -> list[Path]:

@@ -3,20 +3,18 @@
 The in-notebook self-check sees the live model, not the grading machine. The grading machine
 runs the whole notebook from the top, offline, without Colab or a GPU, with the exercise's data
 file beside the notebook (README: "What the grading machine has"). These checks read the
-session's own code (IPython's ``In`` history: every cell the student ran) and the working
+session's own code (IPython's raw input history: every cell the student ran, as typed) and the working
 directory, and say in one line each what would fail there and the fix. They inform, never score.
 """
 from __future__ import annotations
 
 import ast
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import advice
-from .data import sha256_of_fd
+from .data import MISSING, why_unusable
 
 #: (pattern on a line of code, what fails on the grading machine and the fix); ``{data}`` is
 #: the exercise's data file name
@@ -27,19 +25,21 @@ LINE_RULES: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"['\"]\.\./"),
      "`../…` paths point into your own folders, which the grading machine does not have: load "
      "the data by its bare name `'{data}'`."),
-    (re.compile(r"^\s*[!%]\s*pip\s+install|pip\.main\("),
+    (re.compile(r"^\s*[!%]\s*pip\s+install|pip\.main\(|\.system\(['\"]pip\s+install"),
      "`pip install` needs the network: the grading machine is offline, so only what it already "
      "has (TensorFlow, Keras, numpy, matplotlib) can be used."),
-    (re.compile(r"^\s*!\s*(git\s+clone|apt|apt-get|conda)\b"),
+    (re.compile(r"^\s*!\s*(git\s+clone|apt|apt-get|conda)\b"
+                r"|\.system\(['\"](git\s+clone|apt|conda)\b"),
      "this shell command needs the network or Colab: the grading machine is offline."),
     (advice.GPU_CODE,
      "GPU set-up: the grading machine has no GPU, so code that expects one fails there; "
      "leave it out (a `with tf.device(...)` scope alone is fine)."),
 )
 #: downloads: only the exercise's own data URL is answered (with the provided file)
-DOWNLOAD = re.compile(r"!\s*(?:wget|curl)\b|urlretrieve\(|urlopen\(|requests\.get\(|get_file\(")
-URL = re.compile(r"https?://[^\s'\"]+")
-SELF = re.compile(r"grader|^\s*#")  # the self-check's own lines and comments
+DOWNLOAD = re.compile(r"!\s*(?:wget|curl)\b|\.system\(['\"](?:wget|curl)\b"
+                      r"|urlretrieve\(|urlopen\(|requests\.get\(|get_file\(")
+#: the self-check's own lines (raw or as IPython translated them) and comments
+SELF = re.compile(r"grader\.notebook|grader_check|load_ext\s+grader|['\"]grader['\"]|^\s*#")
 
 
 @dataclass
@@ -52,21 +52,15 @@ class Note:
 
 def data_note(data: dict, folder: Path) -> Note:
     """Is the exercise's data file beside the notebook, as a regular file with the right bytes?"""
-    name, path = data["file"], folder / data["file"]
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+    name = data["file"]
+    why = why_unusable(folder / name, data["sha256"])
+    if why is None:
+        return Note("info", f"{name} is beside your notebook, the same file the grader uses.")
+    if why == MISSING:
         return Note("warn", f"{name} is not beside your notebook ({folder}): the grading machine "
                             f"puts it there; load it as `gzip.open('{name}', 'rb')`.")
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return Note("warn", f"{name} beside your notebook is not a regular file.")
-        if sha256_of_fd(fd) != data["sha256"]:
-            return Note("warn", f"{name} beside your notebook is not the course's file (its "
-                                "sha256 differs): the grader uses the course's file.")
-    finally:
-        os.close(fd)
-    return Note("info", f"{name} is beside your notebook, the same file the grader uses.")
+    return Note("warn", f"{name} beside your notebook cannot be used: {why}; the grading "
+                        "machine puts the course's file there.")
 
 
 def source_notes(cells: list[str], data: dict) -> list[Note]:

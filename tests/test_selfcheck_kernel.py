@@ -65,6 +65,7 @@ def _session_notebook(workdir: Path) -> nbformat.NotebookNode:
     cells += [new_code_cell("%reset -f"), new_code_cell(notebooks.IMPORTS.replace("%matplotlib inline\n", "")),
               new_code_cell(notebooks.HYPER),
               new_code_cell(notebooks.MODEL_HEAD + notebooks.MISTAKES["no_padding"] + notebooks.MODEL_TAIL),
+              new_code_cell("if False:\n    !pip install tensorflow-addons"),
               new_code_cell("%load_ext grader"), new_code_cell("%grader_check"),
               new_code_cell("from grader.notebook import check\ncheck(model)")]
     return new_notebook(cells=cells)
@@ -136,6 +137,7 @@ def test_the_extension_loads_in_a_real_kernel_and_renders_html(session):
         assert 'class="cnn-grader-selfcheck"' in html[0]
         assert "FAILED" in html[0] and "did you forget padding=&#39;same&#39;?" in html[0]
         assert "The 4 layers you had to add" in html[0]  # the report's own cards
+        assert "`pip install` needs the network" in html[0]  # read from the raw history
 
 
 def test_the_templates_last_cell_runs_the_self_check_and_shows_it(session):
