@@ -67,7 +67,10 @@ def _session_notebook(workdir: Path) -> nbformat.NotebookNode:
               new_code_cell(notebooks.MODEL_HEAD + notebooks.MISTAKES["no_padding"] + notebooks.MODEL_TAIL),
               new_code_cell("if False:\n    !pip install tensorflow-addons"),
               new_code_cell("%load_ext grader"), new_code_cell("%grader_check"),
-              new_code_cell("from grader.notebook import check\ncheck(model)")]
+              new_code_cell("from grader.notebook import check\ncheck(model)"),
+              new_code_cell(notebooks._renamed(notebooks.MODEL_HEAD + notebooks.SOLUTION
+                                               + notebooks.MODEL_TAIL, "good_model")),
+              new_code_cell("check(model)")]
     return new_notebook(cells=cells)
 
 
@@ -129,7 +132,7 @@ def _html_outputs(cell) -> list[str]:
 
 def test_the_extension_loads_in_a_real_kernel_and_renders_html(session):
     _, nb = session
-    load, magic, call = nb.cells[-3:]
+    load, magic, call = nb.cells[-5:-2]
     assert not [o for o in load.outputs if o.get("output_type") == "error"]
     for cell in (magic, call):
         html = _html_outputs(cell)
@@ -138,6 +141,13 @@ def test_the_extension_loads_in_a_real_kernel_and_renders_html(session):
         assert "FAILED" in html[0] and "did you forget padding=&#39;same&#39;?" in html[0]
         assert "The 4 layers you had to add" in html[0]  # the report's own cards
         assert "`pip install` needs the network" in html[0]  # read from the raw history
+
+
+def test_checking_a_model_the_grader_would_not_pick_says_which_one_it_grades(session):
+    _, nb = session
+    html = _html_outputs(nb.cells[-1])[0]
+    assert "FAILED" in html  # the verdict is on the model asked for: bob's, without padding
+    assert "the grader would grade the model in `good_model`, not `model`" in html
 
 
 def test_the_templates_last_cell_runs_the_self_check_and_shows_it(session):
