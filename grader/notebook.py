@@ -138,9 +138,14 @@ def _session_code(ns: dict) -> list[str] | None:
 
 
 def exercise_folders() -> list[Path]:
-    """Reference folders: packaged ones (a wheel), else this checkout's ``reference/``."""
+    """Reference folders: packaged ones (a wheel), else those of this checkout: ``reference/``
+    and every folder below it with an ``exercise.json`` and a ``spec.json`` (what ``setup.py``
+    packages)."""
     packaged = sorted(p.parent for p in PACKAGED.glob("*/spec.json")) if PACKAGED.is_dir() else []
-    return packaged or [default_reference_dir()]
+    base = default_reference_dir()
+    found = sorted(p.parent for p in base.glob("**/exercise.json")
+                   if (p.parent / "spec.json").is_file())
+    return packaged or found or [base]
 
 
 def load_spec(reference: str | Path | None = None, exercise: str | None = None) -> Spec:
