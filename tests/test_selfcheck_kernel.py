@@ -9,6 +9,7 @@ followed by ``check()``; ``grader check`` grades the same files. For every noteb
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -185,14 +186,29 @@ def test_a_notebook_that_patches_the_self_check_to_claim_a_pass_is_graded_on_its
                                        "forget padding='same'?"
 
 
-def test_a_self_check_inside_other_code_is_a_no_op_during_grading(write_notebook, fast_settings):
-    """Not the template's cell (other code beside it): it runs, and the stub answers."""
+@pytest.mark.parametrize("sandbox", ["off", "required"])
+def test_a_self_check_inside_other_code_is_a_no_op_during_grading(sandbox, write_notebook,
+                                                                 fast_settings):
+    """Not the template's cell (other code beside it): it runs, and the stub answers, also in
+    the sandbox, where the grader's package is not importable."""
+    if sandbox == "required" and not _sandbox_available():
+        pytest.skip("no sandbox on this machine")
     cell = "%load_ext grader\nfrom grader.notebook import check\nresult = check(model)\n" \
            "%grader_check\nassert result is None, 'the self-check ran during grading'"
     nb = notebooks.course_notebook(notebooks.SOLUTION, extra_cells=(cell,))
-    result = api.check(write_notebook(nb, "inline"), settings=fast_settings)
+    settings = dataclasses.replace(fast_settings, sandbox=sandbox)
+    result = api.check(write_notebook(nb, "inline"), settings=settings)
     assert result.status is Status.PASSED, result.error
     assert any("self-check" in n for n in result.neutralized)
+
+
+def _sandbox_available() -> bool:
+    try:
+        from grader.sandbox import SandboxLauncher
+        SandboxLauncher.create()
+        return True
+    except Exception:
+        return False
 
 
 def test_grader_check_offline_uses_the_data_file_beside_the_notebook_and_names_it(
