@@ -1,16 +1,35 @@
 """Auto-grader for the cnn2 MNIST exercise (and any exercise with a reference folder).
 
 Library first: ``check`` grades one notebook, ``grade`` a folder, ``generate_spec`` writes a
-reference spec. The ``grader`` command is a thin layer over these.
+reference spec. The ``grader`` command is a thin layer over these. ``grader.notebook.check`` is
+the student's instant self-check inside a notebook (``%load_ext grader`` adds ``%grader_check``).
+
+The grading API is imported lazily: a student's ``pip install cnn-grader`` (without the
+``[grade]`` extra) has no nbclient or TensorFlow of its own, and ``import grader.notebook``
+must work there with the Keras the student already has.
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import check, generate_spec  # noqa: E402
 from .exitcodes import ExitCode  # noqa: E402
 from .result import Check, ErrorInfo, Result, Status  # noqa: E402
 from .settings import Settings  # noqa: E402
 
 __all__ = ["check", "generate_spec", "ExitCode", "Check", "ErrorInfo", "Result", "Status",
            "Settings", "__version__"]
+_LAZY = {"check", "generate_spec"}
+
+
+def __getattr__(name: str):
+    """``grader.check``/``grader.generate_spec`` import the grading machinery on first use."""
+    if name in _LAZY:
+        from . import api
+        return getattr(api, name)
+    raise AttributeError(f"module 'grader' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext grader``: registers ``%grader_check`` (see ``grader.notebook``)."""
+    from .notebook import register
+    register(ipython)

@@ -54,6 +54,8 @@ NEUTRALIZED = {
     "pip install (not available)": "`pip install`: skipped, the grading machine is offline; not installed",
     "google.colab": "`google.colab`: not on the grading machine; your notebook checks for it, so the "
                     "Colab-only part was skipped",
+    "self-check": "`grader.notebook.check` / `%grader_check` (the self-check): does nothing during "
+                  "grading; the grader checks your model itself",
 }
 NOISE = re.compile(
     r"^(?:[EWIF]\d{4} [\d:.]+\s+\d+ \S+:\d+\]"  # absl/glog: E0000 00:00:... file.cc:12]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -34,7 +35,8 @@ def make_launcher(level: str) -> Launcher:
             raise SandboxUnavailable(f"no sandbox is available on this machine ({exc}); see "
                                      "`grader doctor`; run with --sandbox off only for trusted "
                                      "notebooks") from None
-        warnings.warn(f"no sandbox available ({exc}): the notebook runs with your own rights",
+        warnings.warn(f"no sandbox here ({exc}): the notebook runs with your own rights, as "
+                      "expected when you check your own notebook on your own machine",
                       stacklevel=2)
         return Launcher()
 
@@ -57,8 +59,15 @@ def load_spec(reference: Path | None = None) -> Spec:
     return Spec.load(Path(reference) if reference else default_reference_dir())
 
 
-def resolve_data(spec: Spec, data: Path | None) -> Path:
-    return data_mod.resolve(spec.data, data)
+def resolve_data(spec: Spec, data: Path | None, beside: Path | None = None) -> Path:
+    """``beside``: the notebook's folder, searched after ``--data``/``GRADER_DATA``; a file
+    found there is named in a warning, so the student knows which file was used."""
+    found = data_mod.resolve(spec.data, data, beside=beside)
+    if beside is not None and found.parent == Path(beside) and not data \
+            and not os.environ.get("GRADER_DATA"):
+        warnings.warn(f"using the data file beside the notebook: {found} (sha256 verified)",
+                      stacklevel=2)
+    return found
 
 
 def verifier_for(settings: Settings, spec: Spec | None = None, memo_dir: Path | None = None):
@@ -84,7 +93,7 @@ def check(notebook: Path | str, *, reference: Path | None = None, data: Path | N
     if not notebook.exists():
         raise UsageError(f"no such notebook: {shown(str(notebook))}")
     spec = load_spec(reference)
-    data_file = resolve_data(spec, data or settings.data_path)
+    data_file = resolve_data(spec, data or settings.data_path, beside=notebook.absolute().parent)
     student = shown(notebook.stem)
     try:  # the user's own file: a link is opened (and said so), a FIFO or folder never
         raw = read_submission(notebook, settings.max_notebook_bytes, follow_links=True)

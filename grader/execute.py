@@ -28,7 +28,7 @@ from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from . import kernel
+from . import kernel, selfcheck
 from .exceptions import CellError, GraderError, InvalidNotebook, KernelDied, LimitExceeded, NotGradable
 from .launch import LaunchSpec, Launcher
 from .legacy import legacy_markers
@@ -80,10 +80,13 @@ def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str, da
             cell.outputs, cell.execution_count = [], None
         tags = cell.metadata.get("tags", [])
         cell.metadata["tags"] = [t for t in tags if t not in EXECUTION_TAGS]
+        if cell.cell_type == "code" and selfcheck.is_selfcheck_cell(cell.source):
+            cell.source = selfcheck.SKIPPED
     prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)}, "
                                        f"{int(settings.notebook_steps)})")
     extract = kernel.source("extract_model", f"__grader_extract({extract_name!r}, globals())")
-    setup = [prelude, kernel.isolated("neutralize", "__grader_neutralize", data_name, data_url)]
+    setup = [prelude, kernel.isolated("neutralize", "__grader_neutralize", data_name, data_url),
+             kernel.isolated("selfcheck_stub", "__grader_selfcheck_stub")]
     if legacy_markers(nb):
         setup.append(kernel.isolated("compat", "__grader_compat"))
     nb.cells.insert(0, nbformat.v4.new_code_cell("\n".join(setup)))

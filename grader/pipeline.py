@@ -12,8 +12,8 @@ import traceback
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__, advice, compare, execute, extract, select
-from .exceptions import GraderError, LimitExceeded
+from . import __version__, advice, execute, extract, structure
+from .exceptions import GraderError
 from .kernel import compat
 from .launch import Launcher
 from .result import ErrorInfo, Result, Status
@@ -47,7 +47,7 @@ def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settin
     except GraderError as exc:
         facts = advice.Facts(str(spec.data.get("file") or data_file.name),
                              result.versions.get("tensorflow"), result.versions.get("keras"))
-        _fail(result, exc, facts)
+        structure.fail(result, exc, facts)
     except Exception as exc:  # a grader bug: still a result, with the traceback for the instructor
         result.error = ErrorInfo(kind="internal", message=f"internal grader error: {exc!r}",
                                  traceback=traceback.format_exc(),
@@ -63,28 +63,19 @@ def _grade(notebook, spec, data_file, settings, launcher, verifier, result: Resu
     result.timings["execute"] = round(run.seconds, 2)
     result.warnings.extend(run.warnings)
     _environment(result, run)
-    chosen = select.choose(run.report, spec, settings.max_params_factor)
+    chosen = structure.grade_structure(run.report, spec, settings.max_params_factor, result)
     model = chosen.model
-    result.model_variable, result.other_models = model.variable, chosen.others
-    result.warnings.extend(chosen.warnings)
     result.student_history, result.student_history_source = model.history, "notebook run"
     if not model.history:  # the notebook's fit was skipped: its saved training log, if any
         result.student_history = extract.saved_history(run.original)
         result.student_history_source = "saved outputs" if result.student_history else None
-    infos = chosen.infos  # inferred, and checked against the parameter limit, by the selection
-    result.layers = [i.to_dict() for i in infos]
-    result.totals = chosen.totals
-    result.reference_totals = spec.totals
-    checks, rows = compare.check_layers(spec, infos)
-    result.alignment = [r.to_dict() for r in rows]
-    result.checks = checks
     if verifier is not None and settings.verify and spec.training:
         t = time.monotonic()
         check, training = verifier(model, spec, data_file, settings)
         result.timings["verify"] = round(time.monotonic() - t, 2)
         result.checks.append(check)
         result.training = training
-    _score(result)
+    structure.score(result)
 
 
 def _environment(result: Result, run: execute.Execution) -> None:
@@ -95,31 +86,4 @@ def _environment(result: Result, run: execute.Execution) -> None:
         result.compat = {"detected": run.legacy, "mappings": used}
 
 
-def _score(result: Result) -> None:
-    result.score = float(sum(c.points for c in result.checks))
-    failed = result.first_failed
-    result.status = Status.FAILED if failed else Status.PASSED
-    if failed is None:
-        result.summary = "All checks passed: the four layers match the reference."
-    else:
-        result.summary = f"Fix first: {failed.hint or failed.message}"
-
-
-def _fail(result: Result, exc: GraderError, facts: advice.Facts) -> None:
-    details = exc.details
-    result.status = Status.TIMEOUT if isinstance(exc, LimitExceeded) else Status.ERROR
-    result.score = 0.0
-    raw = details.get("traceback")
-    shown = advice.clean_traceback(raw)
-    result.model_variable = result.model_variable or details.get("variable")
-    result.other_models = details.get("other_models") or result.other_models
-    result.error = ErrorInfo(kind=exc.kind, message=exc.message,
-                             cell_index=details.get("cell_index"),
-                             cell_source=details.get("cell_source"),
-                             traceback=shown, raw_traceback=raw if raw != shown else None,
-                             advice=details.get("advice") or advice.advise(
-                                 exc.kind, exc.message, raw, details.get("cell_source"), facts))
-    if details.get("legacy"):
-        result.compat = {"detected": list(details["legacy"]), "mappings": []}
-    where = f" (cell {result.error.cell_index})" if result.error.cell_index else ""
-    result.summary = f"Not graded{where}: {exc.message}"
+_score, _fail = structure.score, structure.fail  # their former names (tests, other callers)

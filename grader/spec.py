@@ -84,9 +84,15 @@ class Spec:
 
 
 def default_reference_dir() -> Path:
-    """``GRADER_REFERENCE``, else the ``reference/`` folder of this checkout."""
+    """``GRADER_REFERENCE``, else the ``reference/`` folder of this checkout, else (an installed
+    wheel) the one exercise packaged in ``grader/exercises/`` (``setup.py`` copies it there)."""
     env = os.environ.get("GRADER_REFERENCE")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "reference"
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "reference"
+    packaged = sorted(p.parent for p in (here / "exercises").glob("*/" + SPEC_FILE))
+    return packaged[0] if not checkout.is_dir() and len(packaged) == 1 else checkout
 
 
 def load_exercise(folder: Path) -> dict:

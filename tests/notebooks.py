@@ -118,6 +118,16 @@ plt.title('model loss'); plt.ylabel('loss'); plt.xlabel('epoch')
 plt.legend(['train', 'valid'], loc='upper right')
 plt.show()"""
 
+#: the template's optional last cell: the instant self-check (skipped during grading)
+SELFCHECK = """\
+# Optional: check the four layers right here, in a second (structure only; the final grading
+# runs the whole notebook and trains the network). Needs `pip install cnn-grader`.
+try:
+    from grader.notebook import check
+except ImportError:
+    check = lambda *args: print("The self-check is not installed: pip install cnn-grader")
+check()"""
+
 SOLUTION = """\
 model.add(Conv2D(64, kernel_size, kernel_initializer='he_normal', padding='same'))
 model.add(BatchNormalization())
@@ -127,8 +137,10 @@ model.add(MaxPooling2D(pool_size=pool_size))
 
 
 def course_notebook(student_code: str = "\n", *, model_cell: str | None = None,
-                    extra_cells: tuple[str, ...] = (), fit: str = FIT) -> nbformat.NotebookNode:
-    """The cnn2 notebook with ``student_code`` between the markers (or a whole model cell)."""
+                    extra_cells: tuple[str, ...] = (), fit: str = FIT,
+                    selfcheck: str | None = None) -> nbformat.NotebookNode:
+    """The cnn2 notebook with ``student_code`` between the markers (or a whole model cell);
+    ``selfcheck``: a last cell (the template's is ``SELFCHECK``)."""
     model = model_cell if model_cell is not None else MODEL_HEAD + student_code + MODEL_TAIL
     cells = [
         new_markdown_cell("# Using a CNN on a small MNIST data set\n\nA deeper CNN with 4 "
@@ -138,7 +150,7 @@ def course_notebook(student_code: str = "\n", *, model_cell: str | None = None,
         new_code_cell(STANDARDIZE), new_code_cell(HYPER), new_code_cell(model),
         new_code_cell("model.summary()"), *[new_code_cell(c) for c in extra_cells],
         new_code_cell(fit), new_code_cell(PLOTS),
-    ]
+    ] + ([new_code_cell(selfcheck)] if selfcheck is not None else [])
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
@@ -287,8 +299,9 @@ def write(nb: nbformat.NotebookNode, path: Path) -> Path:
 
 
 def main() -> None:
-    write(course_notebook(), ROOT / "reference" / "08_cnn2_mnist_No_solution.ipynb")
-    write(course_notebook(SOLUTION), ROOT / "reference" / "08_cnn2_mnist_solution.ipynb")
+    write(course_notebook(selfcheck=SELFCHECK), ROOT / "reference" / "08_cnn2_mnist_No_solution.ipynb")
+    write(course_notebook(SOLUTION, selfcheck=SELFCHECK),
+          ROOT / "reference" / "08_cnn2_mnist_solution.ipynb")
     for name, build in SAMPLES.items():
         write(build(), ROOT / "submissions" / f"{name}.ipynb")
 

@@ -8,7 +8,7 @@ SOURCE=${AUTOGRADER:-/autograder}/source
 apt-get update
 apt-get install -y --no-install-recommends python3 python3-venv python3-pip bubblewrap
 python3 -m venv /opt/grader
-/opt/grader/bin/pip install --no-cache-dir "$SOURCE/cnn-grader"
+/opt/grader/bin/pip install --no-cache-dir "$SOURCE/cnn-grader[grade]"
 
 # the course data, verified by its sha256 and cached for every later run
 if [ -f "$SOURCE/mnist_4000.pkl.gz" ]; then

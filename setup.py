@@ -1,0 +1,36 @@
+"""Build hook: every exercise's reference spec ships inside the package (``grader/exercises/``).
+
+The in-notebook self-check (``grader.notebook``) runs where only the package is installed (a
+student's Colab or laptop, offline), so each reference folder's ``exercise.json`` and
+``spec.json`` are copied into the built package at build time. The repository keeps one copy of
+them, in ``reference/`` (and in any folder below it that holds an ``exercise.json``); the
+notebooks and the solution never ship. Everything else is in ``pyproject.toml``.
+"""
+import json
+import shutil
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+SHIPPED = ("exercise.json", "spec.json")
+
+
+def exercise_folders(reference: Path = ROOT / "reference") -> list[Path]:
+    """``reference/`` and every folder below it holding an ``exercise.json`` and a ``spec.json``."""
+    return sorted(p.parent for p in reference.glob("**/exercise.json") if (p.parent / "spec.json").is_file())
+
+
+class BuildWithExercises(build_py):
+    def run(self) -> None:
+        super().run()
+        for folder in exercise_folders():
+            name = json.loads((folder / "exercise.json").read_text())["exercise"]
+            target = Path(self.build_lib) / "grader" / "exercises" / name
+            target.mkdir(parents=True, exist_ok=True)
+            for file in SHIPPED:
+                shutil.copyfile(folder / file, target / file)
+
+
+setup(cmdclass={"build_py": BuildWithExercises})

@@ -1,0 +1,96 @@
+"""Packaging: students install only the self-check; the reference specs ship inside the wheel.
+
+A wheel is built from this checkout (``pip wheel . --no-deps``, offline: no build isolation)
+and inspected; then it is installed alone into a folder and imported with the grading
+dependencies made unimportable, as on a student's machine with only ``pip install cnn-grader``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+#: blocks the grading dependencies in the child, as if ``[grade]`` were not installed
+BLOCK = """\
+import sys, importlib.abc
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {'tensorflow', 'keras', 'nbclient', 'nbformat', 'jupyter_client',
+                                  'ipykernel', 'matplotlib', 'psutil'}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Block())
+sys.path.insert(0, %r)
+"""
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("wheel")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\n")
+    source = tmp / "src"
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ROOT / name, source / name)
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps",
+                          "--no-build-isolation", "-q", "-w", str(tmp / "w")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return next((tmp / "w").glob("cnn_grader-*.whl"))
+
+
+def test_the_wheel_ships_each_exercises_spec_and_no_notebook(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        for file in ("exercise.json", "spec.json"):
+            shipped = json.loads(z.read(f"grader/exercises/cnn2/{file}"))
+            assert shipped == json.loads((ROOT / "reference" / file).read_text())
+        metadata = z.read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert not [n for n in names if n.endswith(".ipynb")]  # no template, no solution
+    assert "grader/templates/added_layers.html.j2" in names
+    plain = [line for line in metadata.splitlines()
+             if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    assert plain == ["Requires-Dist: jinja2>=3.1"]  # students get no TensorFlow of ours
+    assert 'Requires-Dist: tensorflow>=2.21; extra == "grade"' in metadata
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("site")
+    out = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
+                          "--target", str(target), str(wheel)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    return target
+
+
+def _run(target: Path, code: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GRADER_REFERENCE")}
+    return subprocess.run([sys.executable, "-c", BLOCK % str(target) + code], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_installed_self_check_finds_the_packaged_spec_without_grading_dependencies(
+        installed, tmp_path):
+    out = _run(installed, "import grader, grader.notebook as n\n"
+                          "print(grader.__file__)\nprint(n.load_spec().path)\n"
+                          "print(n.check(namespace={}).result.error.kind)", tmp_path)
+    assert out.returncode == 0, out.stderr
+    module, spec, kind = out.stdout.split("\n")[:3]
+    assert module.startswith(str(installed)) and spec.startswith(str(installed / "grader"))
+    assert kind == "no_model"
+
+
+def test_the_grading_command_without_the_grade_extra_says_what_to_install(installed, tmp_path):
+    out = _run(installed, "import sys, runpy\nsys.argv = ['grader', 'check', 'x.ipynb']\n"
+                          "runpy.run_module('grader', run_name='__main__')", tmp_path)
+    assert out.returncode == 5
+    assert out.stderr.count("\n") == 1 and "install cnn-grader[grade]" in out.stderr
