@@ -1,0 +1,80 @@
+"""Findings of the review of issues 10-13 and 17 (merge f91b930): one test per hole."""
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from grader import extract
+from grader.kernel import compat
+from grader.render import terminal
+from grader.result import ErrorInfo, Result, Status
+
+from .test_extract import describe_in_process
+
+
+# -- 1. compat: Convolution2D(64, (3, 3), (2, 2)) loses its strides ------------------------------
+
+def _fake_keras():
+    built = []
+
+    def conv2d(filters, kernel_size, **kwargs):
+        built.append((filters, kernel_size, kwargs))
+        return built[-1]
+
+    return types.SimpleNamespace(layers=types.SimpleNamespace(Conv2D=conv2d)), built
+
+
+def test_compat_convolution2d_keeps_a_keras2_positional_stride():
+    """Keras 2/3 ``Convolution2D(64, (3, 3), (2, 2))`` has strides (2, 2). The marker
+    ``Convolution2D(`` alone switches the compatibility layer on, whose ``Convolution2D`` takes a
+    tuple kernel and silently drops the third positional argument: the student's stride-2
+    network is built (in the kernel) and graded as the reference's stride 1, full marks."""
+    keras, built = _fake_keras()
+    conv = compat._convolution2d(keras, lambda name: None)
+    conv(64, (3, 3), (2, 2), padding="same")
+    filters, kernel, kwargs = built[-1]
+    assert (filters, tuple(kernel)) == (64, (3, 3))
+    assert tuple(kwargs.get("strides", (1, 1))) == (2, 2), \
+        "the stride the student wrote was dropped"
+
+
+# -- 2. terminal: kernel-reported names reach the terminal with their control characters -------
+
+def test_terminal_summary_strips_control_characters_from_submission_text():
+    """``model_variable``, ``other_models`` (variable, class, reason) and error messages carry
+    text from the kernel (a class name made with ``type('\\x1b]0;...', (keras.Model,), {})``,
+    a faked report): the HTML escapes it, the terminal prints it raw (``grader check`` prints
+    the summary on the TA's/student's terminal)."""
+    evil = "net\x1b]0;owned\x07\x1b[2J"
+    result = Result("alice", Status.ERROR, 0, 22, summary="Not graded",
+                    error=ErrorInfo("subclassed_model", f"the model `model` is a `{evil}`",
+                                    advice="write it as the template does"),
+                    spec={"exercise": "cnn2"})
+    result.model_variable = evil
+    result.other_models = [{"variable": evil, "model_class": evil, "error_kind": None,
+                            "reason": evil}]
+    out = terminal.summary(result, color=False)
+    assert "\x1b" not in out and "\x07" not in out
+
+
+# -- 3. an activation function defined in the notebook is read as Keras's ----------------------
+
+def test_a_notebook_function_named_relu_is_not_accepted_as_relu(tmp_path):
+    """Keras 3 serializes any Python function by its ``__name__``: ``def relu(x): return x``
+    in the notebook, used as ``Activation(relu)``, is reported as ``'relu'`` and graded as the
+    reference's ReLU (full marks for a linear layer). The README says a custom layer or a lambda
+    is refused; a custom activation is the same hole."""
+    keras = pytest.importorskip("keras")
+
+    def relu(x):  # the student's own "relu": the identity
+        return x
+
+    net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3),
+                            keras.layers.Activation(relu), keras.layers.Flatten(),
+                            keras.layers.Dense(10)])
+    report = describe_in_process({"keras": keras, "model": net}, tmp_path)
+    (candidate,) = extract.candidates(report)
+    kinds = [(layer.kind, layer.args.get("activation")) for layer in candidate.model.layers] \
+        if candidate.model else []
+    assert candidate.error is not None or ("Activation", "relu") not in kinds
