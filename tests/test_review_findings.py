@@ -78,3 +78,10 @@ def test_a_notebook_function_named_relu_is_not_accepted_as_relu(tmp_path):
     kinds = [(layer.kind, layer.args.get("activation")) for layer in candidate.model.layers] \
         if candidate.model else []
     assert candidate.error is not None or ("Activation", "relu") not in kinds
+
+
+def test_terminal_batch_table_strips_control_characters_from_file_names():
+    """A submission id is a file name: valid UTF-8 may still hold ESC (progress.py already
+    replaces it; the batch table did not)."""
+    result = Result("eve\x1b[2J", Status.FAILED, 1, 22, spec={"exercise": "cnn2"})
+    assert "\x1b" not in terminal.batch_table([result])

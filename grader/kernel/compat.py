@@ -173,7 +173,11 @@ def _convolution2d(keras, record):
         if nb_filter is None:  # Keras 2 spelling: Convolution2D(filters=32, ...)
             nb_filter = kwargs.pop("filters", None)
         if isinstance(nb_row, (tuple, list)) or (nb_row is not None and nb_col is None):
-            kernel = nb_row  # Keras 2 spelling: Convolution2D(32, (3, 3))
+            kernel = nb_row  # Keras 2 spelling: Convolution2D(32, (3, 3)[, strides])
+            if nb_col is not None:  # Keras 2/3: the third positional argument is the stride
+                if "strides" in kwargs:
+                    raise TypeError("Convolution2D() got multiple values for argument 'strides'")
+                kwargs["strides"] = nb_col
         elif nb_row is not None:
             kernel = (nb_row, nb_col)
             record("Convolution2D(nb_filter, nb_row, nb_col)")
