@@ -85,3 +85,18 @@ def test_terminal_batch_table_strips_control_characters_from_file_names():
     replaces it; the batch table did not)."""
     result = Result("eve\x1b[2J", Status.FAILED, 1, 22, spec={"exercise": "cnn2"})
     assert "\x1b" not in terminal.batch_table([result])
+
+
+def test_tensorflow_and_keras_activation_functions_are_still_accepted(tmp_path):
+    keras = pytest.importorskip("keras")
+    tf = pytest.importorskip("tensorflow")
+    net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                            keras.layers.Activation(tf.nn.relu),
+                            keras.layers.Activation(keras.activations.relu),
+                            keras.layers.Flatten(), keras.layers.Dense(10),
+                            keras.layers.Activation(tf.nn.softmax)])
+    report = describe_in_process({"keras": keras, "model": net}, tmp_path)
+    (candidate,) = extract.candidates(report)
+    assert candidate.error is None
+    assert [layer.args.get("activation") for layer in candidate.model.layers] == \
+        ["relu", "relu", "relu", None, "linear", "softmax"]
