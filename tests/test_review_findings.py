@@ -100,3 +100,46 @@ def test_tensorflow_and_keras_activation_functions_are_still_accepted(tmp_path):
     assert candidate.error is None
     assert [layer.args.get("activation") for layer in candidate.model.layers] == \
         ["relu", "relu", "relu", None, "linear", "softmax"]
+
+
+# -- 4. select scores raw chains, compare scores the canonical ones ----------------------------
+
+def _report(spec, **models) -> dict:
+    """A kernel report of Sequential models made of ``L.Layer`` lists (as get_config gives)."""
+    def entry(layer):
+        return {"class_name": layer.class_name or layer.kind, "module": "keras.src.layers",
+                "name": layer.name, "config": dict(layer.args, name=layer.name)}
+    described = [{"class_name": "Sequential", "qualname": "Sequential",
+                  "module": "keras.src.models.sequential", "graph": "sequential",
+                  "input_shape": list(spec.input_shape), "variable": name, "aliases": [],
+                  "layers": [entry(layer) for layer in layers]}
+                 for name, layers in models.items()]
+    return {"ok": True, "models": described, "found": len(described), "unexamined": [],
+            "nested": [], "history": None}
+
+
+def _block(spec, edit):
+    ref = spec.ref_layers
+    first, last = min(spec.missing), max(spec.missing)
+    return ref[:first] + edit([ref[i] for i in spec.missing]) + ref[last + 1:]
+
+
+def test_select_prefers_a_correct_model_in_an_accepted_spelling_over_a_wrong_one(spec):
+    """``model``: the four layers with ReLU and MaxPooling2D swapped, which the equivalence table
+    accepts (full marks alone). ``model2``: a wrong Conv2D (use_bias=False). ``select.match_score``
+    aligns the raw chains while ``compare`` aligns the canonical ones (README: "the same alignment
+    and scores as the comparison"), so the swap costs ``model`` 5 points and the wrong argument
+    ``model2`` only 1: the wrong network is graded and the correct one loses its marks."""
+    from grader import select
+
+    def swapped(m):
+        return [m[0], m[1], m[3], m[2]]
+
+    def no_bias(m):
+        return [L.Layer(m[0].kind, {**m[0].args, "use_bias": False}, m[0].name,
+                        m[0].class_name)] + m[1:]
+
+    from grader import layers as L
+    report = _report(spec, model=_block(spec, swapped), model2=_block(spec, no_bias))
+    choice = select.choose(report, spec, 20.0)
+    assert choice.model.variable == "model"
