@@ -168,3 +168,33 @@ def test_an_exact_id_wins_over_another_rows_email_local_part():
         {"First name": "Sam", "Surname": "Roe", "ID number": "s123", "Email address": "sam@uni.edu"},
     ])
     assert match(roster, ["s123"], {}).matched == {1: "s123"}
+
+
+# -- 6. BatchNormalization(axis=1) is "not gradable" instead of a failed argument ---------------
+
+def test_batchnorm_over_another_axis_is_a_failed_argument_not_an_invalid_model(spec):
+    """README: BatchNormalization ``axis`` is one of the compared arguments. ``axis=1`` (a
+    channels-first habit) made ``layers.infer_one`` raise InvalidModel: the whole notebook was
+    "not graded" (0 points, exit 3) instead of losing the BatchNormalization's argument."""
+    from grader import compare
+    from grader import layers as L
+
+    def axis1(m):
+        return [m[0], L.Layer(m[1].kind, {**m[1].args, "axis": 1}, m[1].name, m[1].class_name),
+                *m[2:]]
+
+    infos = L.infer(_block(spec, axis1), tuple(spec.input_shape))
+    checks, _ = compare.check_layers(spec, infos)
+    failed = [c for c in checks if not c.passed]
+    assert failed and failed[0].aspect == "args" and "BatchNormalization" in failed[0].name
+
+
+def test_the_verifier_recalibrates_a_batchnorm_over_another_axis():
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    from grader.verify_worker import recalibrate_batchnorm
+    model = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.BatchNormalization(axis=1)])
+    x = np.random.default_rng(0).normal(size=(8, 4, 4, 2)).astype("float32")
+    recalibrate_batchnorm(keras, model, x)
+    assert np.allclose(model.layers[0].moving_mean.numpy(), x.mean(axis=(0, 2, 3)), atol=1e-5)
