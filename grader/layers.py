@@ -266,10 +266,13 @@ def infer_one(layer: Layer, shape: Shape) -> tuple[Shape, int, int]:
         trainable = shape[-1] * a["units"] + (a["units"] if a["use_bias"] else 0)
     elif k == "BatchNormalization":
         out = shape
-        if a.get("axis", -1) not in (-1, len(shape) - 1):
-            raise InvalidModel("BatchNormalization: only the channel axis (-1) is supported")
-        trainable = shape[-1] * (int(a["center"]) + int(a["scale"]))
-        non_trainable = 2 * shape[-1]
+        axis = a.get("axis", -1)
+        if not 0 < axis % len(shape) < len(shape) or not -len(shape) <= axis < len(shape):
+            raise InvalidModel(f"BatchNormalization: axis {axis} is not a feature axis of "
+                               f"{_fmt(shape)}")
+        features = shape[axis]  # normalized per entry of that axis (the channels for -1)
+        trainable = features * (int(a["center"]) + int(a["scale"]))
+        non_trainable = 2 * features
     elif k in ("MaxPooling2D", "AveragePooling2D"):
         out = _conv_like(shape, a["pool_size"], a["strides"], a["padding"], [1, 1], shape[-1])
     elif k in ("GlobalMaxPooling2D", "GlobalAveragePooling2D"):
