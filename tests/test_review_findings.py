@@ -198,3 +198,15 @@ def test_the_verifier_recalibrates_a_batchnorm_over_another_axis():
     x = np.random.default_rng(0).normal(size=(8, 4, 4, 2)).astype("float32")
     recalibrate_batchnorm(keras, model, x)
     assert np.allclose(model.layers[0].moving_mean.numpy(), x.mean(axis=(0, 2, 3)), atol=1e-5)
+
+
+# -- 7. Gradescope: a misspelt visibility category is silently ignored --------------------------
+
+def test_an_unknown_gradescope_visibility_category_is_refused():
+    """``--gradescope-visibility trainig=hidden`` (a typo) was accepted and did nothing: the
+    accuracy details the instructor meant to hide were shown to students."""
+    from grader.render.gradescope import parse_visibility
+    with pytest.raises(ValueError, match="trainig"):
+        parse_visibility(["trainig=hidden"])
+    assert parse_visibility(["training=hidden", "after_published"]) == \
+        {"training": "hidden", "*": "after_published"}
