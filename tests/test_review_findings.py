@@ -210,3 +210,18 @@ def test_an_unknown_gradescope_visibility_category_is_refused():
         parse_visibility(["trainig=hidden"])
     assert parse_visibility(["training=hidden", "after_published"]) == \
         {"training": "hidden", "*": "after_published"}
+
+
+# -- 8. index links: a student id with '#', '?' or '%' links to another file --------------------
+
+@pytest.mark.parametrize("student", ["ann#2", "bob?v=1", "carl%41", "dina 100%"])
+def test_the_index_link_to_a_report_reaches_that_report_file(student, tmp_path):
+    """Ids are file names, and file names may hold '#', '?' or '%': the index's href was the raw
+    name, so the link pointed to ``students/ann`` (fragment ``2.html``) or decoded ``%41``."""
+    from urllib.parse import unquote, urlsplit
+
+    from grader.outdir import student_file, student_href
+    href = urlsplit(student_href(student))
+    assert not href.query and not href.fragment
+    assert unquote(href.path) == student_file(tmp_path, student, ".html").relative_to(
+        tmp_path).as_posix()
