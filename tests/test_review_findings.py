@@ -225,3 +225,14 @@ def test_the_index_link_to_a_report_reaches_that_report_file(student, tmp_path):
     assert not href.query and not href.fragment
     assert unquote(href.path) == student_file(tmp_path, student, ".html").relative_to(
         tmp_path).as_posix()
+
+
+def test_the_gradebook_stderr_lines_hold_no_control_characters(tmp_path):
+    """The unmatched submissions are named on stderr: a file name with ESC drove the terminal."""
+    from grader.render import lms
+    roster = tmp_path / "roster.csv"
+    roster.write_text("First name,Surname,ID number,Email address\nAnn,A,s1,ann@x.org\n")
+    options = lms.GradebookOptions("moodle", roster, None, None)
+    results = [Result("eve\x1b]0;x\x07", Status.FAILED, 1, 22, spec={"exercise": "cnn2"})]
+    lines = lms.write_gradebook(results, tmp_path, options, "cnn2")
+    assert lines and not any("\x1b" in line or "\x07" in line for line in lines)
