@@ -18,8 +18,8 @@ from .test_extract import describe_in_process
 def _fake_keras():
     built = []
 
-    def conv2d(filters, kernel_size, **kwargs):
-        built.append((filters, kernel_size, kwargs))
+    def conv2d(filters, kernel_size, strides=(1, 1), **kwargs):  # Keras 3's positional order
+        built.append((filters, kernel_size, dict(kwargs, strides=strides)))
         return built[-1]
 
     return types.SimpleNamespace(layers=types.SimpleNamespace(Conv2D=conv2d)), built
@@ -236,3 +236,16 @@ def test_the_gradebook_stderr_lines_hold_no_control_characters(tmp_path):
     results = [Result("eve\x1b]0;x\x07", Status.FAILED, 1, 22, spec={"exercise": "cnn2"})]
     lines = lms.write_gradebook(results, tmp_path, options, "cnn2")
     assert lines and not any("\x1b" in line or "\x07" in line for line in lines)
+
+
+def test_compat_convolution2d_with_a_tuple_kernel_takes_conv2d_positional_arguments():
+    """``Convolution2D`` is also a Keras 3 alias (README's table): with a tuple kernel the call
+    is Keras 2/3, so ``Convolution2D(64, (3, 3), (1, 1), 'same')`` must not be refused as a
+    Keras 1 call with too many positional arguments."""
+    keras, built = _fake_keras()
+
+    def conv2d(filters, kernel_size, strides=(1, 1), padding="valid", **kwargs):
+        built.append((filters, kernel_size, dict(kwargs, strides=strides, padding=padding)))
+    keras.layers.Conv2D = conv2d
+    compat._convolution2d(keras, lambda name: None)(64, (3, 3), (1, 1), "same")
+    assert built[-1] == (64, (3, 3), {"strides": (1, 1), "padding": "same"})
