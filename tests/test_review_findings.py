@@ -249,3 +249,17 @@ def test_compat_convolution2d_with_a_tuple_kernel_takes_conv2d_positional_argume
     keras.layers.Conv2D = conv2d
     compat._convolution2d(keras, lambda name: None)(64, (3, 3), (1, 1), "same")
     assert built[-1] == (64, (3, 3), {"strides": (1, 1), "padding": "same"})
+
+
+# -- 9. a deeply nested extraction file is an internal grader error --------------------------
+
+def test_a_deeply_nested_extraction_file_is_not_gradable_not_a_grader_fault(tmp_path):
+    """The kernel writes the extraction file; ``[[[[…]]]]`` 100,000 deep (200 kB, under the size
+    limit) makes ``json.loads`` raise RecursionError, which is not a ValueError: the result was
+    ``internal`` (exit 5, "not your fault", an empty gradebook cell) instead of not gradable."""
+    from grader.exceptions import NotGradable
+    from grader.execute import _read_report
+    path = tmp_path / "report.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(NotGradable):
+        _read_report(path, 10_000_000)
