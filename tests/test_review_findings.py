@@ -263,3 +263,32 @@ def test_a_deeply_nested_extraction_file_is_not_gradable_not_a_grader_fault(tmp_
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(NotGradable):
         _read_report(path, 10_000_000)
+
+
+# -- 10. a report with a layer missing a required argument crashes the selection ----------------
+
+@pytest.mark.parametrize("class_name,config", [
+    ("Conv2D", {"filters": 8}), ("Conv2D", {"kernel_size": 3}), ("Dense", {}),
+    ("MaxPooling2D", {}), ("Reshape", {}), ("ZeroPadding2D", {}),
+    ("ZeroPadding2D", {"padding": None}), ("ZeroPadding2D", {"padding": {"a": 1}}),
+    ("ZeroPadding2D", {"padding": -3}), ("ZeroPadding2D", {"padding": "x"}),
+])
+def test_a_layer_without_its_required_arguments_is_not_gradable_not_a_grader_fault(
+        spec, class_name, config):
+    """The kernel is untrusted: a faked (or truncated) config without ``kernel_size`` or
+    ``units`` raised KeyError/TypeError in ``layers.infer_one``/the ZeroPadding2D validator,
+    which ``select._scored`` does not catch: the whole result became ``internal`` (exit 5),
+    even when another, valid model was there to grade."""
+    from grader import select
+    from grader.exceptions import NotGradable
+    good = _report(spec, model=spec.ref_layers)["models"][0]
+    bad = dict(good, variable="other", layers=[
+        {"class_name": class_name, "module": "keras.src.layers", "name": "x",
+         "config": dict(config, name="x")}])
+    report = dict(_report(spec), models=[good, bad], found=2)
+    try:
+        choice = select.choose(report, spec, 20.0)
+    except NotGradable:
+        pytest.fail("the valid model was not graded")
+    assert choice.model.variable == "model"
+    assert choice.others[0]["error_kind"] in ("invalid_model", "disallowed_layer")
