@@ -269,7 +269,7 @@ def test_a_deeply_nested_extraction_file_is_not_gradable_not_a_grader_fault(tmp_
 
 @pytest.mark.parametrize("class_name,config", [
     ("Conv2D", {"filters": 8}), ("Conv2D", {"kernel_size": 3}), ("Dense", {}),
-    ("MaxPooling2D", {}), ("Reshape", {}), ("ZeroPadding2D", {}),
+    ("MaxPooling2D", {"pool_size": None}), ("Reshape", {}), ("ZeroPadding2D", {}),
     ("ZeroPadding2D", {"padding": None}), ("ZeroPadding2D", {"padding": {"a": 1}}),
     ("ZeroPadding2D", {"padding": -3}), ("ZeroPadding2D", {"padding": "x"}),
 ])
