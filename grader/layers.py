@@ -295,8 +295,13 @@ def infer_one(layer: Layer, shape: Shape) -> tuple[Shape, int, int]:
     elif k == "Flatten":
         out = (None, math.prod(shape[1:]))
     elif k == "Reshape":
+        if any(x is None or x == 0 for x in a["target_shape"]):
+            raise InvalidModel(f"Reshape: target shape {_fmt(tuple(a['target_shape']))} has an "
+                               "unknown or empty dimension")
         out = _reshape(shape, a["target_shape"])
     elif k == "ZeroPadding2D":
+        if len(shape) != 4:
+            raise InvalidModel(f"expects an image input, got {_fmt(shape)}")
         p = a["padding"]
         (t, b), (l, r) = ([p, p], [p, p]) if isinstance(p, int) else \
             (p if isinstance(p[0], list) else ([p[0], p[0]], [p[1], p[1]]))

@@ -292,3 +292,15 @@ def test_a_layer_without_its_required_arguments_is_not_gradable_not_a_grader_fau
         pytest.fail("the valid model was not graded")
     assert choice.model.variable == "model"
     assert choice.others[0]["error_kind"] in ("invalid_model", "disallowed_layer")
+
+
+@pytest.mark.parametrize("class_name,config,shape", [
+    ("Reshape", {"target_shape": [None, 3]}, (None, 1, 1, 1)),
+    ("ZeroPadding2D", {"padding": [1, 2]}, (None, 10)),
+])
+def test_shape_inference_of_a_malformed_layer_raises_only_not_gradable(class_name, config, shape):
+    """Found by fuzzing ``layers.from_keras`` + ``infer``: TypeError/IndexError (internal)."""
+    from grader import layers as L
+    from grader.exceptions import NotGradable
+    with pytest.raises(NotGradable):
+        L.infer([L.from_keras(class_name, config)], shape)
