@@ -304,3 +304,26 @@ def test_shape_inference_of_a_malformed_layer_raises_only_not_gradable(class_nam
     from grader.exceptions import NotGradable
     with pytest.raises(NotGradable):
         L.infer([L.from_keras(class_name, config)], shape)
+
+
+# -- 11. a fused activation is charged twice when the initializer differs -----------------------
+
+def test_a_fused_activation_is_charged_once_whatever_the_initializer(spec):
+    """Initializers "do not count" (README), but ``hints.fused_into_missing`` compared every
+    argument but the activation, ``kernel_initializer`` included: Conv2D(64, 3, padding='same',
+    activation='relu') with Keras's default initializer (the reference's Conv2D uses HeNormal)
+    lost the Conv2D's argument point on top of the missing Activation's 4."""
+    from grader import compare
+    from grader import layers as L
+
+    def fused(m, init):
+        conv = L.Layer("Conv2D", {**m[0].args, "activation": "relu", "kernel_initializer": init},
+                       m[0].name, m[0].class_name)
+        return [conv, m[1], m[3]]
+
+    def lost(init):
+        infos = L.infer(_block(spec, lambda m: fused(m, init)), tuple(spec.input_shape))
+        checks, _ = compare.check_layers(spec, infos)
+        return sum(c.max_points - c.points for c in checks)
+
+    assert lost("GlorotUniform") == lost("HeNormal") == 4
