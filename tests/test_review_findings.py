@@ -327,3 +327,23 @@ def test_a_fused_activation_is_charged_once_whatever_the_initializer(spec):
         return sum(c.max_points - c.points for c in checks)
 
     assert lost("GlorotUniform") == lost("HeNormal") == 4
+
+
+# -- 12. analytics: the same architecture in two spellings is two clusters ----------------------
+
+def test_the_same_wrong_architecture_in_two_spellings_is_one_cluster(spec):
+    """"What counts as the same layer" says ReLU() is Activation('relu') and initializers do not
+    count, but ``analytics.fingerprint`` hashed ``class_name`` and ``kernel_initializer`` too."""
+    from grader import analytics
+    from grader import layers as L
+
+    def student(relu_class, init):
+        def edit(m):
+            conv = L.Layer("Conv2D", {**m[0].args, "padding": "valid", "kernel_initializer": init},
+                           m[0].name, m[0].class_name)
+            return [conv, m[1], L.Layer("Activation", {"activation": "relu"}, "r", relu_class), m[3]]
+        infos = L.infer(_block(spec, edit), tuple(spec.input_shape))
+        return Result("s", Status.FAILED, 18, 22, layers=[i.to_dict() for i in infos])
+
+    assert analytics.fingerprint(student("ReLU", "GlorotUniform")) == \
+        analytics.fingerprint(student("Activation", "HeNormal"))
