@@ -15,6 +15,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from . import mistakes
+from .hints import NON_SEMANTIC
 from .advice import GENERIC
 from .result import Result, Status
 
@@ -97,8 +98,11 @@ def words(key: str) -> str:
 
 
 def fingerprint(result: Result) -> str:
-    """A hash of the layer list as the grader computed it; layer names never matter."""
-    layers = [{k: v for k, v in layer.items() if k not in ("name", "description")}
+    """A hash of the layer list as the grader computed it; layer names, the class as written
+    (``ReLU()`` is ``Activation('relu')``) and the arguments that do not count never matter."""
+    layers = [{k: ({a: x for a, x in v.items() if a not in NON_SEMANTIC} if k == "args" and
+                   isinstance(v, dict) else v)
+               for k, v in layer.items() if k not in ("name", "description", "class_name")}
               for layer in result.layers]
     text = json.dumps(layers, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]

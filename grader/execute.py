@@ -307,7 +307,7 @@ def _read_report(path: Path, limit: int) -> dict:
         raw = f.read(limit + 1)
     try:
         report = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deeply: not a report the kernel wrote
         raise NotGradable("the grader's extraction result is not valid JSON") from None
     if not isinstance(report, dict):
         raise NotGradable("the grader's extraction result has the wrong form")

@@ -104,6 +104,14 @@ def _validate(desc: dict, variable: str, default_input_shape, history) -> Extrac
             raise DisallowedLayer(f"layer {class_name!r} is defined in the notebook "
                                   f"({str(raw.get('module'))[:100]}), not by Keras: the grader "
                                   "accepts only standard Keras layers", layer=class_name)
+        function_module = raw.get("activation_module")
+        if function_module is not None and not str(function_module).startswith(
+                ("keras.", "tensorflow.")):
+            raise DisallowedLayer(
+                f"layer {class_name!r} uses an activation function defined in the notebook "
+                f"({str(function_module)[:100]}), not by Keras, even if it has a Keras name: "
+                "the grader accepts only standard Keras activations, e.g. "
+                "activation='relu' or Activation('relu')", layer=class_name)
         layer = L.from_keras(class_name, raw["config"])
         if layer.kind == "InputLayer":
             input_shape = input_shape or _shape(layer.args.get("batch_shape")

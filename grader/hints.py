@@ -91,8 +91,9 @@ def fused_into_missing(row: "Row", rows: list["Row"]) -> str | None:
     ref, stu = row.ref, row.stu
     if stu is None or ref.layer.kind != stu.layer.kind or ref.layer.kind not in ("Conv2D", "Dense"):
         return None
-    other = {k: v for k, v in stu.layer.args.items() if k != "activation"}
-    if other != {k: v for k, v in ref.layer.args.items() if k != "activation"} \
+    def other(layer):  # every argument that counts but the activation
+        return {k: v for k, v in layer.args.items() if k != "activation" and k not in NON_SEMANTIC}
+    if other(stu.layer) != other(ref.layer) \
             or ref.layer.args.get("activation") != "linear":
         return None
     wanted = stu.layer.args.get("activation")

@@ -137,6 +137,13 @@ def _axis(v: Any) -> int:
     return _int(v, -1, 3)
 
 
+def _padding2d(v: Any) -> list:
+    """``1``, ``(1, 2)`` or ``((top, bottom), (left, right))``, each at least 0."""
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(p, (list, tuple)) for p in v):
+        return [_pair(p, 0) for p in v]
+    return _pair(v, 0)
+
+
 def _shape(v: Any) -> list:
     if not isinstance(v, (list, tuple)) or not 0 < len(v) <= 4:
         raise ValueError(f"expected a shape, got {v!r}")
@@ -171,10 +178,11 @@ ALLOWED: dict[str, tuple[str, dict]] = {
     "GlobalMaxPooling2D": ("GlobalMaxPooling2D", {"data_format": _channels_last}),
     "GlobalAveragePooling2D": ("GlobalAveragePooling2D", {"data_format": _channels_last}),
     "Reshape": ("Reshape", {"target_shape": _shape}),
-    "ZeroPadding2D": ("ZeroPadding2D", {"padding": lambda v: v if isinstance(v, int) else
-                                        [_pair(p, 0) for p in v] if len(v) == 2 and
-                                        isinstance(v[0], (list, tuple)) else _pair(v, 0)}),
+    "ZeroPadding2D": ("ZeroPadding2D", {"padding": lambda v: _padding2d(v)}),
 }
+#: arguments without which a layer's output cannot be computed (Keras always reports them)
+REQUIRED = {"Conv2D": ("filters", "kernel_size"), "Dense": ("units",),
+            "Reshape": ("target_shape",), "ZeroPadding2D": ("padding",)}
 ALIASES = {"Convolution2D": "Conv2D", "MaxPool2D": "MaxPooling2D", "AvgPool2D": "AveragePooling2D"}
 
 
@@ -196,6 +204,10 @@ def from_keras(class_name: str, config: dict) -> Layer:
                 raise InvalidModel(f"layer {name or class_name!r}: argument {key!r}: {exc}") from None
             if value is not None:
                 args[key] = value
+    missing = [key for key in REQUIRED.get(kind, ()) if key not in args]
+    if missing:
+        raise InvalidModel(f"layer {name or class_name!r}: the model report has no "
+                           f"{missing[0]!r} for this {class_name}")
     if config.get("trainable") is False:
         args["frozen"] = True
     return Layer(*_canonical(kind, class_name, args), name=name[:200], class_name=class_name)
@@ -223,6 +235,7 @@ def _canonical(kind: str, class_name: str, args: dict) -> tuple[str, dict]:
         args.setdefault("dilation_rate", [1, 1])
         args.pop("groups", None)
     if kind in ("MaxPooling2D", "AveragePooling2D"):
+        args.setdefault("pool_size", [2, 2])  # Keras's default
         args.setdefault("padding", "valid")
         if args.get("strides") in (None, args.get("pool_size")):
             args["strides"] = args.get("pool_size", [2, 2])
@@ -266,10 +279,13 @@ def infer_one(layer: Layer, shape: Shape) -> tuple[Shape, int, int]:
         trainable = shape[-1] * a["units"] + (a["units"] if a["use_bias"] else 0)
     elif k == "BatchNormalization":
         out = shape
-        if a.get("axis", -1) not in (-1, len(shape) - 1):
-            raise InvalidModel("BatchNormalization: only the channel axis (-1) is supported")
-        trainable = shape[-1] * (int(a["center"]) + int(a["scale"]))
-        non_trainable = 2 * shape[-1]
+        axis = a.get("axis", -1)
+        if not 0 < axis % len(shape) < len(shape) or not -len(shape) <= axis < len(shape):
+            raise InvalidModel(f"BatchNormalization: axis {axis} is not a feature axis of "
+                               f"{_fmt(shape)}")
+        features = shape[axis]  # normalized per entry of that axis (the channels for -1)
+        trainable = features * (int(a["center"]) + int(a["scale"]))
+        non_trainable = 2 * features
     elif k in ("MaxPooling2D", "AveragePooling2D"):
         out = _conv_like(shape, a["pool_size"], a["strides"], a["padding"], [1, 1], shape[-1])
     elif k in ("GlobalMaxPooling2D", "GlobalAveragePooling2D"):
@@ -279,8 +295,13 @@ def infer_one(layer: Layer, shape: Shape) -> tuple[Shape, int, int]:
     elif k == "Flatten":
         out = (None, math.prod(shape[1:]))
     elif k == "Reshape":
+        if any(x is None or x == 0 for x in a["target_shape"]):
+            raise InvalidModel(f"Reshape: target shape {_fmt(tuple(a['target_shape']))} has an "
+                               "unknown or empty dimension")
         out = _reshape(shape, a["target_shape"])
     elif k == "ZeroPadding2D":
+        if len(shape) != 4:
+            raise InvalidModel(f"expects an image input, got {_fmt(shape)}")
         p = a["padding"]
         (t, b), (l, r) = ([p, p], [p, p]) if isinstance(p, int) else \
             (p if isinstance(p[0], list) else ([p[0], p[0]], [p[1], p[1]]))

@@ -46,8 +46,10 @@ def student_file(out: Path, student: str, suffix: str) -> Path:
 
 
 def student_href(student: str) -> str:
-    """The index's link to a student's report, relative to ``DIR``."""
-    return f"{STUDENTS}/{file_stem(student)}.html"
+    """The index's link to a student's report, relative to ``DIR`` (percent-encoded: an id is a
+    file name and may hold ``#``, ``?`` or ``%``)."""
+    from urllib.parse import quote
+    return f"{STUDENTS}/{quote(file_stem(student) + '.html', safe='')}"
 
 
 def preflight(out: Path, junit: Path | None = None) -> None:

@@ -38,14 +38,18 @@ class Roster:
 
     def keys(self, row: dict[str, str]) -> set[str]:
         """Every id a submission may be named by, lower-cased."""
-        out = set()
-        for column in ID_COLUMNS[self.system]:
-            value = (row.get(column) or "").strip()
-            if value:
-                out.add(value.lower())
-                if "@" in value:
-                    out.add(value.split("@", 1)[0].lower())
-        return out
+        return self.exact_keys(row) | self.local_keys(row)
+
+    def exact_keys(self, row: dict[str, str]) -> set[str]:
+        """The row's ids as written (lower-cased)."""
+        return {v.lower() for v in self._values(row)}
+
+    def local_keys(self, row: dict[str, str]) -> set[str]:
+        """The part before ``@`` of the row's email-like ids (weaker than an exact id)."""
+        return {v.split("@", 1)[0].lower() for v in self._values(row) if "@" in v}
+
+    def _values(self, row: dict[str, str]) -> list[str]:
+        return [v for v in ((row.get(c) or "").strip() for c in ID_COLUMNS[self.system]) if v]
 
 
 def read_roster(path: Path, system: str) -> Roster:
@@ -102,16 +106,24 @@ class Matching:
 
 
 def match(roster: Roster, submissions: list[str], mapping: dict[str, str]) -> Matching:
-    """Pair submissions with roster rows by id (the mapping first); one row per submission."""
-    index: dict[str, int] = {}
+    """Pair submissions with roster rows by id (the mapping first); one row per submission.
+
+    An exact id wins over an email's part before ``@``; a key that names several rows at the
+    same strength is ambiguous and matches none (the submission is listed as unmatched), so a
+    grade never goes to the first of two students who share, e.g., ``jsmith@…``."""
+    exact: dict[str, set[int]] = {}
+    local: dict[str, set[int]] = {}
     for k, row in enumerate(roster.rows):
-        for key in roster.keys(row):
-            index.setdefault(key, k)
+        for key in roster.exact_keys(row):
+            exact.setdefault(key, set()).add(k)
+        for key in roster.local_keys(row):
+            local.setdefault(key, set()).add(k)
     matched: dict[int, str] = {}
     no_roster = []
     for name in submissions:
         key = mapping.get(name.lower(), name.lower())
-        k = index.get(key)
+        rows = exact.get(key) or local.get(key) or set()
+        k = next(iter(rows)) if len(rows) == 1 else None
         if k is None or k in matched:
             no_roster.append(name)
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import compare, extract
+from . import compare, equivalence, extract
 from . import layers as L
 from .exceptions import ModelTooLarge, NotGradable
 from .spec import Spec
@@ -58,16 +58,19 @@ def _scored(found: list[extract.Candidate], spec: Spec, factor: float) -> list[t
             infos = L.infer(candidate.model.layers, candidate.model.input_shape)
             totals = L.totals(infos)
             _check_size(totals, spec, factor)
+            score = match_score(ref, infos)
         except NotGradable as exc:
             candidate.error = exc
             continue
-        scored.append((match_score(ref, infos), candidate.variable == "model", -order,
-                       candidate, infos, totals))
+        scored.append((score, candidate.variable == "model", -order, candidate, infos, totals))
     return scored
 
 
 def match_score(ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> float:
-    """The alignment's own score: what the comparison will find, summed over the rows."""
+    """The alignment's own score: what the comparison will find, summed over the rows (of the
+    chains in canonical form, as ``compare.check_layers`` aligns them)."""
+    ref = equivalence.tidy(ref)
+    stu, _ = equivalence.normalize(stu, ref)
     return sum(compare._score(ref[r], stu[s]) if r is not None and s is not None else compare.GAP
                for r, s in compare.align(ref, stu))
 

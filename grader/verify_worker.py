@@ -163,7 +163,8 @@ def recalibrate_batchnorm(keras, model, x) -> None:
         return
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
-            axes = list(range(len(x.shape) - 1))
+            kept = layer.axis % len(x.shape)  # the normalized axis (the channels unless set)
+            axes = [i for i in range(len(x.shape)) if i != kept]
             layer.moving_mean.assign(ops.mean(x, axis=axes))
             layer.moving_variance.assign(ops.var(x, axis=axes))
         x = layer(x, training=False)

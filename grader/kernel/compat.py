@@ -167,13 +167,17 @@ def _convolution2d(keras, record):
         for old in kwargs:
             if old in UNMAPPED:
                 raise refuse(f"Convolution2D({old}=...)", UNMAPPED[old])
+        if isinstance(nb_row, (tuple, list)):  # Keras 2/3 spelling, Conv2D's own positional
+            # arguments: Convolution2D(32, (3, 3), (2, 2), 'same') has strides (2, 2)
+            more = () if nb_col is None and not rest else (nb_col, *rest)
+            return keras.layers.Conv2D(nb_filter, nb_row, *more, **kwargs)
         if rest:
             raise refuse("Convolution2D with more than 3 positional arguments",
                          "Conv2D(filters, (rows, cols), padding=..., strides=...) with keywords")
         if nb_filter is None:  # Keras 2 spelling: Convolution2D(filters=32, ...)
             nb_filter = kwargs.pop("filters", None)
-        if isinstance(nb_row, (tuple, list)) or (nb_row is not None and nb_col is None):
-            kernel = nb_row  # Keras 2 spelling: Convolution2D(32, (3, 3))
+        if nb_row is not None and nb_col is None:
+            kernel = nb_row  # Keras 2 spelling: Convolution2D(32, 3)
         elif nb_row is not None:
             kernel = (nb_row, nb_col)
             record("Convolution2D(nb_filter, nb_row, nb_col)")

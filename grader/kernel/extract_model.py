@@ -82,6 +82,9 @@ def __grader_extract(path, namespace, max_models=10, max_layers=201):
         if is_model(layer):
             item["model"] = describe(layer, depth + 1)
         else:
+            function = getattr(layer, "activation", None)
+            if callable(function):  # Keras names any function by its __name__: say whose it is
+                item["activation_module"] = str(getattr(function, "__module__", None))[:200]
             try:
                 item["config"] = plain(layer.get_config())
             except Exception as exc:

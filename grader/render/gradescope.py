@@ -26,6 +26,8 @@ from .files import write_json
 from .junit import GRADING_CASE
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+#: the check categories a visibility can be set for (``grading``: the not-graded test)
+CATEGORIES = ("added_layer", "architecture", "totals", "training", "grading")
 FORMAT = "md"
 #: characters that start inline Markdown (emphasis, code, links, images, HTML, tables) ...
 MD_INLINE = re.compile(r"([\\`*_\[\]<>!|~])")
@@ -57,6 +59,11 @@ def check_visibility(visibility: str | dict[str, str]) -> None:
     bad = [v for v in levels if v not in VISIBILITIES]
     if bad:
         raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)} (not {bad[0]!r})")
+    unknown = [] if isinstance(visibility, str) else \
+        [c for c in visibility if c not in CATEGORIES and c != "*"]
+    if unknown:  # a typo would silently show what was meant to be hidden
+        raise ValueError(f"visibility category must be one of {', '.join(CATEGORIES)} "
+                         f"(not {unknown[0]!r})")
 
 
 def _test(check: Check, visibility: str) -> dict:

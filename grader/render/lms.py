@@ -25,6 +25,7 @@ from ..result import GRADER_FAULTS, Result
 from ..roster import ID_COLUMNS, NAME_COLUMNS, Matching, Roster, match, read_mapping, read_roster
 from .csv_out import safe_cell
 from .files import write_text
+from .view import plain
 
 SYSTEMS = ("canvas", "moodle")
 UNMATCHED_FILE = "gradebook-unmatched.csv"
@@ -145,5 +146,5 @@ def write_gradebook(results: list[Result], out: Path, options: GradebookOptions,
         lines.append(f"grader: gradebook: {len(matching.no_submission)} roster student(s) without "
                      f"a submission, {len(matching.no_roster)} submission(s) not in the roster "
                      f"(listed in {Path(out) / UNMATCHED_FILE}): "
-                     + ", ".join(matching.no_roster[:10]))
+                     + ", ".join(plain(name) for name in matching.no_roster[:10]))
     return lines

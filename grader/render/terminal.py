@@ -4,6 +4,7 @@ from __future__ import annotations
 import textwrap
 
 from ..result import Result, Status
+from .view import plain
 
 COLORS = {Status.PASSED: "32", Status.FAILED: "31", Status.ERROR: "35", Status.TIMEOUT: "33"}
 
@@ -17,6 +18,13 @@ def _wrap(text: str, indent: str) -> str:
 
 
 def summary(result: Result, color: bool = False) -> str:
+    """The summary; every text from the submission or its kernel (variable and class names,
+    messages quoting them) is printed without control characters, so that none reaches the
+    terminal as an escape sequence."""
+    return "\n".join(_summary(result, color))
+
+
+def _summary(result: Result, color: bool) -> list[str]:
     verdict = _c(result.status.value.upper(), COLORS[result.status], color)
     lines = [f"{result.submission}: {verdict}  score {result.score:g}/{result.max_score:g}"]
     if result.model_variable:
@@ -41,7 +49,18 @@ def summary(result: Result, color: bool = False) -> str:
     for warning in result.warnings:
         lines.append(_wrap(f"warning: {warning}", "  "))
     lines.append(_wrap(result.summary, "  "))
-    return "\n".join(lines)
+    return [_plain_line(line, color, verdict) for line in lines]
+
+
+def _plain_line(line: str, color: bool, verdict: str) -> str:
+    """A line without control characters, keeping the colour of its verdict or check mark."""
+    if not color:
+        return plain(line)
+    for mark in (verdict, _c("✓", "32", True), _c("✗", "31", True)):
+        if mark in line:
+            head, _, tail = line.partition(mark)
+            return plain(head) + mark + plain(tail)
+    return plain(line)
 
 
 def _environment(result: Result) -> list[str]:
@@ -62,4 +81,4 @@ def batch_table(results: list[Result]) -> str:
     for r in results:
         first = r.first_failed.name if r.first_failed else (r.error.kind if r.error else "")
         lines.append(f"{r.submission:<{width}}  {r.status.value:<8} {r.score:>4g}/{r.max_score:<4g}  {first}")
-    return "\n".join(lines)
+    return "\n".join(plain(line) for line in lines)
