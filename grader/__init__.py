@@ -10,7 +10,7 @@ must work there with the Keras the student already has.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .exitcodes import ExitCode  # noqa: E402
 from .result import Check, ErrorInfo, Result, Status  # noqa: E402

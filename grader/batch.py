@@ -64,7 +64,10 @@ def batch_max_score(spec: Spec, settings: Settings) -> float:
 
 def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict,
              max_score: float | None = None) -> Result | None:
-    """The saved result if it was graded from the same inputs (and not a grader fault)."""
+    """The saved result if it was graded from the same inputs by the same grader code (and
+    not a grader fault)."""
+    from .pipeline import source_fingerprint
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         result = Result.from_dict(data)
@@ -72,6 +75,7 @@ def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict,
         return None
     same = (result.notebook_sha256 == notebook_sha
             and result.versions.get("grader") == __version__
+            and result.versions.get("grader_source") == source_fingerprint()
             and result.spec.get("sha256") == spec.sha256
             and data.get("options") == options
             and (max_score is None or result.max_score == max_score))

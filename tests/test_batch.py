@@ -101,9 +101,10 @@ def test_grade_usage_errors_exit_2_without_a_traceback(tmp_path, data_file, caps
 
 def test_a_saved_result_is_reused_only_for_the_same_notebook_grader_spec_and_options(tmp_path, spec):
     from grader import __version__
+    from grader.pipeline import versions
     options = {"verify": True, "verify_epochs": None, "notebook_epochs": 1}
     saved = Result("alice", Status.FAILED, 8, 15, notebook_sha256="abc",
-                   versions={"grader": __version__}, spec={"sha256": spec.sha256})
+                   versions=versions(), spec={"sha256": spec.sha256})
     path = tmp_path / "alice.json"
 
     def save(result: Result, **changes) -> None:
@@ -113,11 +114,13 @@ def test_a_saved_result_is_reused_only_for_the_same_notebook_grader_spec_and_opt
     assert reusable(path, "abc", spec, options).score == 8
     assert reusable(path, "other notebook", spec, options) is None
     assert reusable(path, "abc", spec, {**options, "verify": False}) is None
-    save(saved, versions={"grader": "0.0.0-old"})
+    save(saved, versions={**versions(), "grader": "0.0.0-old"})
+    assert reusable(path, "abc", spec, options) is None
+    save(saved, versions={**versions(), "grader_source": "other code, same version number"})
     assert reusable(path, "abc", spec, options) is None
     save(saved, spec={"sha256": "another spec"})
     assert reusable(path, "abc", spec, options) is None
-    fault = Result("alice", Status.ERROR, notebook_sha256="abc", versions={"grader": __version__},
+    fault = Result("alice", Status.ERROR, notebook_sha256="abc", versions=versions(),
                    spec={"sha256": spec.sha256}, error=ErrorInfo("internal", "worker died"))
     save(fault)
     assert reusable(path, "abc", spec, options) is None  # grader faults are retried

@@ -171,9 +171,16 @@ def test_legacy_notebooks_are_detected_and_keras3_ones_are_not():
 
     import nbformat
 
-    assert {"border_mode=", "Convolution2D(", "fit(nb_epoch=)"} <= set(legacy_markers(legacy.notebook()))
+    assert {"border_mode=", "fit(nb_epoch=)"} <= set(legacy_markers(legacy.notebook()))
     for path in [*ROOT.glob("reference/*.ipynb"), *ROOT.glob("submissions/*.ipynb")]:
         assert legacy_markers(nbformat.read(str(path), as_version=4)) == [], path.name
+
+
+def test_convolution2d_alone_is_read_as_keras_3_reads_it():
+    """Keras 3 still has the name: Convolution2D(64, 3, 3) there is a 3-kernel of stride 3."""
+    from grader.legacy import detect
+
+    assert detect("model.add(Convolution2D(64, 3, 3, padding='same'))") == []
 
 
 def test_the_readme_lists_every_mapping():
