@@ -163,13 +163,19 @@ def remove_stale() -> None:
     their kernels died with them). Groups with processes are left alone: the pid may belong
     to a grader in another pid namespace."""
     for controller in REQUIRED + OPTIONAL:
-        try:
-            paths = [p for p in (ROOT / controller).iterdir() if NAME.match(p.name)]
-        except OSError:
-            continue
-        for path in paths:
-            if not Path(f"/proc/{NAME.match(path.name).group(1)}").exists():
-                try:
-                    path.rmdir()
-                except OSError:
-                    pass
+        remove_stale_groups(ROOT / controller)
+
+
+def remove_stale_groups(base: Path) -> None:
+    """Remove the grader groups under ``base`` whose grader's pid is gone (v1 and v2 alike);
+    ``rmdir`` fails on a group that still holds processes, which is then left alone."""
+    try:
+        paths = [p for p in base.iterdir() if NAME.match(p.name)]
+    except OSError:
+        return
+    for path in paths:
+        if not Path(f"/proc/{NAME.match(path.name).group(1)}").exists():
+            try:
+                path.rmdir()
+            except OSError:
+                pass

@@ -78,16 +78,9 @@ def prepare(base: Path) -> None:
 def remove_stale(base: Path) -> None:
     """Remove the groups that graders killed outright left under ``base`` (their pid is gone;
     an empty group is removed, one with processes left alone, as for v1)."""
-    try:
-        paths = [p for p in base.iterdir() if NAME.match(p.name)]
-    except OSError:
-        return
-    for path in paths:
-        if not Path(f"/proc/{NAME.match(path.name).group(1)}").exists():
-            try:
-                path.rmdir()
-            except OSError:
-                pass
+    from .cgroups import remove_stale_groups
+
+    remove_stale_groups(base)
 
 
 class Group:

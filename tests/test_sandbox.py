@@ -103,26 +103,12 @@ def assert_nothing_left(sessions) -> None:
     """No live process of the session's uid, no cgroup, no tmpfs mount."""
     assert sessions, "the notebook did not run in the sandbox"
     deadline = time.monotonic() + 5
-    while (left := _live_processes({s.uid for s in sessions})) and time.monotonic() < deadline:
+    while (left := adv.live_processes({s.uid for s in sessions})) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not left, f"sandbox processes still running: {left}"
     for s in sessions:
         assert not s.cgroup or not any((cgroups.ROOT / c / s.cgroup).exists() for c in ("memory", "pids"))
         assert f"uid={s.uid}," not in Path("/proc/self/mountinfo").read_text()
-
-
-def _live_processes(uids: set[int]) -> list[str]:
-    """Processes of these uids, zombies excepted (they hold nothing; init reaps them)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
-        if uid in uids and not re.search(r"^State:\s+Z", status, re.M):
-            found.append(f"{pid} {re.search(r'^Name:(.*)', status, re.M).group(1).strip()}")
-    return found
 
 
 def assert_host_unchanged(host) -> None:

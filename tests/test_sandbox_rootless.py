@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from .adversarial import live_processes
 from .conftest import ROOT
 
 pytestmark = pytest.mark.kernel
@@ -95,22 +96,9 @@ def as_user(user, argv: list[str], timeout: float = 300) -> subprocess.Completed
 
 def assert_no_process_left(user) -> None:
     deadline = time.monotonic() + 5
-    while (left := _processes_of(user.pw_uid)) and time.monotonic() < deadline:
+    while (left := live_processes({user.pw_uid})) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not left, f"processes of {TEST_USER} still running: {left}"
-
-
-def _processes_of(uid: int) -> list[str]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        if int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1)) == uid and \
-                not re.search(r"^State:\s+Z", status, re.M):
-            found.append(f"{pid} {re.search(r'^Name:(.*)', status, re.M).group(1).strip()}")
-    return found
 
 
 def test_doctor_as_a_user_offers_the_rootless_level(user):
