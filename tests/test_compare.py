@@ -182,3 +182,12 @@ def test_the_first_failed_check_named_in_gradebooks_is_a_mistake_not_a_consequen
     checks, _ = grade(spec, student(spec, edit))
     result = Result(submission="s", status=Status.FAILED, checks=checks)
     assert result.first_failed is not None and not result.first_failed.follows_from
+
+
+def test_the_terminal_batch_table_names_the_mistake_in_words_not_the_check(spec):
+    from grader.render import terminal
+    from grader.result import Result, Status
+
+    checks, _ = grade(spec, student(spec, lambda m: [with_args(m[0], padding="valid"), *m[1:]]))
+    table = terminal.batch_table([Result(submission="bob", status=Status.FAILED, checks=checks)])
+    assert "padding='same'" in table and "Added layer" not in table

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
+from ..analytics import mistake_words
 from ..result import Result, Status
 from .view import plain
 
@@ -77,8 +78,8 @@ def _environment(result: Result) -> list[str]:
 
 def batch_table(results: list[Result]) -> str:
     width = max([len(r.submission) for r in results] + [10])
-    lines = [f"{'submission':<{width}}  {'status':<8} {'score':>9}  first failed check / error"]
+    lines = [f"{'submission':<{width}}  {'status':<8} {'score':>9}  mistake / error"]
     for r in results:
-        first = r.first_failed.name if r.first_failed else (r.error.kind if r.error else "")
+        first = r.error.kind if r.error else mistake_words(r) if r.first_failed else ""
         lines.append(f"{r.submission:<{width}}  {r.status.value:<8} {r.score:>4g}/{r.max_score:<4g}  {first}")
     return "\n".join(plain(line) for line in lines)
