@@ -10,6 +10,7 @@ in the JSON result for instructors).
 """
 from __future__ import annotations
 
+import difflib
 import re
 import sys
 from dataclasses import dataclass
@@ -225,9 +226,21 @@ def _name_error(kind, text, code, facts):
     m = re.search(r"NameError: name '(\w+)' is not defined", text)
     if not m:
         return None
-    return (f"`{m.group(1)}` is not defined when this cell runs: the grader runs every cell once, "
-            "from the top, in a fresh kernel (as Kernel → Restart & Run All does). Check the "
-            "spelling, or define or import it in an earlier cell.")
+    name = m.group(1)
+    close = difflib.get_close_matches(name, [n for n in _known_names(code) if n != name], n=1,
+                                    cutoff=0.8)
+    spelling = f"Did you mean `{close[0]}`? " if close else "Check the spelling, or "
+    return (f"`{name}` is not defined when this cell runs: the grader runs every cell once, "
+            "from the top, in a fresh kernel (as Kernel → Restart & Run All does). "
+            + spelling + ("define or import it in an earlier cell." if not close else
+                          "Otherwise define or import it in an earlier cell."))
+
+
+def _known_names(code: str) -> list[str]:
+    """Names a misspelt one was probably meant to be: Keras's layers and the cell's own words."""
+    from .layers import ALIASES, ALLOWED
+
+    return sorted({*ALLOWED, *ALIASES, *re.findall(r"\b[A-Za-z_]\w{2,}\b", code or "")})
 
 
 RULES = (_legacy, _colab, _paths, _gpu, _module_path, _tensorflow1, _keras_renamed,

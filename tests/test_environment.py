@@ -211,6 +211,10 @@ def test_a_name_error_says_cells_run_in_order_from_a_fresh_kernel():
     text = advice.advise("cell_error", "cell 8 raised NameError: name 'MaxPoolling2D' is not defined",
                          None, "model.add(MaxPoolling2D())", facts)
     assert "`MaxPoolling2D` is not defined" in text and "fresh kernel" in text
+    assert "Did you mean `MaxPooling2D`?" in text  # the Keras layer it was probably meant to be
+    other = advice.advise("cell_error", "cell 3 raised NameError: name 'foo' is not defined",
+                          None, "x = foo(1)", facts)
+    assert "Did you mean" not in other and "Check the spelling" in other
 
 
 def test_the_report_and_the_terminal_say_what_ran_differently(spec):
