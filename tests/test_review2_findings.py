@@ -11,3 +11,36 @@ def test_a_check_call_without_the_import_is_not_skipped():
     assert not is_selfcheck_cell("check(model)")
     assert not is_selfcheck_cell("check()\nfrom grader.notebook import check")
     assert is_selfcheck_cell("from grader.notebook import check\ncheck(model)")
+
+
+def test_a_saved_result_of_another_student_is_never_reused_for_this_one(tmp_path, spec):
+    """``students/<id>.json`` may hold another student's result (a case-insensitive file system
+    maps ``Alice`` and ``alice`` to one file; a copied folder): with the same notebook bytes (two
+    unchanged templates) it was reused under the other name, so this student had no result and
+    the batch stopped with a KeyError before writing the gradebook."""
+    import hashlib
+    import json
+
+    from grader.batch import _Batch, _plan, grading_options
+    from grader.intake import Submission
+    from grader.outdir import student_file
+    from grader.pipeline import versions
+    from grader.result import Result, Status
+    from grader.settings import Settings
+
+    settings = Settings(sandbox="off", verify=False)
+    data = b'{"cells": []}'
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bob.ipynb").write_bytes(data)
+    out = tmp_path / "out"
+    (out / "students").mkdir(parents=True)
+    batch = _Batch(out, grading_options(settings), 10.0)
+    other = Result("alice", Status.FAILED, 8, 10.0, notebook_sha256=hashlib.sha256(data).hexdigest(),
+                   versions=versions(), spec={"sha256": spec.sha256})
+    student_file(out, "bob", ".json").write_text(
+        json.dumps({**other.to_dict(), "options": batch.options}))
+    sub = Submission("bob", tmp_path / "in" / "bob.ipynb", root=tmp_path / "in")
+    (tmp_path / "intake").mkdir()
+    todo, problems = _plan([sub], spec, batch, False, settings, tmp_path / "intake")
+    assert "bob" in batch.results or [t.student for t in todo] == ["bob"]
+    assert "alice" not in batch.results
