@@ -63,9 +63,10 @@ def batch_max_score(spec: Spec, settings: Settings) -> float:
 
 
 def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict,
-             max_score: float | None = None) -> Result | None:
+             max_score: float | None = None, student: str | None = None) -> Result | None:
     """The saved result if it was graded from the same inputs by the same grader code (and
-    not a grader fault)."""
+    not a grader fault), for this ``student`` (a file may hold another's: a case-insensitive
+    file system, a copied folder)."""
     from .pipeline import source_fingerprint
 
     try:
@@ -78,7 +79,8 @@ def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict,
             and result.versions.get("grader_source") == source_fingerprint()
             and result.spec.get("sha256") == spec.sha256
             and data.get("options") == options
-            and (max_score is None or result.max_score == max_score))
+            and (max_score is None or result.max_score == max_score)
+            and (student is None or result.submission == student))
     return result if same and result.exit_code != ExitCode.GRADER_ERROR else None
 
 
@@ -256,7 +258,8 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
             continue
         saved = student_file(batch.out, sub.student, ".json")
         sha = hashlib.sha256(data).hexdigest()
-        old = None if force else reusable(saved, sha, spec, batch.options, batch.max_score)
+        old = None if force else reusable(saved, sha, spec, batch.options, batch.max_score,
+                                         sub.student)
         if old is not None:
             batch.keep(old)
             continue
