@@ -44,3 +44,16 @@ def test_a_saved_result_of_another_student_is_never_reused_for_this_one(tmp_path
     todo, problems = _plan([sub], spec, batch, False, settings, tmp_path / "intake")
     assert "bob" in batch.results or [t.student for t in todo] == ["bob"]
     assert "alice" not in batch.results
+
+
+def test_terminal_text_drops_c1_control_characters():
+    """U+009B is the one-character CSI (U+009D OSC): a student id or class name holding it drives
+    terminals that read C1 controls (the progress lines already drop it; the summary and the
+    batch table did not)."""
+    from grader.render import terminal
+    from grader.render.view import plain
+    from grader.result import Result, Status
+
+    assert plain("x\u009b2J\u009d0;owned\u0007y") == "x2J0;ownedy"
+    row = terminal.batch_table([Result("a\u009b2Jb", Status.PASSED, 1, 1)])
+    assert "\u009b" not in row
