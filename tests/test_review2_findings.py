@@ -57,3 +57,32 @@ def test_terminal_text_drops_c1_control_characters():
     assert plain("x\u009b2J\u009d0;owned\u0007y") == "x2J0;ownedy"
     row = terminal.batch_table([Result("a\u009b2Jb", Status.PASSED, 1, 1)])
     assert "\u009b" not in row
+
+
+def test_a_lost_workers_log_tail_holds_only_what_this_submission_wrote(tmp_path, spec):
+    """A worker grades submissions one after another and its log (fd 1 and 2, which kernels
+    inherit) keeps what earlier submissions' kernels wrote there: when the worker dies on
+    student B, B's result (JSON, HTML report) must not show student A's output."""
+    from types import SimpleNamespace
+
+    from grader.workers import Task, WorkerPool, worker_log
+
+    results = []
+    pool = WorkerPool.__new__(WorkerPool)
+    pool.spec, pool.tmpdir = spec, str(tmp_path)
+    pool.on_result = lambda task, data: results.append(data)
+    process = SimpleNamespace(pid=4242, join=lambda timeout=None: None)
+    worker = SimpleNamespace(process=process, conn=SimpleNamespace(close=lambda: None),
+                             task=None, since=0.0)
+    pool.workers = [worker]
+    log = worker_log(str(tmp_path), 4242)
+    with open(log, "w") as f:
+        f.write("alice's kernel wrote: my secret answer\n")
+    worker.log_start = len(open(log, "rb").read())  # where _staff/assign records it
+    worker.task = Task("bob", tmp_path / "bob.ipynb")
+    with open(log, "a") as f:
+        f.write("Fatal Python error: Segmentation fault\n")
+    pool._lost(worker, "the grading worker process died")
+    detail = results[0]["error"]["traceback"]
+    assert "Segmentation fault" in detail
+    assert "alice" not in detail and "secret" not in detail
