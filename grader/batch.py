@@ -208,6 +208,8 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     """Plan, grade what is left in the worker pool, then write the gradebook files."""
     out = batch.out
     todo, problems = _plan(submissions, spec, batch, force, settings, intake)
+    with batch.writing():
+        remove_course_files(out, junit_path)
     n = min(workers or default_workers(len(todo)), max(1, len(todo)))
     settings = settings.with_(tf_threads=settings.tf_threads or threads_per_worker(n))
     batch.progress = Progress(len(submissions), len(todo) + len(problems), stream=progress_stream)
@@ -268,6 +270,25 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
         copy.write_bytes(data)
         todo.append(Task(sub.student, copy))
     return todo, problems
+
+
+def course_files(out: Path, junit_path: Path | None = None) -> list[Path]:
+    """The batch's own files, those that ``write_course_files`` writes."""
+    try:
+        from .render.html import INDEX_FILE
+    except ImportError:  # no HTML renderer installed: no index was written either
+        INDEX_FILE = "index.html"
+    names = [csv_out.GRADES_FILE, analytics.COURSE_FILE, INDEX_FILE, lms.UNMATCHED_FILE,
+             *(GradebookOptions(system).file_name() for system in lms.SYSTEMS)]
+    return [out / name for name in names] + ([Path(junit_path)] if junit_path else [])
+
+
+def remove_course_files(out: Path, junit_path: Path | None = None) -> None:
+    """Before grading: the previous run's gradebook files go, so that a run stopped midway
+    leaves none that disagrees with the per-student results (``write_course_files`` at the end
+    writes them again from every current result)."""
+    for path in course_files(out, junit_path):
+        path.unlink(missing_ok=True)
 
 
 def write_course_files(results: list[Result], out: Path, junit_path: Path | None, html,

@@ -86,3 +86,34 @@ def test_a_lost_workers_log_tail_holds_only_what_this_submission_wrote(tmp_path,
     detail = results[0]["error"]["traceback"]
     assert "Segmentation fault" in detail
     assert "alice" not in detail and "secret" not in detail
+
+
+def test_an_interrupted_rerun_leaves_no_stale_gradebook(tmp_path, data_file, monkeypatch):
+    """README: the gradebook files "never disagree with the per-student results" and "an
+    interrupted batch writes no grades.csv". But the previous run's grades.csv (and index,
+    course.json) stayed: after a rerun that regraded changed notebooks and was stopped, it still
+    showed the old scores beside the new students/*.json, ready to be imported."""
+    import pytest
+
+    from grader import batch, workers
+    from grader.settings import Settings
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    (folder / "alice.ipynb").write_bytes(b'{"cells": []}')
+    out.mkdir()
+    (out / "grades.csv").write_text("student,score,max_score,status,first_failed\nalice,15,15,passed,\n")
+    (out / "index.html").write_text("<p>alice 15/15</p>")
+    (out / "course.json").write_text("{}")
+
+    def interrupted(self, tasks):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workers.WorkerPool, "__init__", lambda self, *a, **k: None)
+    monkeypatch.setattr(workers.WorkerPool, "run", interrupted)
+    settings = Settings(sandbox="off", verify=False, data_path=data_file)
+    with pytest.raises(KeyboardInterrupt):
+        batch.grade_folder(folder, out, settings=settings, workers=1,
+                           progress_stream=open(tmp_path / "log", "w"))
+    assert not (out / "grades.csv").exists()
+    assert not (out / "index.html").exists()
