@@ -117,3 +117,18 @@ def test_an_interrupted_rerun_leaves_no_stale_gradebook(tmp_path, data_file, mon
                            progress_stream=open(tmp_path / "log", "w"))
     assert not (out / "grades.csv").exists()
     assert not (out / "index.html").exists()
+
+
+def test_out_the_submissions_folder_itself_is_a_usage_error(tmp_path):
+    """``grade SUBS --out SUBS``: the second run found ``students/`` (the results) as a student
+    with no notebook, a phantom row in grades.csv and the LMS gradebooks."""
+    import pytest
+
+    from grader import batch
+    from grader.exceptions import UsageError
+    from grader.settings import Settings
+
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "students").mkdir()
+    with pytest.raises(UsageError, match="--out"):
+        batch.grade_folder(tmp_path, tmp_path, settings=Settings(sandbox="off", verify=False))
