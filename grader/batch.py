@@ -186,6 +186,9 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
     if workers is not None and workers < 1:
         raise UsageError("--workers must be at least 1")
     out = Path(out)
+    if out.is_dir() and Path(folder).is_dir() and os.path.samefile(out, folder):
+        raise UsageError("--out must not be the submissions folder itself (its students/ would "
+                         "be read as a student): choose another folder, e.g. a subfolder")
     submissions = find_submissions(folder, exclude=out)
     if not submissions:
         raise UsageError(f"no submissions in {shown(str(folder))}: expected <student>.ipynb "
