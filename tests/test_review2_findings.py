@@ -132,3 +132,23 @@ def test_out_the_submissions_folder_itself_is_a_usage_error(tmp_path):
     (tmp_path / "students").mkdir()
     with pytest.raises(UsageError, match="--out"):
         batch.grade_folder(tmp_path, tmp_path, settings=Settings(sandbox="off", verify=False))
+
+
+def test_a_lone_surrogate_from_the_kernel_neither_stops_the_batch_nor_the_terminal(tmp_path, spec):
+    """The kernel's report is JSON written with ``ensure_ascii``: ``globals()['m\\ud800'] = model``
+    comes back as a str holding a lone surrogate (a variable, layer or class name; a message).
+    ``write_json`` (``ensure_ascii=False``, UTF-8) raised UnicodeEncodeError, which is no OSError:
+    the whole batch stopped, and ``check`` could not write its result."""
+    import json
+
+    from grader.batch import _Batch
+    from grader.render import terminal
+    from grader.result import Result, Status
+
+    batch = _Batch(tmp_path, {}, 10.0)
+    result = Result("bob", Status.FAILED, 1, 10.0, model_variable="m\ud800",
+                    summary="Fix first: layer d\udfff", spec={"sha256": spec.sha256})
+    batch.save(result)
+    saved = json.loads((tmp_path / "students" / "bob.json").read_text(encoding="utf-8"))
+    assert saved["submission"] == "bob" and saved["model_variable"].startswith("m")
+    "".join([terminal.summary(result), terminal.batch_table([result])]).encode("utf-8")
