@@ -60,9 +60,10 @@ def test_terminal_text_drops_c1_control_characters():
 
 
 def test_a_lost_workers_log_tail_holds_only_what_this_submission_wrote(tmp_path, spec):
-    """A worker grades submissions one after another and its log (fd 1 and 2, which kernels
-    inherit) keeps what earlier submissions' kernels wrote there: when the worker dies on
-    student B, B's result (JSON, HTML report) must not show student A's output."""
+    """A worker grades submissions one after another and its log (the worker's fd 1 and 2:
+    library warnings, TensorFlow messages, tracebacks) keeps what was written while grading the
+    earlier ones (kernels and the verifier have logs of their own): when the worker dies on
+    student B, B's result (JSON, HTML report) must show only what belongs to B's grading."""
     from types import SimpleNamespace
 
     from grader.workers import Task, WorkerPool, worker_log
