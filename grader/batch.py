@@ -63,9 +63,10 @@ def batch_max_score(spec: Spec, settings: Settings) -> float:
 
 
 def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict,
-             max_score: float | None = None) -> Result | None:
+             max_score: float | None = None, student: str | None = None) -> Result | None:
     """The saved result if it was graded from the same inputs by the same grader code (and
-    not a grader fault)."""
+    not a grader fault), for this ``student`` (a file may hold another's: a case-insensitive
+    file system, a copied folder)."""
     from .pipeline import source_fingerprint
 
     try:
@@ -78,7 +79,8 @@ def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict,
             and result.versions.get("grader_source") == source_fingerprint()
             and result.spec.get("sha256") == spec.sha256
             and data.get("options") == options
-            and (max_score is None or result.max_score == max_score))
+            and (max_score is None or result.max_score == max_score)
+            and (student is None or result.submission == student))
     return result if same and result.exit_code != ExitCode.GRADER_ERROR else None
 
 
@@ -184,6 +186,9 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
     if workers is not None and workers < 1:
         raise UsageError("--workers must be at least 1")
     out = Path(out)
+    if out.is_dir() and Path(folder).is_dir() and os.path.samefile(out, folder):
+        raise UsageError("--out must not be the submissions folder itself (its students/ would "
+                         "be read as a student): choose another folder, e.g. a subfolder")
     submissions = find_submissions(folder, exclude=out)
     if not submissions:
         raise UsageError(f"no submissions in {shown(str(folder))}: expected <student>.ipynb "
@@ -206,6 +211,8 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     """Plan, grade what is left in the worker pool, then write the gradebook files."""
     out = batch.out
     todo, problems = _plan(submissions, spec, batch, force, settings, intake)
+    with batch.writing():
+        remove_course_files(out, junit_path)
     n = min(workers or default_workers(len(todo)), max(1, len(todo)))
     settings = settings.with_(tf_threads=settings.tf_threads or threads_per_worker(n))
     batch.progress = Progress(len(submissions), len(todo) + len(problems), stream=progress_stream)
@@ -256,7 +263,8 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
             continue
         saved = student_file(batch.out, sub.student, ".json")
         sha = hashlib.sha256(data).hexdigest()
-        old = None if force else reusable(saved, sha, spec, batch.options, batch.max_score)
+        old = None if force else reusable(saved, sha, spec, batch.options, batch.max_score,
+                                         sub.student)
         if old is not None:
             batch.keep(old)
             continue
@@ -265,6 +273,25 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
         copy.write_bytes(data)
         todo.append(Task(sub.student, copy))
     return todo, problems
+
+
+def course_files(out: Path, junit_path: Path | None = None) -> list[Path]:
+    """The batch's own files, those that ``write_course_files`` writes."""
+    try:
+        from .render.html import INDEX_FILE
+    except ImportError:  # no HTML renderer installed: no index was written either
+        INDEX_FILE = "index.html"
+    names = [csv_out.GRADES_FILE, analytics.COURSE_FILE, INDEX_FILE, lms.UNMATCHED_FILE,
+             *(GradebookOptions(system).file_name() for system in lms.SYSTEMS)]
+    return [out / name for name in names] + ([Path(junit_path)] if junit_path else [])
+
+
+def remove_course_files(out: Path, junit_path: Path | None = None) -> None:
+    """Before grading: the previous run's gradebook files go, so that a run stopped midway
+    leaves none that disagrees with the per-student results (``write_course_files`` at the end
+    writes them again from every current result)."""
+    for path in course_files(out, junit_path):
+        path.unlink(missing_ok=True)
 
 
 def write_course_files(results: list[Result], out: Path, junit_path: Path | None, html,

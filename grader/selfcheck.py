@@ -5,7 +5,8 @@ nothing and change nothing, so a code cell that does *only* that is replaced by 
 before the notebook runs. It is recognised by what its code does, never by its tags or
 metadata (a student controls those): every statement must be the import of
 ``grader.notebook``'s ``check`` (bare or in a ``try`` whose handlers only pass, print or bind a
-fallback ``check``), a call of ``check`` with plain names or constants, or the magics
+fallback ``check``), a call of ``check`` with plain names or constants after that import in
+the same cell (a ``check`` from an earlier cell may be the student's own), or the magics
 ``%load_ext grader`` / ``%grader_check``. A cell that does anything else runs as written (the
 kernel's stub makes its self-check a no-op: ``kernel/selfcheck_stub.py``).
 """
@@ -28,19 +29,24 @@ def is_selfcheck_cell(source: str) -> bool:
         tree = ast.parse("\n".join(lines))
     except SyntaxError:
         return False
-    return bool(tree.body) and all(_allowed(node) for node in tree.body)
+    bound = [False]  # ``check`` is the grader's only once this cell imported it
+    return bool(tree.body) and all(_allowed(node, bound) for node in tree.body)
 
 
-def _allowed(node: ast.stmt) -> bool:
+def _allowed(node: ast.stmt, bound: list) -> bool:
+    """``bound[0]``: this cell has imported ``check``; a call before that would call whatever
+    ``check`` an earlier cell defined (it may change the model), so the cell must run."""
     if isinstance(node, ast.ImportFrom):
-        return node.module == MODULE and node.level == 0 and \
+        ok = node.module == MODULE and node.level == 0 and \
             all(a.name == "check" and a.asname in (None, "check") for a in node.names)
+        bound[0] = bound[0] or ok
+        return ok
     if isinstance(node, ast.Try):
-        return (all(_allowed(n) for n in node.body + node.orelse) and not node.finalbody
+        return (all(_allowed(n, bound) for n in node.body + node.orelse) and not node.finalbody
                 and all(_names(h.type) for h in node.handlers)
                 and all(_fallback(n) for h in node.handlers for n in h.body))
     if isinstance(node, ast.Expr):
-        return _check_call(node.value)
+        return bound[0] and _check_call(node.value)
     return False
 
 

@@ -206,6 +206,7 @@ class _Worker:
         child.close()
         self.task: Task | None = None
         self.since = 0.0
+        self.log_start = 0  # the log's size when the task was assigned
         self.ready = False  # the process came up and runs worker_main
 
     def assign(self, task: Task) -> None:
@@ -264,6 +265,7 @@ class WorkerPool:
             idle.append(worker)
         for worker in idle:
             if self.pending:
+                worker.log_start = _size(worker_log(self.tmpdir, worker.process.pid))
                 worker.assign(self.pending.popleft())
 
     def _check(self, worker: _Worker, ready: set) -> None:
@@ -290,7 +292,9 @@ class WorkerPool:
         self.workers.remove(worker)
         worker.conn.close()
         if worker.task:
-            tail = _tail(worker_log(self.tmpdir, worker.process.pid))
+            # only what was written while grading this task: earlier students' kernels wrote
+            # to the same log, and their output must not reach this student's result
+            tail = _tail(worker_log(self.tmpdir, worker.process.pid), worker.log_start)
             result = fault_result(worker.task.student, self.spec, message, detail=tail or None)
             self.on_result(worker.task, result.to_dict())
 
@@ -356,11 +360,18 @@ def _ignore_sigint():
     return signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _tail(path: str) -> str:
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _tail(path: str, start: int = 0) -> str:
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - LOG_TAIL_BYTES))
+            f.seek(max(start, f.tell() - LOG_TAIL_BYTES))
             return f.read().decode("utf-8", "replace").strip()
     except OSError:
         return ""

@@ -12,7 +12,9 @@ def write_text(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        # a lone surrogate (a name the kernel's JSON report escaped as \ud800) is written as
+        # that escape: still valid JSON, text elsewhere; never a UnicodeEncodeError mid-batch
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

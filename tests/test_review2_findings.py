@@ -1,0 +1,155 @@
+"""Second review's findings (intake, outputs, sandbox, self-check): one failing test per defect."""
+from __future__ import annotations
+
+from grader.selfcheck import is_selfcheck_cell
+
+
+def test_a_check_call_without_the_import_is_not_skipped():
+    """``check(model)`` alone calls whatever ``check`` an earlier cell defined (say
+    ``def check(m): m.add(Dense(10))``): the student's notebook runs it and changes its model,
+    so the grader must run it too, or it grades a different model than the notebook computes."""
+    assert not is_selfcheck_cell("check(model)")
+    assert not is_selfcheck_cell("check()\nfrom grader.notebook import check")
+    assert is_selfcheck_cell("from grader.notebook import check\ncheck(model)")
+
+
+def test_a_saved_result_of_another_student_is_never_reused_for_this_one(tmp_path, spec):
+    """``students/<id>.json`` may hold another student's result (a case-insensitive file system
+    maps ``Alice`` and ``alice`` to one file; a copied folder): with the same notebook bytes (two
+    unchanged templates) it was reused under the other name, so this student had no result and
+    the batch stopped with a KeyError before writing the gradebook."""
+    import hashlib
+    import json
+
+    from grader.batch import _Batch, _plan, grading_options
+    from grader.intake import Submission
+    from grader.outdir import student_file
+    from grader.pipeline import versions
+    from grader.result import Result, Status
+    from grader.settings import Settings
+
+    settings = Settings(sandbox="off", verify=False)
+    data = b'{"cells": []}'
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bob.ipynb").write_bytes(data)
+    out = tmp_path / "out"
+    (out / "students").mkdir(parents=True)
+    batch = _Batch(out, grading_options(settings), 10.0)
+    other = Result("alice", Status.FAILED, 8, 10.0, notebook_sha256=hashlib.sha256(data).hexdigest(),
+                   versions=versions(), spec={"sha256": spec.sha256})
+    student_file(out, "bob", ".json").write_text(
+        json.dumps({**other.to_dict(), "options": batch.options}))
+    sub = Submission("bob", tmp_path / "in" / "bob.ipynb", root=tmp_path / "in")
+    (tmp_path / "intake").mkdir()
+    todo, problems = _plan([sub], spec, batch, False, settings, tmp_path / "intake")
+    assert "bob" in batch.results or [t.student for t in todo] == ["bob"]
+    assert "alice" not in batch.results
+
+
+def test_terminal_text_drops_c1_control_characters():
+    """U+009B is the one-character CSI (U+009D OSC): a student id or class name holding it drives
+    terminals that read C1 controls (the progress lines already drop it; the summary and the
+    batch table did not)."""
+    from grader.render import terminal
+    from grader.render.view import plain
+    from grader.result import Result, Status
+
+    assert plain("x\u009b2J\u009d0;owned\u0007y") == "x2J0;ownedy"
+    row = terminal.batch_table([Result("a\u009b2Jb", Status.PASSED, 1, 1)])
+    assert "\u009b" not in row
+
+
+def test_a_lost_workers_log_tail_holds_only_what_this_submission_wrote(tmp_path, spec):
+    """A worker grades submissions one after another and its log (the worker's fd 1 and 2:
+    library warnings, TensorFlow messages, tracebacks) keeps what was written while grading the
+    earlier ones (kernels and the verifier have logs of their own): when the worker dies on
+    student B, B's result (JSON, HTML report) must show only what belongs to B's grading."""
+    from types import SimpleNamespace
+
+    from grader.workers import Task, WorkerPool, worker_log
+
+    results = []
+    pool = WorkerPool.__new__(WorkerPool)
+    pool.spec, pool.tmpdir = spec, str(tmp_path)
+    pool.on_result = lambda task, data: results.append(data)
+    process = SimpleNamespace(pid=4242, join=lambda timeout=None: None)
+    worker = SimpleNamespace(process=process, conn=SimpleNamespace(close=lambda: None),
+                             task=None, since=0.0)
+    pool.workers = [worker]
+    log = worker_log(str(tmp_path), 4242)
+    with open(log, "w") as f:
+        f.write("alice's kernel wrote: my secret answer\n")
+    worker.log_start = len(open(log, "rb").read())  # where _staff/assign records it
+    worker.task = Task("bob", tmp_path / "bob.ipynb")
+    with open(log, "a") as f:
+        f.write("Fatal Python error: Segmentation fault\n")
+    pool._lost(worker, "the grading worker process died")
+    detail = results[0]["error"]["traceback"]
+    assert "Segmentation fault" in detail
+    assert "alice" not in detail and "secret" not in detail
+
+
+def test_an_interrupted_rerun_leaves_no_stale_gradebook(tmp_path, data_file, monkeypatch):
+    """README: the gradebook files "never disagree with the per-student results" and "an
+    interrupted batch writes no grades.csv". But the previous run's grades.csv (and index,
+    course.json) stayed: after a rerun that regraded changed notebooks and was stopped, it still
+    showed the old scores beside the new students/*.json, ready to be imported."""
+    import pytest
+
+    from grader import batch, workers
+    from grader.settings import Settings
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    (folder / "alice.ipynb").write_bytes(b'{"cells": []}')
+    out.mkdir()
+    (out / "grades.csv").write_text("student,score,max_score,status,first_failed\nalice,15,15,passed,\n")
+    (out / "index.html").write_text("<p>alice 15/15</p>")
+    (out / "course.json").write_text("{}")
+
+    def interrupted(self, tasks):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workers.WorkerPool, "__init__", lambda self, *a, **k: None)
+    monkeypatch.setattr(workers.WorkerPool, "run", interrupted)
+    settings = Settings(sandbox="off", verify=False, data_path=data_file)
+    with pytest.raises(KeyboardInterrupt):
+        batch.grade_folder(folder, out, settings=settings, workers=1,
+                           progress_stream=open(tmp_path / "log", "w"))
+    assert not (out / "grades.csv").exists()
+    assert not (out / "index.html").exists()
+
+
+def test_out_the_submissions_folder_itself_is_a_usage_error(tmp_path):
+    """``grade SUBS --out SUBS``: the second run found ``students/`` (the results) as a student
+    with no notebook, a phantom row in grades.csv and the LMS gradebooks."""
+    import pytest
+
+    from grader import batch
+    from grader.exceptions import UsageError
+    from grader.settings import Settings
+
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "students").mkdir()
+    with pytest.raises(UsageError, match="--out"):
+        batch.grade_folder(tmp_path, tmp_path, settings=Settings(sandbox="off", verify=False))
+
+
+def test_a_lone_surrogate_from_the_kernel_neither_stops_the_batch_nor_the_terminal(tmp_path, spec):
+    """The kernel's report is JSON written with ``ensure_ascii``: ``globals()['m\\ud800'] = model``
+    comes back as a str holding a lone surrogate (a variable, layer or class name; a message).
+    ``write_json`` (``ensure_ascii=False``, UTF-8) raised UnicodeEncodeError, which is no OSError:
+    the whole batch stopped, and ``check`` could not write its result."""
+    import json
+
+    from grader.batch import _Batch
+    from grader.render import terminal
+    from grader.result import Result, Status
+
+    batch = _Batch(tmp_path, {}, 10.0)
+    result = Result("bob", Status.FAILED, 1, 10.0, model_variable="m\ud800",
+                    summary="Fix first: layer d\udfff", spec={"sha256": spec.sha256})
+    batch.save(result)
+    saved = json.loads((tmp_path / "students" / "bob.json").read_text(encoding="utf-8"))
+    assert saved["submission"] == "bob" and saved["model_variable"].startswith("m")
+    "".join([terminal.summary(result), terminal.batch_table([result])]).encode("utf-8")
