@@ -163,3 +163,13 @@ def test_sigterm_stops_a_check_like_ctrl_c_with_143_and_no_kernel_left(tmp_path,
     assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err, err
     _, alive = psutil.wait_procs(kernels, timeout=20)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "the kernel outlived SIGTERM"
+
+
+def test_output_files_get_the_mode_of_any_new_file_not_a_private_one(tmp_path):
+    """A web server or a TA's account can read index.html and the results (umask 022 here)."""
+    from grader.render.files import write_text
+
+    target = write_text(tmp_path / "index.html", "<html></html>")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")  # what open() gives under this process's umask
+    assert (target.stat().st_mode & 0o777) == (plain.stat().st_mode & 0o777)

@@ -4,7 +4,21 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
+
+
+@lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` would, for a moment, for
+    every thread); 022 where ``/proc`` does not say."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -12,6 +26,9 @@ def write_text(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        # mkstemp makes 0600; outputs get the mode any new file gets (a web server can serve
+        # index.html, a TA's account can read the results)
+        os.fchmod(fd, 0o666 & ~_umask())
         # a lone surrogate (a name the kernel's JSON report escaped as \ud800) is written as
         # that escape: still valid JSON, text elsewhere; never a UnicodeEncodeError mid-batch
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
