@@ -175,6 +175,15 @@ def _html_renderer():
     return html
 
 
+def _holds_notebooks(out: Path) -> bool:
+    """An output folder never holds notebooks; one that does is someone's submission."""
+    try:
+        with os.scandir(out) as it:
+            return any(e.name.endswith(".ipynb") and e.is_file(follow_symlinks=False) for e in it)
+    except OSError:  # absent (created later) or unreadable (pre-flight says so)
+        return False
+
+
 def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
                  settings: Settings | None = None, workers: int | None = None,
                  force: bool = False, junit_path: Path | None = None,
@@ -189,6 +198,9 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
     if out.is_dir() and Path(folder).is_dir() and os.path.samefile(out, folder):
         raise UsageError("--out must not be the submissions folder itself (its students/ would "
                          "be read as a student): choose another folder, e.g. a subfolder")
+    if _holds_notebooks(out):
+        raise UsageError(f"--out {shown(str(out))} holds notebooks (a student's folder?): its "
+                         "submission would be left out; choose an empty or a results folder")
     submissions = find_submissions(folder, exclude=out)
     if not submissions:
         raise UsageError(f"no submissions in {shown(str(folder))}: expected <student>.ipynb "

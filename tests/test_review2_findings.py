@@ -153,3 +153,17 @@ def test_a_lone_surrogate_from_the_kernel_neither_stops_the_batch_nor_the_termin
     saved = json.loads((tmp_path / "students" / "bob.json").read_text(encoding="utf-8"))
     assert saved["submission"] == "bob" and saved["model_variable"].startswith("m")
     "".join([terminal.summary(result), terminal.batch_table([result])]).encode("utf-8")
+
+
+def test_out_inside_a_students_folder_is_a_usage_error_not_a_missing_row(tmp_path):
+    """``grade SUBS --out SUBS/bob`` left bob's submission out without a row."""
+    import pytest
+
+    from grader import batch
+    from grader.exceptions import UsageError
+    from grader.settings import Settings
+
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "work.ipynb").write_text("{}")
+    with pytest.raises(UsageError, match="holds notebooks"):
+        batch.grade_folder(tmp_path, tmp_path / "bob", settings=Settings(sandbox="off", verify=False))
