@@ -12,9 +12,9 @@ from __future__ import annotations
 
 __version__ = "0.2.0"
 
-from .exitcodes import ExitCode  # noqa: E402
-from .result import Check, ErrorInfo, Result, Status  # noqa: E402
-from .settings import Settings  # noqa: E402
+from grader.exitcodes import ExitCode  # noqa: E402
+from grader.result import Check, ErrorInfo, Result, Status  # noqa: E402
+from grader.settings import Settings  # noqa: E402
 
 __all__ = ["check", "generate_spec", "ExitCode", "Check", "ErrorInfo", "Result", "Status",
            "Settings", "__version__"]
@@ -24,12 +24,12 @@ _LAZY = {"check", "generate_spec"}
 def __getattr__(name: str):
     """``grader.check``/``grader.generate_spec`` import the grading machinery on first use."""
     if name in _LAZY:
-        from . import api
+        from grader import api
         return getattr(api, name)
     raise AttributeError(f"module 'grader' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython) -> None:
     """``%load_ext grader``: registers ``%grader_check`` (see ``grader.notebook``)."""
-    from .notebook import register
+    from grader.notebook import register
     register(ipython)

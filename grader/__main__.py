@@ -10,7 +10,7 @@ GRADE_DEPENDENCIES = frozenset({"tensorflow", "keras", "nbclient", "nbformat", "
 
 def main(argv=None) -> int:
     try:
-        from .cli import main as cli_main
+        from grader.cli import main as cli_main
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in GRADE_DEPENDENCIES:
             raise

@@ -238,7 +238,7 @@ def _name_error(kind, text, code, facts):
 
 def _known_names(code: str) -> list[str]:
     """Names a misspelt one was probably meant to be: Keras's layers and the cell's own words."""
-    from .layers import ALIASES, ALLOWED
+    from grader.layers import ALIASES, ALLOWED
 
     return sorted({*ALLOWED, *ALIASES, *re.findall(r"\b[A-Za-z_]\w{2,}\b", code or "")})
 

@@ -7,15 +7,17 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from . import data as data_mod
-from . import execute, extract, pipeline
-from . import layers as L
-from .exceptions import NotGradable, SandboxUnavailable, SpecError, UsageError
-from .intake import read_submission, refused, shown
-from .launch import Launcher
-from .result import Result
-from .settings import Settings
-from .spec import Spec, build, default_reference_dir, load_exercise
+from grader.intake import data as data_mod
+from grader.execute import runner as execute
+from grader.extract import report as extract
+from grader import pipeline
+from grader import layers as L
+from grader.exceptions import NotGradable, SandboxUnavailable, SpecError, UsageError
+from grader.intake.submissions import read_submission, refused, shown
+from grader.sandbox.launch import Launcher
+from grader.result import Result
+from grader.settings import Settings
+from grader.spec import Spec, build, default_reference_dir, load_exercise
 
 SANDBOX_LEVELS = ("auto", "required", "off")
 
@@ -28,7 +30,7 @@ def make_launcher(level: str) -> Launcher:
     if level == "off":
         return Launcher()
     try:
-        from .sandbox import SandboxLauncher
+        from grader.sandbox.launcher import SandboxLauncher
         return SandboxLauncher.create()
     except (ImportError, SandboxUnavailable) as exc:
         if level == "required":
@@ -47,7 +49,7 @@ def sandbox_line(level: str) -> str | None:
     if level == "off":
         return "sandbox off: notebooks run with your own rights (trusted notebooks only)"
     try:
-        from .sandbox import SandboxLauncher
+        from grader.sandbox.launcher import SandboxLauncher
         launcher = SandboxLauncher.create()
     except (ImportError, SandboxUnavailable):
         return None if level == "required" else "sandbox off: none available here (grader doctor)"
@@ -79,7 +81,7 @@ def verifier_for(settings: Settings, spec: Spec | None = None, memo_dir: Path | 
     if not settings.verify or (spec is not None and not spec.training):
         return None
     try:
-        from .verify import Verifier
+        from grader.verify.verifier import Verifier
     except ImportError:
         return None
     return Verifier(settings, memo_dir=memo_dir).start()
@@ -152,7 +154,7 @@ def calibrate(reference: Path | None = None, *, seeds=None, epochs: int | None =
               batch_size: int | None = None, seed: int | None = None, data: Path | None = None,
               settings: Settings | None = None, progress=None) -> Spec:
     """Train the reference architecture over seeds and write ``spec.training`` (the range)."""
-    from .calibrate import calibrate as measure
+    from grader.verify.calibrate import calibrate as measure
 
     settings = settings or Settings()
     spec = load_spec(reference)

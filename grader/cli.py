@@ -10,15 +10,16 @@ import threading
 import warnings
 from pathlib import Path
 
-from . import __version__, api
-from .exceptions import GraderError, UsageError
-from .exitcodes import ExitCode
-from .render import terminal
-from .render.files import write_json
+from grader import __version__
+from grader import api
+from grader.exceptions import GraderError, UsageError
+from grader.exitcodes import ExitCode
+from grader.render import terminal
+from grader.render.files import write_json
 # imported before any notebook runs: an unsandboxed notebook cannot swap a renderer on disk
-from .render.gradescope import grader_failure, write_gradescope
-from .render.junit import write_junit
-from .settings import Settings
+from grader.render.gradescope import grader_failure, write_gradescope
+from grader.render.junit import write_junit
+from grader.settings import Settings
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -115,8 +116,8 @@ def _preload(*modules: str) -> None:
 
 def gradescope_visibility(args: argparse.Namespace) -> dict[str, str]:
     """``exercise.json``'s ``gradescope.visibility``, overridden by the command line."""
-    from .render.gradescope import parse_visibility
-    from .spec import EXERCISE_FILE, default_reference_dir
+    from grader.render.gradescope import parse_visibility
+    from grader.spec import EXERCISE_FILE, default_reference_dir
 
     path = Path(args.reference or default_reference_dir()) / EXERCISE_FILE
     try:
@@ -142,7 +143,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.junit:
         write_junit([result], args.junit)
     if args.report:
-        from .render.html import write_report
+        from grader.render.html import write_report
         write_report(result, args.report)
     if args.gradescope:
         write_gradescope(result, args.gradescope, visibility)
@@ -151,8 +152,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from .batch import grade_folder
-    from .render.lms import GradebookOptions
+    from grader.batch.folder import grade_folder
+    from grader.render.lms import GradebookOptions
 
     if (args.roster or args.roster_map or args.assignment) and not args.gradebook:
         raise UsageError("--roster, --roster-map and --assignment go with --gradebook canvas|moodle")
@@ -176,7 +177,7 @@ def cmd_spec(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from . import data
+    from grader.intake import data
 
     spec = api.load_spec(args.reference)
     print(data.seed_cache(spec.data, args.source) if args.source else api.resolve_data(spec, None))
@@ -200,8 +201,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Exit 0 where ``grade`` can run sandboxed, 5 (grader error) where it cannot."""
-    from . import doctor
-    from .exceptions import SandboxUnavailable
+    from grader.sandbox import doctor
+    from grader.exceptions import SandboxUnavailable
 
     offer = doctor.survey()
     print(doctor.report(offer))

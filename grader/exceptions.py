@@ -1,7 +1,7 @@
 """Every error the grader raises on purpose. Each carries a ``kind`` that ends up in results."""
 from __future__ import annotations
 
-from .exitcodes import ExitCode
+from grader.exitcodes import ExitCode
 
 
 class GraderError(Exception):

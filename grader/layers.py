@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .exceptions import DisallowedLayer, InvalidModel
+from grader.exceptions import DisallowedLayer, InvalidModel
 
 Shape = tuple  # (None, d1, d2, ...), batch first
 

@@ -21,11 +21,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import advice, readiness, select, structure
-from .exceptions import GraderError
-from .result import Result, Status
-from .settings import Settings
-from .spec import Spec, default_reference_dir
+from grader import advice
+from grader.selfcheck import readiness
+from grader.extract import select
+from grader.compare import structure
+from grader.exceptions import GraderError
+from grader.result import Result, Status
+from grader.settings import Settings
+from grader.spec import Spec, default_reference_dir
 
 HERE = Path(__file__).resolve().parent
 PACKAGED = HERE / "exercises"
@@ -46,11 +49,11 @@ class SelfCheck:
         return self.result.status is Status.PASSED
 
     def _repr_html_(self) -> str:
-        from .render.selfcheck import render_html
+        from grader.render.selfcheck import render_html
         return render_html(self)
 
     def __repr__(self) -> str:
-        from .render.selfcheck import render_text
+        from grader.render.selfcheck import render_text
         return render_text(self)
 
 
@@ -101,7 +104,7 @@ def _chosen(report: dict, spec: Spec) -> str | None:
 def _extractor():
     """The grader's kernel-side extraction function, from the same source file it injects."""
     scope: dict = {}
-    path = HERE / "kernel" / "extract_model.py"
+    path = HERE / "execute" / "kernel" / "extract_model.py"
     exec(compile(path.read_text(), str(path), "exec"), scope)
     return scope["__grader_extract"]
 

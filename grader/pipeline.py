@@ -13,13 +13,17 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__, advice, execute, extract, structure
-from .exceptions import GraderError
-from .kernel import compat
-from .launch import Launcher
-from .result import ErrorInfo, Result, Status
-from .settings import Settings
-from .spec import Spec
+from grader import __version__
+from grader import advice
+from grader.execute import runner as execute
+from grader.extract import report as extract
+from grader.compare import structure
+from grader.exceptions import GraderError
+from grader.execute.kernel import compat
+from grader.sandbox.launch import Launcher
+from grader.result import ErrorInfo, Result, Status
+from grader.settings import Settings
+from grader.spec import Spec
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-from .exitcodes import ExitCode
+from grader.exitcodes import ExitCode
 
 
 class Status(str, Enum):
@@ -34,7 +34,7 @@ class Check:
     #: a check that fails only as a consequence of an earlier mistake keeps its points and names
     #: that mistake here ("layer 11 (Conv2D(64, 3x3))")
     follows_from: str | None = None
-    #: a failed check's mistake as a stable key (``grader.mistakes``: ``arg:Conv2D.padding="same"``,
+    #: a failed check's mistake as a stable key (``grader.compare.mistakes``: ``arg:Conv2D.padding="same"``,
     #: ``missing:MaxPooling2D``, …) so a cohort can be grouped by the mistake, not by hint text
     mistake: str | None = None
 

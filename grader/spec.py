@@ -13,8 +13,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import layers as L
-from .exceptions import SpecError
+from grader import layers as L
+from grader.exceptions import SpecError
 
 SPEC_FILE = "spec.json"
 EXERCISE_FILE = "exercise.json"
@@ -111,7 +111,7 @@ def load_exercise(folder: Path) -> dict:
 def build(exercise: dict, solution: list[L.LayerInfo], template: list[L.LayerInfo],
           input_shape: tuple, generated: dict, training: dict | None = None) -> Spec:
     """The spec from the solution's layers; the missing ones are those the template lacks."""
-    from .compare import align
+    from grader.compare.align import align
 
     rows = align(solution, template)
     missing = [r for r, t in rows if r is not None and t is None]

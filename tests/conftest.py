@@ -9,7 +9,7 @@ import pytest
 from grader.settings import Settings
 from grader.spec import Spec
 
-from . import notebooks
+from tests import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("GRADER_DATA") or ROOT.parent / "shared" / "data" / "mnist_4000.pkl.gz")

@@ -5,7 +5,9 @@ carry markup in every place a submission controls.
 """
 from __future__ import annotations
 
-from grader import advice, compare, pipeline
+from grader import advice
+from grader.compare import align as compare
+from grader import pipeline
 from grader import layers as L
 from grader.result import Check, ErrorInfo, Result, Status
 

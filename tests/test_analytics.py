@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from grader import analytics
+from grader.score import cohort as analytics
 from grader.result import ErrorInfo, Result, Status
 
-from . import reports
+from tests import reports
 
 
 def named(result, name):

@@ -16,16 +16,17 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader import batch, workers
-from grader.batch import find_submissions, grade_folder, reusable
+from grader.batch import folder as batch
+from grader.batch import workers
+from grader.batch.folder import find_submissions, grade_folder, reusable
 from grader.render.lms import GradebookOptions
 from grader.exceptions import GraderError, UsageError
 from grader.exitcodes import ExitCode
 from grader.render.progress import Progress
 from grader.result import ErrorInfo, Result, Status
 
-from .conftest import ROOT
-from .notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook, write
+from tests.conftest import ROOT
+from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook, write
 
 
 def course(folder: Path, notebooks: dict) -> Path:

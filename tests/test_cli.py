@@ -7,7 +7,7 @@ import pytest
 from grader.cli import main
 from grader.settings import Settings
 
-from .notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook
+from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook
 
 pytestmark = pytest.mark.kernel
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.kernel
 def check(data_file, tmp_path, capsys):
     """check(nb, *flags) -> (exit code, JSON result or None, stdout, stderr)."""
     def run(nb, *flags):
-        from .notebooks import write
+        from tests.notebooks import write
         path = tmp_path / "student.ipynb"
         if nb is not None:
             write(nb, path)
@@ -76,7 +76,7 @@ def test_a_notebook_over_the_time_limit_exits_4(check):
 
 def test_a_non_utf8_file_name_works_in_every_output_of_check_and_a_link_is_named(
         data_file, tmp_path, capsys):
-    from .notebooks import write
+    from tests.notebooks import write
     real = write(code_notebook("x = 1"), tmp_path / "real.ipynb")
     link = tmp_path / os.fsdecode(b"jos\xe9.ipynb")  # not valid UTF-8
     link.symlink_to(real)

@@ -1,7 +1,7 @@
 """Checks and hints, from layer lists alone (no kernel): the usual mistakes get named fixes."""
 import pytest
 
-from grader import compare
+from grader.compare import align as compare
 from grader import layers as L
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import data
+from grader.intake import data
 from grader.cli import main
 from grader.exceptions import DataUnavailable
 from grader.spec import Spec

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from grader import advice, pipeline
-from grader.kernel import neutralize
-from grader.launch import Launcher
+from grader import advice
+from grader import pipeline
+from grader.execute.kernel import neutralize
+from grader.sandbox.launch import Launcher
 from grader.result import Status
-from grader.sandbox import SandboxLauncher
+from grader.sandbox.launcher import SandboxLauncher
 
-from .notebooks import MODEL_HEAD, MODEL_TAIL, SOLUTION, code_notebook, course_notebook, model_only_notebook
+from tests.notebooks import MODEL_HEAD, MODEL_TAIL, SOLUTION, code_notebook, course_notebook, model_only_notebook
 
 DATA = "mnist_4000.pkl.gz"
 
@@ -48,7 +49,7 @@ def colab_result(spec, data_file, tmp_path_factory):
     """The solution with Colab/TensorBoard habits around it, graded once."""
     from grader.settings import Settings
 
-    from . import notebooks
+    from tests import notebooks
 
     nb = course_notebook(SOLUTION, extra_cells=(CHECK_COPIES, "%tensorboard --logdir logs"))
     for offset, source in enumerate(colab_cells(spec.data["url"])):
@@ -218,7 +219,8 @@ def test_a_name_error_says_cells_run_in_order_from_a_fresh_kernel():
 
 
 def test_the_report_and_the_terminal_say_what_ran_differently(spec):
-    from grader.render import html, terminal
+    from grader.render import html
+    from grader.render import terminal
     from grader.result import Result
 
     result = Result(submission="s2017", status=Status.PASSED, neutralized=[advice.NEUTRALIZED["wget"]],
@@ -233,8 +235,8 @@ def test_the_report_and_the_terminal_say_what_ran_differently(spec):
 
 
 def test_only_known_mappings_and_neutralizations_reach_the_result():
-    from grader import extract
-    from grader.kernel import compat
+    from grader.extract import report as extract
+    from grader.execute.kernel import compat
 
     report = {"compat": ["border_mode=", "<script>", 3],
               "neutralized": [{"what": "wget", "detail": "mnist_4000.pkl.gz<img src=x>"},

@@ -10,8 +10,8 @@ import pytest
 
 from grader.spec import Spec
 
-from . import mutations as M
-from .conftest import ROOT
+from tests import mutations as M
+from tests.conftest import ROOT
 
 keras = M.keras
 SPEC = Spec.load(ROOT / "reference")

@@ -3,10 +3,10 @@ import nbformat
 import pytest
 
 from grader import pipeline
-from grader.launch import Launcher
+from grader.sandbox.launch import Launcher
 from grader.result import Status
 
-from .notebooks import SOLUTION, code_notebook, model_only_notebook
+from tests.notebooks import SOLUTION, code_notebook, model_only_notebook
 
 pytestmark = pytest.mark.kernel
 

@@ -2,13 +2,16 @@
 and, for reports no honest kernel writes, on the grader's side alone."""
 import pytest
 
-from grader import extract, graph, pipeline, select
+from grader.extract import report as extract
+from grader.extract import graph
+from grader import pipeline
+from grader.extract import select
 from grader.exceptions import NotAChain, SubclassedModel
-from grader.launch import Launcher
+from grader.sandbox.launch import Launcher
 from grader.result import Status
-from grader.verify import Verifier
+from grader.verify.verifier import Verifier
 
-from .notebooks import (MODEL_HEAD, MODEL_TAIL, SOLUTION, SUBCLASSED,
+from tests.notebooks import (MODEL_HEAD, MODEL_TAIL, SOLUTION, SUBCLASSED,
                         model_only_notebook, two_models_cell)
 
 #: the solution's block as a Sequential of its own, added to the model as one layer
@@ -207,10 +210,11 @@ def test_the_spec_builder_still_takes_model_and_refuses_to_guess_among_several()
 # --- what the student and the instructor see ---
 
 def test_the_report_terminal_and_json_name_the_graded_variable_and_the_other_models(spec):
-    from grader.render import html, terminal
+    from grader.render import html
+    from grader.render import terminal
     from grader.result import Result
 
-    from . import reports
+    from tests import reports
     result = reports.passing(spec)
     result.model_variable = "model2"
     result.other_models = [{"variable": "model", "model_class": "Sequential", "error_kind": None,
@@ -230,7 +234,7 @@ def describe_in_process(namespace: dict, tmp_path) -> dict:
     """The kernel's extraction run here on real Keras objects (no notebook, no kernel)."""
     import json
 
-    from grader import kernel
+    from grader.execute import kernel
     scope: dict = {}
     exec(kernel.source("extract_model", ""), scope)  # noqa: S102 - our own kernel code
     scope["__grader_extract"](str(tmp_path / "report.json"), namespace)

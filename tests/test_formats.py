@@ -15,7 +15,7 @@ from grader.render.gradescope import VISIBILITIES, gradescope_results, grader_fa
 from grader.render.junit import junit_xml
 from grader.result import Check, ErrorInfo, Result, Status
 
-from .notebooks import code_notebook, write
+from tests.notebooks import code_notebook, write
 
 
 def graded(name: str = "alice") -> Result:

@@ -14,7 +14,7 @@ import pytest
 
 from grader.render import html
 
-from . import cdp, reports
+from tests import cdp, reports
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "html"

@@ -6,10 +6,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from grader.render import html, plots, view
+from grader.render import html
+from grader.render import plots
+from grader.render import view
 from grader.result import Status
 
-from . import reports
+from tests import reports
 
 
 class Elements(HTMLParser):
@@ -199,7 +201,7 @@ def test_a_result_from_the_verifier_is_read_from_its_curves(spec):
 def test_grader_check_report_writes_the_report_of_the_notebook(data_file, write_notebook, tmp_path, capsys):
     from grader.cli import main
 
-    from .notebooks import MISTAKES, model_only_notebook
+    from tests.notebooks import MISTAKES, model_only_notebook
 
     notebook = write_notebook(model_only_notebook(MISTAKES["no_padding"]), "bob")
     report = tmp_path / "feedback" / "bob.html"

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch
+from grader.batch import folder as batch
 from grader.exceptions import InvalidNotebook, NotARegularFile, SubmissionMissing
-from grader.intake import find_submissions, read_submission
+from grader.intake.submissions import find_submissions, read_submission
 
-from .conftest import ROOT
-from .notebooks import code_notebook, write
+from tests.conftest import ROOT
+from tests.notebooks import code_notebook, write
 
 CANARY = f"CANARY-{secrets.token_hex(8)}"
 NON_UTF8 = os.fsdecode(b"jos\xe9")  # a file name that is not valid UTF-8
@@ -246,7 +246,7 @@ def test_the_gradescope_autograder_never_reads_a_linked_submission(tmp_path):
 
 
 def test_a_student_id_too_long_for_a_file_name_gets_a_short_stable_distinct_one(tmp_path):
-    from grader.outdir import student_file, student_href
+    from grader.batch.outdir import student_file, student_href
     one, other = "x" * 300, "x" * 299 + "y"
     path = student_file(tmp_path, one, ".json")
     assert len(path.name.encode()) <= 255 and path == student_file(tmp_path, one, ".json")

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from grader import api
-from grader.kernel import compat
-from grader.launch import Launcher
+from grader.execute.kernel import compat
+from grader.sandbox.launch import Launcher
 from grader.result import Status
 from grader.settings import Settings
 from grader import pipeline
 
-from . import legacy
-from .conftest import ROOT
+from tests import legacy
+from tests.conftest import ROOT
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -167,7 +167,7 @@ def test_undo_gives_back_plain_keras3():
 
 
 def test_legacy_notebooks_are_detected_and_keras3_ones_are_not():
-    from grader.legacy import legacy_markers
+    from grader.execute.legacy import legacy_markers
 
     import nbformat
 
@@ -178,7 +178,7 @@ def test_legacy_notebooks_are_detected_and_keras3_ones_are_not():
 
 def test_convolution2d_alone_is_read_as_keras_3_reads_it():
     """Keras 3 still has the name: Convolution2D(64, 3, 3) there is a 3-kernel of stride 3."""
-    from grader.legacy import detect
+    from grader.execute.legacy import detect
 
     assert detect("model.add(Convolution2D(64, 3, 3, padding='same'))") == []
 

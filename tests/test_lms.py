@@ -9,7 +9,7 @@ from grader.exceptions import UsageError
 from grader.render import lms
 from grader.render.lms import GradebookOptions
 
-from . import reports, rosters
+from tests import reports, rosters
 
 
 @pytest.fixture()
@@ -97,7 +97,7 @@ def test_canvas_without_a_roster_is_a_usage_error():
 def test_grade_refuses_a_bad_roster_with_exit_2_before_grading(tmp_path, data_file, capsys):
     from grader.cli import main
 
-    from .test_batch import code_notebook, course
+    from tests.test_batch import code_notebook, course
     folder = course(tmp_path / "course", {"alice": code_notebook("1")})
     args = ["grade", str(folder), "--out", str(tmp_path / "out"), "--sandbox", "off",
             "--data", str(data_file)]

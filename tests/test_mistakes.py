@@ -2,9 +2,9 @@
 cohort can be grouped by the mistake rather than by the wording of a hint."""
 import pytest
 
-from grader import mistakes
+from grader.compare import mistakes
 
-from .test_compare import grade, student, with_args
+from tests.test_compare import grade, student, with_args
 
 
 def keys(checks):

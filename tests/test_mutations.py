@@ -6,15 +6,16 @@ layer level (no kernel).
 """
 import pytest
 
-from grader import compare, pipeline
+from grader.compare import align as compare
+from grader import pipeline
 from grader import layers as L
 from grader.exceptions import GraderError
-from grader.launch import Launcher
+from grader.sandbox.launch import Launcher
 from grader.spec import Spec
 
-from . import mutations as M
-from .conftest import ROOT
-from .notebooks import SOLUTION, model_only_notebook
+from tests import mutations as M
+from tests.conftest import ROOT
+from tests.notebooks import SOLUTION, model_only_notebook
 
 SPEC = Spec.load(ROOT / "reference")
 MUTANTS = M.mutants(SPEC)

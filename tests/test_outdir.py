@@ -15,10 +15,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.outdir import Lock
+from grader.batch.outdir import Lock
 
-from .conftest import ROOT
-from .notebooks import code_notebook, write
+from tests.conftest import ROOT
+from tests.notebooks import code_notebook, write
 
 pytestmark = pytest.mark.kernel
 

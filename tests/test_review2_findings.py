@@ -1,7 +1,7 @@
 """Second review's findings (intake, outputs, sandbox, self-check): one failing test per defect."""
 from __future__ import annotations
 
-from grader.selfcheck import is_selfcheck_cell
+from grader.selfcheck.cells import is_selfcheck_cell
 
 
 def test_a_check_call_without_the_import_is_not_skipped():
@@ -21,9 +21,9 @@ def test_a_saved_result_of_another_student_is_never_reused_for_this_one(tmp_path
     import hashlib
     import json
 
-    from grader.batch import _Batch, _plan, grading_options
-    from grader.intake import Submission
-    from grader.outdir import student_file
+    from grader.batch.folder import _Batch, _plan, grading_options
+    from grader.intake.submissions import Submission
+    from grader.batch.outdir import student_file
     from grader.pipeline import versions
     from grader.result import Result, Status
     from grader.settings import Settings
@@ -66,7 +66,7 @@ def test_a_lost_workers_log_tail_holds_only_what_this_submission_wrote(tmp_path,
     student B, B's result (JSON, HTML report) must show only what belongs to B's grading."""
     from types import SimpleNamespace
 
-    from grader.workers import Task, WorkerPool, worker_log
+    from grader.batch.workers import Task, WorkerPool, worker_log
 
     results = []
     pool = WorkerPool.__new__(WorkerPool)
@@ -96,7 +96,8 @@ def test_an_interrupted_rerun_leaves_no_stale_gradebook(tmp_path, data_file, mon
     showed the old scores beside the new students/*.json, ready to be imported."""
     import pytest
 
-    from grader import batch, workers
+    from grader.batch import folder as batch
+    from grader.batch import workers
     from grader.settings import Settings
 
     folder, out = tmp_path / "in", tmp_path / "out"
@@ -125,7 +126,7 @@ def test_out_the_submissions_folder_itself_is_a_usage_error(tmp_path):
     with no notebook, a phantom row in grades.csv and the LMS gradebooks."""
     import pytest
 
-    from grader import batch
+    from grader.batch import folder as batch
     from grader.exceptions import UsageError
     from grader.settings import Settings
 
@@ -142,7 +143,7 @@ def test_a_lone_surrogate_from_the_kernel_neither_stops_the_batch_nor_the_termin
     the whole batch stopped, and ``check`` could not write its result."""
     import json
 
-    from grader.batch import _Batch
+    from grader.batch.folder import _Batch
     from grader.render import terminal
     from grader.result import Result, Status
 
@@ -159,7 +160,7 @@ def test_out_inside_a_students_folder_is_a_usage_error_not_a_missing_row(tmp_pat
     """``grade SUBS --out SUBS/bob`` left bob's submission out without a row."""
     import pytest
 
-    from grader import batch
+    from grader.batch import folder as batch
     from grader.exceptions import UsageError
     from grader.settings import Settings
 

@@ -5,12 +5,12 @@ import types
 
 import pytest
 
-from grader import extract
-from grader.kernel import compat
+from grader.extract import report as extract
+from grader.execute.kernel import compat
 from grader.render import terminal
 from grader.result import ErrorInfo, Result, Status
 
-from .test_extract import describe_in_process
+from tests.test_extract import describe_in_process
 
 
 # -- 1. compat: Convolution2D(64, (3, 3), (2, 2)) loses its strides ------------------------------
@@ -130,7 +130,7 @@ def test_select_prefers_a_correct_model_in_an_accepted_spelling_over_a_wrong_one
     aligns the raw chains while ``compare`` aligns the canonical ones (README: "the same alignment
     and scores as the comparison"), so the swap costs ``model`` 5 points and the wrong argument
     ``model2`` only 1: the wrong network is graded and the correct one loses its marks."""
-    from grader import select
+    from grader.extract import select
 
     def swapped(m):
         return [m[0], m[1], m[3], m[2]]
@@ -152,7 +152,7 @@ def test_a_submission_name_that_is_an_id_of_two_roster_rows_is_not_given_to_eith
     ``jsmith@partner.org`` (or one student's local part equal to another's ID number) share a
     key; ``index.setdefault`` silently gives the submission ``jsmith`` to the first row, i.e.
     possibly to the wrong student. An ambiguous name must be left unmatched (and listed)."""
-    from grader.roster import Roster, match
+    from grader.render.roster import Roster, match
     roster = Roster("moodle", ["First name", "Surname", "ID number", "Email address"], [
         {"First name": "Jane", "Surname": "Smith", "ID number": "", "Email address": "jsmith@uni.edu"},
         {"First name": "John", "Surname": "Smith", "ID number": "", "Email address": "jsmith@partner.org"},
@@ -162,7 +162,7 @@ def test_a_submission_name_that_is_an_id_of_two_roster_rows_is_not_given_to_eith
 
 
 def test_an_exact_id_wins_over_another_rows_email_local_part():
-    from grader.roster import Roster, match
+    from grader.render.roster import Roster, match
     roster = Roster("moodle", ["First name", "Surname", "ID number", "Email address"], [
         {"First name": "Jane", "Surname": "Doe", "ID number": "", "Email address": "s123@uni.edu"},
         {"First name": "Sam", "Surname": "Roe", "ID number": "s123", "Email address": "sam@uni.edu"},
@@ -176,7 +176,7 @@ def test_batchnorm_over_another_axis_is_a_failed_argument_not_an_invalid_model(s
     """README: BatchNormalization ``axis`` is one of the compared arguments. ``axis=1`` (a
     channels-first habit) made ``layers.infer_one`` raise InvalidModel: the whole notebook was
     "not graded" (0 points, exit 3) instead of losing the BatchNormalization's argument."""
-    from grader import compare
+    from grader.compare import align as compare
     from grader import layers as L
 
     def axis1(m):
@@ -193,7 +193,7 @@ def test_the_verifier_recalibrates_a_batchnorm_over_another_axis():
     keras = pytest.importorskip("keras")
     import numpy as np
 
-    from grader.verify_worker import recalibrate_batchnorm
+    from grader.verify.worker import recalibrate_batchnorm
     model = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.BatchNormalization(axis=1)])
     x = np.random.default_rng(0).normal(size=(8, 4, 4, 2)).astype("float32")
     recalibrate_batchnorm(keras, model, x)
@@ -220,7 +220,7 @@ def test_the_index_link_to_a_report_reaches_that_report_file(student, tmp_path):
     name, so the link pointed to ``students/ann`` (fragment ``2.html``) or decoded ``%41``."""
     from urllib.parse import unquote, urlsplit
 
-    from grader.outdir import student_file, student_href
+    from grader.batch.outdir import student_file, student_href
     href = urlsplit(student_href(student))
     assert not href.query and not href.fragment
     assert unquote(href.path) == student_file(tmp_path, student, ".html").relative_to(
@@ -258,7 +258,7 @@ def test_a_deeply_nested_extraction_file_is_not_gradable_not_a_grader_fault(tmp_
     limit) makes ``json.loads`` raise RecursionError, which is not a ValueError: the result was
     ``internal`` (exit 5, "not your fault", an empty gradebook cell) instead of not gradable."""
     from grader.exceptions import NotGradable
-    from grader.execute import _read_report
+    from grader.execute.runner import _read_report
     path = tmp_path / "report.json"
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(NotGradable):
@@ -279,7 +279,7 @@ def test_a_layer_without_its_required_arguments_is_not_gradable_not_a_grader_fau
     ``units`` raised KeyError/TypeError in ``layers.infer_one``/the ZeroPadding2D validator,
     which ``select._scored`` does not catch: the whole result became ``internal`` (exit 5),
     even when another, valid model was there to grade."""
-    from grader import select
+    from grader.extract import select
     from grader.exceptions import NotGradable
     good = _report(spec, model=spec.ref_layers)["models"][0]
     bad = dict(good, variable="other", layers=[
@@ -313,7 +313,7 @@ def test_a_fused_activation_is_charged_once_whatever_the_initializer(spec):
     argument but the activation, ``kernel_initializer`` included: Conv2D(64, 3, padding='same',
     activation='relu') with Keras's default initializer (the reference's Conv2D uses HeNormal)
     lost the Conv2D's argument point on top of the missing Activation's 4."""
-    from grader import compare
+    from grader.compare import align as compare
     from grader import layers as L
 
     def fused(m, init):
@@ -334,7 +334,7 @@ def test_a_fused_activation_is_charged_once_whatever_the_initializer(spec):
 def test_the_same_wrong_architecture_in_two_spellings_is_one_cluster(spec):
     """"What counts as the same layer" says ReLU() is Activation('relu') and initializers do not
     count, but ``analytics.fingerprint`` hashed ``class_name`` and ``kernel_initializer`` too."""
-    from grader import analytics
+    from grader.score import cohort as analytics
     from grader import layers as L
 
     def student(relu_class, init):

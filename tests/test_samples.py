@@ -2,9 +2,9 @@
 import pytest
 
 from grader import pipeline
-from grader.launch import Launcher
+from grader.sandbox.launch import Launcher
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 EXPECTED = {"alice_solution": "passed", "judy_functional": "passed", "mallory_typo": "error",
             "oscar_subclassed": "error", "peggy_two_models": "passed"}

@@ -27,14 +27,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import api, cgroups, pipeline, sandbox, seccomp
+from grader import api
+from grader.sandbox import cgroups
+from grader import pipeline
+from grader.sandbox import launcher as sandbox
+from grader.sandbox import seccomp
 from grader.exceptions import SandboxUnavailable
 from grader.result import Status
-from grader.sandbox import SandboxLauncher
+from grader.sandbox.launcher import SandboxLauncher
 
-from . import adversarial as adv
-from .conftest import ROOT
-from .notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook
+from tests import adversarial as adv
+from tests.conftest import ROOT
+from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook
 
 pytestmark = pytest.mark.kernel
 
@@ -293,7 +297,7 @@ def test_no_secret_reaches_any_file_or_log_the_cli_writes(host, data_file, tmp_p
 STALE = """\
 import sys, tempfile, time
 from pathlib import Path
-from grader.sandbox import SandboxLauncher
+from grader.sandbox.launcher import SandboxLauncher
 from grader.settings import Settings
 launcher = SandboxLauncher.create()
 workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import cgroups_v2, doctor
+from grader.sandbox import cgroups_v2
+from grader.sandbox import doctor
 from grader.exceptions import SandboxUnavailable, UsageError
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 FULL = doctor.Offer(linux=True, root=True, bwrap="/usr/bin/bwrap", userns=None, v1=None,
                     v2_base=Path("/sys/fs/cgroup/grader.slice"), v2=None, systemd_user=None,

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from .adversarial import live_processes
-from .conftest import ROOT
+from tests.adversarial import live_processes
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.kernel
 
@@ -32,7 +32,7 @@ import json, sys
 from pathlib import Path
 import nbformat
 from grader import pipeline
-from grader.sandbox import SandboxLauncher
+from grader.sandbox.launcher import SandboxLauncher
 from grader.settings import Settings
 from grader.spec import Spec
 from tests import adversarial as adv

@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from grader import api, data, execute, readiness
+from grader import api
+from grader.intake import data
+from grader.execute import runner as execute
+from grader.selfcheck import readiness
 from grader.exceptions import DataUnavailable
-from grader.selfcheck import SKIPPED, is_selfcheck_cell
+from grader.selfcheck.cells import SKIPPED, is_selfcheck_cell
 from grader.settings import Settings
 
-from . import notebooks
+from tests import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,7 +141,7 @@ def test_an_unusable_file_beside_the_notebook_is_not_used_and_said(kind, no_othe
 
 
 def test_the_unsandboxed_warning_says_this_is_expected_on_your_own_machine(monkeypatch):
-    from grader import sandbox
+    from grader.sandbox import launcher as sandbox
     from grader.exceptions import SandboxUnavailable
 
     def unavailable():

@@ -23,12 +23,13 @@ from markupsafe import escape
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader import api, kernel
+from grader import api
+from grader.execute import kernel
 from grader.notebook import exercise_folders
 from grader.result import Status
 from grader.spec import load_exercise
 
-from . import notebooks
+from tests import notebooks
 
 pytestmark = pytest.mark.kernel
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,7 +205,7 @@ def test_a_self_check_inside_other_code_is_a_no_op_during_grading(sandbox, write
 
 def _sandbox_available() -> bool:
     try:
-        from grader.sandbox import SandboxLauncher
+        from grader.sandbox.launcher import SandboxLauncher
         SandboxLauncher.create()
         return True
     except Exception:

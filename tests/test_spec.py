@@ -7,7 +7,7 @@ import pytest
 from grader import api
 from grader.spec import Spec
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 @pytest.mark.kernel

@@ -13,14 +13,16 @@ import nbformat
 import pytest
 
 from grader import layers as L
-from grader import execute, extract, pipeline
+from grader.execute import runner as execute
+from grader.extract import report as extract
+from grader import pipeline
 from grader.exceptions import LimitExceeded
-from grader.extract import ExtractedModel
-from grader.launch import Launcher
+from grader.extract.report import ExtractedModel
+from grader.sandbox.launch import Launcher
 from grader.settings import Settings
-from grader.verify import CHECK_NAME, Verifier, job_key, make_job
+from grader.verify.verifier import CHECK_NAME, Verifier, job_key, make_job
 
-from .notebooks import FIT, FUNCTIONAL, SOLUTION, course_notebook, model_only_notebook
+from tests.notebooks import FIT, FUNCTIONAL, SOLUTION, course_notebook, model_only_notebook
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import csv
 import io
 from pathlib import Path
 
-from ..result import Result
-from .files import write_text
+from grader.result import Result
+from grader.render.files import write_text
 
 COLUMNS = ("student", "score", "max_score", "status", "first_failed")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")

@@ -21,9 +21,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..result import Check, Result
-from .files import write_json
-from .junit import GRADING_CASE
+from grader.result import Check, Result
+from grader.render.files import write_json
+from grader.render.junit import GRADING_CASE
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 #: the check categories a visibility can be set for (``grading``: the not-graded test)

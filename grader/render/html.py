@@ -17,10 +17,11 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from ..analytics import cohort
-from ..result import Result
-from . import cohort_view, view
-from .files import write_text
+from grader.score.cohort import cohort
+from grader.result import Result
+from grader.render import cohort_view
+from grader.render import view
+from grader.render.files import write_text
 
 INDEX_FILE = "index.html"
 

@@ -15,8 +15,8 @@ import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ..result import Check, Result
-from .files import write_text
+from grader.result import Check, Result
+from grader.render.files import write_text
 
 NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 GRADING_CASE = "notebook can be graded"

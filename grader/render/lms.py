@@ -20,12 +20,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..exceptions import UsageError
-from ..result import GRADER_FAULTS, Result
-from ..roster import ID_COLUMNS, NAME_COLUMNS, Matching, Roster, match, read_mapping, read_roster
-from .csv_out import safe_cell
-from .files import write_text
-from .view import plain
+from grader.exceptions import UsageError
+from grader.result import GRADER_FAULTS, Result
+from grader.render.roster import ID_COLUMNS, NAME_COLUMNS, Matching, Roster, match, read_mapping, read_roster
+from grader.render.csv_out import safe_cell
+from grader.render.files import write_text
+from grader.render.view import plain
 
 SYSTEMS = ("canvas", "moodle")
 UNMATCHED_FILE = "gradebook-unmatched.csv"

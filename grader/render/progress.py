@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from typing import TextIO
 
-from ..result import Result, Status
+from grader.result import Result, Status
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 

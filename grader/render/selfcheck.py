@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
-from . import view
-from .html import _asset, environment
+from grader.render import view
+from grader.render.html import _asset, environment
 
 if TYPE_CHECKING:
-    from ..notebook import SelfCheck
+    from grader.notebook import SelfCheck
 
 SCOPE = ".cnn-grader-selfcheck"
 COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)

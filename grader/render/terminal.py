@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import textwrap
 
-from ..analytics import mistake_words
-from ..result import Result, Status
-from .view import plain
+from grader.score.cohort import mistake_words
+from grader.result import Result, Status
+from grader.render.view import plain
 
 COLORS = {Status.PASSED: "32", Status.FAILED: "31", Status.ERROR: "35", Status.TIMEOUT: "33"}
 

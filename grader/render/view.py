@@ -10,10 +10,10 @@ import math
 import re
 from typing import Any
 
-from .. import layers as L
-from ..analytics import mistake_words
-from ..result import Check, Result, Status
-from . import plots
+from grader import layers as L
+from grader.score.cohort import mistake_words
+from grader.result import Check, Result, Status
+from grader.render import plots
 
 #: CSI/OSC/two-character escape sequences, then any other control character but tab and newline
 ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")

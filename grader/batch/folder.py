@@ -1,0 +1,347 @@
+"""Grading a course: every submission in a folder, in parallel, nothing ever lost.
+
+Read top to bottom: find the submissions and read each once without following links
+(``grader.intake.submissions``) → test and lock the output folder (``grader.batch.outdir``) → reuse the results of
+an earlier run that are still valid (same notebook bytes, grader version, reference spec,
+grading options and maximum score) → grade the rest in worker processes (``grader.batch.workers``)
+from private copies of the bytes read → write each ``students/<id>.json`` atomically the moment
+it is known → write the course files (``grades.csv``, ``index.html``, JUnit) from the results of
+the submissions this run found. A re-run after a crash, Ctrl-C, SIGTERM, ``kill -9`` or a full disk
+therefore grades only what is missing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+
+from grader import __version__
+from grader.score import cohort as analytics
+from grader import api
+from grader.exceptions import NotGradable, OutputError, UsageError
+from grader.exitcodes import ExitCode
+from grader.intake.submissions import Submission, find_submissions, not_graded, read_submission, refused, shown
+from grader.batch.outdir import Lock, file_stem, preflight, student_file, student_href
+from grader.render import csv_out
+from grader.render import junit
+from grader.render import lms
+from grader.render import terminal
+from grader.render.files import write_json
+from grader.render.lms import GradebookOptions
+from grader.render.progress import Progress, duration
+from grader.result import Result, Status
+from grader.settings import Settings
+from grader.spec import Spec
+from grader.batch.workers import BATCH_PREFIX, Task, WorkerPool, fault_result
+
+#: memory one worker may need at once: a kernel with TensorFlow and the course data, plus the
+#: verifier training the architecture; the default number of workers keeps within what is free
+WORKER_MEMORY_BYTES = 2 * 1024**3
+
+
+def problem_result(sub: Submission, spec: Spec, max_score: float) -> Result:
+    """The result for a student with no single regular notebook to grade (not gradable)."""
+    return not_graded(sub.student, spec, max_score, kind=sub.kind,
+                      message=sub.problem or "not graded")
+
+
+# -- reusing earlier results ---------------------------------------------------------------------
+
+def grading_options(settings: Settings) -> dict:
+    """Settings that change what a result means: a result graded otherwise is not reused."""
+    return {"verify": settings.verify, "verify_epochs": settings.verify_epochs,
+            "notebook_epochs": settings.notebook_epochs, "notebook_steps": settings.notebook_steps}
+
+
+def batch_max_score(spec: Spec, settings: Settings) -> float:
+    """One maximum for every row of a batch (``--no-verify`` leaves the accuracy points out)."""
+    return spec.max_score(settings.verify and bool(spec.training))
+
+
+def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict,
+             max_score: float | None = None, student: str | None = None) -> Result | None:
+    """The saved result if it was graded from the same inputs by the same grader code (and
+    not a grader fault), for this ``student`` (a file may hold another's: a case-insensitive
+    file system, a copied folder)."""
+    from grader.pipeline import source_fingerprint
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        result = Result.from_dict(data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    same = (result.notebook_sha256 == notebook_sha
+            and result.versions.get("grader") == __version__
+            and result.versions.get("grader_source") == source_fingerprint()
+            and result.spec.get("sha256") == spec.sha256
+            and data.get("options") == options
+            and (max_score is None or result.max_score == max_score)
+            and (student is None or result.submission == student))
+    return result if same and result.exit_code != ExitCode.GRADER_ERROR else None
+
+
+# -- the machine ---------------------------------------------------------------------------------
+
+def cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def default_workers(pending: int) -> int:
+    """As many workers as cores, fewer if free memory cannot hold them, never more than work."""
+    by_memory = psutil.virtual_memory().available // WORKER_MEMORY_BYTES
+    return int(max(1, min(cores(), by_memory, max(1, pending))))
+
+
+def threads_per_worker(workers: int) -> int:
+    """TensorFlow threads per kernel/verifier, so that workers together fill the cores once."""
+    return max(1, cores() // max(1, workers))
+
+
+# -- the batch -----------------------------------------------------------------------------------
+
+class _Batch:
+    """Writes every result as soon as it is known, and keeps them for the course files."""
+
+    def __init__(self, out: Path, options: dict, max_score: float,
+                 progress: Progress | None = None) -> None:
+        self.out, self.options, self.max_score, self.progress = out, options, max_score, progress
+        self.results: dict[str, Result] = {}
+        self.reused = 0
+        self.html = _html_renderer()
+
+    def save(self, result: Result) -> None:
+        if result.status in (Status.ERROR, Status.TIMEOUT):  # 0 points: one maximum per batch
+            result.max_score = self.max_score
+        data = result.to_dict()
+        data["options"] = self.options
+        with self.writing():
+            write_json(student_file(self.out, result.submission, ".json"), data)
+            self.results[result.submission] = result
+            if self.html:
+                self._html_report(result)
+        if self.progress:
+            self.progress.result(result)
+
+    def keep(self, result: Result) -> None:
+        """A result from an earlier run: left as it is (its report written if missing)."""
+        self.results[result.submission] = result
+        self.reused += 1
+        if self.html and not student_file(self.out, result.submission, ".html").exists():
+            with self.writing():
+                self._html_report(result)
+
+    @contextmanager
+    def writing(self):
+        """A write error (ENOSPC, EROFS, EIO) stops the batch cleanly: exit 5, one line, and
+        every result saved so far stays (each file is written atomically) for the next run."""
+        try:
+            yield
+        except OSError as exc:
+            if self.progress:
+                self.progress.close()
+            raise OutputError(f"cannot write the results in {self.out} ({exc.strerror or exc}); "
+                              f"{len(self.results)} results are saved; run the same command again "
+                              "once the folder is writable to grade the rest") from None
+
+    def on_result(self, task: Task, data: dict) -> None:
+        try:
+            result = Result.from_dict(data)
+        except (ValueError, TypeError, KeyError) as exc:
+            result = fault_result(task.student, None, f"the worker sent an unreadable result: {exc!r}")
+        result.submission = task.student
+        self.save(result)
+
+    def _html_report(self, result: Result) -> None:
+        try:
+            self.html.write_report(result, student_file(self.out, result.submission, ".html"))
+        except OSError:  # a full or read-only disk stops the batch (exit 5), like a JSON write
+            raise
+        except Exception as exc:  # a report is a view; never lose the batch over one
+            warnings.warn(f"no HTML report for {result.submission}: {exc!r}", stacklevel=2)
+
+
+def _html_renderer():
+    try:
+        from grader.render import html
+    except ImportError:
+        return None
+    return html
+
+
+def _holds_notebooks(out: Path) -> bool:
+    """An output folder never holds notebooks; one that does is someone's submission."""
+    try:
+        with os.scandir(out) as it:
+            return any(e.name.endswith(".ipynb") and e.is_file(follow_symlinks=False) for e in it)
+    except OSError:  # absent (created later) or unreadable (pre-flight says so)
+        return False
+
+
+def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
+                 settings: Settings | None = None, workers: int | None = None,
+                 force: bool = False, junit_path: Path | None = None,
+                 progress_stream=None, gradebook: GradebookOptions | None = None) -> ExitCode:
+    """Grade every submission in ``folder`` into ``out``; see the module docstring."""
+    settings = settings or Settings(sandbox="required")
+    if gradebook is not None:
+        lms.load(gradebook)  # a bad roster stops the batch before any grading
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be at least 1")
+    out = Path(out)
+    if out.is_dir() and Path(folder).is_dir() and os.path.samefile(out, folder):
+        raise UsageError("--out must not be the submissions folder itself (its students/ would "
+                         "be read as a student): choose another folder, e.g. a subfolder")
+    if _holds_notebooks(out):
+        raise UsageError(f"--out {shown(str(out))} holds notebooks (a student's folder?): its "
+                         "submission would be left out; choose an empty or a results folder")
+    submissions = find_submissions(folder, exclude=out)
+    if not submissions:
+        raise UsageError(f"no submissions in {shown(str(folder))}: expected <student>.ipynb "
+                         "files or <student>/ folders with one notebook each")
+    preflight(out, junit_path)
+    with Lock(out):
+        spec, data_file, settings = _prepare(reference, settings)
+        batch = _Batch(out, grading_options(settings), batch_max_score(spec, settings))
+        intake = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-intake-")
+        try:
+            return _run(submissions, batch, spec, data_file, settings, workers, force,
+                        junit_path, progress_stream, Path(intake), gradebook)
+        finally:
+            shutil.rmtree(intake, ignore_errors=True)
+
+
+def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Path,
+         settings: Settings, workers: int | None, force: bool, junit_path: Path | None,
+         progress_stream, intake: Path, gradebook: GradebookOptions | None = None) -> ExitCode:
+    """Plan, grade what is left in the worker pool, then write the gradebook files."""
+    out = batch.out
+    todo, problems = _plan(submissions, spec, batch, force, settings, intake)
+    with batch.writing():
+        remove_course_files(out, junit_path)
+    n = min(workers or default_workers(len(todo)), max(1, len(todo)))
+    settings = settings.with_(tf_threads=settings.tf_threads or threads_per_worker(n))
+    batch.progress = Progress(len(submissions), len(todo) + len(problems), stream=progress_stream)
+    batch.progress.begin(list(batch.results.values()), n, settings.tf_threads)
+    start = time.monotonic()
+    try:
+        for result in problems:
+            batch.save(result)
+        if todo:
+            WorkerPool(n, spec, data_file, settings, batch.on_result, batch.progress.tick).run(todo)
+    except KeyboardInterrupt:
+        batch.progress.close()
+        print(f"grader: interrupted; {len(batch.results)} of {len(submissions)} results are saved "
+              f"in {out}; run the same command again to grade the rest", file=sys.stderr)
+        raise
+    batch.progress.close()
+    results = [batch.results[s.student] for s in submissions]
+    with batch.writing():
+        write_course_files(results, out, junit_path, batch.html, gradebook, spec.exercise)
+    print(terminal.batch_table(results))
+    print(summary_line(results, len(todo), batch.reused, time.monotonic() - start, n, out))
+    faults = any(r.exit_code == ExitCode.GRADER_ERROR for r in results)
+    return ExitCode.GRADER_ERROR if faults else ExitCode.PASSED
+
+
+def _prepare(reference: Path | None, settings: Settings) -> tuple[Spec, Path, Settings]:
+    """Everything that can fail for the whole batch fails here, before any grading."""
+    spec = api.load_spec(reference)
+    data_file = api.resolve_data(spec, settings.data_path)
+    if api.make_launcher(settings.sandbox).name == "off":  # raises if "required" cannot be met
+        settings = settings.with_(sandbox="off")  # "auto" fell back: warn once, not per worker
+    return spec, data_file, settings
+
+
+def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
+          settings: Settings, intake: Path) -> tuple[list[Task], list[Result]]:
+    """Read each notebook once (``grader.intake.submissions``); keep what was graded before from the same
+    bytes; the rest is copied privately for the workers, who never open the student's path."""
+    todo, problems = [], []
+    for number, sub in enumerate(submissions):
+        if sub.problem:
+            problems.append(problem_result(sub, spec, batch.max_score))
+            continue
+        try:
+            data = read_submission(sub.notebook, settings.max_notebook_bytes, root=sub.root)
+        except NotGradable as exc:
+            problems.append(refused(sub.student, exc, spec, batch.max_score))
+            continue
+        saved = student_file(batch.out, sub.student, ".json")
+        sha = hashlib.sha256(data).hexdigest()
+        old = None if force else reusable(saved, sha, spec, batch.options, batch.max_score,
+                                         sub.student)
+        if old is not None:
+            batch.keep(old)
+            continue
+        copy = intake / str(number) / f"{file_stem(sub.student)}.ipynb"
+        copy.parent.mkdir()
+        copy.write_bytes(data)
+        todo.append(Task(sub.student, copy))
+    return todo, problems
+
+
+def course_files(out: Path, junit_path: Path | None = None) -> list[Path]:
+    """The batch's own files, those that ``write_course_files`` writes."""
+    try:
+        from grader.render.html import INDEX_FILE
+    except ImportError:  # no HTML renderer installed: no index was written either
+        INDEX_FILE = "index.html"
+    names = [csv_out.GRADES_FILE, analytics.COURSE_FILE, INDEX_FILE, lms.UNMATCHED_FILE,
+             *(GradebookOptions(system).file_name() for system in lms.SYSTEMS)]
+    return [out / name for name in names] + ([Path(junit_path)] if junit_path else [])
+
+
+def remove_course_files(out: Path, junit_path: Path | None = None) -> None:
+    """Before grading: the previous run's gradebook files go, so that a run stopped midway
+    leaves none that disagrees with the per-student results (``write_course_files`` at the end
+    writes them again from every current result)."""
+    for path in course_files(out, junit_path):
+        path.unlink(missing_ok=True)
+
+
+def write_course_files(results: list[Result], out: Path, junit_path: Path | None, html,
+                       gradebook: GradebookOptions | None = None, exercise: str = "") -> None:
+    """The batch's own files, regenerated from every current result at the end of each run."""
+    csv_out.write_grades(results, out / csv_out.GRADES_FILE)
+    write_json(out / analytics.COURSE_FILE, analytics.cohort(results).to_dict())
+    if gradebook is not None:
+        for line in lms.write_gradebook(results, out, gradebook, exercise or "Autograder"):
+            print(line, file=sys.stderr)
+    if junit_path:
+        junit.write_junit(results, junit_path)
+    if html is not None:
+        try:
+            html.write_index(results, out, {r.submission: student_href(r.submission)
+                                            for r in results})
+        except OSError:
+            raise
+        except Exception as exc:
+            warnings.warn(f"no HTML index: {exc!r}", stacklevel=2)
+
+
+def summary_line(results: list[Result], graded: int, reused: int, seconds: float, workers: int,
+                 out: Path) -> str:
+    counts = {s: sum(r.status is s for r in results) for s in Status}
+    faults = sum(r.exit_code == ExitCode.GRADER_ERROR for r in results)
+    parts = ", ".join(f"{n} {s.value}" for s, n in counts.items())
+    text = f"grader: {len(results)} submissions: {parts}"
+    if faults:
+        text += f" ({faults} grader faults: run again to retry)"
+    if graded:
+        text += f"; graded {graded} in {duration(seconds)} with {workers} worker{'s' * (workers > 1)}"
+    if reused:
+        text += f"; {reused} unchanged since an earlier run"
+    levels = sorted({r.sandbox for r in results if r.sandbox})  # sandbox level(s) used
+    return text + (f"; sandbox {', '.join(levels)}" if levels else "") + f"; results in {out}"

@@ -1,0 +1,1 @@
+"""Stage 4: align the student's layers with the reference, with hints and equivalences."""

@@ -1,0 +1,112 @@
+"""The table of what counts as the same network, applied to a chain of layers before comparing.
+
+Single layers are folded in ``layers._canonical`` (``ReLU()`` is ``Activation('relu')``, int and
+tuple sizes, default strides written out, ``activation=None`` is ``'linear'``). The rules here
+need a layer's neighbours or its input shape; each one rewrites a chain into one that provably
+computes the same function, and says what it accepted, so the report can show it:
+
+- pooling with ``padding='same'`` that pads nothing (2x2/2 on 14x14) is ``padding='valid'``
+  (only pooling: for a Conv2D the padding is the usual mistake and is reported as written);
+- BatchNormalization over the last axis written as a number (``axis=3`` on images) is ``-1``;
+- ``Activation('relu')`` twice in a row is one (relu is idempotent);
+- ``Activation('relu')`` and ``MaxPooling2D`` side by side commute (relu is monotone, max
+  pooling picks the largest value), so the student's order is put in the reference's.
+
+Nothing else is an equivalence: BatchNormalization and pooling do not commute (the statistics
+differ), a fused ``Conv2D(activation='relu')`` is not the same as a ReLU after
+BatchNormalization, AveragePooling2D is not MaxPooling2D.
+"""
+from __future__ import annotations
+
+from grader import layers as L
+
+RELU = ("Activation", "relu")
+
+
+def normalize(stu: list[L.LayerInfo], ref: list[L.LayerInfo]) -> tuple[list[L.LayerInfo], list[str]]:
+    """The student's chain in canonical form, and one note per rule that changed it."""
+    if not stu:
+        return stu, []
+    notes: list[str] = []
+    layers = _collapse_relus([i.layer for i in stu], notes)
+    layers = _commute(layers, _pool_first(ref), notes)
+    infos = L.infer(layers, stu[0].input_shape)
+    return tidy(infos, notes), notes
+
+
+def tidy(infos: list[L.LayerInfo], notes: list[str] | None = None) -> list[L.LayerInfo]:
+    """Arguments that mean the same on these shapes, written one way (keeps every layer)."""
+    if not infos:
+        return infos
+    layers = [_tidy_one(i, notes) for i in infos]
+    return L.infer(layers, infos[0].input_shape)
+
+
+def _tidy_one(info: L.LayerInfo, notes: list[str] | None) -> L.Layer:
+    layer, args = info.layer, dict(info.layer.args)
+    if layer.kind in ("MaxPooling2D", "AveragePooling2D") and args.get("padding") == "same" \
+            and not _pads(info):
+        args["padding"] = "valid"
+        _note(notes, f"{layer.describe()} with padding='same' pads nothing on "
+                     f"{_hw(info.input_shape)}: the same as padding='valid'")
+    if layer.kind == "BatchNormalization" and args.get("axis") == len(info.input_shape) - 1:
+        args["axis"] = -1
+        _note(notes, f"BatchNormalization(axis={len(info.input_shape) - 1}) is the last axis: "
+                     "the same as axis=-1")
+    return L.Layer(layer.kind, args, layer.name, layer.class_name)
+
+
+def _pads(info: L.LayerInfo) -> bool:
+    """Whether ``padding='same'`` adds any row or column on this input."""
+    a = info.layer.args
+    k, s = a["pool_size"], a.get("strides") or a["pool_size"]
+    for axis in range(2):
+        size = info.input_shape[axis + 1]
+        out = -(-size // s[axis])
+        if (out - 1) * s[axis] + k[axis] - size > 0:
+            return True
+    return False
+
+
+def _collapse_relus(layers: list[L.Layer], notes: list[str]) -> list[L.Layer]:
+    out: list[L.Layer] = []
+    for layer in layers:
+        if out and _is_relu(layer) and _is_relu(out[-1]):
+            _note(notes, "Activation('relu') twice in a row is one ReLU (relu(relu(x)) = relu(x))")
+            continue
+        out.append(layer)
+    return out
+
+
+def _commute(layers: list[L.Layer], pool_first: bool, notes: list[str]) -> list[L.Layer]:
+    out = list(layers)
+    for k in range(len(out) - 1):
+        a, b = out[k], out[k + 1]
+        wrong = (_is_relu(a) and b.kind == "MaxPooling2D") if pool_first else \
+            (a.kind == "MaxPooling2D" and _is_relu(b))
+        if wrong:
+            out[k], out[k + 1] = b, a
+            _note(notes, "Activation('relu') and MaxPooling2D side by side commute: "
+                         "max(relu(x)) = relu(max(x))")
+    return out
+
+
+def _pool_first(ref: list[L.LayerInfo]) -> bool:
+    """The reference puts MaxPooling2D before the ReLU (and never after): use its order."""
+    pairs = list(zip(ref, ref[1:]))
+    before = any(a.layer.kind == "MaxPooling2D" and _is_relu(b.layer) for a, b in pairs)
+    after = any(_is_relu(a.layer) and b.layer.kind == "MaxPooling2D" for a, b in pairs)
+    return before and not after
+
+
+def _is_relu(layer: L.Layer) -> bool:
+    return (layer.kind, layer.args.get("activation")) == RELU and not layer.args.get("frozen")
+
+
+def _hw(shape) -> str:
+    return f"{shape[1]}x{shape[2]}" if len(shape) == 4 else L.fmt_shape(shape)
+
+
+def _note(notes: list[str] | None, text: str) -> None:
+    if notes is not None and text not in notes:
+        notes.append(text)

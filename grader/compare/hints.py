@@ -1,0 +1,247 @@
+"""Messages a student understands: what differs, and for the usual mistakes the likely fix.
+
+Every rule compares a student layer with its aligned reference layer, so the hints follow the
+spec (no exercise is named here): "your Conv2D outputs 12x12 instead of 14x14: did you forget
+padding='same'?" comes from a Conv2D whose padding differs and whose output shape differs.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from grader import layers as L
+
+#: arguments that do not change what a layer computes for this comparison (README: "What counts
+#: as the same layer")
+NON_SEMANTIC = frozenset({"kernel_initializer", "momentum", "epsilon"})
+
+if TYPE_CHECKING:
+    from grader.compare.align import Row
+
+
+def fmt_params(info: L.LayerInfo) -> str:
+    if info.non_trainable:
+        return f"{info.trainable:,} trainable + {info.non_trainable:,} non-trainable parameters"
+    return f"{info.trainable:,} parameters"
+
+
+def _hw(shape) -> str:
+    return f"{shape[1]}x{shape[2]}" if len(shape) == 4 else L.fmt_shape(shape)
+
+
+def arg_causes(ref: L.LayerInfo, stu: L.LayerInfo, block: list["Row"] | None = None) -> list[str]:
+    """Sentences naming each argument that differs, with the fix (one per argument)."""
+    e, a, kind = ref.layer.args, stu.layer.args, ref.layer.kind
+    out, done = [], set()
+
+    def say(arg: str, text: str) -> None:
+        if e.get(arg) != a.get(arg) and arg not in done:
+            done.add(arg)
+            out.append(text)
+    if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
+        grew = "outputs" if ref.output_shape != stu.output_shape else "uses"
+        say("padding", f"your {kind} {grew} {_hw(stu.output_shape)} instead of {_hw(ref.output_shape)}: "
+                       f"did you forget padding='{e.get('padding')}'?" if e.get("padding") == "same" else
+            f"your {kind} uses padding='{a.get('padding')}'; the exercise asks for "
+            f"padding='{e.get('padding')}'")
+    if kind == "Conv2D":
+        say("filters", f"your Conv2D has {a.get('filters')} filters; the reference uses "
+                       f"{e.get('filters')}: write Conv2D({e.get('filters')}, ...)")
+        k, r = a.get("kernel_size") or ["?", "?"], e.get("kernel_size") or ["?", "?"]
+        say("kernel_size", f"your Conv2D uses a {k[0]}x{k[1]} kernel; the exercise asks for "
+                           f"{r[0]}x{r[1]}: use kernel_size=({r[0]}, {r[1]})")
+    if kind in ("Conv2D", "Dense") and e.get("activation") != a.get("activation"):
+        say("activation", _fused_activation(kind, e.get("activation"), a.get("activation"), block))
+    if kind == "Activation":
+        say("activation", f"your Activation uses '{a.get('activation')}'; the exercise asks for "
+                          f"'{e.get('activation')}': write {ref.layer.describe()}")
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        p = e.get("pool_size") or ["?", "?"]
+        say("pool_size", f"your {kind} uses pool_size={_tuple(a.get('pool_size'))}; the exercise "
+                         f"asks for pool_size=({p[0]}, {p[1]})")
+    if kind == "Dense":
+        say("units", f"use Dense({e.get('units')}) (yours has {a.get('units')} units)")
+    if kind in ("Dropout", "SpatialDropout2D"):
+        say("rate", f"your {kind} uses a rate of {a.get('rate')}; use {e.get('rate')}")
+    for arg in sorted(set(e) | set(a)):
+        if arg not in NON_SEMANTIC:
+            say(arg, f"your {kind} uses {arg}={_value(a.get(arg))}; the exercise asks for "
+                     f"{arg}={_value(e.get(arg))}")
+    return out
+
+
+def _fused_activation(kind: str, wanted: str, yours: str, block: list["Row"] | None) -> str:
+    if wanted != "linear":
+        return f"your {kind} uses activation='{yours}'; use activation='{wanted}' in this {kind}"
+    rows = block or []
+    if any(r.stu is None and r.ref is not None and r.ref.layer.args.get("activation") == yours
+           and r.ref.layer.kind == "Activation" for r in rows):
+        return (f"the activation is fused into the {kind} (activation='{yours}'): remove it there "
+                "and add it as a separate Activation layer where the reference has one")
+    if any(r.stu is not None and r.stu.layer.kind == "Activation"
+           and r.stu.layer.args.get("activation") == yours for r in rows):
+        return (f"your {kind} has activation='{yours}' and a separate Activation('{yours}') follows: "
+                f"the activation is applied twice; remove activation='{yours}' from the {kind}")
+    return (f"your {kind} uses activation='{yours}'; the reference's {kind} has no activation: "
+            f"remove activation='{yours}'")
+
+
+def fused_into_missing(row: "Row", rows: list["Row"]) -> str | None:
+    """A layer whose only difference is an activation that belongs to a missing Activation layer:
+    one mistake (the activation in the wrong place), charged at the missing layer."""
+    ref, stu = row.ref, row.stu
+    if stu is None or ref.layer.kind != stu.layer.kind or ref.layer.kind not in ("Conv2D", "Dense"):
+        return None
+    def other(layer):  # every argument that counts but the activation
+        return {k: v for k, v in layer.args.items() if k != "activation" and k not in NON_SEMANTIC}
+    if other(stu.layer) != other(ref.layer) \
+            or ref.layer.args.get("activation") != "linear":
+        return None
+    wanted = stu.layer.args.get("activation")
+    return next((f"layer {k + 1} (the missing {r.ref.layer.describe()})" for k, r in enumerate(rows)
+                 if r.stu is None and r.ref.layer.kind == "Activation"
+                 and r.ref.layer.args.get("activation") == wanted), None)
+
+
+def extra_in_block(row: "Row", rows: list["Row"]) -> str:
+    """An extra layer among the layers to add: which of those are right, and what is extra."""
+    added = [r for r in rows if r.to_add]
+    right = [n for n, r in enumerate(added, start=1) if r.status == "match" or (
+        r.stu is not None and r.ref.layer.kind == r.stu.layer.kind and _same(r))]
+    if len(right) == len(added):
+        head = f"the {len(added)} layers to add are correct"
+    elif right:
+        head = f"added layer(s) {', '.join(map(str, right))} of {len(added)} are correct"
+    else:
+        head = "none of the layers to add is correct yet"
+    return f"{head}; the extra {row.stu.layer.describe()} is not in the reference: remove it"
+
+
+def _same(row: "Row") -> bool:
+    from grader.compare.align import same_args
+
+    return same_args(row.ref.layer, row.stu.layer)
+
+
+def _tuple(v) -> str:
+    return str(tuple(v)) if isinstance(v, (list, tuple)) else repr(v)
+
+
+def _value(v) -> str:
+    if isinstance(v, str):
+        return f"'{v}'"
+    return _tuple(v) if isinstance(v, list) else repr(v)
+
+
+def for_row(row: "Row", block: list["Row"]) -> str:
+    """The one hint for a reference layer the student had to add."""
+    ref, stu = row.ref, row.stu
+    misplaced = _misplaced(block)
+    if misplaced:
+        return f"your {misplaced} is in the wrong place: the reference order is {_order(block)}"
+    if stu is None:
+        return _missing_hint(row, block)
+    if ref.layer.kind != stu.layer.kind:
+        return f"use {ref.layer.describe()} here instead of {stu.layer.describe()}"
+    causes = arg_causes(ref, stu, block)
+    if causes:
+        return " ".join(causes)
+    if ref.input_shape != stu.input_shape:
+        return (f"this layer's input is {L.fmt_shape(stu.input_shape)} instead of "
+                f"{L.fmt_shape(ref.input_shape)}: fix the layer before it")
+    return f"make it {ref.layer.describe()}"
+
+
+def mistake_hint(row: "Row", block: list["Row"], rows: list["Row"]) -> str:
+    """How to fix the mistake a row makes by itself (the hint its consequences repeat)."""
+    if row.in_block and (row.to_add or row.ref is None):
+        misplaced = _misplaced(block)
+        if misplaced:
+            return f"your {misplaced} is in the wrong place: the reference order is {_order(block)}"
+        return extra_in_block(row, rows) if row.ref is None else for_row(row, block)
+    return row_difference(row)
+
+
+def _misplaced(block: list["Row"]) -> str | None:
+    """A layer to add that is missing at its place but present, extra, at another."""
+    extra = {r.stu.layer.kind for r in block if r.ref is None}
+    return next((r.ref.layer.kind for r in block if r.to_add and r.stu is None
+                 and r.ref.layer.kind in extra), None)
+
+
+def _order(block: list["Row"]) -> str:
+    return " → ".join(r.ref.layer.describe() for r in block if r.to_add)
+
+
+def _missing_hint(row: "Row", block: list["Row"]) -> str:
+    kind = row.ref.layer.kind
+    students = [r.stu for r in block if r.stu is not None]
+    if not students:
+        return ("nothing was added where the notebook says '# here is your code coming:'. Add, in "
+                f"this order: {_order(block)}")
+    wanted = row.ref.layer.args.get("activation")
+    if kind == "Activation" and any(s.layer.args.get("activation") == wanted for s in students):
+        fused = next(s for s in students if s.layer.args.get("activation") == wanted)
+        return (f"the activation is fused into your {fused.layer.kind} (activation='{wanted}'): the "
+                f"reference applies it in its own layer, {row.ref.layer.describe()}, in this order: "
+                f"{_order(block)}")
+    before = _previous_added(row, block)
+    where = f" right after {before.layer.describe()}" if before else ""
+    return f"add {row.ref.layer.describe()}{where}; the reference order is {_order(block)}"
+
+
+def _previous_added(row: "Row", block: list["Row"]) -> L.LayerInfo | None:
+    previous = None
+    for r in block:
+        if r is row:
+            return previous
+        if r.ref is not None:
+            previous = r.ref
+    return None
+
+
+def missing_message(row: "Row", block: list["Row"]) -> str:
+    return f"no {row.ref.layer.kind} layer here: {row.ref.layer.describe()} is missing"
+
+
+def explained_by_order(row: "Row", rows: list["Row"]) -> bool:
+    """An extra layer that is really a layer to add, put in the wrong place."""
+    return any(r.to_add and r.stu is None and r.ref.layer.kind == row.stu.layer.kind for r in rows)
+
+
+def is_consequence(row: "Row") -> bool:
+    """Same layer as the reference, but fed a different shape by an earlier difference."""
+    from grader.compare.align import same_args
+
+    return (row.ref is not None and row.stu is not None and same_args(row.ref.layer, row.stu.layer)
+            and row.ref.input_shape != row.stu.input_shape)
+
+
+def row_difference(row: "Row") -> str:
+    ref, stu = row.ref, row.stu
+    if stu is None:
+        return f"the reference layer {ref.layer.describe()} is missing"
+    if ref is None:
+        return f"extra layer {stu.layer.describe()} that the reference does not have"
+    parts = []
+    if ref.layer.kind != stu.layer.kind:
+        parts.append(f"{stu.layer.describe()} where the reference has {ref.layer.describe()}")
+    else:
+        parts += arg_causes(ref, stu)
+        if ref.output_shape != stu.output_shape:
+            parts.append(f"{stu.layer.describe()} outputs {L.fmt_shape(stu.output_shape)} instead of "
+                         f"{L.fmt_shape(ref.output_shape)}")
+        if (ref.trainable, ref.non_trainable) != (stu.trainable, stu.non_trainable):
+            parts.append(f"{stu.layer.describe()} has {fmt_params(stu)} instead of {fmt_params(ref)}")
+    return "; ".join(parts)
+
+
+def architecture_hint(problems: list[str]) -> str:
+    return ("keep the rest of the model as the template has it and change only the part between "
+            f"the markers; first difference: {problems[0]}")
+
+
+def totals_hint(rows: list["Row"]) -> str:
+    first = next((r for r in rows if r.status != "match" and not is_consequence(r)), None)
+    if first is None:
+        return "the totals follow from the layers above"
+    return f"the totals follow from the layers: fix this first: {row_difference(first)}"

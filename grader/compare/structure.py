@@ -1,0 +1,64 @@
+"""Stages 3–4 without the notebook's execution: from the kernel's JSON report to the checks.
+
+The grader (``pipeline``) and the in-notebook self-check (``grader.notebook``) both call
+``grade_structure`` on the report that ``kernel/extract_model.py`` writes, so a student's
+instant check and the final grading choose the same model and give the same checks, hints and
+"Fix first" line. Pure Python: nothing here imports TensorFlow, nbclient or the kernel machinery.
+"""
+from __future__ import annotations
+
+from grader import advice
+from grader.compare import align as compare
+from grader.extract import select
+from grader.exceptions import GraderError, LimitExceeded
+from grader.result import ErrorInfo, Result, Status
+from grader.spec import Spec
+
+
+def grade_structure(report: dict, spec: Spec, max_params_factor: float,
+                    result: Result) -> select.Choice:
+    """Select the model, infer its layers, compare them: fills ``result`` (not the score)."""
+    chosen = select.choose(report, spec, max_params_factor)
+    model = chosen.model
+    result.model_variable, result.other_models = model.variable, chosen.others
+    result.warnings.extend(chosen.warnings)
+    infos = chosen.infos  # inferred, and checked against the parameter limit, by the selection
+    result.layers = [i.to_dict() for i in infos]
+    result.totals = chosen.totals
+    result.reference_totals = spec.totals
+    checks, rows = compare.check_layers(spec, infos)
+    result.alignment = [r.to_dict() for r in rows]
+    result.checks = checks
+    return chosen
+
+
+def score(result: Result) -> None:
+    """Points, status and the "Fix first" summary from the checks."""
+    result.score = float(sum(c.points for c in result.checks))
+    failed = result.first_failed
+    result.status = Status.FAILED if failed else Status.PASSED
+    if failed is None:
+        result.summary = "All checks passed: the four layers match the reference."
+    else:
+        result.summary = f"Fix first: {failed.hint or failed.message}"
+
+
+def fail(result: Result, exc: GraderError, facts: advice.Facts) -> None:
+    """A submission that cannot be graded: its error kind, cell, traceback and advice."""
+    details = exc.details
+    result.status = Status.TIMEOUT if isinstance(exc, LimitExceeded) else Status.ERROR
+    result.score = 0.0
+    raw = details.get("traceback")
+    shown = advice.clean_traceback(raw)
+    result.model_variable = result.model_variable or details.get("variable")
+    result.other_models = details.get("other_models") or result.other_models
+    result.error = ErrorInfo(kind=exc.kind, message=exc.message,
+                             cell_index=details.get("cell_index"),
+                             cell_source=details.get("cell_source"),
+                             traceback=shown, raw_traceback=raw if raw != shown else None,
+                             advice=details.get("advice") or advice.advise(
+                                 exc.kind, exc.message, raw, details.get("cell_source"), facts))
+    if details.get("legacy"):
+        result.compat = {"detected": list(details["legacy"]), "mappings": []}
+    where = f" (cell {result.error.cell_index})" if result.error.cell_index else ""
+    result.summary = f"Not graded{where}: {exc.message}"

@@ -1,0 +1,327 @@
+"""Stage 2: execute a submission in a fresh working directory and bring back plain JSON.
+
+The kernel is always chosen by the grader (never the notebook's metadata), started through a
+:class:`~grader.sandbox.launch.Launcher` (plain or sandboxed), and shut down in ``finally``, whatever
+happened. Outputs are capped: past the budget the kernel is stopped.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import stat
+import threading
+import tempfile
+import time
+from subprocess import DEVNULL
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_core.utils import ensure_async
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+from grader.execute import kernel
+from grader.selfcheck import cells as selfcheck
+from grader.exceptions import CellError, GraderError, InvalidNotebook, KernelDied, LimitExceeded, NotGradable
+from grader.sandbox.launch import LaunchSpec, Launcher
+from grader.execute.legacy import legacy_markers
+from grader.settings import Settings
+
+#: tags that would make nbclient skip a cell or swallow its error: the grader decides that
+EXECUTION_TAGS = frozenset({"skip-execution", "raises-exception", "skip", "remove-cell"})
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+EXTRACT_FILE = "grader-extract-{}.json"
+
+
+@dataclass
+class Execution:
+    """What came back from the kernel: the extraction report and timings."""
+
+    report: dict
+    seconds: float
+    output_bytes: int
+    cells: int
+    #: the submitted notebook as read, with the outputs the student saved
+    original: nbformat.NotebookNode | None = None
+    warnings: list[str] = field(default_factory=list)
+    #: Keras 1/2 markers found in the source (the compatibility layer ran when non-empty)
+    legacy: list[str] = field(default_factory=list)
+
+
+def read_notebook(path: Path, data: bytes | None = None) -> nbformat.NotebookNode:
+    """Parse and validate ``data`` (the bytes read once, else ``path``'s); a broken file is the
+    submission's fault, not the grader's."""
+    try:
+        raw = Path(path).read_bytes() if data is None else data
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat raises many types for bad input
+        raise InvalidNotebook(f"{path.name} is not a valid Jupyter notebook: {_first_line(exc)}",
+                              advice="Open it in Jupyter, save it again, and resubmit.") from None
+    return nb
+
+
+def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str, data_name: str = "",
+            data_url: str | None = None) -> nbformat.NotebookNode:
+    """Strip outputs and execution tags; add the prelude, the neutralization of environment
+    cells and (for Keras 1/2 notebooks only) the compatibility layer first, the extraction last."""
+    nb = nbformat.from_dict(nb)
+    nb.metadata.pop("kernelspec", None)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        tags = cell.metadata.get("tags", [])
+        cell.metadata["tags"] = [t for t in tags if t not in EXECUTION_TAGS]
+        if cell.cell_type == "code" and selfcheck.is_selfcheck_cell(cell.source):
+            cell.source = selfcheck.SKIPPED
+    prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)}, "
+                                       f"{int(settings.notebook_steps)})")
+    extract = kernel.source("extract_model", f"__grader_extract({extract_name!r}, globals())")
+    setup = [prelude, kernel.isolated("neutralize", "__grader_neutralize", data_name, data_url),
+             kernel.isolated("selfcheck_stub", "__grader_selfcheck_stub")]
+    if legacy_markers(nb):
+        setup.append(kernel.isolated("compat", "__grader_compat"))
+    nb.cells.insert(0, nbformat.v4.new_code_cell("\n".join(setup)))
+    nb.cells.append(nbformat.v4.new_code_cell(extract))
+    return nb
+
+
+class _CappedClient(NotebookClient):
+    """Counts output bytes; past the budget, drops them and stops the kernel."""
+
+    def __init__(self, *args, output_limit: int, handlers: "_SignalHandlers", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.output_limit = output_limit
+        self.output_bytes = 0
+        self.flooded = False
+        self.handlers = handlers
+
+    async def async_start_new_kernel(self, **kwargs):  # type: ignore[override]
+        self.handlers.restore()  # nbclient has just taken SIGINT/SIGTERM over: take them back
+        return await super().async_start_new_kernel(**kwargs)
+
+    async def async_start_new_kernel_client(self):  # type: ignore[override]
+        kc = await super().async_start_new_kernel_client()
+        self.kc_context = self.kc.context
+        return kc
+
+    def close_client(self) -> None:
+        """Stop the kernel client's channels (the heartbeat thread) and destroy its own zmq
+        context (I/O thread, epoll, eventfds). nbclient does neither for a kernel manager it
+        was given: a worker grading hundreds of notebooks ran out of file descriptors."""
+        if self.kc is not None:
+            try:
+                self.kc.stop_channels()
+            except Exception:
+                pass
+        context = getattr(self, "kc_context", None)
+        if context is not None and not context.closed:
+            context.destroy(linger=0)
+
+    def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+        self.output_bytes += len(json.dumps(msg.get("content", {}), default=str))
+        if self.output_bytes > self.output_limit:
+            if not self.flooded:
+                self.flooded = True
+                asyncio.ensure_future(self.km.shutdown_kernel(now=True))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launcher,
+            data_url: str | None = None) -> Execution:
+    """Run ``notebook`` with ``data_file`` beside it (read-only: a download over it fails and
+    the original stays loadable); return the extraction report. ``data_url``: the exercise's
+    data URL, whose downloads are answered with the provided file."""
+    data = Path(notebook).read_bytes()  # once: the bytes parsed are the bytes the kernel sees
+    nb = read_notebook(notebook, data)
+    workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
+    try:
+        (workdir / notebook.name).write_bytes(data)
+        shutil.copyfile(data_file, workdir / data_file.name)
+        os.chmod(workdir / data_file.name, 0o444)
+        extract_name = EXTRACT_FILE.format(secrets.token_hex(8))
+        with launcher.session(workdir, settings, read_only=[data_file.name]) as spec:
+            prepared = prepare(nb, settings, str(spec.kernel_cwd / extract_name),
+                               data_file.name, data_url)
+            try:
+                run = asyncio.run(_run(prepared, workdir, extract_name, settings, spec))
+                run.original, run.legacy = nb, legacy_markers(nb)
+            except (NotGradable, LimitExceeded) as exc:
+                exc.details.setdefault("legacy", legacy_markers(nb))
+                raise _limit_cause(spec, exc) from None
+            if (hit := spec.limit_hit()) is not None:  # e.g. a child process was OOM-killed
+                run.warnings.append(hit.message)
+            return run
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _limit_cause(spec: LaunchSpec, exc: NotGradable | LimitExceeded) -> GraderError:
+    """A sandbox limit (memory, processes, disk, CPU) is what to report over the crash, cell
+    error or timeout it led to; the cell it happened in is kept."""
+    if isinstance(exc, LimitExceeded) and exc.kind == "output_limit":
+        return exc
+    hit = spec.limit_hit(exc)
+    if hit is None:
+        return exc
+    for key in ("cell_index", "cell_source", "traceback"):
+        if key in exc.details:
+            hit.details.setdefault(key, exc.details[key])
+    return hit
+
+
+async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: LaunchSpec) -> Execution:
+    km = AsyncKernelManager(transport=spec.transport, ip=spec.ip, cache_ports=False)
+    if spec.connection_file:
+        km.connection_file = spec.connection_file
+    km._kernel_spec = KernelSpec(argv=spec.argv, env={}, display_name="grader", language="python",
+                                 interrupt_mode="message")
+    handlers = _SignalHandlers()
+    client = _CappedClient(nb, km=km, timeout=int(settings.cell_timeout),
+                           startup_timeout=int(settings.startup_timeout), allow_errors=False,
+                           output_limit=settings.output_limit_bytes, iopub_timeout=10,
+                           shutdown_kernel="immediate", record_timing=False, handlers=handlers)
+    start = time.monotonic()
+    log = tempfile.TemporaryFile()
+    try:
+        async with client.async_setup_kernel(env=spec.env, cwd=str(spec.cwd), stdin=DEVNULL,
+                                             stdout=log, stderr=log):
+            await _cells_until(client, nb, settings.notebook_timeout)
+    except CellTimeoutError as exc:  # first: it is a TimeoutError too (= asyncio's since 3.11)
+        raise LimitExceeded(f"a cell ran longer than the limit of {settings.cell_timeout:g} s",
+                            kind="timeout", **_cell(client)) from exc
+    except asyncio.TimeoutError:
+        raise LimitExceeded(f"the notebook ran longer than the limit of {settings.notebook_timeout:g} s",
+                            kind="timeout") from None
+    except DeadKernelError:
+        if client.flooded:
+            raise LimitExceeded(f"the notebook printed more than {settings.output_limit_bytes:,} bytes "
+                                "of output; the kernel was stopped", kind="output_limit") from None
+        raise KernelDied(spec.death_reason() or "the kernel died while running the notebook "
+                         "(a crash, os._exit, or the memory limit)", traceback=_tail(log),
+                         **_cell(client)) from None
+    except CellExecutionError as exc:
+        raise CellError(f"cell {_student_index(client)} raised {exc.ename}: {_first_line(exc.evalue)}",
+                        traceback=ANSI.sub("", str(exc)), **_cell(client)) from None
+    finally:
+        await _ensure_dead(km)
+        client.close_client()
+        log.close()
+        handlers.restore()
+    report = _read_report(workdir / extract_name, settings.extract_limit_bytes)
+    return Execution(report, time.monotonic() - start, client.output_bytes, len(nb.cells) - 2)
+
+
+class _SignalHandlers:
+    """The caller's SIGINT/SIGTERM handlers, put back over nbclient's.
+
+    nbclient turns both signals into a kernel clean-up that leaves the run going on (the
+    caller then sees a dead kernel), and afterwards leaves SIGTERM at its default. The grader
+    decides instead: Ctrl-C and SIGTERM stop the whole command (results kept, exit 130/143),
+    and the kernel is shut down on the way out by ``_run``'s ``finally``.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.saved = ({s: signal.getsignal(s) for s in self.SIGNALS}
+                      if threading.current_thread() is threading.main_thread() else {})
+
+    def restore(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig, handler in self.saved.items():
+            try:
+                loop.remove_signal_handler(sig)
+            except (RuntimeError, ValueError):
+                pass
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+async def _cells_until(client: _CappedClient, nb, seconds: float) -> None:
+    """Run every cell; past ``seconds`` cancel and raise TimeoutError (nbclient would turn the
+    cancellation into DeadKernelError, which is why this is not ``asyncio.wait_for``)."""
+    async def cells() -> None:
+        for index, cell in enumerate(nb.cells):
+            client._grader_index = index
+            await client.async_execute_cell(cell, index)
+
+    task = asyncio.ensure_future(cells())
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise asyncio.TimeoutError
+    task.result()
+
+
+def _student_index(client) -> int | None:
+    """Cell number as the student sees it (1-based, without the grader's prelude)."""
+    index = getattr(client, "_grader_index", None)
+    if index is None or index == 0 or index > len(client.nb.cells) - 2:
+        return None
+    return index
+
+
+def _cell(client) -> dict:
+    index = _student_index(client)
+    if index is None:
+        return {}
+    return {"cell_index": index, "cell_source": client.nb.cells[index].source[:5000]}
+
+
+async def _ensure_dead(km: AsyncKernelManager) -> None:
+    try:
+        if km.has_kernel:
+            await km.shutdown_kernel(now=True)
+    except Exception:
+        pass
+    try:
+        await ensure_async(km.cleanup_resources())
+    except Exception:
+        pass
+
+
+def _read_report(path: Path, limit: int) -> dict:
+    """Open without following links, insist on a small regular file, parse as JSON only."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise NotGradable("the grader's extraction step left no result: the notebook may have "
+                          "deleted files or changed directory") from None
+    except OSError:
+        raise NotGradable("the grader's extraction result is not a regular file") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            raise NotGradable("the grader's extraction result is not a small regular file")
+        raw = f.read(limit + 1)
+    try:
+        report = json.loads(raw)
+    except (ValueError, RecursionError):  # nested too deeply: not a report the kernel wrote
+        raise NotGradable("the grader's extraction result is not valid JSON") from None
+    if not isinstance(report, dict):
+        raise NotGradable("the grader's extraction result has the wrong form")
+    return report
+
+
+def _tail(log, size: int = 3000) -> str:
+    """The end of the kernel's own stderr: says 'Segmentation fault' and the like."""
+    log.seek(0, os.SEEK_END)
+    log.seek(max(0, log.tell() - size))
+    return ANSI.sub("", log.read().decode("utf-8", "replace"))
+
+
+def _first_line(exc: object) -> str:
+    text = ANSI.sub("", str(exc)).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

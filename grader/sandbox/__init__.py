@@ -1,0 +1,1 @@
+"""Where student code runs: launchers (plain, bwrap), cgroups, seccomp, the doctor."""

@@ -1,0 +1,80 @@
+"""How a kernel process is started. The base ``Launcher`` runs it as a child process with a minimal
+environment; the sandbox (``grader.sandbox.launcher``) provides a confined launcher with the same API."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+
+from grader.settings import Settings
+
+if TYPE_CHECKING:
+    from grader.exceptions import LimitExceeded
+
+KERNEL_ARGV = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+@dataclass
+class LaunchSpec:
+    """Everything nbclient needs to start one kernel."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    #: the host working dir as the kernel sees it, where it writes what the grader reads back
+    #: (inside a sandbox: its working dir, or a separate bound dir at the rootless levels)
+    kernel_cwd: Path
+    transport: str = "tcp"
+    ip: str = "127.0.0.1"
+    connection_file: str | None = None
+    #: after a kernel death, says why if the launcher knows (e.g. a memory limit was hit)
+    death_reason: Callable[[], str | None] = field(default=lambda: None)
+    #: after a failure (optionally given the error), the sandbox limit (memory, processes, disk,
+    #: CPU) that caused it, if any
+    limit_hit: Callable[..., "LimitExceeded | None"] = field(default=lambda exc=None: None)
+
+
+def minimal_env(settings: Settings, home: str) -> dict[str, str]:
+    """Only what a kernel needs: the grader's own variables and secrets stay out."""
+    env = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": home, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline", "MPLCONFIGDIR": f"{home}/.mpl",
+        "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": "",
+    }
+    if settings.tf_threads:
+        env["TF_NUM_INTRAOP_THREADS"] = str(settings.tf_threads)
+        env["TF_NUM_INTEROP_THREADS"] = "1"
+        env["OMP_NUM_THREADS"] = str(settings.tf_threads)
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # correctness settings of this host
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+class Launcher:
+    """Base: subclasses confine the kernel; ``name`` is recorded in results."""
+
+    name = "off"
+
+    @contextmanager
+    def session(self, workdir: Path, settings: Settings,
+                read_only: Sequence[str] = ()) -> Iterator[LaunchSpec]:
+        """A private home beside the working dir keeps IPython's files out of it. ``read_only``:
+        files of ``workdir`` the notebook must not change (the sandbox binds them read-only;
+        here only their write permission is removed, which the notebook could restore)."""
+        for name in read_only:
+            if (workdir / name).is_file():
+                os.chmod(workdir / name, 0o444)
+        home = tempfile.mkdtemp(prefix="grader-home-")
+        try:
+            yield LaunchSpec(argv=list(KERNEL_ARGV), env=minimal_env(settings, home),
+                             cwd=workdir, kernel_cwd=workdir)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+

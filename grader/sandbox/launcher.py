@@ -1,0 +1,301 @@
+"""The sandboxed launcher: each notebook kernel runs under bubblewrap in its own user, PID,
+network, IPC, UTS and cgroup namespaces, at the strongest level this machine offers
+(``grader.sandbox.doctor``): as root a fresh unprivileged uid per kernel, otherwise the user's own uid in
+a user namespace; limits from cgroup v1, a delegated cgroup v2 subtree, a systemd user scope, or
+per-process rlimits plus a polled guard where no cgroup can be written (``cgroups_none``).
+
+What the kernel sees (``sandbox_argv``): a read-only /usr, the few /etc files the dynamic linker
+needs, a synthetic passwd, the Python installation (read-only), private /tmp and /dev/shm
+(size-limited), its working directory (a size-limited tmpfs holding the notebook copy and the
+data file, which is bound read-only) and the directory of its IPC sockets. No network (loopback
+only; a seccomp filter also refuses socket families such as AF_VSOCK that a network namespace
+does not cover). Nothing else of the host: not the repository, the reference solution, other
+submissions, /root or other temp dirs.
+
+Limits: memory and processes (whole tree with cgroups, per process without), file size, core
+dumps and CPU time (rlimits), disk (the tmpfs sizes); the grader adds the wall-clock and output
+limits. When the session ends, every process of the kernel is killed (the cgroup, or the PID
+namespace's init) and the groups are removed.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Iterator, Sequence
+
+from grader.sandbox import cgroups
+from grader.sandbox import cgroups_none
+from grader.sandbox import cgroups_v2
+from grader.sandbox import doctor
+from grader.exceptions import CellError, GraderError, LimitExceeded, SandboxUnavailable
+from grader.sandbox.launch import LaunchSpec, Launcher, minimal_env
+from grader.sandbox.argv import (KERNEL_CWD, KERNEL_HOME, KERNEL_OUT, Layout, bwrap_argv, python_roots,
+                           scope_env, systemd_scope)
+from grader.settings import Settings
+
+UID_BASE, UID_SPAN = 1_900_000_000, 100_000_000
+EXEC = Path(__file__).with_name("exec.py")
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
+#: a working dir with less free space than this after a failure counts as full
+DISK_FULL_MARGIN = 1024 * 1024
+MB = 1024 * 1024
+
+
+@dataclass
+class SessionRecord:
+    """What one session used, so that tests and audits can check it left nothing behind."""
+
+    uid: int
+    #: the cgroup's name ("" at the levels without one)
+    cgroup: str
+
+
+class SandboxLauncher(Launcher):
+    """bubblewrap + the limits of ``level``; ``create()`` says why it cannot run here."""
+
+    _checked: ClassVar[set[str]] = set()
+
+    def __init__(self, bwrap: str, level: doctor.Level, v2_base: Path | None = None) -> None:
+        self.bwrap, self.level, self.v2_base = bwrap, level, v2_base
+        self.name = level.name
+        #: a host tmpfs needs root and a cgroup that marks it as in use (``remove_stale``)
+        self.own_tmpfs = level.rootless or level.cgroups not in ("v1", "v2")
+        self.sessions: list[SessionRecord] = []
+
+    @classmethod
+    def create(cls, forced: str | None = None) -> "SandboxLauncher":
+        """A launcher at the strongest level here (or ``forced``: ``v1``, ``v2``, ``none``; by
+        default ``$GRADER_CGROUPS``), or ``SandboxUnavailable`` saying what to enable."""
+        offer = doctor.survey(forced)
+        level = doctor.choose(offer)
+        if not level.rootless:
+            _check_reachable(Path(tempfile.gettempdir()))
+        launcher = cls(offer.bwrap, level, offer.v2_base)
+        if level.name not in cls._checked:
+            if not level.rootless:
+                remove_stale()
+            if level.cgroups == "v2" and offer.v2_base is not None:
+                cgroups_v2.remove_stale(offer.v2_base)
+                cgroups_v2.prepare(offer.v2_base)
+            launcher._probe()
+            cls._checked.add(level.name)
+        return launcher
+
+    @contextmanager
+    def session(self, workdir: Path, settings: Settings,
+                read_only: Sequence[str] = ()) -> Iterator[LaunchSpec]:
+        command = [sys.executable, "-m", "ipykernel_launcher", "-f", "@connection_file"]
+        with self._sandbox(workdir, settings, command, read_only) as (plan, conn, group):
+            yield LaunchSpec(
+                argv=[sys.executable, "-I", "-S", str(EXEC), str(plan), "{connection_file}"],
+                env={"PATH": "/usr/bin:/bin"}, cwd=workdir,
+                kernel_cwd=KERNEL_OUT if self.own_tmpfs else KERNEL_CWD,
+                transport="ipc", ip=str(conn / "kernel-ipc"),
+                connection_file=str(conn / "kernel.json"),
+                limit_hit=lambda exc=None: _limit_hit(group, workdir, settings, self.level, exc,
+                                                      self.own_tmpfs))
+
+    @contextmanager
+    def _sandbox(self, workdir: Path, settings: Settings, command: list[str],
+                 read_only: Sequence[str] = ()) -> Iterator[tuple[Path, Path, object]]:
+        """Set up uid, tmpfs, limits and plan; whatever happens, tear everything down."""
+        rootless = self.level.rootless
+        uid = os.getuid() if rootless else UID_BASE + secrets.randbelow(UID_SPAN)
+        private = Path(tempfile.mkdtemp(prefix="grader-sbx-"))  # plan, filter, passwd, roots/
+        private.chmod(0o700 if rootless else 0o711)  # the sandbox uid may reach roots/ and passwd
+        conn = Path(tempfile.mkdtemp(prefix="grader-conn-"))    # the kernel's IPC sockets
+        group, mounted = None, False
+        try:
+            if not rootless:
+                os.chown(conn, uid, uid)
+                if self.own_tmpfs:  # bound at KERNEL_OUT, where the kernel writes for the grader
+                    os.chown(workdir, uid, uid)
+            # the group first: a workdir mount without a live group is stale (remove_stale)
+            group = self._group(uid, private, workdir, settings)
+            self.sessions.append(SessionRecord(uid, group.name))
+            if not self.own_tmpfs:
+                _mount_workdir(workdir, uid, settings.kernel_disk_bytes)
+                mounted = True
+            layout = Layout(private, conn, workdir, self.own_tmpfs, tuple(read_only))
+            yield self._plan(uid, group, layout, settings, command), conn, group
+        finally:
+            if group is not None:
+                group.kill()
+            if mounted:
+                _unmount(workdir)
+            if group is not None:
+                group.remove()
+            shutil.rmtree(conn, ignore_errors=True)
+            shutil.rmtree(private, ignore_errors=True)
+
+    def _group(self, uid: int, private: Path, workdir: Path, settings: Settings):
+        """The limits of this level: a cgroup (v1, v2) or the guard (rlimits, systemd scope)."""
+        memory, pids = settings.kernel_memory_bytes, settings.kernel_max_pids
+        if self.level.cgroups == "v1":
+            return cgroups.Group.create(str(uid), memory, pids, settings.kernel_cpus)
+        if self.level.cgroups == "v2":
+            return cgroups_v2.Group.create(self.v2_base, str(uid), memory, pids, settings.kernel_cpus)
+        watch = (workdir, settings.kernel_disk_bytes) if self.own_tmpfs else None
+        return cgroups_none.Guard(private / "info.json", memory, pids,
+                                  scope=self.level.cgroups == "systemd", watch_dir=watch)
+
+    def _plan(self, uid: int, group, layout: Layout, settings: Settings, command: list[str]) -> Path:
+        """Write what ``sandbox_exec`` does as JSON (mode 0600) in the private dir."""
+        private = layout.private
+        for name, line in (("passwd", f"student:x:{uid}:{uid}:student:{KERNEL_HOME}:/bin/sh\n"),
+                           ("group", f"student:x:{uid}:\n")):
+            (private / name).write_text(line)
+            (private / name).chmod(0o644)
+        env = minimal_env(settings, KERNEL_HOME)
+        env.update(USER="student", LOGNAME="student", TMPDIR="/tmp")
+        if self.level.rootless:  # the user reaches the Python itself: bind it directly
+            binds, staged = [[root, root] for root in python_roots()], []
+        else:  # staged by sandbox_exec: the sandbox uid may not reach e.g. /root
+            staged = [[root, str(private / "roots" / str(i))] for i, root in enumerate(python_roots())]
+            binds = [[target, root] for root, target in staged]
+            for _, target in staged:
+                os.makedirs(target, mode=0o755)
+        argv = bwrap_argv(self.bwrap, layout, settings.kernel_disk_bytes, env, binds) + ["--"]
+        if self.level.cgroups == "none":
+            # RLIMIT_NPROC set inside the user namespace counts only the sandbox's tasks there
+            # (a user's own tasks outside count only against the limit they had at its creation)
+            argv += [shutil.which("prlimit") or "/usr/bin/prlimit",
+                     f"--nproc={settings.kernel_max_pids}", "--"]
+        argv += command
+        scope = self.level.cgroups == "systemd"
+        plan = {"uid": uid, "cgroup_procs": group.procs_files(), "binds": staged,
+                "argv": (systemd_scope(settings) if scope else []) + argv,
+                "env": scope_env() if scope else {},
+                "rlimits": self._rlimits(settings)}
+        path = private / "plan.json"
+        path.write_text(json.dumps(plan))
+        path.chmod(0o600)
+        return path
+
+    def _rlimits(self, settings: Settings) -> dict[str, list[int]]:
+        """Always file size, core dumps, CPU; per-process memory and tasks without cgroups."""
+        cpu = int(settings.kernel_cpu_seconds)
+        limits = {"RLIMIT_FSIZE": [settings.kernel_max_file_bytes] * 2, "RLIMIT_CORE": [0, 0],
+                  "RLIMIT_CPU": [cpu, cpu + 5]}
+        if self.level.cgroups == "none":
+            limits["RLIMIT_DATA"] = [settings.kernel_memory_bytes] * 2
+            if not self.level.rootless:  # a fresh uid: its tasks are the sandbox's
+                limits["RLIMIT_NPROC"] = [settings.kernel_max_pids] * 2
+        return limits
+
+    def _probe(self) -> None:
+        """Start a trivial sandbox once, so that a broken setup fails now with its reason."""
+        workdir = Path(tempfile.mkdtemp(prefix="grader-run-probe-"))
+        settings = Settings(kernel_memory_bytes=256 * MB, kernel_max_pids=16, kernel_disk_bytes=MB)
+        command = [sys.executable, "-c", "import os; os.listdir('.')"]
+        try:
+            with self._sandbox(workdir, settings, command) as (plan, _, _):
+                proc = subprocess.run([sys.executable, "-I", "-S", str(EXEC), str(plan)],
+                                      env={"PATH": "/usr/bin:/bin"}, cwd=workdir,
+                                      capture_output=True, text=True, timeout=30)
+            if proc.returncode != 0:
+                raise SandboxUnavailable(f"bubblewrap failed to start a sandbox ({self.name}): "
+                                         f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise SandboxUnavailable(f"cannot set up the sandbox ({self.name}): {exc}") from None
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            self.sessions.clear()
+
+
+def remove_stale() -> None:
+    """Clean up after graders that were killed outright (a batch worker past its grace time):
+    their kernels died with them (--die-with-parent), but workdir mounts and groups remain."""
+    live = cgroups.live_tags()
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields, _, tail = line.partition(" - ")
+        target, parts = fields.split(" ")[4], tail.split(" ")
+        match = re.search(r"\buid=(\d+)", parts[-1]) if len(parts) >= 3 else None
+        if (parts[0] == "tmpfs" and match and os.path.basename(target).startswith("grader-run-")
+                and UID_BASE <= int(match.group(1)) < UID_BASE + UID_SPAN
+                and match.group(1) not in live):
+            _unmount(Path(target))
+            shutil.rmtree(target, ignore_errors=True)
+    cgroups.remove_stale()
+
+
+def _check_reachable(folder: Path) -> None:
+    """bwrap binds the run and socket dirs as the sandbox uid: it must traverse their parents."""
+    for path in [folder.resolve(), *folder.resolve().parents]:
+        if not path.stat().st_mode & 0o001:
+            raise SandboxUnavailable(f"the temp dir {folder} is not reachable by other users "
+                                     f"({path} lacks o+x); set TMPDIR to a folder with mode 0711 or 1777")
+
+
+def _mount_workdir(workdir: Path, uid: int, size: int) -> None:
+    """Put a size-limited tmpfs owned by ``uid`` over ``workdir``, with its files copied in."""
+    names = [n for n in os.listdir(workdir) if (workdir / n).is_file()]
+    sources = {n: open(workdir / n, "rb") for n in names}  # stay readable once hidden
+    try:
+        used = sum(os.fstat(f.fileno()).st_size for f in sources.values())
+        options = f"size={size + used + 1024 * 1024},mode=0700,uid={uid},gid={uid}"
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.mount(b"tmpfs", os.fsencode(workdir), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                      options.encode()) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"cannot mount a tmpfs on {workdir}: {os.strerror(err)}")
+        for name, source in sources.items():
+            with open(workdir / name, "xb") as target:
+                shutil.copyfileobj(source, target)
+            os.chown(workdir / name, uid, uid)
+    finally:
+        for source in sources.values():
+            source.close()
+
+
+def _unmount(workdir: Path) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.umount2(os.fsencode(workdir), MNT_DETACH)
+
+
+def _limit_hit(group, workdir: Path, settings: Settings, level: doctor.Level,
+               exc: GraderError | None = None, own_tmpfs: bool = False) -> LimitExceeded | None:
+    """After a failure: was it a sandbox limit? The message names the limit (and says when it
+    binds each process alone: the levels without cgroups)."""
+    if group is None:
+        return None
+    whole = level.cgroups != "none"
+    failed = exc.message if isinstance(exc, CellError) else ""
+    refused = re.search(r"raised (MemoryError|ResourceExhaustedError)\b", failed)  # RLIMIT_DATA
+    if group.memory_exceeded() or (not whole and refused):
+        scope = "all its processes together" if whole else "per process, or all its processes " \
+            "together as last measured"
+        return LimitExceeded(f"the notebook used more than the memory limit of "
+                             f"{settings.kernel_memory_bytes // MB:,} MB ({scope}); the largest "
+                             "process was killed or its allocation refused", kind="memory_limit")
+    if group.pids_exceeded():
+        return LimitExceeded(f"the notebook tried to run more than {settings.kernel_max_pids} "
+                             "processes or threads at once", kind="process_limit")
+    if _disk_full(group, workdir, own_tmpfs) or "No space left on device" in failed:
+        return LimitExceeded(f"the notebook filled its working directory (limit "
+                             f"{settings.kernel_disk_bytes // MB:,} MB)", kind="disk_limit")
+    if group.cpu_seconds() >= 0.95 * settings.kernel_cpu_seconds:  # cpuacct lags a little
+        return LimitExceeded(f"the notebook used more than {settings.kernel_cpu_seconds:g} s of "
+                             "CPU time", kind="cpu_limit")
+    return None
+
+
+def _disk_full(group, workdir: Path, own_tmpfs: bool) -> bool:
+    if own_tmpfs:  # bwrap's tmpfs is gone by now; the guard watched the shared dir
+        return bool(getattr(group, "disk_hit", False))
+    try:
+        disk = os.statvfs(workdir)
+    except OSError:
+        return False
+    return disk.f_bavail * disk.f_frsize < DISK_FULL_MARGIN
+

@@ -1,0 +1,144 @@
+"""The verification worker as seen from the grader: one child process, JSON lines both ways.
+
+The child (``python -m grader.verify.worker``) runs in its own session, so a timeout kills its
+whole process group. Its memory is capped with RLIMIT_DATA, set by the child itself before it
+imports TensorFlow (RLIMIT_AS breaks TensorFlow's thread start-up). Its stderr goes to an
+unlinked temporary file, so a chatty TensorFlow can never block the pipe; the tail of it
+explains a crash.
+"""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from grader.settings import Settings
+
+MAX_ANSWER_BYTES = 10 * 1024**2
+STOP_TIMEOUT = 5.0  # seconds a worker gets to exit after its stdin closes
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+class WorkerTimeout(Exception):
+    """No answer before the deadline; the worker has been killed."""
+
+
+class WorkerDied(Exception):
+    """The worker exited without answering; ``signal`` is set when a signal killed it."""
+
+    def __init__(self, message: str, signal: int | None = None, log: str = "") -> None:
+        super().__init__(message)
+        self.signal = signal
+        self.log = log
+
+
+class WorkerProcess:
+    """A started worker; ``request`` sends one job and waits for its answer line."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.started = time.monotonic()
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.verify.worker"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.log, env=worker_env(settings),
+            start_new_session=True, close_fds=True)
+        self._buffer = b""
+        self.ready: dict | None = None
+
+    def wait_ready(self, timeout: float) -> dict:
+        """The worker's hello line (versions, pid), waiting at most ``timeout`` from the start."""
+        if self.ready is None:
+            self.ready = self._read(self.started + timeout)
+        return self.ready
+
+    def request(self, job: dict, timeout: float) -> dict:
+        self.proc.stdin.write((json.dumps(job) + "\n").encode())
+        self.proc.stdin.flush()
+        return self._read(time.monotonic() + timeout)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _read(self, deadline: float) -> dict:
+        fd = self.proc.stdout.fileno()
+        with selectors.DefaultSelector() as selector:  # not select(): no limit on fd numbers
+            selector.register(fd, selectors.EVENT_READ)
+            self._fill(fd, selector, deadline)
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def _fill(self, fd: int, selector: selectors.BaseSelector, deadline: float) -> None:
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise WorkerTimeout()
+            if not selector.select(remaining):
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise self._died()
+            self._buffer += chunk
+            if len(self._buffer) > MAX_ANSWER_BYTES:
+                self.kill()
+                raise WorkerDied("the worker's answer was far too long")
+
+    def _died(self) -> WorkerDied:
+        try:
+            code = self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.proc.returncode
+        sig = -code if code is not None and code < 0 else None
+        how = f"was killed by signal {signal.Signals(sig).name}" if sig else f"exited ({code})"
+        return WorkerDied(f"the verification worker {how}", sig, self.log_tail())
+
+    def log_tail(self, size: int = 3000) -> str:
+        try:
+            end = self.log.seek(0, os.SEEK_END)
+            self.log.seek(max(0, end - size))
+            return self.log.read().decode(errors="replace")
+        except (OSError, ValueError):
+            return ""
+
+    def kill(self) -> None:
+        """Kill the worker's whole process group (it is a session leader)."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        self._close_files()
+
+    def close(self) -> None:
+        """Kill at once: the worker keeps nothing worth a graceful exit (the memo lives in the
+        grader), and TensorFlow's teardown alone takes ~0.7 s."""
+        self.kill()
+
+    def _close_files(self) -> None:
+        for f in (self.proc.stdin, self.proc.stdout, self.log):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The grader's environment plus the worker's limits; TensorFlow's C++ logs kept quiet."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0",
+                "GRADER_MEMORY_BYTES": str(int(settings.verify_memory_bytes)),
+                "GRADER_TF_THREADS": str(int(settings.tf_threads))})
+    if settings.tf_threads:
+        env["TF_NUM_INTRAOP_THREADS"] = str(settings.tf_threads)
+        env["TF_NUM_INTEROP_THREADS"] = "1"
+        env["OMP_NUM_THREADS"] = str(settings.tf_threads)
+    return env

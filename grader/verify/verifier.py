@@ -1,0 +1,304 @@
+"""Verification training: the grader trains the student's *architecture* itself.
+
+The student's own training proves nothing (it can be faked, shortened, or run on other data),
+so only the validated layer list crosses to a separate worker process, which rebuilds the model
+from an allow-list and trains it on the course split with fixed seeds and deterministic ops.
+The accuracy range comes from the spec's calibration (``grader calibrate``).
+
+A :class:`Verifier` keeps one long-lived worker (TensorFlow imported once; restarted after a
+crash or a timeout) and memoizes answers by a hash of everything that determines them:
+architecture, input shape, training settings, thread count, TF/Keras versions and the data's
+sha256. The same architecture gives the same deterministic result, so it is trained once per
+Verifier, or once per ``memo_dir`` when the Verifiers of a batch's workers share one (a folder
+of the grader's own: its JSON files are trusted).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import threading
+import weakref
+from importlib import metadata
+from pathlib import Path
+
+from grader import layers as L
+from grader.exceptions import DataUnavailable, GraderError, LimitExceeded
+from grader.extract.report import ExtractedModel
+from grader.result import Check
+from grader.settings import Settings
+from grader.spec import Spec
+from grader.verify.process import WorkerDied, WorkerProcess, WorkerTimeout
+
+CHECK_NAME = "Verification training: validation accuracy"
+DEFAULTS = {"learning_rate": 0.001, "bn_images": 512,
+            "split": {"train": [0, 2400], "validation": [2400, 3000]}}
+#: a worker whose data size (what RLIMIT_DATA counts) grows past this share of its limit is
+#: replaced between jobs: TensorFlow keeps a little memory per model trained
+RECYCLE_SHARE = 0.7
+MEMORY_ADVICE = ("The grader could not train your architecture within its memory limit: compare "
+                 "the sizes of your layers (filters, units) with the exercise.")
+TIMEOUT_ADVICE = ("The grader could not train your architecture within its time limit: compare "
+                  "the sizes of your layers (filters, units, pooling) with the exercise.")
+VALIDATION_NOTE = ("validation images, after re-estimating the BatchNormalization statistics on "
+                   "{} training images (the moving averages of one short epoch are not yet "
+                   "meaningful); the student's own validation curve does not do this")
+
+
+class Untrainable(Exception):
+    """The architecture cannot be trained on the course data; the message says why."""
+
+
+class Verifier:
+    """``verifier(model, spec, data_file, settings) -> (Check, training)``, reusable.
+
+    Use it as a context manager (or call ``close``); ``start`` launches the worker early, so
+    that TensorFlow's import overlaps other work (e.g. executing the notebook).
+    """
+
+    def __init__(self, settings: Settings | None = None, *, memo_dir: Path | None = None) -> None:
+        self.settings = settings or Settings()
+        self.memo: dict[str, dict | Exception] = {}
+        self.memo_dir = Path(memo_dir) if memo_dir else None
+        self.trainings = 0
+        self.hits = 0
+        self._worker: WorkerProcess | None = None
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _stop, [None])
+
+    def __enter__(self) -> "Verifier":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> "Verifier":
+        if self._worker is None or not self._worker.alive():
+            self._worker = WorkerProcess(self.settings)
+            self._finalizer.detach()
+            self._finalizer = weakref.finalize(self, _stop, [self._worker])
+        return self
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def __call__(self, model: ExtractedModel, spec: Spec, data_file: Path,
+                 settings: Settings | None = None) -> tuple[Check, dict]:
+        settings = settings or self.settings
+        job = make_job(model.layers, model.input_shape, spec, data_file, settings)
+        low, high = spec.training["range"]
+        try:
+            check_trainable(model.layers, model.input_shape, spec)
+            training = dict(self.train(job, settings))
+        except Untrainable as exc:
+            return untrainable_check(spec, str(exc)), {"val_accuracy": None, "range": [low, high],
+                                                       "error": str(exc), **settings_of(job)}
+        training["range"] = [low, high]
+        training["calibrated_epochs"] = spec.training["epochs"]
+        training["validation"] = VALIDATION_NOTE.format(job["bn_images"])
+        return accuracy_check(spec, training), training
+
+    def train(self, job: dict, settings: Settings | None = None) -> dict:
+        """The worker's ``training`` dict for ``job``, from the memo when already trained."""
+        settings = settings or self.settings
+        job = {**job, "threads": int(self.settings.tf_threads)}  # what this worker runs with
+        key = job_key(job)
+        with self._lock:
+            found = self.memo.get(key) or self._read_memo(key)
+            if found is None or _longer_limit(found, settings):
+                try:
+                    found = self._train(job, settings)
+                except (LimitExceeded, Untrainable) as exc:
+                    found = exc  # the same architecture hits the same limit: not tried twice
+                self.memo[key] = found
+                self._write_memo(key, found)
+                cached = False
+            else:
+                self.hits += 1
+                cached = True
+        if isinstance(found, Exception):
+            raise found
+        return {**found, "cached": cached}
+
+    def _train(self, job: dict, settings: Settings) -> dict:
+        self.start()
+        try:
+            hello = self._worker.wait_ready(settings.verify_start_timeout)
+        except (WorkerTimeout, WorkerDied) as exc:
+            self._drop()
+            why = str(exc) or f"no answer within {settings.verify_start_timeout:g} s"
+            raise GraderError(f"the verification worker did not start: {why}",
+                              traceback=getattr(exc, "log", None)) from None
+        self.trainings += 1
+        try:
+            reply = self._worker.request(job, settings.verify_timeout)
+        except WorkerTimeout:
+            self._drop()
+            raise LimitExceeded(
+                f"the verification training did not finish within {settings.verify_timeout:g} s "
+                "(the time limit for training your architecture); it was stopped",
+                kind="timeout", advice=TIMEOUT_ADVICE, limit=settings.verify_timeout) from None
+        except WorkerDied as exc:
+            self._drop()
+            raise LimitExceeded(
+                f"{exc} while training your architecture; with a memory limit of "
+                f"{self.settings.verify_memory_bytes / 1024**3:g} GiB this most likely means the "
+                "architecture needs more memory than allowed", kind="memory_limit",
+                advice=MEMORY_ADVICE, traceback=exc.log) from None
+        if reply.get("data_bytes", 0) > RECYCLE_SHARE * self.settings.verify_memory_bytes:
+            self.close()  # TensorFlow keeps some memory per model: start afresh next time
+        return self._outcome(reply, hello)
+
+    def _drop(self) -> None:
+        if self._worker is not None:
+            self._worker.kill()
+            self._worker = None
+
+    def _outcome(self, reply: dict, hello: dict) -> dict:
+        if reply.get("ok"):
+            training = reply["training"]
+            training["versions"] = hello.get("versions")
+            training["threads"] = hello.get("threads")
+            return training
+        kind, message = reply.get("kind"), str(reply.get("message", ""))[:1000]
+        if kind == "memory_limit":
+            raise LimitExceeded(
+                f"training your architecture needs more than the verifier's memory limit of "
+                f"{self.settings.verify_memory_bytes / 1024**3:g} GiB", kind="memory_limit",
+                advice=MEMORY_ADVICE)
+        if kind == "data":
+            raise DataUnavailable(f"verification training: {message}")
+        raise Untrainable(f"the grader could not train this architecture: {message}")
+
+    def _read_memo(self, key: str) -> dict | None:
+        if self.memo_dir is None:
+            return None
+        try:
+            found = json.loads((self.memo_dir / f"{key}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return found if isinstance(found, dict) and "val_accuracy" in found else None
+
+    def _write_memo(self, key: str, found: dict | Exception) -> None:
+        if self.memo_dir is None or isinstance(found, Exception):
+            return
+        from grader.render.files import write_json
+
+        try:
+            write_json(self.memo_dir / f"{key}.json", found)
+        except OSError:
+            pass  # a memo is an optimisation only
+
+
+def _longer_limit(found: dict | Exception, settings: Settings) -> bool:
+    """A remembered timeout is retried only when the time limit is now longer."""
+    limit = getattr(found, "details", {}).get("limit") if isinstance(found, LimitExceeded) else None
+    return limit is not None and settings.verify_timeout > limit
+
+
+def _stop(holder: list) -> None:
+    """Finalizer: a Verifier dropped without ``close`` still ends its worker."""
+    worker = holder[0] if holder else None
+    if worker is not None:
+        worker.close()
+
+
+def verify(model: ExtractedModel, spec: Spec, data_file: Path,
+           settings: Settings) -> tuple[Check, dict]:
+    """One-shot verification (a fresh worker); batches should keep one ``Verifier``."""
+    with Verifier(settings) as verifier:
+        return verifier(model, spec, data_file, settings)
+
+
+# --- jobs -------------------------------------------------------------------------------------
+
+def make_job(layers: list[L.Layer], input_shape, spec: Spec, data_file: Path,
+             settings: Settings) -> dict:
+    """Plain JSON for the worker: the validated layers and the calibrated training settings."""
+    training = spec.training or {}
+    epochs = int(settings.verify_epochs or training["epochs"])
+    if epochs < 1:
+        raise GraderError("verification training needs at least one epoch")
+    return {
+        "layers": [{"kind": layer.kind, "args": layer.args} for layer in layers],
+        "input_shape": list(input_shape), "epochs": epochs,
+        "batch_size": int(training["batch_size"]), "seed": int(training["seed"]),
+        "learning_rate": float(training.get("learning_rate", DEFAULTS["learning_rate"])),
+        "bn_images": int(training.get("bn_images", DEFAULTS["bn_images"])),
+        "split": training.get("split", DEFAULTS["split"]), "classes": classes(spec),
+        "data_sha256": spec.data["sha256"], "data_file": str(data_file),
+        # thread counts change the last digits of the sums: part of what determines a result
+        "threads": int(settings.tf_threads),
+    }
+
+
+def job_key(job: dict) -> str:
+    """Everything that determines the result (not where the data file happens to lie),
+    with the TensorFlow and Keras versions, so that a memo kept on disk never outlives them."""
+    body = {k: v for k, v in job.items() if k != "data_file"}
+    body["versions"] = _library_versions()
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _library_versions() -> dict:
+    found = {}
+    for package in ("tensorflow", "keras"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def settings_of(job: dict) -> dict:
+    return {k: job[k] for k in ("epochs", "batch_size", "seed")}
+
+
+def classes(spec: Spec) -> int:
+    """The number of classes: the reference model's output width."""
+    return int(spec.layers[-1]["output_shape"][-1])
+
+
+def check_trainable(layers: list[L.Layer], input_shape, spec: Spec) -> None:
+    """Refuse, before any training, a model whose input or output cannot fit the data."""
+    image = math.prod(spec.input_shape[1:])
+    if math.prod(input_shape[1:]) != image:
+        raise Untrainable(f"the model's input shape {L.fmt_shape(input_shape)} cannot hold the "
+                          f"course images {L.fmt_shape(spec.input_shape)}")
+    infos = L.infer(layers, tuple(input_shape))
+    out = infos[-1].output_shape if infos else tuple(input_shape)
+    if tuple(out) != (None, classes(spec)):
+        raise Untrainable(f"the model's output shape is {L.fmt_shape(out)}, but the "
+                          f"{classes(spec)} classes need {L.fmt_shape((None, classes(spec)))}")
+
+
+# --- the check --------------------------------------------------------------------------------
+
+def accuracy_check(spec: Spec, training: dict) -> Check:
+    low, high = training["range"]
+    acc, epochs = training["val_accuracy"], training["epochs"]
+    points = float(spec.points["accuracy"])
+    passed = acc is not None and low <= acc <= high
+    shown = "not a number" if acc is None else f"{acc:.3f}"
+    note = "" if epochs == training.get("calibrated_epochs", epochs) else \
+        f" (the range was calibrated for {training['calibrated_epochs']} epochs)"
+    message = (f"the grader trained your architecture for {epochs} epoch{'s' * (epochs != 1)}: "
+               f"validation accuracy {shown}, expected {low:.2f}–{high:.2f}{note}")
+    hint = None if passed else (
+        f"Your network learns poorly: the reference architecture reaches at least {low:.2f} "
+        "with the same training. Look at the structure checks above for the layer that differs "
+        "(activations that destroy the signal, far too few units or filters).")
+    return Check(name=CHECK_NAME, passed=passed, message=message,
+                 points=points if passed else 0.0, max_points=points, category="training",
+                 hint=hint, expected=[low, high], actual=acc)
+
+
+def untrainable_check(spec: Spec, why: str) -> Check:
+    points = float(spec.points["accuracy"])
+    return Check(name=CHECK_NAME, passed=False, message=why, points=0.0, max_points=points,
+                 category="training", hint="Fix the structure checks above first: the grader "
+                 "trains only architectures that fit the course data.")

@@ -1,0 +1,256 @@
+"""The verification-training worker: ``python -m grader.verify.worker``, one job per JSON line.
+
+It imports TensorFlow once and trains each job's architecture from plain, validated layer data:
+every layer is rebuilt from an allow-list (kind → Keras class, with only the named arguments),
+so nothing the student made (objects, weights, configs, compile settings) is ever loaded. Only
+JSON crosses the pipe: a ``{"ready": ...}`` line at start, then one answer line per job.
+Anything TensorFlow prints goes to stderr, so the protocol stream stays clean.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import os
+import pickle
+import resource
+import sys
+import time
+import traceback
+
+#: kind -> (Keras layer class name, arguments passed through); see grader.layers.ALLOWED
+BUILDERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Conv2D": ("Conv2D", ("filters", "kernel_size", "strides", "padding", "dilation_rate",
+                          "use_bias", "activation", "kernel_initializer")),
+    "Dense": ("Dense", ("units", "use_bias", "activation", "kernel_initializer")),
+    "BatchNormalization": ("BatchNormalization", ("axis", "center", "scale", "momentum", "epsilon")),
+    "Activation": ("Activation", ("activation",)),
+    "ReLU": ("ReLU", ("max_value", "negative_slope", "threshold")),
+    "LeakyReLU": ("LeakyReLU", ("negative_slope",)),
+    "Dropout": ("Dropout", ("rate",)),
+    "SpatialDropout2D": ("SpatialDropout2D", ("rate",)),
+    "Flatten": ("Flatten", ()),
+    "MaxPooling2D": ("MaxPooling2D", ("pool_size", "strides", "padding")),
+    "AveragePooling2D": ("AveragePooling2D", ("pool_size", "strides", "padding")),
+    "GlobalMaxPooling2D": ("GlobalMaxPooling2D", ()),
+    "GlobalAveragePooling2D": ("GlobalAveragePooling2D", ()),
+    "Reshape": ("Reshape", ("target_shape",)),
+    "ZeroPadding2D": ("ZeroPadding2D", ("padding",)),
+}
+TUPLE_ARGS = frozenset({"kernel_size", "strides", "dilation_rate", "pool_size", "target_shape"})
+CURVES = ("accuracy", "val_accuracy", "loss", "val_loss")
+
+
+class JobError(Exception):
+    """A job that cannot be trained; ``kind`` says why (``build``, ``data``, ``memory_limit``)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def build_model(keras, layers: list[dict], input_shape: list):
+    """A Sequential model from ``[{"kind", "args"}]``; unknown kinds or arguments are refused."""
+    model = keras.Sequential([keras.Input(shape=tuple(input_shape[1:]))])
+    for i, spec in enumerate(layers):
+        kind, args = spec["kind"], spec.get("args", {})
+        if kind not in BUILDERS:
+            raise JobError("build", f"layer {i + 1}: {kind!r} is not an allowed layer")
+        class_name, allowed = BUILDERS[kind]
+        kwargs = {k: _arg(k, args[k]) for k in allowed if k in args and args[k] is not None}
+        try:
+            layer = getattr(keras.layers, class_name)(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise JobError("build", f"layer {i + 1} ({kind}): {exc}") from None
+        if args.get("frozen"):
+            layer.trainable = False
+        model.add(layer)
+    return model
+
+
+def _arg(key: str, value):
+    if key == "kernel_initializer":
+        return value  # a class name from grader.layers.INITIALIZERS; Keras resolves it
+    if key in TUPLE_ARGS and isinstance(value, list):
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    if key == "padding" and isinstance(value, list):
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    return value
+
+
+class Data:
+    """The course split, loaded once per file: 2400 training and 600 validation images."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple] = {}
+
+    def get(self, job: dict):
+        key = json.dumps([job["data_sha256"], job["split"], job["classes"]])
+        if key not in self._cache:
+            self._cache = {key: self._load(job)}
+        return self._cache[key]
+
+    @staticmethod
+    def _load(job: dict):
+        import numpy as np
+
+        raw = open(job["data_file"], "rb").read()
+        if hashlib.sha256(raw).hexdigest() != job["data_sha256"]:  # checked before unpickling
+            raise JobError("data", "the data file does not match its sha256")
+        X, y = pickle.loads(gzip.decompress(raw), encoding="latin1")
+        X = np.asarray(X, dtype="float32").reshape(len(X), -1)
+        y = np.asarray(y, dtype="int64")
+        (a, b), (c, d) = job["split"]["train"], job["split"]["validation"]
+        onehot = np.eye(job["classes"], dtype="float32")
+        return X[a:b], onehot[y[a:b]], X[c:d], onehot[y[c:d]]
+
+
+def train(job: dict, data: Data) -> dict:
+    """Train one architecture with fixed seeds; returns the ``training`` dict (plain numbers)."""
+    import keras
+
+    start = time.monotonic()
+    keras.utils.clear_session(free_memory=True)
+    keras.utils.set_random_seed(int(job["seed"]))
+    x_train, y_train, x_val, y_val = data.get(job)
+    shape = tuple(job["input_shape"][1:])
+    x_train, x_val = x_train.reshape((-1, *shape)), x_val.reshape((-1, *shape))
+    model = build_model(keras, job["layers"], job["input_shape"])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=job["learning_rate"]),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    built = time.monotonic()
+    curves = {k: [] for k in CURVES}
+    epoch_end = _validation(keras, model, x_train[: int(job["bn_images"])], x_val, y_val, curves)
+    model.fit(x_train, y_train, batch_size=int(job["batch_size"]), epochs=int(job["epochs"]),
+              shuffle=True, verbose=0, callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=epoch_end)])
+    return {"val_accuracy": curves["val_accuracy"][-1], "curves": curves,
+            "epochs": int(job["epochs"]), "batch_size": int(job["batch_size"]),
+            "seed": int(job["seed"]), "seconds": round(time.monotonic() - start, 2),
+            "build_seconds": round(built - start, 2), "peak_rss_bytes": peak_rss()}
+
+
+def _validation(keras, model, x_bn, x_val, y_val, curves: dict):
+    """Epoch-end hook: training metrics from Keras, validation metrics computed here.
+
+    Before each validation the BatchNormalization moving statistics are set to the exact
+    statistics of ``x_bn`` (training images): after one short epoch with momentum 0.99 the
+    moving averages still mostly hold their initial values, which would measure the averaging,
+    not what the weights learned. Training itself never reads these statistics.
+    """
+    import numpy as np
+
+    def on_epoch_end(epoch, logs):
+        logs = logs or {}
+        curves["accuracy"].append(_finite(logs.get("accuracy", math.nan)))
+        curves["loss"].append(_finite(logs.get("loss", math.nan)))
+        recalibrate_batchnorm(keras, model, x_bn)
+        probs = np.concatenate([np.asarray(model(x_val[i:i + 200], training=False))
+                                for i in range(0, len(x_val), 200)]).astype("float64")
+        hits = probs.argmax(axis=1) == y_val.argmax(axis=1)
+        picked = np.clip((probs * y_val).sum(axis=1), 1e-7, 1.0)
+        curves["val_accuracy"].append(_finite(hits.mean()))
+        curves["val_loss"].append(_finite(-np.log(picked).mean()))
+
+    return on_epoch_end
+
+
+def recalibrate_batchnorm(keras, model, x) -> None:
+    """Set each BatchNormalization's moving statistics to the exact ones of ``x``."""
+    from keras import ops
+
+    if not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers):
+        return
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            kept = layer.axis % len(x.shape)  # the normalized axis (the channels unless set)
+            axes = [i for i in range(len(x.shape)) if i != kept]
+            layer.moving_mean.assign(ops.mean(x, axis=axes))
+            layer.moving_variance.assign(ops.var(x, axis=axes))
+        x = layer(x, training=False)
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return round(value, 6) if math.isfinite(value) else None
+
+
+def peak_rss() -> int:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def answer(job: dict, data: Data) -> dict:
+    try:
+        return {"id": job.get("id"), "ok": True, "training": train(job, data)}
+    except JobError as exc:
+        return {"id": job.get("id"), "ok": False, "kind": exc.kind, "message": str(exc)}
+    except MemoryError:
+        return _memory_error(job)
+    except Exception as exc:  # TensorFlow raises many types; the grader gets a short message
+        if "ResourceExhausted" in type(exc).__name__ or "OOM" in str(exc)[:2000]:
+            return _memory_error(job)
+        return {"id": job.get("id"), "ok": False, "kind": "train",
+                "message": f"{type(exc).__name__}: {str(exc)[:500]}",
+                "traceback": traceback.format_exc()[-4000:]}
+
+
+def _memory_error(job: dict) -> dict:
+    return {"id": job.get("id"), "ok": False, "kind": "memory_limit",
+            "message": "training this architecture needs more memory than the verifier may use"}
+
+
+def configure(threads: int) -> dict:
+    """Import TensorFlow once, with deterministic ops and the configured thread counts."""
+    import tensorflow as tf
+    import keras
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.experimental.enable_op_determinism()
+    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def limit_memory() -> None:
+    """RLIMIT_DATA from ``GRADER_MEMORY_BYTES``: oversize allocations then fail cleanly."""
+    wanted = int(os.environ.get("GRADER_MEMORY_BYTES", "0") or 0)
+    if wanted > 0:
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
+def memory_now() -> dict:
+    """Resident memory, and the data size that RLIMIT_DATA counts (from /proc/self/status)."""
+    found = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmData"):
+                    found[key] = int(value.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"rss_bytes": found.get("VmRSS", 0), "data_bytes": found.get("VmData", 0)}
+
+
+def main() -> int:
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # stray prints (TensorFlow, Keras) go to stderr, never into the protocol
+    limit_memory()
+    threads = int(os.environ.get("GRADER_TF_THREADS", "0") or 0)
+    versions = configure(threads)
+    protocol.write(json.dumps({"ready": True, "versions": versions, "pid": os.getpid(),
+                               "threads": threads}) + "\n")
+    data = Data()
+    for line in sys.stdin:
+        if line.strip():
+            reply = answer(json.loads(line), data)
+            reply.update(memory_now())
+            protocol.write(json.dumps(reply) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
