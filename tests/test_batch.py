@@ -315,7 +315,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_graded(tmp_path, data_file):
 def test_workers_that_cannot_start_stop_the_batch_with_a_clear_error(tmp_path, spec, data_file,
                                                                       fast_settings, monkeypatch):
     monkeypatch.setattr(workers, "worker_main", None)  # a spawned process cannot run this
-    pool = workers.WorkerPool(2, spec, data_file, fast_settings, lambda task, data: None)
+    pool = workers.LocalPool(2, spec, data_file, fast_settings, lambda task, data: None)
     tasks = [workers.Task("alice", tmp_path / "alice.ipynb")]
     with pytest.raises(GraderError, match="could not start"):
         pool.run(tasks)

@@ -66,10 +66,10 @@ def test_a_lost_workers_log_tail_holds_only_what_this_submission_wrote(tmp_path,
     student B, B's result (JSON, HTML report) must show only what belongs to B's grading."""
     from types import SimpleNamespace
 
-    from grader.batch.workers import Task, WorkerPool, worker_log
+    from grader.batch.workers import Task, LocalPool, worker_log
 
     results = []
-    pool = WorkerPool.__new__(WorkerPool)
+    pool = LocalPool.__new__(LocalPool)
     pool.spec, pool.tmpdir = spec, str(tmp_path)
     pool.on_result = lambda task, data: results.append(data)
     process = SimpleNamespace(pid=4242, join=lambda timeout=None: None)
@@ -111,8 +111,8 @@ def test_an_interrupted_rerun_leaves_no_stale_gradebook(tmp_path, data_file, mon
     def interrupted(self, tasks):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(workers.WorkerPool, "__init__", lambda self, *a, **k: None)
-    monkeypatch.setattr(workers.WorkerPool, "run", interrupted)
+    monkeypatch.setattr(workers.LocalPool, "__init__", lambda self, *a, **k: None)
+    monkeypatch.setattr(workers.LocalPool, "run", interrupted)
     settings = Settings(sandbox="off", verify=False, data_path=data_file)
     with pytest.raises(KeyboardInterrupt):
         batch.grade_folder(folder, out, settings=settings, workers=1,

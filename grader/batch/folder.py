@@ -41,7 +41,8 @@ from grader.render.progress import Progress, duration
 from grader.result import Result, Status
 from grader.settings import Settings
 from grader.spec import Spec
-from grader.batch.workers import BATCH_PREFIX, Task, WorkerPool, fault_result
+from grader.batch.executor import Task, executor_for
+from grader.batch.workers import BATCH_PREFIX, fault_result
 
 #: memory one worker may need at once: a kernel with TensorFlow and the course data, plus the
 #: verifier training the architecture; the default number of workers keeps within what is free
@@ -239,7 +240,7 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
         for result in problems:
             batch.save(result)
         if todo:
-            WorkerPool(n, spec, data_file, settings, batch.on_result, batch.progress.tick).run(todo)
+            executor_for(n, spec, data_file, settings, batch.on_result, batch.progress.tick).run(todo)
     except KeyboardInterrupt:
         batch.progress.close()
         print(f"grader: interrupted; {len(batch.results)} of {len(submissions)} results are saved "

@@ -28,6 +28,7 @@ from typing import Callable
 import psutil
 
 from grader import pipeline
+from grader.batch.executor import Executor, Task
 from grader.exceptions import GraderError
 from grader.result import GRADER_FAULTS, ErrorInfo, Result, Status
 from grader.settings import Settings
@@ -42,12 +43,6 @@ MAX_FAILED_STARTS = 3
 #: asks a worker to kill its kernel and exit; not SIGTERM, which nbclient handles itself (and
 #: resets to the default) while a notebook runs
 STOP_SIGNAL = signal.SIGUSR1
-
-
-@dataclass(frozen=True)
-class Task:
-    student: str
-    notebook: Path
 
 
 @dataclass(frozen=True)
@@ -225,13 +220,14 @@ class _Worker:
         return found
 
 
-class WorkerPool:
-    """``run(tasks)`` grades every task; ``on_result(task, result_dict)`` gets each result."""
+class LocalPool(Executor):
+    """The default executor: spawned worker processes on this machine (module docstring)."""
+
+    name = "local"
 
     def __init__(self, size: int, spec: Spec, data_file: Path, settings: Settings,
                  on_result: Callable[[Task, dict], None], on_tick: Callable[[], None] = lambda: None):
-        self.size, self.spec, self.settings = size, spec, settings
-        self.on_result, self.on_tick = on_result, on_tick
+        super().__init__(size, spec, data_file, settings, on_result, on_tick)
         _remove_stale_batches()
         self.tmpdir = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-")
         os.chmod(self.tmpdir, 0o711)  # a sandboxed kernel (another uid) reaches its own run dir
