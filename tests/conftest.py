@@ -15,6 +15,19 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("GRADER_DATA") or ROOT.parent / "shared" / "data" / "mnist_4000.pkl.gz")
 
 
+#: the markers of the tests a developer skips while iterating (``pytest -m fast`` runs the rest)
+SLOW_TIERS = ("kernel", "slow", "browser", "sandbox")
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects: ``fast`` must be set by then
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``-m fast`` is ``-m "not kernel and not slow and not browser and not sandbox"``: a name
+    for the tier developers run on every edit, kept in one place."""
+    for item in items:
+        if not any(item.get_closest_marker(name) for name in SLOW_TIERS):
+            item.add_marker(pytest.mark.fast)
+
+
 @pytest.fixture(scope="session")
 def data_file() -> Path:
     assert DATA.is_file(), f"test data missing: set GRADER_DATA or provide {DATA}"

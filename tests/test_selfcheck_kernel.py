@@ -187,7 +187,7 @@ def test_a_notebook_that_patches_the_self_check_to_claim_a_pass_is_graded_on_its
                                        "forget padding='same'?"
 
 
-@pytest.mark.parametrize("sandbox", ["off", "required"])
+@pytest.mark.parametrize("sandbox", ["off", pytest.param("required", marks=pytest.mark.sandbox)])
 def test_a_self_check_inside_other_code_is_a_no_op_during_grading(sandbox, write_notebook,
                                                                  fast_settings):
     """Not the template's cell (other code beside it): it runs, and the stub answers, also in
