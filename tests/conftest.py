@@ -1,11 +1,15 @@
 """Shared fixtures. The data file comes from $GRADER_DATA or ../shared/data (never the repo)."""
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from grader import api
+from grader.result import Result
 from grader.settings import Settings
 from grader.spec import Spec
 
@@ -39,11 +43,27 @@ def spec() -> Spec:
     return Spec.load(ROOT / "reference")
 
 
+def _fast(data_file: Path) -> Settings:
+    return Settings(sandbox="off", verify=False, notebook_timeout=120,
+                    cell_timeout=60, data_path=data_file)
+
+
 @pytest.fixture
 def fast_settings(data_file) -> Settings:
     """Unsandboxed, no verification training: for tests of other stages."""
-    return Settings(sandbox="off", verify=False, notebook_timeout=120,
-                    cell_timeout=60, data_path=data_file)
+    return _fast(data_file)
+
+
+@pytest.fixture(scope="session")
+def graded_sample(data_file) -> Callable[..., Result]:
+    """graded_sample(path, **api_check_kwargs) -> ``grader check``'s result with
+    ``fast_settings``, graded once per session: several modules assert different things about
+    the same sample notebooks, and each grading runs a kernel (~5 s on 2 cores). Callers must
+    not change the result they get."""
+    @functools.cache
+    def grade(path: Path, **kwargs: object) -> Result:
+        return api.check(path, settings=_fast(data_file), **kwargs)
+    return grade
 
 
 @pytest.fixture
