@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import jupyter_client
 import pytest
 
 from grader import api
@@ -30,6 +31,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if not any(item.get_closest_marker(name) for name in SLOW_TIERS):
             item.add_marker(pytest.mark.fast)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_start_no_kernel(request: pytest.FixtureRequest,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keeps the fast tier fast as tests are added: a fast test that starts a kernel in this
+    process fails with the fix, instead of quietly adding seconds (``pytest.fail`` is not an
+    ``Exception``, so the grader's own handlers cannot turn it into a result). Kernels started
+    by a ``grader`` subprocess are not seen here."""
+    if request.node.get_closest_marker("fast") is None:
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        pytest.fail("this test starts a Jupyter kernel: mark it @pytest.mark.kernel "
+                    "(the fast tier, -m fast, runs none)", pytrace=False)
+    monkeypatch.setattr(jupyter_client.KernelManager, "start_kernel", refuse)
+    monkeypatch.setattr(jupyter_client.AsyncKernelManager, "start_kernel", refuse)
 
 
 @pytest.fixture(scope="session")
