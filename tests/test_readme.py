@@ -29,7 +29,8 @@ class Usage:
 
 def section(title: str) -> str:
     """The README text from a heading to the next heading of any level."""
-    start = README.index(f"\n{title}\n")
+    start = README.find(f"\n{title}\n")
+    assert start >= 0, f"the README has no heading {title!r} (renamed? update this test)"
     end = README.find("\n#", start + len(title) + 2)
     return README[start:end if end >= 0 else None]
 
