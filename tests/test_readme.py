@@ -136,3 +136,11 @@ def test_the_exit_code_table_says_what_each_code_means():
     table = exit_code_table()
     for code in ExitCode:
         assert table[int(code)][1] == code.meaning, f"the meaning of {code.name} differs"
+
+
+def test_every_pytest_marker_is_explained_in_the_development_section():
+    registered = (ROOT / "pyproject.toml").read_text().split("\nmarkers = [", 1)[1].split("\n]")[0]
+    markers = re.findall(r'^ *"(\w+): ', registered, re.MULTILINE)
+    development = section("## Development")
+    assert "kernel" in markers and "fast" in markers
+    assert [m for m in markers if f"`{m}`" not in development and f"-m {m}" not in development] == []
