@@ -161,5 +161,6 @@ def calibrate(reference: Path | None = None, *, seeds=None, epochs: int | None =
     data_file = resolve_data(spec, data or settings.data_path)
     spec.training = measure(spec, data_file, settings, seeds=seeds, epochs=epochs,
                             batch_size=batch_size, seed=seed, progress=progress)
+    assert spec.path is not None  # load_spec sets it
     spec.save(Path(spec.path))
     return spec

@@ -193,6 +193,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                          batch_size=args.batch_size, seed=args.seed,
                          settings=Settings(data_path=args.data), progress=progress)
     t = spec.training
+    assert t is not None  # api.calibrate sets it
     print(f"wrote {spec.path}: {t['epochs']} epoch(s), batch size {t['batch_size']}, grading "
           f"seed {t['seed']}; accuracies {min(t['calibration']['accuracies']):.4f}–"
           f"{max(t['calibration']['accuracies']):.4f}; range {t['range'][0]:.2f}–{t['range'][1]:.2f}")

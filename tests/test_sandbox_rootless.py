@@ -21,7 +21,7 @@ import pytest
 from tests.adversarial import live_processes
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.sandbox]
 
 TEST_USER = "grader-test"
 LEVEL = "bwrap-rootless+rlimits"

@@ -106,12 +106,12 @@ def _structure(result: dict) -> dict:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_the_in_notebook_verdict_equals_grader_checks_structure_checks(path, session, fast_settings):
+def test_the_in_notebook_verdict_equals_grader_checks_structure_checks(path, session, graded_sample):
     if path.stem in STOPS_AT_A_CELL:
         pytest.skip("the grader stops at the failing cell; the student sees that cell's error")
     workdir, _ = session
     mine = json.loads((workdir / f"{path.stem}.json").read_text())
-    graded = api.check(path, settings=fast_settings).to_dict()
+    graded = graded_sample(path).to_dict()
     assert _structure(mine["result"]) == _structure(graded)
     assert mine["result"]["score"] == graded["score"]  # no accuracy points: --no-verify here
     if graded["status"] == "failed":  # the "Fix first" line grader check prints, in text and HTML
@@ -187,7 +187,7 @@ def test_a_notebook_that_patches_the_self_check_to_claim_a_pass_is_graded_on_its
                                        "forget padding='same'?"
 
 
-@pytest.mark.parametrize("sandbox", ["off", "required"])
+@pytest.mark.parametrize("sandbox", ["off", pytest.param("required", marks=pytest.mark.sandbox)])
 def test_a_self_check_inside_other_code_is_a_no_op_during_grading(sandbox, write_notebook,
                                                                  fast_settings):
     """Not the template's cell (other code beside it): it runs, and the stub answers, also in
