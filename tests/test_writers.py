@@ -150,3 +150,29 @@ def test_a_format_may_not_take_another_formats_files_or_render_nothing():
     with pytest.raises(ValueError, match="renders nothing"):
         writers.register(writers.Writer(name="empty", help="", file_name="x"))
     assert not {"sheet", "record", "empty"} & set(writers.available())
+
+
+def test_a_format_that_fails_to_render_is_a_warning_and_the_batch_keeps_its_results(
+        run, course, tmp_path):
+    def broken(*args):
+        raise RuntimeError("renderer bug")
+    writers.register(writers.Writer(name="broken", help="", file_name="broken.txt", one=broken,
+                                    course=broken, student_file="broken/{}.txt"))
+    try:
+        with pytest.warns(UserWarning) as warned:
+            code, err = run("grade", str(course), "--out", str(tmp_path / "out"),
+                            "--format", "broken")
+    finally:
+        writers.unregister("broken")
+    assert code == 0 and "Traceback" not in err
+    said = {str(w.message) for w in warned}
+    assert "no BROKEN report for bob: RuntimeError('renderer bug')" in said
+    assert "no BROKEN index: RuntimeError('renderer bug')" in said
+    assert {p.name for p in (tmp_path / "out" / "students").iterdir()} >= {"alice.json", "bob.json"}
+    assert (tmp_path / "out" / "grades.csv").exists() and not (tmp_path / "out" / "broken").exists()
+
+
+def test_a_shipped_format_whose_module_cannot_be_imported_is_not_offered(monkeypatch):
+    monkeypatch.setattr(writers, "BUILTIN", (*writers.BUILTIN, "grader.render.no_such_format"))
+    monkeypatch.setattr(writers, "_loaded", False)
+    assert list(writers.available()) == ["json", "html", "csv", "junit", "gradescope"]

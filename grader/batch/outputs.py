@@ -5,19 +5,20 @@ Per student, every chosen format with a document about one result (``students/<i
 complete run, the course documents (``grades.csv``, ``index.html``, JUnit, …), ``course.json``
 and the LMS files are written again from every current result. Before grading, the previous
 run's course documents are removed, so that nobody imports a stale or incomplete gradebook.
-A view (the HTML report) that fails to render is a warning; a write error (full disk) is the
-caller's to stop the batch on.
+A document that fails to render is a warning (the result is safe in its JSON record); a
+write error (full disk) is the caller's to stop the batch on.
 """
 from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.batch.outdir import file_stem, student_href
-from grader.render import lms
-from grader.render import writers
+from grader.render import lms, writers
 from grader.render.files import write_json
 from grader.render.lms import GradebookOptions
 from grader.result import Result
@@ -59,8 +60,8 @@ class Outputs:
             path = self.student_path(writer, result.submission)
             if missing_only and path.exists():
                 continue
-            self._guarded(writer, f"report for {result.submission}",
-                          lambda: writer.write_one(result, path, self.context))
+            with _guarded(writer, f"report for {result.submission}"):
+                writer.write_one(result, path, self.context)
 
     def course_path(self, writer: writers.Writer) -> Path:
         return Path(self.paths.get(writer.name) or
@@ -88,17 +89,18 @@ class Outputs:
         context = writers.Context(self.context.visibility,
                                   {r.submission: student_href(r.submission) for r in results})
         for writer in (w for w in self.formats if w.course is not None):
-            self._guarded(writer, "index",
-                          lambda: writer.write_course(results, self.course_path(writer), context))
+            with _guarded(writer, "index"):
+                writer.write_course(results, self.course_path(writer), context)
 
-    @staticmethod
-    def _guarded(writer: writers.Writer, what: str, write) -> None:
-        try:
-            write()
-        except OSError:  # a full or read-only disk stops the batch (exit 5), like a JSON write
-            raise
-        except Exception as exc:
-            if not writer.view:
-                raise
-            # a report is a view; never lose the batch over one
-            warnings.warn(f"no {writer.name.upper()} {what}: {exc!r}", stacklevel=3)
+
+@contextmanager
+def _guarded(writer: writers.Writer, what: str) -> Iterator[None]:
+    """A document that fails to render is a warning (a report is a view of the result, which
+    is safe in its JSON record: never lose the batch over one); a write error (full or
+    read-only disk) stops the batch (exit 5), like a JSON write."""
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as exc:
+        warnings.warn(f"no {writer.name.upper()} {what}: {exc!r}", stacklevel=3)

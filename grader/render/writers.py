@@ -18,9 +18,9 @@ A built-in whose module cannot be imported (HTML without jinja2) is simply not o
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from grader.exceptions import UsageError
 from grader.render.files import write_text
@@ -60,8 +60,6 @@ class Writer:
     #: ``check``'s path flag (default ``--NAME``) and its metavar
     flag: str | None = None
     metavar: str = "FILE"
-    #: a view: a failure to render it is a warning, never the end of a batch
-    view: bool = False
     #: what to write when the grader cannot run at all (else nothing is written)
     failure: Callable[[str], str] | None = None
 
