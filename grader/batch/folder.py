@@ -113,10 +113,10 @@ def threads_per_worker(workers: int) -> int:
 class _Batch:
     """Writes every result as soon as it is known, and keeps them for the course files."""
 
-    def __init__(self, outputs: Outputs, options: dict, max_score: float,
-                 progress: Progress | None = None) -> None:
-        self.outputs, self.options, self.max_score = outputs, options, max_score
-        self.out, self.progress = outputs.out, progress
+    def __init__(self, out: Path, options: dict, max_score: float,
+                 progress: Progress | None = None, outputs: Outputs | None = None) -> None:
+        self.out, self.options, self.max_score, self.progress = out, options, max_score, progress
+        self.outputs = outputs or Outputs(out, chosen(None, None))  # grade's default formats
         self.results: dict[str, Result] = {}
         self.reused = 0
 
@@ -199,7 +199,8 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
         spec, data_file, settings = _prepare(reference, settings)
         outputs = Outputs(out, chosen(formats, junit_path), context or writers.Context(),
                           {"junit": Path(junit_path)} if junit_path else {})
-        batch = _Batch(outputs, grading_options(settings), batch_max_score(spec, settings))
+        batch = _Batch(out, grading_options(settings), batch_max_score(spec, settings),
+                       outputs=outputs)
         intake = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-intake-")
         try:
             return _run(submissions, batch, spec, data_file, settings, workers, force,
