@@ -121,11 +121,13 @@ def test_check_writes_every_shipped_format_into_out_under_its_default_name(run, 
 def test_grade_offers_check_formats_gradescope_per_student_and_junit_in_out(run, course,
                                                                            tmp_path):
     out = tmp_path / "out"
-    code, err = run("grade", str(course), "--out", str(out), "--format", "gradescope,junit")
+    code, err = run("grade", str(course), "--out", str(out), "--format", "gradescope,junit",
+                    "--gradescope-visibility", "after_due_date")
     assert code == 0, err
     for student in ("alice", "bob"):
         data = json.loads((out / "gradescope" / f"{student}.json").read_text())
         assert data["score"] == 0.0 and data["tests"][-1]["status"] == "failed"
+        assert data["visibility"] == data["tests"][-1]["visibility"] == "after_due_date"
     assert (out / "junit.xml").read_text().count("<testsuite ") == 2
     assert {"grades.csv", "index.html", "course.json"} <= {p.name for p in out.iterdir()}
 
@@ -176,3 +178,17 @@ def test_a_shipped_format_whose_module_cannot_be_imported_is_not_offered(monkeyp
     monkeypatch.setattr(writers, "BUILTIN", (*writers.BUILTIN, "grader.render.no_such_format"))
     monkeypatch.setattr(writers, "_loaded", False)
     assert list(writers.available()) == ["json", "html", "csv", "junit", "gradescope"]
+
+
+@pytest.mark.kernel
+def test_a_result_kept_from_an_earlier_run_gets_the_files_of_a_format_added_now(run, tmp_path):
+    from tests.notebooks import code_notebook, write
+    folder, out = tmp_path / "course", tmp_path / "out"
+    write(code_notebook("x = 1"), folder / "carol.ipynb")
+    assert run("grade", str(folder), "--out", str(out))[0] == 0
+    first = (out / "students" / "carol.json").read_text()
+    assert not (out / "gradescope").exists()
+    assert run("grade", str(folder), "--out", str(out), "--format", "gradescope")[0] == 0
+    assert (out / "students" / "carol.json").read_text() == first  # kept, not graded again
+    data = json.loads((out / "gradescope" / "carol.json").read_text())
+    assert data["score"] == json.loads(first)["score"]

@@ -5,8 +5,9 @@ Read top to bottom: find the submissions and read each once without following li
 an earlier run that are still valid (same notebook bytes, grader version, reference spec,
 grading options and maximum score) → grade the rest in worker processes (``grader.batch.workers``)
 from private copies of the bytes read → write each ``students/<id>.json`` atomically the moment
-it is known → write the course files (``grades.csv``, ``index.html``, JUnit) from the results of
-the submissions this run found. A re-run after a crash, Ctrl-C, SIGTERM, ``kill -9`` or a full disk
+it is known, with the other formats' per-student files → write the course files (``grades.csv``,
+``index.html``, JUnit; ``grader.batch.outputs``) from the results of the submissions this run
+found. A re-run after a crash, Ctrl-C, SIGTERM, ``kill -9`` or a full disk
 therefore grades only what is missing.
 """
 from __future__ import annotations
