@@ -160,8 +160,9 @@ def check_targets(args: argparse.Namespace) -> list[tuple[writers.Writer, Path]]
 def cmd_check(args: argparse.Namespace) -> int:
     targets = check_targets(args)
     context = format_context(args, [w for w, _ in targets])
-    if any(w.name == "html" for w, _ in targets):
-        _preload("matplotlib.figure", "matplotlib.backends.backend_svg")
+    preload = [module for writer, _ in targets for module in writer.preload]
+    if preload:
+        _preload(*preload)
     try:
         result = api.check(args.notebook, reference=args.reference, settings=settings_from(args))
     except GraderError as exc:
@@ -183,10 +184,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise UsageError("--roster, --roster-map and --assignment go with --gradebook canvas|moodle")
     gradebook = GradebookOptions(args.gradebook, args.roster, args.roster_map, args.assignment) \
         if args.gradebook else None
-    if (line := api.sandbox_line(args.sandbox)) is not None:
-        print(f"grader: {line}", flush=True)
     formats = writers.parse_formats(args.format)
     context = format_context(args, formats)
+    if (line := api.sandbox_line(args.sandbox)) is not None:
+        print(f"grader: {line}", flush=True)
     return int(grade_folder(args.folder, args.out, reference=args.reference,
                             settings=settings_from(args), workers=args.workers, force=args.force,
                             junit_path=args.junit, gradebook=gradebook, formats=formats,

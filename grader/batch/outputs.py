@@ -102,5 +102,5 @@ def _guarded(writer: writers.Writer, what: str) -> Iterator[None]:
         yield
     except OSError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- any renderer bug, in any format
         warnings.warn(f"no {writer.name.upper()} {what}: {exc!r}", stacklevel=3)

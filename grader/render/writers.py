@@ -62,6 +62,8 @@ class Writer:
     metavar: str = "FILE"
     #: what to write when the grader cannot run at all (else nothing is written)
     failure: Callable[[str], str] | None = None
+    #: modules ``check`` imports in the background while the notebook runs (plotting)
+    preload: tuple[str, ...] = ()
 
     @property
     def option(self) -> str:
