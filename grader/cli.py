@@ -15,10 +15,8 @@ from grader import api
 from grader.exceptions import GraderError, UsageError
 from grader.exitcodes import ExitCode
 from grader.render import terminal
-from grader.render.files import write_json
-# imported before any notebook runs: an unsandboxed notebook cannot swap a renderer on disk
-from grader.render.gradescope import grader_failure, write_gradescope
-from grader.render.junit import write_junit
+from grader.render import writers
+from grader.render.files import write_text
 from grader.settings import Settings
 
 
@@ -33,6 +31,27 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="skip the verification training (structure checks only)")
 
 
+def _formats(p: argparse.ArgumentParser, check: bool) -> None:
+    """The same formats for both commands (``grader.render.writers``); ``check`` also gets a
+    path flag per format. The writers are imported here, before any notebook runs: an
+    unsandboxed notebook cannot swap a renderer on disk."""
+    offered = writers.available()
+    where = "each into DIR under its default name" if check else \
+        f"besides {', '.join(writers.GRADE_DEFAULTS)}, which are always written"
+    p.add_argument("--format", action="append", metavar="NAME[,NAME]",
+                   help=f"also write these formats ({', '.join(offered)}), {where}")
+    if check:
+        p.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                       help="the folder for --format (default: the current folder)")
+        for writer in offered.values():
+            p.add_argument(writer.option, type=Path, metavar=writer.metavar, help=writer.help)
+    p.add_argument("--gradescope-visibility", action="append", default=[],
+                   metavar="[CATEGORY=]LEVEL",
+                   help="Gradescope visibility of a check category (added_layer, architecture, "
+                   "totals, training, grading) or of all: hidden, after_due_date, "
+                   "after_published, visible (default: exercise.json's, else visible)")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="grader", description="Grade cnn2 MNIST notebooks.")
     top.add_argument("--version", action="version", version=f"grader {__version__}")
@@ -40,18 +59,8 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="grade one notebook (students, Gradescope, CI)")
     check.add_argument("notebook", type=Path)
-    check.add_argument("--json", type=Path, metavar="FILE", help="write the JSON result here")
+    _formats(check, check=True)
     check.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="auto")
-    check.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report here")
-    check.add_argument("--report", type=Path, metavar="FILE.html",
-                       help="write the HTML feedback report here (one self-contained file)")
-    check.add_argument("--gradescope", type=Path, metavar="FILE",
-                       help="write Gradescope's results.json here (inside a Gradescope autograder)")
-    check.add_argument("--gradescope-visibility", action="append", default=[],
-                       metavar="[CATEGORY=]LEVEL",
-                       help="Gradescope visibility of a check category (added_layer, architecture, "
-                       "totals, training, grading) or of all: hidden, after_due_date, "
-                       "after_published, visible (default: exercise.json's, else visible)")
     _common(check)
 
     grade = sub.add_parser("grade", help="grade every notebook in a folder (instructors)")
@@ -63,6 +72,7 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true",
                        help="regrade everything, even submissions already graded in DIR")
     grade.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
+    _formats(grade, check=False)
     grade.add_argument("--gradebook", choices=("canvas", "moodle"),
                        help="also write DIR/gradebook-SYSTEM.csv for the LMS's grade import")
     grade.add_argument("--roster", type=Path, metavar="FILE",
@@ -128,25 +138,40 @@ def gradescope_visibility(args: argparse.Namespace) -> dict[str, str]:
             from None
 
 
+def format_context(args: argparse.Namespace, chosen: list[writers.Writer]) -> writers.Context:
+    """Options of the chosen formats, read (and refused when bad) before any grading."""
+    gradescope = any(w.name == "gradescope" for w in chosen)
+    return writers.Context(visibility=gradescope_visibility(args) if gradescope else "visible")
+
+
+def check_targets(args: argparse.Namespace) -> list[tuple[writers.Writer, Path]]:
+    """Each format asked for and its file: its own flag's path, else ``--out DIR/<file_name>``."""
+    asked = writers.parse_formats(args.format)
+    targets = []
+    for writer in writers.available().values():
+        path = getattr(args, writer.dest, None)
+        if path is None and writer in asked:
+            path = args.out / writer.file_name
+        if path is not None:
+            targets.append((writer, Path(path)))
+    return targets
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    visibility = gradescope_visibility(args) if args.gradescope else "visible"
-    if args.report:
-        _preload("grader.render.html", "matplotlib.figure", "matplotlib.backends.backend_svg")
+    targets = check_targets(args)
+    context = format_context(args, [w for w, _ in targets])
+    preload = [module for writer, _ in targets for module in writer.preload]
+    if preload:
+        _preload(*preload)
     try:
         result = api.check(args.notebook, reference=args.reference, settings=settings_from(args))
     except GraderError as exc:
-        if args.gradescope:  # Gradescope shows this instead of a bare "autograder failed"
-            write_json(args.gradescope, grader_failure(exc.message))
+        for writer, path in targets:  # Gradescope shows this instead of "autograder failed"
+            if writer.failure is not None:
+                write_text(path, writer.failure(exc.message))
         raise
-    if args.json:
-        write_json(args.json, result.to_dict())
-    if args.junit:
-        write_junit([result], args.junit)
-    if args.report:
-        from grader.render.html import write_report
-        write_report(result, args.report)
-    if args.gradescope:
-        write_gradescope(result, args.gradescope, visibility)
+    for writer, path in targets:
+        writer.write_one(result, path, context)
     print(terminal.summary(result, color=sys.stdout.isatty()))
     return int(result.exit_code)
 
@@ -159,11 +184,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise UsageError("--roster, --roster-map and --assignment go with --gradebook canvas|moodle")
     gradebook = GradebookOptions(args.gradebook, args.roster, args.roster_map, args.assignment) \
         if args.gradebook else None
+    formats = writers.parse_formats(args.format)
+    context = format_context(args, formats)
     if (line := api.sandbox_line(args.sandbox)) is not None:
         print(f"grader: {line}", flush=True)
     return int(grade_folder(args.folder, args.out, reference=args.reference,
                             settings=settings_from(args), workers=args.workers, force=args.force,
-                            junit_path=args.junit, gradebook=gradebook))
+                            junit_path=args.junit, gradebook=gradebook, formats=formats,
+                            context=context))
 
 
 def cmd_spec(args: argparse.Namespace) -> int:
