@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -34,10 +33,11 @@ from grader.exceptions import CellError, GraderError, InvalidNotebook, KernelDie
 from grader.sandbox.launch import LaunchSpec, Launcher
 from grader.execute.legacy import legacy_markers
 from grader.settings import Settings
+from grader.util.files import tail
+from grader.util.text import plain
 
 #: tags that would make nbclient skip a cell or swallow its error: the grader decides that
 EXECUTION_TAGS = frozenset({"skip-execution", "raises-exception", "skip", "remove-cell"})
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 EXTRACT_FILE = "grader-extract-{}.json"
 
 
@@ -212,7 +212,7 @@ async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: L
                          **_cell(client)) from None
     except CellExecutionError as exc:
         raise CellError(f"cell {_student_index(client)} raised {exc.ename}: {_first_line(exc.evalue)}",
-                        traceback=ANSI.sub("", str(exc)), **_cell(client)) from None
+                        traceback=plain(str(exc)), **_cell(client)) from None
     finally:
         await _ensure_dead(km)
         client.close_client()
@@ -315,13 +315,11 @@ def _read_report(path: Path, limit: int) -> dict:
     return report
 
 
-def _tail(log, size: int = 3000) -> str:
+def _tail(log) -> str:
     """The end of the kernel's own stderr: says 'Segmentation fault' and the like."""
-    log.seek(0, os.SEEK_END)
-    log.seek(max(0, log.tell() - size))
-    return ANSI.sub("", log.read().decode("utf-8", "replace"))
+    return plain(tail(log))
 
 
 def _first_line(exc: object) -> str:
-    text = ANSI.sub("", str(exc)).strip()
+    text = plain(str(exc)).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -10,7 +10,6 @@ Anything TensorFlow prints goes to stderr, so the protocol stream stays clean.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import math
 import os
@@ -21,6 +20,7 @@ import time
 import traceback
 
 from grader.layers.allowlist import builders
+from grader.util.files import sha256_bytes
 
 #: kind -> (Keras layer class name, arguments passed through), derived from the one allow-list
 BUILDERS: dict[str, tuple[str, tuple[str, ...]]] = builders()
@@ -82,7 +82,7 @@ class Data:
         import numpy as np
 
         raw = open(job["data_file"], "rb").read()
-        if hashlib.sha256(raw).hexdigest() != job["data_sha256"]:  # checked before unpickling
+        if sha256_bytes(raw) != job["data_sha256"]:  # checked before unpickling
             raise JobError("data", "the data file does not match its sha256")
         X, y = pickle.loads(gzip.decompress(raw), encoding="latin1")
         X = np.asarray(X, dtype="float32").reshape(len(X), -1)
