@@ -24,3 +24,10 @@ def plain(text: Any, *, one_line: bool = False) -> str:
     newlines become spaces too (a name inside a progress line must not break it)."""
     cleaned = CONTROL.sub("", ESCAPE.sub("", str(text or "")))
     return LINE_BREAKS.sub(" ", cleaned) if one_line else cleaned
+
+
+def first_line(exc: object) -> str:
+    """The first line of an exception's message, plain and at most 300 characters: what a
+    one-line error message quotes (the whole text goes to the traceback)."""
+    text = plain(str(exc)).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
