@@ -25,52 +25,76 @@ def _conv_like(shape: Shape, k: list, s: list, padding: str, d: list, channels: 
     return (None, h, w, channels)
 
 
+Counts = tuple  # (output shape, trainable, non-trainable)
+
+
+def _conv2d(a: dict, shape: Shape) -> Counts:
+    out = _conv_like(shape, a["kernel_size"], a["strides"], a["padding"], a["dilation_rate"],
+                     a["filters"])
+    kernel = a["kernel_size"][0] * a["kernel_size"][1] * shape[-1] * a["filters"]
+    return out, kernel + (a["filters"] if a["use_bias"] else 0), 0
+
+
+def _dense(a: dict, shape: Shape) -> Counts:
+    weights = shape[-1] * a["units"] + (a["units"] if a["use_bias"] else 0)
+    return shape[:-1] + (a["units"],), weights, 0
+
+
+def _batchnorm(a: dict, shape: Shape) -> Counts:
+    axis = a.get("axis", -1)
+    if not 0 < axis % len(shape) < len(shape) or not -len(shape) <= axis < len(shape):
+        raise InvalidModel(f"BatchNormalization: axis {axis} is not a feature axis of "
+                           f"{_fmt(shape)}")
+    features = shape[axis]  # normalized per entry of that axis (the channels for -1)
+    return shape, features * (int(a["center"]) + int(a["scale"])), 2 * features
+
+
+def _pooling(a: dict, shape: Shape) -> Counts:
+    return _conv_like(shape, a["pool_size"], a["strides"], a["padding"], [1, 1], shape[-1]), 0, 0
+
+
+def _global_pooling(a: dict, shape: Shape) -> Counts:
+    _image(shape)
+    return (None, shape[-1]), 0, 0
+
+
+def _flatten(a: dict, shape: Shape) -> Counts:
+    return (None, math.prod(shape[1:])), 0, 0
+
+
+def _reshape_layer(a: dict, shape: Shape) -> Counts:
+    if any(x is None or x == 0 for x in a["target_shape"]):
+        raise InvalidModel(f"Reshape: target shape {_fmt(tuple(a['target_shape']))} has an "
+                           "unknown or empty dimension")
+    return _reshape(shape, a["target_shape"]), 0, 0
+
+
+def _zero_padding(a: dict, shape: Shape) -> Counts:
+    _image(shape)
+    p = a["padding"]
+    (top, bottom), (left, right) = ([p, p], [p, p]) if isinstance(p, int) else \
+        (p if isinstance(p[0], list) else ([p[0], p[0]], [p[1], p[1]]))
+    return (None, shape[1] + top + bottom, shape[2] + left + right, shape[3]), 0, 0
+
+
+def _image(shape: Shape) -> None:
+    if len(shape) != 4:
+        raise InvalidModel(f"expects an image input, got {_fmt(shape)}")
+
+
+#: kind -> its rule; every other kind (InputLayer, Activation, ReLU, LeakyReLU, Dropout,
+#: SpatialDropout2D) keeps its input's shape and has no parameters
+RULES = {"Conv2D": _conv2d, "Dense": _dense, "BatchNormalization": _batchnorm,
+         "MaxPooling2D": _pooling, "AveragePooling2D": _pooling,
+         "GlobalMaxPooling2D": _global_pooling, "GlobalAveragePooling2D": _global_pooling,
+         "Flatten": _flatten, "Reshape": _reshape_layer, "ZeroPadding2D": _zero_padding}
+
+
 def infer_one(layer: Layer, shape: Shape) -> tuple[Shape, int, int]:
     """Output shape, trainable and non-trainable parameter counts of ``layer`` on ``shape``."""
-    a, k = layer.args, layer.kind
-    trainable = non_trainable = 0
-    if k == "Conv2D":
-        out = _conv_like(shape, a["kernel_size"], a["strides"], a["padding"], a["dilation_rate"],
-                         a["filters"])
-        trainable = a["kernel_size"][0] * a["kernel_size"][1] * shape[-1] * a["filters"] \
-            + (a["filters"] if a["use_bias"] else 0)
-    elif k == "Dense":
-        out = shape[:-1] + (a["units"],)
-        trainable = shape[-1] * a["units"] + (a["units"] if a["use_bias"] else 0)
-    elif k == "BatchNormalization":
-        out = shape
-        axis = a.get("axis", -1)
-        if not 0 < axis % len(shape) < len(shape) or not -len(shape) <= axis < len(shape):
-            raise InvalidModel(f"BatchNormalization: axis {axis} is not a feature axis of "
-                               f"{_fmt(shape)}")
-        features = shape[axis]  # normalized per entry of that axis (the channels for -1)
-        trainable = features * (int(a["center"]) + int(a["scale"]))
-        non_trainable = 2 * features
-    elif k in ("MaxPooling2D", "AveragePooling2D"):
-        out = _conv_like(shape, a["pool_size"], a["strides"], a["padding"], [1, 1], shape[-1])
-    elif k in ("GlobalMaxPooling2D", "GlobalAveragePooling2D"):
-        if len(shape) != 4:
-            raise InvalidModel(f"expects an image input, got {_fmt(shape)}")
-        out = (None, shape[-1])
-    elif k == "Flatten":
-        out = (None, math.prod(shape[1:]))
-    elif k == "Reshape":
-        if any(x is None or x == 0 for x in a["target_shape"]):
-            raise InvalidModel(f"Reshape: target shape {_fmt(tuple(a['target_shape']))} has an "
-                               "unknown or empty dimension")
-        out = _reshape(shape, a["target_shape"])
-    elif k == "ZeroPadding2D":
-        if len(shape) != 4:
-            raise InvalidModel(f"expects an image input, got {_fmt(shape)}")
-        p = a["padding"]
-        (t, b), (l, r) = ([p, p], [p, p]) if isinstance(p, int) else \
-            (p if isinstance(p[0], list) else ([p[0], p[0]], [p[1], p[1]]))
-        out = (None, shape[1] + t + b, shape[2] + l + r, shape[3])
-    elif k == "InputLayer":
-        out = shape
-    else:  # Activation, ReLU, LeakyReLU, Dropout, SpatialDropout2D: shape-preserving
-        out = shape
-    if a.get("frozen"):
+    rule = RULES.get(layer.kind)
+    out, trainable, non_trainable = rule(layer.args, shape) if rule else (shape, 0, 0)
+    if layer.args.get("frozen"):
         trainable, non_trainable = 0, trainable + non_trainable
     return tuple(out), trainable, non_trainable
 
