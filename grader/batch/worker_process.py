@@ -41,7 +41,7 @@ class WorkerConfig:
 def worker_main(conn, config: WorkerConfig) -> None:
     """Grade jobs from ``conn`` until told to stop (``null``) or the pipe closes."""
     _detach(config)
-    grader = _Grader(config)
+    grader = WorkerGrader(config)
     conn.send_bytes(b'"ready"')
     try:
         while True:
@@ -96,8 +96,9 @@ def worker_log(tmpdir: str, pid: int) -> str:
     return os.path.join(tmpdir, f"worker-{pid}.log")
 
 
-class _Grader:
-    """The worker's long-lived state: spec, launcher and verifier, built on first use."""
+class WorkerGrader:
+    """The worker's long-lived state: spec, launcher and verifier, built on first use (any
+    executor's worker can grade with it: it takes a notebook path and returns plain JSON)."""
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config

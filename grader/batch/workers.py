@@ -24,14 +24,16 @@ import psutil
 from grader.batch.executor import Executor, Task
 from grader.batch.faults import FAULT_ADVICE, fault_result
 from grader.batch.processes import STOP_SIGNAL, how_it_ended, ignore_sigint, kill_tree
-from grader.batch.worker_process import WorkerConfig, worker_log, worker_main
+from grader.batch.worker_process import WorkerConfig, WorkerGrader, worker_log, worker_main
 from grader.exceptions import GraderError
 from grader.settings import Settings
 from grader.spec import Spec
 from grader.util.files import tail_of
 
 __all__ = ["BATCH_PREFIX", "FAULT_ADVICE", "LocalPool", "STOP_SIGNAL", "Task", "WorkerConfig",
-           "fault_result", "kill_tree", "task_deadline", "worker_log", "worker_main"]
+           "WorkerGrader", "fault_result", "kill_tree", "task_deadline", "worker_log", "worker_main"]
+#: the name this class had before the worker's side moved to ``grader.batch.worker_process``
+_Grader = WorkerGrader
 
 LOG_TAIL_BYTES = 3000
 BATCH_PREFIX = "grader-batch-"
