@@ -12,7 +12,6 @@ therefore grades only what is missing.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -42,6 +41,7 @@ from grader.settings import Settings
 from grader.spec import Spec
 from grader.batch.executor import Task, executor_for
 from grader.batch.workers import BATCH_PREFIX, fault_result
+from grader.util.files import sha256_bytes
 
 #: memory one worker may need at once: a kernel with TensorFlow and the course data, plus the
 #: verifier training the architecture; the default number of workers keeps within what is free
@@ -267,7 +267,7 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
             problems.append(refused(sub.student, exc, spec, batch.max_score))
             continue
         saved = student_file(batch.out, sub.student, ".json")
-        sha = hashlib.sha256(data).hexdigest()
+        sha = sha256_bytes(data)
         old = None if force else reusable(saved, sha, spec, batch.options, batch.max_score,
                                          sub.student)
         if old is not None:

@@ -14,13 +14,11 @@ a folder of the grader's own shared by a batch's workers, or any store given as 
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
 import threading
 import weakref
-from importlib import metadata
 from pathlib import Path
 
 from grader import layers as L
@@ -29,6 +27,7 @@ from grader.extract.report import ExtractedModel
 from grader.result import Check
 from grader.settings import Settings
 from grader.spec import Spec
+from grader.util.versions import package_versions
 from grader.verify.memo import MemoStore, memo_for
 from grader.verify.process import WorkerDied, WorkerProcess, WorkerTimeout
 
@@ -239,19 +238,8 @@ def job_key(job: dict) -> str:
     """Everything that determines the result (not where the data file happens to lie),
     with the TensorFlow and Keras versions, so that a memo kept on disk never outlives them."""
     body = {k: v for k, v in job.items() if k != "data_file"}
-    body["versions"] = _library_versions()
+    body["versions"] = package_versions("tensorflow", "keras")
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-@functools.lru_cache(maxsize=1)
-def _library_versions() -> dict:
-    found = {}
-    for package in ("tensorflow", "keras"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = None
-    return found
 
 
 def settings_of(job: dict) -> dict:
