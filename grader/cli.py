@@ -26,7 +26,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, help="the data file mnist_4000.pkl.gz (else $GRADER_DATA, "
                    "the cache, or a download)")
     p.add_argument("--reference", type=Path, help="reference folder with spec.json "
-                   "(default: $GRADER_REFERENCE or the repository's reference/)")
+                   "(default: $GRADER_REFERENCE or the repository's reference/cnn2/)")
     p.add_argument("--timeout", type=float, default=Settings.notebook_timeout, metavar="SECONDS",
                    help="limit for executing the whole notebook (default %(default)g)")
     p.add_argument("--no-verify", action="store_true",
@@ -73,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
                        help="the LMS assignment (default: the exercise's name)")
     _common(grade)
 
-    spec = sub.add_parser("spec", help="generate reference/spec.json from the solution notebook")
+    spec = sub.add_parser("spec", help="generate REFERENCE_DIR/spec.json from the solution notebook")
     spec.add_argument("reference", type=Path, nargs="?")
     spec.add_argument("--data", type=Path)
     spec.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="auto")

@@ -23,7 +23,7 @@ def data_file() -> Path:
 
 @pytest.fixture(scope="session")
 def spec() -> Spec:
-    return Spec.load(ROOT / "reference")
+    return Spec.load(ROOT / "reference" / "cnn2")
 
 
 @pytest.fixture

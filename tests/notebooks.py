@@ -1,7 +1,7 @@
 """Builds the cnn2 course notebooks: the template, the solution, the sample submissions and the
 test fixtures all come from one source, so they differ only where a mistake is meant.
 
-    python -m tests.notebooks          # rewrite reference/*.ipynb and submissions/*.ipynb
+    python -m tests.notebooks          # rewrite reference/*/*.ipynb and submissions/*.ipynb
 """
 from __future__ import annotations
 
@@ -299,9 +299,9 @@ def write(nb: nbformat.NotebookNode, path: Path) -> Path:
 
 
 def main() -> None:
-    write(course_notebook(selfcheck=SELFCHECK), ROOT / "reference" / "08_cnn2_mnist_No_solution.ipynb")
+    write(course_notebook(selfcheck=SELFCHECK), ROOT / "reference" / "cnn2" / "08_cnn2_mnist_No_solution.ipynb")
     write(course_notebook(SOLUTION, selfcheck=SELFCHECK),
-          ROOT / "reference" / "08_cnn2_mnist_solution.ipynb")
+          ROOT / "reference" / "cnn2" / "08_cnn2_mnist_solution.ipynb")
     for name, build in SAMPLES.items():
         write(build(), ROOT / "submissions" / f"{name}.ipynb")
 

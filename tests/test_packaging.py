@@ -52,7 +52,7 @@ def test_the_wheel_ships_each_exercises_spec_and_no_notebook(wheel):
         names = z.namelist()
         for file in ("exercise.json", "spec.json"):
             shipped = json.loads(z.read(f"grader/exercises/cnn2/{file}"))
-            assert shipped == json.loads((ROOT / "reference" / file).read_text())
+            assert shipped == json.loads((ROOT / "reference" / "cnn2" / file).read_text())
         metadata = z.read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert not [n for n in names if n.endswith(".ipynb")]  # no template, no solution
     assert "grader/templates/added_layers.html.j2" in names
