@@ -25,8 +25,12 @@ from grader.settings import Settings
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, help="the data file mnist_4000.pkl.gz (else $GRADER_DATA, "
                    "the cache, or a download)")
-    p.add_argument("--reference", type=Path, help="reference folder with spec.json "
-                   "(default: $GRADER_REFERENCE or the repository's reference/cnn2/)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--exercise", metavar="NAME", help="the exercise to grade against: a "
+                       "folder under reference/ or an exercise shipped in the package "
+                       "(default: $GRADER_REFERENCE, else cnn2)")
+    which.add_argument("--reference", type=Path, help="any reference folder with spec.json "
+                       "(default: $GRADER_REFERENCE or the repository's reference/cnn2/)")
     p.add_argument("--timeout", type=float, default=Settings.notebook_timeout, metavar="SECONDS",
                    help="limit for executing the whole notebook (default %(default)g)")
     p.add_argument("--no-verify", action="store_true",
@@ -114,6 +118,14 @@ def _preload(*modules: str) -> None:
     threading.Thread(target=load, daemon=True).start()
 
 
+def reference_of(args: argparse.Namespace) -> Path | None:
+    """``--reference DIR`` as given, ``--exercise NAME`` as its folder (an unknown name is a
+    usage error listing the known ones), else None: the default exercise."""
+    from grader.spec import exercise_dir
+
+    return exercise_dir(args.exercise) if args.exercise else args.reference
+
+
 def gradescope_visibility(args: argparse.Namespace) -> dict[str, str]:
     """``exercise.json``'s ``gradescope.visibility``, overridden by the command line."""
     from grader.render.gradescope import parse_visibility
@@ -129,6 +141,7 @@ def gradescope_visibility(args: argparse.Namespace) -> dict[str, str]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    args.reference = reference_of(args)
     visibility = gradescope_visibility(args) if args.gradescope else "visible"
     if args.report:
         _preload("grader.render.html", "matplotlib.figure", "matplotlib.backends.backend_svg")
@@ -155,6 +168,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from grader.batch.folder import grade_folder
     from grader.render.lms import GradebookOptions
 
+    args.reference = reference_of(args)
     if (args.roster or args.roster_map or args.assignment) and not args.gradebook:
         raise UsageError("--roster, --roster-map and --assignment go with --gradebook canvas|moodle")
     gradebook = GradebookOptions(args.gradebook, args.roster, args.roster_map, args.assignment) \
