@@ -82,6 +82,18 @@ def test_an_unknown_exercise_is_a_usage_error_that_lists_the_known_ones(tmp_path
     assert "Traceback" not in err
 
 
+def test_a_named_exercise_wins_over_grader_reference_and_none_named_keeps_it(monkeypatch,
+                                                                              tmp_path):
+    from grader.cli import parser, reference_of
+    from grader.spec import default_reference_dir
+
+    monkeypatch.setenv("GRADER_REFERENCE", str(tmp_path))
+    named = parser().parse_args(["check", "nb.ipynb", "--exercise", "cnn2_2018"])
+    assert reference_of(named) == ROOT / "reference" / "cnn2_2018"
+    unnamed = parser().parse_args(["check", "nb.ipynb"])
+    assert reference_of(unnamed) is None and default_reference_dir() == tmp_path
+
+
 def test_exercise_and_reference_cannot_both_be_given(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["grade", str(tmp_path), "--exercise", "cnn2", "--reference", str(tmp_path)])
