@@ -77,7 +77,8 @@ def parser() -> argparse.ArgumentParser:
                        help="the LMS assignment (default: the exercise's name)")
     _common(grade)
 
-    spec = sub.add_parser("spec", help="generate REFERENCE_DIR/spec.json from the solution notebook")
+    spec = sub.add_parser("spec", help="generate REFERENCE_DIR/spec.json from the solution "
+                          "notebook")
     spec.add_argument("reference", type=Path, nargs="?")
     spec.add_argument("--data", type=Path)
     spec.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="auto")

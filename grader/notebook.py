@@ -28,7 +28,8 @@ from grader.compare import structure
 from grader.exceptions import GraderError
 from grader.result import Result, Status
 from grader.settings import Settings
-from grader.spec import DEFAULT_EXERCISE, SPEC_FILE, Spec, default_reference_dir, exercises
+from grader.spec import (DEFAULT_EXERCISE, SPEC_FILE, Spec, default_reference_dir,
+                         exercises)
 
 HERE = Path(__file__).resolve().parent
 NOT_DONE = ("Structure only: the final grading runs your whole notebook from the top and trains "

@@ -6,7 +6,8 @@ to add are ``Conv2D(16, 3x3, padding='same')`` → ``BatchNormalization`` → ``
 plots) is cnn2's (``tests.notebooks``), so the two exercises differ only in their network: the
 grader grades both through the same code, and only ``reference/NAME/`` tells them apart.
 
-    python -m tests.notebooks_2018     # rewrite reference/cnn2_2018/ only (python -m tests.notebooks: all)
+    python -m tests.notebooks_2018     # rewrite reference/cnn2_2018/ only
+    python -m tests.notebooks          # rewrite every exercise and submissions/
 """
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ def test_every_exercise_folder_is_named_after_its_exercise_and_has_its_notebooks
     for name, folder in found.items():
         exercise = load_exercise(folder)
         assert exercise["exercise"] == name  # the packaged copy goes by this name (setup.py)
-        assert (folder / exercise["template"]).is_file() and (folder / exercise["solution"]).is_file()
+        assert all((folder / exercise[role]).is_file() for role in ("template", "solution"))
         spec = Spec.load(folder)
         assert spec.exercise == name and spec.generated["by"] == "grader spec"
         assert spec.training and spec.training["by"] == "grader calibrate"
@@ -154,7 +154,7 @@ def test_each_2018_sample_gets_the_verdict_it_was_written_for(path, data_file, f
 
 @pytest.mark.kernel
 @pytest.mark.slow
-def test_the_2018_solution_earns_full_marks_with_the_verification_training(data_file, fast_settings):
+def test_the_2018_solution_earns_full_marks_with_the_verification_training(fast_settings):
     from dataclasses import replace
 
     spec = Spec.load(exercise_dir("cnn2_2018"))
