@@ -23,8 +23,12 @@ from grader.settings import Settings
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, help="the data file mnist_4000.pkl.gz (else $GRADER_DATA, "
                    "the cache, or a download)")
-    p.add_argument("--reference", type=Path, help="reference folder with spec.json "
-                   "(default: $GRADER_REFERENCE or the repository's reference/)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--exercise", metavar="NAME", help="the exercise to grade against: a "
+                       "folder under reference/ or an exercise shipped in the package "
+                       "(default: $GRADER_REFERENCE, else cnn2)")
+    which.add_argument("--reference", type=Path, help="any reference folder with spec.json "
+                       "(default: $GRADER_REFERENCE or the repository's reference/cnn2/)")
     p.add_argument("--timeout", type=float, default=Settings.notebook_timeout, metavar="SECONDS",
                    help="limit for executing the whole notebook (default %(default)g)")
     p.add_argument("--no-verify", action="store_true",
@@ -83,7 +87,8 @@ def parser() -> argparse.ArgumentParser:
                        help="the LMS assignment (default: the exercise's name)")
     _common(grade)
 
-    spec = sub.add_parser("spec", help="generate reference/spec.json from the solution notebook")
+    spec = sub.add_parser("spec", help="generate REFERENCE_DIR/spec.json from the solution "
+                          "notebook")
     spec.add_argument("reference", type=Path, nargs="?")
     spec.add_argument("--data", type=Path)
     spec.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="auto")
@@ -124,6 +129,14 @@ def _preload(*modules: str) -> None:
     threading.Thread(target=load, daemon=True).start()
 
 
+def reference_of(args: argparse.Namespace) -> Path | None:
+    """``--reference DIR`` as given, ``--exercise NAME`` as its folder (an unknown name is a
+    usage error listing the known ones), else None: the default exercise."""
+    from grader.spec import exercise_dir
+
+    return exercise_dir(args.exercise) if args.exercise else args.reference
+
+
 def gradescope_visibility(args: argparse.Namespace) -> dict[str, str]:
     """``exercise.json``'s ``gradescope.visibility``, overridden by the command line."""
     from grader.render.gradescope import parse_visibility
@@ -158,6 +171,7 @@ def check_targets(args: argparse.Namespace) -> list[tuple[writers.Writer, Path]]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    args.reference = reference_of(args)
     targets = check_targets(args)
     context = format_context(args, [w for w, _ in targets])
     preload = [module for writer, _ in targets for module in writer.preload]
@@ -180,6 +194,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from grader.batch.folder import grade_folder
     from grader.render.lms import GradebookOptions
 
+    args.reference = reference_of(args)
     if (args.roster or args.roster_map or args.assignment) and not args.gradebook:
         raise UsageError("--roster, --roster-map and --assignment go with --gradebook canvas|moodle")
     gradebook = GradebookOptions(args.gradebook, args.roster, args.roster_map, args.assignment) \

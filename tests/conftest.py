@@ -58,7 +58,7 @@ def data_file() -> Path:
 
 @pytest.fixture(scope="session")
 def spec() -> Spec:
-    return Spec.load(ROOT / "reference")
+    return Spec.load(ROOT / "reference" / "cnn2")
 
 
 def _fast(data_file: Path) -> Settings:

@@ -244,7 +244,7 @@ def test_the_gradescope_autograder_never_reads_a_linked_submission(tmp_path):
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "hw.ipynb").symlink_to(secret)
     env = {**os.environ, "AUTOGRADER": str(tmp_path), "GRADER": "/bin/false"}
-    run = subprocess.run(["bash", str(ROOT / "reference" / "gradescope" / "run_autograder")],
+    run = subprocess.run(["bash", str(ROOT / "reference" / "cnn2" / "gradescope" / "run_autograder")],
                          env=env, capture_output=True, text=True, timeout=60)
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     assert run.returncode == 0 and results["score"] == 0.0
