@@ -2,7 +2,7 @@
 
 A worker is a spawned process in its own process group, so a Ctrl-C on the terminal reaches only
 the coordinator, which then stops the workers itself. A worker builds its launcher and verifier
-once and grades with ``pipeline.check_notebook``; only JSON crosses the pipe. A worker that dies,
+once (a ``pipeline.Grader``) and grades with it; only JSON crosses the pipe. A worker that dies,
 or is still busy long after its submission's own limits, is killed with every process under it
 (kernel, verifier) and its submission gets a grader-fault result; the batch goes on with a fresh
 worker. A worker whose coordinator disappears (``kill -9``) kills its own processes and exits.
@@ -30,12 +30,12 @@ import psutil
 from grader import pipeline
 from grader.batch.executor import Executor, Task
 from grader.exceptions import GraderError
-from grader.result import GRADER_FAULTS, ErrorInfo, Result, Status
+from grader import errors
+from grader.result import Result
 from grader.settings import Settings
 from grader.spec import Spec
 
-FAULT_ADVICE = ("This is a fault of the grader, not of the notebook; run the same command again "
-                "to retry it, and report it if it persists.")
+FAULT_ADVICE = errors.RETRY
 LOG_TAIL_BYTES = 3000
 BATCH_PREFIX = "grader-batch-"
 #: workers in a row that die before they run: the environment is broken, stop the batch
@@ -59,13 +59,8 @@ class WorkerConfig:
 def fault_result(student: str, spec: Spec | None, message: str, *, kind: str = "internal",
                  detail: str | None = None) -> Result:
     """A result for a submission the grader failed on (exit code 5); a re-run retries it."""
-    return Result(submission=student, status=Status.ERROR,
-                  max_score=spec.max_score() if spec else 0.0,
-                  error=ErrorInfo(kind=kind, message=message, traceback=detail, advice=FAULT_ADVICE),
-                  summary="The grader failed on this notebook; this is not your fault.",
-                  versions=pipeline.versions(),
-                  spec={"exercise": spec.exercise, "sha256": spec.sha256, "path": spec.path}
-                  if spec else {})
+    return Result.grader_fault(student, message, kind=kind, detail=detail, spec=spec,
+                               versions=pipeline.versions())
 
 
 def task_deadline(settings: Settings) -> float:
@@ -152,23 +147,21 @@ def worker_log(tmpdir: str, pid: int) -> str:
 
 
 class _Grader:
-    """The worker's long-lived state: spec, launcher and verifier, built on first use."""
+    """The worker's long-lived state: the spec and a ``pipeline.Grader`` (launcher, verifier),
+    built on first use."""
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
         self.spec: Spec | None = None
-        self.tools: tuple | None = None
+        self.grader: pipeline.Grader | None = None
 
     def grade(self, student: str, notebook: Path) -> dict:
         try:
-            if self.tools is None:
+            if self.grader is None:
                 self._setup()
-            launcher, verifier = self.tools
-            result = pipeline.check_notebook(notebook, self.spec, self.config.data_file,
-                                             self.config.settings, launcher, verifier)
+            result = self.grader.grade(notebook)
         except GraderError as exc:  # setting up (spec, sandbox, verifier): the grader's fault
-            kind = exc.kind if exc.kind in GRADER_FAULTS else "internal"
-            result = fault_result(student, self.spec, exc.message, kind=kind)
+            result = fault_result(student, self.spec, exc.message, kind=exc.kind)
         except Exception as exc:
             result = fault_result(student, self.spec, f"the grading worker failed: {exc!r}",
                                   detail=traceback.format_exc())
@@ -181,14 +174,12 @@ class _Grader:
         # one long-lived Verifier per worker (TensorFlow imported once); the workers of a batch
         # share its memo, so an architecture many students built is trained once
         memo = Path(self.config.tmpdir) / "verify-memo"
-        self.tools = (api.make_launcher(self.config.settings.sandbox),
-                      api.verifier_for(self.config.settings, self.spec, memo_dir=memo))
+        self.grader = api.grader_for(self.spec, self.config.data_file, self.config.settings,
+                                     memo_dir=memo).start()
 
     def close(self) -> None:
-        verifier = self.tools[1] if self.tools else None
-        close = getattr(verifier, "close", None)
-        if callable(close):
-            close()
+        if self.grader is not None:
+            self.grader.close()
 
 
 # -- in the coordinator --------------------------------------------------------------------------

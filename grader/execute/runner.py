@@ -28,6 +28,7 @@ from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from grader import errors
 from grader.execute import kernel
 from grader.selfcheck import cells as selfcheck
 from grader.exceptions import CellError, GraderError, InvalidNotebook, KernelDied, LimitExceeded, NotGradable
@@ -65,7 +66,7 @@ def read_notebook(path: Path, data: bytes | None = None) -> nbformat.NotebookNod
         nbformat.validate(nb)
     except Exception as exc:  # nbformat raises many types for bad input
         raise InvalidNotebook(f"{path.name} is not a valid Jupyter notebook: {_first_line(exc)}",
-                              advice="Open it in Jupyter, save it again, and resubmit.") from None
+                              advice=errors.UNPARSABLE_NOTEBOOK) from None
     return nb
 
 
