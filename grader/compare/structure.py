@@ -7,11 +7,9 @@ instant check and the final grading choose the same model and give the same chec
 """
 from __future__ import annotations
 
-from grader import advice
 from grader.compare import align as compare
 from grader.extract import select
-from grader.exceptions import GraderError, LimitExceeded
-from grader.result import ErrorInfo, Result, Status
+from grader.result import Result, Status
 from grader.spec import Spec
 
 
@@ -42,23 +40,3 @@ def score(result: Result) -> None:
     else:
         result.summary = f"Fix first: {failed.hint or failed.message}"
 
-
-def fail(result: Result, exc: GraderError, facts: advice.Facts) -> None:
-    """A submission that cannot be graded: its error kind, cell, traceback and advice."""
-    details = exc.details
-    result.status = Status.TIMEOUT if isinstance(exc, LimitExceeded) else Status.ERROR
-    result.score = 0.0
-    raw = details.get("traceback")
-    shown = advice.clean_traceback(raw)
-    result.model_variable = result.model_variable or details.get("variable")
-    result.other_models = details.get("other_models") or result.other_models
-    result.error = ErrorInfo(kind=exc.kind, message=exc.message,
-                             cell_index=details.get("cell_index"),
-                             cell_source=details.get("cell_source"),
-                             traceback=shown, raw_traceback=raw if raw != shown else None,
-                             advice=details.get("advice") or advice.advise(
-                                 exc.kind, exc.message, raw, details.get("cell_source"), facts))
-    if details.get("legacy"):
-        result.compat = {"detected": list(details["legacy"]), "mappings": []}
-    where = f" (cell {result.error.cell_index})" if result.error.cell_index else ""
-    result.summary = f"Not graded{where}: {exc.message}"
