@@ -1,0 +1,164 @@
+"""Grading on a Dask cluster (``grade --cluster``): the same results as a local run, one result per
+student when a worker dies, a worker with other grader code refused, architectures trained once.
+
+Each test starts a ``distributed.LocalCluster`` of worker *processes* on loopback (2 workers, one
+``GRADING`` slot each) and runs the real CLI against it; every Dask wait has an explicit limit.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook, write
+
+distributed = pytest.importorskip("distributed")
+
+LIMIT = 60  # seconds: every wait on the cluster in these tests
+
+
+@pytest.fixture
+def cluster():
+    """Two worker processes with one grading slot each; the test's own client to watch them."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  resources={"GRADING": 1}, dashboard_address=None,
+                                  scheduler_port=0, host="127.0.0.1",
+                                  timeout=LIMIT) as local, \
+            distributed.Client(local, timeout=LIMIT, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=LIMIT)
+        yield local.scheduler_address, client
+
+
+def course(folder: Path, notebooks: dict) -> Path:
+    for name, nb in notebooks.items():
+        write(nb, folder / f"{name}.ipynb")
+    return folder
+
+
+def grade(folder: Path, out: Path, data_file: Path, *extra: str, verify: bool = False,
+          wait: bool = True):
+    cmd = [sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--sandbox",
+           "off", "--data", str(data_file), "--timeout", "30", *extra] + ([] if verify else ["--no-verify"])
+    if not wait:
+        return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def results(out: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in (out / "students").glob("*.json")}
+
+
+def comparable(result: dict) -> dict:
+    """A result without what measures the host (durations, memory peaks, a kernel's stderr)."""
+    result = {k: v for k, v in result.items() if k != "timings"}
+    if result.get("error"):
+        result["error"] = {k: v for k, v in result["error"].items() if k != "raw_traceback"}
+    if result.get("training"):
+        result["training"] = {k: v for k, v in result["training"].items()
+                              if k not in ("seconds", "build_seconds", "peak_rss_bytes")}
+    return result
+
+
+MIXED = {"ann": model_only_notebook(SOLUTION),
+         "ben": model_only_notebook(MISTAKES["no_padding"]),
+         "cat": code_notebook("undefined_name"),
+         "dan": code_notebook("import time; time.sleep(600)"),
+         "eve": code_notebook("import os; os._exit(1)")}
+
+
+@pytest.mark.kernel
+def test_a_mixed_folder_graded_on_a_cluster_matches_a_local_run(tmp_path, data_file, cluster):
+    address, client = cluster
+    folder = course(tmp_path / "course", MIXED)
+    on_cluster = grade(folder, tmp_path / "cluster", data_file, "--cluster", address)
+    local = grade(folder, tmp_path / "local", data_file, "--workers", "2")
+    assert on_cluster.returncode == local.returncode == 0, on_cluster.stderr + local.stderr
+    found = results(tmp_path / "cluster")
+    assert {s: (r["status"], (r["error"] or {}).get("kind")) for s, r in found.items()} == {
+        "ann": ("passed", None), "ben": ("failed", None), "cat": ("error", "cell_error"),
+        "dan": ("timeout", "timeout"), "eve": ("error", "kernel_died")}
+    assert {s: comparable(r) for s, r in found.items()} == \
+        {s: comparable(r) for s, r in results(tmp_path / "local").items()}
+    assert (tmp_path / "cluster" / "grades.csv").read_text() == \
+        (tmp_path / "local" / "grades.csv").read_text()
+    # TensorFlow ran in the kernels only, never in the Dask worker processes
+    imported = client.run(lambda: "tensorflow" in sys.modules)
+    assert imported and not any(imported.values())
+
+
+@pytest.mark.kernel
+def test_a_worker_killed_mid_task_still_gives_each_student_exactly_one_result(
+        tmp_path, data_file, cluster):
+    address, client = cluster
+    log = tmp_path / "runs.log"
+    names = ["s0", "s1", "s2"]
+    folder = course(tmp_path / "course", {
+        name: code_notebook(f"open({str(log)!r}, 'a').write({name!r} + '\\n')",
+                            "import time; time.sleep(8)") for name in names})
+    proc = grade(folder, tmp_path / "out", data_file, "--cluster", address, wait=False)
+    deadline = time.monotonic() + LIMIT
+    while not log.exists() or len(log.read_text().split()) < 2:  # both workers are mid-task
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    busy = [w for w, keys in client.processing().items() if keys]
+    pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
+    os.kill(pid, signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+    found = results(tmp_path / "out")
+    assert sorted(found) == names
+    assert {r["error"]["kind"] for r in found.values()} == {"no_model"}  # graded, not a fault
+    assert all(stdout.count(f"] {name}: ") + stderr.count(f"] {name}: ") == 1 for name in names)
+    assert len(log.read_text().split()) > len(names)  # the killed worker's task ran again
+
+
+@pytest.mark.kernel
+def test_a_worker_with_other_grader_code_is_refused_and_the_others_grade(
+        tmp_path, data_file, cluster):
+    address, client = cluster
+    other = tmp_path / "other"
+    shutil.copytree(ROOT / "grader", other / "grader",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with open(other / "grader" / "settings.py", "a") as f:
+        f.write("# another build of the grader\n")
+    env = {**os.environ, "PYTHONPATH": str(other)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1",
+         "--nthreads", "1", "--resources", "GRADING=1", "--no-dashboard"],
+        cwd=other, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client.wait_for_workers(3, timeout=LIMIT)
+        folder = course(tmp_path / "course", {"ann": model_only_notebook(SOLUTION)})
+        done = grade(folder, tmp_path / "out", data_file, "--cluster", address)
+        assert done.returncode == 0, done.stderr
+        assert results(tmp_path / "out")["ann"]["status"] == "passed"
+        refused = [line for line in done.stdout.splitlines() if "refused" in line]
+        assert len(refused) == 1 and "install the coordinator's version" in refused[0]
+        assert worker.wait(timeout=LIMIT) is not None  # it left the cluster
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_identical_architectures_are_trained_once_across_the_cluster(tmp_path, data_file, cluster):
+    address, _ = cluster
+    folder = course(tmp_path / "course", {
+        "a1": model_only_notebook(SOLUTION), "b1": model_only_notebook(MISTAKES["no_padding"]),
+        "a2": model_only_notebook(SOLUTION), "b2": model_only_notebook(MISTAKES["no_padding"])})
+    # one grading at a time on the two workers: each later task carries the earlier trainings
+    done = grade(folder, tmp_path / "out", data_file, "--cluster", address, "--workers", "1",
+                 verify=True)
+    assert done.returncode == 0, done.stderr
+    trained = {s: not r["training"]["cached"] for s, r in results(tmp_path / "out").items()}
+    assert sum(trained.values()) == 2 and trained["a1"] and trained["b1"], trained
