@@ -32,6 +32,8 @@ from grader.spec import Spec
 EXERCISE_GLOB = "*.json"
 EXERCISE_FILE_LIMIT = 1024**2
 POLL_SECONDS = 0.2
+#: refused workers already named in this process (sizing and the batch both admit)
+_named: set[str] = set()
 
 
 class DaskExecutor(Executor):
@@ -66,7 +68,7 @@ class DaskExecutor(Executor):
     def _grade(self, client, pending: deque[Task]) -> None:
         from grader.batch.dask_worker import GRADING, grade_task
 
-        exercise = send(client, exercise_files(self.spec), self.settings.cluster_timeout)
+        exercise = send(client, exercise_files(self.spec))
         memo_future, memo_size = None, -1
         inflight = self.inflight
         batch = uuid.uuid4().hex[:8]
@@ -74,7 +76,7 @@ class DaskExecutor(Executor):
         while pending or inflight:
             while pending and len(inflight) < self.size:
                 if memo_size != len(self.memo):  # a new snapshot, moved once per worker
-                    memo_future = send(client, dict(self.memo), self.settings.cluster_timeout)
+                    memo_future = send(client, dict(self.memo))
                     memo_size = len(self.memo)
                 task = pending.popleft()
                 future = client.submit(grade_task, self._payload(task), exercise, memo_future,
@@ -84,7 +86,7 @@ class DaskExecutor(Executor):
                 inflight[future] = (task, time.monotonic())
             for future in [f for f in inflight if f.done()]:
                 task, _ = inflight.pop(future)
-                self._report(task, self._outcome(future, task))
+                self._report(task, self._outcome(client, future, task))
             self._expire(inflight)
             lost_since = self._connected(client, lost_since)
             self.on_tick()
@@ -100,9 +102,9 @@ class DaskExecutor(Executor):
                 "sha256": hashlib.sha256(data).hexdigest(), "grader": identity(),
                 "settings": self.settings.with_(data_path=None, cluster=None)}
 
-    def _outcome(self, future, task: Task) -> dict:
+    def _outcome(self, client, future, task: Task) -> dict:
         """The task's result dict; a grader fault where the cluster could not grade it."""
-        if future.status == "cancelled":  # not by us: the scheduler is gone
+        if future.status == "cancelled" and client.status != "running":
             raise self._lost("the Dask scheduler cancelled the batch's tasks")
         try:
             data = json.loads(future.result(timeout=self.settings.cluster_timeout))
@@ -191,7 +193,8 @@ def admit(client, settings: Settings) -> list[str]:
                       seconds, "asking the workers")
     good = [address for address, problem in answers.items() if problem is None]
     for address, problem in sorted(answers.items()):
-        if problem is not None:
+        if problem is not None and address not in _named:
+            _named.add(address)
             print(f"grader: worker {address} refused: {problem}", flush=True)
     slots = grading_slots(client, good, seconds)
     if not slots:
@@ -228,9 +231,12 @@ def exercise_files(spec: Spec) -> dict:
     return {"files": files, "sha256": spec.sha256}
 
 
-def send(client, value, seconds: float):
-    """``value`` placed on the cluster once (a future that tasks share): moved once per worker."""
-    return bounded(lambda: client.scatter([value], hash=False)[0], seconds, "sending data")
+def send(client, value):
+    """``value`` as a future that tasks share: moved once per worker, and made again by the
+    scheduler if the worker holding it leaves (scattered data would be lost with it)."""
+    from grader.batch.dask_worker import constant
+
+    return client.submit(constant, value, pure=False, key=f"grader-data-{uuid.uuid4().hex}")
 
 
 def bounded(call: Callable, seconds: float, what: str):
