@@ -162,3 +162,73 @@ def test_identical_architectures_are_trained_once_across_the_cluster(tmp_path, d
     assert done.returncode == 0, done.stderr
     trained = {s: not r["training"]["cached"] for s, r in results(tmp_path / "out").items()}
     assert sum(trained.values()) == 2 and trained["a1"] and trained["b1"], trained
+
+
+# -- without a running cluster / with one that goes away --------------------------------------------
+
+def test_an_unreachable_scheduler_is_a_usage_error_naming_it(tmp_path, fast_settings):
+    from grader.batch.folder import grade_folder
+    from grader.exceptions import UsageError
+
+    course(tmp_path / "course", {"ann": code_notebook("1")})
+    settings = fast_settings.with_(cluster="tcp://127.0.0.1:1", cluster_timeout=3)
+    with pytest.raises(UsageError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:1"):
+        grade_folder(tmp_path / "course", tmp_path / "out", settings=settings)
+
+
+def test_grader_cluster_in_the_environment_is_the_default_of_cluster(monkeypatch):
+    from grader.cli import parser, settings_from
+
+    monkeypatch.setenv("GRADER_CLUSTER", "tcp://scheduler.example:8786")
+    assert settings_from(parser().parse_args(["grade", "x"])).cluster == "tcp://scheduler.example:8786"
+    monkeypatch.delenv("GRADER_CLUSTER")
+    assert settings_from(parser().parse_args(["grade", "x"])).cluster is None
+
+
+CLUSTER_SCRIPT = """
+import signal, sys
+from distributed import LocalCluster
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, resources={"GRADING": 1},
+                       dashboard_address=None, host="127.0.0.1", scheduler_port=0)
+print(cluster.scheduler_address, flush=True)
+signal.sigwait([signal.SIGTERM])
+"""
+
+
+@pytest.mark.kernel
+def test_a_lost_scheduler_stops_the_batch_cleanly_and_a_rerun_grades_the_rest(
+        tmp_path, fast_settings, cluster):
+    from grader.batch.folder import grade_folder
+    from grader.exceptions import GraderError
+
+    folder = course(tmp_path / "course", {"quick": code_notebook("1"),
+                                          "slow1": code_notebook("import time; time.sleep(20)"),
+                                          "slow2": code_notebook("import time; time.sleep(20)")})
+    doomed = subprocess.Popen([sys.executable, "-c", CLUSTER_SCRIPT], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              start_new_session=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = tmp_path / "out"
+    try:
+        address = doomed.stdout.readline().strip()
+        settings = fast_settings.with_(cluster=address, cluster_timeout=10)
+
+        def kill_when_quick_is_saved() -> None:
+            deadline = time.monotonic() + 300
+            while not (out / "students" / "quick.json").exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            os.killpg(doomed.pid, signal.SIGKILL)
+
+        import threading
+        threading.Thread(target=kill_when_quick_is_saved, daemon=True).start()
+        with pytest.raises(GraderError, match="lost the cluster at .* run the same command again"):
+            grade_folder(folder, out, settings=settings, workers=1)
+    finally:
+        if doomed.poll() is None:
+            os.killpg(doomed.pid, signal.SIGKILL)
+    saved = (out / "students" / "quick.json").stat().st_mtime_ns
+    assert sorted(results(out)) == ["quick"]
+    # the re-run, on a cluster that works, grades only what is missing
+    address, _ = cluster
+    grade_folder(folder, out, settings=fast_settings.with_(cluster=address))
+    assert sorted(results(out)) == ["quick", "slow1", "slow2"]
+    assert (out / "students" / "quick.json").stat().st_mtime_ns == saved

@@ -161,14 +161,11 @@ class DaskExecutor(Executor):
 def connect(settings: Settings):
     """A client of the scheduler at ``settings.cluster``, or a clear error within the limit."""
     try:
-        import dask
         from distributed import Client
     except ImportError:
         raise UsageError("--cluster needs Dask: pip install 'cnn-grader[cluster]' (on the "
                          "coordinator and on every worker machine)") from None
-    seconds = settings.cluster_timeout
-    dask.config.set({"distributed.comm.timeouts.connect": f"{seconds}s",
-                     "distributed.comm.timeouts.tcp": f"{seconds}s"})
+    seconds = settings.cluster_timeout  # the client's own limit; the rest go through bounded()
     try:
         return Client(settings.cluster, timeout=seconds, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
