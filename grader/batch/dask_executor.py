@@ -54,14 +54,10 @@ class DaskExecutor(Executor):
         try:
             admit(client, self.settings)
             self._grade(client, deque(tasks))
-        except (GraderError, KeyboardInterrupt):
+        except BaseException as exc:  # Ctrl-C included: nothing of this batch stays queued
             _close(client, self.settings.cluster_timeout, cancel=list(self.inflight))
-            raise
-        except Exception as exc:  # the cluster's own failure: one line, results kept
-            _close(client, self.settings.cluster_timeout, cancel=list(self.inflight))
-            raise self._lost(f"{type(exc).__name__}: {exc}") from None
-        except BaseException:
-            _close(client, self.settings.cluster_timeout, cancel=list(self.inflight))
+            if isinstance(exc, Exception) and not isinstance(exc, GraderError):
+                raise self._lost(f"{type(exc).__name__}: {exc}") from None  # one line, kept
             raise
         _close(client, self.settings.cluster_timeout)
 
@@ -71,18 +67,17 @@ class DaskExecutor(Executor):
         exercise = send(client, exercise_files(self.spec))
         memo_future, memo_size = None, -1
         inflight = self.inflight
-        batch = uuid.uuid4().hex[:8]
+        batch, number = uuid.uuid4().hex[:8], 0
         lost_since: float | None = None
         while pending or inflight:
             while pending and len(inflight) < self.size:
                 if memo_size != len(self.memo):  # a new snapshot, moved once per worker
                     memo_future = send(client, dict(self.memo))
                     memo_size = len(self.memo)
-                task = pending.popleft()
+                task, number = pending.popleft(), number + 1
                 future = client.submit(grade_task, self._payload(task), exercise, memo_future,
-                                       key=f"grade-{batch}-{self.reported + len(inflight)}-"
-                                           f"{uuid.uuid4().hex[:8]}",
-                                       resources={GRADING: 1}, pure=False, retries=0)
+                                       key=f"grade-{batch}-{number}", resources={GRADING: 1},
+                                       pure=False, retries=0)
                 inflight[future] = (task, time.monotonic())
             for future in [f for f in inflight if f.done()]:
                 task, _ = inflight.pop(future)
