@@ -68,6 +68,10 @@ def moved(folder: Path, out: Path) -> dict:
             "per_worker": sum(len(b) for b in exercise["files"].values())}
 
 
+def _fmt(values: list[float]) -> str:
+    return " ".join(f"{v:.1f}" for v in values)
+
+
 def main() -> None:
     from distributed import Client, LocalCluster
 
@@ -90,12 +94,14 @@ def main() -> None:
             seconds, result = grade(folder, ["--workers", str(args.workers)])
             local.append(seconds)
             shutil.rmtree(result)
+            if out is not None:
+                shutil.rmtree(out)
             seconds, out = grade(folder, ["--workers", str(args.workers), "--cluster",
                                           lc.scheduler_address])
             cluster.append(seconds)
         lo, cl = statistics.median(local), statistics.median(cluster)
-        print(f"batch{args.batch}: local pool median {lo:.1f} s (runs {local}); cluster median "
-              f"{cl:.1f} s (runs {cluster}); ratio {cl / lo:.2f} (goal <= 1.10)")
+        print(f"batch{args.batch}: local pool median {lo:.1f} s (runs {_fmt(local)}); cluster median "
+              f"{cl:.1f} s (runs {_fmt(cluster)}); ratio {cl / lo:.2f} (goal <= 1.10)")
         rate = throughput(client, args.tasks)
         sizes = moved(folder, out)
         shutil.rmtree(out)

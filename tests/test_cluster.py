@@ -158,16 +158,27 @@ def test_a_worker_with_other_grader_code_is_refused_and_the_others_grade(
 @pytest.mark.kernel
 @pytest.mark.slow
 def test_identical_architectures_are_trained_once_across_the_cluster(tmp_path, data_file, cluster):
-    address, _ = cluster
-    folder = course(tmp_path / "course", {
-        "a1": model_only_notebook(SOLUTION), "b1": model_only_notebook(MISTAKES["no_padding"]),
-        "a2": model_only_notebook(SOLUTION), "b2": model_only_notebook(MISTAKES["no_padding"])})
-    # one grading at a time on the two workers: each later task carries the earlier trainings
-    done = grade(folder, tmp_path / "out", data_file, "--cluster", address, "--workers", "1",
-                 verify=True)
-    assert done.returncode == 0, done.stderr
-    trained = {s: not r["training"]["cached"] for s, r in results(tmp_path / "out").items()}
-    assert sum(trained.values()) == 2 and trained["a1"] and trained["b1"], trained
+    address, client = cluster
+    folder = course(tmp_path / "course", {"1a": model_only_notebook(SOLUTION),
+                                          "1b": model_only_notebook(MISTAKES["no_padding"]),
+                                          "2a": model_only_notebook(SOLUTION)})
+    # one grading at a time: each task carries the trainings of those before it
+    proc = grade(folder, tmp_path / "out", data_file, "--cluster", address, "--workers", "1",
+                 verify=True, wait=False)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "out" / "students" / "1a.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    # every worker process that could remember 1a's training is replaced by a fresh one: what
+    # 2a finds can only come from the coordinator
+    for pid in client.run(os.getpid).values():
+        os.kill(pid, signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+    found = results(tmp_path / "out")
+    trained = {s: not r["training"]["cached"] for s, r in found.items()}
+    assert trained == {"1a": True, "1b": True, "2a": False}
+    assert found["2a"]["training"]["val_accuracy"] == found["1a"]["training"]["val_accuracy"]
 
 
 # -- without a running cluster / with one that goes away --------------------------------------------
@@ -238,3 +249,17 @@ def test_a_lost_scheduler_stops_the_batch_cleanly_and_a_rerun_grades_the_rest(
     grade_folder(folder, out, settings=fast_settings.with_(cluster=address))
     assert sorted(results(out)) == ["quick", "slow1", "slow2"]
     assert (out / "students" / "quick.json").stat().st_mtime_ns == saved
+
+
+def test_a_worker_without_the_required_sandbox_or_with_other_code_is_refused_with_the_reason(
+        monkeypatch):
+    from grader.batch import dask_worker
+    from grader.exceptions import SandboxUnavailable
+
+    def no_sandbox(level: str):
+        raise SandboxUnavailable("no sandbox is available on this machine (no bwrap)")
+
+    monkeypatch.setattr(dask_worker.api, "make_launcher", no_sandbox)
+    assert "no bwrap" in dask_worker.refusal(dask_worker.identity(), "required")
+    other = {"grader": "0.0.1", "grader_source": "0123456789abcdef"}
+    assert "coordinator grader 0.0.1 (source 0123456789abcdef)" in dask_worker.refusal(other, "off")
