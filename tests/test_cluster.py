@@ -109,10 +109,11 @@ def test_a_worker_killed_mid_task_still_gives_each_student_exactly_one_result(
     names = ["s0", "s1", "s2"]
     folder = course(tmp_path / "course", {
         name: code_notebook(f"open({str(log)!r}, 'a').write({name!r} + '\\n')",
-                            "import time; time.sleep(8)") for name in names})
+                            "import time; time.sleep(20)") for name in names})
     proc = grade(folder, tmp_path / "out", data_file, "--cluster", address, wait=False)
     deadline = time.monotonic() + LIMIT
-    while not log.exists() or len(log.read_text().split()) < 2:  # both workers are mid-task
+    # both workers are mid-task: each notebook wrote its name and sleeps 20 s more
+    while not log.exists() or len(log.read_text().split()) < 2:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.2)
     busy = [w for w, keys in client.processing().items() if keys]
