@@ -61,7 +61,8 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="required")
     grade.add_argument("--workers", type=int, metavar="N",
                        help="parallel workers (default: what the cores and free memory allow)")
-    grade.add_argument("--cluster", metavar="tcp://HOST:PORT", default=os.environ.get("GRADER_CLUSTER"),
+    grade.add_argument("--cluster", metavar="tcp://HOST:PORT",
+                       default=os.environ.get("GRADER_CLUSTER"),
                        help="grade on this Dask scheduler's workers (default: $GRADER_CLUSTER; "
                        "none: this machine)")
     grade.add_argument("--force", action="store_true",
@@ -104,7 +105,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
     return Settings(notebook_timeout=args.timeout, verify=not getattr(args, "no_verify", False),
-                    sandbox=args.sandbox, data_path=args.data, cluster=getattr(args, "cluster", None))
+                    sandbox=args.sandbox, data_path=args.data,
+                    cluster=getattr(args, "cluster", None))
 
 
 def _preload(*modules: str) -> None:

@@ -47,7 +47,8 @@ def course(folder: Path, notebooks: dict) -> Path:
 def grade(folder: Path, out: Path, data_file: Path, *extra: str, verify: bool = False,
           wait: bool = True, sandbox: str = "off"):
     cmd = [sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--sandbox",
-           sandbox, "--data", str(data_file), "--timeout", "30", *extra] + ([] if verify else ["--no-verify"])
+           sandbox, "--data", str(data_file), "--timeout", "30", *extra]
+    cmd += [] if verify else ["--no-verify"]
     if not wait:
         return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
@@ -85,7 +86,8 @@ def test_a_mixed_folder_graded_on_a_cluster_matches_a_local_run(tmp_path, data_f
     address, client = cluster
     folder = course(tmp_path / "course", MIXED)
     # the strongest sandbox each machine offers (here the same machine), as for a local run
-    on_cluster = grade(folder, tmp_path / "cluster", data_file, "--cluster", address, sandbox="auto")
+    on_cluster = grade(folder, tmp_path / "cluster", data_file, "--cluster", address,
+                       sandbox="auto")
     local = grade(folder, tmp_path / "local", data_file, "--workers", "2", sandbox="auto")
     assert on_cluster.returncode == local.returncode == 0, on_cluster.stderr + local.stderr
     found = results(tmp_path / "cluster")
@@ -182,7 +184,7 @@ def test_identical_architectures_are_trained_once_across_the_cluster(tmp_path, d
     assert found["2a"]["training"]["val_accuracy"] == found["1a"]["training"]["val_accuracy"]
 
 
-# -- without a running cluster / with one that goes away --------------------------------------------
+# -- without a running cluster / with one that goes away ----------------------------------------
 
 def test_an_unreachable_scheduler_is_a_usage_error_naming_it(tmp_path, fast_settings):
     from grader.batch.folder import grade_folder
@@ -198,7 +200,8 @@ def test_grader_cluster_in_the_environment_is_the_default_of_cluster(monkeypatch
     from grader.cli import parser, settings_from
 
     monkeypatch.setenv("GRADER_CLUSTER", "tcp://scheduler.example:8786")
-    assert settings_from(parser().parse_args(["grade", "x"])).cluster == "tcp://scheduler.example:8786"
+    args = parser().parse_args(["grade", "x"])
+    assert settings_from(args).cluster == "tcp://scheduler.example:8786"
     monkeypatch.delenv("GRADER_CLUSTER")
     assert settings_from(parser().parse_args(["grade", "x"])).cluster is None
 

@@ -19,8 +19,8 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from grader.batch.executor import Executor, Task
 from grader.batch.workers import fault_result, task_deadline
@@ -42,7 +42,8 @@ class DaskExecutor(Executor):
     name = "cluster"
 
     def __init__(self, size: int, spec: Spec, data_file: Path, settings: Settings,
-                 on_result: Callable[[Task, dict], None], on_tick: Callable[[], None] = lambda: None):
+                 on_result: Callable[[Task, dict], None],
+                 on_tick: Callable[[], None] = lambda: None) -> None:
         super().__init__(size, spec, data_file, settings, on_result, on_tick)
         self.memo: dict[str, dict] = {}
         self.inflight: dict = {}  # future -> (task, when it was submitted)
@@ -217,7 +218,7 @@ def cluster_size(settings: Settings) -> int:
 
 def exercise_files(spec: Spec) -> dict:
     """The reference folder's JSON files as bytes, with the spec's sha256 to check them by."""
-    folder = Path(spec.path).parent
+    folder = Path(str(spec.path)).parent
     files = {p.name: p.read_bytes() for p in sorted(folder.glob(EXERCISE_GLOB))
              if p.is_file() and p.stat().st_size <= EXERCISE_FILE_LIMIT}
     return {"files": files, "sha256": spec.sha256}

@@ -134,12 +134,12 @@ def grade_task(payload: dict, exercise: dict, memo: dict) -> str:
     before = set(verifier.memo) if verifier is not None else set()
     folder = Path(tempfile.mkdtemp(dir=_worker_tmpdir()))
     try:
-        notebook = folder / payload["name"]
+        notebook = folder / Path(payload["name"]).name
         notebook.write_bytes(payload["notebook"])
-        result = grader.grade(student, notebook)
+        graded = grader.grade(student, notebook)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return json.dumps({"result": result, "memo": _learned(verifier, before)})
+    return json.dumps({"result": graded, "memo": _learned(verifier, before)})
 
 
 def _grader_for(exercise: dict, settings: Settings) -> tuple[_Grader, Spec]:
@@ -155,7 +155,7 @@ def _grader_for(exercise: dict, settings: Settings) -> tuple[_Grader, Spec]:
         if spec.sha256 != exercise["sha256"]:
             raise GraderError("the exercise arrived damaged (its sha256 differs)")
         data_file = api.resolve_data(spec, None)  # this machine's own copy, sha256 verified
-        found = (_Grader(WorkerConfig(Path(spec.path), data_file, settings, _worker_tmpdir(),
+        found = (_Grader(WorkerConfig(Path(str(spec.path)), data_file, settings, _worker_tmpdir(),
                                       os.getpid())), spec)
         with _lock:
             _graders[key] = found
@@ -179,7 +179,7 @@ def _seed(grader: _Grader, memo: dict):
             grader._setup()
         except Exception:  # grade() sets up again and turns the error into a result
             return None
-    verifier = grader.tools[1]
+    verifier = grader.tools[1] if grader.tools else None
     if verifier is not None:
         for key, training in memo.items():
             verifier.memo.setdefault(key, training)
