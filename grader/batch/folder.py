@@ -39,7 +39,7 @@ from grader.render.progress import Progress, duration
 from grader.result import Result, Status
 from grader.settings import Settings
 from grader.spec import Spec
-from grader.batch.executor import Task, executor_for
+from grader.batch.executor import Task, default_size, executor_for
 from grader.batch.workers import BATCH_PREFIX
 from grader import pipeline
 from grader.util.files import sha256_bytes
@@ -220,7 +220,7 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     todo, problems = _plan(submissions, spec, batch, force, settings, intake)
     with batch.writing():
         batch.outputs.remove_course_files()
-    n = min(workers or default_workers(len(todo)), max(1, len(todo)))
+    n = min(workers or (default_size(settings, len(todo)) if todo else 1), max(1, len(todo)))
     settings = settings.with_(tf_threads=settings.tf_threads or threads_per_worker(n))
     batch.progress = Progress(len(submissions), len(todo) + len(problems), stream=progress_stream)
     batch.progress.begin(list(batch.results.values()), n, settings.tf_threads)
@@ -249,6 +249,8 @@ def _prepare(reference: Path | None, settings: Settings) -> tuple[Spec, Path, Se
     """Everything that can fail for the whole batch fails here, before any grading."""
     spec = api.load_spec(reference)
     data_file = api.resolve_data(spec, settings.data_path)
+    if settings.cluster:  # each worker checks its own machine's sandbox (batch.dask_worker)
+        return spec, data_file, settings
     if api.make_launcher(settings.sandbox).name == "off":  # raises if "required" cannot be met
         settings = settings.with_(sandbox="off")  # "auto" fell back: warn once, not per worker
     return spec, data_file, settings
