@@ -140,7 +140,7 @@ def reference_of(args: argparse.Namespace) -> Path | None:
     usage error listing the known ones), else None: the default exercise."""
     from grader.spec import exercise_dir
 
-    return exercise_dir(args.exercise) if args.exercise else args.reference
+    return exercise_dir(args.exercise) if args.exercise is not None else args.reference
 
 
 def gradescope_visibility(args: argparse.Namespace) -> dict[str, str]:
