@@ -152,7 +152,7 @@ def load_spec(reference: str | Path | None = None, exercise: str | None = None) 
     if reference or (os.environ.get("GRADER_REFERENCE") and exercise is None):
         return Spec.load(Path(reference or os.environ["GRADER_REFERENCE"]))
     specs = [Spec.load(folder) for folder in exercise_folders()]
-    wanted = exercise or (DEFAULT_EXERCISE if len(specs) > 1 else None)
+    wanted = exercise if exercise is not None else (DEFAULT_EXERCISE if len(specs) > 1 else None)
     chosen = [s for s in specs if wanted in (None, s.exercise)]
     if len(chosen) != 1:
         names = ", ".join(s.exercise for s in specs)

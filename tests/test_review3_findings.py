@@ -29,3 +29,15 @@ def test_every_source_path_the_readme_names_exists():
     named = sorted(set(re.findall(r"grader/[\w/]+\.(?:py|j2)", text)))
     missing = [path for path in named if not (ROOT / path).exists()]
     assert named and not missing, f"README names paths that do not exist: {missing}"
+
+
+def test_the_self_check_refuses_an_empty_exercise_name(monkeypatch):
+    """``check(exercise="")`` (a name read from an empty variable) silently checked against
+    cnn2, as ``--exercise ""`` did on the command line: a student of another exercise was told
+    their correct layers were wrong."""
+    from grader import notebook
+
+    monkeypatch.delenv("GRADER_REFERENCE", raising=False)
+    with pytest.raises(ValueError, match="choose the exercise"):
+        notebook.load_spec(exercise="")
+    assert notebook.load_spec(exercise="cnn2_2018").exercise == "cnn2_2018"
