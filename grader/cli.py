@@ -13,7 +13,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader import api
-from grader.exceptions import GraderError, UsageError
+from grader.exceptions import GraderError, OutputError, UsageError
 from grader.exitcodes import ExitCode
 from grader.render import terminal
 from grader.render import writers
@@ -190,9 +190,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             if writer.failure is not None:
                 write_text(path, writer.failure(exc.message))
         raise
+    unwritten = []
     for writer, path in targets:
-        writer.write_one(result, path, context)
+        try:
+            writer.write_one(result, path, context)
+        except OSError as exc:  # the other files and the summary still come out
+            unwritten.append(f"{path} ({exc.strerror or exc})")
     print(terminal.summary(result, color=sys.stdout.isatty()))
+    if unwritten:
+        raise OutputError(f"cannot write {', '.join(unwritten)}: choose a writable file")
     return int(result.exit_code)
 
 

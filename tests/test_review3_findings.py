@@ -41,3 +41,21 @@ def test_the_self_check_refuses_an_empty_exercise_name(monkeypatch):
     with pytest.raises(ValueError, match="choose the exercise"):
         notebook.load_spec(exercise="")
     assert notebook.load_spec(exercise="cnn2_2018").exercise == "cnn2_2018"
+
+
+def test_check_that_cannot_write_its_output_file_says_so_in_one_line_with_exit_5(tmp_path,
+                                                                                  capsys):
+    """``grader check NB --json DIR`` (a folder, a missing parent, a read-only place) ended in a
+    Python traceback with exit code 1, the code that means "a check failed": a CI job or
+    Gradescope read a verdict the grader never gave. Results that cannot be written are exit 5
+    with one ``grader: error:`` line (README, exit codes), the summary still shown."""
+    from grader.cli import main
+
+    notebook = tmp_path / "broken.ipynb"
+    notebook.write_text("not json")  # not gradable at once: no kernel needed
+    code = main(["check", str(notebook), "--sandbox", "off", "--no-verify",
+                 "--json", str(tmp_path), "--csv", str(tmp_path / "grades.csv")])
+    out, err = capsys.readouterr()
+    assert code == 5, err
+    assert "Traceback" not in err and f"grader: error: cannot write {tmp_path}" in err
+    assert "broken: ERROR" in out and (tmp_path / "grades.csv").is_file()
