@@ -59,3 +59,21 @@ def test_check_that_cannot_write_its_output_file_says_so_in_one_line_with_exit_5
     assert code == 5, err
     assert "Traceback" not in err and f"grader: error: cannot write {tmp_path}" in err
     assert "broken: ERROR" in out and (tmp_path / "grades.csv").is_file()
+
+
+@pytest.mark.parametrize("address", ["garbage", "tcp://[::1", "tcp://host", "tcp://host:port"])
+def test_a_malformed_cluster_address_is_a_usage_error_before_any_dask_client_exists(
+        address, monkeypatch):
+    """``--cluster garbage`` (a typo, a missing port) printed its usage error, then the process
+    hung for 60 s and ended with a traceback: Dask's half-built ``Client`` closes itself at exit
+    with its own default timeout. The address is checked first, so no client is ever made."""
+    distributed = pytest.importorskip("distributed")
+    from grader.batch.dask_executor import connect
+    from grader.exceptions import UsageError
+    from grader.settings import Settings
+
+    made = []
+    monkeypatch.setattr(distributed, "Client", lambda *a, **k: made.append(a))
+    with pytest.raises(UsageError, match="tcp://HOST:PORT"):
+        connect(Settings(cluster=address))
+    assert made == []

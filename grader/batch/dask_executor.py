@@ -160,6 +160,7 @@ def connect(settings: Settings):
     except ImportError:
         raise UsageError("--cluster needs Dask: pip install 'cnn-grader[cluster]' (on the "
                          "coordinator and on every worker machine)") from None
+    check_address(settings.cluster)
     seconds = settings.cluster_timeout  # the client's own limit; the rest go through bounded()
     try:
         return Client(settings.cluster, timeout=seconds, set_as_default=False)
@@ -167,6 +168,19 @@ def connect(settings: Settings):
         raise UsageError(f"cannot reach the Dask scheduler at {settings.cluster} within "
                          f"{seconds:g} s ({exc}); start it with `dask scheduler`, or check "
                          "--cluster / GRADER_CLUSTER") from None
+
+
+def check_address(address: str | None) -> None:
+    """Refuse a malformed address before a ``Client`` exists: a half-built one closes itself at
+    exit with Dask's own 60 s timeout and a traceback (UCX addresses are left to Dask)."""
+    from distributed.comm import get_address_host_port, parse_address
+
+    try:
+        if parse_address(str(address))[0] != "ucx":
+            get_address_host_port(str(address))
+    except ValueError as exc:
+        raise UsageError(f"--cluster {address!r} is not a Dask scheduler address ({exc}): give "
+                         "tcp://HOST:PORT (or set GRADER_CLUSTER)") from None
 
 
 def admit(client, settings: Settings) -> list[str]:
