@@ -149,8 +149,9 @@ def gradescope_visibility(args: argparse.Namespace) -> dict[str, str]:
     from grader.spec import EXERCISE_FILE, default_reference_dir
 
     path = Path(args.reference or default_reference_dir()) / EXERCISE_FILE
-    try:
-        configured = json.loads(path.read_text()).get("gradescope", {}).get("visibility", {})
+    try:  # a reference folder may hold only its spec.json: then nothing is configured
+        text = path.read_text() if path.is_file() else "{}"
+        configured = json.loads(text).get("gradescope", {}).get("visibility", {})
         return parse_visibility(args.gradescope_visibility, configured)
     except (OSError, ValueError, AttributeError) as exc:
         raise UsageError(f"Gradescope visibility ({path} or --gradescope-visibility): {exc}") \

@@ -77,3 +77,18 @@ def test_a_malformed_cluster_address_is_a_usage_error_before_any_dask_client_exi
     with pytest.raises(UsageError, match="tcp://HOST:PORT"):
         connect(Settings(cluster=address))
     assert made == []
+
+
+def test_the_gradescope_format_works_with_a_reference_folder_that_has_only_its_spec(tmp_path):
+    """``--reference DIR`` takes "any reference folder with spec.json", and every other format
+    grades with one; ``--gradescope`` (``--format gradescope``, in ``check`` and ``grade``)
+    refused it with exit 2 because the folder had no ``exercise.json`` to read visibility from.
+    Without one, the visibility is the default (visible) or ``--gradescope-visibility``."""
+    import shutil
+
+    from grader.cli import gradescope_visibility, parser
+
+    shutil.copy(ROOT / "reference" / "cnn2" / "spec.json", tmp_path / "spec.json")
+    args = parser().parse_args(["check", "nb.ipynb", "--reference", str(tmp_path),
+                                "--gradescope-visibility", "training=hidden"])
+    assert gradescope_visibility(args)["training"] == "hidden"
