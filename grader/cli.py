@@ -189,7 +189,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     except GraderError as exc:
         for writer, path in targets:  # Gradescope shows this instead of "autograder failed"
             if writer.failure is not None:
-                write_text(path, writer.failure(exc.message))
+                try:
+                    write_text(path, writer.failure(exc.message))
+                except OSError as problem:  # the error that stopped the check comes first
+                    print(f"grader: error: cannot write {path} ({problem.strerror or problem})",
+                          file=sys.stderr)
         raise
     unwritten = []
     for writer, path in targets:

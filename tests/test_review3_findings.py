@@ -92,3 +92,16 @@ def test_the_gradescope_format_works_with_a_reference_folder_that_has_only_its_s
     args = parser().parse_args(["check", "nb.ipynb", "--reference", str(tmp_path),
                                 "--gradescope-visibility", "training=hidden"])
     assert gradescope_visibility(args)["training"] == "hidden"
+
+
+def test_check_that_cannot_run_and_cannot_write_its_gradescope_file_keeps_its_own_error(
+        tmp_path, capsys):
+    """When ``check`` cannot run (no such notebook: exit 2) it writes Gradescope's failure file;
+    if that file cannot be written either, the write's traceback (exit 1, "failed") replaced
+    the real one-line error."""
+    from grader.cli import main
+
+    code = main(["check", str(tmp_path / "missing.ipynb"), "--gradescope", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "grader: error: no such notebook" in err and f"cannot write {tmp_path}" in err
