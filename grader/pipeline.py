@@ -22,6 +22,8 @@ from grader.exceptions import GraderError
 from grader.execute.kernel import compat
 from grader.sandbox.launch import Launcher
 from grader.result import ErrorInfo, Result, Status
+from grader.score import registry
+from grader.score.checks import TRAINING, Context
 from grader.settings import Settings
 from grader.spec import Spec
 
@@ -89,7 +91,8 @@ def _grade(notebook, spec, data_file, settings, launcher, verifier, result: Resu
         t = time.monotonic()
         check, training = verifier(model, spec, data_file, settings)
         result.timings["verify"] = round(time.monotonic() - t, 2)
-        result.checks.append(check)
+        result.checks += registry.run(Context(spec, training=training, verification=check),
+                                      TRAINING)  # with the points the exercise declares
         result.training = training
     structure.score(result)
 

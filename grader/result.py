@@ -109,10 +109,8 @@ class Result:
 
     @property
     def first_failed(self) -> Check | None:
-        """The first mistake itself: a check that failed only as a consequence of an earlier
-        mistake (``follows_from``) is named only when no other check failed."""
-        failed = [c for c in self.checks if not c.passed]
-        return next((c for c in failed if not c.follows_from), failed[0] if failed else None)
+        """The first problem of a graded result (``first_failed``)."""
+        return first_failed(self.checks)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -128,6 +126,14 @@ class Result:
         if data.get("error"):
             data["error"] = ErrorInfo(**data["error"])
         return cls(**data)
+
+
+def first_failed(checks: list[Check]) -> Check | None:
+    """The first problem, the one place it is decided (the "Fix first" line, the CSV column,
+    the batch table): the first mistake itself; a check that failed only as a consequence of an
+    earlier mistake (``follows_from``) is named only when no other check failed."""
+    failed = [c for c in checks if not c.passed]
+    return next((c for c in failed if not c.follows_from), failed[0] if failed else None)
 
 
 #: error kinds that are the grader's fault, not the submission's (exit code 5)
