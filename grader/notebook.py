@@ -88,7 +88,8 @@ def verdict(report: dict, spec: Spec) -> Result:
         structure.grade_structure(report, spec, Settings.max_params_factor, result)
         structure.score(result)
     except GraderError as exc:
-        structure.fail(result, exc, advice.Facts(str(spec.data.get("file"))))
+        structure.fail(result, exc, advice.Facts(str(spec.data.get("file")),
+                                                  markers=spec.markers))
     return result
 
 

@@ -64,7 +64,8 @@ def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settin
         _grade(notebook, spec, data_file, settings, launcher, verifier, result)
     except GraderError as exc:
         facts = advice.Facts(str(spec.data.get("file") or data_file.name),
-                             result.versions.get("tensorflow"), result.versions.get("keras"))
+                             result.versions.get("tensorflow"), result.versions.get("keras"),
+                             markers=spec.markers)
         structure.fail(result, exc, facts)
     except Exception as exc:  # a grader bug: still a result, with the traceback for the instructor
         result.error = ErrorInfo(kind="internal", message=f"internal grader error: {exc!r}",

@@ -125,3 +125,27 @@ def test_an_older_points_object_declares_the_same_checks():
     legacy = {"points": {"missing_layer": {"type": 1, "args": 1, "output_shape": 1, "params": 1},
                          "architecture": 2, "totals": 1, "accuracy": 3}}
     assert checks_of(legacy) == load_exercise(ROOT / "reference")["checks"]
+
+
+def test_layers_after_flatten_are_told_the_exercise_s_markers():
+    from grader import advice
+    error = "ValueError: Input 0 of layer \"conv2d\" is incompatible: expected ndim=4, found ndim=2"
+    marked = advice.Facts("data.pkl.gz", markers={"start": "# BEGIN", "end": "# END"})
+    assert "between the markers `# BEGIN` and `# END` in the model cell" in \
+        advice.advise("cell_error", error, None, "", marked)
+    assert "between the markers in the model cell" in \
+        advice.advise("cell_error", error, None, "", advice.Facts("data.pkl.gz"))
+
+
+def test_the_verification_trains_on_the_exercise_s_split(spec, data_file):
+    from grader.settings import Settings
+    from grader.verify.verifier import make_job
+    split = {"train": [0, 100], "validation": [100, 150]}
+    ours = declaring(spec, training={**spec.training, "split": split})
+    assert make_job(spec.ref_layers, spec.input_shape, ours, data_file, Settings())["split"] == split
+    declared = declaring(spec, training={k: v for k, v in spec.training.items() if k != "split"},
+                         data={**spec.data, "split": split})
+    assert make_job(spec.ref_layers, spec.input_shape, declared, data_file, Settings())["split"] == split
+    undeclared = replace(declared, data=spec.data | {"split": None})
+    with pytest.raises(SpecError, match="no data split"):
+        make_job(spec.ref_layers, spec.input_shape, undeclared, data_file, Settings())

@@ -18,11 +18,7 @@ if TYPE_CHECKING:
 
 MATCH, SAME_ARGS, SAME_KIND, SUBSTITUTE, GAP = 3.0, 2.5, 2.0, -1.5, -1.0
 NON_SEMANTIC = hints.NON_SEMANTIC
-
-
-def same_args(a: L.Layer, b: L.Layer) -> bool:
-    strip = lambda layer: {k: v for k, v in layer.args.items() if k not in NON_SEMANTIC}
-    return a.kind == b.kind and strip(a) == strip(b)
+same_args = hints.same_args
 
 
 def _score(a: L.LayerInfo, b: L.LayerInfo) -> float:

@@ -133,9 +133,13 @@ def extra_in_block(row: "Row", rows: list["Row"]) -> str:
     return f"{head}; the extra {row.stu.layer.describe()} is not in the reference: remove it"
 
 
-def _same(row: "Row") -> bool:
-    from grader.compare.align import same_args
+def same_args(a: L.Layer, b: L.Layer) -> bool:
+    """The same kind with the same arguments that count (``NON_SEMANTIC`` ones aside)."""
+    strip = lambda layer: {k: v for k, v in layer.args.items() if k not in NON_SEMANTIC}
+    return a.kind == b.kind and strip(a) == strip(b)
 
+
+def _same(row: "Row") -> bool:
     return same_args(row.ref.layer, row.stu.layer)
 
 
@@ -239,14 +243,6 @@ def explained_by_order(row: "Row", rows: list["Row"]) -> bool:
     return any(r.to_add and r.stu is None and r.ref.layer.kind == row.stu.layer.kind for r in rows)
 
 
-def is_consequence(row: "Row") -> bool:
-    """Same layer as the reference, but fed a different shape by an earlier difference."""
-    from grader.compare.align import same_args
-
-    return (row.ref is not None and row.stu is not None and same_args(row.ref.layer, row.stu.layer)
-            and row.ref.input_shape != row.stu.input_shape)
-
-
 def difference(row: "Row") -> Mistake:
     """What a row differs by, as a key and in words."""
     return Mistake(difference_key(row), row_difference(row))
@@ -303,8 +299,8 @@ def architecture_hint(problems: list[str]) -> str:
             f"the markers; first difference: {problems[0]}")
 
 
-def totals_hint(rows: list["Row"]) -> str:
-    first = next((r for r in rows if r.status != "match" and not is_consequence(r)), None)
+def totals_hint(first: "Row | None") -> str:
+    """``first``: the first row with a mistake of its own (``align.first_own_mistake``)."""
     if first is None:
         return "the totals follow from the layers above"
     return f"the totals follow from the layers: fix this first: {row_difference(first)}"

@@ -164,8 +164,10 @@ class Totals(CheckKind):
 def _totals_check(expected: dict, actual: dict, rows: list[Row], points: float,
                   marker: str | None) -> Check:
     passed = expected == actual
+    # the totals are sums of the layers' counts: they differ only where a layer does
     first = None if passed else first_own_mistake(rows)
-    follows = None if first is None else where(first, rows[first])
+    cause = None if first is None else rows[first]
+    follows = None if first is None else where(first, cause)
     message = (f"{actual['total']:,} parameters ({actual['trainable']:,} trainable, "
                f"{actual['non_trainable']:,} non-trainable)")
     if not passed:
@@ -173,9 +175,9 @@ def _totals_check(expected: dict, actual: dict, rows: list[Row], points: float,
                    f"trainable, {expected['non_trainable']:,} non-trainable)"
         if follows:
             message += f" (follows from {follows})"
+    block = [r for r in rows if r.in_block]
     return Check(name="Parameter totals", passed=passed, message=message, category="totals",
                  points=float(points) if passed or follows else 0.0, max_points=float(points),
-                 hint=None if passed else hints.totals_hint(rows), expected=expected, actual=actual,
-                 follows_from=follows,
-                 mistake=None if first is None else hints.mistake_of(
-                     rows[first], [r for r in rows if r.in_block], rows, marker).key)
+                 hint=None if passed else hints.totals_hint(cause), expected=expected,
+                 actual=actual, follows_from=follows,
+                 mistake=None if cause is None else hints.mistake_of(cause, block, rows, marker).key)

@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 from grader import layers as L
-from grader.exceptions import DataUnavailable, GraderError, LimitExceeded
+from grader.exceptions import DataUnavailable, GraderError, LimitExceeded, SpecError
 from grader.extract.report import ExtractedModel
 from grader.result import Check
 from grader.settings import Settings
@@ -32,8 +32,7 @@ from grader.spec import Spec
 from grader.verify.process import WorkerDied, WorkerProcess, WorkerTimeout
 
 CHECK_NAME = "Verification training: validation accuracy"
-DEFAULTS = {"learning_rate": 0.001, "bn_images": 512,
-            "split": {"train": [0, 2400], "validation": [2400, 3000]}}
+DEFAULTS = {"learning_rate": 0.001, "bn_images": 512}
 #: a worker whose data size (what RLIMIT_DATA counts) grows past this share of its limit is
 #: replaced between jobs: TensorFlow keeps a little memory per model trained
 RECYCLE_SHARE = 0.7
@@ -228,11 +227,21 @@ def make_job(layers: list[L.Layer], input_shape, spec: Spec, data_file: Path,
         "batch_size": int(training["batch_size"]), "seed": int(training["seed"]),
         "learning_rate": float(training.get("learning_rate", DEFAULTS["learning_rate"])),
         "bn_images": int(training.get("bn_images", DEFAULTS["bn_images"])),
-        "split": training.get("split", DEFAULTS["split"]), "classes": classes(spec),
+        "split": split_of(spec), "classes": classes(spec),
         "data_sha256": spec.data["sha256"], "data_file": str(data_file),
         # thread counts change the last digits of the sums: part of what determines a result
         "threads": int(settings.tf_threads),
     }
+
+
+def split_of(spec: Spec) -> dict:
+    """The training and validation images (index ranges into the data file): the calibrated
+    training's, else the exercise's ``data.split``."""
+    split = (spec.training or {}).get("split") or spec.data.get("split")
+    if not split:
+        raise SpecError("the exercise declares no data split: add \"split\": {\"train\": [a, b], "
+                        "\"validation\": [c, d]} to the \"data\" of its exercise.json")
+    return split
 
 
 def job_key(job: dict) -> str:
