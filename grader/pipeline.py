@@ -88,7 +88,8 @@ def _grade(notebook, spec, data_file, settings, launcher, verifier, result: Resu
     if not model.history:  # the notebook's fit was skipped: its saved training log, if any
         result.student_history = extract.saved_history(run.original)
         result.student_history_source = "saved outputs" if result.student_history else None
-    if verifier is not None and settings.verify and spec.training:
+    if verifier is not None and settings.verify and spec.training \
+            and registry.declares(spec, TRAINING):
         t = time.monotonic()
         check, training = verifier(model, spec, data_file, settings)
         result.timings["verify"] = round(time.monotonic() - t, 2)

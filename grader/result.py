@@ -29,12 +29,14 @@ class Check:
     expected: Any = None
     actual: Any = None
     #: added-layer checks: the layer's label (``Added layer 1 of 4: Conv2D(...)``) and the aspect
+    #: (``type``, ``args``, ``output_shape``, ``params``); renderers group and title by these
+    #: fields (and ``category``), never by parsing ``name``, which is for people only
     group: str | None = None
     aspect: str | None = None
     #: a check that fails only as a consequence of an earlier mistake keeps its points and names
     #: that mistake here ("layer 11 (Conv2D(64, 3x3))")
     follows_from: str | None = None
-    #: a failed check's mistake as a stable key (``grader.compare.mistakes``: ``arg:Conv2D.padding="same"``,
+    #: a failed check's mistake as a stable key (``grader.compare.hints``: ``arg:Conv2D.padding="same"``,
     #: ``missing:MaxPooling2D``, …) so a cohort can be grouped by the mistake, not by hint text
     mistake: str | None = None
 

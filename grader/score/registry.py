@@ -43,3 +43,8 @@ def run(context: Context, stage: str) -> list[Check]:
     """The checks of the declared kinds that run at ``stage``, in the declared order."""
     return [check for kind in declared(context.spec) if kind.stage == stage
             for check in kind.run(context)]
+
+
+def declares(spec: "Spec", stage: str) -> bool:
+    """Whether any declared check runs at ``stage`` (no accuracy check: no training needed)."""
+    return any(kind.stage == stage for kind in declared(spec))
