@@ -8,6 +8,7 @@ from ``exercise.json``). Another exercise is another folder; no code here knows 
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -25,7 +26,8 @@ DEFAULT_CHECKS = [{"kind": "added_layers",
                    "points": {"type": 1, "args": 1, "output_shape": 1, "params": 1}},
                   {"kind": "architecture", "points": 2}, {"kind": "totals", "points": 1},
                   {"kind": "accuracy", "points": 3}]
-#: the kinds of an older exercise's ``"points"`` object, in the order its checks were made
+#: an older exercise's ``"points"`` object: its names, in the order its checks were made, and
+#: the kinds they are now
 LEGACY_KINDS = {"missing_layer": "added_layers", "architecture": "architecture",
                 "totals": "totals", "accuracy": "accuracy"}
 
@@ -41,7 +43,7 @@ class Spec:
     missing: list[int]
     totals: dict
     #: the declared checks, in the report's order: [{"kind": ..., "points": ...}]
-    checks: list[dict] = field(default_factory=lambda: json.loads(json.dumps(DEFAULT_CHECKS)))
+    checks: list[dict] = field(default_factory=lambda: copy.deepcopy(DEFAULT_CHECKS))
     #: the comments around the student's code in the notebook: {"start": ..., "end": ...}
     markers: dict = field(default_factory=dict)
     training: dict | None = None
@@ -138,9 +140,10 @@ def checks_of(exercise: dict) -> list[dict]:
     if "checks" in exercise:
         return exercise["checks"]
     if "points" not in exercise:
-        return json.loads(json.dumps(DEFAULT_CHECKS))
+        return copy.deepcopy(DEFAULT_CHECKS)
     points = exercise["points"]
-    return [{"kind": LEGACY_KINDS.get(name, name), "points": points[name]} for name in points]
+    return [{"kind": kind, "points": points[name]} for name, kind in LEGACY_KINDS.items()
+            if name in points]
 
 
 def build(exercise: dict, solution: list[L.LayerInfo], template: list[L.LayerInfo],
@@ -152,9 +155,11 @@ def build(exercise: dict, solution: list[L.LayerInfo], template: list[L.LayerInf
     missing = [r for r, t in rows if r is not None and t is None]
     if not missing:
         raise SpecError("the template has every layer of the solution: nothing for students to add")
-    return Spec(
+    spec = Spec(
         exercise=exercise["exercise"], title=exercise.get("title", exercise["exercise"]),
         data=exercise["data"], input_shape=list(input_shape),
         layers=[i.to_dict() for i in solution], missing=missing, totals=L.totals(solution),
         checks=checks_of(exercise), markers=exercise.get("markers", {}), training=training,
         generated=generated)
+    spec.max_score()  # declares only check kinds the grader knows
+    return spec
