@@ -23,7 +23,7 @@ from grader.settings import Settings
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, help="the data file mnist_4000.pkl.gz (else $GRADER_DATA, "
+    p.add_argument("--data", type=Path, help="the exercise's data file (else $GRADER_DATA, "
                    "the cache, or a download)")
     p.add_argument("--reference", type=Path, help="reference folder with spec.json "
                    "(default: $GRADER_REFERENCE or the repository's reference/)")

@@ -49,7 +49,8 @@ def test_the_maximum_score_is_the_sum_of_the_checks_the_exercise_declares(spec):
                              {"kind": "architecture", "points": 5}])
     assert fewer.max_score() == fewer.max_score(verified=False) == 3 * len(spec.missing) + 5
     checks, _ = structure.check_layers(fewer, spec.infos())
-    assert [c.category for c in checks] == ["added_layer"] * 4 * len(spec.missing) + ["architecture"]
+    categories = ["added_layer"] * 4 * len(spec.missing) + ["architecture"]
+    assert [c.category for c in checks] == categories
     assert sum(c.points for c in checks) == fewer.max_score()
     assert {c.aspect: c.max_points for c in checks if c.group} == \
         {"type": 2.0, "args": 0.0, "output_shape": 0.0, "params": 1.0}
@@ -65,9 +66,11 @@ def test_the_accuracy_check_gets_the_points_the_exercise_declares(spec):
     made = Check(name="accuracy", passed=True, message="0.93", points=3.0, max_points=3.0,
                  category="training")
     kind = Accuracy(7)
-    assert [(c.points, c.max_points) for c in kind.run(Context(spec, verification=made))] == [(7.0, 7.0)]
-    failed = replace(made, passed=False, points=0.0)
-    assert [(c.points, c.max_points) for c in kind.run(Context(spec, verification=failed))] == [(0.0, 7.0)]
+
+    def points(made):
+        return [(c.points, c.max_points) for c in kind.run(Context(spec, verification=made))]
+    assert points(made) == [(7.0, 7.0)]
+    assert points(replace(made, passed=False, points=0.0)) == [(0.0, 7.0)]
     assert kind.run(Context(spec)) == []
 
 
@@ -140,15 +143,15 @@ def test_layers_after_flatten_are_told_the_exercise_s_markers():
 def test_the_verification_trains_on_the_exercise_s_split(spec, data_file):
     from grader.settings import Settings
     from grader.verify.verifier import make_job
+    def split_of(spec):
+        return make_job(spec.ref_layers, spec.input_shape, spec, data_file, Settings())["split"]
     split = {"train": [0, 100], "validation": [100, 150]}
-    ours = declaring(spec, training={**spec.training, "split": split})
-    assert make_job(spec.ref_layers, spec.input_shape, ours, data_file, Settings())["split"] == split
+    assert split_of(declaring(spec, training={**spec.training, "split": split})) == split
     declared = declaring(spec, training={k: v for k, v in spec.training.items() if k != "split"},
                          data={**spec.data, "split": split})
-    assert make_job(spec.ref_layers, spec.input_shape, declared, data_file, Settings())["split"] == split
-    undeclared = replace(declared, data=spec.data | {"split": None})
+    assert split_of(declared) == split
     with pytest.raises(SpecError, match="no data split"):
-        make_job(spec.ref_layers, spec.input_shape, undeclared, data_file, Settings())
+        split_of(replace(declared, data=spec.data | {"split": None}))
 
 
 def test_cnn2_keeps_its_points_through_the_declaration(spec):

@@ -180,4 +180,5 @@ def _totals_check(expected: dict, actual: dict, rows: list[Row], points: float,
                  points=float(points) if passed or follows else 0.0, max_points=float(points),
                  hint=None if passed else hints.totals_hint(cause), expected=expected,
                  actual=actual, follows_from=follows,
-                 mistake=None if cause is None else hints.mistake_of(cause, block, rows, marker).key)
+                 mistake=None if cause is None else
+                 hints.mistake_of(cause, block, rows, marker).key)
