@@ -3,8 +3,8 @@
 The in-notebook self-check (``grader.notebook``) runs where only the package is installed (a
 student's Colab or laptop, offline), so each reference folder's ``exercise.json`` and
 ``spec.json`` are copied into the built package at build time. The repository keeps one copy of
-them, in ``reference/`` (and in any folder below it that holds an ``exercise.json``); the
-notebooks and the solution never ship. Everything else is in ``pyproject.toml``.
+them, in ``reference/NAME/`` (one folder per exercise, e.g. ``reference/cnn2/``); the notebooks,
+the solution and the samples never ship. Everything else is in ``pyproject.toml``.
 """
 import json
 import shutil
@@ -18,7 +18,7 @@ SHIPPED = ("exercise.json", "spec.json")
 
 
 def exercise_folders(reference: Path = ROOT / "reference") -> list[Path]:
-    """``reference/`` and every folder below it holding an ``exercise.json`` and a ``spec.json``."""
+    """Every folder below ``reference/`` holding an ``exercise.json`` and a ``spec.json``."""
     return sorted(p.parent for p in reference.glob("**/exercise.json") if (p.parent / "spec.json").is_file())
 
 

@@ -72,11 +72,13 @@ def resolve_data(spec: Spec, data: Path | None, beside: Path | None = None) -> P
     return found
 
 
-def verifier_for(settings: Settings, spec: Spec | None = None, memo_dir: Path | None = None):
+def verifier_for(settings: Settings, spec: Spec | None = None, memo_dir: Path | None = None,
+                 memo=None):
     """The verification-training stage, or ``None``; call its ``close()`` when done.
 
     Its worker process starts now, so that TensorFlow's import overlaps the notebook's run.
-    ``memo_dir`` shares trained architectures between verifiers (a batch's workers).
+    ``memo_dir`` shares trained architectures between verifiers (a batch's workers), or
+    ``memo``, any store of ``grader.verify.memo`` (e.g. one shared between machines).
     """
     if not settings.verify or (spec is not None and not spec.training):
         return None
@@ -84,7 +86,7 @@ def verifier_for(settings: Settings, spec: Spec | None = None, memo_dir: Path | 
         from grader.verify.verifier import Verifier
     except ImportError:
         return None
-    return Verifier(settings, memo_dir=memo_dir).start()
+    return Verifier(settings, memo_dir=memo_dir, memo=memo).start()
 
 
 def check(notebook: Path | str, *, reference: Path | None = None, data: Path | None = None,
@@ -161,5 +163,6 @@ def calibrate(reference: Path | None = None, *, seeds=None, epochs: int | None =
     data_file = resolve_data(spec, data or settings.data_path)
     spec.training = measure(spec, data_file, settings, seeds=seeds, epochs=epochs,
                             batch_size=batch_size, seed=seed, progress=progress)
+    assert spec.path is not None  # load_spec sets it
     spec.save(Path(spec.path))
     return spec

@@ -15,22 +15,45 @@ from grader import api
 from grader.exceptions import GraderError, UsageError
 from grader.exitcodes import ExitCode
 from grader.render import terminal
-from grader.render.files import write_json
-# imported before any notebook runs: an unsandboxed notebook cannot swap a renderer on disk
-from grader.render.gradescope import grader_failure, write_gradescope
-from grader.render.junit import write_junit
+from grader.render import writers
+from grader.render.files import write_text
 from grader.settings import Settings
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, help="the exercise's data file (else $GRADER_DATA, "
                    "the cache, or a download)")
-    p.add_argument("--reference", type=Path, help="reference folder with spec.json "
-                   "(default: $GRADER_REFERENCE or the repository's reference/)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--exercise", metavar="NAME", help="the exercise to grade against: a "
+                       "folder under reference/ or an exercise shipped in the package "
+                       "(default: $GRADER_REFERENCE, else cnn2)")
+    which.add_argument("--reference", type=Path, help="any reference folder with spec.json "
+                       "(default: $GRADER_REFERENCE or the repository's reference/cnn2/)")
     p.add_argument("--timeout", type=float, default=Settings.notebook_timeout, metavar="SECONDS",
                    help="limit for executing the whole notebook (default %(default)g)")
     p.add_argument("--no-verify", action="store_true",
                    help="skip the verification training (structure checks only)")
+
+
+def _formats(p: argparse.ArgumentParser, check: bool) -> None:
+    """The same formats for both commands (``grader.render.writers``); ``check`` also gets a
+    path flag per format. The writers are imported here, before any notebook runs: an
+    unsandboxed notebook cannot swap a renderer on disk."""
+    offered = writers.available()
+    where = "each into DIR under its default name" if check else \
+        f"besides {', '.join(writers.GRADE_DEFAULTS)}, which are always written"
+    p.add_argument("--format", action="append", metavar="NAME[,NAME]",
+                   help=f"also write these formats ({', '.join(offered)}), {where}")
+    if check:
+        p.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                       help="the folder for --format (default: the current folder)")
+        for writer in offered.values():
+            p.add_argument(writer.option, type=Path, metavar=writer.metavar, help=writer.help)
+    p.add_argument("--gradescope-visibility", action="append", default=[],
+                   metavar="[CATEGORY=]LEVEL",
+                   help="Gradescope visibility of a check category (added_layer, architecture, "
+                   "totals, training, grading) or of all: hidden, after_due_date, "
+                   "after_published, visible (default: exercise.json's, else visible)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,18 +63,8 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="grade one notebook (students, Gradescope, CI)")
     check.add_argument("notebook", type=Path)
-    check.add_argument("--json", type=Path, metavar="FILE", help="write the JSON result here")
+    _formats(check, check=True)
     check.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="auto")
-    check.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report here")
-    check.add_argument("--report", type=Path, metavar="FILE.html",
-                       help="write the HTML feedback report here (one self-contained file)")
-    check.add_argument("--gradescope", type=Path, metavar="FILE",
-                       help="write Gradescope's results.json here (inside a Gradescope autograder)")
-    check.add_argument("--gradescope-visibility", action="append", default=[],
-                       metavar="[CATEGORY=]LEVEL",
-                       help="Gradescope visibility of a check category (added_layer, architecture, "
-                       "totals, training, grading) or of all: hidden, after_due_date, "
-                       "after_published, visible (default: exercise.json's, else visible)")
     _common(check)
 
     grade = sub.add_parser("grade", help="grade every notebook in a folder (instructors)")
@@ -63,6 +76,7 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true",
                        help="regrade everything, even submissions already graded in DIR")
     grade.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
+    _formats(grade, check=False)
     grade.add_argument("--gradebook", choices=("canvas", "moodle"),
                        help="also write DIR/gradebook-SYSTEM.csv for the LMS's grade import")
     grade.add_argument("--roster", type=Path, metavar="FILE",
@@ -73,7 +87,8 @@ def parser() -> argparse.ArgumentParser:
                        help="the LMS assignment (default: the exercise's name)")
     _common(grade)
 
-    spec = sub.add_parser("spec", help="generate reference/spec.json from the solution notebook")
+    spec = sub.add_parser("spec", help="generate REFERENCE_DIR/spec.json from the solution "
+                          "notebook")
     spec.add_argument("reference", type=Path, nargs="?")
     spec.add_argument("--data", type=Path)
     spec.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="auto")
@@ -114,6 +129,14 @@ def _preload(*modules: str) -> None:
     threading.Thread(target=load, daemon=True).start()
 
 
+def reference_of(args: argparse.Namespace) -> Path | None:
+    """``--reference DIR`` as given, ``--exercise NAME`` as its folder (an unknown name is a
+    usage error listing the known ones), else None: the default exercise."""
+    from grader.spec import exercise_dir
+
+    return exercise_dir(args.exercise) if args.exercise else args.reference
+
+
 def gradescope_visibility(args: argparse.Namespace) -> dict[str, str]:
     """``exercise.json``'s ``gradescope.visibility``, overridden by the command line."""
     from grader.render.gradescope import parse_visibility
@@ -128,25 +151,41 @@ def gradescope_visibility(args: argparse.Namespace) -> dict[str, str]:
             from None
 
 
+def format_context(args: argparse.Namespace, chosen: list[writers.Writer]) -> writers.Context:
+    """Options of the chosen formats, read (and refused when bad) before any grading."""
+    gradescope = any(w.name == "gradescope" for w in chosen)
+    return writers.Context(visibility=gradescope_visibility(args) if gradescope else "visible")
+
+
+def check_targets(args: argparse.Namespace) -> list[tuple[writers.Writer, Path]]:
+    """Each format asked for and its file: its own flag's path, else ``--out DIR/<file_name>``."""
+    asked = writers.parse_formats(args.format)
+    targets = []
+    for writer in writers.available().values():
+        path = getattr(args, writer.dest, None)
+        if path is None and writer in asked:
+            path = args.out / writer.file_name
+        if path is not None:
+            targets.append((writer, Path(path)))
+    return targets
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    visibility = gradescope_visibility(args) if args.gradescope else "visible"
-    if args.report:
-        _preload("grader.render.html", "matplotlib.figure", "matplotlib.backends.backend_svg")
+    args.reference = reference_of(args)
+    targets = check_targets(args)
+    context = format_context(args, [w for w, _ in targets])
+    preload = [module for writer, _ in targets for module in writer.preload]
+    if preload:
+        _preload(*preload)
     try:
         result = api.check(args.notebook, reference=args.reference, settings=settings_from(args))
     except GraderError as exc:
-        if args.gradescope:  # Gradescope shows this instead of a bare "autograder failed"
-            write_json(args.gradescope, grader_failure(exc.message))
+        for writer, path in targets:  # Gradescope shows this instead of "autograder failed"
+            if writer.failure is not None:
+                write_text(path, writer.failure(exc.message))
         raise
-    if args.json:
-        write_json(args.json, result.to_dict())
-    if args.junit:
-        write_junit([result], args.junit)
-    if args.report:
-        from grader.render.html import write_report
-        write_report(result, args.report)
-    if args.gradescope:
-        write_gradescope(result, args.gradescope, visibility)
+    for writer, path in targets:
+        writer.write_one(result, path, context)
     print(terminal.summary(result, color=sys.stdout.isatty()))
     return int(result.exit_code)
 
@@ -155,15 +194,19 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from grader.batch.folder import grade_folder
     from grader.render.lms import GradebookOptions
 
+    args.reference = reference_of(args)
     if (args.roster or args.roster_map or args.assignment) and not args.gradebook:
         raise UsageError("--roster, --roster-map and --assignment go with --gradebook canvas|moodle")
     gradebook = GradebookOptions(args.gradebook, args.roster, args.roster_map, args.assignment) \
         if args.gradebook else None
+    formats = writers.parse_formats(args.format)
+    context = format_context(args, formats)
     if (line := api.sandbox_line(args.sandbox)) is not None:
         print(f"grader: {line}", flush=True)
     return int(grade_folder(args.folder, args.out, reference=args.reference,
                             settings=settings_from(args), workers=args.workers, force=args.force,
-                            junit_path=args.junit, gradebook=gradebook))
+                            junit_path=args.junit, gradebook=gradebook, formats=formats,
+                            context=context))
 
 
 def cmd_spec(args: argparse.Namespace) -> int:
@@ -193,6 +236,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                          batch_size=args.batch_size, seed=args.seed,
                          settings=Settings(data_path=args.data), progress=progress)
     t = spec.training
+    assert t is not None  # api.calibrate sets it
     print(f"wrote {spec.path}: {t['epochs']} epoch(s), batch size {t['batch_size']}, grading "
           f"seed {t['seed']}; accuracies {min(t['calibration']['accuracies']):.4f}–"
           f"{max(t['calibration']['accuracies']):.4f}; range {t['range'][0]:.2f}–{t['range'][1]:.2f}")

@@ -28,10 +28,10 @@ from grader.compare import structure
 from grader.exceptions import GraderError
 from grader.result import Result, Status
 from grader.settings import Settings
-from grader.spec import Spec, default_reference_dir
+from grader.spec import (DEFAULT_EXERCISE, SPEC_FILE, Spec, default_reference_dir,
+                         exercises)
 
 HERE = Path(__file__).resolve().parent
-PACKAGED = HERE / "exercises"
 NOT_DONE = ("Structure only: the final grading runs your whole notebook from the top and trains "
             "the network itself (the accuracy check, {points:g} points, is not part of this check).")
 
@@ -142,23 +142,20 @@ def _session_code(ns: dict) -> list[str] | None:
 
 
 def exercise_folders() -> list[Path]:
-    """Reference folders: packaged ones (a wheel), else those of this checkout: ``reference/``
-    and every folder below it with an ``exercise.json`` and a ``spec.json`` (what ``setup.py``
-    packages)."""
-    packaged = sorted(p.parent for p in PACKAGED.glob("*/spec.json")) if PACKAGED.is_dir() else []
-    base = default_reference_dir()
-    found = sorted(p.parent for p in base.glob("**/exercise.json")
-                   if (p.parent / "spec.json").is_file())
-    return packaged or found or [base]
+    """Reference folders with a spec: the packaged ones (a wheel), else this checkout's
+    ``reference/NAME/`` (what ``setup.py`` packages), by name."""
+    found = [folder for folder in exercises().values() if (folder / SPEC_FILE).is_file()]
+    return found or [default_reference_dir()]
 
 
 def load_spec(reference: str | Path | None = None, exercise: str | None = None) -> Spec:
-    """``reference`` or ``GRADER_REFERENCE``, else the packaged exercise (named ``exercise`` when
-    several are packaged)."""
-    if reference or os.environ.get("GRADER_REFERENCE"):
+    """``reference`` or ``GRADER_REFERENCE``, else the exercise named ``exercise`` (default: the
+    default exercise, else the only one)."""
+    if reference or (os.environ.get("GRADER_REFERENCE") and exercise is None):
         return Spec.load(Path(reference or os.environ["GRADER_REFERENCE"]))
     specs = [Spec.load(folder) for folder in exercise_folders()]
-    chosen = [s for s in specs if exercise in (None, s.exercise)]
+    wanted = exercise or (DEFAULT_EXERCISE if len(specs) > 1 else None)
+    chosen = [s for s in specs if wanted in (None, s.exercise)]
     if len(chosen) != 1:
         names = ", ".join(s.exercise for s in specs)
         raise ValueError(f"choose the exercise: check(exercise=...) with one of {names}")

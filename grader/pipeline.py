@@ -10,7 +10,6 @@ import hashlib
 import time
 import traceback
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 from grader import __version__
@@ -26,6 +25,8 @@ from grader.score import registry
 from grader.score.checks import TRAINING, Context
 from grader.settings import Settings
 from grader.spec import Spec
+from grader.util.files import sha256_file
+from grader.util.versions import package_versions
 
 
 @lru_cache(maxsize=1)
@@ -40,13 +41,9 @@ def source_fingerprint() -> str:
 
 
 def versions() -> dict:
-    out = {"grader": __version__, "grader_source": source_fingerprint()}
-    for package in ("tensorflow", "keras", "nbclient"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = None
-    return out
+    """What graded a result: the grader's version and code, and the libraries that ran it."""
+    return {"grader": __version__, "grader_source": source_fingerprint(),
+            **package_versions("tensorflow", "keras", "nbclient")}
 
 
 def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settings,
@@ -60,7 +57,7 @@ def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settin
                                                "path": spec.path},
                     sandbox=launcher.name)
     try:
-        result.notebook_sha256 = hashlib.sha256(notebook.read_bytes()).hexdigest()
+        result.notebook_sha256 = sha256_file(notebook)
         _grade(notebook, spec, data_file, settings, launcher, verifier, result)
     except GraderError as exc:
         facts = advice.Facts(str(spec.data.get("file") or data_file.name),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -61,5 +62,5 @@ class Settings:
     worker_stop_timeout: float = 10.0
     data_path: Path | None = None
 
-    def with_(self, **changes: object) -> "Settings":
+    def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes)

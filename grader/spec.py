@@ -4,7 +4,8 @@ A reference folder holds ``exercise.json`` (written by hand: notebook names, dat
 checks with their points, the markers around the student's code) and ``spec.json`` (written by
 ``grader spec``: every layer of the solution with its shape and parameters, which layers the
 students must add, totals, and the calibrated accuracy range; the checks and markers are copied
-from ``exercise.json``). Another exercise is another folder; no code here knows about cnn2.
+from ``exercise.json``). Another exercise is another folder (``reference/NAME/``, chosen with
+``--exercise NAME``); the only thing here that knows cnn2 is its name as the default exercise.
 """
 from __future__ import annotations
 
@@ -17,10 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from grader import layers as L
-from grader.exceptions import SpecError
+from grader.exceptions import SpecError, UsageError
 
 SPEC_FILE = "spec.json"
 EXERCISE_FILE = "exercise.json"
+#: the exercise graded when none is named (``--exercise``, ``check(exercise=...)``)
+DEFAULT_EXERCISE = "cnn2"
+#: one folder per exercise in a checkout; a built package has copies in ``PACKAGED_ROOT``
+REFERENCE_ROOT = Path(__file__).resolve().parent.parent / "reference"
+PACKAGED_ROOT = Path(__file__).resolve().parent / "exercises"
 #: the checks of an exercise that declares none (kind and points; see ``grader.score.checks``)
 DEFAULT_CHECKS = [{"kind": "added_layers",
                    "points": {"type": 1, "args": 1, "output_shape": 1, "params": 1}},
@@ -109,16 +115,40 @@ class Spec:
         return spec
 
 
+def exercises() -> dict[str, Path]:
+    """Every exercise by name: the packaged ones (an installed wheel: ``grader/exercises/NAME``,
+    copied there by ``setup.py``), else the folders of this checkout's ``reference/`` that hold
+    an ``exercise.json`` (named by their path below ``reference/``, e.g. ``cnn2``)."""
+    if PACKAGED_ROOT.is_dir():
+        packaged = {p.parent.name: p.parent for p in PACKAGED_ROOT.glob("*/" + SPEC_FILE)}
+        if packaged:
+            return dict(sorted(packaged.items()))
+    found = {p.parent.relative_to(REFERENCE_ROOT).as_posix(): p.parent
+             for p in REFERENCE_ROOT.glob("**/" + EXERCISE_FILE)}
+    return dict(sorted(found.items()))
+
+
+def exercise_dir(name: str) -> Path:
+    """The reference folder of the exercise ``name``; an unknown name is a usage error that
+    lists the known ones (a typo must not grade against another exercise)."""
+    known = exercises()
+    if name not in known:
+        listed = ", ".join(known) or "none"
+        raise UsageError(f"unknown exercise {name!r}: the known exercises are {listed} "
+                         "(a folder under reference/ with an exercise.json; any other folder: "
+                         "--reference DIR)")
+    return known[name]
+
+
 def default_reference_dir() -> Path:
-    """``GRADER_REFERENCE``, else the ``reference/`` folder of this checkout, else (an installed
-    wheel) the one exercise packaged in ``grader/exercises/`` (``setup.py`` copies it there)."""
+    """``GRADER_REFERENCE``, else the default exercise (``cnn2``), else the only one known."""
     env = os.environ.get("GRADER_REFERENCE")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent
-    checkout = here.parent / "reference"
-    packaged = sorted(p.parent for p in (here / "exercises").glob("*/" + SPEC_FILE))
-    return packaged[0] if not checkout.is_dir() and len(packaged) == 1 else checkout
+    known = exercises()
+    if DEFAULT_EXERCISE in known or len(known) != 1:
+        return known.get(DEFAULT_EXERCISE, REFERENCE_ROOT / DEFAULT_EXERCISE)
+    return next(iter(known.values()))
 
 
 def load_exercise(folder: Path) -> dict:

@@ -1,11 +1,16 @@
 """Shared fixtures. The data file comes from $GRADER_DATA or ../shared/data (never the repo)."""
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+import jupyter_client
 import pytest
 
+from grader import api
+from grader.result import Result
 from grader.settings import Settings
 from grader.spec import Spec
 
@@ -13,6 +18,36 @@ from tests import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("GRADER_DATA") or ROOT.parent / "shared" / "data" / "mnist_4000.pkl.gz")
+
+
+#: the markers of the tests a developer skips while iterating (``pytest -m fast`` runs the rest)
+SLOW_TIERS = ("kernel", "slow", "browser", "sandbox")
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects: ``fast`` must be set by then
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``-m fast`` is ``-m "not kernel and not slow and not browser and not sandbox"``: a name
+    for the tier developers run on every edit, kept in one place."""
+    for item in items:
+        if not any(item.get_closest_marker(name) for name in SLOW_TIERS):
+            item.add_marker(pytest.mark.fast)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_start_no_kernel(request: pytest.FixtureRequest,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keeps the fast tier fast as tests are added: a fast test that starts a kernel in this
+    process fails with the fix, instead of quietly adding seconds (``pytest.fail`` is not an
+    ``Exception``, so the grader's own handlers cannot turn it into a result). Kernels started
+    by a ``grader`` subprocess are not seen here."""
+    if request.node.get_closest_marker("fast") is None:
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        pytest.fail("this test starts a Jupyter kernel: mark it @pytest.mark.kernel "
+                    "(the fast tier, -m fast, runs none)", pytrace=False)
+    monkeypatch.setattr(jupyter_client.KernelManager, "start_kernel", refuse)
+    monkeypatch.setattr(jupyter_client.AsyncKernelManager, "start_kernel", refuse)
 
 
 @pytest.fixture(scope="session")
@@ -23,14 +58,30 @@ def data_file() -> Path:
 
 @pytest.fixture(scope="session")
 def spec() -> Spec:
-    return Spec.load(ROOT / "reference")
+    return Spec.load(ROOT / "reference" / "cnn2")
+
+
+def _fast(data_file: Path) -> Settings:
+    return Settings(sandbox="off", verify=False, notebook_timeout=120,
+                    cell_timeout=60, data_path=data_file)
 
 
 @pytest.fixture
 def fast_settings(data_file) -> Settings:
     """Unsandboxed, no verification training: for tests of other stages."""
-    return Settings(sandbox="off", verify=False, notebook_timeout=120,
-                    cell_timeout=60, data_path=data_file)
+    return _fast(data_file)
+
+
+@pytest.fixture(scope="session")
+def graded_sample(data_file) -> Callable[..., Result]:
+    """graded_sample(path, **api_check_kwargs) -> ``grader check``'s result with
+    ``fast_settings``, graded once per session: several modules assert different things about
+    the same sample notebooks, and each grading runs a kernel (~5 s on 2 cores). Callers must
+    not change the result they get."""
+    @functools.cache
+    def grade(path: Path, **kwargs: object) -> Result:
+        return api.check(path, settings=_fast(data_file), **kwargs)
+    return grade
 
 
 @pytest.fixture

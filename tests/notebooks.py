@@ -1,7 +1,7 @@
 """Builds the cnn2 course notebooks: the template, the solution, the sample submissions and the
 test fixtures all come from one source, so they differ only where a mistake is meant.
 
-    python -m tests.notebooks          # rewrite reference/*.ipynb and submissions/*.ipynb
+    python -m tests.notebooks          # rewrite reference/*/*.ipynb, its samples and submissions/*.ipynb
 """
 from __future__ import annotations
 
@@ -299,11 +299,13 @@ def write(nb: nbformat.NotebookNode, path: Path) -> Path:
 
 
 def main() -> None:
-    write(course_notebook(selfcheck=SELFCHECK), ROOT / "reference" / "08_cnn2_mnist_No_solution.ipynb")
+    write(course_notebook(selfcheck=SELFCHECK), ROOT / "reference" / "cnn2" / "08_cnn2_mnist_No_solution.ipynb")
     write(course_notebook(SOLUTION, selfcheck=SELFCHECK),
-          ROOT / "reference" / "08_cnn2_mnist_solution.ipynb")
+          ROOT / "reference" / "cnn2" / "08_cnn2_mnist_solution.ipynb")
     for name, build in SAMPLES.items():
         write(build(), ROOT / "submissions" / f"{name}.ipynb")
+    from tests import notebooks_2018  # the second exercise, built from these cells
+    notebooks_2018.main()
 
 
 if __name__ == "__main__":

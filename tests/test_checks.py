@@ -3,6 +3,7 @@ their names (no kernel needed)."""
 import copy
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -75,7 +76,7 @@ def test_the_accuracy_check_gets_the_points_the_exercise_declares(spec):
 
 
 def test_an_unknown_check_kind_is_refused_as_a_spec_error(spec, tmp_path):
-    data = json.loads((ROOT / "reference" / "spec.json").read_text())
+    data = json.loads(Path(spec.path).read_text())
     data["checks"].append({"kind": "style", "points": 1})
     (tmp_path / "spec.json").write_text(json.dumps(data))
     with pytest.raises(SpecError, match="unknown check kind 'style'"):
@@ -119,15 +120,18 @@ def test_the_hint_for_nothing_added_names_the_exercise_s_marker(spec):
     assert "nothing was added where your layers go" in graded(unmarked, empty).summary
 
 
-def test_the_spec_carries_the_checks_and_markers_of_exercise_json(spec):
-    exercise = load_exercise(ROOT / "reference")
+@pytest.mark.parametrize("folder", sorted(p.parent for p in (ROOT / "reference").glob("*/spec.json")),
+                         ids=lambda p: p.name)
+def test_every_spec_carries_the_checks_markers_and_split_of_its_exercise_json(folder):
+    exercise, spec = load_exercise(folder), Spec.load(folder)
     assert spec.checks == exercise["checks"] and spec.markers == exercise["markers"]
+    assert spec.data["split"] == exercise["data"]["split"] == spec.training["split"]
 
 
 def test_an_older_points_object_declares_the_same_checks():
     legacy = {"points": {"missing_layer": {"type": 1, "args": 1, "output_shape": 1, "params": 1},
                          "architecture": 2, "totals": 1, "accuracy": 3}}
-    assert checks_of(legacy) == load_exercise(ROOT / "reference")["checks"]
+    assert checks_of(legacy) == load_exercise(ROOT / "reference" / "cnn2")["checks"]
 
 
 def test_layers_after_flatten_are_told_the_exercise_s_markers():

@@ -10,6 +10,7 @@ from grader.intake import data
 from grader.cli import main
 from grader.exceptions import DataUnavailable
 from grader.spec import Spec
+from grader.util.files import sha256_file
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_the_download_lands_verified_in_the_cache_and_is_reused(info, data_file,
     url = serve(data_file.read_bytes())
     path = data.resolve(info, url=url)
     assert path == data.cache_dir() / "mnist_4000.pkl.gz"
-    assert data.sha256(path) == info["sha256"]
+    assert sha256_file(path) == info["sha256"]
     assert data.resolve(info, url="http://127.0.0.1:9/unused") == path  # cache hit, no download
 
 
@@ -96,5 +97,5 @@ def test_the_cli_exits_5_with_one_clear_line_when_no_data(monkeypatch, capsys, t
 
 def test_seeding_the_cache_lets_later_runs_work_offline(info, data_file):
     cached = data.seed_cache(info, data_file)
-    assert cached.parent == data.cache_dir() and data.sha256(cached) == info["sha256"]
+    assert cached.parent == data.cache_dir() and sha256_file(cached) == info["sha256"]
     assert data.resolve(info, url="http://127.0.0.1:9/offline") == cached

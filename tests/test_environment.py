@@ -123,6 +123,7 @@ def test_a_model_built_in_a_gpu_device_scope_is_graded_on_the_cpu(grade):
 
 
 @pytest.mark.kernel
+@pytest.mark.sandbox
 def test_an_out_of_memory_layer_points_at_the_layer_sizes(grade):
     huge = MODEL_HEAD + SOLUTION + MODEL_TAIL.replace("Dense(200", "Dense(4_000_000")
     result = grade(model_only_notebook(model_cell=huge), launcher=SandboxLauncher.create())

@@ -14,7 +14,7 @@ from tests import mutations as M
 from tests.conftest import ROOT
 
 keras = M.keras
-SPEC = Spec.load(ROOT / "reference")
+SPEC = Spec.load(ROOT / "reference" / "cnn2")
 BLOCK_INPUT = SPEC.infos()[min(SPEC.missing) - 1].input_shape[1:]
 INPUTS = np.random.default_rng(0).normal(0.0, 3.0, size=(4, *BLOCK_INPUT)).astype("float32")
 

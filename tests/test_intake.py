@@ -159,6 +159,7 @@ def test_a_notebook_changed_after_intake_is_graded_and_recorded_as_read(tmp_path
 # -- one hostile batch through the CLI and the sandbox --------------------------------------------
 
 @pytest.mark.kernel
+@pytest.mark.sandbox
 def test_the_batch_gives_every_entry_a_row_and_never_aborts(hostile_batch, spec):
     run, rows = hostile_batch["run"], hostile_batch["rows"]
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
@@ -171,6 +172,7 @@ def test_the_batch_gives_every_entry_a_row_and_never_aborts(hostile_batch, spec)
 
 
 @pytest.mark.kernel
+@pytest.mark.sandbox
 def test_no_byte_of_a_linked_secret_reaches_any_output(hostile_batch):
     run, out = hostile_batch["run"], hostile_batch["out"]
     written = [p for p in out.rglob("*") if p.is_file()]
@@ -181,6 +183,7 @@ def test_no_byte_of_a_linked_secret_reaches_any_output(hostile_batch):
 
 
 @pytest.mark.kernel
+@pytest.mark.sandbox
 def test_a_link_to_another_submission_is_not_graded_as_the_students_own(hostile_batch):
     rows = hostile_batch["rows"]
     assert rows["mal"]["score"] == "0" and rows["mal"]["status"] == "error"
@@ -189,6 +192,7 @@ def test_a_link_to_another_submission_is_not_graded_as_the_students_own(hostile_
 
 
 @pytest.mark.kernel
+@pytest.mark.sandbox
 def test_a_student_named_index_keeps_a_report_and_the_index_links_each_to_their_own(hostile_batch):
     out = hostile_batch["out"]
     own = (out / "students" / "index.html").read_text(encoding="utf-8")
@@ -201,6 +205,7 @@ def test_a_student_named_index_keeps_a_report_and_the_index_links_each_to_their_
 
 
 @pytest.mark.kernel
+@pytest.mark.sandbox
 def test_a_file_name_that_is_not_utf8_works_in_every_output(hostile_batch):
     out, rows = hostile_batch["out"], hostile_batch["rows"]
     assert rows[SHOWN]["first_failed"].startswith("no_model")
@@ -212,6 +217,7 @@ def test_a_file_name_that_is_not_utf8_works_in_every_output(hostile_batch):
 
 
 @pytest.mark.kernel
+@pytest.mark.sandbox
 def test_a_rerun_reuses_results_and_the_gradebook_holds_only_current_submissions(hostile_batch,
                                                                                  data_file):
     course, out = hostile_batch["course"], hostile_batch["root"] / "out-again"
@@ -238,7 +244,7 @@ def test_the_gradescope_autograder_never_reads_a_linked_submission(tmp_path):
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "hw.ipynb").symlink_to(secret)
     env = {**os.environ, "AUTOGRADER": str(tmp_path), "GRADER": "/bin/false"}
-    run = subprocess.run(["bash", str(ROOT / "reference" / "gradescope" / "run_autograder")],
+    run = subprocess.run(["bash", str(ROOT / "reference" / "cnn2" / "gradescope" / "run_autograder")],
                          env=env, capture_output=True, text=True, timeout=60)
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     assert run.returncode == 0 and results["score"] == 0.0

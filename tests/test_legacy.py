@@ -172,7 +172,7 @@ def test_legacy_notebooks_are_detected_and_keras3_ones_are_not():
     import nbformat
 
     assert {"border_mode=", "fit(nb_epoch=)"} <= set(legacy_markers(legacy.notebook()))
-    for path in [*ROOT.glob("reference/*.ipynb"), *ROOT.glob("submissions/*.ipynb")]:
+    for path in [*ROOT.glob("reference/*/*.ipynb"), *ROOT.glob("submissions/*.ipynb")]:
         assert legacy_markers(nbformat.read(str(path), as_version=4)) == [], path.name
 
 
@@ -199,7 +199,7 @@ def test_a_2017_completion_passes_with_full_marks_and_names_its_mappings(data_fi
 
     nbformat.write(legacy.notebook(legacy.SOLUTION), str(path))
     settings = Settings(sandbox="off", notebook_timeout=180, cell_timeout=120, data_path=data_file)
-    result = api.check(path, reference=ROOT / "reference", data=data_file, settings=settings,
+    result = api.check(path, reference=ROOT / "reference" / "cnn2", data=data_file, settings=settings,
                        launcher=Launcher())
     assert result.status is Status.PASSED and result.score == result.max_score
     assert result.training is not None  # verified: the accuracy points are in the score

@@ -17,7 +17,7 @@ from tests import mutations as M
 from tests.conftest import ROOT
 from tests.notebooks import SOLUTION, model_only_notebook
 
-SPEC = Spec.load(ROOT / "reference")
+SPEC = Spec.load(ROOT / "reference" / "cnn2")
 MUTANTS = M.mutants(SPEC)
 SPELLINGS = M.spellings(SPEC)
 

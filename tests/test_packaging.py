@@ -50,9 +50,10 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_ships_each_exercises_spec_and_no_notebook(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
-        for file in ("exercise.json", "spec.json"):
-            shipped = json.loads(z.read(f"grader/exercises/cnn2/{file}"))
-            assert shipped == json.loads((ROOT / "reference" / file).read_text())
+        for name in ("cnn2", "cnn2_2018"):
+            for file in ("exercise.json", "spec.json"):
+                shipped = json.loads(z.read(f"grader/exercises/{name}/{file}"))
+                assert shipped == json.loads((ROOT / "reference" / name / file).read_text())
         metadata = z.read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert not [n for n in names if n.endswith(".ipynb")]  # no template, no solution
     assert "grader/templates/added_layers.html.j2" in names
@@ -82,11 +83,14 @@ def test_the_installed_self_check_finds_the_packaged_spec_without_grading_depend
         installed, tmp_path):
     out = _run(installed, "import grader, grader.notebook as n\n"
                           "print(grader.__file__)\nprint(n.load_spec().path)\n"
-                          "print(n.check(namespace={}).result.error.kind)", tmp_path)
+                          "print(n.check(namespace={}).result.error.kind)\n"
+                          "print(n.load_spec(exercise='cnn2_2018').path)", tmp_path)
     assert out.returncode == 0, out.stderr
-    module, spec, kind = out.stdout.split("\n")[:3]
+    module, spec, kind, other = out.stdout.split("\n")[:4]
     assert module.startswith(str(installed)) and spec.startswith(str(installed / "grader"))
     assert kind == "no_model"
+    assert spec.endswith("/cnn2/spec.json")  # the default exercise of several packaged
+    assert other == str(installed / "grader" / "exercises" / "cnn2_2018" / "spec.json")
 
 
 def test_the_grading_command_without_the_grade_extra_says_what_to_install(installed, tmp_path):

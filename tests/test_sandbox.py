@@ -40,7 +40,7 @@ from tests import adversarial as adv
 from tests.conftest import ROOT
 from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.sandbox]
 
 SECRET_VAR = "GRADER_TEST_SECRET"
 QUICK = {"notebook_timeout": 20, "cell_timeout": 5, "startup_timeout": 30, "verify": False}

@@ -75,6 +75,7 @@ def test_doctor_names_the_level_and_the_command_for_each_missing_piece():
     assert "not verified on a real v2 host" in doctor.report(NO_V1)
 
 
+@pytest.mark.sandbox
 def test_doctor_on_this_machine_reports_v1_and_exits_0(data_file):
     proc = subprocess.run([sys.executable, "-m", "grader", "doctor"], capture_output=True,
                           text=True, timeout=120, cwd=ROOT, env={**os.environ, "GRADER_CGROUPS": ""})

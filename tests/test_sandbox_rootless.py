@@ -21,7 +21,7 @@ import pytest
 from tests.adversarial import live_processes
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.sandbox]
 
 TEST_USER = "grader-test"
 LEVEL = "bwrap-rootless+rlimits"
@@ -51,7 +51,7 @@ out = {}
 for name, (cells, overrides) in runs.items():
     path = folder / f"{name}.ipynb"
     nbformat.write(code_notebook(*cells), str(path))
-    result = pipeline.check_notebook(path, Spec.load(Path("reference")), data,
+    result = pipeline.check_notebook(path, Spec.load(Path("reference/cnn2")), data,
                                      Settings(**{**quick, **overrides}), launcher, verifier=None)
     out[name] = {"status": result.status.value, "kind": result.error.kind if result.error else None,
                  "sandbox": result.sandbox, "traceback": result.error.traceback if result.error else ""}
@@ -132,7 +132,7 @@ def test_a_users_hostile_notebooks_hit_their_limits_and_see_none_of_the_users_fi
     os.chown(secret, user.pw_uid, user.pw_gid)
     try:
         proc = as_user(user, [sys.executable, "-c", HOSTILE, str(data_file), str(shared),
-                              str(secret), str(ROOT / "reference" / "spec.json")])
+                              str(secret), str(ROOT / "reference" / "cnn2" / "spec.json")])
     finally:
         secret.unlink()
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -19,13 +19,13 @@ from grader.exceptions import DataUnavailable
 from grader.selfcheck.cells import SKIPPED, is_selfcheck_cell
 from grader.settings import Settings
 
-from tests import notebooks
+from tests import notebooks, notebooks_2018
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("source", [
-    notebooks.SELFCHECK,
+    notebooks.SELFCHECK, notebooks_2018.SELFCHECK,
     "%load_ext grader\n%grader_check",
     "from grader.notebook import check\ncheck(model)",
     "try:\n    from grader.notebook import check\nexcept ImportError:\n    pass\nelse:\n    check()",
@@ -37,6 +37,8 @@ def test_the_self_check_cell_is_recognised_by_its_content(source):
 @pytest.mark.parametrize("source", [
     notebooks.SELFCHECK + "\nmodel.add(Dense(10))",
     "from grader.notebook import check\ncheck(model.add(Dense(10)))",
+    "from grader.notebook import check\ncheck(exercise=model.add(Dense(10)))",
+    "from grader.notebook import check\ncheck(**{'exercise': 'cnn2'})",
     "try:\n    from grader.notebook import check\nexcept ImportError:\n    model = None\ncheck()",
     "%load_ext grader\nmodel = None",
     "import os", "", "# only a comment",

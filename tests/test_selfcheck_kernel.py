@@ -39,23 +39,33 @@ SAMPLES = sorted((ROOT / "submissions").glob("*.ipynb"))
 STOPS_AT_A_CELL = {"mallory_typo"}
 
 
-def _exercise_notebooks() -> list[Path]:
-    out = []
+def _exercise_notebooks() -> dict[Path, Path]:
+    """Each exercise's template and solution (and samples), with the exercise's folder."""
+    out = {}
     for folder in exercise_folders():
         exercise = load_exercise(folder)
-        out += [folder / exercise["template"], folder / exercise["solution"]]
+        for path in [folder / exercise["template"], folder / exercise["solution"],
+                     *sorted((folder / "samples").glob("*.ipynb"))]:
+            out[path] = folder
     return out
 
 
-NOTEBOOKS = SAMPLES + _exercise_notebooks()
+#: notebook -> the reference folder it is checked against (None: the default exercise)
+EXERCISE_OF = {**{path: None for path in SAMPLES}, **_exercise_notebooks()}
+NOTEBOOKS = list(EXERCISE_OF)
 
 DUMP = """\
 import json as __json
 from grader.notebook import check as __check
-__sc = __check()
+__sc = __check(exercise={exercise!r})
 with open({path!r}, 'w') as __f:
     __json.dump({{'result': __sc.result.to_dict(), 'html': __sc._repr_html_(),
                  'text': repr(__sc), 'notes': [n.text for n in __sc.notes]}}, __f)"""
+
+
+def _dump_name(path: Path) -> str:
+    """Where a notebook's in-kernel verdict is saved (samples of two exercises share names)."""
+    return f"{path.parent.name}-{path.stem}.json"
 
 
 def _session_notebook(workdir: Path) -> nbformat.NotebookNode:
@@ -64,7 +74,9 @@ def _session_notebook(workdir: Path) -> nbformat.NotebookNode:
         nb = nbformat.read(path, as_version=4)
         cells.append(new_code_cell("%reset -f"))
         cells += [new_code_cell(c.source) for c in nb.cells if c.cell_type == "code"]
-        cells.append(new_code_cell(DUMP.format(path=str(workdir / f"{path.stem}.json"))))
+        exercise = EXERCISE_OF[path] and load_exercise(EXERCISE_OF[path])["exercise"]
+        cells.append(new_code_cell(DUMP.format(path=str(workdir / _dump_name(path)),
+                                               exercise=exercise)))
     bob = notebooks.MODEL_HEAD + notebooks.MISTAKES["no_padding"] + notebooks.MODEL_TAIL
     cells += [new_code_cell("%reset -f"), new_code_cell(notebooks.IMPORTS),
               new_code_cell(notebooks.HYPER), new_code_cell(bob),
@@ -105,13 +117,14 @@ def _structure(result: dict) -> dict:
             "other_models": result["other_models"], "warnings": result["warnings"]}
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_the_in_notebook_verdict_equals_grader_checks_structure_checks(path, session, fast_settings):
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_the_in_notebook_verdict_equals_grader_checks_structure_checks(path, session, graded_sample):
     if path.stem in STOPS_AT_A_CELL:
         pytest.skip("the grader stops at the failing cell; the student sees that cell's error")
     workdir, _ = session
-    mine = json.loads((workdir / f"{path.stem}.json").read_text())
-    graded = api.check(path, settings=fast_settings).to_dict()
+    mine = json.loads((workdir / _dump_name(path)).read_text())
+    exercise = {"reference": EXERCISE_OF[path]} if EXERCISE_OF[path] else {}
+    graded = graded_sample(path, **exercise).to_dict()  # the samples' gradings are shared
     assert _structure(mine["result"]) == _structure(graded)
     assert mine["result"]["score"] == graded["score"]  # no accuracy points: --no-verify here
     if graded["status"] == "failed":  # the "Fix first" line grader check prints, in text and HTML
@@ -123,7 +136,7 @@ def test_the_in_notebook_verdict_equals_grader_checks_structure_checks(path, ses
 
 def test_the_subclassed_sample_gets_the_graders_refusal_and_advice(session):
     workdir, _ = session
-    mine = json.loads((workdir / "oscar_subclassed.json").read_text())["result"]
+    mine = json.loads((workdir / "submissions-oscar_subclassed.json").read_text())["result"]
     assert mine["status"] == Status.ERROR.value
     assert mine["error"]["kind"] == "subclassed_model" and "Sequential()" in mine["error"]["advice"]
 
@@ -187,7 +200,7 @@ def test_a_notebook_that_patches_the_self_check_to_claim_a_pass_is_graded_on_its
                                        "forget padding='same'?"
 
 
-@pytest.mark.parametrize("sandbox", ["off", "required"])
+@pytest.mark.parametrize("sandbox", ["off", pytest.param("required", marks=pytest.mark.sandbox)])
 def test_a_self_check_inside_other_code_is_a_no_op_during_grading(sandbox, write_notebook,
                                                                  fast_settings):
     """Not the template's cell (other code beside it): it runs, and the stub answers, also in

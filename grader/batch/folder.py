@@ -5,35 +5,33 @@ Read top to bottom: find the submissions and read each once without following li
 an earlier run that are still valid (same notebook bytes, grader version, reference spec,
 grading options and maximum score) → grade the rest in worker processes (``grader.batch.workers``)
 from private copies of the bytes read → write each ``students/<id>.json`` atomically the moment
-it is known → write the course files (``grades.csv``, ``index.html``, JUnit) from the results of
-the submissions this run found. A re-run after a crash, Ctrl-C, SIGTERM, ``kill -9`` or a full disk
+it is known, with the other formats' per-student files → write the course files (``grades.csv``,
+``index.html``, JUnit; ``grader.batch.outputs``) from the results of the submissions this run
+found. A re-run after a crash, Ctrl-C, SIGTERM, ``kill -9`` or a full disk
 therefore grades only what is missing.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 
 from grader import __version__
-from grader.score import cohort as analytics
 from grader import api
 from grader.exceptions import NotGradable, OutputError, UsageError
 from grader.exitcodes import ExitCode
 from grader.intake.submissions import Submission, find_submissions, not_graded, read_submission, refused, shown
-from grader.batch.outdir import Lock, file_stem, preflight, student_file, student_href
-from grader.render import csv_out
-from grader.render import junit
+from grader.batch.outdir import Lock, file_stem, preflight, student_file
+from grader.batch.outputs import Outputs, chosen
 from grader.render import lms
+from grader.render import writers
 from grader.render import terminal
 from grader.render.files import write_json
 from grader.render.lms import GradebookOptions
@@ -43,6 +41,7 @@ from grader.settings import Settings
 from grader.spec import Spec
 from grader.batch.executor import Task, executor_for
 from grader.batch.workers import BATCH_PREFIX, fault_result
+from grader.util.files import sha256_bytes
 
 #: memory one worker may need at once: a kernel with TensorFlow and the course data, plus the
 #: verifier training the architecture; the default number of workers keeps within what is free
@@ -116,11 +115,11 @@ class _Batch:
     """Writes every result as soon as it is known, and keeps them for the course files."""
 
     def __init__(self, out: Path, options: dict, max_score: float,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, outputs: Outputs | None = None) -> None:
         self.out, self.options, self.max_score, self.progress = out, options, max_score, progress
+        self.outputs = outputs or Outputs(out, chosen(None, None))  # grade's default formats
         self.results: dict[str, Result] = {}
         self.reused = 0
-        self.html = _html_renderer()
 
     def save(self, result: Result) -> None:
         if result.status in (Status.ERROR, Status.TIMEOUT):  # 0 points: one maximum per batch
@@ -130,18 +129,16 @@ class _Batch:
         with self.writing():
             write_json(student_file(self.out, result.submission, ".json"), data)
             self.results[result.submission] = result
-            if self.html:
-                self._html_report(result)
+            self.outputs.student_docs(result)
         if self.progress:
             self.progress.result(result)
 
     def keep(self, result: Result) -> None:
-        """A result from an earlier run: left as it is (its report written if missing)."""
+        """A result from an earlier run: left as it is (its reports written if missing)."""
         self.results[result.submission] = result
         self.reused += 1
-        if self.html and not student_file(self.out, result.submission, ".html").exists():
-            with self.writing():
-                self._html_report(result)
+        with self.writing():
+            self.outputs.student_docs(result, missing_only=True)
 
     @contextmanager
     def writing(self):
@@ -164,22 +161,6 @@ class _Batch:
         result.submission = task.student
         self.save(result)
 
-    def _html_report(self, result: Result) -> None:
-        try:
-            self.html.write_report(result, student_file(self.out, result.submission, ".html"))
-        except OSError:  # a full or read-only disk stops the batch (exit 5), like a JSON write
-            raise
-        except Exception as exc:  # a report is a view; never lose the batch over one
-            warnings.warn(f"no HTML report for {result.submission}: {exc!r}", stacklevel=2)
-
-
-def _html_renderer():
-    try:
-        from grader.render import html
-    except ImportError:
-        return None
-    return html
-
 
 def _holds_notebooks(out: Path) -> bool:
     """An output folder never holds notebooks; one that does is someone's submission."""
@@ -193,8 +174,11 @@ def _holds_notebooks(out: Path) -> bool:
 def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
                  settings: Settings | None = None, workers: int | None = None,
                  force: bool = False, junit_path: Path | None = None,
-                 progress_stream=None, gradebook: GradebookOptions | None = None) -> ExitCode:
-    """Grade every submission in ``folder`` into ``out``; see the module docstring."""
+                 progress_stream=None, gradebook: GradebookOptions | None = None,
+                 formats: list[writers.Writer] | None = None,
+                 context: writers.Context | None = None) -> ExitCode:
+    """Grade every submission in ``folder`` into ``out``; see the module docstring.
+    ``formats`` are written besides the defaults (JSON, HTML, CSV; ``grader.render.writers``)."""
     settings = settings or Settings(sandbox="required")
     if gradebook is not None:
         lms.load(gradebook)  # a bad roster stops the batch before any grading
@@ -214,23 +198,26 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
     preflight(out, junit_path)
     with Lock(out):
         spec, data_file, settings = _prepare(reference, settings)
-        batch = _Batch(out, grading_options(settings), batch_max_score(spec, settings))
+        outputs = Outputs(out, chosen(formats, junit_path), context or writers.Context(),
+                          {"junit": Path(junit_path)} if junit_path else {})
+        batch = _Batch(out, grading_options(settings), batch_max_score(spec, settings),
+                       outputs=outputs)
         intake = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-intake-")
         try:
             return _run(submissions, batch, spec, data_file, settings, workers, force,
-                        junit_path, progress_stream, Path(intake), gradebook)
+                        progress_stream, Path(intake), gradebook)
         finally:
             shutil.rmtree(intake, ignore_errors=True)
 
 
 def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Path,
-         settings: Settings, workers: int | None, force: bool, junit_path: Path | None,
-         progress_stream, intake: Path, gradebook: GradebookOptions | None = None) -> ExitCode:
+         settings: Settings, workers: int | None, force: bool, progress_stream, intake: Path,
+         gradebook: GradebookOptions | None = None) -> ExitCode:
     """Plan, grade what is left in the worker pool, then write the gradebook files."""
     out = batch.out
     todo, problems = _plan(submissions, spec, batch, force, settings, intake)
     with batch.writing():
-        remove_course_files(out, junit_path)
+        batch.outputs.remove_course_files()
     n = min(workers or default_workers(len(todo)), max(1, len(todo)))
     settings = settings.with_(tf_threads=settings.tf_threads or threads_per_worker(n))
     batch.progress = Progress(len(submissions), len(todo) + len(problems), stream=progress_stream)
@@ -249,7 +236,7 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     batch.progress.close()
     results = [batch.results[s.student] for s in submissions]
     with batch.writing():
-        write_course_files(results, out, junit_path, batch.html, gradebook, spec.exercise)
+        batch.outputs.write_course_files(results, gradebook, spec.exercise)
     print(terminal.batch_table(results))
     print(summary_line(results, len(todo), batch.reused, time.monotonic() - start, n, out))
     faults = any(r.exit_code == ExitCode.GRADER_ERROR for r in results)
@@ -280,7 +267,7 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
             problems.append(refused(sub.student, exc, spec, batch.max_score))
             continue
         saved = student_file(batch.out, sub.student, ".json")
-        sha = hashlib.sha256(data).hexdigest()
+        sha = sha256_bytes(data)
         old = None if force else reusable(saved, sha, spec, batch.options, batch.max_score,
                                          sub.student)
         if old is not None:
@@ -291,45 +278,6 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
         copy.write_bytes(data)
         todo.append(Task(sub.student, copy))
     return todo, problems
-
-
-def course_files(out: Path, junit_path: Path | None = None) -> list[Path]:
-    """The batch's own files, those that ``write_course_files`` writes."""
-    try:
-        from grader.render.html import INDEX_FILE
-    except ImportError:  # no HTML renderer installed: no index was written either
-        INDEX_FILE = "index.html"
-    names = [csv_out.GRADES_FILE, analytics.COURSE_FILE, INDEX_FILE, lms.UNMATCHED_FILE,
-             *(GradebookOptions(system).file_name() for system in lms.SYSTEMS)]
-    return [out / name for name in names] + ([Path(junit_path)] if junit_path else [])
-
-
-def remove_course_files(out: Path, junit_path: Path | None = None) -> None:
-    """Before grading: the previous run's gradebook files go, so that a run stopped midway
-    leaves none that disagrees with the per-student results (``write_course_files`` at the end
-    writes them again from every current result)."""
-    for path in course_files(out, junit_path):
-        path.unlink(missing_ok=True)
-
-
-def write_course_files(results: list[Result], out: Path, junit_path: Path | None, html,
-                       gradebook: GradebookOptions | None = None, exercise: str = "") -> None:
-    """The batch's own files, regenerated from every current result at the end of each run."""
-    csv_out.write_grades(results, out / csv_out.GRADES_FILE)
-    write_json(out / analytics.COURSE_FILE, analytics.cohort(results).to_dict())
-    if gradebook is not None:
-        for line in lms.write_gradebook(results, out, gradebook, exercise or "Autograder"):
-            print(line, file=sys.stderr)
-    if junit_path:
-        junit.write_junit(results, junit_path)
-    if html is not None:
-        try:
-            html.write_index(results, out, {r.submission: student_href(r.submission)
-                                            for r in results})
-        except OSError:
-            raise
-        except Exception as exc:
-            warnings.warn(f"no HTML index: {exc!r}", stacklevel=2)
 
 
 def summary_line(results: list[Result], graded: int, reused: int, seconds: float, workers: int,

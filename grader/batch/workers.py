@@ -1,11 +1,9 @@
-"""Batch worker processes: each grades one submission at a time, and the pool outlives them.
+"""Batch worker processes on this machine: the pool (``LocalPool``) outlives its workers.
 
-A worker is a spawned process in its own process group, so a Ctrl-C on the terminal reaches only
-the coordinator, which then stops the workers itself. A worker builds its launcher and verifier
-once and grades with ``pipeline.check_notebook``; only JSON crosses the pipe. A worker that dies,
-or is still busy long after its submission's own limits, is killed with every process under it
-(kernel, verifier) and its submission gets a grader-fault result; the batch goes on with a fresh
-worker. A worker whose coordinator disappears (``kill -9``) kills its own processes and exits.
+Each worker (``grader.batch.worker_process``) grades one submission at a time; only JSON crosses
+the pipe. A worker that dies, or is still busy long after its submission's own limits, is
+killed with every process under it (kernel, verifier; ``grader.batch.processes``) and its
+submission gets a grader-fault result; the batch goes on with a fresh worker.
 """
 from __future__ import annotations
 
@@ -13,13 +11,9 @@ import json
 import os
 import shutil
 import signal
-import sys
 import tempfile
-import threading
 import time
-import traceback
 from collections import deque
-from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -27,45 +21,24 @@ from typing import Callable
 
 import psutil
 
-from grader import pipeline
 from grader.batch.executor import Executor, Task
+from grader.batch.faults import FAULT_ADVICE, fault_result
+from grader.batch.processes import STOP_SIGNAL, how_it_ended, ignore_sigint, kill_tree
+from grader.batch.worker_process import WorkerConfig, WorkerGrader, worker_log, worker_main
 from grader.exceptions import GraderError
-from grader.result import GRADER_FAULTS, ErrorInfo, Result, Status
 from grader.settings import Settings
 from grader.spec import Spec
+from grader.util.files import tail_of
 
-FAULT_ADVICE = ("This is a fault of the grader, not of the notebook; run the same command again "
-                "to retry it, and report it if it persists.")
+__all__ = ["BATCH_PREFIX", "FAULT_ADVICE", "LocalPool", "STOP_SIGNAL", "Task", "WorkerConfig",
+           "WorkerGrader", "fault_result", "kill_tree", "task_deadline", "worker_log", "worker_main"]
+#: the name this class had before the worker's side moved to ``grader.batch.worker_process``
+_Grader = WorkerGrader
+
 LOG_TAIL_BYTES = 3000
 BATCH_PREFIX = "grader-batch-"
 #: workers in a row that die before they run: the environment is broken, stop the batch
 MAX_FAILED_STARTS = 3
-#: asks a worker to kill its kernel and exit; not SIGTERM, which nbclient handles itself (and
-#: resets to the default) while a notebook runs
-STOP_SIGNAL = signal.SIGUSR1
-
-
-@dataclass(frozen=True)
-class WorkerConfig:
-    """What every worker needs, sent once when it starts."""
-
-    spec_path: Path
-    data_file: Path
-    settings: Settings
-    tmpdir: str
-    coordinator: int
-
-
-def fault_result(student: str, spec: Spec | None, message: str, *, kind: str = "internal",
-                 detail: str | None = None) -> Result:
-    """A result for a submission the grader failed on (exit code 5); a re-run retries it."""
-    return Result(submission=student, status=Status.ERROR,
-                  max_score=spec.max_score() if spec else 0.0,
-                  error=ErrorInfo(kind=kind, message=message, traceback=detail, advice=FAULT_ADVICE),
-                  summary="The grader failed on this notebook; this is not your fault.",
-                  versions=pipeline.versions(),
-                  spec={"exercise": spec.exercise, "sha256": spec.sha256, "path": spec.path}
-                  if spec else {})
 
 
 def task_deadline(settings: Settings) -> float:
@@ -73,125 +46,6 @@ def task_deadline(settings: Settings) -> float:
     verify = settings.verify_timeout if settings.verify else 0.0
     return settings.startup_timeout + settings.notebook_timeout + verify + settings.worker_grace
 
-
-def kill_tree(pid: int, *, include_root: bool = True) -> None:
-    """SIGKILL ``pid`` and every process under it (kernels run in their own sessions)."""
-    try:
-        root = psutil.Process(pid)
-        if include_root:
-            root.suspend()  # no new children between listing and killing
-        procs = root.children(recursive=True) + ([root] if include_root else [])
-    except psutil.Error:
-        return
-    for proc in procs:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(procs, timeout=5)
-
-
-# -- inside a worker process ---------------------------------------------------------------------
-
-def worker_main(conn, config: WorkerConfig) -> None:
-    """Grade jobs from ``conn`` until told to stop (``null``) or the pipe closes."""
-    _detach(config)
-    grader = _Grader(config)
-    conn.send_bytes(b'"ready"')
-    try:
-        while True:
-            try:
-                job = json.loads(conn.recv_bytes())
-            except (EOFError, OSError):
-                return
-            if job is None:
-                return
-            result = grader.grade(job["student"], Path(job["notebook"]))
-            if _stopping.is_set():  # the result of a run cut short is not a result
-                return
-            conn.send_bytes(json.dumps(result).encode())
-    finally:
-        grader.close()
-
-
-def _detach(config: WorkerConfig) -> None:
-    os.setpgrp()
-    log = os.open(worker_log(config.tmpdir, os.getpid()), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    for sig in (STOP_SIGNAL, signal.SIGTERM):  # nbclient takes SIGTERM over while it runs
-        signal.signal(sig, _terminate)
-    tempfile.tempdir = os.environ["TMPDIR"] = config.tmpdir
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            ctypes.CDLL(None).prctl(1, int(STOP_SIGNAL))  # PR_SET_PDEATHSIG
-        except Exception:
-            pass
-    threading.Thread(target=_watch_parent, args=(config.coordinator,), daemon=True).start()
-
-
-def _watch_parent(coordinator: int) -> None:
-    """Portable fallback for PR_SET_PDEATHSIG: stop when the coordinator is gone."""
-    while os.getppid() == coordinator:
-        time.sleep(1.0)
-    os.kill(os.getpid(), STOP_SIGNAL)
-
-
-_stopping = threading.Event()
-
-
-def _terminate(signum, frame) -> None:
-    _stopping.set()
-    kill_tree(os.getpid(), include_root=False)
-    raise SystemExit(128 + signum)  # unwinds: temp dirs removed, verifier closed
-
-
-def worker_log(tmpdir: str, pid: int) -> str:
-    return os.path.join(tmpdir, f"worker-{pid}.log")
-
-
-class _Grader:
-    """The worker's long-lived state: spec, launcher and verifier, built on first use."""
-
-    def __init__(self, config: WorkerConfig) -> None:
-        self.config = config
-        self.spec: Spec | None = None
-        self.tools: tuple | None = None
-
-    def grade(self, student: str, notebook: Path) -> dict:
-        try:
-            if self.tools is None:
-                self._setup()
-            launcher, verifier = self.tools
-            result = pipeline.check_notebook(notebook, self.spec, self.config.data_file,
-                                             self.config.settings, launcher, verifier)
-        except GraderError as exc:  # setting up (spec, sandbox, verifier): the grader's fault
-            kind = exc.kind if exc.kind in GRADER_FAULTS else "internal"
-            result = fault_result(student, self.spec, exc.message, kind=kind)
-        except Exception as exc:
-            result = fault_result(student, self.spec, f"the grading worker failed: {exc!r}",
-                                  detail=traceback.format_exc())
-        result.submission = student
-        return result.to_dict()
-
-    def _setup(self) -> None:
-        from grader import api
-        self.spec = Spec.load(self.config.spec_path)
-        # one long-lived Verifier per worker (TensorFlow imported once); the workers of a batch
-        # share its memo, so an architecture many students built is trained once
-        memo = Path(self.config.tmpdir) / "verify-memo"
-        self.tools = (api.make_launcher(self.config.settings.sandbox),
-                      api.verifier_for(self.config.settings, self.spec, memo_dir=memo))
-
-    def close(self) -> None:
-        verifier = self.tools[1] if self.tools else None
-        close = getattr(verifier, "close", None)
-        if callable(close):
-            close()
-
-
-# -- in the coordinator --------------------------------------------------------------------------
 
 class _Worker:
     def __init__(self, ctx, config: WorkerConfig) -> None:
@@ -274,7 +128,7 @@ class LocalPool(Executor):
                     self.on_result(task, message)
         if not worker.process.is_alive():
             if worker.ready:
-                self._lost(worker, f"the grading worker process died ({_how(worker)}) while "
+                self._lost(worker, f"the grading worker process died ({how_it_ended(worker.process.exitcode)}) while "
                                    "grading this submission")
             else:
                 self._failed_start(worker)
@@ -290,7 +144,8 @@ class LocalPool(Executor):
         if worker.task:
             # only what was written while grading this task: earlier students' kernels wrote
             # to the same log, and their output must not reach this student's result
-            tail = _tail(worker_log(self.tmpdir, worker.process.pid), worker.log_start)
+            tail = tail_of(worker_log(self.tmpdir, worker.process.pid), LOG_TAIL_BYTES,
+                           worker.log_start).strip()
             result = fault_result(worker.task.student, self.spec, message, detail=tail or None)
             self.on_result(worker.task, result.to_dict())
 
@@ -304,13 +159,13 @@ class LocalPool(Executor):
         self.failed_starts += 1
         if self.failed_starts >= MAX_FAILED_STARTS:
             raise GraderError(f"{self.failed_starts} grading workers in a row could not start "
-                              f"({_how(worker)}); "
+                              f"({how_it_ended(worker.process.exitcode)}); "
                               "see the messages above. A script that calls grade_folder must "
                               "do so under `if __name__ == '__main__':`.")
 
     def close(self, graceful: bool) -> None:
         """Stop every worker (killing what is left after the stop timeout); remove temp files."""
-        previous = _ignore_sigint()
+        previous = ignore_sigint()
         try:
             for worker in self.workers:
                 try:
@@ -334,13 +189,6 @@ class LocalPool(Executor):
                 signal.signal(signal.SIGINT, previous)
 
 
-def _how(worker: _Worker) -> str:
-    code = worker.process.exitcode
-    if code is not None and code < 0:
-        return f"signal {signal.Signals(-code).name}"
-    return f"exit code {code}"
-
-
 def _remove_stale_batches() -> None:
     """Temp folders of batches whose coordinator was killed (``kill -9``)."""
     for folder in Path(tempfile.gettempdir()).glob(f"{BATCH_PREFIX}*-*"):
@@ -349,25 +197,8 @@ def _remove_stale_batches() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _ignore_sigint():
-    """A second Ctrl-C must not interrupt the clean-up of the first."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _size(path: str) -> int:
     try:
         return os.path.getsize(path)
     except OSError:
         return 0
-
-
-def _tail(path: str, start: int = 0) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(start, f.tell() - LOG_TAIL_BYTES))
-            return f.read().decode("utf-8", "replace").strip()
-    except OSError:
-        return ""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -28,16 +27,14 @@ from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from grader.execute import kernel
-from grader.selfcheck import cells as selfcheck
-from grader.exceptions import CellError, GraderError, InvalidNotebook, KernelDied, LimitExceeded, NotGradable
+from grader.execute.prepare import prepare, read_notebook
+from grader.exceptions import CellError, GraderError, KernelDied, LimitExceeded, NotGradable
 from grader.sandbox.launch import LaunchSpec, Launcher
 from grader.execute.legacy import legacy_markers
 from grader.settings import Settings
+from grader.util.files import tail
+from grader.util.text import first_line, plain
 
-#: tags that would make nbclient skip a cell or swallow its error: the grader decides that
-EXECUTION_TAGS = frozenset({"skip-execution", "raises-exception", "skip", "remove-cell"})
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 EXTRACT_FILE = "grader-extract-{}.json"
 
 
@@ -54,45 +51,6 @@ class Execution:
     warnings: list[str] = field(default_factory=list)
     #: Keras 1/2 markers found in the source (the compatibility layer ran when non-empty)
     legacy: list[str] = field(default_factory=list)
-
-
-def read_notebook(path: Path, data: bytes | None = None) -> nbformat.NotebookNode:
-    """Parse and validate ``data`` (the bytes read once, else ``path``'s); a broken file is the
-    submission's fault, not the grader's."""
-    try:
-        raw = Path(path).read_bytes() if data is None else data
-        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
-        nbformat.validate(nb)
-    except Exception as exc:  # nbformat raises many types for bad input
-        raise InvalidNotebook(f"{path.name} is not a valid Jupyter notebook: {_first_line(exc)}",
-                              advice="Open it in Jupyter, save it again, and resubmit.") from None
-    return nb
-
-
-def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str, data_name: str = "",
-            data_url: str | None = None) -> nbformat.NotebookNode:
-    """Strip outputs and execution tags; add the prelude, the neutralization of environment
-    cells and (for Keras 1/2 notebooks only) the compatibility layer first, the extraction last."""
-    nb = nbformat.from_dict(nb)
-    nb.metadata.pop("kernelspec", None)
-    nb.metadata.pop("widgets", None)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-        tags = cell.metadata.get("tags", [])
-        cell.metadata["tags"] = [t for t in tags if t not in EXECUTION_TAGS]
-        if cell.cell_type == "code" and selfcheck.is_selfcheck_cell(cell.source):
-            cell.source = selfcheck.SKIPPED
-    prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)}, "
-                                       f"{int(settings.notebook_steps)})")
-    extract = kernel.source("extract_model", f"__grader_extract({extract_name!r}, globals())")
-    setup = [prelude, kernel.isolated("neutralize", "__grader_neutralize", data_name, data_url),
-             kernel.isolated("selfcheck_stub", "__grader_selfcheck_stub")]
-    if legacy_markers(nb):
-        setup.append(kernel.isolated("compat", "__grader_compat"))
-    nb.cells.insert(0, nbformat.v4.new_code_cell("\n".join(setup)))
-    nb.cells.append(nbformat.v4.new_code_cell(extract))
-    return nb
 
 
 class _CappedClient(NotebookClient):
@@ -211,8 +169,8 @@ async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: L
                          "(a crash, os._exit, or the memory limit)", traceback=_tail(log),
                          **_cell(client)) from None
     except CellExecutionError as exc:
-        raise CellError(f"cell {_student_index(client)} raised {exc.ename}: {_first_line(exc.evalue)}",
-                        traceback=ANSI.sub("", str(exc)), **_cell(client)) from None
+        raise CellError(f"cell {_student_index(client)} raised {exc.ename}: {first_line(exc.evalue)}",
+                        traceback=plain(str(exc)), **_cell(client)) from None
     finally:
         await _ensure_dead(km)
         client.close_client()
@@ -315,13 +273,6 @@ def _read_report(path: Path, limit: int) -> dict:
     return report
 
 
-def _tail(log, size: int = 3000) -> str:
+def _tail(log) -> str:
     """The end of the kernel's own stderr: says 'Segmentation fault' and the like."""
-    log.seek(0, os.SEEK_END)
-    log.seek(max(0, log.tell() - size))
-    return ANSI.sub("", log.read().decode("utf-8", "replace"))
-
-
-def _first_line(exc: object) -> str:
-    text = ANSI.sub("", str(exc)).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+    return plain(tail(log))

@@ -7,7 +7,6 @@ must match the spec's sha256: the calibrated accuracy range holds only for that 
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import tempfile
@@ -17,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from grader.exceptions import DataUnavailable
+from grader.util.files import sha256_fd, sha256_file
 
 DOWNLOAD_TIMEOUT = 60.0  # seconds for the whole download of a few MB
 MAX_DOWNLOAD_BYTES = 100 * 1024**2
@@ -25,20 +25,6 @@ MAX_DOWNLOAD_BYTES = 100 * 1024**2
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "cnn-grader"
-
-
-def sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return sha256_of_fd(f.fileno())
-
-
-def sha256_of_fd(fd: int) -> str:
-    """The digest of an open file from its start (the caller keeps the descriptor)."""
-    digest, offset = hashlib.sha256(), 0
-    while block := os.pread(fd, 1 << 20, offset):
-        digest.update(block)
-        offset += len(block)
-    return digest.hexdigest()
 
 
 def resolve(data: dict, explicit: Path | None = None, *, url: str | None = None,
@@ -54,7 +40,7 @@ def resolve(data: dict, explicit: Path | None = None, *, url: str | None = None,
         return found
     cache = cache or cache_dir()
     cached = cache / name
-    if cached.is_file() and sha256(cached) == expected:
+    if cached.is_file() and sha256_file(cached) == expected:
         return cached
     url = url or os.environ.get("GRADER_DATA_URL") or data.get("url")
     if not url:
@@ -67,7 +53,7 @@ def _verified(path: Path, name: str, expected: str, source: str) -> Path:
         path = path / name
     if not path.is_file():
         raise DataUnavailable(f"the data file given by {source} does not exist: {path}")
-    if sha256(path) != expected:
+    if sha256_file(path) != expected:
         raise DataUnavailable(f"the data file given by {source} ({path}) is not the course's file: "
                               f"its sha256 differs from {expected[:12]}…")
     return path
@@ -88,7 +74,7 @@ def why_unusable(path: Path, expected: str) -> str | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return "it is not a regular file"
-        if sha256_of_fd(fd) != expected:
+        if sha256_fd(fd) != expected:
             return f"it is not the course's file (its sha256 differs from {expected[:12]}…)"
     finally:
         os.close(fd)
@@ -128,7 +114,7 @@ def download(url: str, target: Path, expected: str) -> Path:
                 if copied > MAX_DOWNLOAD_BYTES:
                     raise DataUnavailable(f"the download from {url} is larger than expected")
                 out.write(block)
-        if sha256(Path(tmp)) != expected:
+        if sha256_file(Path(tmp)) != expected:
             raise DataUnavailable(f"the file downloaded from {url} does not match the expected "
                                   f"sha256 {expected[:12]}…; it was discarded")
         os.replace(tmp, target)

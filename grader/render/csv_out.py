@@ -11,6 +11,7 @@ import io
 from pathlib import Path
 
 from grader.result import Result
+from grader.render import writers
 from grader.render.files import write_text
 
 COLUMNS = ("student", "score", "max_score", "status", "first_failed")
@@ -49,3 +50,8 @@ def grades_csv(results: list[Result]) -> str:
 
 def write_grades(results: list[Result], path: Path) -> Path:
     return write_text(Path(path), grades_csv(results))
+
+
+WRITER = writers.register(writers.Writer(
+    name="csv", help=f"write {GRADES_FILE} (a row per student) here", file_name=GRADES_FILE,
+    course=lambda results, context: grades_csv(results)))

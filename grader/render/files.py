@@ -42,5 +42,10 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
+def json_text(data: object) -> str:
+    """The one JSON layout of every file the grader writes: indented, UTF-8 as it is."""
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
 def write_json(path: Path, data: object) -> Path:
-    return write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    return write_text(path, json_text(data))

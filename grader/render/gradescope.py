@@ -22,7 +22,8 @@ import re
 from pathlib import Path
 
 from grader.result import Check, Result
-from grader.render.files import write_json
+from grader.render import writers
+from grader.render.files import json_text, write_json
 from grader.render.junit import GRADING_CASE
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -135,3 +136,10 @@ def parse_visibility(pairs: list[str], configured: dict[str, str] | None = None)
 
 def write_gradescope(result: Result, path: Path, visibility: str | dict[str, str] = "visible") -> Path:
     return write_json(Path(path), gradescope_results(result, visibility))
+
+
+WRITER = writers.register(writers.Writer(
+    name="gradescope", help="write Gradescope's results.json here (inside a Gradescope autograder)",
+    file_name="results.json", student_file="gradescope/{}.json",
+    one=lambda result, context: json_text(gradescope_results(result, context.visibility)),
+    failure=lambda message: json_text(grader_failure(message))))

@@ -21,6 +21,7 @@ from grader.score.cohort import cohort
 from grader.result import Result
 from grader.render import cohort_view
 from grader.render import view
+from grader.render import writers
 from grader.render.files import write_text
 
 INDEX_FILE = "index.html"
@@ -88,3 +89,12 @@ def write_report(result: Result, path: Path) -> Path:
 def write_index(results: list[Result], out_dir: Path, links: dict[str, str] | None = None) -> Path:
     """Write ``out_dir/index.html`` for a batch; returns its path."""
     return write_text(Path(out_dir) / INDEX_FILE, render_index(results, links))
+
+
+WRITER = writers.register(writers.Writer(
+    name="html", help="write the HTML feedback report here (one self-contained file)",
+    file_name="report.html", course_file=INDEX_FILE, student_file="students/{}.html",
+    one=lambda result, context: render_report(result),
+    course=lambda results, context: render_index(results, context.links),
+    flag="--report", metavar="FILE.html",
+    preload=("matplotlib.figure", "matplotlib.backends.backend_svg")))

@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from grader.result import Check, Result
+from grader.render import writers
 from grader.render.files import write_text
 
 NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -100,3 +101,8 @@ def junit_xml(results: list[Result], timestamp: str | None = None) -> str:
 
 def write_junit(results: list[Result], path: Path) -> Path:
     return write_text(Path(path), junit_xml(results))
+
+
+WRITER = writers.register(writers.Writer(
+    name="junit", help="write a JUnit XML report here", file_name="junit.xml",
+    course=lambda results, context: junit_xml(results)))

@@ -25,7 +25,7 @@ from grader.result import GRADER_FAULTS, Result
 from grader.render.roster import ID_COLUMNS, NAME_COLUMNS, Matching, Roster, match, read_mapping, read_roster
 from grader.render.csv_out import safe_cell
 from grader.render.files import write_text
-from grader.render.view import plain
+from grader.util.text import plain
 
 SYSTEMS = ("canvas", "moodle")
 UNMATCHED_FILE = "gradebook-unmatched.csv"

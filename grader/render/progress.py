@@ -2,7 +2,6 @@
 lines elsewhere (CI, cron), where a redrawn line would only clutter the log."""
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 import time
@@ -10,8 +9,7 @@ from collections import Counter
 from typing import TextIO
 
 from grader.result import Result, Status
-
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+from grader.util.text import plain
 
 
 def duration(seconds: float) -> str:
@@ -58,7 +56,7 @@ class Progress:
         problem = ""
         if result.error:
             problem = f" [{result.error.kind}]"
-        name = CONTROL.sub("?", result.submission)  # a file name must not drive the terminal
+        name = plain(result.submission, one_line=True)  # a file name must not drive the terminal
         self._line(f"grader: [{self.done}/{self.total}] {name}: {result.status.value} "
                    f"{result.score:g}/{result.max_score:g}{problem}{took}")
 

@@ -69,7 +69,7 @@ def render_text(sc: "SelfCheck") -> str:
     """The same content as lines: verdict, "Fix first", each failed check with its hint, notes."""
     r, v = sc.result, view.verdict(sc.result)
     lines = [f"Self-check (structure only): {v['word']}  {v['score']}/{v['max_score']} points"
-             + (f"  [model: {r.model_variable}]" if r.model_variable else ""),
+             + (f"  [model: {view.plain(r.model_variable)}]" if r.model_variable else ""),
              view.plain(r.summary)]
     lines += [f"  warning: {view.plain(w)}" for w in r.warnings]
     if r.error is not None and r.error.advice:

@@ -15,11 +15,8 @@ from grader.compare.layer_checks import ASPECTS
 from grader.score.cohort import mistake_words
 from grader.result import Check, Result, Status
 from grader.render import plots
+from grader.util.text import plain
 
-#: CSI/OSC/two-character escape sequences, then any other control character but tab and newline
-ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
-CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # C0, DEL, C1 (U+009B is a CSI),
-#: and lone surrogates (no terminal or UTF-8 file can take them)
 FAILED_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")
 #: the end of a longer traceback is shown (the error is last); the JSON result keeps it all
 MAX_TRACEBACK_CHARS = 20_000
@@ -31,11 +28,6 @@ VERDICTS = {
     Status.TIMEOUT: ("NOT GRADED", "A time or size limit was reached: see what went wrong below."),
 }
 ROW_STATUS = {"match": "same", "mismatch": "differs", "missing": "missing", "extra": "extra layer"}
-
-
-def plain(text: Any) -> str:
-    """Text without terminal colour codes or control characters."""
-    return CONTROL.sub("", ANSI.sub("", str(text or "")))
 
 
 def fmt_value(value: Any) -> str:

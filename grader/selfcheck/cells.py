@@ -5,10 +5,10 @@ nothing and change nothing, so a code cell that does *only* that is replaced by 
 before the notebook runs. It is recognised by what its code does, never by its tags or
 metadata (a student controls those): every statement must be the import of
 ``grader.notebook``'s ``check`` (bare or in a ``try`` whose handlers only pass, print or bind a
-fallback ``check``), a call of ``check`` with plain names or constants after that import in
-the same cell (a ``check`` from an earlier cell may be the student's own), or the magics
-``%load_ext grader`` / ``%grader_check``. A cell that does anything else runs as written (the
-kernel's stub makes its self-check a no-op: ``kernel/selfcheck_stub.py``).
+fallback ``check``), a call of ``check`` with plain names or constants (``exercise='…'``) after
+that import in the same cell (a ``check`` from an earlier cell may be the student's own), or the
+magics ``%load_ext grader`` / ``%grader_check``. A cell that does anything else runs as written
+(the kernel's stub makes its self-check a no-op: ``kernel/selfcheck_stub.py``).
 """
 from __future__ import annotations
 
@@ -58,9 +58,11 @@ def _names(value: ast.expr | None) -> bool:
 
 
 def _check_call(value: ast.expr) -> bool:
-    """``check()``, ``check(model)``: no argument may run code."""
+    """``check()``, ``check(model)``, ``check(exercise='cnn2_2018')``: no argument may run code."""
     return (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
-            and value.func.id == "check" and not value.keywords
+            and value.func.id == "check"
+            and all(k.arg is not None and isinstance(k.value, ast.Constant)
+                    for k in value.keywords)
             and all(isinstance(a, (ast.Name, ast.Constant)) for a in value.args))
 
 

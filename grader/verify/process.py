@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from grader.settings import Settings
+from grader.util.files import TAIL_BYTES, tail
 
 MAX_ANSWER_BYTES = 10 * 1024**2
 STOP_TIMEOUT = 5.0  # seconds a worker gets to exit after its stdin closes
@@ -99,12 +100,10 @@ class WorkerProcess:
         how = f"was killed by signal {signal.Signals(sig).name}" if sig else f"exited ({code})"
         return WorkerDied(f"the verification worker {how}", sig, self.log_tail())
 
-    def log_tail(self, size: int = 3000) -> str:
+    def log_tail(self, size: int = TAIL_BYTES) -> str:
         try:
-            end = self.log.seek(0, os.SEEK_END)
-            self.log.seek(max(0, end - size))
-            return self.log.read().decode(errors="replace")
-        except (OSError, ValueError):
+            return tail(self.log, size)
+        except (OSError, ValueError):  # ValueError: the log is closed already
             return ""
 
     def kill(self) -> None:

@@ -9,18 +9,16 @@ A :class:`Verifier` keeps one long-lived worker (TensorFlow imported once; resta
 crash or a timeout) and memoizes answers by a hash of everything that determines them:
 architecture, input shape, training settings, thread count, TF/Keras versions and the data's
 sha256. The same architecture gives the same deterministic result, so it is trained once per
-Verifier, or once per ``memo_dir`` when the Verifiers of a batch's workers share one (a folder
-of the grader's own: its JSON files are trusted).
+Verifier, or once per memo store (``grader.verify.memo``) that Verifiers share: ``memo_dir``,
+a folder of the grader's own shared by a batch's workers, or any store given as ``memo``.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
 import threading
 import weakref
-from importlib import metadata
 from pathlib import Path
 
 from grader import layers as L
@@ -29,6 +27,8 @@ from grader.extract.report import ExtractedModel
 from grader.result import Check
 from grader.settings import Settings
 from grader.spec import Spec
+from grader.util.versions import package_versions
+from grader.verify.memo import MemoStore, memo_for
 from grader.verify.process import WorkerDied, WorkerProcess, WorkerTimeout
 
 CHECK_NAME = "Verification training: validation accuracy"
@@ -56,10 +56,12 @@ class Verifier:
     that TensorFlow's import overlaps other work (e.g. executing the notebook).
     """
 
-    def __init__(self, settings: Settings | None = None, *, memo_dir: Path | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, memo_dir: Path | None = None,
+                 memo: MemoStore | None = None) -> None:
         self.settings = settings or Settings()
+        #: this process's answers, limits and refusals included (those are not JSON)
         self.memo: dict[str, dict | Exception] = {}
-        self.memo_dir = Path(memo_dir) if memo_dir else None
+        self.store: MemoStore = memo if memo is not None else memo_for(memo_dir)
         self.trainings = 0
         self.hits = 0
         self._worker: WorkerProcess | None = None
@@ -173,23 +175,20 @@ class Verifier:
         raise Untrainable(f"the grader could not train this architecture: {message}")
 
     def _read_memo(self, key: str) -> dict | None:
-        if self.memo_dir is None:
-            return None
+        """The store's entry if it is a training (any store may lose, garble or fail)."""
         try:
-            found = json.loads((self.memo_dir / f"{key}.json").read_text())
-        except (OSError, ValueError):
+            found = self.store.get(key)
+        except Exception:  # a memo is an optimisation only: a failing store is a miss
             return None
         return found if isinstance(found, dict) and "val_accuracy" in found else None
 
     def _write_memo(self, key: str, found: dict | Exception) -> None:
-        if self.memo_dir is None or isinstance(found, Exception):
-            return
-        from grader.render.files import write_json
-
+        if isinstance(found, Exception):
+            return  # limits and refusals stay in this process: a store holds JSON only
         try:
-            write_json(self.memo_dir / f"{key}.json", found)
-        except OSError:
-            pass  # a memo is an optimisation only
+            self.store.put(key, found)
+        except Exception:  # a memo is an optimisation only
+            pass
 
 
 def _longer_limit(found: dict | Exception, settings: Settings) -> bool:
@@ -248,19 +247,8 @@ def job_key(job: dict) -> str:
     """Everything that determines the result (not where the data file happens to lie),
     with the TensorFlow and Keras versions, so that a memo kept on disk never outlives them."""
     body = {k: v for k, v in job.items() if k != "data_file"}
-    body["versions"] = _library_versions()
+    body["versions"] = package_versions("tensorflow", "keras")
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-@functools.lru_cache(maxsize=1)
-def _library_versions() -> dict:
-    found = {}
-    for package in ("tensorflow", "keras"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = None
-    return found
 
 
 def settings_of(job: dict) -> dict:

@@ -1,7 +1,8 @@
 """The verification-training worker: ``python -m grader.verify.worker``, one job per JSON line.
 
 It imports TensorFlow once and trains each job's architecture from plain, validated layer data:
-every layer is rebuilt from an allow-list (kind → Keras class, with only the named arguments),
+every layer is rebuilt from the allow-list ``grader.layers.allowlist`` (kind → Keras class,
+with only the named arguments; pure Python, imported without TensorFlow),
 so nothing the student made (objects, weights, configs, compile settings) is ever loaded. Only
 JSON crosses the pipe: a ``{"ready": ...}`` line at start, then one answer line per job.
 Anything TensorFlow prints goes to stderr, so the protocol stream stays clean.
@@ -9,7 +10,6 @@ Anything TensorFlow prints goes to stderr, so the protocol stream stays clean.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import math
 import os
@@ -19,25 +19,11 @@ import sys
 import time
 import traceback
 
-#: kind -> (Keras layer class name, arguments passed through); see grader.layers.ALLOWED
-BUILDERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "Conv2D": ("Conv2D", ("filters", "kernel_size", "strides", "padding", "dilation_rate",
-                          "use_bias", "activation", "kernel_initializer")),
-    "Dense": ("Dense", ("units", "use_bias", "activation", "kernel_initializer")),
-    "BatchNormalization": ("BatchNormalization", ("axis", "center", "scale", "momentum", "epsilon")),
-    "Activation": ("Activation", ("activation",)),
-    "ReLU": ("ReLU", ("max_value", "negative_slope", "threshold")),
-    "LeakyReLU": ("LeakyReLU", ("negative_slope",)),
-    "Dropout": ("Dropout", ("rate",)),
-    "SpatialDropout2D": ("SpatialDropout2D", ("rate",)),
-    "Flatten": ("Flatten", ()),
-    "MaxPooling2D": ("MaxPooling2D", ("pool_size", "strides", "padding")),
-    "AveragePooling2D": ("AveragePooling2D", ("pool_size", "strides", "padding")),
-    "GlobalMaxPooling2D": ("GlobalMaxPooling2D", ()),
-    "GlobalAveragePooling2D": ("GlobalAveragePooling2D", ()),
-    "Reshape": ("Reshape", ("target_shape",)),
-    "ZeroPadding2D": ("ZeroPadding2D", ("padding",)),
-}
+from grader.layers.allowlist import builders
+from grader.util.files import sha256_bytes
+
+#: kind -> (Keras layer class name, arguments passed through), derived from the one allow-list
+BUILDERS: dict[str, tuple[str, tuple[str, ...]]] = builders()
 TUPLE_ARGS = frozenset({"kernel_size", "strides", "dilation_rate", "pool_size", "target_shape"})
 CURVES = ("accuracy", "val_accuracy", "loss", "val_loss")
 
@@ -97,7 +83,7 @@ class Data:
         import numpy as np
 
         raw = open(job["data_file"], "rb").read()
-        if hashlib.sha256(raw).hexdigest() != job["data_sha256"]:  # checked before unpickling
+        if sha256_bytes(raw) != job["data_sha256"]:  # checked before unpickling
             raise JobError("data", "the data file does not match its sha256")
         X, y = pickle.loads(gzip.decompress(raw), encoding="latin1")
         X = np.asarray(X, dtype="float32").reshape(len(X), -1)

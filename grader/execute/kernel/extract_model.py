@@ -12,30 +12,73 @@ nothing about that.
 
 
 def __grader_extract(path, namespace, max_models=10, max_layers=201):
-    import json
-    import sys
+    """Write the report on ``namespace``'s Keras models to ``path`` (the module docstring)."""
+    _GraderModels(path, namespace, max_models, max_layers).write_report()
 
+
+class _GraderModels:
+    """The report's parts, one method each; ``keras`` is imported only when the notebook did."""
+
+    def __init__(self, path, namespace, max_models, max_layers):
+        self.path, self.namespace = path, namespace
+        self.max_models, self.max_layers = max_models, max_layers
+
+    def write_report(self):
+        import sys
+
+        if "keras" not in sys.modules:  # no Keras imported: no model to find
+            self.write({"ok": False, "error": "no_model", "found": [], "nested": []})
+            return
+        import keras
+        from keras.src.models.functional import Functional
+        from keras.src.models.sequential import Sequential
+
+        self.keras = keras
+        self.real = {Sequential: "sequential", Functional: "functional"}
+        by_object = self.models_by_object()
+        if not by_object:
+            self.write({"ok": False, "error": "no_model", "found": [], "nested": self.nested()})
+            return
+        groups = list(by_object.values())
+        self.write({"ok": True, "models": [self.model_entry(v, n) for v, n in groups[:self.max_models]],
+                    "found": len(by_object),
+                    "unexamined": [names[0] for _, names in groups[self.max_models:]][:50],
+                    "nested": self.nested(), "history": self.safely(self.history)})
+
+    def models_by_object(self):
+        """One model under several names is one model (``model = net``): ``model`` first."""
+        by_object = {}
+        for name, value in sorted(self.namespace.items(),
+                                  key=lambda kv: (kv[0] != "model", str(kv[0]))):
+            if not str(name).startswith("_") and self.is_model(value):
+                by_object.setdefault(id(value), (value, []))[1].append(str(name)[:100])
+        return by_object
+
+    def model_entry(self, value, names):
+        try:
+            described = self.describe(value)
+        except Exception as exc:
+            described = dict(self.class_of(value), graph=None, describe_error=repr(exc)[:300])
+        return dict(described, variable=names[0], aliases=names[1:20])
+
+    @staticmethod
     def environment():
         """What the compatibility layer mapped and what was neutralized (checked by the grader)."""
+        import sys
+
         ledger = sys.modules.get("__grader_ledger__")
         compat = [str(c)[:100] for c in list(getattr(ledger, "compat", []))[:100]]
         neutral = [{"what": str(n.get("what"))[:100], "detail": str(n.get("detail"))[:200]}
                    for n in list(getattr(ledger, "neutralized", []))[:100] if isinstance(n, dict)]
         return {"compat": compat, "neutralized": neutral}
 
-    def write(report):
-        with open(path, "w") as f:
-            json.dump(dict(report, **environment()), f)
+    def write(self, report):
+        import json
 
-    if "keras" not in sys.modules:  # no Keras imported: no model to find
-        write({"ok": False, "error": "no_model", "found": [], "nested": []})
-        return
-    import keras
-    from keras.src.models.functional import Functional
-    from keras.src.models.sequential import Sequential
+        with open(self.path, "w") as f:
+            json.dump(dict(report, **self.environment()), f)
 
-    real = {Sequential: "sequential", Functional: "functional"}
-
+    @staticmethod
     def is_a(value, cls):
         """By the real type: a hostile or faked ``__class__`` neither stops nor fools this."""
         try:
@@ -43,7 +86,10 @@ def __grader_extract(path, namespace, max_models=10, max_layers=201):
         except Exception:
             return False
 
-    def plain(value, depth=0):
+    def is_model(self, value):
+        return self.is_a(value, self.keras.Model)
+
+    def plain(self, value, depth=0):
         """JSON-safe copy: anything exotic becomes a short string."""
         if depth > 8:
             return None
@@ -52,47 +98,49 @@ def __grader_extract(path, namespace, max_models=10, max_layers=201):
         if isinstance(value, float):
             return value if value == value and abs(value) != float("inf") else None
         if isinstance(value, dict):
-            return {str(k)[:100]: plain(v, depth + 1) for k, v in list(value.items())[:200]}
+            return {str(k)[:100]: self.plain(v, depth + 1) for k, v in list(value.items())[:200]}
         if isinstance(value, (list, tuple)):
-            return [plain(v, depth + 1) for v in list(value)[:1000]]
+            return [self.plain(v, depth + 1) for v in list(value)[:1000]]
         try:
             return float(value)
         except Exception:
             return repr(value)[:200]
 
-    def history_names(node, found):
+    def history_names(self, node, found):
         if isinstance(node, dict):
             if "keras_history" in node and isinstance(node["keras_history"], (list, tuple)):
                 found.append(str(node["keras_history"][0]))
             for v in node.values():
-                history_names(v, found)
+                self.history_names(v, found)
         elif isinstance(node, (list, tuple)):
             for v in node:
-                history_names(v, found)
+                self.history_names(v, found)
         return found
 
+    @staticmethod
     def class_of(obj):
         cls = type(obj)
         return {"class_name": str(cls.__name__)[:100], "qualname": str(cls.__qualname__)[:200],
                 "module": str(cls.__module__)[:200],
                 "bases": [f"{b.__module__}.{b.__qualname__}"[:200] for b in cls.__mro__[1:6]]}
 
-    def entry(layer, inbound, depth):
-        item = dict(class_of(layer), name=str(getattr(layer, "name", ""))[:200], inbound=inbound)
-        if is_model(layer):
-            item["model"] = describe(layer, depth + 1)
+    def entry(self, layer, inbound, depth):
+        item = dict(self.class_of(layer), name=str(getattr(layer, "name", ""))[:200],
+                    inbound=inbound)
+        if self.is_model(layer):
+            item["model"] = self.describe(layer, depth + 1)
         else:
             function = getattr(layer, "activation", None)
             if callable(function):  # Keras names any function by its __name__: say whose it is
                 item["activation_module"] = str(getattr(function, "__module__", None))[:200]
             try:
-                item["config"] = plain(layer.get_config())
+                item["config"] = self.plain(layer.get_config())
             except Exception as exc:
                 item["config"] = None
                 item["config_error"] = repr(exc)[:200]
         return item
 
-    def connections(model, ops):
+    def connections(self, model, ops):
         """Each operation's inputs within this model, from its graph nodes (no layer's
         get_config is needed); Keras's own serialized config if the nodes cannot be read."""
         try:
@@ -105,45 +153,48 @@ def __grader_extract(path, namespace, max_models=10, max_layers=201):
                         names += [t._keras_history[0].name for t in node.input_tensors]
             return inbound
         except Exception:
-            return {e.get("name"): history_names(e.get("inbound_nodes", []), [])
+            return {e.get("name"): self.history_names(e.get("inbound_nodes", []), [])
                     for e in model.get_config().get("layers", [])}
 
-    def describe(model, depth=0):
-        out = class_of(model)
-        out["graph"] = real.get(type(model))
+    def describe(self, model, depth=0):
+        out = self.class_of(model)
+        out["graph"] = self.real.get(type(model))
         if out["graph"] is None or depth > 4:
             return out
         try:
             if out["graph"] == "sequential":
-                out["layers"] = [entry(l, None, depth) for l in list(model.layers)[:max_layers]]
+                out["layers"] = [self.entry(layer, None, depth)
+                                 for layer in list(model.layers)[:self.max_layers]]
             else:
-                ops = list(getattr(model, "_operations", None) or model.layers)[:max_layers]
-                inbound = connections(model, ops)
-                out["layers"] = [entry(op, inbound.get(op.name), depth) for op in ops]
+                ops = list(getattr(model, "_operations", None) or model.layers)[:self.max_layers]
+                inbound = self.connections(model, ops)
+                out["layers"] = [self.entry(op, inbound.get(op.name), depth) for op in ops]
                 out["outputs"] = [str(t._keras_history[0].name) for t in model.outputs][:20]
                 out["inputs"] = len(model.inputs)
         except Exception as exc:
             out["describe_error"] = repr(exc)[:300]
-        out["input_shape"] = input_shape(model)
+        out["input_shape"] = self.input_shape(model)
         return out
 
+    @staticmethod
     def input_shape(model):
         try:
             return [None if d is None else int(d) for d in model.inputs[0].shape]
         except Exception:
             return None
 
-    def history():
-        History = keras.callbacks.History
-        model = namespace.get("model")
-        candidates = [namespace.get("history"),
-                      getattr(model, "history", None) if is_model(model) else None]
-        candidates += [v for v in namespace.values() if is_a(v, History)]
+    def history(self):
+        history_class = self.keras.callbacks.History
+        model = self.namespace.get("model")
+        candidates = [self.namespace.get("history"),
+                      getattr(model, "history", None) if self.is_model(model) else None]
+        candidates += [v for v in self.namespace.values() if self.is_a(v, history_class)]
         for h in candidates:
-            if is_a(h, History) and is_a(h.history, dict) and h.history:
-                return plain({k: list(v) for k, v in h.history.items()})
+            if self.is_a(h, history_class) and self.is_a(h.history, dict) and h.history:
+                return self.plain({k: list(v) for k, v in h.history.items()})
         return None
 
+    @staticmethod
     def safely(function):
         """The history is shown, never needed: a failure to read it loses only the history."""
         try:
@@ -151,34 +202,13 @@ def __grader_extract(path, namespace, max_models=10, max_layers=201):
         except Exception:
             return None
 
-    def is_model(value):
-        return is_a(value, keras.Model)
-
-    def nested():
+    def nested(self):
         """Models kept only inside a top-level list, tuple or dict: named, never graded."""
         found = []
-        for name, value in sorted(namespace.items(), key=lambda kv: str(kv[0])):
+        for name, value in sorted(self.namespace.items(), key=lambda kv: str(kv[0])):
             if str(name).startswith("_") or type(value) not in (list, tuple, dict):
                 continue
             items = list(value.items())[:100] if type(value) is dict else \
                 list(enumerate(value[:100]))
-            found += [f"{name}[{k!r}]"[:100] for k, v in items if is_model(v)]
+            found += [f"{name}[{k!r}]"[:100] for k, v in items if self.is_model(v)]
         return found[:20]
-
-    by_object = {}  # one model under several names is one model (``model = net``)
-    for name, value in sorted(namespace.items(), key=lambda kv: (kv[0] != "model", str(kv[0]))):
-        if not str(name).startswith("_") and is_model(value):
-            by_object.setdefault(id(value), (value, []))[1].append(str(name)[:100])
-    if not by_object:
-        write({"ok": False, "error": "no_model", "found": [], "nested": nested()})
-        return
-    models = []
-    for value, names in list(by_object.values())[:max_models]:
-        try:
-            described = describe(value)
-        except Exception as exc:
-            described = dict(class_of(value), graph=None, describe_error=repr(exc)[:300])
-        models.append(dict(described, variable=names[0], aliases=names[1:20]))
-    write({"ok": True, "models": models, "found": len(by_object),
-           "unexamined": [names[0] for _, names in list(by_object.values())[max_models:]][:50],
-           "nested": nested(), "history": safely(history)})

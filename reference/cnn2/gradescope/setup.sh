@@ -12,7 +12,7 @@ python3 -m venv /opt/grader
 
 # the course data, verified by its sha256 and cached for every later run
 if [ -f "$SOURCE/mnist_4000.pkl.gz" ]; then
-    /opt/grader/bin/grader data --reference "$SOURCE/cnn-grader/reference" --from "$SOURCE/mnist_4000.pkl.gz"
+    /opt/grader/bin/grader data --reference "$SOURCE/cnn-grader/reference/cnn2" --from "$SOURCE/mnist_4000.pkl.gz"
 else
-    /opt/grader/bin/grader data --reference "$SOURCE/cnn-grader/reference"
+    /opt/grader/bin/grader data --reference "$SOURCE/cnn-grader/reference/cnn2"
 fi

@@ -1,0 +1,137 @@
+"""What runs inside a batch worker process: grade one submission at a time, send plain JSON.
+
+A worker is a spawned process in its own process group, so a Ctrl-C on the terminal reaches
+only the coordinator (``grader.batch.workers.LocalPool``), which stops the workers itself. A
+worker builds its launcher and verifier once and grades with ``pipeline.check_notebook``. A
+worker whose coordinator disappears (``kill -9``) kills its own processes and exits.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import pipeline
+from grader.batch.faults import fault_result
+from grader.batch.processes import STOP_SIGNAL, kill_tree
+from grader.exceptions import GraderError
+from grader.result import GRADER_FAULTS
+from grader.settings import Settings
+from grader.spec import Spec
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What every worker needs, sent once when it starts."""
+
+    spec_path: Path
+    data_file: Path
+    settings: Settings
+    tmpdir: str
+    coordinator: int
+
+
+def worker_main(conn, config: WorkerConfig) -> None:
+    """Grade jobs from ``conn`` until told to stop (``null``) or the pipe closes."""
+    _detach(config)
+    grader = WorkerGrader(config)
+    conn.send_bytes(b'"ready"')
+    try:
+        while True:
+            try:
+                job = json.loads(conn.recv_bytes())
+            except (EOFError, OSError):
+                return
+            if job is None:
+                return
+            result = grader.grade(job["student"], Path(job["notebook"]))
+            if _stopping.is_set():  # the result of a run cut short is not a result
+                return
+            conn.send_bytes(json.dumps(result).encode())
+    finally:
+        grader.close()
+
+
+def _detach(config: WorkerConfig) -> None:
+    os.setpgrp()
+    log = os.open(worker_log(config.tmpdir, os.getpid()), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    for sig in (STOP_SIGNAL, signal.SIGTERM):  # nbclient takes SIGTERM over while it runs
+        signal.signal(sig, _terminate)
+    tempfile.tempdir = os.environ["TMPDIR"] = config.tmpdir
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None).prctl(1, int(STOP_SIGNAL))  # PR_SET_PDEATHSIG
+        except Exception:
+            pass
+    threading.Thread(target=_watch_parent, args=(config.coordinator,), daemon=True).start()
+
+
+def _watch_parent(coordinator: int) -> None:
+    """Portable fallback for PR_SET_PDEATHSIG: stop when the coordinator is gone."""
+    while os.getppid() == coordinator:
+        time.sleep(1.0)
+    os.kill(os.getpid(), STOP_SIGNAL)
+
+
+_stopping = threading.Event()
+
+
+def _terminate(signum, frame) -> None:
+    _stopping.set()
+    kill_tree(os.getpid(), include_root=False)
+    raise SystemExit(128 + signum)  # unwinds: temp dirs removed, verifier closed
+
+
+def worker_log(tmpdir: str, pid: int) -> str:
+    return os.path.join(tmpdir, f"worker-{pid}.log")
+
+
+class WorkerGrader:
+    """The worker's long-lived state: spec, launcher and verifier, built on first use (any
+    executor's worker can grade with it: it takes a notebook path and returns plain JSON)."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.spec: Spec | None = None
+        self.tools: tuple | None = None
+
+    def grade(self, student: str, notebook: Path) -> dict:
+        try:
+            if self.tools is None:
+                self._setup()
+            launcher, verifier = self.tools
+            result = pipeline.check_notebook(notebook, self.spec, self.config.data_file,
+                                             self.config.settings, launcher, verifier)
+        except GraderError as exc:  # setting up (spec, sandbox, verifier): the grader's fault
+            kind = exc.kind if exc.kind in GRADER_FAULTS else "internal"
+            result = fault_result(student, self.spec, exc.message, kind=kind)
+        except Exception as exc:
+            result = fault_result(student, self.spec, f"the grading worker failed: {exc!r}",
+                                  detail=traceback.format_exc())
+        result.submission = student
+        return result.to_dict()
+
+    def _setup(self) -> None:
+        from grader import api
+        self.spec = Spec.load(self.config.spec_path)
+        # one long-lived Verifier per worker (TensorFlow imported once); the workers of a batch
+        # share its memo, so an architecture many students built is trained once
+        memo = Path(self.config.tmpdir) / "verify-memo"
+        self.tools = (api.make_launcher(self.config.settings.sandbox),
+                      api.verifier_for(self.config.settings, self.spec, memo_dir=memo))
+
+    def close(self) -> None:
+        verifier = self.tools[1] if self.tools else None
+        close = getattr(verifier, "close", None)
+        if callable(close):
+            close()

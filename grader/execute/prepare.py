@@ -1,0 +1,60 @@
+"""What the kernel runs: the submission as parsed once, with the grader's own cells around it.
+
+Outputs and execution tags are stripped (the grader decides what runs), self-check cells are
+skipped, and the prelude, the neutralization of environment cells, the compatibility layer
+(Keras 1/2 notebooks only) and the extraction are added as cells of their own.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from grader.exceptions import InvalidNotebook
+from grader.execute import kernel
+from grader.execute.legacy import legacy_markers
+from grader.selfcheck import cells as selfcheck
+from grader.settings import Settings
+from grader.util.text import first_line
+
+#: tags that would make nbclient skip a cell or swallow its error: the grader decides that
+EXECUTION_TAGS = frozenset({"skip-execution", "raises-exception", "skip", "remove-cell"})
+
+
+def read_notebook(path: Path, data: bytes | None = None) -> nbformat.NotebookNode:
+    """Parse and validate ``data`` (the bytes read once, else ``path``'s); a broken file is the
+    submission's fault, not the grader's."""
+    try:
+        raw = Path(path).read_bytes() if data is None else data
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat raises many types for bad input
+        raise InvalidNotebook(f"{path.name} is not a valid Jupyter notebook: {first_line(exc)}",
+                              advice="Open it in Jupyter, save it again, and resubmit.") from None
+    return nb
+
+
+def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str, data_name: str = "",
+            data_url: str | None = None) -> nbformat.NotebookNode:
+    """Strip outputs and execution tags; add the prelude, the neutralization of environment
+    cells and (for Keras 1/2 notebooks only) the compatibility layer first, the extraction last."""
+    nb = nbformat.from_dict(nb)
+    nb.metadata.pop("kernelspec", None)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        tags = cell.metadata.get("tags", [])
+        cell.metadata["tags"] = [t for t in tags if t not in EXECUTION_TAGS]
+        if cell.cell_type == "code" and selfcheck.is_selfcheck_cell(cell.source):
+            cell.source = selfcheck.SKIPPED
+    prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)}, "
+                                       f"{int(settings.notebook_steps)})")
+    extract = kernel.source("extract_model", f"__grader_extract({extract_name!r}, globals())")
+    setup = [prelude, kernel.isolated("neutralize", "__grader_neutralize", data_name, data_url),
+             kernel.isolated("selfcheck_stub", "__grader_selfcheck_stub")]
+    if legacy_markers(nb):
+        setup.append(kernel.isolated("compat", "__grader_compat"))
+    nb.cells.insert(0, nbformat.v4.new_code_cell("\n".join(setup)))
+    nb.cells.append(nbformat.v4.new_code_cell(extract))
+    return nb

@@ -1,0 +1,99 @@
+"""Builds the second exercise, ``cnn2_2018``: the course's 2018 edition of the same task.
+
+A smaller cnn2 (8/8/16 filters, a ``Dense(40)`` head) on the same data, where the four layers
+to add are ``Conv2D(16, 3x3, padding='same')`` → ``BatchNormalization`` → ``Activation('relu')``
+→ ``MaxPooling2D(2x2)``. Everything around the model cell (imports, data, split, training,
+plots) is cnn2's (``tests.notebooks``), so the two exercises differ only in their network: the
+grader grades both through the same code, and only ``reference/NAME/`` tells them apart.
+
+    python -m tests.notebooks_2018     # rewrite reference/cnn2_2018/ only
+    python -m tests.notebooks          # rewrite every exercise and submissions/
+"""
+from __future__ import annotations
+
+import nbformat
+
+from tests.notebooks import ROOT, course_notebook, write
+
+EXERCISE = "cnn2_2018"
+FOLDER = ROOT / "reference" / EXERCISE
+
+MODEL_HEAD = """\
+### a deeper CNN model (the 2018 edition: fewer filters, a smaller dense layer)
+name = 'cnn2_2018'
+model = Sequential()
+model.add(Input(shape=input_shape))
+model.add(Conv2D(8, kernel_size, kernel_initializer='he_normal', padding='same'))
+model.add(BatchNormalization())
+model.add(Activation('relu'))
+model.add(Conv2D(8, kernel_size, kernel_initializer='he_normal', padding='same'))
+model.add(BatchNormalization())
+model.add(Activation('relu'))
+
+model.add(MaxPooling2D(pool_size=pool_size))
+
+model.add(Conv2D(16, kernel_size, kernel_initializer='he_normal', padding='same'))
+model.add(BatchNormalization())
+model.add(Activation('relu'))
+
+# here is your code coming:
+"""
+
+MODEL_TAIL = """
+# end of your code
+
+model.add(Flatten())
+model.add(Dense(40, kernel_initializer='he_normal'))
+model.add(BatchNormalization())
+model.add(Dropout(0.3))
+model.add(Activation('relu'))
+model.add(Dense(nb_classes, kernel_initializer='he_normal'))
+model.add(Activation('softmax'))
+
+model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])"""
+
+SOLUTION = """\
+model.add(Conv2D(16, kernel_size, kernel_initializer='he_normal', padding='same'))
+model.add(BatchNormalization())
+model.add(Activation('relu'))
+model.add(MaxPooling2D(pool_size=pool_size))
+"""
+
+#: the template's self-check cell: names its exercise (the default one is cnn2)
+SELFCHECK = """\
+# Optional: check the four layers right here, in a second (structure only; the final grading
+# runs the whole notebook and trains the network). Needs `pip install cnn-grader`.
+try:
+    from grader.notebook import check
+except ImportError:
+    check = lambda *args, **kwargs: print("The self-check is not installed: pip install cnn-grader")
+check(exercise='cnn2_2018')"""
+
+#: sample name -> the student's code between the markers
+MISTAKES = {
+    "64_filters": SOLUTION.replace("Conv2D(16", "Conv2D(64"),  # this year's cnn2 answer
+    "no_batchnorm": SOLUTION.replace("model.add(BatchNormalization())\n", ""),
+}
+
+
+def notebook(student_code: str = "\n", selfcheck: str | None = None) -> nbformat.NotebookNode:
+    """The 2018 notebook with ``student_code`` between the markers."""
+    return course_notebook(model_cell=MODEL_HEAD + student_code + MODEL_TAIL, selfcheck=selfcheck)
+
+
+SAMPLES = {
+    "alice_solution": lambda: notebook(SOLUTION),
+    "dave_64_filters": lambda: notebook(MISTAKES["64_filters"]),
+    "frank_no_batchnorm": lambda: notebook(MISTAKES["no_batchnorm"]),
+}
+
+
+def main() -> None:
+    write(notebook(selfcheck=SELFCHECK), FOLDER / "08_cnn2_2018_mnist_No_solution.ipynb")
+    write(notebook(SOLUTION, selfcheck=SELFCHECK), FOLDER / "08_cnn2_2018_mnist_solution.ipynb")
+    for name, build in SAMPLES.items():
+        write(build(), FOLDER / "samples" / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()
