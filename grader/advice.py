@@ -15,30 +15,8 @@ import re
 import sys
 from dataclasses import dataclass
 
-GENERIC = {
-    "invalid_notebook": "Open the notebook in Jupyter, check that it saves without errors, and resubmit.",
-    "cell_error": "Run the notebook top to bottom (Kernel → Restart & Run All) and fix the first "
-                  "error; the grader runs every cell in order.",
-    "kernel_died": "The notebook's Python process crashed or ran out of memory; restart and run "
-                   "it top to bottom to find the cell that does it.",
-    "no_model": "Keep the course's variable name `model` for your network.",
-    "disallowed_layer": "Use only standard Keras layers (no Lambda or custom classes).",
-    "subclassed_model": "Build the network as the template does: `model = Sequential()`, then one "
-                        "`model.add(...)` per layer, in order (or with the functional API, "
-                        "`keras.Model(inputs, outputs)`, one layer after the other); do not "
-                        "define a class.",
-    "not_a_chain": "Build the network as one straight chain of layers, each taking the previous "
-                   "layer's output: `model = Sequential()`, then `model.add(...)` per layer.",
-    "invalid_model": "Build the network as a plain chain of standard Keras layers.",
-    "model_too_large": "Compare your layers with the exercise: the model is far larger than it should be.",
-    "timeout": "Make sure no cell waits for input or loops forever; the grader shortens training itself.",
-    "output_limit": "Remove loops that print a lot; keep verbose output short.",
-    "memory_limit": "The notebook used more memory than allowed; check for huge arrays or layers.",
-    "process_limit": "The notebook started too many processes or threads; remove loops that "
-                     "start processes (os.fork, subprocess, multiprocessing).",
-    "disk_limit": "The notebook wrote more files than allowed; save only what the exercise asks.",
-    "cpu_limit": "The notebook used too much CPU time; the grader shortens training itself.",
-}
+from grader.errors import GENERIC  # the advice per kind lives with the kinds (errors.py)
+
 #: what each neutralized environment line became (the kernel reports these names)
 NEUTRALIZED = {
     "wget": "`!wget` of the exercise's data file: answered with the provided copy (the grader is offline)",

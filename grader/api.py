@@ -13,11 +13,12 @@ from grader.extract import report as extract
 from grader import pipeline
 from grader import layers as L
 from grader.exceptions import NotGradable, SandboxUnavailable, SpecError, UsageError
-from grader.intake.submissions import read_submission, refused, shown
+from grader.intake.submissions import read_submission, shown
 from grader.sandbox.launch import Launcher
 from grader.result import Result
 from grader.settings import Settings
 from grader.spec import Spec, build, default_reference_dir, load_exercise
+from grader.verify.memo import MemoStore
 
 SANDBOX_LEVELS = ("auto", "required", "off")
 
@@ -89,6 +90,15 @@ def verifier_for(settings: Settings, spec: Spec | None = None, memo_dir: Path | 
     return Verifier(settings, memo_dir=memo_dir, memo=memo).start()
 
 
+def grader_for(spec: Spec, data_file: Path, settings: Settings, launcher: Launcher | None = None,
+               memo_dir: Path | None = None, memo: MemoStore | None = None) -> pipeline.Grader:
+    """A ``Grader`` with this machine's tools: the launcher ``settings.sandbox`` asks for (unless
+    given) and a verifier when verification is on; use it in a ``with`` block, which closes the
+    verifier."""
+    return pipeline.Grader(spec, data_file, settings, launcher or make_launcher(settings.sandbox),
+                           verifier_for(settings, spec, memo_dir=memo_dir, memo=memo))
+
+
 def check(notebook: Path | str, *, reference: Path | None = None, data: Path | None = None,
           settings: Settings | None = None, launcher: Launcher | None = None) -> Result:
     """Grade one notebook; grader-side problems (no data, bad spec) raise ``GraderError``."""
@@ -102,17 +112,13 @@ def check(notebook: Path | str, *, reference: Path | None = None, data: Path | N
     try:  # the user's own file: a link is opened (and said so), a FIFO or folder never
         raw = read_submission(notebook, settings.max_notebook_bytes, follow_links=True)
     except NotGradable as exc:
-        return refused(student, exc, spec, spec.max_score(settings.verify))
-    launcher = launcher or make_launcher(settings.sandbox)
-    verifier = verifier_for(settings, spec)
-    try:
-        with tempfile.TemporaryDirectory(prefix="grader-check-") as private:
-            copy = Path(private) / f"{student}.ipynb"  # graded from the bytes read above
-            copy.write_bytes(raw)
-            result = pipeline.check_notebook(copy, spec, data_file, settings, launcher, verifier)
-    finally:
-        if verifier is not None:
-            verifier.close()
+        return Result.not_graded(exc, student=student, spec=spec,
+                                 max_score=spec.max_score(settings.verify))
+    with grader_for(spec, data_file, settings, launcher) as grader, \
+            tempfile.TemporaryDirectory(prefix="grader-check-") as private:
+        copy = Path(private) / f"{student}.ipynb"  # graded from the bytes read above
+        copy.write_bytes(raw)
+        result = grader.grade(copy)
     if notebook.is_symlink():
         result.warnings.insert(0, f"{student}.ipynb is a symbolic link; the file it points to "
                                   "was graded (grader grade never follows links)")
@@ -156,13 +162,13 @@ def calibrate(reference: Path | None = None, *, seeds=None, epochs: int | None =
               batch_size: int | None = None, seed: int | None = None, data: Path | None = None,
               settings: Settings | None = None, progress=None) -> Spec:
     """Train the reference architecture over seeds and write ``spec.training`` (the range)."""
-    from grader.verify.calibrate import calibrate as measure
+    from grader.verify.calibrate import Plan, calibrate as measure
 
     settings = settings or Settings()
     spec = load_spec(reference)
     data_file = resolve_data(spec, data or settings.data_path)
-    spec.training = measure(spec, data_file, settings, seeds=seeds, epochs=epochs,
-                            batch_size=batch_size, seed=seed, progress=progress)
+    plan = Plan(tuple(seeds) if seeds else None, epochs, batch_size, seed)
+    spec.training = measure(spec, data_file, settings, plan, progress=progress)
     assert spec.path is not None  # load_spec sets it
     spec.save(Path(spec.path))
     return spec

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -73,6 +74,10 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="required")
     grade.add_argument("--workers", type=int, metavar="N",
                        help="parallel workers (default: what the cores and free memory allow)")
+    grade.add_argument("--cluster", metavar="tcp://HOST:PORT",
+                       default=os.environ.get("GRADER_CLUSTER"),
+                       help="grade on this Dask scheduler's workers (default: $GRADER_CLUSTER; "
+                       "none: this machine)")
     grade.add_argument("--force", action="store_true",
                        help="regrade everything, even submissions already graded in DIR")
     grade.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
@@ -115,7 +120,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
     return Settings(notebook_timeout=args.timeout, verify=not getattr(args, "no_verify", False),
-                    sandbox=args.sandbox, data_path=args.data)
+                    sandbox=args.sandbox, data_path=args.data,
+                    cluster=getattr(args, "cluster", None))
 
 
 def _preload(*modules: str) -> None:
@@ -201,7 +207,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if args.gradebook else None
     formats = writers.parse_formats(args.format)
     context = format_context(args, formats)
-    if (line := api.sandbox_line(args.sandbox)) is not None:
+    if args.cluster:
+        print(f"grader: cluster {args.cluster}: each worker grades in the strongest sandbox its "
+              f"machine offers (--sandbox {args.sandbox})", flush=True)
+    elif (line := api.sandbox_line(args.sandbox)) is not None:
         print(f"grader: {line}", flush=True)
     return int(grade_folder(args.folder, args.out, reference=args.reference,
                             settings=settings_from(args), workers=args.workers, force=args.force,

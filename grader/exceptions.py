@@ -1,108 +1,118 @@
-"""Every error the grader raises on purpose. Each carries a ``kind`` that ends up in results."""
+"""Every error the grader raises on purpose. Each carries a ``kind`` (``grader.errors.ErrorKind``)
+that ends up in results; the advice and whose fault a kind is live with the kinds."""
 from __future__ import annotations
 
+from typing import Any
+
+from grader.errors import ErrorKind
 from grader.exitcodes import ExitCode
 
 
 class GraderError(Exception):
-    """Base class: ``kind`` names the failure in results, ``exit_code`` maps it for the CLI."""
+    """Base class: ``kind`` names the failure in results, ``exit_code`` maps it for the CLI.
 
-    kind = "internal"
+    ``kind`` given to the constructor overrides the class's (a limit says which one was hit; a
+    submission refused at intake says how its folder was wrong)."""
+
+    kind: ErrorKind = ErrorKind.INTERNAL
     exit_code = ExitCode.GRADER_ERROR
 
-    def __init__(self, message: str, **details: object) -> None:
+    def __init__(self, message: str, kind: ErrorKind | str | None = None,
+                 **details: Any) -> None:
         super().__init__(message)
         self.message = message
-        self.details = details
+        self.details: dict[str, Any] = details
+        if kind is not None:
+            self.kind = ErrorKind(kind)
 
 
 class UsageError(GraderError):
-    kind = "usage"
+    kind = ErrorKind.USAGE
     exit_code = ExitCode.USAGE
 
 
 class SpecError(UsageError):
-    kind = "spec"
+    kind = ErrorKind.SPEC
 
 
 class DataUnavailable(GraderError):
-    kind = "no_data"
+    kind = ErrorKind.NO_DATA
     exit_code = ExitCode.GRADER_ERROR
 
 
 class NotGradable(GraderError):
     """The submission itself prevents grading; ``kind`` says how."""
 
-    kind = "not_gradable"
+    kind = ErrorKind.NOT_GRADABLE
     exit_code = ExitCode.NOT_GRADABLE
 
 
 class InvalidNotebook(NotGradable):
-    kind = "invalid_notebook"
+    kind = ErrorKind.INVALID_NOTEBOOK
 
 
 class CellError(NotGradable):
-    kind = "cell_error"
+    kind = ErrorKind.CELL_ERROR
 
 
 class KernelDied(NotGradable):
-    kind = "kernel_died"
+    kind = ErrorKind.KERNEL_DIED
 
 
 class NoModel(NotGradable):
-    kind = "no_model"
+    kind = ErrorKind.NO_MODEL
 
 
 class DisallowedLayer(NotGradable):
-    kind = "disallowed_layer"
+    kind = ErrorKind.DISALLOWED_LAYER
 
 
 class InvalidModel(NotGradable):
-    kind = "invalid_model"
+    kind = ErrorKind.INVALID_MODEL
 
 
 class ModelTooLarge(NotGradable):
-    kind = "model_too_large"
+    kind = ErrorKind.MODEL_TOO_LARGE
 
 
 class LimitExceeded(GraderError):
-    """A time or resource limit; ``kind`` is ``timeout``, ``output_limit`` or ``memory_limit``."""
+    """A time or resource limit; ``kind`` is ``timeout``, ``output_limit``, ``memory_limit``, …"""
 
-    kind = "timeout"
+    kind = ErrorKind.TIMEOUT
     exit_code = ExitCode.LIMIT
 
-    def __init__(self, message: str, kind: str = "timeout", **details: object) -> None:
-        super().__init__(message, **details)
-        self.kind = kind
+    def __init__(self, message: str, kind: ErrorKind | str = ErrorKind.TIMEOUT,
+                 **details: object) -> None:
+        super().__init__(message, kind, **details)
 
 
 class SandboxUnavailable(GraderError):
-    kind = "sandbox_unavailable"
+    kind = ErrorKind.SANDBOX_UNAVAILABLE
     exit_code = ExitCode.GRADER_ERROR
 
 
 class NotARegularFile(NotGradable):
     """A submission that is a link, FIFO, device, socket or folder: never opened or read."""
 
-    kind = "not_a_regular_file"
+    kind = ErrorKind.NOT_A_REGULAR_FILE
 
 
 class SubmissionMissing(NotGradable):
     """The submission disappeared between finding it and reading it."""
 
-    kind = "submission_missing"
+    kind = ErrorKind.SUBMISSION_MISSING
 
 
 class Unreadable(NotGradable):
     """The submission exists but cannot be read (permissions, I/O error)."""
 
-    kind = "unreadable"
+    kind = ErrorKind.UNREADABLE
 
 
 class OutputError(GraderError):
     """The results cannot be written (read-only, full disk, I/O error): the batch stops."""
 
-    kind = "output_error"
+    kind = ErrorKind.OUTPUT_ERROR
     exit_code = ExitCode.GRADER_ERROR
 
 
@@ -110,11 +120,11 @@ class SubclassedModel(NotGradable):
     """The model is an instance of a class written in the notebook (or any class other than
     Keras's own Sequential and functional Model): its ``call()`` decides what it computes."""
 
-    kind = "subclassed_model"
+    kind = ErrorKind.SUBCLASSED_MODEL
 
 
 class NotAChain(NotGradable):
     """A real Keras graph, but not one straight chain of layers (a branch, a merge, a layer
     used twice, several inputs or outputs): it cannot be aligned with a chain reference."""
 
-    kind = "not_a_chain"
+    kind = ErrorKind.NOT_A_CHAIN

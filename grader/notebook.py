@@ -26,7 +26,7 @@ from grader.selfcheck import readiness
 from grader.extract import select
 from grader.compare import structure
 from grader.exceptions import GraderError
-from grader.result import Result, Status
+from grader.result import Result, Status, spec_identity
 from grader.settings import Settings
 from grader.spec import (DEFAULT_EXERCISE, SPEC_FILE, Spec, default_reference_dir,
                          exercises)
@@ -82,14 +82,13 @@ def check(model=None, *, reference: str | Path | None = None, exercise: str | No
 def verdict(report: dict, spec: Spec) -> Result:
     """The grader's structure verdict on a kernel report: the same calls as ``pipeline``."""
     result = Result(submission="your notebook", status=Status.ERROR,
-                    max_score=spec.max_score(verified=False),
-                    spec={"exercise": spec.exercise, "sha256": spec.sha256, "path": spec.path})
+                    max_score=spec.max_score(verified=False), spec=spec_identity(spec))
     try:
         structure.grade_structure(report, spec, Settings.max_params_factor, result)
         structure.score(result)
     except GraderError as exc:
-        structure.fail(result, exc, advice.Facts(str(spec.data.get("file")),
-                                                  markers=spec.markers))
+        return Result.not_graded(exc, base=result, facts=advice.Facts(
+            str(spec.data.get("file")), markers=spec.markers))
     return result
 
 

@@ -1,26 +1,32 @@
-"""Grading one submission, stage by stage. Read top to bottom:
+"""Grading one submission, stage by stage. Read ``Grader.grade`` top to bottom:
 
 provision data → execute notebook → extract the models and select one → compare with
-reference → verification training → score. Every failure becomes a ``Result`` (status, error
-kind, traceback), never a crash: a batch goes on whatever one submission does.
+reference → verification training → score. Each stage returns a small typed value
+(``Execution``, ``Comparison``, ``Verification``), and one ``Result`` is assembled from them at
+the end. Every failure becomes a ``Result`` (``Result.not_graded``: status, error kind,
+traceback, advice; ``Result.grader_fault`` for the grader's own bugs), never a crash, and keeps
+what the stages before it found: a batch goes on whatever one submission does.
 """
 from __future__ import annotations
 
 import hashlib
 import time
 import traceback
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 from grader import __version__
 from grader import advice
-from grader.execute import runner as execute
+from grader import errors
+from grader.execute import runner
 from grader.extract import report as extract
+from grader.extract.select import Choice
 from grader.compare import structure
 from grader.exceptions import GraderError
 from grader.execute.kernel import compat
 from grader.sandbox.launch import Launcher
-from grader.result import ErrorInfo, Result, Status
+from grader.result import Check, Result, Status, spec_identity
 from grader.score import registry
 from grader.score.checks import TRAINING, Context
 from grader.settings import Settings
@@ -46,62 +52,173 @@ def versions() -> dict:
             **package_versions("tensorflow", "keras", "nbclient")}
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Stages 3–4: the graded model and the structure's verdict on it (a ``Result`` holding
+    the checks alone, as the self-check gives it), with the student's own training log."""
+
+    chosen: Choice
+    verdict: Result
+    history: dict | None
+    history_source: str | None
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Stage 5: the accuracy check of the grader's own training of the architecture."""
+
+    check: Check
+    training: dict
+    seconds: float
+
+
+@dataclass
+class Stages:
+    """The typed outputs of the stages that finished: a failure keeps what they found."""
+
+    sha256: str | None = None
+    execution: runner.Execution | None = None
+    comparison: Comparison | None = None
+    verification: Verification | None = None
+
+
+class Grader:
+    """One exercise graded with one set of tools (launcher, verifier), for many notebooks.
+
+    Used as a context manager, it starts the verifier's worker on entry (TensorFlow's import
+    overlaps the first notebook's run) and closes it on exit; ``verifier=None`` grades without
+    the accuracy check (``--no-verify``, or a spec without calibration).
+    """
+
+    def __init__(self, spec: Spec, data_file: Path, settings: Settings, launcher: Launcher,
+                 verifier=None) -> None:
+        self.spec, self.data_file, self.settings = spec, Path(data_file), settings
+        self.launcher, self.verifier = launcher, verifier
+        #: verification counts (and its points are in the maximum) only with a verifier
+        self.verifies = verifier is not None and settings.verify
+
+    def __enter__(self) -> "Grader":
+        return self.start()
+
+    def start(self) -> "Grader":
+        """Start the verifier's worker (again, if it died); ``close`` stops it."""
+        start = getattr(self.verifier, "start", None)
+        if callable(start):
+            start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        close = getattr(self.verifier, "close", None)
+        if callable(close):
+            close()
+
+    def grade(self, notebook: Path) -> Result:
+        """Grade one notebook. Never raises for anything the submission does."""
+        start = time.monotonic()
+        done = Stages()
+        try:
+            done.sha256 = sha256_file(Path(notebook))
+            done.execution = self.execute(notebook)
+            done.comparison = self.compare(done.execution)
+            done.verification = self.verify(done.comparison)
+            result = self.assemble(notebook, done)
+            structure.score(result)
+        except GraderError as exc:
+            result = Result.not_graded(exc, base=self._found(notebook, done), facts=self.facts())
+        except Exception as exc:  # a grader bug: a result still, with the traceback to report
+            result = Result.grader_fault(notebook.stem, f"internal grader error: {exc!r}",
+                                         detail=traceback.format_exc(),
+                                         advice=errors.INTERNAL_ERROR,
+                                         base=self._found(notebook, done))
+        result.timings["total"] = round(time.monotonic() - start, 2)
+        return result
+
+    # -- the stages, in order --------------------------------------------------------------------
+
+    def execute(self, notebook: Path) -> runner.Execution:
+        """Stage 2: run the notebook in a fresh kernel; only its JSON report comes back."""
+        return runner.execute(notebook, self.data_file, self.settings, self.launcher,
+                               data_url=self.spec.data.get("url"))
+
+    def compare(self, run: runner.Execution) -> Comparison:
+        """Stages 3–4: choose the model, compare its layers (the self-check's very call)."""
+        verdict = Result(submission="", status=Status.ERROR)
+        chosen = structure.grade_structure(run.report, self.spec, self.settings.max_params_factor,
+                                           verdict)
+        history = chosen.model.history
+        source: str | None = "notebook run"
+        if not history:  # the notebook's fit was skipped: its saved training log, if any
+            history = extract.saved_history(run.original)
+            source = "saved outputs" if history else None
+        return Comparison(chosen, verdict, history, source)
+
+    def verify(self, compared: Comparison) -> Verification | None:
+        """Stage 5: train the architecture itself; the notebook's own numbers are never trusted."""
+        if not self.verifies or not self.spec.training \
+                or not registry.declares(self.spec, TRAINING):  # the exercise has no such check
+            return None
+        t = time.monotonic()
+        check, training = self.verifier(compared.chosen.model, self.spec, self.data_file,
+                                        self.settings)
+        return Verification(check, training, round(time.monotonic() - t, 2))
+
+    def assemble(self, notebook: Path, done: Stages) -> Result:
+        """One ``Result`` from the stages that finished (not yet scored)."""
+        result = Result(submission=notebook.stem, status=Status.ERROR,
+                        max_score=self.spec.max_score(self.verifies), versions=versions(),
+                        spec=spec_identity(self.spec), sandbox=self.launcher.name,
+                        notebook_sha256=done.sha256)
+        run, compared, verified = done.execution, done.comparison, done.verification
+        if run is None:
+            return result
+        result.timings["execute"] = round(run.seconds, 2)
+        used, neutralized = extract.environment(run.report, compat.MAPPINGS, advice.NEUTRALIZED)
+        result = replace(result, warnings=list(run.warnings), neutralized=neutralized,
+                         compat={"detected": run.legacy, "mappings": used} if run.legacy else None)
+        if compared is None:
+            return result
+        mine = {name: getattr(result, name) for name in OWN_FIELDS}
+        result = replace(compared.verdict, **mine,
+                         warnings=[*run.warnings, *compared.verdict.warnings],
+                         checks=list(compared.verdict.checks),
+                         student_history=compared.history,
+                         student_history_source=compared.history_source)
+        if verified is not None:
+            result.timings["verify"] = verified.seconds
+            result.checks += registry.run(Context(self.spec, training=verified.training,
+                                                  verification=verified.check), TRAINING)
+            result.training = verified.training
+        return result
+
+    def _found(self, notebook: Path, done: Stages) -> Result:
+        """What a failed grading keeps: the stages that finished (only the submission's
+        identity when assembling them is what failed)."""
+        try:
+            return self.assemble(notebook, done)
+        except Exception:
+            return self.assemble(notebook, Stages(sha256=done.sha256))
+
+    def facts(self) -> advice.Facts:
+        """The grading machine as the advice describes it to a student."""
+        found = versions()
+        return advice.Facts(str(self.spec.data.get("file") or self.data_file.name),
+                            found.get("tensorflow"), found.get("keras"), markers=self.spec.markers)
+
+
+#: the fields of a result that the structure verdict does not set: the submission's identity
+#: and the execution's findings
+OWN_FIELDS = ("submission", "max_score", "versions", "spec", "sandbox", "notebook_sha256",
+              "timings", "neutralized", "compat")
+
+
 def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settings,
                    launcher: Launcher, verifier=None) -> Result:
-    """Grade one notebook. Never raises for anything the submission does."""
-    start = time.monotonic()
-    verified = verifier is not None and settings.verify  # --no-verify: no accuracy points
-    result = Result(submission=notebook.stem, status=Status.ERROR,
-                    max_score=spec.max_score(verified),
-                    versions=versions(), spec={"exercise": spec.exercise, "sha256": spec.sha256,
-                                               "path": spec.path},
-                    sandbox=launcher.name)
-    try:
-        result.notebook_sha256 = sha256_file(notebook)
-        _grade(notebook, spec, data_file, settings, launcher, verifier, result)
-    except GraderError as exc:
-        facts = advice.Facts(str(spec.data.get("file") or data_file.name),
-                             result.versions.get("tensorflow"), result.versions.get("keras"),
-                             markers=spec.markers)
-        structure.fail(result, exc, facts)
-    except Exception as exc:  # a grader bug: still a result, with the traceback for the instructor
-        result.error = ErrorInfo(kind="internal", message=f"internal grader error: {exc!r}",
-                                 traceback=traceback.format_exc(),
-                                 advice="This is a fault of the grader, not of the notebook: "
-                                        "please report it with this result.")
-        result.summary = "The grader failed on this notebook; this is not your fault."
-    result.timings["total"] = round(time.monotonic() - start, 2)
-    return result
+    """Grade one notebook with tools the caller owns (and closes): ``Grader.grade``."""
+    return Grader(spec, data_file, settings, launcher, verifier).grade(notebook)
 
 
-def _grade(notebook, spec, data_file, settings, launcher, verifier, result: Result) -> None:
-    run = execute.execute(notebook, data_file, settings, launcher, data_url=spec.data.get("url"))
-    result.timings["execute"] = round(run.seconds, 2)
-    result.warnings.extend(run.warnings)
-    _environment(result, run)
-    chosen = structure.grade_structure(run.report, spec, settings.max_params_factor, result)
-    model = chosen.model
-    result.student_history, result.student_history_source = model.history, "notebook run"
-    if not model.history:  # the notebook's fit was skipped: its saved training log, if any
-        result.student_history = extract.saved_history(run.original)
-        result.student_history_source = "saved outputs" if result.student_history else None
-    if verifier is not None and settings.verify and spec.training \
-            and registry.declares(spec, TRAINING):
-        t = time.monotonic()
-        check, training = verifier(model, spec, data_file, settings)
-        result.timings["verify"] = round(time.monotonic() - t, 2)
-        result.checks += registry.run(Context(spec, training=training, verification=check),
-                                      TRAINING)  # with the points the exercise declares
-        result.training = training
-    structure.score(result)
+_score = structure.score  # its former name (tests, other callers)
 
-
-def _environment(result: Result, run: execute.Execution) -> None:
-    """Say what ran differently from the student's machine: the compatibility layer, the
-    neutralized lines (checked against the names the grader knows)."""
-    used, result.neutralized = extract.environment(run.report, compat.MAPPINGS, advice.NEUTRALIZED)
-    if run.legacy:
-        result.compat = {"detected": run.legacy, "mappings": used}
-
-
-_score, _fail = structure.score, structure.fail  # their former names (tests, other callers)

@@ -1,10 +1,14 @@
 """The grading result as plain data: checks produce these, renderers only present them."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from grader import advice as advising
+from grader import errors
+from grader.errors import ErrorKind
+from grader.exceptions import GraderError, LimitExceeded
 from grader.exitcodes import ExitCode
 
 
@@ -48,7 +52,8 @@ class Check:
 class ErrorInfo:
     """Why a submission could not be graded; ``traceback`` is for the instructor."""
 
-    kind: str
+    #: an ``ErrorKind`` (a plain string when read back from JSON: the two compare equal)
+    kind: ErrorKind | str
     message: str
     cell_index: int | None = None
     cell_source: str | None = None
@@ -60,6 +65,13 @@ class ErrorInfo:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def spec_identity(spec: Any) -> dict:
+    """What a result records of the spec it was graded against (nothing without one)."""
+    if spec is None:
+        return {}
+    return {"exercise": spec.exercise, "sha256": spec.sha256, "path": spec.path}
 
 
 @dataclass
@@ -105,7 +117,7 @@ class Result:
             return ExitCode.FAILED
         if self.status is Status.TIMEOUT:
             return ExitCode.LIMIT
-        if self.error and self.error.kind in GRADER_FAULTS:
+        if self.error and errors.is_grader_fault(self.error.kind):
             return ExitCode.GRADER_ERROR
         return ExitCode.NOT_GRADABLE
 
@@ -113,6 +125,62 @@ class Result:
     def first_failed(self) -> Check | None:
         """The first problem of a graded result (``first_failed``)."""
         return first_failed(self.checks)
+
+    @classmethod
+    def not_graded(cls, exc: GraderError, *, base: "Result | None" = None, student: str = "",
+                   spec: Any = None, max_score: float = 0.0,
+                   facts: advising.Facts | None = None) -> "Result":
+        """A submission that cannot be graded: its error kind, cell, traceback and advice.
+
+        ``base`` holds what the stages that did run found (the execution's warnings, the
+        structure checks before a verification timeout); without it the result is a bare row
+        (a submission refused at intake). ``facts`` (the grading machine) lets the advice
+        explain errors that the grading environment causes; without them a kind's own advice.
+        """
+        result = replace(base) if base is not None else cls(
+            submission=student, status=Status.ERROR, max_score=max_score, spec=spec_identity(spec))
+        details = exc.details
+        raw = details.get("traceback")
+        shown = advising.clean_traceback(raw)
+        source = details.get("cell_source")
+        given = details.get("advice")
+        result.status = Status.TIMEOUT if isinstance(exc, LimitExceeded) else Status.ERROR
+        result.score = 0.0
+        result.model_variable = result.model_variable or details.get("variable")
+        result.other_models = details.get("other_models") or result.other_models
+        result.error = ErrorInfo(
+            kind=exc.kind, message=exc.message, cell_index=details.get("cell_index"),
+            cell_source=source, traceback=shown, raw_traceback=raw if raw != shown else None,
+            advice=given or (advising.advise(exc.kind, exc.message, raw, source, facts) if facts
+                             else errors.default_advice(exc.kind)))
+        if details.get("legacy"):
+            result.compat = {"detected": list(details["legacy"]), "mappings": []}
+        where = f" (cell {result.error.cell_index})" if result.error.cell_index else ""
+        result.summary = f"Not graded{where}: {exc.message}"
+        return result
+
+    @classmethod
+    def grader_fault(cls, student: str, message: str, *, kind: ErrorKind | str = ErrorKind.INTERNAL,
+                     detail: str | None = None, advice: str = errors.RETRY, spec: Any = None,
+                     max_score: float | None = None, versions: dict | None = None,
+                     base: "Result | None" = None) -> "Result":
+        """A submission the grader failed on (exit code 5), never the student's fault.
+
+        ``kind`` must be a grader fault (anything else becomes ``internal``: the exit code
+        promises it); ``detail`` is the traceback or log tail for the instructor. ``base``: what
+        the grading found before the fault (kept, as for ``not_graded``); else a bare row whose
+        maximum is the spec's full one."""
+        if not errors.is_grader_fault(kind):
+            kind = ErrorKind.INTERNAL
+        error = ErrorInfo(kind=errors.kind_of(kind), message=message, traceback=detail,
+                          advice=advice)
+        if base is not None:
+            return replace(base, error=error, summary=errors.FAULT_SUMMARY)
+        return cls(submission=student, status=Status.ERROR,
+                   max_score=spec.max_score() if max_score is None and spec is not None
+                   else max_score or 0.0,
+                   error=error, summary=errors.FAULT_SUMMARY, versions=versions or {},
+                   spec=spec_identity(spec))
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -139,4 +207,4 @@ def first_failed(checks: list[Check]) -> Check | None:
 
 
 #: error kinds that are the grader's fault, not the submission's (exit code 5)
-GRADER_FAULTS = frozenset({"internal", "no_data", "sandbox_unavailable", "spec"})
+GRADER_FAULTS = errors.GRADER_FAULTS

@@ -61,6 +61,10 @@ class Settings:
     #: batch: waiting for workers to stop (end of batch, Ctrl-C) before they are killed
     worker_stop_timeout: float = 10.0
     data_path: Path | None = None
+    #: batch: the Dask scheduler to grade on (``--cluster``, ``GRADER_CLUSTER``); None: local
+    cluster: str | None = None
+    #: batch on a cluster: limit for every call to it (connect, send, ask) and for a lost scheduler
+    cluster_timeout: float = 30.0
 
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes)

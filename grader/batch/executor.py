@@ -53,7 +53,24 @@ class Executor(ABC):
 
 def executor_for(size: int, spec: Spec, data_file: Path, settings: Settings,
                  on_result: OnResult, on_tick: Callable[[], None] = lambda: None) -> Executor:
-    """The executor the settings ask for: today always the local worker pool."""
+    """The executor the settings ask for: a Dask cluster (``settings.cluster``) or the local
+    worker pool."""
+    if settings.cluster:
+        from grader.batch.dask_executor import DaskExecutor
+
+        return DaskExecutor(size, spec, data_file, settings, on_result, on_tick)
     from grader.batch.workers import LocalPool
 
     return LocalPool(size, spec, data_file, settings, on_result, on_tick)
+
+
+def default_size(settings: Settings, pending: int) -> int:
+    """Gradings at once when ``--workers`` is not given: the cluster's ``GRADING`` slots, or
+    what this machine's cores and free memory allow."""
+    if settings.cluster:
+        from grader.batch.dask_executor import cluster_size
+
+        return cluster_size(settings)
+    from grader.batch.folder import default_workers
+
+    return default_workers(pending)

@@ -27,7 +27,7 @@ from grader import __version__
 from grader import api
 from grader.exceptions import NotGradable, OutputError, UsageError
 from grader.exitcodes import ExitCode
-from grader.intake.submissions import Submission, find_submissions, not_graded, read_submission, refused, shown
+from grader.intake.submissions import Submission, find_submissions, read_submission, shown
 from grader.batch.outdir import Lock, file_stem, preflight, student_file
 from grader.batch.outputs import Outputs, chosen
 from grader.render import lms
@@ -39,8 +39,9 @@ from grader.render.progress import Progress, duration
 from grader.result import Result, Status
 from grader.settings import Settings
 from grader.spec import Spec
-from grader.batch.executor import Task, executor_for
-from grader.batch.workers import BATCH_PREFIX, fault_result
+from grader.batch.executor import Task, default_size, executor_for
+from grader.batch.workers import BATCH_PREFIX
+from grader import pipeline
 from grader.util.files import sha256_bytes
 
 #: memory one worker may need at once: a kernel with TensorFlow and the course data, plus the
@@ -50,8 +51,8 @@ WORKER_MEMORY_BYTES = 2 * 1024**3
 
 def problem_result(sub: Submission, spec: Spec, max_score: float) -> Result:
     """The result for a student with no single regular notebook to grade (not gradable)."""
-    return not_graded(sub.student, spec, max_score, kind=sub.kind,
-                      message=sub.problem or "not graded")
+    return Result.not_graded(NotGradable(sub.problem or "not graded", sub.kind),
+                             student=sub.student, spec=spec, max_score=max_score)
 
 
 # -- reusing earlier results ---------------------------------------------------------------------
@@ -157,7 +158,8 @@ class _Batch:
         try:
             result = Result.from_dict(data)
         except (ValueError, TypeError, KeyError) as exc:
-            result = fault_result(task.student, None, f"the worker sent an unreadable result: {exc!r}")
+            result = Result.grader_fault(task.student, f"the worker sent an unreadable result: "
+                                         f"{exc!r}", versions=pipeline.versions())
         result.submission = task.student
         self.save(result)
 
@@ -218,7 +220,7 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     todo, problems = _plan(submissions, spec, batch, force, settings, intake)
     with batch.writing():
         batch.outputs.remove_course_files()
-    n = min(workers or default_workers(len(todo)), max(1, len(todo)))
+    n = min(workers or (default_size(settings, len(todo)) if todo else 1), max(1, len(todo)))
     settings = settings.with_(tf_threads=settings.tf_threads or threads_per_worker(n))
     batch.progress = Progress(len(submissions), len(todo) + len(problems), stream=progress_stream)
     batch.progress.begin(list(batch.results.values()), n, settings.tf_threads)
@@ -247,6 +249,8 @@ def _prepare(reference: Path | None, settings: Settings) -> tuple[Spec, Path, Se
     """Everything that can fail for the whole batch fails here, before any grading."""
     spec = api.load_spec(reference)
     data_file = api.resolve_data(spec, settings.data_path)
+    if settings.cluster:  # each worker checks its own machine's sandbox (batch.dask_worker)
+        return spec, data_file, settings
     if api.make_launcher(settings.sandbox).name == "off":  # raises if "required" cannot be met
         settings = settings.with_(sandbox="off")  # "auto" fell back: warn once, not per worker
     return spec, data_file, settings
@@ -264,7 +268,8 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
         try:
             data = read_submission(sub.notebook, settings.max_notebook_bytes, root=sub.root)
         except NotGradable as exc:
-            problems.append(refused(sub.student, exc, spec, batch.max_score))
+            problems.append(Result.not_graded(exc, student=sub.student, spec=spec,
+                                              max_score=batch.max_score))
             continue
         saved = student_file(batch.out, sub.student, ".json")
         sha = sha256_bytes(data)

@@ -22,7 +22,6 @@ from grader import pipeline
 from grader.batch.faults import fault_result
 from grader.batch.processes import STOP_SIGNAL, kill_tree
 from grader.exceptions import GraderError
-from grader.result import GRADER_FAULTS
 from grader.settings import Settings
 from grader.spec import Spec
 
@@ -97,24 +96,22 @@ def worker_log(tmpdir: str, pid: int) -> str:
 
 
 class WorkerGrader:
-    """The worker's long-lived state: spec, launcher and verifier, built on first use (any
-    executor's worker can grade with it: it takes a notebook path and returns plain JSON)."""
+    """The worker's long-lived state: the spec and a ``pipeline.Grader`` (launcher, verifier),
+    built on first use (any executor's worker can grade with it: it takes a notebook path and
+    returns plain JSON)."""
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
         self.spec: Spec | None = None
-        self.tools: tuple | None = None
+        self.grader: pipeline.Grader | None = None
 
     def grade(self, student: str, notebook: Path) -> dict:
         try:
-            if self.tools is None:
+            if self.grader is None:
                 self._setup()
-            launcher, verifier = self.tools
-            result = pipeline.check_notebook(notebook, self.spec, self.config.data_file,
-                                             self.config.settings, launcher, verifier)
+            result = self.grader.grade(notebook)
         except GraderError as exc:  # setting up (spec, sandbox, verifier): the grader's fault
-            kind = exc.kind if exc.kind in GRADER_FAULTS else "internal"
-            result = fault_result(student, self.spec, exc.message, kind=kind)
+            result = fault_result(student, self.spec, exc.message, kind=exc.kind)
         except Exception as exc:
             result = fault_result(student, self.spec, f"the grading worker failed: {exc!r}",
                                   detail=traceback.format_exc())
@@ -127,11 +124,9 @@ class WorkerGrader:
         # one long-lived Verifier per worker (TensorFlow imported once); the workers of a batch
         # share its memo, so an architecture many students built is trained once
         memo = Path(self.config.tmpdir) / "verify-memo"
-        self.tools = (api.make_launcher(self.config.settings.sandbox),
-                      api.verifier_for(self.config.settings, self.spec, memo_dir=memo))
+        self.grader = api.grader_for(self.spec, self.config.data_file, self.config.settings,
+                                     memo_dir=memo).start()
 
     def close(self) -> None:
-        verifier = self.tools[1] if self.tools else None
-        close = getattr(verifier, "close", None)
-        if callable(close):
-            close()
+        if self.grader is not None:
+            self.grader.close()

@@ -32,8 +32,6 @@ from grader.util.files import tail_of
 
 __all__ = ["BATCH_PREFIX", "FAULT_ADVICE", "LocalPool", "STOP_SIGNAL", "Task", "WorkerConfig",
            "WorkerGrader", "fault_result", "kill_tree", "task_deadline", "worker_log", "worker_main"]
-#: the name this class had before the worker's side moved to ``grader.batch.worker_process``
-_Grader = WorkerGrader
 
 LOG_TAIL_BYTES = 3000
 BATCH_PREFIX = "grader-batch-"

@@ -7,12 +7,10 @@ instant check and the final grading choose the same model and give the same chec
 """
 from __future__ import annotations
 
-from grader import advice
 from grader.compare import align as compare
 from grader.extract import select
-from grader.exceptions import GraderError, LimitExceeded
 from grader import layers as L
-from grader.result import Check, ErrorInfo, Result, Status, first_failed
+from grader.result import Check, Result, Status, first_failed
 from grader.score import registry
 from grader.score.checks import STRUCTURE, Context
 from grader.spec import Spec
@@ -62,24 +60,3 @@ def passed_summary(added: int) -> str:
     count = NUMBERS[added] if added < len(NUMBERS) else f"{added:,}"
     layers = f"the {count} layers match" if added != 1 else "the one layer matches"
     return f"All checks passed: {layers} the reference."
-
-
-def fail(result: Result, exc: GraderError, facts: advice.Facts) -> None:
-    """A submission that cannot be graded: its error kind, cell, traceback and advice."""
-    details = exc.details
-    result.status = Status.TIMEOUT if isinstance(exc, LimitExceeded) else Status.ERROR
-    result.score = 0.0
-    raw = details.get("traceback")
-    shown = advice.clean_traceback(raw)
-    result.model_variable = result.model_variable or details.get("variable")
-    result.other_models = details.get("other_models") or result.other_models
-    result.error = ErrorInfo(kind=exc.kind, message=exc.message,
-                             cell_index=details.get("cell_index"),
-                             cell_source=details.get("cell_source"),
-                             traceback=shown, raw_traceback=raw if raw != shown else None,
-                             advice=details.get("advice") or advice.advise(
-                                 exc.kind, exc.message, raw, details.get("cell_source"), facts))
-    if details.get("legacy"):
-        result.compat = {"detected": list(details["legacy"]), "mappings": []}
-    where = f" (cell {result.error.cell_index})" if result.error.cell_index else ""
-    result.summary = f"Not graded{where}: {exc.message}"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 
+from grader import errors
 from grader.exceptions import InvalidNotebook
 from grader.execute import kernel
 from grader.execute.legacy import legacy_markers
@@ -30,7 +31,7 @@ def read_notebook(path: Path, data: bytes | None = None) -> nbformat.NotebookNod
         nbformat.validate(nb)
     except Exception as exc:  # nbformat raises many types for bad input
         raise InvalidNotebook(f"{path.name} is not a valid Jupyter notebook: {first_line(exc)}",
-                              advice="Open it in Jupyter, save it again, and resubmit.") from None
+                              advice=errors.UNPARSABLE_NOTEBOOK) from None
     return nb
 
 

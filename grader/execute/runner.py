@@ -29,6 +29,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 
 from grader.execute.prepare import prepare, read_notebook
 from grader.exceptions import CellError, GraderError, KernelDied, LimitExceeded, NotGradable
+from grader import errors
 from grader.sandbox.launch import LaunchSpec, Launcher
 from grader.execute.legacy import legacy_markers
 from grader.settings import Settings

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from grader.extract import graph
 from grader import layers as L
+from grader import errors
+from grader.errors import ErrorKind
 from grader.exceptions import DisallowedLayer, InvalidModel, NoModel, NotGradable
 
 MAX_LAYERS = 200
@@ -84,7 +86,7 @@ def no_model(report: dict) -> NoModel:
     return NoModel("no Keras model found: after the notebook runs, no variable holds a Keras "
                    "model (the grader grades the model in `model`, or the one of all models "
                    f"found that best matches the exercise).{where}",
-                   advice="Keep the course's variable name `model` for your network.")
+                   advice=errors.default_advice(ErrorKind.NO_MODEL))
 
 
 def _validate(desc: dict, variable: str, default_input_shape, history) -> ExtractedModel:

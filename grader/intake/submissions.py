@@ -17,12 +17,13 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.exceptions import (GraderError, InvalidNotebook, NotARegularFile, NotGradable,
-                         SubmissionMissing, Unreadable, UsageError)
-from grader.result import ErrorInfo, Result, Status
+from grader import errors
+from grader.errors import ErrorKind
+from grader.exceptions import (GraderError, InvalidNotebook, NotARegularFile, SubmissionMissing,
+                               Unreadable, UsageError)
 
 NOTEBOOK = ".ipynb"
-LINK_ADVICE = "Submit the notebook file itself (.ipynb), not a link, folder or special file."
+LINK_ADVICE = errors.LINK_INSTEAD_OF_NOTEBOOK
 _NOFOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NOCTTY", 0)
 _DIRECTORY = _NOFOLLOW | getattr(os, "O_DIRECTORY", 0)
 _FILE = _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -35,7 +36,7 @@ class Submission:
     student: str
     notebook: Path | None
     problem: str | None = None
-    kind: str = "submission_layout"
+    kind: ErrorKind = ErrorKind.SUBMISSION_LAYOUT
     root: Path | None = None
 
 
@@ -52,28 +53,6 @@ def what_is(mode: int) -> str:
         if test(mode):
             return words
     return "not a regular file"
-
-
-#: what a student should do about a submission refused at intake, by error kind
-ADVICE = {"not_a_regular_file": LINK_ADVICE,
-          "submission_layout": "Submit exactly one notebook (.ipynb).",
-          "unreadable": "Check the file's permissions and submit it again.",
-          "submission_missing": "Submit the notebook again."}
-
-
-def not_graded(student: str, spec, max_score: float, *, kind: str, message: str,
-               advice: str | None = None) -> Result:
-    """The result row of a submission refused at intake (no kernel ever saw it)."""
-    return Result(submission=student, status=Status.ERROR, max_score=max_score,
-                  error=ErrorInfo(kind=kind, message=message, advice=advice or ADVICE.get(kind)),
-                  summary=f"Not graded: {message}",
-                  spec={"exercise": spec.exercise, "sha256": spec.sha256, "path": spec.path})
-
-
-def refused(student: str, exc: NotGradable, spec, max_score: float) -> Result:
-    """The result row of a notebook that ``read_submission`` refused."""
-    return not_graded(student, spec, max_score, kind=exc.kind, message=exc.message,
-                      advice=exc.details.get("advice"))
 
 
 # -- reading one submission ----------------------------------------------------------------------
@@ -113,8 +92,7 @@ def read_submission(path: Path, limit: int, *, root: Path | None = None,
 def _check_size(name: str, size: int, limit: int) -> None:
     if size > limit:
         raise InvalidNotebook(f"{name} is too large ({size:,} bytes; the limit is {limit:,}); "
-                              "it was not read", advice="Clear the notebook's outputs "
-                              "(Edit → Clear All Outputs), save it, and submit it again.")
+                              "it was not read", advice=errors.NOTEBOOK_TOO_LARGE)
 
 
 def _open(path: Path, root: Path | None, follow_links: bool) -> int:
@@ -155,7 +133,7 @@ def find_submissions(folder: Path, exclude: Path | None = None) -> list[Submissi
             sub = _classify(folder, entry, skip)
         except OSError as exc:  # one unreadable entry is that student's row, never the batch's end
             sub = Submission(_student(entry.name), None, f"{shown(entry.name)} cannot be read "
-                             f"({os.strerror(exc.errno or 0)})", "unreadable")
+                             f"({os.strerror(exc.errno or 0)})", ErrorKind.UNREADABLE)
         if sub is not None:
             found.setdefault(sub.student, []).append(sub)
     return [subs[0] if len(subs) == 1 else _duplicate(name, subs) for name, subs in found.items()]
@@ -197,7 +175,8 @@ def _classify(folder: Path, entry: os.DirEntry, skip: tuple | None) -> Submissio
 
 def _not_regular(student: str, name: str, mode: int) -> Submission:
     return Submission(student, None, f"{shown(name)} is {what_is(mode)}, not a notebook file; "
-                      "the grader never follows links or reads special files", "not_a_regular_file")
+                      "the grader never follows links or reads special files",
+                      ErrorKind.NOT_A_REGULAR_FILE)
 
 
 def _from_folder(folder: Path, entry: os.DirEntry, student: str) -> Submission:

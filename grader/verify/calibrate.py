@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -30,15 +30,28 @@ DEFAULT_BATCH_SIZE = 128
 DEFAULT_SEEDS = tuple(range(1, 11))
 
 
-def calibrate(spec: Spec, data_file: Path, settings: Settings, *, seeds=None, epochs=None,
-              batch_size=None, seed=None, margin: float = MARGIN,
+@dataclass(frozen=True)
+class Plan:
+    """What ``grader calibrate`` was asked for; ``None``: the spec's previous calibration's
+    value, else the default. ``seed``: the one verification trains with when grading."""
+
+    seeds: tuple[int, ...] | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    seed: int | None = None
+    margin: float = MARGIN
+
+
+def calibrate(spec: Spec, data_file: Path, settings: Settings, plan: Plan = Plan(),
               progress: Callable[[int, dict], None] | None = None) -> dict:
-    """Train the reference over ``seeds``; returns the spec's new ``training`` object."""
+    """Train the reference over the plan's seeds; returns the spec's new ``training`` object."""
     previous = spec.training or {}
-    seeds = [int(s) for s in (seeds or previous.get("calibration", {}).get("seeds") or DEFAULT_SEEDS)]
-    draft = {"epochs": int(epochs or previous.get("epochs") or DEFAULT_EPOCHS),
-             "batch_size": int(batch_size or previous.get("batch_size") or DEFAULT_BATCH_SIZE),
-             "seed": int(seed if seed is not None else seeds[0]),
+    margin = plan.margin
+    seeds = [int(s) for s in (plan.seeds or previous.get("calibration", {}).get("seeds")
+                              or DEFAULT_SEEDS)]
+    draft = {"epochs": int(plan.epochs or previous.get("epochs") or DEFAULT_EPOCHS),
+             "batch_size": int(plan.batch_size or previous.get("batch_size") or DEFAULT_BATCH_SIZE),
+             "seed": int(plan.seed if plan.seed is not None else seeds[0]),
              "optimizer": "adam", "learning_rate": DEFAULTS["learning_rate"],
              "loss": "categorical_crossentropy", "bn_images": DEFAULTS["bn_images"],
              "split": split_of(spec),

@@ -21,6 +21,7 @@ import threading
 import weakref
 from pathlib import Path
 
+from grader import errors
 from grader import layers as L
 from grader.exceptions import DataUnavailable, GraderError, LimitExceeded, SpecError
 from grader.extract.report import ExtractedModel
@@ -36,10 +37,7 @@ DEFAULTS = {"learning_rate": 0.001, "bn_images": 512}
 #: a worker whose data size (what RLIMIT_DATA counts) grows past this share of its limit is
 #: replaced between jobs: TensorFlow keeps a little memory per model trained
 RECYCLE_SHARE = 0.7
-MEMORY_ADVICE = ("The grader could not train your architecture within its memory limit: compare "
-                 "the sizes of your layers (filters, units) with the exercise.")
-TIMEOUT_ADVICE = ("The grader could not train your architecture within its time limit: compare "
-                  "the sizes of your layers (filters, units, pooling) with the exercise.")
+MEMORY_ADVICE, TIMEOUT_ADVICE = errors.VERIFY_MEMORY, errors.VERIFY_TIMEOUT
 VALIDATION_NOTE = ("validation images, after re-estimating the BatchNormalization statistics on "
                    "{} training images (the moving averages of one short epoch are not yet "
                    "meaningful); the student's own validation curve does not do this")

@@ -1,0 +1,269 @@
+"""The cluster executor: a batch's submissions graded on an existing Dask cluster.
+
+``grader grade FOLDER --cluster tcp://HOST:8786`` (or ``GRADER_CLUSTER``) keeps everything the
+coordinator does for a local batch (discovery, reuse, atomic per-student results, progress,
+gradebook, Ctrl-C, exit codes) and only replaces the worker pool (``Executor``). Each task is
+one submission (``grader.batch.dask_worker.grade_task``); at most ``size`` are in the cluster
+at once, so that later tasks carry the trainings earlier ones returned (the verification memo is
+shared across the cluster: an architecture is trained once per batch, not once per worker).
+
+Nothing lost, nothing doubled: Dask re-runs the task of a worker that died elsewhere (up to the
+scheduler's ``allowed-failures``), and each task reports exactly once. A lost scheduler stops
+the batch with a ``GraderError`` (exit 5) after ``cluster_timeout``: the results saved so far are
+kept and a re-run grades the rest. Every call to the cluster has an explicit time limit.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from grader.batch.executor import Executor, Task
+from grader.batch.workers import fault_result, task_deadline
+from grader.exceptions import GraderError, UsageError
+from grader.settings import Settings
+from grader.spec import Spec
+
+#: the exercise files a worker needs (the spec and what names the exercise); each ≤ 1 MB
+EXERCISE_GLOB = "*.json"
+EXERCISE_FILE_LIMIT = 1024**2
+POLL_SECONDS = 0.2
+#: refused workers already named in this process (sizing and the batch both admit)
+_named: set[str] = set()
+
+
+class DaskExecutor(Executor):
+    """Grades on the Dask cluster at ``settings.cluster`` (module docstring)."""
+
+    name = "cluster"
+
+    def __init__(self, size: int, spec: Spec, data_file: Path, settings: Settings,
+                 on_result: Callable[[Task, dict], None],
+                 on_tick: Callable[[], None] = lambda: None) -> None:
+        super().__init__(size, spec, data_file, settings, on_result, on_tick)
+        self.memo: dict[str, dict] = {}
+        self.inflight: dict = {}  # future -> (task, when it was submitted)
+        self.reported = 0
+        self.deadline = task_deadline(settings) + settings.cluster_timeout
+
+    def run(self, tasks: list[Task]) -> None:
+        client = connect(self.settings)
+        try:
+            admit(client, self.settings)
+            self._grade(client, deque(tasks))
+        except BaseException as exc:  # Ctrl-C included: nothing of this batch stays queued
+            _close(client, self.settings.cluster_timeout, cancel=list(self.inflight))
+            if isinstance(exc, Exception) and not isinstance(exc, GraderError):
+                raise self._lost(f"{type(exc).__name__}: {exc}") from None  # one line, kept
+            raise
+        _close(client, self.settings.cluster_timeout)
+
+    def _grade(self, client, pending: deque[Task]) -> None:
+        from grader.batch.dask_worker import GRADING, grade_task
+
+        exercise = send(client, exercise_files(self.spec))
+        memo_future, memo_size = None, -1
+        inflight = self.inflight
+        batch, number = uuid.uuid4().hex[:8], 0
+        lost_since: float | None = None
+        while pending or inflight:
+            while pending and len(inflight) < self.size:
+                if memo_size != len(self.memo):  # a new snapshot, moved once per worker
+                    memo_future = send(client, dict(self.memo))
+                    memo_size = len(self.memo)
+                task, number = pending.popleft(), number + 1
+                future = client.submit(grade_task, self._payload(task), exercise, memo_future,
+                                       key=f"grade-{batch}-{number}", resources={GRADING: 1},
+                                       pure=False, retries=0)
+                inflight[future] = (task, time.monotonic())
+            for future in [f for f in inflight if f.done()]:
+                task, _ = inflight.pop(future)
+                self._report(task, self._outcome(client, future, task))
+            self._expire(inflight)
+            lost_since = self._connected(client, lost_since)
+            self.on_tick()
+            time.sleep(POLL_SECONDS)
+
+    def _payload(self, task: Task) -> dict:
+        from grader.batch.dask_worker import identity
+        from grader.util.files import sha256_bytes
+
+        data = Path(task.notebook).read_bytes()
+        return {"student": task.student, "name": Path(task.notebook).name, "notebook": data,
+                "sha256": sha256_bytes(data), "grader": identity(),
+                "settings": self.settings.with_(data_path=None, cluster=None)}
+
+    def _outcome(self, client, future, task: Task) -> dict:
+        """The task's result dict; a grader fault where the cluster could not grade it."""
+        if future.status == "cancelled" and client.status != "running":
+            raise self._lost("the Dask scheduler cancelled the batch's tasks")
+        try:
+            data = json.loads(future.result(timeout=self.settings.cluster_timeout))
+            self._learn(data.get("memo"))
+            return data["result"]
+        except GraderError:
+            raise
+        except Exception as exc:  # KilledWorker (its workers kept dying), a worker error
+            return fault_result(task.student, self.spec, "the cluster could not grade this "
+                                f"submission: {type(exc).__name__}: {exc}").to_dict()
+
+    def _learn(self, memo) -> None:
+        """Keep the trainings a task returned (plain JSON from the grader's own verifier)."""
+        if isinstance(memo, dict):
+            for key, training in memo.items():
+                if isinstance(key, str) and isinstance(training, dict) \
+                        and "val_accuracy" in training:
+                    self.memo.setdefault(key, training)
+
+    def _report(self, task: Task, result: dict) -> None:
+        if isinstance(result.get("spec"), dict) and "path" in result["spec"]:
+            result["spec"]["path"] = self.spec.path  # the worker's copy was a temporary folder
+        self.reported += 1
+        self.on_result(task, result)
+
+    def _expire(self, inflight: dict) -> None:
+        """A task far past every limit of its submission gets a grader fault (a re-run retries)."""
+        now = time.monotonic()
+        for future, (task, since) in list(inflight.items()):
+            if now - since > self.deadline:
+                inflight.pop(future)
+                future.cancel()
+                self._report(task, fault_result(task.student, self.spec, "the cluster returned no "
+                             f"result within {self.deadline:g} s, past every limit of this "
+                             "submission").to_dict())
+
+    def _connected(self, client, lost_since: float | None) -> float | None:
+        if client.status == "running":
+            return None
+        lost_since = lost_since or time.monotonic()
+        if time.monotonic() - lost_since > self.settings.cluster_timeout:
+            raise self._lost(f"no answer from the Dask scheduler for "
+                             f"{self.settings.cluster_timeout:g} s")
+        return lost_since
+
+    def _lost(self, why: str) -> GraderError:
+        return GraderError(f"lost the cluster at {self.settings.cluster} ({why}); the "
+                           f"{self.reported} results graded so far are saved: run the same "
+                           "command again to grade the rest")
+
+
+# -- talking to the cluster ------------------------------------------------------------------------
+
+def connect(settings: Settings):
+    """A client of the scheduler at ``settings.cluster``, or a clear error within the limit."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--cluster needs Dask: pip install 'cnn-grader[cluster]' (on the "
+                         "coordinator and on every worker machine)") from None
+    seconds = settings.cluster_timeout  # the client's own limit; the rest go through bounded()
+    try:
+        return Client(settings.cluster, timeout=seconds, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {settings.cluster} within "
+                         f"{seconds:g} s ({exc}); start it with `dask scheduler`, or check "
+                         "--cluster / GRADER_CLUSTER") from None
+
+
+def admit(client, settings: Settings) -> list[str]:
+    """Register the worker check on every worker; report those refused; the admitted ones."""
+    from grader.batch.dask_worker import GRADING, GraderPlugin, identity, refusal
+
+    seconds = settings.cluster_timeout
+    try:
+        bounded(lambda: client.register_plugin(GraderPlugin(identity(), settings.sandbox)),
+                seconds, "checking the workers")
+    except GraderError:
+        raise
+    except Exception:  # a refused worker: named below, the others grade
+        pass
+    answers = bounded(lambda: client.run(refusal, identity(), settings.sandbox, on_error="return"),
+                      seconds, "asking the workers")
+    good = [address for address, problem in answers.items() if problem is None]
+    for address, problem in sorted(answers.items()):
+        if problem is not None and address not in _named:
+            _named.add(address)
+            print(f"grader: worker {address} refused: {problem}", flush=True)
+    slots = grading_slots(client, good, seconds)
+    if not slots:
+        raise UsageError(f"no worker of the cluster at {settings.cluster} can grade ("
+                         f"{len(answers)} worker(s), {len(answers) - len(good)} refused, none "
+                         f"with a {GRADING} resource); see the lines above and the workers' logs")
+    return good
+
+
+def grading_slots(client, workers: list[str], seconds: float) -> int:
+    """The ``GRADING`` slots of ``workers`` (what the plugin gave or the worker declared)."""
+    from grader.batch.dask_worker import GRADING
+
+    info = bounded(client.scheduler_info, seconds, "asking the scheduler")
+    return int(sum(w.get("resources", {}).get(GRADING, 0)
+                   for address, w in info.get("workers", {}).items() if address in workers))
+
+
+def cluster_size(settings: Settings) -> int:
+    """The cluster's ``GRADING`` slots now: the default number of gradings at once."""
+    client = connect(settings)
+    try:
+        return max(1, grading_slots(client, list(admit(client, settings)),
+                                    settings.cluster_timeout))
+    finally:
+        _close(client, settings.cluster_timeout)
+
+
+def exercise_files(spec: Spec) -> dict:
+    """The reference folder's JSON files as bytes, with the spec's sha256 to check them by."""
+    folder = Path(str(spec.path)).parent
+    files = {p.name: p.read_bytes() for p in sorted(folder.glob(EXERCISE_GLOB))
+             if p.is_file() and p.stat().st_size <= EXERCISE_FILE_LIMIT}
+    return {"files": files, "sha256": spec.sha256}
+
+
+def send(client, value):
+    """``value`` as a future that tasks share: moved once per worker, and made again by the
+    scheduler if the worker holding it leaves (scattered data would be lost with it)."""
+    from grader.batch.dask_worker import constant
+
+    return client.submit(constant, value, pure=False, key=f"grader-data-{uuid.uuid4().hex}")
+
+
+def bounded(call: Callable, seconds: float, what: str):
+    """``call()`` within ``seconds``, else a ``GraderError`` naming ``what`` timed out."""
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True, name="grader-dask-call")
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise GraderError(f"the Dask cluster did not answer within {seconds:g} s ({what})")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def _close(client, seconds: float, cancel: list | None = None) -> None:
+    """Cancel what is left, take the worker check off (its teardown stops the workers'
+    verifiers, and a worker that joins later is not judged by this batch's grader version)."""
+    from grader.batch.dask_worker import GraderPlugin
+
+    steps = [lambda: client.unregister_worker_plugin(GraderPlugin.name),
+             lambda: client.close(timeout=seconds)]
+    if cancel:
+        steps.insert(0, lambda: client.cancel(cancel, force=True))
+    if client.status != "running":  # the scheduler is gone: only the client's own clean-up
+        steps = steps[-1:]
+    for step in steps:
+        try:
+            bounded(step, seconds + 1, "closing")
+        except Exception:  # the scheduler may be gone already; nothing of ours is left there
+            pass

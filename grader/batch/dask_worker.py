@@ -1,0 +1,221 @@
+"""What runs inside a Dask worker when a batch is graded on a cluster (``grade --cluster``).
+
+A Dask worker process never imports TensorFlow: a task grades one submission with the same
+``WorkerGrader`` a local batch worker uses (``grader.batch.workers``), whose kernel and verification
+subprocess run TensorFlow in the worker machine's own sandbox. Nothing here trusts the
+coordinator's paths: the notebook arrives as bytes with their sha256 (checked here), the
+exercise as the reference folder's JSON files (checked against the spec's sha256), and the
+data file is the worker machine's own (``GRADER_DATA`` or its cache, verified by sha256 when
+resolved). What goes back is a JSON string: the result and the trainings this task added to the
+verification memo, which the coordinator hands to later tasks on every machine.
+
+``GraderPlugin`` is registered by the coordinator on every worker (those that join later too):
+it refuses a worker whose grader code differs from the coordinator's, or whose machine lacks the
+sandbox the batch requires, and gives a worker without a ``GRADING`` resource one slot per
+``WORKER_MEMORY_BYTES`` of its memory.
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import functools
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from distributed import Reschedule, WorkerPlugin, get_worker
+
+from grader import __version__, api
+from grader.util.files import sha256_bytes
+from grader.batch.workers import WorkerConfig, WorkerGrader, fault_result
+from grader.exceptions import GraderError
+from grader.pipeline import source_fingerprint
+from grader.settings import Settings
+from grader.spec import Spec
+
+#: the Dask worker resource a grading holds: one per kernel + verifier the machine can carry
+GRADING = "GRADING"
+#: memory one grading may need at once (as ``grader.batch.folder.WORKER_MEMORY_BYTES``)
+SLOT_BYTES = 2 * 1024**3
+logger = logging.getLogger("grader.batch")
+
+_graders: dict[tuple, tuple[WorkerGrader, Spec]] = {}
+_lock = threading.Lock()
+_tmpdir: list[str] = []
+
+
+@functools.lru_cache(maxsize=1)
+def identity() -> dict:
+    """What must be equal on the coordinator and every worker: the grader's version and code."""
+    return {"grader": __version__, "grader_source": source_fingerprint()}
+
+
+def refusal(expected: dict, sandbox: str) -> str | None:
+    """Why this machine must not grade for a coordinator running ``expected`` (else ``None``)."""
+    mine = identity()
+    if mine != expected:
+        return (f"this worker runs grader {mine['grader']} (source {mine['grader_source']}), the "
+                f"coordinator grader {expected.get('grader')} (source "
+                f"{expected.get('grader_source')}): install the coordinator's version here")
+    try:
+        api.make_launcher(sandbox)  # --sandbox required: raises where this machine has none
+    except GraderError as exc:
+        return f"sandbox: {exc.message}"
+    return None
+
+
+class GraderPlugin(WorkerPlugin):
+    """Checks each worker once (version, sandbox) and gives it ``GRADING`` slots."""
+
+    name = "cnn-grader"
+
+    def __init__(self, expected: dict, sandbox: str) -> None:
+        self.expected, self.sandbox = expected, sandbox
+
+    async def setup(self, worker) -> None:
+        problem = refusal(self.expected, self.sandbox)
+        if problem is not None:
+            logger.error("cnn-grader refuses this worker: %s", problem)
+            # leave the cluster (its nanny too, or it would come back the same)
+            asyncio.get_running_loop().call_later(
+                0.5, lambda: asyncio.ensure_future(worker.close(nanny=True, reason="cnn-grader")))
+            raise RuntimeError(f"cnn-grader refuses worker {worker.address}: {problem}")
+        if GRADING not in worker.state.total_resources:
+            await worker.set_resources(**{GRADING: default_slots(worker)})
+
+    def teardown(self, worker) -> None:
+        close_all()
+
+
+def default_slots(worker) -> int:
+    """One grading per ``SLOT_BYTES`` of the worker's memory, at most one per thread."""
+    memory = worker.memory_manager.memory_limit or _machine_memory()
+    return int(max(1, min(worker.state.nthreads, memory // SLOT_BYTES)))
+
+
+def _machine_memory() -> int:
+    import psutil
+
+    return psutil.virtual_memory().total
+
+
+def threads_per_slot(worker) -> int:
+    """TensorFlow threads per grading: the worker's threads (its cores) shared by its slots."""
+    slots = worker.state.total_resources.get(GRADING) or 1
+    return int(max(1, worker.state.nthreads // max(1, int(slots))))
+
+
+def constant(value):
+    """A value the coordinator hands to many tasks (the exercise, the memo snapshot)."""
+    return value
+
+
+# -- the task ------------------------------------------------------------------------------------
+
+def grade_task(payload: dict, exercise: dict, memo: dict) -> str:
+    """Grade ``payload``'s notebook; a JSON string ``{"result": …, "memo": {key: training}}``."""
+    if identity() != payload["grader"]:  # a refused worker still closing: not here
+        raise Reschedule()
+    student = payload["student"]
+    try:
+        grader, spec = _grader_for(exercise, payload["settings"])
+    except GraderError as exc:
+        result = fault_result(student, None, f"worker {_where()}: {exc.message}")
+        return json.dumps({"result": result.to_dict(), "memo": {}})
+    if sha256_bytes(payload["notebook"]) != payload["sha256"]:
+        result = fault_result(student, spec, f"worker {_where()}: the notebook arrived damaged "
+                                             "(sha256 differs from the coordinator's)")
+        return json.dumps({"result": result.to_dict(), "memo": {}})
+    verifier = _seed(grader, memo)
+    before = set(verifier.memo) if verifier is not None else set()
+    folder = Path(tempfile.mkdtemp(dir=_worker_tmpdir()))
+    try:
+        notebook = folder / Path(payload["name"]).name
+        notebook.write_bytes(payload["notebook"])
+        graded = grader.grade(student, notebook)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return json.dumps({"result": graded, "memo": _learned(verifier, before)})
+
+
+def _grader_for(exercise: dict, settings: Settings) -> tuple[WorkerGrader, Spec]:
+    """This thread's grader for this exercise and these settings, built once."""
+    worker = get_worker()
+    settings = settings.with_(tf_threads=threads_per_slot(worker), data_path=None)
+    key = (threading.get_ident(), exercise["sha256"], settings)
+    with _lock:
+        found = _graders.get(key)
+    if found is None:  # the same thread never builds twice: no race on one key
+        folder = _exercise_folder(exercise)
+        spec = Spec.load(folder)
+        if spec.sha256 != exercise["sha256"]:
+            raise GraderError("the exercise arrived damaged (its sha256 differs)")
+        data_file = api.resolve_data(spec, None)  # this machine's own copy, sha256 verified
+        found = (WorkerGrader(WorkerConfig(Path(str(spec.path)), data_file, settings, _worker_tmpdir(),
+                                      os.getpid())), spec)
+        with _lock:
+            _graders[key] = found
+    return found
+
+
+def _exercise_folder(exercise: dict) -> Path:
+    folder = Path(_worker_tmpdir()) / f"exercise-{exercise['sha256'][:16]}"
+    folder.mkdir(exist_ok=True)
+    for name, data in exercise["files"].items():
+        if "/" in name or name.startswith("."):
+            raise GraderError(f"the exercise has an unexpected file name {name!r}")
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def _seed(grader: WorkerGrader, memo: dict):
+    """Trainings other workers did, put in this grader's verifier before it grades."""
+    if grader.grader is None:
+        try:
+            grader._setup()
+        except Exception:  # grade() sets up again and turns the error into a result
+            return None
+    verifier = grader.grader.verifier if grader.grader else None
+    if verifier is not None:
+        for key, training in memo.items():
+            verifier.memo.setdefault(key, training)
+    return verifier
+
+
+def _learned(verifier, before: set) -> dict:
+    if verifier is None:
+        return {}
+    return {k: v for k, v in verifier.memo.items() if k not in before and isinstance(v, dict)}
+
+
+def _where() -> str:
+    try:
+        return get_worker().address
+    except ValueError:
+        return "?"
+
+
+def _worker_tmpdir() -> str:
+    """One private folder per worker process (a sandboxed kernel reaches its run dir: 0711)."""
+    with _lock:
+        if not _tmpdir:
+            _tmpdir.append(tempfile.mkdtemp(prefix="grader-dask-"))
+            os.chmod(_tmpdir[0], 0o711)
+            atexit.register(close_all)
+        return _tmpdir[0]
+
+
+def close_all() -> None:
+    """Stop every grader's verifier and remove the worker's temporary folder."""
+    with _lock:
+        graders, folders = list(_graders.values()), list(_tmpdir)
+        _graders.clear()
+        _tmpdir.clear()
+    for grader, _ in graders:
+        grader.close()
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
