@@ -54,6 +54,8 @@ class Facts:
     tensorflow: str | None = None
     keras: str | None = None
     python: str = "{}.{}".format(*sys.version_info[:2])
+    #: the exercise's comments around the student's code ({"start": ..., "end": ...})
+    markers: dict | None = None
 
     @property
     def machine(self) -> str:
@@ -195,9 +197,12 @@ def _memory(kind, text, code, facts):
 def _markers(kind, text, code, facts):
     if not re.search(r"expected (?:min_)?ndim=4|expected axis -1 of input shape|Input 0 of layer", text):
         return None
+    marked = facts.markers or {}
+    between = (f"between the markers `{marked['start']}` and `{marked['end']}`"
+               if marked.get("start") and marked.get("end") else "between the markers")
     return ("your layers are added where the data is already flat (after `Flatten`, `Dense` or "
-            "`compile`). Put them between the markers `# here is your code coming:` and "
-            "`# end of your code` in the model cell, where the images still have their 2D shape.")
+            f"`compile`). Put them {between} in the model cell, where the images still have "
+            "their 2D shape.")
 
 
 def _name_error(kind, text, code, facts):

@@ -22,7 +22,7 @@ from grader.settings import Settings
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, help="the data file mnist_4000.pkl.gz (else $GRADER_DATA, "
+    p.add_argument("--data", type=Path, help="the exercise's data file (else $GRADER_DATA, "
                    "the cache, or a download)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--exercise", metavar="NAME", help="the exercise to grade against: a "

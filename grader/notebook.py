@@ -87,7 +87,8 @@ def verdict(report: dict, spec: Spec) -> Result:
         structure.grade_structure(report, spec, Settings.max_params_factor, result)
         structure.score(result)
     except GraderError as exc:
-        return Result.not_graded(exc, base=result, facts=advice.Facts(str(spec.data.get("file"))))
+        return Result.not_graded(exc, base=result, facts=advice.Facts(
+            str(spec.data.get("file")), markers=spec.markers))
     return result
 
 

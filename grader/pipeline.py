@@ -27,6 +27,8 @@ from grader.exceptions import GraderError
 from grader.execute.kernel import compat
 from grader.sandbox.launch import Launcher
 from grader.result import Check, Result, Status, spec_identity
+from grader.score import registry
+from grader.score.checks import TRAINING, Context
 from grader.settings import Settings
 from grader.spec import Spec
 from grader.util.files import sha256_file
@@ -155,7 +157,8 @@ class Grader:
 
     def verify(self, compared: Comparison) -> Verification | None:
         """Stage 5: train the architecture itself; the notebook's own numbers are never trusted."""
-        if not self.verifies or not self.spec.training:
+        if not self.verifies or not self.spec.training \
+                or not registry.declares(self.spec, TRAINING):  # the exercise has no such check
             return None
         t = time.monotonic()
         check, training = self.verifier(compared.chosen.model, self.spec, self.data_file,
@@ -185,7 +188,8 @@ class Grader:
                          student_history_source=compared.history_source)
         if verified is not None:
             result.timings["verify"] = verified.seconds
-            result.checks.append(verified.check)
+            result.checks += registry.run(Context(self.spec, training=verified.training,
+                                                  verification=verified.check), TRAINING)
             result.training = verified.training
         return result
 
@@ -201,7 +205,7 @@ class Grader:
         """The grading machine as the advice describes it to a student."""
         found = versions()
         return advice.Facts(str(self.spec.data.get("file") or self.data_file.name),
-                            found.get("tensorflow"), found.get("keras"))
+                            found.get("tensorflow"), found.get("keras"), markers=self.spec.markers)
 
 
 #: the fields of a result that the structure verdict does not set: the submission's identity

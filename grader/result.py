@@ -33,12 +33,14 @@ class Check:
     expected: Any = None
     actual: Any = None
     #: added-layer checks: the layer's label (``Added layer 1 of 4: Conv2D(...)``) and the aspect
+    #: (``type``, ``args``, ``output_shape``, ``params``); renderers group and title by these
+    #: fields (and ``category``), never by parsing ``name``, which is for people only
     group: str | None = None
     aspect: str | None = None
     #: a check that fails only as a consequence of an earlier mistake keeps its points and names
     #: that mistake here ("layer 11 (Conv2D(64, 3x3))")
     follows_from: str | None = None
-    #: a failed check's mistake as a stable key (``grader.compare.mistakes``: ``arg:Conv2D.padding="same"``,
+    #: a failed check's mistake as a stable key (``grader.compare.hints``: ``arg:Conv2D.padding="same"``,
     #: ``missing:MaxPooling2D``, …) so a cohort can be grouped by the mistake, not by hint text
     mistake: str | None = None
 
@@ -121,10 +123,8 @@ class Result:
 
     @property
     def first_failed(self) -> Check | None:
-        """The first mistake itself: a check that failed only as a consequence of an earlier
-        mistake (``follows_from``) is named only when no other check failed."""
-        failed = [c for c in self.checks if not c.passed]
-        return next((c for c in failed if not c.follows_from), failed[0] if failed else None)
+        """The first problem of a graded result (``first_failed``)."""
+        return first_failed(self.checks)
 
     @classmethod
     def not_graded(cls, exc: GraderError, *, base: "Result | None" = None, student: str = "",
@@ -196,6 +196,14 @@ class Result:
         if data.get("error"):
             data["error"] = ErrorInfo(**data["error"])
         return cls(**data)
+
+
+def first_failed(checks: list[Check]) -> Check | None:
+    """The first problem, the one place it is decided (the "Fix first" line, the CSV column,
+    the batch table): the first mistake itself; a check that failed only as a consequence of an
+    earlier mistake (``follows_from``) is named only when no other check failed."""
+    failed = [c for c in checks if not c.passed]
+    return next((c for c in failed if not c.follows_from), failed[0] if failed else None)
 
 
 #: error kinds that are the grader's fault, not the submission's (exit code 5)

@@ -1,18 +1,21 @@
 """The reference spec: what the checks compare against, generated from the solution notebook.
 
-A reference folder holds ``exercise.json`` (written by hand: notebook names, data file, points)
-and ``spec.json`` (written by ``grader spec``: every layer of the solution with its shape and
-parameters, which layers the students must add, totals, and the calibrated accuracy range).
-Another exercise is another folder (``reference/NAME/``, chosen with ``--exercise NAME``); the
-only thing here that knows cnn2 is its name as the default exercise.
+A reference folder holds ``exercise.json`` (written by hand: notebook names, data file, the
+checks with their points, the markers around the student's code) and ``spec.json`` (written by
+``grader spec``: every layer of the solution with its shape and parameters, which layers the
+students must add, totals, and the calibrated accuracy range; the checks and markers are copied
+from ``exercise.json``). Another exercise is another folder (``reference/NAME/``, chosen with
+``--exercise NAME``); the only thing here that knows cnn2 is its name as the default exercise.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from grader import layers as L
 from grader.exceptions import SpecError, UsageError
@@ -24,8 +27,15 @@ DEFAULT_EXERCISE = "cnn2"
 #: one folder per exercise in a checkout; a built package has copies in ``PACKAGED_ROOT``
 REFERENCE_ROOT = Path(__file__).resolve().parent.parent / "reference"
 PACKAGED_ROOT = Path(__file__).resolve().parent / "exercises"
-DEFAULT_POINTS = {"missing_layer": {"type": 1, "args": 1, "output_shape": 1, "params": 1},
-                  "architecture": 2, "totals": 1, "accuracy": 3}
+#: the checks of an exercise that declares none (kind and points; see ``grader.score.checks``)
+DEFAULT_CHECKS = [{"kind": "added_layers",
+                   "points": {"type": 1, "args": 1, "output_shape": 1, "params": 1}},
+                  {"kind": "architecture", "points": 2}, {"kind": "totals", "points": 1},
+                  {"kind": "accuracy", "points": 3}]
+#: an older exercise's ``"points"`` object: its names, in the order its checks were made, and
+#: the kinds they are now
+LEGACY_KINDS = {"missing_layer": "added_layers", "architecture": "architecture",
+                "totals": "totals", "accuracy": "accuracy"}
 
 
 @dataclass
@@ -38,7 +48,10 @@ class Spec:
     #: indices into ``layers`` of the layers the student must add
     missing: list[int]
     totals: dict
-    points: dict = field(default_factory=lambda: dict(DEFAULT_POINTS))
+    #: the declared checks, in the report's order: [{"kind": ..., "points": ...}]
+    checks: list[dict] = field(default_factory=lambda: copy.deepcopy(DEFAULT_CHECKS))
+    #: the comments around the student's code in the notebook: {"start": ..., "end": ...}
+    markers: dict = field(default_factory=dict)
     training: dict | None = None
     generated: dict = field(default_factory=dict)
     path: str | None = None
@@ -54,14 +67,25 @@ class Spec:
         body = json.dumps(self.to_dict(), sort_keys=True).encode()
         return hashlib.sha256(body).hexdigest()
 
+    @property
+    def points(self) -> dict[str, Any]:
+        """The declared points by check kind (``{"accuracy": 3, ...}``)."""
+        return {c["kind"]: c.get("points", 0) for c in self.checks}
+
+    @property
+    def marker(self) -> str | None:
+        """The comment after which the student's code goes (named in hints), if declared."""
+        return self.markers.get("start")
+
     def infos(self) -> list[L.LayerInfo]:
         return L.infer(self.ref_layers, tuple(self.input_shape))
 
     def max_score(self, verified: bool = True) -> float:
-        """``verified=False``: without the verification training (``--no-verify``)."""
-        per_layer = sum(self.points["missing_layer"].values())
-        score = per_layer * len(self.missing) + self.points["architecture"] + self.points["totals"]
-        return float(score + (self.points["accuracy"] if self.training and verified else 0))
+        """The sum of the declared checks' maximum points; ``verified=False``: without the
+        verification training (``--no-verify``)."""
+        from grader.score import registry
+
+        return registry.max_score(self, verified)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -78,8 +102,10 @@ class Spec:
             path = path / SPEC_FILE
         try:
             data = json.loads(path.read_text())
+            data.setdefault("checks", checks_of(data))
             spec = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
             spec.infos()  # the spec must describe a model the grader can reason about
+            spec.max_score()  # and declare only check kinds the grader knows
         except FileNotFoundError:
             raise SpecError(f"no reference spec at {path}: generate it with `grader spec "
                             f"{path.parent}`") from None
@@ -138,6 +164,18 @@ def load_exercise(folder: Path) -> dict:
     return exercise
 
 
+def checks_of(exercise: dict) -> list[dict]:
+    """The declared checks: ``"checks"``, else an older file's ``"points"`` object, else the
+    defaults."""
+    if "checks" in exercise:
+        return exercise["checks"]
+    if "points" not in exercise:
+        return copy.deepcopy(DEFAULT_CHECKS)
+    points = exercise["points"]
+    return [{"kind": kind, "points": points[name]} for name, kind in LEGACY_KINDS.items()
+            if name in points]
+
+
 def build(exercise: dict, solution: list[L.LayerInfo], template: list[L.LayerInfo],
           input_shape: tuple, generated: dict, training: dict | None = None) -> Spec:
     """The spec from the solution's layers; the missing ones are those the template lacks."""
@@ -147,8 +185,11 @@ def build(exercise: dict, solution: list[L.LayerInfo], template: list[L.LayerInf
     missing = [r for r, t in rows if r is not None and t is None]
     if not missing:
         raise SpecError("the template has every layer of the solution: nothing for students to add")
-    return Spec(
+    spec = Spec(
         exercise=exercise["exercise"], title=exercise.get("title", exercise["exercise"]),
         data=exercise["data"], input_shape=list(input_shape),
         layers=[i.to_dict() for i in solution], missing=missing, totals=L.totals(solution),
-        points=exercise.get("points", DEFAULT_POINTS), training=training, generated=generated)
+        checks=checks_of(exercise), markers=exercise.get("markers", {}), training=training,
+        generated=generated)
+    spec.max_score()  # declares only check kinds the grader knows
+    return spec

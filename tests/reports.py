@@ -6,7 +6,7 @@ carry markup in every place a submission controls.
 from __future__ import annotations
 
 from grader import advice
-from grader.compare import align as compare
+from grader.compare import structure
 from grader import pipeline
 from grader import layers as L
 from grader.result import Check, ErrorInfo, Result, Status
@@ -44,7 +44,7 @@ def graded(spec, layers: list[L.Layer], name: str, *, accuracy: float | None = N
     infos = L.infer(layers, tuple(spec.input_shape))
     result.layers = [i.to_dict() for i in infos]
     result.totals, result.reference_totals = L.totals(infos), spec.totals
-    checks, rows = compare.check_layers(spec, infos)
+    checks, rows = structure.check_layers(spec, infos)
     result.checks, result.alignment = checks, [r.to_dict() for r in rows]
     result.student_history = history
     if accuracy is not None:

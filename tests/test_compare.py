@@ -2,6 +2,7 @@
 import pytest
 
 from grader.compare import align as compare
+from grader.compare import structure
 from grader import layers as L
 
 
@@ -14,7 +15,7 @@ def student(spec, edit):
 
 def grade(spec, layers):
     infos = L.infer(layers, tuple(spec.input_shape))
-    return compare.check_layers(spec, infos)
+    return structure.check_layers(spec, infos)
 
 
 def failed(checks):
@@ -106,7 +107,7 @@ def lost(spec, checks):
 
 
 def layer_points(spec):
-    return sum(spec.points["missing_layer"].values())
+    return sum(spec.points["added_layers"].values())
 
 
 def test_softmax_in_place_of_relu_fails_and_the_hint_names_the_function(spec):

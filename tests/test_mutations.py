@@ -6,7 +6,7 @@ layer level (no kernel).
 """
 import pytest
 
-from grader.compare import align as compare
+from grader.compare import structure
 from grader import pipeline
 from grader import layers as L
 from grader.exceptions import GraderError
@@ -29,7 +29,7 @@ def verdict(spec, block) -> tuple[bool, str, list]:
         infos = L.infer(layers, tuple(spec.input_shape))
     except GraderError as exc:
         return False, exc.message, []
-    checks, _ = compare.check_layers(spec, infos)
+    checks, _ = structure.check_layers(spec, infos)
     first = next((c for c in checks if not c.passed), None)
     return first is None, (first.hint or first.message) if first else "", checks
 
@@ -63,7 +63,7 @@ ARGUMENT_MUTANTS = [m for m in MUTANTS if "=" in m.label and " for " not in m.la
 
 
 def test_one_wrong_argument_never_costs_more_than_its_layers_points():
-    per_layer = sum(SPEC.points["missing_layer"].values())
+    per_layer = sum(SPEC.points["added_layers"].values())
     full = SPEC.max_score(verified=False)
     for mutant in ARGUMENT_MUTANTS:
         checks = verdict(SPEC, mutant.block)[2]

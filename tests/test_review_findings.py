@@ -176,7 +176,7 @@ def test_batchnorm_over_another_axis_is_a_failed_argument_not_an_invalid_model(s
     """README: BatchNormalization ``axis`` is one of the compared arguments. ``axis=1`` (a
     channels-first habit) made ``layers.infer_one`` raise InvalidModel: the whole notebook was
     "not graded" (0 points, exit 3) instead of losing the BatchNormalization's argument."""
-    from grader.compare import align as compare
+    from grader.compare import structure
     from grader import layers as L
 
     def axis1(m):
@@ -184,7 +184,7 @@ def test_batchnorm_over_another_axis_is_a_failed_argument_not_an_invalid_model(s
                 *m[2:]]
 
     infos = L.infer(_block(spec, axis1), tuple(spec.input_shape))
-    checks, _ = compare.check_layers(spec, infos)
+    checks, _ = structure.check_layers(spec, infos)
     failed = [c for c in checks if not c.passed]
     assert failed and failed[0].aspect == "args" and "BatchNormalization" in failed[0].name
 
@@ -313,7 +313,7 @@ def test_a_fused_activation_is_charged_once_whatever_the_initializer(spec):
     argument but the activation, ``kernel_initializer`` included: Conv2D(64, 3, padding='same',
     activation='relu') with Keras's default initializer (the reference's Conv2D uses HeNormal)
     lost the Conv2D's argument point on top of the missing Activation's 4."""
-    from grader.compare import align as compare
+    from grader.compare import structure
     from grader import layers as L
 
     def fused(m, init):
@@ -323,7 +323,7 @@ def test_a_fused_activation_is_charged_once_whatever_the_initializer(spec):
 
     def lost(init):
         infos = L.infer(_block(spec, lambda m: fused(m, init)), tuple(spec.input_shape))
-        checks, _ = compare.check_layers(spec, infos)
+        checks, _ = structure.check_layers(spec, infos)
         return sum(c.max_points - c.points for c in checks)
 
     assert lost("GlorotUniform") == lost("HeNormal") == 4

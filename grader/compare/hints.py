@@ -1,12 +1,17 @@
-"""Messages a student understands: what differs, and for the usual mistakes the likely fix.
+"""The mistake at a layer, decided once: its stable key and the hint a student understands.
 
 Every rule compares a student layer with its aligned reference layer, so the hints follow the
 spec (no exercise is named here): "your Conv2D outputs 12x12 instead of 14x14: did you forget
 padding='same'?" comes from a Conv2D whose padding differs and whose output shape differs.
+The same branch that writes a hint names its mistake as a key (``arg:Conv2D.padding="same"``),
+so that a cohort can be grouped by the mistake, not by hint text whose numbers differ per
+student: one decision tree gives both (a ``Mistake``). Keys hold only reference values and
+layer kinds (both from the allow-list), never student text; ``mistakes.words`` says them.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, NamedTuple
 
 from grader import layers as L
 
@@ -14,8 +19,20 @@ from grader import layers as L
 #: as the same layer")
 NON_SEMANTIC = frozenset({"kernel_initializer", "momentum", "epsilon"})
 
+#: the order ``arg_causes`` names arguments in: the first differing one is the key
+ARG_ORDER = ("padding", "filters", "kernel_size", "activation", "pool_size", "units", "rate")
+NOTHING_ADDED = "nothing_added"
+FUSED = "fused_activation"
+
 if TYPE_CHECKING:
     from grader.compare.align import Row
+
+
+class Mistake(NamedTuple):
+    """A mistake as a stable key (for a cohort) and as a hint (for the student)."""
+
+    key: str
+    hint: str
 
 
 def fmt_params(info: L.LayerInfo) -> str:
@@ -116,9 +133,13 @@ def extra_in_block(row: "Row", rows: list["Row"]) -> str:
     return f"{head}; the extra {row.stu.layer.describe()} is not in the reference: remove it"
 
 
-def _same(row: "Row") -> bool:
-    from grader.compare.align import same_args
+def same_args(a: L.Layer, b: L.Layer) -> bool:
+    """The same kind with the same arguments that count (``NON_SEMANTIC`` ones aside)."""
+    strip = lambda layer: {k: v for k, v in layer.args.items() if k not in NON_SEMANTIC}
+    return a.kind == b.kind and strip(a) == strip(b)
 
+
+def _same(row: "Row") -> bool:
     return same_args(row.ref.layer, row.stu.layer)
 
 
@@ -132,33 +153,45 @@ def _value(v) -> str:
     return _tuple(v) if isinstance(v, list) else repr(v)
 
 
-def for_row(row: "Row", block: list["Row"]) -> str:
-    """The one hint for a reference layer the student had to add."""
+def for_row(row: "Row", block: list["Row"], marker: str | None = None) -> Mistake:
+    """The one mistake at a reference layer the student had to add; ``marker`` is the
+    exercise's text where the student's code goes (named when nothing was added)."""
     ref, stu = row.ref, row.stu
     misplaced = _misplaced(block)
     if misplaced:
-        return f"your {misplaced} is in the wrong place: the reference order is {_order(block)}"
+        return Mistake(f"order:{misplaced}", f"your {misplaced} is in the wrong place: the "
+                                             f"reference order is {_order(block)}")
     if stu is None:
-        return _missing_hint(row, block)
+        return _missing(row, block, marker)
+    key = difference_key(row)
     if ref.layer.kind != stu.layer.kind:
-        return f"use {ref.layer.describe()} here instead of {stu.layer.describe()}"
+        return Mistake(key, f"use {ref.layer.describe()} here instead of {stu.layer.describe()}")
     causes = arg_causes(ref, stu, block)
     if causes:
-        return " ".join(causes)
+        return Mistake(key, " ".join(causes))
     if ref.input_shape != stu.input_shape:
-        return (f"this layer's input is {L.fmt_shape(stu.input_shape)} instead of "
-                f"{L.fmt_shape(ref.input_shape)}: fix the layer before it")
-    return f"make it {ref.layer.describe()}"
+        return Mistake(key, f"this layer's input is {L.fmt_shape(stu.input_shape)} instead of "
+                            f"{L.fmt_shape(ref.input_shape)}: fix the layer before it")
+    return Mistake(key, f"make it {ref.layer.describe()}")
 
 
-def mistake_hint(row: "Row", block: list["Row"], rows: list["Row"]) -> str:
-    """How to fix the mistake a row makes by itself (the hint its consequences repeat)."""
+def mistake_of(row: "Row", block: list["Row"], rows: list["Row"],
+                marker: str | None = None) -> Mistake:
+    """The mistake a row makes by itself (the hint its consequences repeat)."""
     if row.in_block and (row.to_add or row.ref is None):
         misplaced = _misplaced(block)
         if misplaced:
-            return f"your {misplaced} is in the wrong place: the reference order is {_order(block)}"
-        return extra_in_block(row, rows) if row.ref is None else for_row(row, block)
-    return row_difference(row)
+            found = Mistake(f"order:{misplaced}", f"your {misplaced} is in the wrong place: the "
+                                                  f"reference order is {_order(block)}")
+        elif row.ref is None:
+            found = Mistake(difference_key(row), extra_in_block(row, rows))
+        else:
+            found = for_row(row, block, marker)
+    else:
+        found = difference(row)
+    if row.ref is not None and fused_into_missing(row, block):
+        return Mistake(FUSED, found.hint)
+    return found
 
 
 def _misplaced(block: list["Row"]) -> str | None:
@@ -172,21 +205,23 @@ def _order(block: list["Row"]) -> str:
     return " → ".join(r.ref.layer.describe() for r in block if r.to_add)
 
 
-def _missing_hint(row: "Row", block: list["Row"]) -> str:
+def _missing(row: "Row", block: list["Row"], marker: str | None) -> Mistake:
     kind = row.ref.layer.kind
     students = [r.stu for r in block if r.stu is not None]
     if not students:
-        return ("nothing was added where the notebook says '# here is your code coming:'. Add, in "
-                f"this order: {_order(block)}")
+        where = f"where the notebook says '{marker}'" if marker else "where your layers go"
+        return Mistake(NOTHING_ADDED, f"nothing was added {where}. Add, in this order: "
+                                      f"{_order(block)}")
     wanted = row.ref.layer.args.get("activation")
     if kind == "Activation" and any(s.layer.args.get("activation") == wanted for s in students):
         fused = next(s for s in students if s.layer.args.get("activation") == wanted)
-        return (f"the activation is fused into your {fused.layer.kind} (activation='{wanted}'): the "
-                f"reference applies it in its own layer, {row.ref.layer.describe()}, in this order: "
-                f"{_order(block)}")
+        return Mistake(FUSED, f"the activation is fused into your {fused.layer.kind} "
+                              f"(activation='{wanted}'): the reference applies it in its own "
+                              f"layer, {row.ref.layer.describe()}, in this order: {_order(block)}")
     before = _previous_added(row, block)
     where = f" right after {before.layer.describe()}" if before else ""
-    return f"add {row.ref.layer.describe()}{where}; the reference order is {_order(block)}"
+    return Mistake(difference_key(row), f"add {row.ref.layer.describe()}{where}; the reference "
+                                        f"order is {_order(block)}")
 
 
 def _previous_added(row: "Row", block: list["Row"]) -> L.LayerInfo | None:
@@ -208,12 +243,36 @@ def explained_by_order(row: "Row", rows: list["Row"]) -> bool:
     return any(r.to_add and r.stu is None and r.ref.layer.kind == row.stu.layer.kind for r in rows)
 
 
-def is_consequence(row: "Row") -> bool:
-    """Same layer as the reference, but fed a different shape by an earlier difference."""
-    from grader.compare.align import same_args
+def difference(row: "Row") -> Mistake:
+    """What a row differs by, as a key and in words."""
+    return Mistake(difference_key(row), row_difference(row))
 
-    return (row.ref is not None and row.stu is not None and same_args(row.ref.layer, row.stu.layer)
-            and row.ref.input_shape != row.stu.input_shape)
+
+def _key_value(value) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def first_arg(ref: L.LayerInfo, stu: L.LayerInfo) -> str | None:
+    """The first argument (in ``arg_causes``' order) that differs, ignoring non-semantic ones."""
+    e, a = ref.layer.args, stu.layer.args
+    named = [k for k in ARG_ORDER if e.get(k) != a.get(k)]
+    rest = sorted(k for k in set(e) | set(a) if k not in NON_SEMANTIC and e.get(k) != a.get(k))
+    return next(iter(named + rest), None)
+
+
+def difference_key(row: "Row") -> str:
+    """The key of what a row differs by (``row_difference``'s mistake)."""
+    ref, stu = row.ref, row.stu
+    if stu is None:
+        return f"missing:{ref.layer.kind}"
+    if ref is None:
+        return f"extra:{stu.layer.kind}"
+    if ref.layer.kind != stu.layer.kind:
+        return f"type:{ref.layer.kind}:{stu.layer.kind}"
+    arg = first_arg(ref, stu)
+    if arg is not None:
+        return f"arg:{ref.layer.kind}.{arg}={_key_value(ref.layer.args.get(arg))}"
+    return f"input:{ref.layer.kind}"
 
 
 def row_difference(row: "Row") -> str:
@@ -240,8 +299,8 @@ def architecture_hint(problems: list[str]) -> str:
             f"the markers; first difference: {problems[0]}")
 
 
-def totals_hint(rows: list["Row"]) -> str:
-    first = next((r for r in rows if r.status != "match" and not is_consequence(r)), None)
+def totals_hint(first: "Row | None") -> str:
+    """``first``: the first row with a mistake of its own (``align.first_own_mistake``)."""
     if first is None:
         return "the totals follow from the layers above"
     return f"the totals follow from the layers: fix this first: {row_difference(first)}"

@@ -9,8 +9,21 @@ from __future__ import annotations
 
 from grader.compare import align as compare
 from grader.extract import select
-from grader.result import Result, Status
+from grader import layers as L
+from grader.result import Check, Result, Status, first_failed
+from grader.score import registry
+from grader.score.checks import STRUCTURE, Context
 from grader.spec import Spec
+
+NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+           "eleven", "twelve")
+
+
+def check_layers(spec: Spec, stu: list[L.LayerInfo]) -> tuple[list[Check], list[compare.Row]]:
+    """The exercise's structure checks (those declared in the spec) on the student's layers,
+    and the aligned rows they were made from."""
+    comparison = compare.compare(spec, stu)
+    return registry.run(Context(spec, comparison), STRUCTURE), comparison.rows
 
 
 def grade_structure(report: dict, spec: Spec, max_params_factor: float,
@@ -24,7 +37,7 @@ def grade_structure(report: dict, spec: Spec, max_params_factor: float,
     result.layers = [i.to_dict() for i in infos]
     result.totals = chosen.totals
     result.reference_totals = spec.totals
-    checks, rows = compare.check_layers(spec, infos)
+    checks, rows = check_layers(spec, infos)
     result.alignment = [r.to_dict() for r in rows]
     result.checks = checks
     return chosen
@@ -33,10 +46,17 @@ def grade_structure(report: dict, spec: Spec, max_params_factor: float,
 def score(result: Result) -> None:
     """Points, status and the "Fix first" summary from the checks."""
     result.score = float(sum(c.points for c in result.checks))
-    failed = result.first_failed
+    failed = first_failed(result.checks)
     result.status = Status.FAILED if failed else Status.PASSED
     if failed is None:
-        result.summary = "All checks passed: the four layers match the reference."
+        result.summary = passed_summary(sum(bool(r.get("to_add")) for r in result.alignment))
     else:
         result.summary = f"Fix first: {failed.hint or failed.message}"
 
+
+def passed_summary(added: int) -> str:
+    """The summary of a passed result, for the number of layers the exercise has students add
+    (the spec's, as the alignment marks them)."""
+    count = NUMBERS[added] if added < len(NUMBERS) else f"{added:,}"
+    layers = f"the {count} layers match" if added != 1 else "the one layer matches"
+    return f"All checks passed: {layers} the reference."

@@ -70,7 +70,7 @@ def _scored(found: list[extract.Candidate], spec: Spec, factor: float) -> list[t
 
 def match_score(ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> float:
     """The alignment's own score: what the comparison will find, summed over the rows (of the
-    chains in canonical form, as ``compare.check_layers`` aligns them)."""
+    chains in canonical form, as ``structure.check_layers`` aligns them)."""
     ref = equivalence.tidy(ref)
     stu, _ = equivalence.normalize(stu, ref)
     return sum(compare._score(ref[r], stu[s]) if r is not None and s is not None else compare.GAP

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from grader import layers as L
+from grader.compare.layer_checks import ASPECTS
 from grader.score.cohort import mistake_words
 from grader.result import Check, Result, Status
 from grader.render import plots
@@ -27,7 +28,6 @@ VERDICTS = {
     Status.TIMEOUT: ("NOT GRADED", "A time or size limit was reached: see what went wrong below."),
 }
 ROW_STATUS = {"match": "same", "mismatch": "differs", "missing": "missing", "extra": "extra layer"}
-ASPECT_ORDER = ("type", "arguments", "output shape", "parameters")
 
 
 def fmt_value(value: Any) -> str:
@@ -69,20 +69,20 @@ def verdict(result: Result) -> dict:
 def added_layers(result: Result) -> list[dict]:
     """One card per layer the student had to add: expected beside actual, with its hints."""
     groups: dict[str, list[Check]] = {}
-    for check in result.checks:
-        if check.category == "added_layer":  # older results lack ``group``: split the name
-            groups.setdefault(check.group or check.name.rsplit(": ", 1)[0], []).append(check)
+    for check in result.checks:  # by the structured ``group``, never by parsing names
+        if check.category == "added_layer":
+            groups.setdefault(check.group or check.name, []).append(check)
     rows = [r for r in result.alignment if r.get("to_add")]
     cards, first_card = [], {}  # a hint shown once; later cards point back to it
     for k, (label, checks) in enumerate(groups.items()):
         row = rows[k] if k < len(rows) else {}
         ref, stu = row.get("reference") or {}, row.get("student")
-        aspects = [{"title": c.name[len(label) + 2:] if c.group else c.name.rsplit(": ", 1)[-1],
+        aspects = [{"title": ASPECTS.get(c.aspect or "", c.aspect or c.name),
                     "expected": fmt_value(c.expected),
                     "actual": fmt_value(c.actual) if stu is not None else "missing",
                     "passed": c.passed, "points": f"{c.points:g}", "max_points": f"{c.max_points:g}",
                     "message": c.message, "follows_from": c.follows_from} for c in checks]
-        expected_desc = ref.get("description", label.split(": ", 1)[-1])
+        expected_desc = ref.get("description") or label
         your_desc = stu.get("description") if stu else None
         cards.append({
             "number": k + 1, "title": label, "passed": all(c.passed for c in checks),

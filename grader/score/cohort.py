@@ -2,7 +2,7 @@
 
 One grader run answers "what did this student get wrong"; an instructor also wants "what did
 the class get wrong", to know what to re-teach. The answer is a ``Cohort``: the pass rate of
-every check, the mistakes grouped by their stable key (``grader.compare.mistakes``, never by hint
+every check, the mistakes grouped by their stable key (``grader.compare.hints``, never by hint
 text, whose numbers differ per student), identical wrong architectures clustered by a hash of
 the layer list, the causes of notebooks that could not be graded, and the scores and times.
 It goes into ``course.json`` and the index page; renderers only present it.

@@ -20,7 +20,7 @@ from typing import Callable
 from grader.exceptions import UsageError
 from grader.settings import Settings
 from grader.spec import Spec
-from grader.verify.verifier import DEFAULTS, Verifier, make_job
+from grader.verify.verifier import DEFAULTS, Verifier, make_job, split_of
 
 MARGIN = 0.05
 #: defaults measured on a 2-core CPU: one epoch of the course's batch size takes ~4.5 s and
@@ -54,7 +54,7 @@ def calibrate(spec: Spec, data_file: Path, settings: Settings, plan: Plan = Plan
              "seed": int(plan.seed if plan.seed is not None else seeds[0]),
              "optimizer": "adam", "learning_rate": DEFAULTS["learning_rate"],
              "loss": "categorical_crossentropy", "bn_images": DEFAULTS["bn_images"],
-             "split": DEFAULTS["split"],
+             "split": split_of(spec),
              "preprocessing": "none: the data file is already standardized per pixel"}
     if draft["epochs"] < 1 or draft["batch_size"] < 1 or len(seeds) < 2:
         raise UsageError("calibration needs epochs and a batch size of at least 1, and two seeds")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from grader import errors
 from grader import layers as L
-from grader.exceptions import DataUnavailable, GraderError, LimitExceeded
+from grader.exceptions import DataUnavailable, GraderError, LimitExceeded, SpecError
 from grader.extract.report import ExtractedModel
 from grader.result import Check
 from grader.settings import Settings
@@ -33,8 +33,7 @@ from grader.verify.memo import MemoStore, memo_for
 from grader.verify.process import WorkerDied, WorkerProcess, WorkerTimeout
 
 CHECK_NAME = "Verification training: validation accuracy"
-DEFAULTS = {"learning_rate": 0.001, "bn_images": 512,
-            "split": {"train": [0, 2400], "validation": [2400, 3000]}}
+DEFAULTS = {"learning_rate": 0.001, "bn_images": 512}
 #: a worker whose data size (what RLIMIT_DATA counts) grows past this share of its limit is
 #: replaced between jobs: TensorFlow keeps a little memory per model trained
 RECYCLE_SHARE = 0.7
@@ -225,11 +224,21 @@ def make_job(layers: list[L.Layer], input_shape, spec: Spec, data_file: Path,
         "batch_size": int(training["batch_size"]), "seed": int(training["seed"]),
         "learning_rate": float(training.get("learning_rate", DEFAULTS["learning_rate"])),
         "bn_images": int(training.get("bn_images", DEFAULTS["bn_images"])),
-        "split": training.get("split", DEFAULTS["split"]), "classes": classes(spec),
+        "split": split_of(spec), "classes": classes(spec),
         "data_sha256": spec.data["sha256"], "data_file": str(data_file),
         # thread counts change the last digits of the sums: part of what determines a result
         "threads": int(settings.tf_threads),
     }
+
+
+def split_of(spec: Spec) -> dict:
+    """The training and validation images (index ranges into the data file): the calibrated
+    training's, else the exercise's ``data.split``."""
+    split = (spec.training or {}).get("split") or spec.data.get("split")
+    if not split:
+        raise SpecError("the exercise declares no data split: add \"split\": {\"train\": [a, b], "
+                        "\"validation\": [c, d]} to the \"data\" of its exercise.json")
+    return split
 
 
 def job_key(job: dict) -> str:
@@ -267,7 +276,7 @@ def check_trainable(layers: list[L.Layer], input_shape, spec: Spec) -> None:
 def accuracy_check(spec: Spec, training: dict) -> Check:
     low, high = training["range"]
     acc, epochs = training["val_accuracy"], training["epochs"]
-    points = float(spec.points["accuracy"])
+    points = float(spec.points.get("accuracy", 0))  # the accuracy kind sets the declared points
     passed = acc is not None and low <= acc <= high
     shown = "not a number" if acc is None else f"{acc:.3f}"
     note = "" if epochs == training.get("calibrated_epochs", epochs) else \
@@ -284,7 +293,7 @@ def accuracy_check(spec: Spec, training: dict) -> Check:
 
 
 def untrainable_check(spec: Spec, why: str) -> Check:
-    points = float(spec.points["accuracy"])
+    points = float(spec.points.get("accuracy", 0))  # the accuracy kind sets the declared points
     return Check(name=CHECK_NAME, passed=False, message=why, points=0.0, max_points=points,
                  category="training", hint="Fix the structure checks above first: the grader "
                  "trains only architectures that fit the course data.")

@@ -66,7 +66,8 @@ def _arg(key: str, value):
 
 
 class Data:
-    """The course split, loaded once per file: 2400 training and 600 validation images."""
+    """The spec's split of the course data (training and validation images), loaded once per
+    file."""
 
     def __init__(self) -> None:
         self._cache: dict[str, tuple] = {}
