@@ -38,7 +38,8 @@ def model_code(path: Path) -> str:
             continue
         if ".fit(" in cell.source:
             break
-        code.append("\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("%", "!"))))
+        code.append("\n".join(line for line in cell.source.splitlines()
+                              if not line.lstrip().startswith(("%", "!"))))
     return "\n".join(code)
 
 

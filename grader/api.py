@@ -7,15 +7,15 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from grader.intake import data as data_mod
+from grader import layers as L
+from grader import pipeline
+from grader.exceptions import NotGradable, SandboxUnavailable, SpecError, UsageError
 from grader.execute import runner as execute
 from grader.extract import report as extract
-from grader import pipeline
-from grader import layers as L
-from grader.exceptions import NotGradable, SandboxUnavailable, SpecError, UsageError
+from grader.intake import data as data_mod
 from grader.intake.submissions import read_submission, shown
-from grader.sandbox.launch import Launcher
 from grader.result import Result
+from grader.sandbox.launch import Launcher
 from grader.settings import Settings
 from grader.spec import Spec, build, default_reference_dir, load_exercise
 from grader.verify.memo import MemoStore
@@ -162,7 +162,8 @@ def calibrate(reference: Path | None = None, *, seeds=None, epochs: int | None =
               batch_size: int | None = None, seed: int | None = None, data: Path | None = None,
               settings: Settings | None = None, progress=None) -> Spec:
     """Train the reference architecture over seeds and write ``spec.training`` (the range)."""
-    from grader.verify.calibrate import Plan, calibrate as measure
+    from grader.verify.calibrate import Plan
+    from grader.verify.calibrate import calibrate as measure
 
     settings = settings or Settings()
     spec = load_spec(reference)

@@ -11,12 +11,10 @@ import threading
 import warnings
 from pathlib import Path
 
-from grader import __version__
-from grader import api
+from grader import __version__, api
 from grader.exceptions import GraderError, OutputError, UsageError
 from grader.exitcodes import ExitCode
-from grader.render import terminal
-from grader.render import writers
+from grader.render import terminal, writers
 from grader.render.files import write_text
 from grader.settings import Settings
 
@@ -265,8 +263,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Exit 0 where ``grade`` can run sandboxed, 5 (grader error) where it cannot."""
-    from grader.sandbox import doctor
     from grader.exceptions import SandboxUnavailable
+    from grader.sandbox import doctor
 
     offer = doctor.survey()
     print(doctor.report(offer))

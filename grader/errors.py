@@ -56,7 +56,7 @@ class ErrorKind(str, Enum):
         return self.value
 
     @property
-    def info(self) -> "KindInfo":
+    def info(self) -> KindInfo:
         return KINDS[self]
 
     @property

@@ -22,14 +22,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from grader import advice
-from grader.selfcheck import readiness
-from grader.extract import select
 from grader.compare import structure
 from grader.exceptions import GraderError
+from grader.extract import select
 from grader.result import Result, Status, spec_identity
+from grader.selfcheck import readiness
 from grader.settings import Settings
-from grader.spec import (DEFAULT_EXERCISE, SPEC_FILE, Spec, default_reference_dir,
-                         exercises)
+from grader.spec import DEFAULT_EXERCISE, SPEC_FILE, Spec, default_reference_dir, exercises
 
 HERE = Path(__file__).resolve().parent
 NOT_DONE = ("Structure only: the final grading runs your whole notebook from the top and trains "

@@ -16,17 +16,15 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from grader import __version__
-from grader import advice
-from grader import errors
-from grader.execute import runner
-from grader.extract import report as extract
-from grader.extract.select import Choice
+from grader import __version__, advice, errors
 from grader.compare import structure
 from grader.exceptions import GraderError
+from grader.execute import runner
 from grader.execute.kernel import compat
-from grader.sandbox.launch import Launcher
+from grader.extract import report as extract
+from grader.extract.select import Choice
 from grader.result import Check, Result, Status, spec_identity
+from grader.sandbox.launch import Launcher
 from grader.score import registry
 from grader.score.checks import TRAINING, Context
 from grader.settings import Settings
@@ -97,10 +95,10 @@ class Grader:
         #: verification counts (and its points are in the maximum) only with a verifier
         self.verifies = verifier is not None and settings.verify
 
-    def __enter__(self) -> "Grader":
+    def __enter__(self) -> Grader:
         return self.start()
 
-    def start(self) -> "Grader":
+    def start(self) -> Grader:
         """Start the verifier's worker (again, if it died); ``close`` stops it."""
         start = getattr(self.verifier, "start", None)
         if callable(start):

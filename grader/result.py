@@ -127,9 +127,9 @@ class Result:
         return first_failed(self.checks)
 
     @classmethod
-    def not_graded(cls, exc: GraderError, *, base: "Result | None" = None, student: str = "",
+    def not_graded(cls, exc: GraderError, *, base: Result | None = None, student: str = "",
                    spec: Any = None, max_score: float = 0.0,
-                   facts: advising.Facts | None = None) -> "Result":
+                   facts: advising.Facts | None = None) -> Result:
         """A submission that cannot be graded: its error kind, cell, traceback and advice.
 
         ``base`` holds what the stages that did run found (the execution's warnings, the
@@ -163,7 +163,7 @@ class Result:
     def grader_fault(cls, student: str, message: str, *, kind: ErrorKind | str = ErrorKind.INTERNAL,
                      detail: str | None = None, advice: str = errors.RETRY, spec: Any = None,
                      max_score: float | None = None, versions: dict | None = None,
-                     base: "Result | None" = None) -> "Result":
+                     base: Result | None = None) -> Result:
         """A submission the grader failed on (exit code 5), never the student's fault.
 
         ``kind`` must be a grader fault (anything else becomes ``internal``: the exit code
@@ -189,7 +189,7 @@ class Result:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Result":
+    def from_dict(cls, data: dict) -> Result:
         data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         data["status"] = Status(data["status"])
         data["checks"] = [Check(**c) for c in data.get("checks", [])]

@@ -66,5 +66,5 @@ class Settings:
     #: batch on a cluster: limit for every call to it (connect, send, ask) and for a lost scheduler
     cluster_timeout: float = 30.0
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

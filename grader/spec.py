@@ -96,7 +96,7 @@ class Spec:
         path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "Spec":
+    def load(cls, path: Path) -> Spec:
         path = Path(path)
         if path.is_dir():
             path = path / SPEC_FILE

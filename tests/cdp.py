@@ -92,7 +92,7 @@ class Browser:
                 raise RuntimeError("Chromium closed the DevTools pipe (did it crash?)")
             self._buffer += chunk
 
-    def open(self, url: str, width: int = 1200, height: int = 900) -> "Page":
+    def open(self, url: str, width: int = 1200, height: int = 900) -> Page:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, session)

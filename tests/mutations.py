@@ -127,8 +127,11 @@ def _minimal(cls: str) -> dict:
 
 
 def _same(a, b) -> bool:
-    pair = lambda v: (v, v) if isinstance(v, int) and not isinstance(v, bool) else \
-        tuple(v) if isinstance(v, (list, tuple)) else v
+    def pair(v):
+        if isinstance(v, int) and not isinstance(v, bool):
+            return (v, v)
+        return tuple(v) if isinstance(v, (list, tuple)) else v
+
     return pair(a) == pair(b)
 
 

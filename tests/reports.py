@@ -5,10 +5,9 @@ carry markup in every place a submission controls.
 """
 from __future__ import annotations
 
-from grader import advice
-from grader.compare import structure
-from grader import pipeline
+from grader import advice, pipeline
 from grader import layers as L
+from grader.compare import structure
 from grader.result import Check, ErrorInfo, Result, Status
 
 #: markup that would set ``window.__pwned`` (or open a dialog) if a report ran it

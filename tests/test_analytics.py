@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from grader.score import cohort as analytics
 from grader.result import ErrorInfo, Result, Status
+from grader.score import cohort as analytics
 
 from tests import reports
 

@@ -19,9 +19,9 @@ import pytest
 from grader.batch import folder as batch
 from grader.batch import workers
 from grader.batch.folder import find_submissions, grade_folder, reusable
-from grader.render.lms import GradebookOptions
 from grader.exceptions import GraderError, UsageError
 from grader.exitcodes import ExitCode
+from grader.render.lms import GradebookOptions
 from grader.render.progress import Progress
 from grader.result import ErrorInfo, Result, Status
 
@@ -101,7 +101,6 @@ def test_grade_usage_errors_exit_2_without_a_traceback(tmp_path, data_file, caps
 # -- reusing results -----------------------------------------------------------------------------
 
 def test_a_saved_result_is_reused_only_for_the_same_notebook_grader_spec_and_options(tmp_path, spec):
-    from grader import __version__
     from grader.pipeline import versions
     options = {"verify": True, "verify_epochs": None, "notebook_epochs": 1}
     saved = Result("alice", Status.FAILED, 8, 15, notebook_sha256="abc",

@@ -1,9 +1,9 @@
 """Checks and hints, from layer lists alone (no kernel): the usual mistakes get named fixes."""
 import pytest
 
+from grader import layers as L
 from grader.compare import align as compare
 from grader.compare import structure
-from grader import layers as L
 
 
 def student(spec, edit):

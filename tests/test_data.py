@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.intake import data
 from grader.cli import main
 from grader.exceptions import DataUnavailable
+from grader.intake import data
 from grader.spec import Spec
 from grader.util.files import sha256_file
 

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import pytest
 
-from grader import advice
-from grader import pipeline
+from grader import advice, pipeline
 from grader.execute.kernel import neutralize
-from grader.sandbox.launch import Launcher
 from grader.result import Status
+from grader.sandbox.launch import Launcher
 from grader.sandbox.launcher import SandboxLauncher
 
-from tests.notebooks import MODEL_HEAD, MODEL_TAIL, SOLUTION, code_notebook, course_notebook, model_only_notebook
+from tests.notebooks import (
+    MODEL_HEAD,
+    MODEL_TAIL,
+    SOLUTION,
+    code_notebook,
+    course_notebook,
+    model_only_notebook,
+)
 
 DATA = "mnist_4000.pkl.gz"
 
@@ -220,8 +226,7 @@ def test_a_name_error_says_cells_run_in_order_from_a_fresh_kernel():
 
 
 def test_the_report_and_the_terminal_say_what_ran_differently(spec):
-    from grader.render import html
-    from grader.render import terminal
+    from grader.render import html, terminal
     from grader.result import Result
 
     result = Result(submission="s2017", status=Status.PASSED, neutralized=[advice.NEUTRALIZED["wget"]],
@@ -236,8 +241,8 @@ def test_the_report_and_the_terminal_say_what_ran_differently(spec):
 
 
 def test_only_known_mappings_and_neutralizations_reach_the_result():
-    from grader.extract import report as extract
     from grader.execute.kernel import compat
+    from grader.extract import report as extract
 
     report = {"compat": ["border_mode=", "<script>", 3],
               "neutralized": [{"what": "wget", "detail": "mnist_4000.pkl.gz<img src=x>"},

@@ -29,7 +29,7 @@ def _build(block: tuple, donors: list | None = None):
     """The block as a Keras model; a layer takes its donor's weights where names and shapes fit."""
     model = keras.Sequential([keras.Input(BLOCK_INPUT)] + [M.keras_layer(r) for r in block])
     rng = np.random.default_rng(1)
-    for layer, (_, _, src) in zip(model.layers, block):
+    for layer, (_, _, src) in zip(model.layers, block, strict=True):
         donor = {v.path.rsplit("/", 1)[-1]: v for v in donors[src].weights} \
             if donors is not None and src is not None else {}
         for v in layer.weights:

@@ -3,8 +3,8 @@ import nbformat
 import pytest
 
 from grader import pipeline
-from grader.sandbox.launch import Launcher
 from grader.result import Status
+from grader.sandbox.launch import Launcher
 
 from tests.notebooks import SOLUTION, code_notebook, model_only_notebook
 

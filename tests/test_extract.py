@@ -2,17 +2,22 @@
 and, for reports no honest kernel writes, on the grader's side alone."""
 import pytest
 
-from grader.extract import report as extract
-from grader.extract import graph
 from grader import pipeline
-from grader.extract import select
 from grader.exceptions import NotAChain, SubclassedModel
-from grader.sandbox.launch import Launcher
+from grader.extract import graph, select
+from grader.extract import report as extract
 from grader.result import Status
+from grader.sandbox.launch import Launcher
 from grader.verify.verifier import Verifier
 
-from tests.notebooks import (MODEL_HEAD, MODEL_TAIL, SOLUTION, SUBCLASSED,
-                        model_only_notebook, two_models_cell)
+from tests.notebooks import (
+    MODEL_HEAD,
+    MODEL_TAIL,
+    SOLUTION,
+    SUBCLASSED,
+    model_only_notebook,
+    two_models_cell,
+)
 
 #: the solution's block as a Sequential of its own, added to the model as one layer
 NESTED = ("block = Sequential([Conv2D(64, kernel_size, kernel_initializer='he_normal', "
@@ -186,8 +191,10 @@ def test_a_model_claiming_a_keras_class_name_from_another_module_is_a_subclass()
 
 
 def test_a_functional_layer_fed_twice_by_the_same_layer_is_not_a_chain():
-    layer = lambda name, inbound: {"class_name": "Dense", "module": "keras.src.layers",
-                                   "name": name, "inbound": inbound, "config": {"units": 2}}
+    def layer(name, inbound):
+        return {"class_name": "Dense", "module": "keras.src.layers",
+                "name": name, "inbound": inbound, "config": {"units": 2}}
+
     desc = {"class_name": "Functional", "qualname": "Functional",
             "module": "keras.src.models.functional", "graph": "functional", "outputs": ["b"],
             "layers": [{"class_name": "InputLayer", "name": "in", "inbound": [], "config": {}},
@@ -210,8 +217,7 @@ def test_the_spec_builder_still_takes_model_and_refuses_to_guess_among_several()
 # --- what the student and the instructor see ---
 
 def test_the_report_terminal_and_json_name_the_graded_variable_and_the_other_models(spec):
-    from grader.render import html
-    from grader.render import terminal
+    from grader.render import html, terminal
     from grader.result import Result
 
     from tests import reports

@@ -11,7 +11,7 @@ import pytest
 
 from grader.cli import main
 from grader.render.csv_out import COLUMNS, grades_csv
-from grader.render.gradescope import VISIBILITIES, gradescope_results, grader_failure
+from grader.render.gradescope import VISIBILITIES, grader_failure, gradescope_results
 from grader.render.junit import junit_xml
 from grader.result import Check, ErrorInfo, Result, Status
 

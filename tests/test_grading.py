@@ -14,6 +14,7 @@ from grader.execute.runner import Execution
 from grader.exitcodes import ExitCode
 from grader.result import Check, Result, Status
 from grader.sandbox.launch import Launcher
+
 from tests.test_review_findings import _report
 
 TRAINING = {"val_accuracy": 0.93, "range": [0.85, 1.0]}
@@ -26,7 +27,7 @@ class Verifier:
         self.started = self.closed = 0
         self.raises = raises
 
-    def start(self) -> "Verifier":
+    def start(self) -> Verifier:
         self.started += 1
         return self
 

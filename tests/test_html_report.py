@@ -6,9 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from grader.render import html
-from grader.render import plots
-from grader.render import view
+from grader.render import html, plots, view
 from grader.result import Status
 
 from tests import reports

@@ -9,12 +9,11 @@ import warnings
 import numpy as np
 import pytest
 
-from grader import api
+from grader import api, pipeline
 from grader.execute.kernel import compat
-from grader.sandbox.launch import Launcher
 from grader.result import Status
+from grader.sandbox.launch import Launcher
 from grader.settings import Settings
-from grader import pipeline
 
 from tests import legacy
 from tests.conftest import ROOT
@@ -73,19 +72,19 @@ def test_batch_input_shape_and_mode_0_are_accepted(used):
 
 
 def test_layers_built_are_the_plain_keras3_classes_and_the_model_stays_sequential(used):
-    from keras.layers.normalization import BatchNormalization
     from keras.layers.convolutional import Convolution2D, MaxPooling2D
     from keras.layers.core import Activation, Dense, Flatten
+    from keras.layers.normalization import BatchNormalization
 
     model = keras.Sequential()
     model.add(Convolution2D(4, 3, 3, init="he_normal", border_mode="same", input_shape=(8, 8, 1)))
     for layer in (BatchNormalization(), Activation("relu"), MaxPooling2D((2, 2)), Flatten(), Dense(3)):
         model.add(layer)
     assert type(model) is keras.Sequential
-    assert [type(l) for l in model.layers] == [keras.layers.Conv2D, keras.layers.BatchNormalization,
+    assert [type(layer) for layer in model.layers] == [keras.layers.Conv2D, keras.layers.BatchNormalization,
                                                keras.layers.Activation, keras.layers.MaxPooling2D,
                                                keras.layers.Flatten, keras.layers.Dense]
-    assert all(type(l).__module__.startswith("keras.") for l in model.layers)
+    assert all(type(layer).__module__.startswith("keras.") for layer in model.layers)
 
 
 def test_np_utils_to_categorical_takes_nb_classes(used):
@@ -127,9 +126,9 @@ def test_tensorboard_becomes_a_callback_that_does_nothing_and_predict_classes_ar
 
 
 def test_every_mapping_is_reached_by_the_course_surface(used):
-    from keras.layers.pooling import MaxPooling2D
     from keras.layers.convolutional import Convolution2D
     from keras.layers.core import Dense, Dropout
+    from keras.layers.pooling import MaxPooling2D
     from keras.utils.np_utils import to_categorical
 
     tf.set_random_seed(1)
@@ -167,9 +166,9 @@ def test_undo_gives_back_plain_keras3():
 
 
 def test_legacy_notebooks_are_detected_and_keras3_ones_are_not():
-    from grader.execute.legacy import legacy_markers
-
     import nbformat
+
+    from grader.execute.legacy import legacy_markers
 
     assert {"border_mode=", "fit(nb_epoch=)"} <= set(legacy_markers(legacy.notebook()))
     for path in [*ROOT.glob("reference/*/*.ipynb"), *ROOT.glob("submissions/*.ipynb")]:

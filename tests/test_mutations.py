@@ -6,9 +6,9 @@ layer level (no kernel).
 """
 import pytest
 
-from grader.compare import structure
-from grader import pipeline
 from grader import layers as L
+from grader import pipeline
+from grader.compare import structure
 from grader.exceptions import GraderError
 from grader.sandbox.launch import Launcher
 from grader.spec import Spec

@@ -22,8 +22,8 @@ def test_a_saved_result_of_another_student_is_never_reused_for_this_one(tmp_path
     import json
 
     from grader.batch.folder import _Batch, _plan, grading_options
-    from grader.intake.submissions import Submission
     from grader.batch.outdir import student_file
+    from grader.intake.submissions import Submission
     from grader.pipeline import versions
     from grader.result import Result, Status
     from grader.settings import Settings
@@ -66,7 +66,7 @@ def test_a_lost_workers_log_tail_holds_only_what_this_submission_wrote(tmp_path,
     student B, B's result (JSON, HTML report) must show only what belongs to B's grading."""
     from types import SimpleNamespace
 
-    from grader.batch.workers import Task, LocalPool, worker_log
+    from grader.batch.workers import LocalPool, Task, worker_log
 
     results = []
     pool = LocalPool.__new__(LocalPool)

@@ -5,13 +5,12 @@ import types
 
 import pytest
 
-from grader.extract import report as extract
 from grader.execute.kernel import compat
+from grader.extract import report as extract
 from grader.render import terminal
 from grader.result import ErrorInfo, Result, Status
 
 from tests.test_extract import describe_in_process
-
 
 # -- 1. compat: Convolution2D(64, (3, 3), (2, 2)) loses its strides ------------------------------
 
@@ -176,8 +175,8 @@ def test_batchnorm_over_another_axis_is_a_failed_argument_not_an_invalid_model(s
     """README: BatchNormalization ``axis`` is one of the compared arguments. ``axis=1`` (a
     channels-first habit) made ``layers.infer_one`` raise InvalidModel: the whole notebook was
     "not graded" (0 points, exit 3) instead of losing the BatchNormalization's argument."""
-    from grader.compare import structure
     from grader import layers as L
+    from grader.compare import structure
 
     def axis1(m):
         return [m[0], L.Layer(m[1].kind, {**m[1].args, "axis": 1}, m[1].name, m[1].class_name),
@@ -279,8 +278,8 @@ def test_a_layer_without_its_required_arguments_is_not_gradable_not_a_grader_fau
     ``units`` raised KeyError/TypeError in ``layers.infer_one``/the ZeroPadding2D validator,
     which ``select._scored`` does not catch: the whole result became ``internal`` (exit 5),
     even when another, valid model was there to grade."""
-    from grader.extract import select
     from grader.exceptions import NotGradable
+    from grader.extract import select
     good = _report(spec, model=spec.ref_layers)["models"][0]
     bad = dict(good, variable="other", layers=[
         {"class_name": class_name, "module": "keras.src.layers", "name": "x",
@@ -313,8 +312,8 @@ def test_a_fused_activation_is_charged_once_whatever_the_initializer(spec):
     argument but the activation, ``kernel_initializer`` included: Conv2D(64, 3, padding='same',
     activation='relu') with Keras's default initializer (the reference's Conv2D uses HeNormal)
     lost the Conv2D's argument point on top of the missing Activation's 4."""
-    from grader.compare import structure
     from grader import layers as L
+    from grader.compare import structure
 
     def fused(m, init):
         conv = L.Layer("Conv2D", {**m[0].args, "activation": "relu", "kernel_initializer": init},
@@ -334,8 +333,8 @@ def test_a_fused_activation_is_charged_once_whatever_the_initializer(spec):
 def test_the_same_wrong_architecture_in_two_spellings_is_one_cluster(spec):
     """"What counts as the same layer" says ReLU() is Activation('relu') and initializers do not
     count, but ``analytics.fingerprint`` hashed ``class_name`` and ``kernel_initializer`` too."""
-    from grader.score import cohort as analytics
     from grader import layers as L
+    from grader.score import cohort as analytics
 
     def student(relu_class, init):
         def edit(m):

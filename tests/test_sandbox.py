@@ -27,13 +27,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import api
-from grader.sandbox import cgroups
-from grader import pipeline
-from grader.sandbox import launcher as sandbox
-from grader.sandbox import seccomp
+from grader import api, pipeline
 from grader.exceptions import SandboxUnavailable
 from grader.result import Status
+from grader.sandbox import cgroups, seccomp
+from grader.sandbox import launcher as sandbox
 from grader.sandbox.launcher import SandboxLauncher
 
 from tests import adversarial as adv
@@ -289,8 +287,8 @@ def test_no_secret_reaches_any_file_or_log_the_cli_writes(host, data_file, tmp_p
              "--report", str(out / "check.html"), "--junit", str(out / "check.xml")]]
     logs = [subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120) for argv in runs]
     written = [p for p in out.rglob("*") if p.is_file()]
-    assert len(written) >= 4 and all(log.returncode in (0, 3) for log in logs), [l.stderr for l in logs]
-    for text in [p.read_text(errors="replace") for p in written] + [l.stdout + l.stderr for l in logs]:
+    assert len(written) >= 4 and all(log.returncode in (0, 3) for log in logs), [run.stderr for run in logs]
+    for text in [p.read_text(errors="replace") for p in written] + [run.stdout + run.stderr for run in logs]:
         assert_no_secret(text, host["secrets"])
 
 

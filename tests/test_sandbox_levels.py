@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import cgroups_v2
-from grader.sandbox import doctor
 from grader.exceptions import SandboxUnavailable, UsageError
+from grader.sandbox import cgroups_v2, doctor
 
 from tests.conftest import ROOT
 

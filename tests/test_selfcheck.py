@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from grader import api
-from grader.intake import data
-from grader.execute import runner as execute
-from grader.selfcheck import readiness
 from grader.exceptions import DataUnavailable
+from grader.execute import runner as execute
+from grader.intake import data
+from grader.selfcheck import readiness
 from grader.selfcheck.cells import SKIPPED, is_selfcheck_cell
 from grader.settings import Settings
 
@@ -143,8 +143,8 @@ def test_an_unusable_file_beside_the_notebook_is_not_used_and_said(kind, no_othe
 
 
 def test_the_unsandboxed_warning_says_this_is_expected_on_your_own_machine(monkeypatch):
-    from grader.sandbox import launcher as sandbox
     from grader.exceptions import SandboxUnavailable
+    from grader.sandbox import launcher as sandbox
 
     def unavailable():
         raise SandboxUnavailable("bubblewrap is not installed")

@@ -21,7 +21,7 @@ def test_grader_spec_regenerates_the_committed_spec(tmp_path, fast_settings):
     added = [spec.layers[i] for i in spec.missing]
     assert [layer["type"] for layer in added] == ["Conv2D", "BatchNormalization", "Activation", "MaxPooling2D"]
     assert added[-1]["output_shape"] == [None, 7, 7, 64]
-    assert sum(l["trainable"] + l["non_trainable"] for l in added) == 36_928 + 256
+    assert sum(row["trainable"] + row["non_trainable"] for row in added) == 36_928 + 256
     assert json.loads((folder / "spec.json").read_text())["generated"]["by"] == "grader spec"
 
 

@@ -35,6 +35,7 @@ def test_plain_keeps_tabs_and_newlines_unless_asked_for_one_line():
 def hostile_result(tmp_path_factory, spec, data_file):
     """A notebook whose cell raises an exception with escape sequences in its message."""
     from grader.settings import Settings
+
     from tests import notebooks
 
     folder = tmp_path_factory.mktemp("hostile")

@@ -13,10 +13,10 @@ import nbformat
 import pytest
 
 from grader import layers as L
-from grader.execute import runner as execute
-from grader.extract import report as extract
 from grader import pipeline
 from grader.exceptions import LimitExceeded
+from grader.execute import runner as execute
+from grader.extract import report as extract
 from grader.extract.report import ExtractedModel
 from grader.sandbox.launch import Launcher
 from grader.settings import Settings

@@ -30,12 +30,12 @@ from pathlib import Path
 from distributed import Reschedule, WorkerPlugin, get_worker
 
 from grader import __version__, api
-from grader.util.files import sha256_bytes
 from grader.batch.workers import WorkerConfig, WorkerGrader, fault_result
 from grader.exceptions import GraderError
 from grader.pipeline import source_fingerprint
 from grader.settings import Settings
 from grader.spec import Spec
+from grader.util.files import sha256_bytes
 
 #: the Dask worker resource a grading holds: one per kernel + verifier the machine can carry
 GRADING = "GRADING"

@@ -17,9 +17,9 @@ The contract every executor keeps:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from grader.settings import Settings
 from grader.spec import Spec

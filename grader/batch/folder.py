@@ -23,25 +23,21 @@ from pathlib import Path
 
 import psutil
 
-from grader import __version__
-from grader import api
+from grader import __version__, api, pipeline
+from grader.batch.executor import Task, default_size, executor_for
+from grader.batch.outdir import Lock, file_stem, preflight, student_file
+from grader.batch.outputs import Outputs, chosen
+from grader.batch.workers import BATCH_PREFIX
 from grader.exceptions import NotGradable, OutputError, UsageError
 from grader.exitcodes import ExitCode
 from grader.intake.submissions import Submission, find_submissions, read_submission, shown
-from grader.batch.outdir import Lock, file_stem, preflight, student_file
-from grader.batch.outputs import Outputs, chosen
-from grader.render import lms
-from grader.render import writers
-from grader.render import terminal
+from grader.render import lms, terminal, writers
 from grader.render.files import write_json
 from grader.render.lms import GradebookOptions
 from grader.render.progress import Progress, duration
 from grader.result import Result, Status
 from grader.settings import Settings
 from grader.spec import Spec
-from grader.batch.executor import Task, default_size, executor_for
-from grader.batch.workers import BATCH_PREFIX
-from grader import pipeline
 from grader.util.files import sha256_bytes
 
 #: memory one worker may need at once: a kernel with TensorFlow and the course data, plus the

@@ -83,7 +83,7 @@ class Lock:
         self.path = Path(out) / LOCK_FILE
         self.fd: int | None = None
 
-    def __enter__(self) -> "Lock":
+    def __enter__(self) -> Lock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except OSError as exc:

@@ -14,10 +14,10 @@ import signal
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Callable
 
 import psutil
 

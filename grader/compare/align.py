@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from grader.compare import equivalence
-from grader.compare import hints
 from grader import layers as L
+from grader.compare import equivalence, hints
 
 if TYPE_CHECKING:
     from grader.spec import Spec
@@ -51,11 +50,14 @@ def align(ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> list[tuple[int | No
     rows, i, j = [], n, m
     while i or j:
         if i and best[i][j] == best[i - 1][j] + GAP:
-            rows.append((i - 1, None)); i -= 1
+            rows.append((i - 1, None))
+            i -= 1
         elif i and j and best[i][j] == best[i - 1][j - 1] + _score(ref[i - 1], stu[j - 1]):
-            rows.append((i - 1, j - 1)); i -= 1; j -= 1
+            rows.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
         else:
-            rows.append((None, j - 1)); j -= 1
+            rows.append((None, j - 1))
+            j -= 1
     return rows[::-1]
 
 

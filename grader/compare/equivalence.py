@@ -93,7 +93,7 @@ def _commute(layers: list[L.Layer], pool_first: bool, notes: list[str]) -> list[
 
 def _pool_first(ref: list[L.LayerInfo]) -> bool:
     """The reference puts MaxPooling2D before the ReLU (and never after): use its order."""
-    pairs = list(zip(ref, ref[1:]))
+    pairs = list(zip(ref, ref[1:], strict=False))
     before = any(a.layer.kind == "MaxPooling2D" and _is_relu(b.layer) for a, b in pairs)
     after = any(_is_relu(a.layer) and b.layer.kind == "MaxPooling2D" for a, b in pairs)
     return before and not after

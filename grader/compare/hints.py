@@ -45,7 +45,7 @@ def _hw(shape) -> str:
     return f"{shape[1]}x{shape[2]}" if len(shape) == 4 else L.fmt_shape(shape)
 
 
-def arg_causes(ref: L.LayerInfo, stu: L.LayerInfo, block: list["Row"] | None = None) -> list[str]:
+def arg_causes(ref: L.LayerInfo, stu: L.LayerInfo, block: list[Row] | None = None) -> list[str]:
     """Sentences naming each argument that differs, with the fix (one per argument)."""
     e, a, kind = ref.layer.args, stu.layer.args, ref.layer.kind
     out, done = [], set()
@@ -86,7 +86,7 @@ def arg_causes(ref: L.LayerInfo, stu: L.LayerInfo, block: list["Row"] | None = N
     return out
 
 
-def _fused_activation(kind: str, wanted: str, yours: str, block: list["Row"] | None) -> str:
+def _fused_activation(kind: str, wanted: str, yours: str, block: list[Row] | None) -> str:
     if wanted != "linear":
         return f"your {kind} uses activation='{yours}'; use activation='{wanted}' in this {kind}"
     rows = block or []
@@ -102,7 +102,7 @@ def _fused_activation(kind: str, wanted: str, yours: str, block: list["Row"] | N
             f"remove activation='{yours}'")
 
 
-def fused_into_missing(row: "Row", rows: list["Row"]) -> str | None:
+def fused_into_missing(row: Row, rows: list[Row]) -> str | None:
     """A layer whose only difference is an activation that belongs to a missing Activation layer:
     one mistake (the activation in the wrong place), charged at the missing layer."""
     ref, stu = row.ref, row.stu
@@ -119,7 +119,7 @@ def fused_into_missing(row: "Row", rows: list["Row"]) -> str | None:
                  and r.ref.layer.args.get("activation") == wanted), None)
 
 
-def extra_in_block(row: "Row", rows: list["Row"]) -> str:
+def extra_in_block(row: Row, rows: list[Row]) -> str:
     """An extra layer among the layers to add: which of those are right, and what is extra."""
     added = [r for r in rows if r.to_add]
     right = [n for n, r in enumerate(added, start=1) if r.status == "match" or (
@@ -135,11 +135,13 @@ def extra_in_block(row: "Row", rows: list["Row"]) -> str:
 
 def same_args(a: L.Layer, b: L.Layer) -> bool:
     """The same kind with the same arguments that count (``NON_SEMANTIC`` ones aside)."""
-    strip = lambda layer: {k: v for k, v in layer.args.items() if k not in NON_SEMANTIC}
+    def strip(layer: L.Layer) -> dict:
+        return {k: v for k, v in layer.args.items() if k not in NON_SEMANTIC}
+
     return a.kind == b.kind and strip(a) == strip(b)
 
 
-def _same(row: "Row") -> bool:
+def _same(row: Row) -> bool:
     return same_args(row.ref.layer, row.stu.layer)
 
 
@@ -153,7 +155,7 @@ def _value(v) -> str:
     return _tuple(v) if isinstance(v, list) else repr(v)
 
 
-def for_row(row: "Row", block: list["Row"], marker: str | None = None) -> Mistake:
+def for_row(row: Row, block: list[Row], marker: str | None = None) -> Mistake:
     """The one mistake at a reference layer the student had to add; ``marker`` is the
     exercise's text where the student's code goes (named when nothing was added)."""
     ref, stu = row.ref, row.stu
@@ -175,7 +177,7 @@ def for_row(row: "Row", block: list["Row"], marker: str | None = None) -> Mistak
     return Mistake(key, f"make it {ref.layer.describe()}")
 
 
-def mistake_of(row: "Row", block: list["Row"], rows: list["Row"],
+def mistake_of(row: Row, block: list[Row], rows: list[Row],
                 marker: str | None = None) -> Mistake:
     """The mistake a row makes by itself (the hint its consequences repeat)."""
     if row.in_block and (row.to_add or row.ref is None):
@@ -194,18 +196,18 @@ def mistake_of(row: "Row", block: list["Row"], rows: list["Row"],
     return found
 
 
-def _misplaced(block: list["Row"]) -> str | None:
+def _misplaced(block: list[Row]) -> str | None:
     """A layer to add that is missing at its place but present, extra, at another."""
     extra = {r.stu.layer.kind for r in block if r.ref is None}
     return next((r.ref.layer.kind for r in block if r.to_add and r.stu is None
                  and r.ref.layer.kind in extra), None)
 
 
-def _order(block: list["Row"]) -> str:
+def _order(block: list[Row]) -> str:
     return " → ".join(r.ref.layer.describe() for r in block if r.to_add)
 
 
-def _missing(row: "Row", block: list["Row"], marker: str | None) -> Mistake:
+def _missing(row: Row, block: list[Row], marker: str | None) -> Mistake:
     kind = row.ref.layer.kind
     students = [r.stu for r in block if r.stu is not None]
     if not students:
@@ -224,7 +226,7 @@ def _missing(row: "Row", block: list["Row"], marker: str | None) -> Mistake:
                                         f"order is {_order(block)}")
 
 
-def _previous_added(row: "Row", block: list["Row"]) -> L.LayerInfo | None:
+def _previous_added(row: Row, block: list[Row]) -> L.LayerInfo | None:
     previous = None
     for r in block:
         if r is row:
@@ -234,16 +236,16 @@ def _previous_added(row: "Row", block: list["Row"]) -> L.LayerInfo | None:
     return None
 
 
-def missing_message(row: "Row", block: list["Row"]) -> str:
+def missing_message(row: Row, block: list[Row]) -> str:
     return f"no {row.ref.layer.kind} layer here: {row.ref.layer.describe()} is missing"
 
 
-def explained_by_order(row: "Row", rows: list["Row"]) -> bool:
+def explained_by_order(row: Row, rows: list[Row]) -> bool:
     """An extra layer that is really a layer to add, put in the wrong place."""
     return any(r.to_add and r.stu is None and r.ref.layer.kind == row.stu.layer.kind for r in rows)
 
 
-def difference(row: "Row") -> Mistake:
+def difference(row: Row) -> Mistake:
     """What a row differs by, as a key and in words."""
     return Mistake(difference_key(row), row_difference(row))
 
@@ -260,7 +262,7 @@ def first_arg(ref: L.LayerInfo, stu: L.LayerInfo) -> str | None:
     return next(iter(named + rest), None)
 
 
-def difference_key(row: "Row") -> str:
+def difference_key(row: Row) -> str:
     """The key of what a row differs by (``row_difference``'s mistake)."""
     ref, stu = row.ref, row.stu
     if stu is None:
@@ -275,7 +277,7 @@ def difference_key(row: "Row") -> str:
     return f"input:{ref.layer.kind}"
 
 
-def row_difference(row: "Row") -> str:
+def row_difference(row: Row) -> str:
     ref, stu = row.ref, row.stu
     if stu is None:
         return f"the reference layer {ref.layer.describe()} is missing"
@@ -299,7 +301,7 @@ def architecture_hint(problems: list[str]) -> str:
             f"the markers; first difference: {problems[0]}")
 
 
-def totals_hint(first: "Row | None") -> str:
+def totals_hint(first: Row | None) -> str:
     """``first``: the first row with a mistake of its own (``align.first_own_mistake``)."""
     if first is None:
         return "the totals follow from the layers above"

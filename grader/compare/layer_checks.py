@@ -6,9 +6,9 @@ keeps its points and names it (``follows_from``). The layers to add come from th
 """
 from __future__ import annotations
 
+from grader import layers as L
 from grader.compare import hints
 from grader.compare.align import Cause, Row, first_own_mistake, own_mistake, same_args, where
-from grader import layers as L
 from grader.result import Check
 from grader.score.checks import STRUCTURE, CheckKind, Context
 

@@ -7,9 +7,9 @@ instant check and the final grading choose the same model and give the same chec
 """
 from __future__ import annotations
 
+from grader import layers as L
 from grader.compare import align as compare
 from grader.extract import select
-from grader import layers as L
 from grader.result import Check, Result, Status, first_failed
 from grader.score import registry
 from grader.score.checks import STRUCTURE, Context

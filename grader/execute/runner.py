@@ -13,12 +13,12 @@ import secrets
 import shutil
 import signal
 import stat
-import threading
 import tempfile
+import threading
 import time
-from subprocess import DEVNULL
 from dataclasses import dataclass, field
 from pathlib import Path
+from subprocess import DEVNULL
 
 import nbformat
 from jupyter_client import AsyncKernelManager
@@ -27,11 +27,10 @@ from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from grader.execute.prepare import prepare, read_notebook
 from grader.exceptions import CellError, GraderError, KernelDied, LimitExceeded, NotGradable
-from grader import errors
-from grader.sandbox.launch import LaunchSpec, Launcher
 from grader.execute.legacy import legacy_markers
+from grader.execute.prepare import prepare, read_notebook
+from grader.sandbox.launch import Launcher, LaunchSpec
 from grader.settings import Settings
 from grader.util.files import tail
 from grader.util.text import first_line, plain
@@ -57,7 +56,7 @@ class Execution:
 class _CappedClient(NotebookClient):
     """Counts output bytes; past the budget, drops them and stops the kernel."""
 
-    def __init__(self, *args, output_limit: int, handlers: "_SignalHandlers", **kwargs) -> None:
+    def __init__(self, *args, output_limit: int, handlers: _SignalHandlers, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.output_limit = output_limit
         self.output_bytes = 0

@@ -9,11 +9,11 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from grader.extract import graph
-from grader import layers as L
 from grader import errors
+from grader import layers as L
 from grader.errors import ErrorKind
 from grader.exceptions import DisallowedLayer, InvalidModel, NoModel, NotGradable
+from grader.extract import graph
 
 MAX_LAYERS = 200
 MAX_MODELS = 20

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from grader import layers as L
 from grader.compare import align as compare
 from grader.compare import equivalence
-from grader.extract import report as extract
-from grader import layers as L
 from grader.exceptions import ModelTooLarge, NotGradable
+from grader.extract import report as extract
 from grader.spec import Spec
 
 MAX_LISTED = 20

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-import warnings
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 from grader.exceptions import DataUnavailable

@@ -19,8 +19,14 @@ from pathlib import Path
 
 from grader import errors
 from grader.errors import ErrorKind
-from grader.exceptions import (GraderError, InvalidNotebook, NotARegularFile, SubmissionMissing,
-                               Unreadable, UsageError)
+from grader.exceptions import (
+    GraderError,
+    InvalidNotebook,
+    NotARegularFile,
+    SubmissionMissing,
+    Unreadable,
+    UsageError,
+)
 
 NOTEBOOK = ".ipynb"
 LINK_ADVICE = errors.LINK_INSTEAD_OF_NOTEBOOK

@@ -7,8 +7,20 @@ table (``builders``), so a layer kind or argument is added in one place, here.
 """
 from __future__ import annotations
 
-from grader.layers.validators import (activation, axis, boolean, channels_last, choice,
-                                      initializer, integer, number, padding2d, pair, rate, shape)
+from grader.layers.validators import (
+    activation,
+    axis,
+    boolean,
+    channels_last,
+    choice,
+    initializer,
+    integer,
+    number,
+    padding2d,
+    pair,
+    rate,
+    shape,
+)
 
 _CONV = {"filters": integer, "kernel_size": pair, "strides": pair, "padding": choice("valid", "same"),
          "dilation_rate": pair, "groups": lambda v: integer(v, 1, 1), "use_bias": boolean,

@@ -7,7 +7,8 @@ caller turns into an ``InvalidModel`` naming the layer and the argument.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 ACTIVATIONS = frozenset({
     "linear", "relu", "softmax", "sigmoid", "tanh", "elu", "selu", "softplus", "softsign",

@@ -6,8 +6,8 @@ stays text for the template's autoescape.
 """
 from __future__ import annotations
 
-from grader.score.cohort import Cohort, Group
 from grader.render import plots
+from grader.score.cohort import Cohort, Group
 
 CATEGORIES = {"limit": "limit", "recognised": "cause recognised (environment, versions, cell order)",
               "notebook": "notebook", "grader": "grader fault"}

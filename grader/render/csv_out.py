@@ -10,9 +10,9 @@ import csv
 import io
 from pathlib import Path
 
-from grader.result import Result
 from grader.render import writers
 from grader.render.files import write_text
+from grader.result import Result
 
 COLUMNS = ("student", "score", "max_score", "status", "first_failed")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")

@@ -21,10 +21,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from grader.result import Check, Result
 from grader.render import writers
 from grader.render.files import json_text, write_json
 from grader.render.junit import GRADING_CASE
+from grader.result import Check, Result
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 #: the check categories a visibility can be set for (``grading``: the not-graded test)

@@ -17,12 +17,10 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from grader.score.cohort import cohort
-from grader.result import Result
-from grader.render import cohort_view
-from grader.render import view
-from grader.render import writers
+from grader.render import cohort_view, view, writers
 from grader.render.files import write_text
+from grader.result import Result
+from grader.score.cohort import cohort
 
 INDEX_FILE = "index.html"
 

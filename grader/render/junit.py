@@ -15,9 +15,9 @@ import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.result import Check, Result
 from grader.render import writers
 from grader.render.files import write_text
+from grader.result import Check, Result
 
 NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 GRADING_CASE = "notebook can be graded"

@@ -21,10 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.exceptions import UsageError
-from grader.result import GRADER_FAULTS, Result
-from grader.render.roster import ID_COLUMNS, NAME_COLUMNS, Matching, Roster, match, read_mapping, read_roster
 from grader.render.csv_out import safe_cell
 from grader.render.files import write_text
+from grader.render.roster import (
+    ID_COLUMNS,
+    NAME_COLUMNS,
+    Matching,
+    Roster,
+    match,
+    read_mapping,
+    read_roster,
+)
+from grader.result import GRADER_FAULTS, Result
 from grader.util.text import plain
 
 SYSTEMS = ("canvas", "moodle")

@@ -72,7 +72,7 @@ def curves(history: dict | None, accuracy_range: list | None = None) -> str | No
     if not found:
         return None
     fig, axes = _figure(4.2 * len(found), 3.0, len(found))
-    for ax, (family, lines) in zip(axes, found.items()):
+    for ax, (family, lines) in zip(axes, found.items(), strict=False):
         for label, color, marker in (("training", TRAIN_COLOR, "o"), ("validation", VAL_COLOR, "s")):
             if label in lines:
                 ys = lines[label]

@@ -52,7 +52,7 @@ def _without_at_blocks(css: str) -> str:
     return css
 
 
-def context(sc: "SelfCheck") -> dict:
+def context(sc: SelfCheck) -> dict:
     r = sc.result
     return {"r": r, "verdict": view.verdict(r), "added": view.added_layers(r),
             "summary": view.plain(r.summary), "error": view.error(r),
@@ -60,12 +60,12 @@ def context(sc: "SelfCheck") -> dict:
             "other_models": view.other_models(r), "seconds": sc.seconds}
 
 
-def render_html(sc: "SelfCheck") -> str:
+def render_html(sc: SelfCheck) -> str:
     template = environment().get_template("selfcheck.html.j2")
     return template.render(style=Markup(scoped_style()), **context(sc))
 
 
-def render_text(sc: "SelfCheck") -> str:
+def render_text(sc: SelfCheck) -> str:
     """The same content as lines: verdict, "Fix first", each failed check with its hint, notes."""
     r, v = sc.result, view.verdict(sc.result)
     lines = [f"Self-check (structure only): {v['word']}  {v['score']}/{v['max_score']} points"

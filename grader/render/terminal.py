@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import textwrap
 
-from grader.score.cohort import mistake_words
 from grader.result import Result, Status
+from grader.score.cohort import mistake_words
 from grader.util.text import plain
 
 COLORS = {Status.PASSED: "32", Status.FAILED: "31", Status.ERROR: "35", Status.TIMEOUT: "33"}

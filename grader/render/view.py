@@ -12,9 +12,9 @@ from typing import Any
 
 from grader import layers as L
 from grader.compare.layer_checks import ASPECTS
-from grader.score.cohort import mistake_words
-from grader.result import Check, Result, Status
 from grader.render import plots
+from grader.result import Check, Result, Status
+from grader.score.cohort import mistake_words
 from grader.util.text import plain
 
 FAILED_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")
@@ -194,7 +194,9 @@ def _gauge(measured: float | None, rng) -> dict | None:
     """Positions (0–100) for the inline bar that shows the accuracy against its range."""
     if measured is None or rng is None:
         return None
-    pct = lambda x: round(100 * min(max(x, 0.0), 1.0), 2)
+    def pct(x: float) -> float:
+        return round(100 * min(max(x, 0.0), 1.0), 2)
+
     return {"lo": pct(rng[0]), "width": round(pct(min(rng[1], 1.0)) - pct(rng[0]), 2),
             "at": pct(measured), "inside": rng[0] <= measured <= rng[1]}
 

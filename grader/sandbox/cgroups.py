@@ -42,7 +42,7 @@ class Group:
         self.paths = {c: ROOT / c / name for c in REQUIRED + OPTIONAL if (ROOT / c / "cgroup.procs").is_file()}
 
     @classmethod
-    def create(cls, tag: str, memory_bytes: int, max_pids: int, cpus: float = 0.0) -> "Group":
+    def create(cls, tag: str, memory_bytes: int, max_pids: int, cpus: float = 0.0) -> Group:
         """A new group ``grader-<pid>-<tag>``; ``tag`` must be unique among this grader's."""
         group = cls(f"{PREFIX}{os.getpid()}-{tag}")
         try:

@@ -92,7 +92,7 @@ class Group:
 
     @classmethod
     def create(cls, base: Path, tag: str, memory_bytes: int, max_pids: int,
-               cpus: float = 0.0) -> "Group":
+               cpus: float = 0.0) -> Group:
         """A new group ``grader-<pid>-<tag>`` under ``base`` (prepared), with its limits."""
         group = cls(base / f"{PREFIX}{os.getpid()}-{tag}")
         try:

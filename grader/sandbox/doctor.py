@@ -24,9 +24,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.sandbox import cgroups
-from grader.sandbox import cgroups_v2
 from grader.exceptions import SandboxUnavailable, UsageError
+from grader.sandbox import cgroups, cgroups_v2
 
 FORCE_VAR = "GRADER_CGROUPS"
 FORCED = ("v1", "v2", "none")

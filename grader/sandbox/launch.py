@@ -6,10 +6,11 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from grader.settings import Settings
 
@@ -36,7 +37,7 @@ class LaunchSpec:
     death_reason: Callable[[], str | None] = field(default=lambda: None)
     #: after a failure (optionally given the error), the sandbox limit (memory, processes, disk,
     #: CPU) that caused it, if any
-    limit_hit: Callable[..., "LimitExceeded | None"] = field(default=lambda exc=None: None)
+    limit_hit: Callable[..., LimitExceeded | None] = field(default=lambda exc=None: None)
 
 
 def minimal_env(settings: Settings, home: str) -> dict[str, str]:

@@ -28,19 +28,25 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Iterator, Sequence
+from typing import ClassVar
 
-from grader.sandbox import cgroups
-from grader.sandbox import cgroups_none
-from grader.sandbox import cgroups_v2
-from grader.sandbox import doctor
 from grader.exceptions import CellError, GraderError, LimitExceeded, SandboxUnavailable
-from grader.sandbox.launch import LaunchSpec, Launcher, minimal_env
-from grader.sandbox.argv import (KERNEL_CWD, KERNEL_HOME, KERNEL_OUT, Layout, bwrap_argv, python_roots,
-                           scope_env, systemd_scope)
+from grader.sandbox import cgroups, cgroups_none, cgroups_v2, doctor
+from grader.sandbox.argv import (
+    KERNEL_CWD,
+    KERNEL_HOME,
+    KERNEL_OUT,
+    Layout,
+    bwrap_argv,
+    python_roots,
+    scope_env,
+    systemd_scope,
+)
+from grader.sandbox.launch import Launcher, LaunchSpec, minimal_env
 from grader.settings import Settings
 
 UID_BASE, UID_SPAN = 1_900_000_000, 100_000_000
@@ -73,7 +79,7 @@ class SandboxLauncher(Launcher):
         self.sessions: list[SessionRecord] = []
 
     @classmethod
-    def create(cls, forced: str | None = None) -> "SandboxLauncher":
+    def create(cls, forced: str | None = None) -> SandboxLauncher:
         """A launcher at the strongest level here (or ``forced``: ``v1``, ``v2``, ``none``; by
         default ``$GRADER_CGROUPS``), or ``SandboxUnavailable`` saying what to enable."""
         offer = doctor.survey(forced)

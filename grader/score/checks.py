@@ -31,8 +31,8 @@ class Context:
     reference's (``comparison``), and the verification training if it ran (``training``, with
     the verifier's own accuracy ``Check`` in ``verification``)."""
 
-    spec: "Spec"
-    comparison: "Comparison | None" = None
+    spec: Spec
+    comparison: Comparison | None = None
     training: dict | None = None
     verification: Check | None = None
 
@@ -46,7 +46,7 @@ class CheckKind:
     def __init__(self, points: Any) -> None:
         self.points = points
 
-    def max_points(self, spec: "Spec", verified: bool) -> float:
+    def max_points(self, spec: Spec, verified: bool) -> float:
         """The most this check can give; ``verified=False``: without the verification training."""
         return float(self.points)
 

@@ -14,9 +14,9 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
+from grader.advice import GENERIC
 from grader.compare import mistakes
 from grader.compare.hints import NON_SEMANTIC
-from grader.advice import GENERIC
 from grader.result import Result, Status
 
 COURSE_FILE = "course.json"

@@ -22,7 +22,7 @@ KINDS: dict[str, type[CheckKind]] = {k.kind: k for k in (AddedLayers, Architectu
                                                          Accuracy)}
 
 
-def declared(spec: "Spec") -> list[CheckKind]:
+def declared(spec: Spec) -> list[CheckKind]:
     """The spec's checks as objects, in the declared order; an unknown kind is a spec error."""
     out = []
     for entry in spec.checks:
@@ -34,7 +34,7 @@ def declared(spec: "Spec") -> list[CheckKind]:
     return out
 
 
-def max_score(spec: "Spec", verified: bool = True) -> float:
+def max_score(spec: Spec, verified: bool = True) -> float:
     """The sum of the declared checks' maximum points."""
     return float(sum(check.max_points(spec, verified) for check in declared(spec)))
 
@@ -45,6 +45,6 @@ def run(context: Context, stage: str) -> list[Check]:
             for check in kind.run(context)]
 
 
-def declares(spec: "Spec", stage: str) -> bool:
+def declares(spec: Spec, stage: str) -> bool:
     """Whether any declared check runs at ``stage`` (no accuracy check: no training needed)."""
     return any(kind.stage == stage for kind in declared(spec))

@@ -1,7 +1,7 @@
 """Installed library versions, as results and the verification memo record them."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 
 
@@ -10,7 +10,7 @@ def package_versions(*names: str) -> dict[str, str | None]:
     return dict(_versions(names))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _versions(names: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
     """Cached: the versions of a running process do not change, and a batch asks once per
     submission."""

@@ -13,9 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from grader.exceptions import UsageError
 from grader.settings import Settings

@@ -66,13 +66,13 @@ class Verifier:
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _stop, [None])
 
-    def __enter__(self) -> "Verifier":
+    def __enter__(self) -> Verifier:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def start(self) -> "Verifier":
+    def start(self) -> Verifier:
         if self._worker is None or not self._worker.alive():
             self._worker = WorkerProcess(self.settings)
             self._finalizer.detach()

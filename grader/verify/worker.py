@@ -189,8 +189,8 @@ def _memory_error(job: dict) -> dict:
 
 def configure(threads: int) -> dict:
     """Import TensorFlow once, with deterministic ops and the configured thread counts."""
-    import tensorflow as tf
     import keras
+    import tensorflow as tf
 
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
