@@ -28,10 +28,10 @@ DEFAULT_EXERCISE = "cnn2"
 REFERENCE_ROOT = Path(__file__).resolve().parent.parent / "reference"
 PACKAGED_ROOT = Path(__file__).resolve().parent / "exercises"
 #: the checks of an exercise that declares none (kind and points; see ``grader.score.checks``)
-DEFAULT_CHECKS = [{"kind": "added_layers",
-                   "points": {"type": 1, "args": 1, "output_shape": 1, "params": 1}},
-                  {"kind": "architecture", "points": 2}, {"kind": "totals", "points": 1},
-                  {"kind": "accuracy", "points": 3}]
+DEFAULT_CHECKS: list[dict] = [
+    {"kind": "added_layers", "points": {"type": 1, "args": 1, "output_shape": 1, "params": 1}},
+    {"kind": "architecture", "points": 2}, {"kind": "totals", "points": 1},
+    {"kind": "accuracy", "points": 3}]
 #: an older exercise's ``"points"`` object: its names, in the order its checks were made, and
 #: the kinds they are now
 LEGACY_KINDS = {"missing_layer": "added_layers", "architecture": "architecture",

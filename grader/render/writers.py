@@ -75,13 +75,17 @@ class Writer:
 
     def render_one(self, result: Result, context: Context) -> str:
         """The document about one result (a course of one where the format has no other)."""
-        return self.one(result, context) if self.one else self.course([result], context)
+        if self.one is not None:
+            return self.one(result, context)
+        assert self.course is not None  # register() refuses a writer that renders nothing
+        return self.course([result], context)
 
     def write_one(self, result: Result, path: Path, context: Context = Context()) -> Path:
         return write_text(Path(path), self.render_one(result, context))
 
     def write_course(self, results: list[Result], path: Path,
                      context: Context = Context()) -> Path:
+        assert self.course is not None, f"{self.name} writes no course document"
         return write_text(Path(path), self.course(results, context))
 
 
