@@ -66,32 +66,38 @@ kernel_size = (3, 3)
 input_shape = (img_rows, img_cols, 1)
 pool_size = (2, 2)"""
 
-MODEL_HEAD = """\
-### a deeper CNN model
-name = 'cnn2'
+def model_head(name: str, filters: tuple[int, int, int], title: str = "a deeper CNN model") -> str:
+    """The model cell up to the students' marker: two conv blocks, pooling, a third conv block."""
+    first, second, third = filters
+    return f"""\
+### {title}
+name = '{name}'
 model = Sequential()
 model.add(Input(shape=input_shape))
-model.add(Conv2D(32, kernel_size, kernel_initializer='he_normal', padding='same'))
+model.add(Conv2D({first}, kernel_size, kernel_initializer='he_normal', padding='same'))
 model.add(BatchNormalization())
 model.add(Activation('relu'))
-model.add(Conv2D(32, kernel_size, kernel_initializer='he_normal', padding='same'))
+model.add(Conv2D({second}, kernel_size, kernel_initializer='he_normal', padding='same'))
 model.add(BatchNormalization())
 model.add(Activation('relu'))
 
 model.add(MaxPooling2D(pool_size=pool_size))
 
-model.add(Conv2D(64, kernel_size, kernel_initializer='he_normal', padding='same'))
+model.add(Conv2D({third}, kernel_size, kernel_initializer='he_normal', padding='same'))
 model.add(BatchNormalization())
 model.add(Activation('relu'))
 
 # here is your code coming:
 """
 
-MODEL_TAIL = """
+
+def model_tail(dense: int) -> str:
+    """The model cell after the students' code: the dense head, softmax, compile."""
+    return f"""
 # end of your code
 
 model.add(Flatten())
-model.add(Dense(200, kernel_initializer='he_normal'))
+model.add(Dense({dense}, kernel_initializer='he_normal'))
 model.add(BatchNormalization())
 model.add(Dropout(0.3))
 model.add(Activation('relu'))
@@ -99,6 +105,10 @@ model.add(Dense(nb_classes, kernel_initializer='he_normal'))
 model.add(Activation('softmax'))
 
 model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])"""
+
+
+MODEL_HEAD = model_head("cnn2", (32, 32, 64))
+MODEL_TAIL = model_tail(200)
 
 FIT = """\
 history = model.fit(X_train, Y_train, batch_size=batch_size, epochs=nb_epoch,

@@ -13,44 +13,14 @@ from __future__ import annotations
 
 import nbformat
 
-from tests.notebooks import ROOT, course_notebook, write
+from tests.notebooks import ROOT, course_notebook, model_head, model_tail, write
 
 EXERCISE = "cnn2_2018"
 FOLDER = ROOT / "reference" / EXERCISE
 
-MODEL_HEAD = """\
-### a deeper CNN model (the 2018 edition: fewer filters, a smaller dense layer)
-name = 'cnn2_2018'
-model = Sequential()
-model.add(Input(shape=input_shape))
-model.add(Conv2D(8, kernel_size, kernel_initializer='he_normal', padding='same'))
-model.add(BatchNormalization())
-model.add(Activation('relu'))
-model.add(Conv2D(8, kernel_size, kernel_initializer='he_normal', padding='same'))
-model.add(BatchNormalization())
-model.add(Activation('relu'))
-
-model.add(MaxPooling2D(pool_size=pool_size))
-
-model.add(Conv2D(16, kernel_size, kernel_initializer='he_normal', padding='same'))
-model.add(BatchNormalization())
-model.add(Activation('relu'))
-
-# here is your code coming:
-"""
-
-MODEL_TAIL = """
-# end of your code
-
-model.add(Flatten())
-model.add(Dense(40, kernel_initializer='he_normal'))
-model.add(BatchNormalization())
-model.add(Dropout(0.3))
-model.add(Activation('relu'))
-model.add(Dense(nb_classes, kernel_initializer='he_normal'))
-model.add(Activation('softmax'))
-
-model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])"""
+MODEL_HEAD = model_head(EXERCISE, (8, 8, 16), title="a deeper CNN model (the 2018 edition: "
+                        "fewer filters, a smaller dense layer)")
+MODEL_TAIL = model_tail(40)
 
 SOLUTION = """\
 model.add(Conv2D(16, kernel_size, kernel_initializer='he_normal', padding='same'))
