@@ -1,0 +1,74 @@
+"""What a Dask worker and the coordinator keep between a batch's tasks, tested without a cluster:
+the worker's graders (each a verification subprocess holding TensorFlow) never outnumber its
+``GRADING`` slots, whichever of its threads runs a task.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import pytest
+
+from grader.settings import Settings
+
+pytest.importorskip("distributed")
+
+
+class FakeWorkerGrader:
+    """Stands for ``WorkerGrader``: counts how many exist, grades nothing."""
+
+    built: list[FakeWorkerGrader] = []
+
+    def __init__(self, config) -> None:
+        self.grader = SimpleNamespace(verifier=SimpleNamespace(memo={}))
+        FakeWorkerGrader.built.append(self)
+
+    def grade(self, student: str, notebook) -> dict:
+        time.sleep(0.01)
+        return {"submission": student}
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_worker(monkeypatch):
+    """``grade_task`` on a worker with 16 threads and 2 ``GRADING`` slots; no kernel, no TF."""
+    from grader.batch import dask_worker
+
+    worker = SimpleNamespace(address="tcp://fake:1",
+                             state=SimpleNamespace(nthreads=16, total_resources={"GRADING": 2}))
+    spec = SimpleNamespace(sha256="exercise-sha", path="spec.json")
+    monkeypatch.setattr(dask_worker, "get_worker", lambda: worker)
+    monkeypatch.setattr(dask_worker, "WorkerGrader", FakeWorkerGrader)
+    monkeypatch.setattr(dask_worker.Spec, "load", staticmethod(lambda folder: spec))
+    monkeypatch.setattr(dask_worker.api, "resolve_data", lambda spec, path: "data")
+    FakeWorkerGrader.built = []
+    yield dask_worker
+    dask_worker.close_all()
+
+
+def payload(dask_worker, student: str) -> dict:
+    from grader.util.files import sha256_bytes
+
+    return {"student": student, "name": f"{student}.ipynb", "notebook": b"{}",
+            "sha256": sha256_bytes(b"{}"), "grader": dask_worker.identity(),
+            "settings": Settings()}
+
+
+def test_a_worker_with_more_threads_than_slots_holds_no_more_graders_than_slots(fake_worker):
+    exercise = {"files": {}, "sha256": "exercise-sha"}
+    slots = threading.Semaphore(2)  # what the scheduler's GRADING=2 allows at once
+    threads: set[int] = set()
+
+    def task(number: int) -> None:
+        with slots:
+            threads.add(threading.get_ident())
+            fake_worker.grade_task(payload(fake_worker, f"s{number}"), exercise, {})
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(task, range(48)))
+    assert len(threads) > 2  # the tasks did run on many of the worker's threads
+    assert 1 <= len(FakeWorkerGrader.built) <= 2
