@@ -66,9 +66,30 @@ def test_a_worker_with_more_threads_than_slots_holds_no_more_graders_than_slots(
     def task(number: int) -> None:
         with slots:
             threads.add(threading.get_ident())
-            fake_worker.grade_task(payload(fake_worker, f"s{number}"), exercise, {})
+            fake_worker.grade_task(payload(fake_worker, f"s{number}"), exercise, [])
 
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(task, range(48)))
     assert len(threads) > 2  # the tasks did run on many of the worker's threads
     assert 1 <= len(FakeWorkerGrader.built) <= 2
+
+
+def test_the_memo_reaches_tasks_in_few_layers_and_each_training_travels_few_times():
+    from grader.batch.memo_layers import MemoLayers
+
+    sent: list[dict] = []
+    layers = MemoLayers(lambda entries: sent.append(dict(entries)) or len(sent) - 1)
+    trainings = 200
+    for number in range(trainings):  # the memo grows by one training at a time
+        layers.add({f"arch{number}": {"val_accuracy": number / trainings}})
+        seen = {}
+        for handle in layers.handles():  # what a task submitted now is handed
+            seen.update(sent[handle])
+        assert sorted(seen) == sorted(f"arch{n}" for n in range(number + 1))
+        assert len(layers.handles()) <= 8  # log2(200) + 1: a task depends on few futures
+    times_sent = {key: sum(key in entries for entries in sent) for key in seen}
+    assert max(times_sent.values()) <= 14  # log1.5(200) + 1 (full snapshots: up to 200 times)
+    assert sum(times_sent.values()) < trainings * (trainings + 1) / 2 / 5
+    before = len(sent)
+    layers.add({"arch0": {"val_accuracy": 1.0}})  # known already: nothing new is sent
+    assert len(sent) == before

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader.batch.executor import Executor, Task
+from grader.batch.memo_layers import MemoLayers
 from grader.batch.workers import fault_result, task_deadline
 from grader.exceptions import GraderError, UsageError
 from grader.settings import Settings
@@ -45,7 +46,7 @@ class DaskExecutor(Executor):
                  on_result: Callable[[Task, dict], None],
                  on_tick: Callable[[], None] = lambda: None) -> None:
         super().__init__(size, spec, data_file, settings, on_result, on_tick)
-        self.memo: dict[str, dict] = {}
+        self.memo: MemoLayers | None = None  # the trainings tasks returned (made in _grade)
         self.inflight: dict = {}  # future -> (task, when it was submitted)
         self.reported = 0
         self.deadline = task_deadline(settings) + settings.cluster_timeout
@@ -66,17 +67,15 @@ class DaskExecutor(Executor):
         from grader.batch.dask_worker import GRADING, grade_task
 
         exercise = send(client, exercise_files(self.spec))
-        memo_future, memo_size = None, -1
+        self.memo = MemoLayers(lambda entries: send(client, entries))
         inflight = self.inflight
         batch, number = uuid.uuid4().hex[:8], 0
         lost_since: float | None = None
         while pending or inflight:
             while pending and len(inflight) < self.size:
-                if memo_size != len(self.memo):  # a new snapshot, moved once per worker
-                    memo_future = send(client, dict(self.memo))
-                    memo_size = len(self.memo)
                 task, number = pending.popleft(), number + 1
-                future = client.submit(grade_task, self._payload(task), exercise, memo_future,
+                future = client.submit(grade_task, self._payload(task), exercise,
+                                       self.memo.handles(),
                                        key=f"grade-{batch}-{number}", resources={GRADING: 1},
                                        pure=False, retries=0)
                 inflight[future] = (task, time.monotonic())
@@ -113,11 +112,10 @@ class DaskExecutor(Executor):
 
     def _learn(self, memo) -> None:
         """Keep the trainings a task returned (plain JSON from the grader's own verifier)."""
-        if isinstance(memo, dict):
-            for key, training in memo.items():
-                if isinstance(key, str) and isinstance(training, dict) \
-                        and "val_accuracy" in training:
-                    self.memo.setdefault(key, training)
+        if isinstance(memo, dict) and self.memo is not None:
+            self.memo.add({key: training for key, training in memo.items()
+                           if isinstance(key, str) and isinstance(training, dict)
+                           and "val_accuracy" in training})
 
     def _report(self, task: Task, result: dict) -> None:
         if isinstance(result.get("spec"), dict) and "path" in result["spec"]:

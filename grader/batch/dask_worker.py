@@ -161,14 +161,15 @@ _pool = GraderPool()
 
 
 def constant(value):
-    """A value the coordinator hands to many tasks (the exercise, the memo snapshot)."""
+    """A value the coordinator hands to many tasks (the exercise, a layer of the memo)."""
     return value
 
 
 # -- the task ------------------------------------------------------------------------------------
 
-def grade_task(payload: dict, exercise: dict, memo: dict) -> str:
-    """Grade ``payload``'s notebook; a JSON string ``{"result": …, "memo": {key: training}}``."""
+def grade_task(payload: dict, exercise: dict, memo: list[dict]) -> str:
+    """Grade ``payload``'s notebook; a JSON string ``{"result": …, "memo": {key: training}}``.
+    ``memo`` is the coordinator's trainings so far, in layers (``grader.batch.memo_layers``)."""
     if identity() != payload["grader"]:  # a refused worker still closing: not here
         raise Reschedule()
     student = payload["student"]
@@ -184,7 +185,7 @@ def grade_task(payload: dict, exercise: dict, memo: dict) -> str:
         _pool.release(key, (grader, spec))
 
 
-def _grade(payload: dict, grader: WorkerGrader, spec: Spec, memo: dict) -> str:
+def _grade(payload: dict, grader: WorkerGrader, spec: Spec, memo: list[dict]) -> str:
     student = payload["student"]
     if sha256_bytes(payload["notebook"]) != payload["sha256"]:
         result = fault_result(student, spec, f"worker {_where()}: the notebook arrived damaged "
@@ -231,7 +232,7 @@ def _exercise_folder(exercise: dict) -> Path:
     return folder
 
 
-def _seed(grader: WorkerGrader, memo: dict):
+def _seed(grader: WorkerGrader, memo: list[dict]):
     """Trainings other workers did, put in this grader's verifier before it grades."""
     if grader.grader is None:
         try:
@@ -240,8 +241,9 @@ def _seed(grader: WorkerGrader, memo: dict):
             return None
     verifier = grader.grader.verifier if grader.grader else None
     if verifier is not None:
-        for key, training in memo.items():
-            verifier.memo.setdefault(key, training)
+        for layer in memo:
+            for key, training in layer.items():
+                verifier.memo.setdefault(key, training)
     return verifier
 
 
