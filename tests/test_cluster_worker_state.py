@@ -93,3 +93,38 @@ def test_the_memo_reaches_tasks_in_few_layers_and_each_training_travels_few_time
     before = len(sent)
     layers.add({"arch0": {"val_accuracy": 1.0}})  # known already: nothing new is sent
     assert len(sent) == before
+
+
+class FakeFuture:
+    def __init__(self, key: str) -> None:
+        self.key, self.cancelled = key, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def test_a_task_queued_for_a_slot_gets_its_full_time_once_it_starts_on_a_worker(
+        spec, monkeypatch):
+    from grader.batch import dask_executor
+    from grader.batch.executor import Task
+
+    reported: dict[str, dict] = {}
+    settings = Settings(cluster="tcp://127.0.0.1:1")
+    executor = dask_executor.DaskExecutor(
+        1, spec, spec.path, settings, lambda task, result: reported.update({task.student: result}))
+    limit = executor.deadline
+    clock = [1000.0]
+    monkeypatch.setattr(dask_executor.time, "monotonic", lambda: clock[0])
+    queued, stuck = FakeFuture("grade-x-2"), FakeFuture("grade-x-1")
+    executor.inflight = {stuck: (Task("stuck", spec.path), 1000.0),
+                         queued: (Task("queued", spec.path), 1000.0)}
+    clock[0] = 1000.0 + limit - 10
+    executor.on_start("grade-x-2")  # "stuck" holds no slot; "queued" waited, now runs
+    clock[0] = 1000.0 + limit + 10  # past the limit counted from submission, not from the start
+    executor._expire(executor.inflight)
+    assert "queued" not in reported and queued in executor.inflight and not queued.cancelled
+    assert "stuck" not in reported  # the cluster moved on (a task started) within the limit
+    clock[0] = 1000.0 + 2 * limit - 5  # "queued" is past its limit counted from its start
+    executor._expire(executor.inflight)
+    assert reported["queued"]["error"]["kind"] and queued.cancelled
+    assert reported["stuck"]["exit_code"] == 5  # nothing started or ended for the whole limit

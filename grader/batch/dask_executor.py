@@ -48,6 +48,8 @@ class DaskExecutor(Executor):
         super().__init__(size, spec, data_file, settings, on_result, on_tick)
         self.memo: MemoLayers | None = None  # the trainings tasks returned (made in _grade)
         self.inflight: dict = {}  # future -> (task, when it was submitted)
+        self.started: dict[str, float] = {}  # task key -> when a worker last started it
+        self.progress = 0.0  # when a task last started or ended on the cluster
         self.reported = 0
         self.deadline = task_deadline(settings) + settings.cluster_timeout
 
@@ -64,8 +66,9 @@ class DaskExecutor(Executor):
         _close(client, self.settings.cluster_timeout)
 
     def _grade(self, client, pending: deque[Task]) -> None:
-        from grader.batch.dask_worker import GRADING, grade_task
+        from grader.batch.dask_worker import GRADING, START_TOPIC, grade_task
 
+        client.subscribe_topic(START_TOPIC, lambda event: self.on_start(event[1]))
         exercise = send(client, exercise_files(self.spec))
         self.memo = MemoLayers(lambda entries: send(client, entries))
         inflight = self.inflight
@@ -74,25 +77,33 @@ class DaskExecutor(Executor):
         while pending or inflight:
             while pending and len(inflight) < self.size:
                 task, number = pending.popleft(), number + 1
-                future = client.submit(grade_task, self._payload(task), exercise,
-                                       self.memo.handles(),
-                                       key=f"grade-{batch}-{number}", resources={GRADING: 1},
+                key = f"grade-{batch}-{number}"
+                future = client.submit(grade_task, self._payload(task, key), exercise,
+                                       self.memo.handles(), key=key, resources={GRADING: 1},
                                        pure=False, retries=0)
                 inflight[future] = (task, time.monotonic())
+                self.progress = self.progress or time.monotonic()
             for future in [f for f in inflight if f.done()]:
                 task, _ = inflight.pop(future)
+                self.progress = time.monotonic()
                 self._report(task, self._outcome(client, future, task))
             self._expire(inflight)
             lost_since = self._connected(client, lost_since)
             self.on_tick()
             time.sleep(POLL_SECONDS)
 
-    def _payload(self, task: Task) -> dict:
+    def on_start(self, key) -> None:
+        """A worker started the task ``key`` (its ``START_TOPIC`` event; in the client's thread):
+        its deadline counts from now, not from its submission (queue time is not its own)."""
+        self.started[str(key)] = self.progress = time.monotonic()
+
+    def _payload(self, task: Task, key: str) -> dict:
         from grader.batch.dask_worker import identity
         from grader.util.files import sha256_bytes
 
         data = Path(task.notebook).read_bytes()
-        return {"student": task.student, "name": Path(task.notebook).name, "notebook": data,
+        return {"key": key, "student": task.student, "name": Path(task.notebook).name,
+                "notebook": data,
                 "sha256": sha256_bytes(data), "grader": identity(),
                 "settings": self.settings.with_(data_path=None, cluster=None)}
 
@@ -127,7 +138,7 @@ class DaskExecutor(Executor):
         """A task far past every limit of its submission gets a grader fault (a re-run retries)."""
         now = time.monotonic()
         for future, (task, since) in list(inflight.items()):
-            if now - since > self.deadline:
+            if overdue(now, since, self.started.get(future.key), self.progress, self.deadline):
                 inflight.pop(future)
                 future.cancel()
                 self._report(task, fault_result(task.student, self.spec, "the cluster returned no "
@@ -147,6 +158,16 @@ class DaskExecutor(Executor):
         return GraderError(f"lost the cluster at {self.settings.cluster} ({why}); the "
                            f"{self.reported} results graded so far are saved: run the same "
                            "command again to grade the rest")
+
+
+def overdue(now: float, submitted: float, started: float | None, progress: float,
+            deadline: float) -> bool:
+    """A task is overdue ``deadline`` s after a worker started it; one still waiting for a slot
+    only when the cluster made no progress (no task started or ended) for that long, as when
+    every worker with a ``GRADING`` slot is gone or hung."""
+    if started is not None:
+        return now - started > deadline
+    return now - max(submitted, progress) > deadline
 
 
 # -- talking to the cluster ------------------------------------------------------------------------

@@ -43,6 +43,9 @@ from grader.util.files import sha256_bytes
 GRADING = "GRADING"
 #: memory one grading may need at once (as ``grader.batch.folder.WORKER_MEMORY_BYTES``)
 SLOT_BYTES = 2 * 1024**3
+#: the Dask event a task logs when it starts on a worker (its key): the coordinator's clock
+#: for the task's deadline starts then, not while it waits for a slot
+START_TOPIC = "cnn-grader-start"
 logger = logging.getLogger("grader.batch")
 
 _lock = threading.Lock()
@@ -172,6 +175,7 @@ def grade_task(payload: dict, exercise: dict, memo: list[dict]) -> str:
     ``memo`` is the coordinator's trainings so far, in layers (``grader.batch.memo_layers``)."""
     if identity() != payload["grader"]:  # a refused worker still closing: not here
         raise Reschedule()
+    _started(payload.get("key"))
     student = payload["student"]
     key, slots, build = _grader_for(exercise, payload["settings"])
     try:
@@ -251,6 +255,14 @@ def _learned(verifier, before: set) -> dict:
     if verifier is None:
         return {}
     return {k: v for k, v in verifier.memo.items() if k not in before and isinstance(v, dict)}
+
+
+def _started(key) -> None:
+    """Tell the coordinator that this task runs now (a lost event costs nothing but time)."""
+    try:
+        get_worker().log_event(START_TOPIC, str(key))
+    except Exception:
+        pass
 
 
 def _where() -> str:
