@@ -128,3 +128,26 @@ def test_a_task_queued_for_a_slot_gets_its_full_time_once_it_starts_on_a_worker(
     executor._expire(executor.inflight)
     assert reported["queued"]["error"]["kind"] and queued.cancelled
     assert reported["stuck"]["exit_code"] == 5  # nothing started or ended for the whole limit
+
+
+def test_a_cluster_batch_names_the_cluster_in_its_progress_and_summary_lines_not_local_threads(
+        spec, tmp_path):
+    import io
+
+    from grader.batch import dask_executor
+    from grader.batch.folder import summary_line
+    from grader.render.progress import Progress
+    from grader.result import Result, Status
+
+    address = "tcp://10.0.0.7:8786"
+    executor = dask_executor.DaskExecutor(4, spec, spec.path, Settings(cluster=address),
+                                          lambda task, result: None)
+    assert executor.name == f"cluster {address}"
+    log = io.StringIO()
+    Progress(total=3, to_grade=3, stream=log, tty=False).begin([], 4, 8, executor.name)
+    assert log.getvalue() == f"grader: 3 submissions, grading 3 on cluster {address} " \
+                             "(4 at once)\n"
+    results = [Result("ann", Status.PASSED, 15, 15)]
+    line = summary_line(results, 1, 0, 70.0, 4, tmp_path, executor.name)
+    assert f"; graded 1 in 1m10s on cluster {address} (4 at once);" in line
+    assert "TensorFlow" not in log.getvalue() + line and "worker" not in line

@@ -40,8 +40,6 @@ _named: set[str] = set()
 class DaskExecutor(Executor):
     """Grades on the Dask cluster at ``settings.cluster`` (module docstring)."""
 
-    name = "cluster"
-
     def __init__(self, size: int, spec: Spec, data_file: Path, settings: Settings,
                  on_result: Callable[[Task, dict], None],
                  on_tick: Callable[[], None] = lambda: None) -> None:
@@ -52,6 +50,11 @@ class DaskExecutor(Executor):
         self.progress = 0.0  # when a task last started or ended on the cluster
         self.reported = 0
         self.deadline = task_deadline(settings) + settings.cluster_timeout
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """Where the batch is graded, as the progress and summary lines show it."""
+        return f"cluster {self.settings.cluster}"
 
     def run(self, tasks: list[Task]) -> None:
         client = connect(self.settings)
