@@ -151,3 +151,17 @@ def test_a_cluster_batch_names_the_cluster_in_its_progress_and_summary_lines_not
     line = summary_line(results, 1, 0, 70.0, 4, tmp_path, executor.name)
     assert f"; graded 1 in 1m10s on cluster {address} (4 at once);" in line
     assert "TensorFlow" not in log.getvalue() + line and "worker" not in line
+
+
+def test_a_grader_for_another_exercise_replaces_an_idle_one_rather_than_adding_a_verifier():
+    from grader.batch.dask_worker import GraderPool
+
+    pool, closed = GraderPool(), []
+    first = pool.acquire(("cnn2", "settings"), 1, lambda: "cnn2 grader", closed.append)
+    pool.release(("cnn2", "settings"), first)
+    assert pool.acquire(("cnn2", "settings"), 1, lambda: "another", closed.append) == first
+    pool.release(("cnn2", "settings"), first)
+    other = pool.acquire(("cnn3", "settings"), 1, lambda: "cnn3 grader", closed.append)
+    assert other == "cnn3 grader" and closed == ["cnn2 grader"]
+    pool.release(("cnn3", "settings"), other)
+    assert pool.drain() == ["cnn3 grader"] and pool.drain() == []

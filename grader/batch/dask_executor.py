@@ -89,6 +89,7 @@ class DaskExecutor(Executor):
             for future in [f for f in inflight if f.done()]:
                 task, _ = inflight.pop(future)
                 self.progress = time.monotonic()
+                self.started.pop(future.key, None)
                 self._report(task, self._outcome(client, future, task))
             self._expire(inflight)
             lost_since = self._connected(client, lost_since)
