@@ -8,7 +8,7 @@
    (goal <= 1.10);
 2. the scheduler's throughput for one-slot tasks (``--tasks`` no-op tasks through the same
    resource), and the bytes moved per submission (notebook in, result out; the exercise and the
-   memo move once per worker);
+   memo layers move once per worker: ``grader.batch.memo_layers``);
 3. from those, an estimate for 10,000 notebooks on N machines.
 Never run by the tests; its figures go in the README ("Grading on a cluster").
 """
@@ -109,7 +109,7 @@ def main() -> None:
     per_slot = cl * args.workers / args.batch  # seconds of one grading slot per submission
     print(f"scheduler: {rate:.0f} one-slot tasks/s; moved per submission: "
           f"{sizes['in'] / 1024:.1f} KiB in, {sizes['out'] / 1024:.1f} KiB out; "
-          f"once per worker: {sizes['per_worker'] / 1024:.1f} KiB (exercise) + the memo")
+          f"once per worker: {sizes['per_worker'] / 1024:.1f} KiB (exercise) + the memo layers")
     for machines in (1, 10, 50):
         slots = machines * 8  # e.g. 16 cores / 32 GiB machines: 8 slots of 2 cores, 2 GiB each
         minutes = 10_000 * per_slot / slots / 60

@@ -98,6 +98,10 @@ def test_a_mixed_folder_graded_on_a_cluster_matches_a_local_run(tmp_path, data_f
         {s: comparable(r) for s, r in results(tmp_path / "local").items()}
     assert (tmp_path / "cluster" / "grades.csv").read_text() == \
         (tmp_path / "local" / "grades.csv").read_text()
+    # the lines name where the batch ran; the local run's keep their workers and threads
+    assert f"grading 5 on cluster {address} (2 at once)" in on_cluster.stderr
+    assert f"on cluster {address} (2 at once); sandbox" in on_cluster.stdout
+    assert "grading 5 with 2 workers (" in local.stderr and "with 2 workers; sandbox" in local.stdout
     # TensorFlow ran in the kernels only, never in the Dask worker processes
     imported = client.run(lambda: "tensorflow" in sys.modules)
     assert imported and not any(imported.values())

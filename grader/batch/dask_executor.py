@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader.batch.executor import Executor, Task
+from grader.batch.memo_layers import MemoLayers
 from grader.batch.workers import fault_result, task_deadline
 from grader.exceptions import GraderError, UsageError
 from grader.settings import Settings
@@ -39,16 +40,21 @@ _named: set[str] = set()
 class DaskExecutor(Executor):
     """Grades on the Dask cluster at ``settings.cluster`` (module docstring)."""
 
-    name = "cluster"
-
     def __init__(self, size: int, spec: Spec, data_file: Path, settings: Settings,
                  on_result: Callable[[Task, dict], None],
                  on_tick: Callable[[], None] = lambda: None) -> None:
         super().__init__(size, spec, data_file, settings, on_result, on_tick)
-        self.memo: dict[str, dict] = {}
+        self.memo: MemoLayers | None = None  # the trainings tasks returned (made in _grade)
         self.inflight: dict = {}  # future -> (task, when it was submitted)
+        self.started: dict[str, float] = {}  # task key -> when a worker last started it
+        self.progress = 0.0  # when a task last started or ended on the cluster
         self.reported = 0
         self.deadline = task_deadline(settings) + settings.cluster_timeout
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """Where the batch is graded, as the progress and summary lines show it."""
+        return f"cluster {self.settings.cluster}"
 
     def run(self, tasks: list[Task]) -> None:
         client = connect(self.settings)
@@ -63,37 +69,45 @@ class DaskExecutor(Executor):
         _close(client, self.settings.cluster_timeout)
 
     def _grade(self, client, pending: deque[Task]) -> None:
-        from grader.batch.dask_worker import GRADING, grade_task
+        from grader.batch.dask_worker import GRADING, START_TOPIC, grade_task
 
+        client.subscribe_topic(START_TOPIC, lambda event: self.on_start(event[1]))
         exercise = send(client, exercise_files(self.spec))
-        memo_future, memo_size = None, -1
+        self.memo = MemoLayers(lambda entries: send(client, entries))
         inflight = self.inflight
         batch, number = uuid.uuid4().hex[:8], 0
         lost_since: float | None = None
         while pending or inflight:
             while pending and len(inflight) < self.size:
-                if memo_size != len(self.memo):  # a new snapshot, moved once per worker
-                    memo_future = send(client, dict(self.memo))
-                    memo_size = len(self.memo)
                 task, number = pending.popleft(), number + 1
-                future = client.submit(grade_task, self._payload(task), exercise, memo_future,
-                                       key=f"grade-{batch}-{number}", resources={GRADING: 1},
+                key = f"grade-{batch}-{number}"
+                future = client.submit(grade_task, self._payload(task, key), exercise,
+                                       self.memo.handles(), key=key, resources={GRADING: 1},
                                        pure=False, retries=0)
                 inflight[future] = (task, time.monotonic())
+                self.progress = self.progress or time.monotonic()
             for future in [f for f in inflight if f.done()]:
                 task, _ = inflight.pop(future)
+                self.progress = time.monotonic()
+                self.started.pop(future.key, None)
                 self._report(task, self._outcome(client, future, task))
             self._expire(inflight)
             lost_since = self._connected(client, lost_since)
             self.on_tick()
             time.sleep(POLL_SECONDS)
 
-    def _payload(self, task: Task) -> dict:
+    def on_start(self, key) -> None:
+        """A worker started the task ``key`` (its ``START_TOPIC`` event; in the client's thread):
+        its deadline counts from now, not from its submission (queue time is not its own)."""
+        self.started[str(key)] = self.progress = time.monotonic()
+
+    def _payload(self, task: Task, key: str) -> dict:
         from grader.batch.dask_worker import identity
         from grader.util.files import sha256_bytes
 
         data = Path(task.notebook).read_bytes()
-        return {"student": task.student, "name": Path(task.notebook).name, "notebook": data,
+        return {"key": key, "student": task.student, "name": Path(task.notebook).name,
+                "notebook": data,
                 "sha256": sha256_bytes(data), "grader": identity(),
                 "settings": self.settings.with_(data_path=None, cluster=None)}
 
@@ -113,11 +127,10 @@ class DaskExecutor(Executor):
 
     def _learn(self, memo) -> None:
         """Keep the trainings a task returned (plain JSON from the grader's own verifier)."""
-        if isinstance(memo, dict):
-            for key, training in memo.items():
-                if isinstance(key, str) and isinstance(training, dict) \
-                        and "val_accuracy" in training:
-                    self.memo.setdefault(key, training)
+        if isinstance(memo, dict) and self.memo is not None:
+            self.memo.add({key: training for key, training in memo.items()
+                           if isinstance(key, str) and isinstance(training, dict)
+                           and "val_accuracy" in training})
 
     def _report(self, task: Task, result: dict) -> None:
         if isinstance(result.get("spec"), dict) and "path" in result["spec"]:
@@ -129,7 +142,7 @@ class DaskExecutor(Executor):
         """A task far past every limit of its submission gets a grader fault (a re-run retries)."""
         now = time.monotonic()
         for future, (task, since) in list(inflight.items()):
-            if now - since > self.deadline:
+            if overdue(now, since, self.started.get(future.key), self.progress, self.deadline):
                 inflight.pop(future)
                 future.cancel()
                 self._report(task, fault_result(task.student, self.spec, "the cluster returned no "
@@ -149,6 +162,16 @@ class DaskExecutor(Executor):
         return GraderError(f"lost the cluster at {self.settings.cluster} ({why}); the "
                            f"{self.reported} results graded so far are saved: run the same "
                            "command again to grade the rest")
+
+
+def overdue(now: float, submitted: float, started: float | None, progress: float,
+            deadline: float) -> bool:
+    """A task is overdue ``deadline`` s after a worker started it; one still waiting for a slot
+    only when the cluster made no progress (no task started or ended) for that long, as when
+    every worker with a ``GRADING`` slot is gone or hung."""
+    if started is not None:
+        return now - started > deadline
+    return now - max(submitted, progress) > deadline
 
 
 # -- talking to the cluster ------------------------------------------------------------------------

@@ -25,7 +25,9 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from distributed import Reschedule, WorkerPlugin, get_worker
 
@@ -41,9 +43,11 @@ from grader.util.files import sha256_bytes
 GRADING = "GRADING"
 #: memory one grading may need at once (as ``grader.batch.folder.WORKER_MEMORY_BYTES``)
 SLOT_BYTES = 2 * 1024**3
+#: the Dask event a task logs when it starts on a worker (its key): the coordinator's clock
+#: for the task's deadline starts then, not while it waits for a slot
+START_TOPIC = "cnn-grader-start"
 logger = logging.getLogger("grader.batch")
 
-_graders: dict[tuple, tuple[WorkerGrader, Spec]] = {}
 _lock = threading.Lock()
 _tmpdir: list[str] = []
 
@@ -109,23 +113,84 @@ def threads_per_slot(worker) -> int:
     return int(max(1, worker.state.nthreads // max(1, int(slots))))
 
 
+class GraderPool:
+    """The worker's graders, lent to whichever thread runs a task. Each holds a verification
+    subprocess with TensorFlow, so there are never more than the worker's ``GRADING`` slots (the
+    memory they were sized for), however many threads the worker has; a grader for another
+    exercise or other settings replaces an idle one."""
+
+    def __init__(self) -> None:
+        self.idle: list[tuple[tuple, Any]] = []  # (key, grader) not in use, oldest first
+        self.busy = 0
+        self.lock = threading.Lock()
+
+    def acquire(self, key: tuple, slots: int, build: Callable[[], Any],
+                close: Callable[[Any], None]) -> Any:
+        """An idle grader for ``key``, else a new one from ``build()`` (an idle one of another
+        key is closed first when the slots are all taken)."""
+        evicted = []
+        with self.lock:
+            for number, (found_key, grader) in enumerate(self.idle):
+                if found_key == key:
+                    del self.idle[number]
+                    self.busy += 1
+                    return grader
+            while self.idle and len(self.idle) + self.busy >= slots:
+                evicted.append(self.idle.pop(0)[1])
+            self.busy += 1
+        for grader in evicted:
+            close(grader)
+        try:
+            return build()
+        except BaseException:
+            with self.lock:
+                self.busy -= 1
+            raise
+
+    def release(self, key: tuple, grader: Any) -> None:
+        with self.lock:
+            self.busy -= 1
+            self.idle.append((key, grader))
+
+    def drain(self) -> list:
+        """Every idle grader, taken out of the pool (to close them)."""
+        with self.lock:
+            graders = [grader for _, grader in self.idle]
+            self.idle.clear()
+        return graders
+
+
+_pool = GraderPool()
+
+
 def constant(value):
-    """A value the coordinator hands to many tasks (the exercise, the memo snapshot)."""
+    """A value the coordinator hands to many tasks (the exercise, a layer of the memo)."""
     return value
 
 
 # -- the task ------------------------------------------------------------------------------------
 
-def grade_task(payload: dict, exercise: dict, memo: dict) -> str:
-    """Grade ``payload``'s notebook; a JSON string ``{"result": …, "memo": {key: training}}``."""
+def grade_task(payload: dict, exercise: dict, memo: list[dict]) -> str:
+    """Grade ``payload``'s notebook; a JSON string ``{"result": …, "memo": {key: training}}``.
+    ``memo`` is the coordinator's trainings so far, in layers (``grader.batch.memo_layers``)."""
     if identity() != payload["grader"]:  # a refused worker still closing: not here
         raise Reschedule()
+    _started(payload.get("key"))
     student = payload["student"]
+    key, slots, build = _grader_for(exercise, payload["settings"])
     try:
-        grader, spec = _grader_for(exercise, payload["settings"])
+        grader, spec = _pool.acquire(key, slots, build, lambda found: found[0].close())
     except GraderError as exc:
         result = fault_result(student, None, f"worker {_where()}: {exc.message}")
         return json.dumps({"result": result.to_dict(), "memo": {}})
+    try:
+        return _grade(payload, grader, spec, memo)
+    finally:
+        _pool.release(key, (grader, spec))
+
+
+def _grade(payload: dict, grader: WorkerGrader, spec: Spec, memo: list[dict]) -> str:
+    student = payload["student"]
     if sha256_bytes(payload["notebook"]) != payload["sha256"]:
         result = fault_result(student, spec, f"worker {_where()}: the notebook arrived damaged "
                                              "(sha256 differs from the coordinator's)")
@@ -142,24 +207,23 @@ def grade_task(payload: dict, exercise: dict, memo: dict) -> str:
     return json.dumps({"result": graded, "memo": _learned(verifier, before)})
 
 
-def _grader_for(exercise: dict, settings: Settings) -> tuple[WorkerGrader, Spec]:
-    """This thread's grader for this exercise and these settings, built once."""
+def _grader_for(exercise: dict, settings: Settings) -> tuple[tuple, int, Callable]:
+    """The pool's key for this exercise and these settings, the worker's slots, and how to
+    build a grader for them."""
     worker = get_worker()
     settings = settings.with_(tf_threads=threads_per_slot(worker), data_path=None)
-    key = (threading.get_ident(), exercise["sha256"], settings)
-    with _lock:
-        found = _graders.get(key)
-    if found is None:  # the same thread never builds twice: no race on one key
+    slots = int(worker.state.total_resources.get(GRADING) or 1)
+
+    def build() -> tuple[WorkerGrader, Spec]:
         folder = _exercise_folder(exercise)
         spec = Spec.load(folder)
         if spec.sha256 != exercise["sha256"]:
             raise GraderError("the exercise arrived damaged (its sha256 differs)")
         data_file = api.resolve_data(spec, None)  # this machine's own copy, sha256 verified
-        found = (WorkerGrader(WorkerConfig(Path(str(spec.path)), data_file, settings, _worker_tmpdir(),
-                                      os.getpid())), spec)
-        with _lock:
-            _graders[key] = found
-    return found
+        return (WorkerGrader(WorkerConfig(Path(str(spec.path)), data_file, settings,
+                                          _worker_tmpdir(), os.getpid())), spec)
+
+    return (exercise["sha256"], settings), slots, build
 
 
 def _exercise_folder(exercise: dict) -> Path:
@@ -172,7 +236,7 @@ def _exercise_folder(exercise: dict) -> Path:
     return folder
 
 
-def _seed(grader: WorkerGrader, memo: dict):
+def _seed(grader: WorkerGrader, memo: list[dict]):
     """Trainings other workers did, put in this grader's verifier before it grades."""
     if grader.grader is None:
         try:
@@ -181,8 +245,9 @@ def _seed(grader: WorkerGrader, memo: dict):
             return None
     verifier = grader.grader.verifier if grader.grader else None
     if verifier is not None:
-        for key, training in memo.items():
-            verifier.memo.setdefault(key, training)
+        for layer in memo:
+            for key, training in layer.items():
+                verifier.memo.setdefault(key, training)
     return verifier
 
 
@@ -190,6 +255,14 @@ def _learned(verifier, before: set) -> dict:
     if verifier is None:
         return {}
     return {k: v for k, v in verifier.memo.items() if k not in before and isinstance(v, dict)}
+
+
+def _started(key) -> None:
+    """Tell the coordinator that this task runs now (a lost event costs nothing but time)."""
+    try:
+        get_worker().log_event(START_TOPIC, str(key))
+    except Exception:
+        pass
 
 
 def _where() -> str:
@@ -211,9 +284,9 @@ def _worker_tmpdir() -> str:
 
 def close_all() -> None:
     """Stop every grader's verifier and remove the worker's temporary folder."""
+    graders = _pool.drain()
     with _lock:
-        graders, folders = list(_graders.values()), list(_tmpdir)
-        _graders.clear()
+        folders = list(_tmpdir)
         _tmpdir.clear()
     for grader, _ in graders:
         grader.close()

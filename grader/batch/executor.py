@@ -38,7 +38,9 @@ class Task:
 class Executor(ABC):
     """Grades a batch's tasks with ``size`` gradings at a time (see the module docstring)."""
 
-    #: shown in the progress line and the summary ("2 workers", "cluster tcp://…")
+    #: where it grades, shown in the progress line and the summary: "local" (the lines say "N
+    #: workers (K TensorFlow threads each)") or e.g. "cluster tcp://…" (they say "on cluster
+    #: tcp://… (N at once)": each worker machine picks its own TensorFlow threads)
     name: str = "executor"
 
     def __init__(self, size: int, spec: Spec, data_file: Path, settings: Settings,

@@ -219,13 +219,16 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     n = min(workers or (default_size(settings, len(todo)) if todo else 1), max(1, len(todo)))
     settings = settings.with_(tf_threads=settings.tf_threads or threads_per_worker(n))
     batch.progress = Progress(len(submissions), len(todo) + len(problems), stream=progress_stream)
-    batch.progress.begin(list(batch.results.values()), n, settings.tf_threads)
+    executor = executor_for(n, spec, data_file, settings, batch.on_result, batch.progress.tick) \
+        if todo else None
+    where = executor.name if executor else "local"
+    batch.progress.begin(list(batch.results.values()), n, settings.tf_threads, where)
     start = time.monotonic()
     try:
         for result in problems:
             batch.save(result)
-        if todo:
-            executor_for(n, spec, data_file, settings, batch.on_result, batch.progress.tick).run(todo)
+        if executor:
+            executor.run(todo)
     except KeyboardInterrupt:
         batch.progress.close()
         print(f"grader: interrupted; {len(batch.results)} of {len(submissions)} results are saved "
@@ -236,7 +239,7 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     with batch.writing():
         batch.outputs.write_course_files(results, gradebook, spec.exercise)
     print(terminal.batch_table(results))
-    print(summary_line(results, len(todo), batch.reused, time.monotonic() - start, n, out))
+    print(summary_line(results, len(todo), batch.reused, time.monotonic() - start, n, out, where))
     faults = any(r.exit_code == ExitCode.GRADER_ERROR for r in results)
     return ExitCode.GRADER_ERROR if faults else ExitCode.PASSED
 
@@ -282,14 +285,17 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
 
 
 def summary_line(results: list[Result], graded: int, reused: int, seconds: float, workers: int,
-                 out: Path) -> str:
+                 out: Path, where: str = "local") -> str:
+    """The batch's last line; ``where`` is the executor's name (``Executor.name``)."""
     counts = {s: sum(r.status is s for r in results) for s in Status}
     faults = sum(r.exit_code == ExitCode.GRADER_ERROR for r in results)
     parts = ", ".join(f"{n} {s.value}" for s, n in counts.items())
     text = f"grader: {len(results)} submissions: {parts}"
     if faults:
         text += f" ({faults} grader faults: run again to retry)"
-    if graded:
+    if graded and where != "local":
+        text += f"; graded {graded} in {duration(seconds)} on {where} ({workers} at once)"
+    elif graded:
         text += f"; graded {graded} in {duration(seconds)} with {workers} worker{'s' * (workers > 1)}"
     if reused:
         text += f"; {reused} unchanged since an earlier run"

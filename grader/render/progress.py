@@ -36,13 +36,17 @@ class Progress:
         self.start = time.monotonic()
         self._drawn = False
 
-    def begin(self, reused: list[Result], workers: int, threads: int) -> None:
+    def begin(self, reused: list[Result], workers: int, threads: int,
+              where: str = "local") -> None:
+        """The first line; ``where`` is the executor's name (``Executor.name``)."""
         for result in reused:
             self._count(result)
         parts = [f"{self.total} submissions"]
         if reused:
             parts.append(f"{len(reused)} already graded")
-        if self.to_grade:
+        if self.to_grade and where != "local":  # the cluster's workers pick their own threads
+            parts.append(f"grading {self.to_grade} on {where} ({workers} at once)")
+        elif self.to_grade:
             parts.append(f"grading {self.to_grade} with {workers} worker{'s' * (workers > 1)} "
                          f"({threads} TensorFlow thread{'s' * (threads > 1)} each)")
         self._line("grader: " + ", ".join(parts))
