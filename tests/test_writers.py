@@ -6,6 +6,7 @@ student folder without a notebook), which still gives every format a full result
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -192,3 +193,20 @@ def test_a_result_kept_from_an_earlier_run_gets_the_files_of_a_format_added_now(
     assert (out / "students" / "carol.json").read_text() == first  # kept, not graded again
     data = json.loads((out / "gradescope" / "carol.json").read_text())
     assert data["score"] == json.loads(first)["score"]
+
+
+def test_a_format_whose_flag_is_already_an_option_of_check_is_refused_at_registration():
+    with pytest.raises(ValueError, match="--data"):
+        writers.register(writers.Writer(name="data", help="x", file_name="x.txt",
+                                        one=lambda result, context: "", student_file="{}.txt"))
+    assert "data" not in writers.available()
+
+
+def test_the_reserved_options_are_exactly_check_s_own_options():
+    from grader.cli_args import parser
+
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    check = sub.choices["check"]
+    own = {o for a in check._actions for o in a.option_strings if o.startswith("--")}
+    flags = {w.option for w in writers.available().values()}
+    assert own - flags == writers.RESERVED_OPTIONS

@@ -93,8 +93,17 @@ _REGISTRY: dict[str, Writer] = {}
 _loaded = False
 
 
+#: ``grader check``'s own options: a format's flag must not take one (argparse would fail on
+#: every command); ``tests/test_writers.py`` keeps this in step with the parser
+RESERVED_OPTIONS = frozenset({"--help", "--out", "--format", "--gradescope-visibility", "--sandbox",
+                              "--data", "--exercise", "--reference", "--timeout", "--no-verify"})
+
+
 def register(writer: Writer) -> Writer:
-    """Offer ``writer`` to both commands; its name and files must be its own."""
+    """Offer ``writer`` to both commands; its name, flag and files must be its own."""
+    if writer.option in RESERVED_OPTIONS:
+        raise ValueError(f"format {writer.name!r}: its flag {writer.option} is an option of "
+                         "grader check already; give it another name or flag")
     if writer.one is None and writer.course is None:
         raise ValueError(f"format {writer.name!r} renders nothing (give one or course)")
     if writer.one is not None and not writer.student_file:
