@@ -104,7 +104,7 @@ def grader(cmd: list[str]) -> tuple[float, dict]:
 
 
 def single(runs: int) -> None:
-    solution = ROOT / "reference" / "cnn2" / "08_cnn2_mnist_solution.ipynb"
+    solution = ROOT / "reference" / "cnn2" / "solution.ipynb"
     base, ours, peaks = [], [], []
     for _ in range(runs):  # interleaved, so that load drifts hit both alike
         base.append(plain([solution]))

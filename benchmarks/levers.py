@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("GRADER_DATA") or ROOT.parent / "shared" / "data" / "mnist_4000.pkl.gz")
-SOLUTION = ROOT / "reference" / "cnn2" / "08_cnn2_mnist_solution.ipynb"
+SOLUTION = ROOT / "reference" / "cnn2" / "solution.ipynb"
 
 #: name -> (notebook, Settings overrides, sandbox)
 VARIANTS = {

@@ -309,9 +309,9 @@ def write(nb: nbformat.NotebookNode, path: Path) -> Path:
 
 
 def main() -> None:
-    write(course_notebook(selfcheck=SELFCHECK), ROOT / "reference" / "cnn2" / "08_cnn2_mnist_No_solution.ipynb")
+    write(course_notebook(selfcheck=SELFCHECK), ROOT / "reference" / "cnn2" / "template.ipynb")
     write(course_notebook(SOLUTION, selfcheck=SELFCHECK),
-          ROOT / "reference" / "cnn2" / "08_cnn2_mnist_solution.ipynb")
+          ROOT / "reference" / "cnn2" / "solution.ipynb")
     for name, build in SAMPLES.items():
         write(build(), ROOT / "submissions" / f"{name}.ipynb")
     from tests import notebooks_2018  # the second exercise, built from these cells

@@ -59,8 +59,8 @@ SAMPLES = {
 
 
 def main() -> None:
-    write(notebook(selfcheck=SELFCHECK), FOLDER / "08_cnn2_2018_mnist_No_solution.ipynb")
-    write(notebook(SOLUTION, selfcheck=SELFCHECK), FOLDER / "08_cnn2_2018_mnist_solution.ipynb")
+    write(notebook(selfcheck=SELFCHECK), FOLDER / "template.ipynb")
+    write(notebook(SOLUTION, selfcheck=SELFCHECK), FOLDER / "solution.ipynb")
     for name, build in SAMPLES.items():
         write(build(), FOLDER / "samples" / f"{name}.ipynb")
 

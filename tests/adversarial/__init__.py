@@ -130,7 +130,7 @@ raise RuntimeError('OBS' + json.dumps(obs))"""
 
 SNOOP = OBSERVE + """\
 import os
-paths = ['@SECRET_FILE@', '@REPO@/reference/cnn2/08_cnn2_mnist_solution.ipynb',
+paths = ['@SECRET_FILE@', '@REPO@/reference/cnn2/solution.ipynb',
          '@REPO@/reference/cnn2/spec.json', '@REPO@/submissions/bob_no_padding.ipynb',
          '/root/.bashrc', '/etc/shadow', '/etc/hostname', '/proc/1/environ']
 obs = {p: observe(lambda: open(p).read()) for p in paths}
