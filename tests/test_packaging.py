@@ -98,3 +98,19 @@ def test_the_grading_command_without_the_grade_extra_says_what_to_install(instal
                           "runpy.run_module('grader', run_name='__main__')", tmp_path)
     assert out.returncode == 5
     assert out.stderr.count("\n") == 1 and "install cnn-grader[grade]" in out.stderr
+
+
+def test_no_tracked_file_is_or_is_named_like_the_course_data():
+    """The data comes from ../shared/data (tests, CI) or the user's cache, never the repo: no
+    tracked file is named like MNIST data, has a data file's ending, or starts like a pickle,
+    a gzip or a numpy file."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split("\n")
+    data_like = []
+    for name in filter(None, tracked):
+        path = ROOT / name
+        head = path.read_bytes()[:6] if path.is_file() else b""
+        if ("mnist" in name.lower() or name.endswith((".pkl", ".pickle", ".npz", ".npy", ".gz"))
+                or head.startswith((b"\x80", b"\x1f\x8b", b"\x93NUMPY", b"PK\x03\x04"))):
+            data_like.append(name)
+    assert data_like == []
