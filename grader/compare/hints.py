@@ -245,11 +245,6 @@ def explained_by_order(row: Row, rows: list[Row]) -> bool:
     return any(r.to_add and r.stu is None and r.ref.layer.kind == row.stu.layer.kind for r in rows)
 
 
-def difference(row: Row) -> Mistake:
-    """What a row differs by, as a key and in words."""
-    return Mistake(difference_key(row), row_difference(row))
-
-
 def _key_value(value) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
@@ -262,38 +257,37 @@ def first_arg(ref: L.LayerInfo, stu: L.LayerInfo) -> str | None:
     return next(iter(named + rest), None)
 
 
-def difference_key(row: Row) -> str:
-    """The key of what a row differs by (``row_difference``'s mistake)."""
+def difference(row: Row) -> Mistake:
+    """What a row differs by: one decision, as a key (the first difference) and in words
+    (every difference)."""
     ref, stu = row.ref, row.stu
     if stu is None:
-        return f"missing:{ref.layer.kind}"
+        return Mistake(f"missing:{ref.layer.kind}",
+                       f"the reference layer {ref.layer.describe()} is missing")
     if ref is None:
-        return f"extra:{stu.layer.kind}"
+        return Mistake(f"extra:{stu.layer.kind}",
+                       f"extra layer {stu.layer.describe()} that the reference does not have")
     if ref.layer.kind != stu.layer.kind:
-        return f"type:{ref.layer.kind}:{stu.layer.kind}"
+        return Mistake(f"type:{ref.layer.kind}:{stu.layer.kind}",
+                       f"{stu.layer.describe()} where the reference has {ref.layer.describe()}")
     arg = first_arg(ref, stu)
-    if arg is not None:
-        return f"arg:{ref.layer.kind}.{arg}={_key_value(ref.layer.args.get(arg))}"
-    return f"input:{ref.layer.kind}"
+    key = f"arg:{ref.layer.kind}.{arg}={_key_value(ref.layer.args.get(arg))}" if arg is not None \
+        else f"input:{ref.layer.kind}"
+    parts = arg_causes(ref, stu)
+    if ref.output_shape != stu.output_shape:
+        parts.append(f"{stu.layer.describe()} outputs {L.fmt_shape(stu.output_shape)} instead of "
+                     f"{L.fmt_shape(ref.output_shape)}")
+    if (ref.trainable, ref.non_trainable) != (stu.trainable, stu.non_trainable):
+        parts.append(f"{stu.layer.describe()} has {fmt_params(stu)} instead of {fmt_params(ref)}")
+    return Mistake(key, "; ".join(parts))
+
+
+def difference_key(row: Row) -> str:
+    return difference(row).key
 
 
 def row_difference(row: Row) -> str:
-    ref, stu = row.ref, row.stu
-    if stu is None:
-        return f"the reference layer {ref.layer.describe()} is missing"
-    if ref is None:
-        return f"extra layer {stu.layer.describe()} that the reference does not have"
-    parts = []
-    if ref.layer.kind != stu.layer.kind:
-        parts.append(f"{stu.layer.describe()} where the reference has {ref.layer.describe()}")
-    else:
-        parts += arg_causes(ref, stu)
-        if ref.output_shape != stu.output_shape:
-            parts.append(f"{stu.layer.describe()} outputs {L.fmt_shape(stu.output_shape)} instead of "
-                         f"{L.fmt_shape(ref.output_shape)}")
-        if (ref.trainable, ref.non_trainable) != (stu.trainable, stu.non_trainable):
-            parts.append(f"{stu.layer.describe()} has {fmt_params(stu)} instead of {fmt_params(ref)}")
-    return "; ".join(parts)
+    return difference(row).hint
 
 
 def architecture_hint(problems: list[str]) -> str:
