@@ -187,7 +187,8 @@ class Grader:
         if verified is not None:
             result.timings["verify"] = verified.seconds
             result.checks += registry.run(Context(self.spec, training=verified.training,
-                                                  verification=verified.check), TRAINING)
+                                                  verification=verified.check,
+                                                  earlier=list(result.checks)), TRAINING)
             result.training = verified.training
         return result
 

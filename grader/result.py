@@ -43,6 +43,10 @@ class Check:
     #: a failed check's mistake as a stable key (``grader.compare.hints``: ``arg:Conv2D.padding="same"``,
     #: ``missing:MaxPooling2D``, …) so a cohort can be grouped by the mistake, not by hint text
     mistake: str | None = None
+    #: why the check's points are not paid although it found what it found: the exercise's rule
+    #: (``"requires"`` in ``exercise.json``; ``grader.score.rule``) pays it only for the student's
+    #: own work (None: paid as found)
+    withheld: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -27,11 +27,15 @@ DEFAULT_EXERCISE = "cnn2"
 #: one folder per exercise in a checkout; a built package has copies in ``PACKAGED_ROOT``
 REFERENCE_ROOT = Path(__file__).resolve().parent.parent / "reference"
 PACKAGED_ROOT = Path(__file__).resolve().parent / "exercises"
-#: the checks of an exercise that declares none (kind and points; see ``grader.score.checks``)
+#: the checks of an exercise that declares none (kind and points; see ``grader.score.checks``);
+#: the whole-network checks are paid only when the added layers earned points
+#: (``grader.score.rule``: the template alone earns nothing)
+OWN_WORK = ["added_layers"]
 DEFAULT_CHECKS: list[dict] = [
     {"kind": "added_layers", "points": {"type": 1, "args": 1, "output_shape": 1, "params": 1}},
-    {"kind": "architecture", "points": 2}, {"kind": "totals", "points": 1},
-    {"kind": "accuracy", "points": 3}]
+    {"kind": "architecture", "points": 2, "requires": OWN_WORK},
+    {"kind": "totals", "points": 1, "requires": OWN_WORK},
+    {"kind": "accuracy", "points": 3, "requires": OWN_WORK}]
 #: an older exercise's ``"points"`` object: its names, in the order its checks were made, and
 #: the kinds they are now
 LEGACY_KINDS = {"missing_layer": "added_layers", "architecture": "architecture",
@@ -165,15 +169,20 @@ def load_exercise(folder: Path) -> dict:
 
 
 def checks_of(exercise: dict) -> list[dict]:
-    """The declared checks: ``"checks"``, else an older file's ``"points"`` object, else the
-    defaults."""
+    """The declared checks: ``"checks"``, else an older file's ``"points"`` object (read with
+    the defaults' rule), else the defaults."""
     if "checks" in exercise:
         return exercise["checks"]
     if "points" not in exercise:
         return copy.deepcopy(DEFAULT_CHECKS)
     points = exercise["points"]
-    return [{"kind": kind, "points": points[name]} for name, kind in LEGACY_KINDS.items()
-            if name in points]
+    checks = [{"kind": kind, "points": points[name]} for name, kind in LEGACY_KINDS.items()
+              if name in points]
+    if any(c["kind"] == OWN_WORK[0] for c in checks):  # the same rule as the defaults
+        for check in checks:
+            if check["kind"] != OWN_WORK[0]:
+                check["requires"] = list(OWN_WORK)
+    return checks
 
 
 def build(exercise: dict, solution: list[L.LayerInfo], template: list[L.LayerInfo],
@@ -192,4 +201,7 @@ def build(exercise: dict, solution: list[L.LayerInfo], template: list[L.LayerInf
         checks=checks_of(exercise), markers=exercise.get("markers", {}), training=training,
         generated=generated)
     spec.max_score()  # declares only check kinds the grader knows
+    from grader.score.validate import require_fair
+
+    require_fair(spec)  # the untouched template scores 0, the solution full marks
     return spec

@@ -9,6 +9,8 @@ from grader import advice, pipeline
 from grader import layers as L
 from grader.compare import structure
 from grader.result import Check, ErrorInfo, Result, Status
+from grader.score import registry
+from grader.score.checks import TRAINING, Context
 
 #: markup that would set ``window.__pwned`` (or open a dialog) if a report ran it
 SCRIPT = "<script>window.__pwned = 1; alert(1)</script>"
@@ -51,10 +53,13 @@ def graded(spec, layers: list[L.Layer], name: str, *, accuracy: float | None = N
         result.training = {"val_accuracy": accuracy, "range": [low, 1.0], "epochs": 3,
                            "seconds": 14.2, "curves": {**CURVES, "val_accuracy": [0.75, 0.9, accuracy]}}
         ok = accuracy >= low
-        result.checks.append(Check(name="Verification accuracy", passed=ok, category="training",
-                                   message=f"validation accuracy {accuracy:.3f} (range {low:.3f}–1.000)",
-                                   points=3.0 if ok else 0.0, max_points=3.0,
-                                   hint=None if ok else "the architecture trains badly"))
+        made = Check(name="Verification accuracy", passed=ok, category="training",
+                     message=f"validation accuracy {accuracy:.3f} (range {low:.3f}–1.000)",
+                     points=3.0 if ok else 0.0, max_points=3.0,
+                     hint=None if ok else "the architecture trains badly")
+        # through the exercise's declared accuracy check, its rule included (as the pipeline)
+        result.checks += registry.run(Context(spec, training=result.training, verification=made,
+                                              earlier=list(result.checks)), TRAINING)
         result.max_score += 0 if spec.training else 3.0
     pipeline._score(result)
     return result

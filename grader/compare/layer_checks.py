@@ -22,6 +22,8 @@ class AddedLayers(CheckKind):
     """Per layer the student had to add, one check per aspect; ``points`` per aspect."""
 
     kind = "added_layers"
+    category = "added_layer"
+    title = "the layers you added"
     stage = STRUCTURE
 
     def max_points(self, spec, verified: bool) -> float:
@@ -98,6 +100,8 @@ class Architecture(CheckKind):
     """Every layer the student was not asked to add is unchanged (consequences excepted)."""
 
     kind = "architecture"
+    category = "architecture"
+    title = "the architecture check"
     stage = STRUCTURE
 
     def run(self, context: Context) -> list[Check]:
@@ -153,6 +157,8 @@ class Totals(CheckKind):
     """The parameter totals equal the reference's (they differ only where a layer does)."""
 
     kind = "totals"
+    category = "totals"
+    title = "the parameter totals"
     stage = STRUCTURE
 
     def run(self, context: Context) -> list[Check]:

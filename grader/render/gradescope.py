@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from grader.render import writers
+from grader.render import points, writers
 from grader.render.files import json_text, write_json
 from grader.render.junit import GRADING_CASE
 from grader.result import Check, Result
@@ -68,7 +68,9 @@ def check_visibility(visibility: str | dict[str, str]) -> None:
 
 
 def _test(check: Check, visibility: str) -> dict:
-    output = [md(check.message)]
+    said = points.note(check)
+    output = [f"**{points.fraction(check)} points**" + (f": {md(said)}" if said else ""),
+              md(check.message)]
     if check.hint and not check.passed:
         output.append(f"**Hint:** {md(check.hint)}")
     return {"name": check.name, "score": float(check.points), "max_score": float(check.max_points),

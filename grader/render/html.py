@@ -17,7 +17,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from grader.render import cohort_view, view, writers
+from grader.render import cohort_view, points, view, writers
 from grader.render.files import write_text
 from grader.result import Result
 from grader.score.cohort import cohort
@@ -27,9 +27,11 @@ INDEX_FILE = "index.html"
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("grader", "templates"),
-                              autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("grader", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.globals["points_note"] = points.note  # why a check's points differ from its mark
+    return env
 
 
 def _asset(name: str) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
+from grader.render import points
 from grader.result import Result, Status
 from grader.score.cohort import mistake_words
 from grader.util.text import plain
@@ -39,7 +40,9 @@ def _summary(result: Result, color: bool) -> list[str]:
     shown = set()
     for check in result.checks:
         mark = _c("✓", "32", color) if check.passed else _c("✗", "31", color)
-        lines.append(f"  {mark} {check.name}: {check.message}")
+        said = points.note(check)
+        lines.append(f"  {mark} {points.fraction(check)}  {check.name}: {check.message}"
+                     + (f" — {said}" if said else ""))
         if check.hint and not check.passed and check.hint not in shown:
             shown.add(check.hint)
             lines.append(_wrap(f"hint: {check.hint}", "      "))

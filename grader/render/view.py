@@ -12,7 +12,7 @@ from typing import Any
 
 from grader import layers as L
 from grader.compare.layer_checks import ASPECTS
-from grader.render import plots
+from grader.render import plots, points
 from grader.result import Check, Result, Status
 from grader.score.cohort import mistake_words
 from grader.util.text import plain
@@ -81,7 +81,8 @@ def added_layers(result: Result) -> list[dict]:
                     "expected": fmt_value(c.expected),
                     "actual": fmt_value(c.actual) if stu is not None else "missing",
                     "passed": c.passed, "points": f"{c.points:g}", "max_points": f"{c.max_points:g}",
-                    "message": c.message, "follows_from": c.follows_from} for c in checks]
+                    "message": c.message, "follows_from": c.follows_from,
+                    "note": points.note(c)} for c in checks]
         expected_desc = ref.get("description") or label
         your_desc = stu.get("description") if stu else None
         cards.append({

@@ -16,6 +16,8 @@ class Accuracy(CheckKind):
     """Validation accuracy of the verification training within the calibrated range."""
 
     kind = "accuracy"
+    category = "training"
+    title = "the verification training"
     stage = TRAINING
 
     def max_points(self, spec, verified: bool) -> float:

@@ -11,7 +11,7 @@ verification training when it ran. It returns plain ``Check``s whose structured 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from grader.result import Check
@@ -29,12 +29,14 @@ STRUCTURE, TRAINING = "structure", "training"
 class Context:
     """What a check reads: the exercise's spec, the student's layers aligned with the
     reference's (``comparison``), and the verification training if it ran (``training``, with
-    the verifier's own accuracy ``Check`` in ``verification``)."""
+    the verifier's own accuracy ``Check`` in ``verification``), and the checks earlier stages
+    made (``earlier``: what the exercise's ``requires`` rule reads, ``grader.score.rule``)."""
 
     spec: Spec
     comparison: Comparison | None = None
     training: dict | None = None
     verification: Check | None = None
+    earlier: list[Check] = field(default_factory=list)
 
 
 class CheckKind:
@@ -42,9 +44,15 @@ class CheckKind:
 
     kind: ClassVar[str] = ""
     stage: ClassVar[str] = STRUCTURE
+    #: the ``Check.category`` of the checks this kind makes (how a later stage finds them)
+    category: ClassVar[str] = ""
+    #: the kind in words, for the reason a requiring check's points are withheld
+    title: ClassVar[str] = ""
 
-    def __init__(self, points: Any) -> None:
+    def __init__(self, points: Any, requires: tuple[str, ...] = ()) -> None:
         self.points = points
+        #: the kinds that must have earned points for this one to be paid (``"requires"``)
+        self.requires = requires
 
     def max_points(self, spec: Spec, verified: bool) -> float:
         """The most this check can give; ``verified=False``: without the verification training."""
@@ -54,6 +62,9 @@ class CheckKind:
         raise NotImplementedError
 
 
-def declaration(kind: str, points: Any) -> dict:
+def declaration(kind: str, points: Any, requires: list[str] | None = None) -> dict:
     """One entry of ``exercise.json``'s ``"checks"``."""
-    return {"kind": kind, "points": points}
+    entry: dict = {"kind": kind, "points": points}
+    if requires:
+        entry["requires"] = requires
+    return entry

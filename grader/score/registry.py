@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from grader.compare.layer_checks import AddedLayers, Architecture, Totals
 from grader.exceptions import SpecError
 from grader.result import Check
+from grader.score import rule
 from grader.score.accuracy import Accuracy
 from grader.score.checks import CheckKind, Context
 
@@ -23,14 +24,17 @@ KINDS: dict[str, type[CheckKind]] = {k.kind: k for k in (AddedLayers, Architectu
 
 
 def declared(spec: Spec) -> list[CheckKind]:
-    """The spec's checks as objects, in the declared order; an unknown kind is a spec error."""
-    out = []
+    """The spec's checks as objects, in the declared order; an unknown kind, or a
+    ``requires`` that names no earlier kind, is a spec error."""
+    out: list[CheckKind] = []
     for entry in spec.checks:
         kind = entry.get("kind") if isinstance(entry, dict) else None
         if kind not in KINDS:
             raise SpecError(f"unknown check kind {kind!r} in the exercise's checks (known: "
                             f"{', '.join(KINDS)})")
-        out.append(KINDS[kind](entry.get("points", 0)))
+        made = KINDS[kind](entry.get("points", 0))
+        made.requires = rule.requirements(entry, made, out)
+        out.append(made)
     return out
 
 
@@ -40,9 +44,19 @@ def max_score(spec: Spec, verified: bool = True) -> float:
 
 
 def run(context: Context, stage: str) -> list[Check]:
-    """The checks of the declared kinds that run at ``stage``, in the declared order."""
-    return [check for kind in declared(context.spec) if kind.stage == stage
-            for check in kind.run(context)]
+    """The checks of the declared kinds that run at ``stage``, in the declared order, with the
+    exercise's rule applied: a check whose required kinds earned nothing (in this stage or in
+    ``context.earlier``) is paid nothing (``grader.score.rule``)."""
+    kinds = declared(context.spec)
+    earned = rule.earned_before(kinds, context.earlier)
+    out: list[Check] = []
+    for kind in kinds:
+        if kind.stage != stage:
+            continue
+        checks = rule.withhold(kind.run(context), kind, earned)
+        earned[kind.kind] = earned.get(kind.kind, 0.0) + sum(c.points for c in checks)
+        out += checks
+    return out
 
 
 def declares(spec: Spec, stage: str) -> bool:
