@@ -178,3 +178,17 @@ def test_grader_spec_regenerates_the_committed_2018_spec(tmp_path, fast_settings
     committed = Spec.load(exercise_dir("cnn2_2018"))
     assert spec.layers == committed.layers and spec.missing == committed.missing
     assert spec.totals == committed.totals
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", sorted(exercises()), ids=str)
+def test_the_template_notebook_scores_zero_and_the_solution_full_marks(name, fast_settings):
+    """Like nbgrader's validate, on the real notebooks of every exercise folder (the rule that
+    keeps the verification's points from the template: ``tests/test_points.py``)."""
+    folder = exercise_dir(name)
+    exercise = load_exercise(folder)
+    template = api.check(folder / exercise["template"], reference=folder, settings=fast_settings)
+    solution = api.check(folder / exercise["solution"], reference=folder, settings=fast_settings)
+    assert template.status is Status.FAILED and template.score == 0, template.summary
+    assert all(c.points == 0 for c in template.checks)
+    assert solution.status is Status.PASSED and solution.score == solution.max_score > 0
