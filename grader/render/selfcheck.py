@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
-from grader.render import view
+from grader.render import points, view
 from grader.render.html import _asset, environment
 
 if TYPE_CHECKING:
@@ -78,7 +78,9 @@ def render_text(sc: SelfCheck) -> str:
     if r.checks:
         lines.append(f"  {len(r.checks) - len(failed)} of {len(r.checks)} checks passed")
     for c in failed:
-        lines.append(f"  ✗ {c.name}: {view.plain(c.message)}")
+        said = points.note(c)
+        lines.append(f"  ✗ {points.fraction(c)}  {c.name}: {view.plain(c.message)}"
+                     + (f" — {said}" if said else ""))
     hints = list(dict.fromkeys(view.plain(c.hint) for c in failed if c.hint))
     lines += [f"  hint: {h}" for h in hints]
     lines += [f"  {'!' if n.level == 'warn' else '-'} {n.text}" for n in sc.notes]
