@@ -187,7 +187,9 @@ def checks_of(exercise: dict) -> list[dict]:
 
 def build(exercise: dict, solution: list[L.LayerInfo], template: list[L.LayerInfo],
           input_shape: tuple, generated: dict, training: dict | None = None) -> Spec:
-    """The spec from the solution's layers; the missing ones are those the template lacks."""
+    """The spec from the solution's layers; the missing ones are those the template lacks.
+    Refused when its points would reward the untouched template or fail the solution
+    (``grader.score.validate``), so that an exercise author is told before students are."""
     from grader.compare.align import align
 
     rows = align(solution, template)

@@ -199,7 +199,7 @@ def test_the_template_s_lines_say_no_points_are_kept(exercise):
     result = graded_result(spec, validate.template_layers(spec))
     text = terminal.summary(result)
     assert result.score == 0 and "points kept" not in text.replace("no points kept", "")
-    assert "but no points kept" in text and "no points: the layers you added earned no points" \
+    assert "but no points kept" in text and "not paid: the layers you added earned no points" \
         in text
     tests = gradescope.gradescope_results(result)["tests"]
     assert all(t["output"].startswith(f"**{t['score']:g}/{t['max_score']:g} points**")

@@ -27,7 +27,7 @@ def note(check: Check) -> str | None:
         if not check.passed and check.follows_from:
             return f"follows from {_where(check.follows_from)}, but no points kept: " \
                    f"{check.withheld}"
-        return f"no points: {check.withheld}"
+        return f"not paid: {check.withheld}"
     if not check.passed and check.follows_from and check.max_points \
             and check.points >= check.max_points:
         return f"follows from {_where(check.follows_from)}: points kept"
