@@ -18,14 +18,15 @@ import pytest
 
 from grader.batch import folder as batch
 from grader.exceptions import InvalidNotebook, NotARegularFile, SubmissionMissing
-from grader.intake.submissions import find_submissions, read_submission
+from grader.intake import lms_layout
+from grader.intake.submissions import find_submissions, ident, read_submission
 
 from tests.conftest import ROOT
 from tests.notebooks import code_notebook, write
 
 CANARY = f"CANARY-{secrets.token_hex(8)}"
 NON_UTF8 = os.fsdecode(b"jos\xe9")  # a file name that is not valid UTF-8
-SHOWN = "jos\\xe9"  # how every output shows that student
+SHOWN = ident(NON_UTF8)  # how every output shows that student: jos\xe9~<hash of the bytes>
 LIMIT = 50 * 1024**2
 
 
@@ -114,7 +115,7 @@ def test_a_submission_that_disappears_before_it_is_read_is_a_clean_error_row(tmp
     def found_then_deleted(folder, exclude=None):
         (tmp_path / "course" / "gone.ipynb").unlink()
         return found
-    monkeypatch.setattr(batch, "find_submissions", found_then_deleted)
+    monkeypatch.setattr(lms_layout, "find_submissions", found_then_deleted)
     assert batch.grade_folder(tmp_path / "course", tmp_path / "out", settings=fast_settings) == 0
     saved = json.loads((tmp_path / "out" / "students" / "gone.json").read_text())
     assert saved["status"] == "error" and saved["error"]["kind"] == SubmissionMissing.kind
