@@ -8,7 +8,7 @@ in all stop the archive with a clear message before anything is written (a zip b
 entry larger than a notebook may be, or compressed suspiciously well, is refused on its own.
 Names are decoded as UTF-8 when the zip says so (flag bit 11) or when they are valid UTF-8 (many
 zippers never set the flag), else as cp437 (the zip format's own default); control characters
-never reach a file name (``\\xNN`` instead).
+never reach a file name (``%NN`` instead: a backslash would read as a folder separator).
 
 The folder is ``OUT/extracted/<sha256 of the zip>/``, completed by a marker file that records the
 refused entries: a rerun on the same zip finds the marker and extracts nothing, so results are
@@ -79,7 +79,7 @@ def entry_name(info: zipfile.ZipInfo) -> str:
             name = name.encode("cp437").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             pass  # cp437 as zipfile decoded it
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", name)
+    return _CONTROL.sub(lambda m: f"%{ord(m.group()):02x}", name)
 
 
 def safe_parts(name: str) -> tuple[str, ...] | None:
@@ -95,7 +95,7 @@ def safe_parts(name: str) -> tuple[str, ...] | None:
 def _kind(info: zipfile.ZipInfo) -> str | None:
     """Why an entry is not a plain file or folder (by its Unix mode), or None."""
     mode = info.external_attr >> 16
-    if info.create_system == 3 and mode:  # made on Unix: the mode is meaningful
+    if info.create_system == 3 and stat.S_IFMT(mode):  # made on Unix, with a file type
         if stat.S_ISLNK(mode):
             return "a symbolic link"
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
@@ -162,7 +162,7 @@ def _unpack(zf: zipfile.ZipFile, folder: Path, limits: Limits, label: str) -> li
             refused.append(Refused(name, *problem))
             continue
         parts = safe_parts(name) or ()
-        written.add("/".join(parts).casefold())
+        written.add("/".join(parts))
         target = folder.joinpath(*parts)
         if info.is_dir() or name.endswith(("/", "\\")):
             target.mkdir(parents=True, exist_ok=True)
@@ -195,9 +195,9 @@ def _refusal(info: zipfile.ZipInfo, name: str, written: set[str],
     if kind is not None:
         return (f"it is {kind}; the grader never follows links or makes special files",
                 "not_a_regular_file")
-    if "/".join(parts).casefold() in written:
-        return ("another entry has the same name (or one differing only in case); only the "
-                "first was extracted", "submission_layout")
+    if "/".join(parts) in written:
+        return ("another entry has the same name; only the first was extracted",
+                "submission_layout")
     if info.flag_bits & 0x1:
         return "it is encrypted; not extracted", "unreadable"
     if info.file_size > limits.max_entry_bytes:
