@@ -50,7 +50,7 @@ def canvas_roster(path: Path) -> Path:
 
 def moodle_export(folder: Path, folders: bool = True) -> Path:
     """"Download submissions in folders" on (default) or off (flat files)."""
-    for (name, _uid, pid, _sid, _email), src in zip(PEOPLE, (SOLUTION, NO_PADDING, NOTHING)):
+    for (name, _uid, pid, _sid, _email), src in zip(PEOPLE, (SOLUTION, NO_PADDING, NOTHING), strict=True):
         prefix = f"{name}_{pid}_assignsubmission_file_"
         _copy(src, folder / prefix / "cnn2.ipynb" if folders else folder / f"{prefix}cnn2.ipynb")
     (folder / f"{PEOPLE[0][0]}_{PEOPLE[0][2]}_assignsubmission_onlinetext_onlinetext.html") \
@@ -76,7 +76,7 @@ def gradescope_export(folder: Path) -> Path:
     times = ("2026-12-01 10:00:00.123456789 +01:00", "2026-12-03 09:30:00.000000000 +01:00",
              "2026-12-01 11:00:00.000000000 +01:00")
     for k, ((name, _uid, _pid, sid, email), src) in enumerate(
-            zip(PEOPLE, (SOLUTION, NO_PADDING, NOTHING))):
+            zip(PEOPLE, (SOLUTION, NO_PADDING, NOTHING), strict=True)):
         _copy(src, root / f"submission_{3000 + k}" / "work" / "cnn2.ipynb")
         lines += [f"submission_{3000 + k}:", "  :submitters:", f"  - :name: {name}",
                   f"    :sid: '{sid}'", f"    :email: {email}", f"  :created_at: {times[k]}",

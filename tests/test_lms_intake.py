@@ -215,7 +215,7 @@ def test_grades_csv_shows_earned_score_penalty_and_final_apart():
     text = csv_out.grades_csv([result("102", 20, {"original_name": "nb.ipynb", "late": True},
                                       info)])
     header, row = [line.split(",") for line in text.splitlines()]
-    cells = dict(zip(header, row))
+    cells = dict(zip(header, row, strict=True))
     assert cells["score"] == "20" and cells["late_penalty"] == "2" and cells["final_score"] == "18"
     assert cells["late"] == "late" and cells["original_name"] == "nb.ipynb"
 

@@ -13,9 +13,9 @@ from typing import Any
 from grader import layers as L
 from grader.compare.layer_checks import ASPECTS
 from grader.render import plots
+from grader.render.origin import line as origin_line
 from grader.result import Check, Result, Status
 from grader.score.cohort import mistake_words
-from grader.render.origin import line as origin_line
 from grader.util.text import plain
 
 FAILED_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")
