@@ -81,6 +81,13 @@ def test_gradescope_metadata_cannot_construct_objects(tmp_path):
     assert gradescope_meta.read(meta)["submission_1"]["submitters"] == []
 
 
+def test_an_id_from_metadata_never_names_a_path_outside_the_results(tmp_path):
+    for text in ("../../etc/x", "a/b", ".hidden", "a\\b"):
+        assert "/" not in lms_layout.safe_id(text) and "\\" not in lms_layout.safe_id(text)
+        assert not lms_layout.safe_id(text).startswith(".")
+    assert lms_layout.safe_id("S1001") == "S1001"
+
+
 def test_a_forced_layout_wins_over_detection(tmp_path):
     ex.canvas_export(tmp_path)
     assert "solutionalice_101_9001_cnn2" in by_id(lms_layout.find(tmp_path, "plain"))

@@ -136,12 +136,19 @@ def _gradescope(folder: Path, exclude: Path | None) -> list[Submission]:
         record = meta[entry.name]
         origin = {"layout": "gradescope", "submission_id": entry.name.rpartition("_")[2],
                   **record}
-        student = ident(record["id"]) if record.get("id") else ident(entry.name)
+        student = safe_id(record["id"]) if record.get("id") else ident(entry.name)
         out.append(_in_folder(folder, Path(entry.path), student, origin))
     return out
 
 
 # -- shared --------------------------------------------------------------------------------------
+
+def safe_id(text: str) -> str:
+    """An id taken from a file's contents (a SID, an email) as a file name: no folder separator,
+    never hidden, no control character; percent-escaped (``%`` too), so two ids stay two."""
+    text = text.replace("%", "%25").replace("/", "%2f").replace("\\", "%5c")
+    return ident("%2e" + text[1:] if text.startswith(".") else text)
+
 
 def _entries(folder: Path) -> list[os.DirEntry]:
     with os.scandir(folder) as it:

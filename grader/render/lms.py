@@ -58,8 +58,6 @@ class GradebookOptions:
 
 def load(options: GradebookOptions) -> tuple[Roster | None, dict[str, str]]:
     """Read the roster and mapping up front, so a bad file stops the batch before grading."""
-    if options.system == "gradescope" and options.roster is not None:
-        return read_roster(options.roster, "gradescope"), read_mapping(options.mapping)
     if options.system == "canvas" and options.roster is None:
         raise UsageError("--gradebook canvas needs --roster FILE: the gradebook exported from "
                          "Canvas (Grades → Export), whose ids Canvas matches on import")
