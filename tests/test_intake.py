@@ -13,6 +13,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -213,7 +214,8 @@ def test_a_file_name_that_is_not_utf8_works_in_every_output(hostile_batch):
     assert json.loads((out / "students" / f"{SHOWN}.json").read_text())["submission"] == SHOWN
     suites = ET.parse(out / "junit.xml").getroot().findall("testsuite")
     assert SHOWN in {s.get("name") for s in suites}
-    assert "jos%5Cxe9.html" in (out / "index.html").read_text(encoding="utf-8")
+    assert quote(f"{SHOWN}.html", safe="") in (out / "index.html").read_text(encoding="utf-8")
+    assert SHOWN.startswith("jos\\xe9~")  # the escaped name, marked as escaped: unique
     assert SHOWN in hostile_batch["run"].stdout
 
 
