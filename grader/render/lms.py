@@ -76,7 +76,8 @@ def feedback(result: Result | None) -> str:
     if result is None:
         return ""
     late = result.late or {}
-    deducted = f" Late: -{late['points']:g} ({late['rule']})." if late.get("points") else ""
+    when = f" (submitted {late['submitted_at']})" if late.get("submitted_at") else ""
+    deducted = f" Late{when}: -{late['points']:g} ({late['rule']})." if late.get("late") else ""
     return safe_cell(f"{result.score:g}/{result.max_score:g}: {result.summary}{deducted}".strip())
 
 
