@@ -108,3 +108,15 @@ def test_a_half_extracted_folder_is_extracted_again(tmp_path):
     (first.folder / "solutionalice_101_9001_cnn2.ipynb").unlink()
     again = archive.extract(zipped, tmp_path / "out")
     assert not again.reused and (again.folder / "solutionalice_101_9001_cnn2.ipynb").is_file()
+
+
+def test_an_entry_that_clashes_with_a_file_is_refused_not_a_crash(tmp_path):
+    zipped = tmp_path / "clash.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("a", "file")
+        zf.writestr("a/", "")
+        zf.writestr("a/b.ipynb", "{}")
+        zf.writestr("ok.ipynb", "{}")
+    result = archive.extract(zipped, tmp_path / "out")
+    assert refused_names(result) == {"a/", "a/b.ipynb"}
+    assert (result.folder / "ok.ipynb").is_file()

@@ -164,10 +164,10 @@ def _unpack(zf: zipfile.ZipFile, folder: Path, limits: Limits, label: str) -> li
         parts = safe_parts(name) or ()
         written.add("/".join(parts))
         target = folder.joinpath(*parts)
-        if info.is_dir() or name.endswith(("/", "\\")):
-            target.mkdir(parents=True, exist_ok=True)
-            continue
         try:
+            if info.is_dir() or name.endswith(("/", "\\")):
+                target.mkdir(parents=True, exist_ok=True)
+                continue
             copied = _copy(zf, info, folder, parts, limits, budget)
         except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
             target.unlink(missing_ok=True) if target.is_file() else None
