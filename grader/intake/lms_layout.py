@@ -96,7 +96,8 @@ def _moodle(name: str) -> re.Match | None:
 
 
 def _moodle_entries(folder: Path, exclude: Path | None) -> list[Submission]:
-    out, files = [], {}
+    out: list[Submission] = []
+    files: dict[str, list[tuple[os.DirEntry, dict]]] = {}
     for entry in _entries(folder):
         m = _moodle(entry.name)
         if m is None or m["plugin"] != "file":
