@@ -250,3 +250,30 @@ def test_archive_is_keyed_by_content_not_name(tmp_path):
     (tmp_path / "b.zip").write_bytes(zipped.read_bytes())
     assert archive.extract(tmp_path / "b.zip", tmp_path / "out").folder == first.folder
     assert zipfile.is_zipfile(zipped)
+
+
+def test_canvas_older_lowercase_late_marker_is_read(tmp_path):
+    (tmp_path / "doejane_late_104_9004_hw.ipynb").write_text("{}")
+    sub = by_id(lms_layout.find(tmp_path, "canvas"))["104"]
+    assert sub.origin["late"] is True and sub.origin["original_name"] == "hw.ipynb"
+
+
+def test_gradescope_two_submissions_of_one_sid_grade_the_later_and_list_the_earlier(tmp_path):
+    root = tmp_path / "assignment_1_export"
+    days = {1: "02", 2: "01"}  # the lower submission id is the later one: time decides
+    for k in days:
+        (root / f"submission_{k}").mkdir(parents=True)
+        (root / f"submission_{k}" / f"v{k}.ipynb").write_text("{}")
+    (root / "submission_metadata.yml").write_text("".join(
+        f"submission_{k}:\n  :submitters:\n  - :name: A\n    :sid: '7'\n    :email: a@x\n"
+        f"  :created_at: 2026-12-{day} 10:00:00 +00:00\n" for k, day in days.items()))
+    sub = by_id(lms_layout.find(tmp_path))["7"]
+    assert sub.notebook.name == "v1.ipynb" and sub.origin["superseded"] == ["v2.ipynb"]
+
+
+def test_gradescope_group_submission_scores_every_submitter_without_a_roster(tmp_path):
+    people = [{"name": "A", "sid": "1", "email": "a@x"}, {"name": "B", "sid": "2", "email": "b@x"}]
+    results = [result("1", 7, {"layout": "gradescope", "submitters": people})]
+    lms.write_gradebook(results, tmp_path, GradebookOptions("gradescope"), "x")
+    lines = (tmp_path / "gradebook-gradescope.csv").read_text().splitlines()
+    assert lines[1:] == ["A,1,a@x,7", "B,2,b@x,7"]
