@@ -116,7 +116,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
     args.reference = reference_of(args)
     if (args.roster or args.roster_map or args.assignment) and not args.gradebook:
-        raise UsageError("--roster, --roster-map and --assignment go with --gradebook canvas|moodle")
+        raise UsageError("--roster, --roster-map and --assignment go with --gradebook "
+                         "canvas|moodle|gradescope")
     gradebook = GradebookOptions(args.gradebook, args.roster, args.roster_map, args.assignment) \
         if args.gradebook else None
     formats = writers.parse_formats(args.format)
@@ -129,7 +130,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return int(grade_folder(args.folder, args.out, reference=args.reference,
                             settings=settings_from(args), workers=args.workers, force=args.force,
                             junit_path=args.junit, gradebook=gradebook, formats=formats,
-                            context=context))
+                            context=context, layout=args.layout))
 
 
 def cmd_spec(args: argparse.Namespace) -> int:

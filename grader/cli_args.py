@@ -70,8 +70,12 @@ def _check(sub) -> None:
 
 
 def _grade(sub) -> None:
-    grade = sub.add_parser("grade", help="grade every notebook in a folder (instructors)")
-    grade.add_argument("folder", type=Path)
+    grade = sub.add_parser("grade", help="grade every notebook in a folder or an LMS's zip "
+                           "(instructors)")
+    grade.add_argument("folder", type=Path, help="a folder, or the LMS's download-all zip")
+    grade.add_argument("--layout", choices=("canvas", "moodle", "gradescope", "plain"),
+                       help="how the LMS named the submissions (default: recognised from the "
+                       "names; docs/lms-intake.md)")
     grade.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR")
     grade.add_argument("--sandbox", choices=api.SANDBOX_LEVELS, default="required")
     grade.add_argument("--workers", type=int, metavar="N",
@@ -84,10 +88,12 @@ def _grade(sub) -> None:
                        help="regrade everything, even submissions already graded in DIR")
     grade.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
     _formats(grade, check=False)
-    grade.add_argument("--gradebook", choices=("canvas", "moodle"),
+    grade.add_argument("--gradebook", choices=("canvas", "moodle", "gradescope"),
                        help="also write DIR/gradebook-SYSTEM.csv for the LMS's grade import")
     grade.add_argument("--roster", type=Path, metavar="FILE",
-                       help="the class list exported from the LMS (Canvas: Grades → Export)")
+                       help="the class list exported from the LMS (Canvas: Grades → Export; "
+                       "Moodle: the grading worksheet or the gradebook export; Gradescope: "
+                       "the roster)")
     grade.add_argument("--roster-map", type=Path, metavar="FILE",
                        help="CSV of submission,student id pairs for names that are not LMS ids")
     grade.add_argument("--assignment", metavar="NAME",

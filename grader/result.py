@@ -112,6 +112,11 @@ class Result:
     compat: dict | None = None
     #: environment lines made harmless (a download of the data, TensorBoard magics, …)
     neutralized: list[str] = field(default_factory=list)
+    #: where an LMS export put it (``grader.intake.lms_layout``): layout, the LMS's id, name,
+    #: email, submission id, original file name, late flag, time, superseded entries; None: plain
+    origin: dict | None = None
+    #: lateness and its deduction (``grader.score.late.assess``); ``score`` stays what was earned
+    late: dict | None = None
 
     @property
     def exit_code(self) -> ExitCode:

@@ -13,19 +13,21 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from grader.batch import folder as batch
 from grader.exceptions import InvalidNotebook, NotARegularFile, SubmissionMissing
-from grader.intake.submissions import find_submissions, read_submission
+from grader.intake import lms_layout
+from grader.intake.submissions import find_submissions, ident, read_submission
 
 from tests.conftest import ROOT
 from tests.notebooks import code_notebook, write
 
 CANARY = f"CANARY-{secrets.token_hex(8)}"
 NON_UTF8 = os.fsdecode(b"jos\xe9")  # a file name that is not valid UTF-8
-SHOWN = "jos\\xe9"  # how every output shows that student
+SHOWN = ident(NON_UTF8)  # how every output shows that student: jos\xe9~<hash of the bytes>
 LIMIT = 50 * 1024**2
 
 
@@ -114,7 +116,7 @@ def test_a_submission_that_disappears_before_it_is_read_is_a_clean_error_row(tmp
     def found_then_deleted(folder, exclude=None):
         (tmp_path / "course" / "gone.ipynb").unlink()
         return found
-    monkeypatch.setattr(batch, "find_submissions", found_then_deleted)
+    monkeypatch.setattr(lms_layout, "find_submissions", found_then_deleted)
     assert batch.grade_folder(tmp_path / "course", tmp_path / "out", settings=fast_settings) == 0
     saved = json.loads((tmp_path / "out" / "students" / "gone.json").read_text())
     assert saved["status"] == "error" and saved["error"]["kind"] == SubmissionMissing.kind
@@ -212,7 +214,8 @@ def test_a_file_name_that_is_not_utf8_works_in_every_output(hostile_batch):
     assert json.loads((out / "students" / f"{SHOWN}.json").read_text())["submission"] == SHOWN
     suites = ET.parse(out / "junit.xml").getroot().findall("testsuite")
     assert SHOWN in {s.get("name") for s in suites}
-    assert "jos%5Cxe9.html" in (out / "index.html").read_text(encoding="utf-8")
+    assert quote(f"{SHOWN}.html", safe="") in (out / "index.html").read_text(encoding="utf-8")
+    assert SHOWN.startswith("jos\\xe9~")  # the escaped name, marked as escaped: unique
     assert SHOWN in hostile_batch["run"].stdout
 
 

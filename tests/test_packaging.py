@@ -23,7 +23,7 @@ import sys, importlib.abc
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.split('.')[0] in {'tensorflow', 'keras', 'nbclient', 'nbformat', 'jupyter_client',
-                                  'ipykernel', 'matplotlib', 'psutil'}:
+                                  'ipykernel', 'matplotlib', 'psutil', 'yaml'}:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, Block())
 sys.path.insert(0, %r)

@@ -30,12 +30,19 @@ from grader.batch.outputs import Outputs, chosen
 from grader.batch.workers import BATCH_PREFIX
 from grader.exceptions import NotGradable, OutputError, UsageError
 from grader.exitcodes import ExitCode
-from grader.intake.submissions import Submission, find_submissions, read_submission, shown
+from grader.intake import archive, sources
+from grader.intake.submissions import (  # noqa: F401 -- find_submissions: tests import it here
+    Submission,
+    find_submissions,
+    read_submission,
+    shown,
+)
 from grader.render import lms, terminal, writers
 from grader.render.files import write_json
 from grader.render.lms import GradebookOptions
 from grader.render.progress import Progress, duration
 from grader.result import Result, Status
+from grader.score import late
 from grader.settings import Settings
 from grader.spec import Spec
 from grader.util.files import sha256_bytes
@@ -117,10 +124,21 @@ class _Batch:
         self.outputs = outputs or Outputs(out, chosen(None, None))  # grade's default formats
         self.results: dict[str, Result] = {}
         self.reused = 0
+        #: what the LMS export says of each student's entry, and the exercise's late policy
+        self.origins: dict[str, dict] = {}
+        self.policy: late.LatePolicy | None = None
+
+    def annotate(self, result: Result) -> bool:
+        """Attach the entry's origin and lateness (policy applied); True if they changed."""
+        before = (result.origin, result.late)
+        result.origin = self.origins.get(result.submission)
+        result.late = late.assess(result.origin, result.score, result.max_score, self.policy)
+        return (result.origin, result.late) != before
 
     def save(self, result: Result) -> None:
         if result.status in (Status.ERROR, Status.TIMEOUT):  # 0 points: one maximum per batch
             result.max_score = self.max_score
+        self.annotate(result)
         data = result.to_dict()
         data["options"] = self.options
         with self.writing():
@@ -134,8 +152,12 @@ class _Batch:
         """A result from an earlier run: left as it is (its reports written if missing)."""
         self.results[result.submission] = result
         self.reused += 1
+        changed = self.annotate(result)  # a new late policy or export: no regrade, new record
         with self.writing():
-            self.outputs.student_docs(result, missing_only=True)
+            if changed:
+                write_json(student_file(self.out, result.submission, ".json"),
+                           {**result.to_dict(), "options": self.options})
+            self.outputs.student_docs(result, missing_only=not changed)
 
     @contextmanager
     def writing(self):
@@ -174,9 +196,11 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
                  force: bool = False, junit_path: Path | None = None,
                  progress_stream=None, gradebook: GradebookOptions | None = None,
                  formats: list[writers.Writer] | None = None,
-                 context: writers.Context | None = None) -> ExitCode:
-    """Grade every submission in ``folder`` into ``out``; see the module docstring.
-    ``formats`` are written besides the defaults (JSON, HTML, CSV; ``grader.render.writers``)."""
+                 context: writers.Context | None = None, layout: str | None = None,
+                 limits: archive.Limits | None = None) -> ExitCode:
+    """Grade every submission in ``folder`` (or an LMS's zip) into ``out``; see the module
+    docstring. ``formats`` are written besides the defaults (JSON, HTML, CSV;
+    ``grader.render.writers``); ``layout`` forces an LMS layout (``grader.intake.lms_layout``)."""
     settings = settings or Settings(sandbox="required")
     if gradebook is not None:
         lms.load(gradebook)  # a bad roster stops the batch before any grading
@@ -189,17 +213,22 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
     if _holds_notebooks(out):
         raise UsageError(f"--out {shown(str(out))} holds notebooks (a student's folder?): its "
                          "submission would be left out; choose an empty or a results folder")
-    submissions = find_submissions(folder, exclude=out)
-    if not submissions:
-        raise UsageError(f"no submissions in {shown(str(folder))}: expected <student>.ipynb "
-                         "files or <student>/ folders with one notebook each")
+    zipped = archive.is_archive(folder)
+    gathered = None if zipped else sources.from_folder(folder, layout, exclude=out)
     preflight(out, junit_path)
     with Lock(out):
+        if gathered is None:
+            gathered = sources.from_archive(folder, out, layout, limits)
+        for note in gathered.notes:
+            print(f"grader: {note}", file=sys.stderr)
+        submissions = gathered.submissions
         spec, data_file, settings = _prepare(reference, settings)
         outputs = Outputs(out, chosen(formats, junit_path), context or writers.Context(),
                           {"junit": Path(junit_path)} if junit_path else {})
         batch = _Batch(out, grading_options(settings), batch_max_score(spec, settings),
                        outputs=outputs)
+        batch.origins = {s.student: s.origin for s in submissions if s.origin}
+        batch.policy = late.load(Path(spec.path).parent if spec.path else None)
         intake = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-intake-")
         try:
             return _run(submissions, batch, spec, data_file, settings, workers, force,

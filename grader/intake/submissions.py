@@ -12,7 +12,9 @@ notebook when it cannot be graded; one bad entry never stops the scan.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +46,41 @@ class Submission:
     problem: str | None = None
     kind: ErrorKind = ErrorKind.SUBMISSION_LAYOUT
     root: Path | None = None
+    #: what the LMS export says of it (``grader.intake.lms_layout``): layout, id, name, email,
+    #: submission id, original file name, late flag, submission time, superseded entries
+    origin: dict | None = None
 
 
 def shown(name: str | bytes) -> str:
     """A file name as text that every output can hold: undecodable bytes appear as ``\\xff``."""
     return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def ident(name: str | bytes) -> str:
+    """A student id from a file name, unique by construction: the name as text, and when it
+    had to be escaped (undecodable bytes as ``\\xff``, control characters as ``\\x1b``) a
+    ``~`` and a hash of its bytes, so ``jos\\xe9`` (bytes) and ``jos\\xe9`` (typed) never share
+    an id. No control character reaches a file name, a CSV cell or a terminal."""
+    raw = os.fsencode(name)
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", shown(raw))
+    try:
+        exact = raw.decode("utf-8") == text
+    except UnicodeDecodeError:
+        exact = False
+    return text if exact else f"{text}~{hashlib.sha256(raw).hexdigest()[:8]}"
+
+
+def case_variants(subs: list[Submission]) -> list[str]:
+    """Lines naming ids that differ only in case (distinct ids; a roster matches them exactly
+    or reports them, never picks one)."""
+    groups: dict[str, list[str]] = {}
+    for sub in subs:
+        groups.setdefault(sub.student.casefold(), []).append(sub.student)
+    return [f"submissions {', '.join(repr(n) for n in names)} differ only in case: each is "
+            "graded under its own id" for names in groups.values() if len(names) > 1]
 
 
 def what_is(mode: int) -> str:
@@ -159,7 +191,7 @@ def _identity(path: Path | None) -> tuple[int, int] | None:
 
 
 def _student(name: str) -> str:
-    return shown(name[: -len(NOTEBOOK)] if name.endswith(NOTEBOOK) else name)
+    return ident(name[: -len(NOTEBOOK)] if name.endswith(NOTEBOOK) else name)
 
 
 def _classify(folder: Path, entry: os.DirEntry, skip: tuple | None) -> Submission | None:
@@ -169,17 +201,17 @@ def _classify(folder: Path, entry: os.DirEntry, skip: tuple | None) -> Submissio
     if entry.name.endswith(NOTEBOOK):
         if stat.S_ISREG(info.st_mode):
             return Submission(student, Path(entry.path), root=folder)
-        return _not_regular(student, entry.name, info.st_mode)
+        return not_regular(student, entry.name, info.st_mode)
     if stat.S_ISDIR(info.st_mode):
         if (info.st_dev, info.st_ino) == skip:
             return None
         return _from_folder(folder, entry, student)
     if not stat.S_ISREG(info.st_mode) and "." not in entry.name:  # a link or FIFO named like a
-        return _not_regular(student, entry.name, info.st_mode)     # student folder: say why not
+        return not_regular(student, entry.name, info.st_mode)     # student folder: say why not
     return None
 
 
-def _not_regular(student: str, name: str, mode: int) -> Submission:
+def not_regular(student: str, name: str, mode: int) -> Submission:
     return Submission(student, None, f"{shown(name)} is {what_is(mode)}, not a notebook file; "
                       "the grader never follows links or reads special files",
                       ErrorKind.NOT_A_REGULAR_FILE)
@@ -193,7 +225,7 @@ def _from_folder(folder: Path, entry: os.DirEntry, student: str) -> Submission:
         info = notebooks[0].stat(follow_symlinks=False)
         if stat.S_ISREG(info.st_mode):
             return Submission(student, Path(notebooks[0].path), root=folder)
-        return _not_regular(student, f"{shown(entry.name)}/{shown(notebooks[0].name)}", info.st_mode)
+        return not_regular(student, f"{shown(entry.name)}/{shown(notebooks[0].name)}", info.st_mode)
     if notebooks:
         names = ", ".join(shown(e.name) for e in notebooks)
         return Submission(student, None, f"{where} holds {len(notebooks)} notebooks ({names}); "

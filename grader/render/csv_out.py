@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
-from grader.render import writers
+from grader.render import origin, writers
 from grader.render.files import write_text
 from grader.result import Result
 
 COLUMNS = ("student", "score", "max_score", "status", "first_failed")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 GRADES_FILE = "grades.csv"
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # tab and newline: see FORMULA_START
 
 
 def safe_cell(text: str) -> str:
-    """Text a spreadsheet shows as text, never evaluates."""
-    text = str(text)
+    """Text a spreadsheet shows as text, never evaluates; no control character inside."""
+    text = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
@@ -35,16 +37,20 @@ def first_problem(result: Result) -> str:
     return ""
 
 
-def row(result: Result) -> list[str]:
-    return [safe_cell(result.submission), f"{result.score:g}", f"{result.max_score:g}",
-            result.status.value, safe_cell(first_problem(result))]
+def row(result: Result, lms: bool = False) -> list[str]:
+    cells = [safe_cell(result.submission), f"{result.score:g}", f"{result.max_score:g}",
+             result.status.value, safe_cell(first_problem(result))]
+    return cells + [safe_cell(c) for c in origin.cells(result)] if lms else cells
 
 
 def grades_csv(results: list[Result]) -> str:
+    """``score`` is what was earned; from an LMS export, ``late_penalty`` and ``final_score``
+    (what a gradebook imports) follow with the original file name and the late flag/time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(row(r) for r in results)
+    lms = origin.has_origin(results)
+    writer.writerow(COLUMNS + (origin.COLUMNS if lms else ()))
+    writer.writerows(row(r, lms) for r in results)
     return buffer.getvalue()
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.exceptions import UsageError
+from grader.render import origin
 from grader.render.csv_out import safe_cell
 from grader.render.files import write_text
 from grader.render.roster import (
@@ -35,7 +36,7 @@ from grader.render.roster import (
 from grader.result import GRADER_FAULTS, Result
 from grader.util.text import plain
 
-SYSTEMS = ("canvas", "moodle")
+SYSTEMS = ("canvas", "moodle", "gradescope")
 UNMATCHED_FILE = "gradebook-unmatched.csv"
 CANVAS_IDENTITY = ("ID", "SIS User ID", "SIS Login ID", "Section")
 POINTS_ROW = "    Points Possible"
@@ -68,13 +69,16 @@ def grade_cell(result: Result | None) -> str:
     """The points, or empty: no submission, or the grader's own fault (regrade, not zero)."""
     if result is None or (result.error is not None and result.error.kind in GRADER_FAULTS):
         return ""
-    return f"{result.score:g}"
+    return f"{origin.final_score(result):g}"
 
 
 def feedback(result: Result | None) -> str:
     if result is None:
         return ""
-    return safe_cell(f"{result.score:g}/{result.max_score:g}: {result.summary}".strip())
+    late = result.late or {}
+    when = f" (submitted {late['submitted_at']})" if late.get("submitted_at") else ""
+    deducted = f" Late{when}: -{late['points']:g} ({late['rule']})." if late.get("late") else ""
+    return safe_cell(f"{result.score:g}/{result.max_score:g}: {result.summary}{deducted}".strip())
 
 
 def _csv(rows: list[list[str]]) -> str:
@@ -122,6 +126,42 @@ def moodle_csv(results: dict[str, Result], roster: Roster | None, matching: Matc
     return _csv(rows)
 
 
+def worksheet_csv(results: dict[str, Result], roster: Roster, matching: Matching) -> str:
+    """Moodle's grading worksheet as downloaded, its ``Grade`` (and ``Feedback comments``, when
+    the assignment has them) filled in: Moodle's "Upload grading worksheet" matches on
+    ``Identifier``."""
+    rows = [list(roster.columns)]
+    for k, row in enumerate(roster.rows):
+        result = results.get(matching.matched.get(k, ""))
+        cells = dict(row)
+        if result is not None:
+            cells["Grade"] = grade_cell(result)
+            if "Feedback comments" in roster.columns:
+                cells["Feedback comments"] = feedback(result)
+        rows.append([safe_cell(cells.get(c, "")) for c in roster.columns])
+    return _csv(rows)
+
+
+def gradescope_csv(results: dict[str, Result], roster: Roster | None,
+                   matching: Matching | None) -> str:
+    """``Name, SID, Email, Score``: Gradescope's score upload matches a row by Email (or SID).
+    Without a roster, every submitter of a group submission gets the group's score."""
+    rows = [["Name", "SID", "Email", "Score"]]
+    if roster is None or matching is None:
+        for result in results.values():
+            people = (result.origin or {}).get("submitters") or [
+                {"name": (result.origin or {}).get("name") or "", "sid": "", "email": ""}]
+            rows += [[safe_cell(p.get(c) or "") for c in ("name", "sid", "email")]
+                     + [grade_cell(result)] for p in people]
+        return _csv(rows)
+    for k, row in enumerate(roster.rows):
+        result = results.get(matching.matched.get(k, ""))
+        name = row.get("Name") or " ".join(row.get(c, "") for c in ("First Name", "Last Name"))
+        rows.append([safe_cell(name.strip()), safe_cell(row.get("SID", "")),
+                     safe_cell(row.get("Email", "")), grade_cell(result)])
+    return _csv(rows)
+
+
 def unmatched_csv(roster: Roster | None, matching: Matching | None) -> str:
     """``problem, submission, student, ids``: one line per roster row or submission left over."""
     rows = [["problem", "submission", "student", "ids"]]
@@ -131,9 +171,24 @@ def unmatched_csv(roster: Roster | None, matching: Matching | None) -> str:
             name = " ".join(row.get(c, "") for c in (*NAME_COLUMNS, *MOODLE_USER[:2]) if row.get(c))
             ids = " / ".join(row[c] for c in ID_COLUMNS[roster.system] if row.get(c))
             rows.append(["in the roster, no submission", "", safe_cell(name), safe_cell(ids)])
-        rows += [["submission, not in the roster", safe_cell(name), "", ""]
-                 for name in matching.no_roster]
+        rows += [[safe_cell(f"submission, not matched: {matching.reasons[name]}"
+                            if name in matching.reasons else "submission, not in the roster"),
+                  safe_cell(name), "", ""] for name in matching.no_roster]
     return _csv(rows)
+
+
+def lms_keys(results: list[Result]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """What else an LMS export says of each submission's student: other ids (Gradescope's
+    email and SID) and, for Moodle (whose file names carry a name and a participant id only),
+    the full name, used only where no id matches and only when one roster row has it."""
+    aliases: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for r in results:
+        o = r.origin or {}
+        aliases[r.submission] = [str(o[k]) for k in ("id", "sid", "email") if o.get(k)]
+        if o.get("layout") in ("moodle", "gradescope") and o.get("name"):
+            names[r.submission] = str(o["name"])
+    return aliases, names
 
 
 def write_gradebook(results: list[Result], out: Path, options: GradebookOptions,
@@ -141,10 +196,15 @@ def write_gradebook(results: list[Result], out: Path, options: GradebookOptions,
     """Write the LMS file and the unmatched list into ``out``; returns the lines for stderr."""
     roster, mapping = load(options)
     by_name = {r.submission: r for r in results}
-    matching = match(roster, list(by_name), mapping) if roster is not None else None
+    matching = match(roster, list(by_name), mapping, *lms_keys(results)) \
+        if roster is not None else None
     if options.system == "canvas":
         column = canvas_column(roster, options.assignment, assignment)
         text = canvas_csv(by_name, roster, matching, column)
+    elif options.system == "gradescope":
+        text = gradescope_csv(by_name, roster, matching)
+    elif roster is not None and roster.worksheet:
+        text = worksheet_csv(by_name, roster, matching)
     else:
         text = moodle_csv(by_name, roster, matching, options.assignment or assignment)
     write_text(Path(out) / options.file_name(), text)

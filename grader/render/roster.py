@@ -10,20 +10,32 @@ over on either side is reported by the caller, never dropped.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.exceptions import UsageError
 
+#: Moodle's grading worksheet (Assignment → Download grading worksheet): ``Identifier`` holds
+#: ``Participant <participant id>``, the number in the names of the submission download
+WORKSHEET_ID = "Identifier"
+WORKSHEET_NAME = "Full name"
+WORKSHEET_REQUIRED = (WORKSHEET_ID, WORKSHEET_NAME, "Grade")
+
 #: the columns of each LMS's export that identify a student, and those that must be present
 ID_COLUMNS = {
     "canvas": ("SIS Login ID", "SIS User ID", "ID"),
-    "moodle": ("ID number", "Email address"),
+    "moodle": ("ID number", "Email address", WORKSHEET_ID),
+    "gradescope": ("SID", "Email"),
 }
 REQUIRED = {"canvas": ("ID", "SIS User ID", "SIS Login ID", "Section"),
-            "moodle": ("ID number", "Email address")}
+            "moodle": ("ID number", "Email address"),
+            "gradescope": ("Email",)}
 #: the name column: ``Student`` in Canvas's export, ``Student Name`` in older ones
 NAME_COLUMNS = ("Student", "Student Name")
+#: full-name columns, for matching by name where an export carries no id (Moodle flat files)
+FULL_NAME_COLUMNS = (*NAME_COLUMNS, WORKSHEET_NAME, "Name")
+FIRST_LAST = (("First name", "Last name"), ("First Name", "Last Name"))
 #: Canvas's export has this second row (points per assignment), not a student
 POINTS_POSSIBLE = "Points Possible"
 MAX_ROSTER_BYTES = 20 * 1024 * 1024
@@ -36,17 +48,34 @@ class Roster:
     columns: list[str]
     rows: list[dict[str, str]] = field(default_factory=list)
 
+    @property
+    def worksheet(self) -> bool:
+        """Moodle's grading worksheet (rather than the gradebook export)."""
+        return self.system == "moodle" and WORKSHEET_ID in self.columns
+
+    def name_key(self, row: dict[str, str]) -> str:
+        """The row's full name, case-folded and single-spaced ('' if none)."""
+        name = next((row[c] for c in FULL_NAME_COLUMNS if row.get(c)), "") or " ".join(
+            row.get(c, "") for pair in FIRST_LAST for c in pair if row.get(c))
+        return " ".join(name.split()).casefold()
+
     def keys(self, row: dict[str, str]) -> set[str]:
         """Every id a submission may be named by, lower-cased."""
         return self.exact_keys(row) | self.local_keys(row)
 
     def exact_keys(self, row: dict[str, str]) -> set[str]:
         """The row's ids as written (lower-cased)."""
-        return {v.lower() for v in self._values(row)}
+        return {v.lower() for v in self.ids(row)}
 
     def local_keys(self, row: dict[str, str]) -> set[str]:
         """The part before ``@`` of the row's email-like ids (weaker than an exact id)."""
         return {v.split("@", 1)[0].lower() for v in self._values(row) if "@" in v}
+
+    def ids(self, row: dict[str, str]) -> list[str]:
+        """The row's ids as written (a worksheet's ``Participant 123`` also as ``123``)."""
+        values = self._values(row)
+        number = re.fullmatch(r"Participant (\d+)", (row.get(WORKSHEET_ID) or "").strip())
+        return values + [number.group(1)] if number else values
 
     def _values(self, row: dict[str, str]) -> list[str]:
         return [v for v in ((row.get(c) or "").strip() for c in ID_COLUMNS[self.system]) if v]
@@ -65,7 +94,8 @@ def read_roster(path: Path, system: str) -> Roster:
             from None
     reader = csv.DictReader(text.splitlines())
     columns = [c.strip() for c in reader.fieldnames or []]
-    missing = [c for c in REQUIRED[system] if c not in columns]
+    need = WORKSHEET_REQUIRED if system == "moodle" and WORKSHEET_ID in columns else REQUIRED[system]
+    missing = [c for c in need if c not in columns]
     if system == "canvas" and not any(c in columns for c in NAME_COLUMNS):
         missing.insert(0, "Student")
     if missing:
@@ -103,30 +133,79 @@ class Matching:
     #: roster rows with no submission, and submissions with no roster row
     no_submission: list[int]
     no_roster: list[str]
+    #: why a submission in ``no_roster`` is there, when it is not simply absent from the roster
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
-def match(roster: Roster, submissions: list[str], mapping: dict[str, str]) -> Matching:
-    """Pair submissions with roster rows by id (the mapping first); one row per submission.
+#: how a submission found its roster row, strongest first
+EXACT, FOLDED, LOCAL, ALIAS, NAME = range(5)
+STRENGTH = ("its id exactly", "its id (case aside)", "an email's user name", "its LMS email/SID",
+            "its name")
 
-    An exact id wins over an email's part before ``@``; a key that names several rows at the
-    same strength is ambiguous and matches none (the submission is listed as unmatched), so a
-    grade never goes to the first of two students who share, e.g., ``jsmith@…``."""
-    exact: dict[str, set[int]] = {}
-    local: dict[str, set[int]] = {}
+
+def _index(roster: Roster) -> list[dict[str, set[int]]]:
+    """Lookup tables by strength: id as written, id case-folded, email user part, -, name."""
+    tables: list[dict[str, set[int]]] = [{} for _ in STRENGTH]
     for k, row in enumerate(roster.rows):
-        for key in roster.exact_keys(row):
-            exact.setdefault(key, set()).add(k)
+        for value in roster.ids(row):
+            tables[EXACT].setdefault(value, set()).add(k)
+            tables[FOLDED].setdefault(value.casefold(), set()).add(k)
         for key in roster.local_keys(row):
-            local.setdefault(key, set()).add(k)
-    matched: dict[int, str] = {}
-    no_roster = []
+            tables[LOCAL].setdefault(key.casefold(), set()).add(k)
+        if name := roster.name_key(row):
+            tables[NAME].setdefault(name, set()).add(k)
+    return tables
+
+
+def _lookups(name: str, mapping: dict[str, str], aliases: list[str],
+             full_name: str | None) -> list[tuple[int, int, str]]:
+    """(strength, table, key) to try for one submission, strongest first."""
+    key = mapping.get(name.lower(), name)
+    tries = [(EXACT, EXACT, key), (FOLDED, FOLDED, key.casefold()), (LOCAL, LOCAL, key.casefold())]
+    for alias in aliases:
+        tries += [(ALIAS, EXACT, alias), (ALIAS, FOLDED, alias.casefold())]
+    if full_name:
+        tries.append((NAME, NAME, " ".join(full_name.split()).casefold()))
+    return tries
+
+
+def match(roster: Roster, submissions: list[str], mapping: dict[str, str],
+          aliases: dict[str, list[str]] | None = None,
+          names: dict[str, str] | None = None) -> Matching:
+    """Pair submissions with roster rows by id (the mapping first), exact before case-folded
+    before an email's user name before the LMS's other ids (``aliases``) before a full name
+    (``names``: only where an export carries no id); one row per submission.
+
+    A key that names several rows at its strength is ambiguous and matches none; several
+    submissions that find one row at the same strength (``Alice`` and ``alice`` for the id
+    ``ALICE``) all stay unmatched, each with its reason: a grade never goes to the first of two."""
+    tables = _index(roster)
+    claims: dict[int, list[tuple[int, str]]] = {}
+    reasons: dict[str, str] = {}
     for name in submissions:
-        key = mapping.get(name.lower(), name.lower())
-        rows = exact.get(key) or local.get(key) or set()
-        k = next(iter(rows)) if len(rows) == 1 else None
-        if k is None or k in matched:
-            no_roster.append(name)
-        else:
-            matched[k] = name
+        for strength, table, key in _lookups(name, mapping, (aliases or {}).get(name, []),
+                                             (names or {}).get(name)):
+            rows = tables[table].get(key, set())
+            if len(rows) == 1:
+                claims.setdefault(next(iter(rows)), []).append((strength, name))
+                break
+            if len(rows) > 1:
+                reasons[name] = f"{STRENGTH[strength]} fits {len(rows)} roster students"
+                break
+    matched: dict[int, str] = {}
+    for k, found in claims.items():
+        best = min(s for s, _ in found)
+        winners = [n for s, n in found if s == best]
+        if len(winners) == 1:
+            matched[k] = winners[0]
+        for strength, name in found:
+            if name in winners and len(winners) > 1:
+                others = ", ".join(w for w in winners if w != name)
+                reasons[name] = f"ambiguous: {others} also match(es) the same roster student by " \
+                    f"{STRENGTH[strength]}"
+            elif name not in winners:
+                reasons[name] = f"its roster student is matched by {winners[0]} ({STRENGTH[best]})"
+    taken = set(matched.values())
+    no_roster = [n for n in submissions if n not in taken]
     no_submission = [k for k in range(len(roster.rows)) if k not in matched]
-    return Matching(matched, no_submission, no_roster)
+    return Matching(matched, no_submission, no_roster, reasons)

@@ -13,6 +13,7 @@ from typing import Any
 from grader import layers as L
 from grader.compare.layer_checks import ASPECTS
 from grader.render import plots, points
+from grader.render.origin import line as origin_line
 from grader.result import Check, Result, Status
 from grader.score.cohort import mistake_words
 from grader.util.text import plain
@@ -280,7 +281,8 @@ def index(results: list[Result], links: dict[str, str]) -> dict:
         rows.append({"name": r.submission, "href": links.get(r.submission), "status": r.status.value,
                      "verdict": VERDICTS[r.status][0], "score": f"{r.score:g}",
                      "max_score": f"{r.max_score:g}", "score_key": r.score,
-                     "problem": problem, "summary": plain(r.summary)})
+                     "problem": problem, "summary": plain(r.summary),
+                     "origin": origin_line(r)})
     try:
         histogram = plots.score_histogram([r.score for r in graded], max_score)
     except (ValueError, TypeError, OverflowError, RuntimeError):
