@@ -29,6 +29,7 @@ from grader.exceptions import GraderError
 from grader.settings import Settings
 from grader.spec import Spec
 from grader.util.files import tail_of
+from grader.util.isolation import isolated_spawn
 
 __all__ = ["BATCH_PREFIX", "FAULT_ADVICE", "LocalPool", "STOP_SIGNAL", "Task", "WorkerConfig",
            "WorkerGrader", "fault_result", "kill_tree", "task_deadline", "worker_log", "worker_main"]
@@ -49,7 +50,8 @@ class _Worker:
     def __init__(self, ctx, config: WorkerConfig) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=worker_main, args=(child, config), name="grader-worker")
-        self.process.start()
+        with isolated_spawn(config.tmpdir):  # nothing of the working folder is imported there
+            self.process.start()
         child.close()
         self.task: Task | None = None
         self.since = 0.0
