@@ -108,6 +108,9 @@ class Result:
     compat: dict | None = None
     #: environment lines made harmless (a download of the data, TensorBoard magics, …)
     neutralized: list[str] = field(default_factory=list)
+    #: flags for a person to look at, not a status (score and exit code stay): entries
+    #: ``{"source": "scan" | "crosscheck" | …, "cell_index", "line", "code", "message"}``
+    review: list[dict] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:

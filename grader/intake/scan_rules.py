@@ -116,7 +116,7 @@ class Scanner(ast.NodeVisitor):
         return None
 
     def _call_origin(self, node: ast.Call) -> str | None:
-        func = self.origin(node.func) or ""
+        func = self.origin(node.func) or _dotted(node.func) or ""
         first = node.args[0] if node.args else None
         literal = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
         if func == "get_ipython":
@@ -262,8 +262,7 @@ class Scanner(ast.NodeVisitor):
     # -- calls, definitions --------------------------------------------------------------------
 
     def visit_Call(self, node: ast.Call) -> None:
-        func = self.origin(node.func)
-        name = func or (node.func.id if isinstance(node.func, ast.Name) else None)
+        name = self.origin(node.func) or _dotted(node.func)
         if name in CALLS:
             self.flag(node, *CALLS[name])
         elif name in ("setattr", "delattr", "builtins.setattr", "object.__setattr__",
@@ -354,6 +353,16 @@ class Scanner(ast.NodeVisitor):
                 self.visit(child)
         finally:
             self.depth -= 1
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """``a.b.c`` as written (for a builtin such as ``object.__setattr__`` that nothing imports)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
 
 
 def _root(dotted: str) -> str:

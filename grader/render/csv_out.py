@@ -10,11 +10,11 @@ import csv
 import io
 from pathlib import Path
 
-from grader.render import writers
+from grader.render import review, writers
 from grader.render.files import write_text
 from grader.result import Result
 
-COLUMNS = ("student", "score", "max_score", "status", "first_failed")
+COLUMNS = ("student", "score", "max_score", "status", "first_failed", "review")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 GRADES_FILE = "grades.csv"
 
@@ -37,7 +37,8 @@ def first_problem(result: Result) -> str:
 
 def row(result: Result) -> list[str]:
     return [safe_cell(result.submission), f"{result.score:g}", f"{result.max_score:g}",
-            result.status.value, safe_cell(first_problem(result))]
+            result.status.value, safe_cell(first_problem(result)),
+            safe_cell(review.short(result.review, limit=10))]
 
 
 def grades_csv(results: list[Result]) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
+from grader.render import review
 from grader.result import Result, Status
 from grader.score.cohort import mistake_words
 from grader.util.text import plain
@@ -31,6 +32,9 @@ def _summary(result: Result, color: bool) -> list[str]:
     if result.model_variable:
         lines[0] += f"  (model variable: {result.model_variable})"
     lines.extend(_environment(result))
+    if result.review:
+        lines.append(_wrap(f"{review.HEADING.lower()} (score unchanged): "
+                           f"{review.short(result.review)}", "  "))
     for other in result.other_models[:5]:
         lines.append(_wrap(f"other model `{other.get('variable')}` ({other.get('model_class')}): "
                            f"{other.get('reason')}", "  "))
