@@ -12,6 +12,7 @@ from grader.render import html, terminal
 from grader.render.csv_out import COLUMNS, grades_csv
 from grader.render.gradescope import gradescope_results
 from grader.render.junit import junit_xml
+from grader.render.progress import Progress
 from grader.result import Result
 
 from tests import reports
@@ -78,6 +79,11 @@ def test_the_terminal_summary_gives_one_line(spec) -> None:
     found = [line for line in lines if "flagged for review" in line]
     assert len(found) == 1 and "cell 7 line 3 (patch-module)" in found[0]
     assert "flagged" not in terminal.summary(reports.passing(spec))
+    stream = io.StringIO()
+    Progress(2, 2, stream, tty=False).result(flagged(reports.passing(spec)))
+    assert "[flagged for review: 1]" in stream.getvalue()
+    table = terminal.batch_table([flagged(reports.passing(spec)), reports.no_padding(spec)])
+    assert [("flagged for review: 1" in line) for line in table.splitlines()[1:]] == [True, False]
 
 
 def test_junit_and_gradescope_mention_the_flag(spec) -> None:

@@ -85,5 +85,6 @@ def batch_table(results: list[Result]) -> str:
     lines = [f"{'submission':<{width}}  {'status':<8} {'score':>9}  mistake / error"]
     for r in results:
         first = r.error.kind if r.error else mistake_words(r) if r.first_failed else ""
+        first += f"  [flagged for review: {len(r.review)}]" if r.review else ""
         lines.append(f"{r.submission:<{width}}  {r.status.value:<8} {r.score:>4g}/{r.max_score:<4g}  {first}")
     return "\n".join(plain(line) for line in lines)
