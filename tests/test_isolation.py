@@ -60,8 +60,10 @@ def test_a_grader_subprocess_imports_nothing_of_its_folder_or_environment(tmp_pa
 def test_the_environment_of_a_grader_subprocess_is_a_short_list(monkeypatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     monkeypatch.setenv("PYTHONPATH", "/anywhere")
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     env = child_env({"GRADER_X": "1"})
     assert "AWS_SECRET_ACCESS_KEY" not in env and "PYTHONPATH" not in env
+    assert env["TF_ENABLE_ONEDNN_OPTS"] == "0"
     assert env["GRADER_X"] == "1" and env.get("PATH") == os.environ.get("PATH")
 
 

@@ -26,6 +26,8 @@ BOOT_SCRIPT = os.path.abspath(boot.__file__)
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "LD_LIBRARY_PATH",
               "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND", "KERAS_HOME", "XDG_CACHE_HOME",
               "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+#: numeric-library knobs (threads, oneDNN, determinism) pass too: they can change the numbers
+PASSED_PREFIXES = ("TF_", "XLA_", "OMP_", "MKL_", "KMP_", "OPENBLAS_")
 
 _spawn_lock = threading.Lock()
 
@@ -36,8 +38,9 @@ def python_argv(module: str, *args: str) -> list[str]:
 
 
 def child_env(extra: Mapping[str, str] = {}) -> dict[str, str]:
-    """The grader's environment reduced to ``PASSED_ENV``, plus ``extra``."""
-    env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
+    """The grader's environment reduced to ``PASSED_ENV`` and ``PASSED_PREFIXES``, plus ``extra``."""
+    env = {key: value for key, value in os.environ.items()
+           if key in PASSED_ENV or key.startswith(PASSED_PREFIXES)}
     env.update(extra)
     return env
 
