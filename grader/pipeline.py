@@ -147,6 +147,9 @@ class Grader:
             return scan_notebook(Path(notebook).read_bytes())
         except OSError:  # unreadable: the execution stage reports it
             return []
+        except Exception as exc:  # a bug of the scan must not cost the grading
+            return [{"source": "scan", "cell_index": None, "line": None, "code": "scan-error",
+                     "message": f"the static scan failed ({exc!r}): read the notebook"}]
 
     def execute(self, notebook: Path) -> runner.Execution:
         """Stage 2: run the notebook in a fresh kernel; only its JSON report comes back."""

@@ -53,6 +53,10 @@ TAMPERING = {
     "__builtins__ item": ("__builtins__['print'] = f", "patch-module"),
     "sys.stdout replaced": ("import sys\nsys.stdout = f", "patch-module"),
     "gc attribute": ("import gc\ngc.collect = f", "patch-module"),
+    "numpy function": ("import numpy as np\nnp.asarray = f", "patch-module"),
+    "os function": ("import os\nos.replace = f", "patch-module"),
+    "backend op": ("import tensorflow as tf\ntf.nn.convolution = f", "patch-module"),
+    "keras ops": ("from keras import ops\nops.conv = f", "patch-module"),
     "module through sys.modules": ("import sys\nsys.modules['json'].dump = f", "patch-module"),
     # what an import returns
     "sys.modules item": ("import sys\nsys.modules['keras'] = fake", "import-hook"),
@@ -148,7 +152,9 @@ INNOCENT = {
                                "        self.model.stop_training = True"),
     "sys.argv and sys.path": "import sys\nsys.argv = ['x']\nsys.path.append('..')\n"
                              "sys.path.insert(0, '.')",
-    "os.environ": "import os\nos.environ['CUDA_VISIBLE_DEVICES'] = ''",
+    "os.environ": "import os\nos.environ['CUDA_VISIBLE_DEVICES'] = ''\n"
+                  "os.environ.update(A='1')\nos.environ.setdefault('B', '2')",
+    "old numpy aliases": "import numpy as np\nnp.float = float\nnp.int = int",
     "seeds": "import numpy as np\nimport tensorflow as tf\nnp.random.seed(1)\n"
              "tf.random.set_seed(1)\nimport keras.backend as K\nK.set_image_data_format('x')",
     "model.compile and evaluate": "model.compile(loss='x')\nmodel.evaluate(x, y)\nre.compile('a')",
@@ -223,3 +229,11 @@ def test_the_mistake_corpus_is_not_flagged(mistake: str) -> None:
     for nb in (course_notebook(MISTAKES[mistake]), model_only_notebook(MISTAKES[mistake])):
         assert scan_notebook(nbformat.writes(nb).encode()) == []
     assert scan_notebook(nbformat.writes(course_notebook(SOLUTION)).encode()) == []
+
+
+def test_a_cell_too_deep_to_parse_or_walk_is_flagged_not_a_crash() -> None:
+    long_sum = "x = " + "+".join(["1"] * 2000)  # parses, too deep to walk
+    deeper = "x = " + "+".join(["1"] * 20000)  # too deep to parse here
+    review = scan_cells([long_sum, "y = 1", deeper])
+    assert [(r["cell_index"], r["code"]) for r in review] == [(1, "unscannable"),
+                                                              (3, "unscannable")]

@@ -14,7 +14,7 @@ import ast
 import json
 import re
 
-from grader.intake.scan_rules import Scanner
+from grader.intake.scan_rules import Finding, Scanner
 
 SOURCE = "scan"
 #: cell magics whose body is Python the kernel runs (``%%writefile x.py`` is run when imported)
@@ -41,10 +41,14 @@ def scan_cells(sources: list[str | None]) -> list[dict]:
     numbers count every cell from 1, as the report's error messages do."""
     scanner, review, seen = Scanner(), [], set()
     for index, source in enumerate(sources, start=1):
-        tree = _parse(source) if source else None
-        if tree is None:
-            continue
-        for finding in scanner.scan(tree):
+        try:
+            tree = _parse(source) if source else None
+            if tree is None:
+                continue
+            findings = scanner.scan(tree)
+        except (RecursionError, MemoryError):  # too deep to parse or walk: a person should look
+            findings = [Finding(1, "unscannable", "this cell is nested too deeply to be scanned")]
+        for finding in findings:
             key = (index, finding.line, finding.code)
             if key not in seen:
                 seen.add(key)
@@ -86,7 +90,7 @@ def _parse(source: str) -> ast.AST | None:
         return None
     try:
         return ast.parse(python)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):  # not Python: not scanned
+    except (SyntaxError, ValueError):  # not Python (it fails in the kernel too): not scanned
         return None
 
 

@@ -17,9 +17,11 @@ from grader.layers.allowlist import ALIASES, ALLOWED
 
 #: modules whose attributes the grader's extraction relies on; a chain rooted at one is guarded
 GUARDED = ("keras", "tensorflow", "tf_keras", "json", "builtins", "sys", "gc", "IPython",
-           "ipykernel", "__builtins__", "get_ipython")
-#: attributes of guarded modules a notebook may set innocently
-ALLOWED_SETS = frozenset({"sys.argv"})
+           "ipykernel", "__builtins__", "get_ipython", "numpy", "os", "io")
+#: attributes (and entries) of guarded modules a notebook may set innocently: arguments, the
+#: environment, and the aliases old code needs on a new NumPy (``np.float = float``)
+ALLOWED_SETS = frozenset({"sys.argv", "os.environ", *(f"numpy.{name}" for name in (
+    "float", "int", "bool", "object", "complex", "str", "long", "unicode"))})
 #: what describes or computes a model: set on any object, it rewrites what the grader reads
 DESCRIBING = frozenset({
     "_layers", "layers", "_self_tracked_trackables", "get_config", "to_json", "count_params",
