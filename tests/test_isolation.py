@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from multiprocessing import get_context
@@ -138,13 +139,18 @@ def test_check_with_verification_imports_nothing_planted_and_passes(tmp_path, da
 
 @pytest.mark.kernel
 def test_grade_with_batch_workers_imports_nothing_planted(tmp_path, data_file) -> None:
+    """Relative paths given to ``grade`` still work: the workers run in a folder of their own."""
     folder = plant(tmp_path / "course")
     write(model_only_notebook(SOLUTION), folder / "ann.ipynb")
-    done = grader("grade", ".", "--out", str(tmp_path / "out"), "--workers", "1",
-                  "--no-verify", "--data", str(data_file), cwd=folder)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / data_file.name).symlink_to(data_file)
+    shutil.copytree(ROOT / "reference" / "cnn2", tmp_path / "ref")
+    done = grader("grade", ".", "--out", "../out", "--workers", "1", "--no-verify",
+                  "--data", f"../data/{data_file.name}", "--reference", "../ref", cwd=folder)
     assert done.returncode == 0, done.stderr
     result = json.loads((tmp_path / "out" / "students" / "ann.json").read_text())
     assert (result["status"], result["score"]) == ("passed", result["max_score"])
+    assert result["spec"]["path"] == os.path.join("..", "ref", "spec.json")
     assert imported(folder) == []
 
 

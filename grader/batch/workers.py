@@ -60,7 +60,7 @@ class _Worker:
 
     def assign(self, task: Task) -> None:
         self.conn.send_bytes(json.dumps({"student": task.student,
-                                         "notebook": str(task.notebook)}).encode())
+                                         "notebook": str(Path(task.notebook).absolute())}).encode())
         self.task, self.since = task, time.monotonic()
 
     def messages(self) -> list:
@@ -85,7 +85,9 @@ class LocalPool(Executor):
         _remove_stale_batches()
         self.tmpdir = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-")
         os.chmod(self.tmpdir, 0o711)  # a sandboxed kernel (another uid) reaches its own run dir
-        self.config = WorkerConfig(Path(spec.path), data_file, settings, self.tmpdir, os.getpid())
+        # absolute: a worker runs in its own folder (``grader.util.isolation``), not in ours
+        self.config = WorkerConfig(Path(spec.path).absolute(), Path(data_file).absolute(),
+                                   settings, self.tmpdir, os.getpid())
         self.deadline = task_deadline(settings)
         self.ctx = get_context("spawn")  # no fork of a process with threads
         self.workers: list[_Worker] = []
@@ -125,6 +127,8 @@ class LocalPool(Executor):
                     worker.ready, self.failed_starts = True, 0
                 elif worker.task:
                     task, worker.task = worker.task, None
+                    if isinstance(message.get("spec"), dict) and "path" in message["spec"]:
+                        message["spec"]["path"] = self.spec.path  # as given, not made absolute
                     self.on_result(task, message)
         if not worker.process.is_alive():
             if worker.ready:
