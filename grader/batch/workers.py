@@ -127,7 +127,7 @@ class LocalPool(Executor):
                     worker.ready, self.failed_starts = True, 0
                 elif worker.task:
                     task, worker.task = worker.task, None
-                    if isinstance(message.get("spec"), dict) and "path" in message["spec"]:
+                    if isinstance(message, dict) and isinstance(message.get("spec"), dict):
                         message["spec"]["path"] = self.spec.path  # as given, not made absolute
                     self.on_result(task, message)
         if not worker.process.is_alive():
