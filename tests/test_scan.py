@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader import api
 from grader.intake.scan import python_of, scan_cells, scan_notebook
 
 from tests.conftest import ROOT
@@ -237,3 +238,15 @@ def test_a_cell_too_deep_to_parse_or_walk_is_flagged_not_a_crash() -> None:
     review = scan_cells([long_sum, "y = 1", deeper])
     assert [(r["cell_index"], r["code"]) for r in review] == [(1, "unscannable"),
                                                               (3, "unscannable")]
+
+
+@pytest.mark.kernel
+def test_a_graded_notebook_carries_its_flags_and_keeps_its_verdict(write_notebook,
+                                                                   fast_settings) -> None:
+    """The pipeline scans before the kernel runs; the flag charges nothing."""
+    nb = model_only_notebook(SOLUTION)
+    nb.cells.append(nbformat.v4.new_code_cell("import atexit\natexit.register(print)"))
+    result = api.check(write_notebook(nb, "flagged"), settings=fast_settings)
+    assert (result.status.value, result.score) == ("passed", result.max_score)
+    assert [(r["cell_index"], r["line"], r["code"]) for r in result.review] == \
+        [(len(nb.cells), 2, "late-code")]
