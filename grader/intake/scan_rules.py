@@ -138,7 +138,7 @@ class Scanner(ast.NodeVisitor):
 
     @staticmethod
     def guarded(dotted: str | None) -> bool:
-        return bool(dotted) and dotted.split(".")[0].split("[")[0] in GUARDED
+        return bool(dotted) and str(dotted).split(".")[0].split("[")[0] in GUARDED
 
     # -- imports and aliases -------------------------------------------------------------------
 
@@ -334,7 +334,7 @@ class Scanner(ast.NodeVisitor):
         finally:
             self.depth -= 1
 
-    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+    visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self._bind(node, node.name)
@@ -367,8 +367,8 @@ def _dotted(node: ast.AST) -> str | None:
     return None
 
 
-def _root(dotted: str) -> str:
-    root = dotted.split(".")[0].split("[")[0]
+def _root(dotted: str | None) -> str:
+    root = str(dotted).split(".")[0].split("[")[0]
     return {"get_ipython": "IPython", "__builtins__": "builtins"}.get(root, root)
 
 

@@ -30,6 +30,8 @@ PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "LD_
 PASSED_PREFIXES = ("TF_", "XLA_", "OMP_", "MKL_", "KMP_", "OPENBLAS_")
 
 _spawn_lock = threading.Lock()
+#: what ``multiprocessing`` calls (as ``util.…``) for the interpreter flags of its children
+FLAGS = "_args_from_interpreter_flags"
 
 
 def python_argv(module: str, *args: str) -> list[str]:
@@ -58,7 +60,7 @@ def isolated_spawn(workdir: str) -> Iterator[None]:
     ``grader.util.boot`` as their main module instead of the parent's (a user's script is not
     run again; the grader is found where the parent's is). Start processes inside it, one
     thread at a time (it swaps two functions of ``multiprocessing`` for the duration)."""
-    flags, prepare = util._args_from_interpreter_flags, spawn.get_preparation_data
+    flags, prepare = getattr(util, FLAGS), spawn.get_preparation_data
 
     def isolated_flags() -> list[str]:
         found = flags()
@@ -68,15 +70,15 @@ def isolated_spawn(workdir: str) -> Iterator[None]:
         data = prepare(name)
         data.pop("init_main_from_name", None)
         data.update(sys_path=safe_sys_path(data["sys_path"], os.getcwd(),
-                                                      process.ORIGINAL_DIR), dir=workdir,
-                    init_main_from_path=BOOT_SCRIPT)
+                                           getattr(process, "ORIGINAL_DIR", None)),
+                    dir=workdir, init_main_from_path=BOOT_SCRIPT)
         return data
 
     with _spawn_lock:
-        util._args_from_interpreter_flags = isolated_flags  # type: ignore[assignment]
+        setattr(util, FLAGS, isolated_flags)
         spawn.get_preparation_data = isolated_preparation
         try:
             yield
         finally:
-            util._args_from_interpreter_flags = flags  # type: ignore[assignment]
+            setattr(util, FLAGS, flags)
             spawn.get_preparation_data = prepare
