@@ -35,6 +35,10 @@ PROTECTED = frozenset({
     "issubclass", "getattr", "setattr", "hasattr", "delattr", "id", "dir", "super", "object",
     "exec", "eval", "compile", "get_ipython", "__build_class__", "callable", "repr", "len",
     "__builtins__"})
+#: members of a class that make ``type``/``isinstance`` questions answer wrongly
+LYING_MEMBERS = frozenset({"__class__", "__instancecheck__", "__subclasscheck__"})
+#: members of a class that route every attribute to another object
+PROXY_MEMBERS = frozenset({"__getattr__", "__getattribute__"})
 KERAS_NAMES = frozenset(ALLOWED) | frozenset(ALIASES) | {
     "Sequential", "Model", "Functional", "Layer", "InputSpec", "Input"}
 IPYTHON_HOOKS = frozenset({"input_transformers_cleanup", "input_transformers_post",
@@ -342,11 +346,7 @@ class Scanner(ast.NodeVisitor):
             self.flag(node, "fake-keras-class", f"defines a class named {node.name}, like "
                                                 "Keras's own")
         for statement in node.body:
-            if isinstance(statement, ast.Assign) and _keras_string(statement) and any(
-                    isinstance(t, ast.Name) and t.id in ("__module__", "__qualname__")
-                    for t in statement.targets):
-                self.flag(statement, "fake-keras-class", "gives a class of the notebook a Keras "
-                                                         "module or name")
+            self._member(statement)
         for item in [*node.bases, *node.keywords, *node.decorator_list]:
             self.visit(item)
         self.depth += 1
@@ -355,6 +355,22 @@ class Scanner(ast.NodeVisitor):
                 self.visit(child)
         finally:
             self.depth -= 1
+
+    def _member(self, statement: ast.stmt) -> None:
+        """What a class body defines: a Keras module or name, a ``__class__`` that lies, an
+        ``isinstance`` that lies, an object that answers for another."""
+        names = [t.id for t in getattr(statement, "targets", []) if isinstance(t, ast.Name)]
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names = [statement.name]
+        if any(n in ("__module__", "__qualname__") for n in names) and _keras_string(statement):
+            self.flag(statement, "fake-keras-class", "gives a class of the notebook a Keras "
+                                                     "module or name")
+        elif any(n in LYING_MEMBERS for n in names):
+            self.flag(statement, "class-swap", f"defines {names[0]} in a class (its objects "
+                                               "then report another class than they are)")
+        elif any(n in PROXY_MEMBERS for n in names):
+            self.flag(statement, "proxy", f"defines {names[0]} (an object that answers for "
+                                          "another, e.g. a model standing in for a hidden one)")
 
 
 def _dotted(node: ast.AST) -> str | None:
