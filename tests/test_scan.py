@@ -14,6 +14,7 @@ import pytest
 from grader import api
 from grader.intake.scan import python_of, scan_cells, scan_notebook
 
+from tests import legacy, notebooks_2018
 from tests.conftest import ROOT
 from tests.notebooks import MISTAKES, SOLUTION, course_notebook, model_only_notebook
 
@@ -240,6 +241,11 @@ def test_the_mistake_corpus_is_not_flagged(mistake: str) -> None:
     for nb in (course_notebook(MISTAKES[mistake]), model_only_notebook(MISTAKES[mistake])):
         assert scan_notebook(nbformat.writes(nb).encode()) == []
     assert scan_notebook(nbformat.writes(course_notebook(SOLUTION)).encode()) == []
+
+
+def test_the_2018_and_keras_1_templates_are_not_flagged() -> None:
+    for nb in (notebooks_2018.notebook(), legacy.notebook()):
+        assert scan_notebook(nbformat.writes(nb).encode()) == []
 
 
 def test_a_cell_too_deep_to_parse_or_walk_is_flagged_not_a_crash() -> None:
