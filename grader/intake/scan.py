@@ -14,7 +14,8 @@ import ast
 import json
 import re
 
-from grader.intake.scan_rules import Finding, Scanner
+from grader.intake.scan_patterns import Finding
+from grader.intake.scan_rules import Scanner
 
 SOURCE = "scan"
 #: cell magics whose body is Python the kernel runs (``%%writefile x.py`` is run when imported)
