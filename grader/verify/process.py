@@ -2,11 +2,11 @@
 
 The child (``grader.verify.worker``) starts isolated (``python -I``, a minimal environment, a
 temporary working folder of its own: ``grader.util.isolation``), so no file of the folder the
-grader was started from, or of a student, is ever imported by it. It runs in its own session, so a timeout kills its
-whole process group. Its memory is capped with RLIMIT_DATA, set by the child itself before it
-imports TensorFlow (RLIMIT_AS breaks TensorFlow's thread start-up). Its stderr goes to an
-unlinked temporary file, so a chatty TensorFlow can never block the pipe; the tail of it
-explains a crash.
+grader was started from, or of a student, is ever imported by it. It runs in its own session,
+so a timeout kills its whole process group. Its memory is capped with RLIMIT_DATA, set by the
+child itself before it imports TensorFlow (RLIMIT_AS breaks TensorFlow's thread start-up). Its
+stderr goes to an unlinked temporary file, so a chatty TensorFlow can never block the pipe; the
+tail of it explains a crash.
 """
 from __future__ import annotations
 
