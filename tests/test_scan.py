@@ -149,6 +149,9 @@ TAMPERING = {
     "inside %time": ("import json\n%time json.dump = f", "patch-module"),
     "inside %%time": ("%%time\nimport json\njson.dump = f", "patch-module"),
     "a %%writefile .py": ("%%writefile helper.py\nimport json\njson.dump = f", "patch-module"),
+    "beside a % continuation": ("import json\nx = (1\n     % 2)\njson.dump = f", "patch-module"),
+    "beside a magic and a % continuation": ("%matplotlib inline\nx = (1\n     % 2)\n"
+                                            "import json\njson.dump = f", "patch-module"),
 }
 
 #: the same names used innocently: nothing may be flagged

@@ -86,12 +86,30 @@ def _line(line: str) -> str:
 
 
 def _parse(source: str) -> ast.AST | None:
-    python = python_of(source)
-    if python is None:
+    """The cell's syntax tree: as written, else with magics reduced (``python_of``), else as
+    IPython itself would transform it; None when none is Python (it fails in the kernel too).
+    Trying the plain text first means that a line merely looking like a magic (a ``%``
+    continuation line) cannot make a cell unscannable."""
+    for attempt in (lambda: source, lambda: python_of(source), lambda: _ipython_of(source)):
+        python = attempt()
+        if python is None:
+            continue
+        try:
+            return ast.parse(python)
+        except (SyntaxError, ValueError):
+            continue
+    return None
+
+
+def _ipython_of(source: str) -> str | None:
+    """IPython's own translation of a cell (string work only, nothing runs); None without it."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # a student's plain install: the grading side has IPython
         return None
     try:
-        return ast.parse(python)
-    except (SyntaxError, ValueError):  # not Python (it fails in the kernel too): not scanned
+        return TransformerManager().transform_cell(source)
+    except Exception:  # IPython refuses it: not a cell the kernel runs either
         return None
 
 
