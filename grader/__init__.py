@@ -10,6 +10,27 @@ must work there with the Keras the student already has.
 """
 from __future__ import annotations
 
+import os as _os
+import sys as _sys
+
+
+def _drop_working_folder() -> None:
+    """``python -m grader`` put the working folder first on ``sys.path`` (where an instructor
+    runs ``grader grade .``, among the students' files): drop it before anything else is
+    imported, so that a ``json.py`` there is never imported. Only while ``-m`` is locating a
+    module (``sys.argv[0] == "-m"``); the package itself is found already."""
+    if _sys.argv[:1] != ["-m"] or getattr(_sys.flags, "safe_path", False) or not _sys.path:
+        return
+    try:
+        here = _os.path.realpath(_os.getcwd())
+    except OSError:  # a working folder that is gone
+        here = None
+    if _sys.path[0] == "" or _os.path.realpath(_sys.path[0]) == here:
+        del _sys.path[0]
+
+
+_drop_working_folder()
+
 __version__ = "0.2.0"
 
 from grader.exitcodes import ExitCode  # noqa: E402

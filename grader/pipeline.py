@@ -23,6 +23,7 @@ from grader.execute import runner
 from grader.execute.kernel import compat
 from grader.extract import report as extract
 from grader.extract.select import Choice
+from grader.intake.scan import scan_notebook
 from grader.result import Check, Result, Status, spec_identity
 from grader.sandbox.launch import Launcher
 from grader.score import registry
@@ -75,6 +76,8 @@ class Stages:
     """The typed outputs of the stages that finished: a failure keeps what they found."""
 
     sha256: str | None = None
+    #: the static scan's flags (``grader.intake.scan``), found before the kernel runs
+    review: list[dict] | None = None
     execution: runner.Execution | None = None
     comparison: Comparison | None = None
     verification: Verification | None = None
@@ -119,6 +122,7 @@ class Grader:
         done = Stages()
         try:
             done.sha256 = sha256_file(Path(notebook))
+            done.review = self.scan(notebook)
             done.execution = self.execute(notebook)
             done.comparison = self.compare(done.execution)
             done.verification = self.verify(done.comparison)
@@ -135,6 +139,17 @@ class Grader:
         return result
 
     # -- the stages, in order --------------------------------------------------------------------
+
+    def scan(self, notebook: Path) -> list[dict]:
+        """Stage 1b: flag code that tampers with the grading environment, from the bytes on
+        disk, before and independent of the kernel (a flag, never a verdict)."""
+        try:
+            return scan_notebook(Path(notebook).read_bytes())
+        except OSError:  # unreadable: the execution stage reports it
+            return []
+        except Exception as exc:  # a bug of the scan must not cost the grading
+            return [{"source": "scan", "cell_index": None, "line": None, "code": "scan-error",
+                     "message": f"the static scan failed ({exc!r}): read the notebook"}]
 
     def execute(self, notebook: Path) -> runner.Execution:
         """Stage 2: run the notebook in a fresh kernel; only its JSON report comes back."""
@@ -168,7 +183,7 @@ class Grader:
         result = Result(submission=notebook.stem, status=Status.ERROR,
                         max_score=self.spec.max_score(self.verifies), versions=versions(),
                         spec=spec_identity(self.spec), sandbox=self.launcher.name,
-                        notebook_sha256=done.sha256)
+                        notebook_sha256=done.sha256, review=list(done.review or []))
         run, compared, verified = done.execution, done.comparison, done.verification
         if run is None:
             return result
@@ -198,7 +213,7 @@ class Grader:
         try:
             return self.assemble(notebook, done)
         except Exception:
-            return self.assemble(notebook, Stages(sha256=done.sha256))
+            return self.assemble(notebook, Stages(sha256=done.sha256, review=done.review))
 
     def facts(self) -> advice.Facts:
         """The grading machine as the advice describes it to a student."""
@@ -210,7 +225,7 @@ class Grader:
 #: the fields of a result that the structure verdict does not set: the submission's identity
 #: and the execution's findings
 OWN_FIELDS = ("submission", "max_score", "versions", "spec", "sandbox", "notebook_sha256",
-              "timings", "neutralized", "compat")
+              "timings", "neutralized", "compat", "review")
 
 
 def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settings,

@@ -117,6 +117,9 @@ class Result:
     origin: dict | None = None
     #: lateness and its deduction (``grader.score.late.assess``); ``score`` stays what was earned
     late: dict | None = None
+    #: flags for a person to look at, not a status (score and exit code stay): entries
+    #: ``{"source": "scan" | "crosscheck" | …, "cell_index", "line", "code", "message"}``
+    review: list[dict] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:

@@ -29,6 +29,7 @@ from grader.exceptions import GraderError
 from grader.settings import Settings
 from grader.spec import Spec
 from grader.util.files import tail_of
+from grader.util.isolation import isolated_spawn
 
 __all__ = ["BATCH_PREFIX", "FAULT_ADVICE", "LocalPool", "STOP_SIGNAL", "Task", "WorkerConfig",
            "WorkerGrader", "fault_result", "kill_tree", "task_deadline", "worker_log", "worker_main"]
@@ -49,7 +50,8 @@ class _Worker:
     def __init__(self, ctx, config: WorkerConfig) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=worker_main, args=(child, config), name="grader-worker")
-        self.process.start()
+        with isolated_spawn(config.tmpdir):  # nothing of the working folder is imported there
+            self.process.start()
         child.close()
         self.task: Task | None = None
         self.since = 0.0
@@ -58,7 +60,7 @@ class _Worker:
 
     def assign(self, task: Task) -> None:
         self.conn.send_bytes(json.dumps({"student": task.student,
-                                         "notebook": str(task.notebook)}).encode())
+                                         "notebook": str(Path(task.notebook).absolute())}).encode())
         self.task, self.since = task, time.monotonic()
 
     def messages(self) -> list:
@@ -83,7 +85,9 @@ class LocalPool(Executor):
         _remove_stale_batches()
         self.tmpdir = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-")
         os.chmod(self.tmpdir, 0o711)  # a sandboxed kernel (another uid) reaches its own run dir
-        self.config = WorkerConfig(Path(spec.path), data_file, settings, self.tmpdir, os.getpid())
+        # absolute: a worker runs in its own folder (``grader.util.isolation``), not in ours
+        self.config = WorkerConfig(Path(spec.path).absolute(), Path(data_file).absolute(),
+                                   settings, self.tmpdir, os.getpid())
         self.deadline = task_deadline(settings)
         self.ctx = get_context("spawn")  # no fork of a process with threads
         self.workers: list[_Worker] = []
@@ -123,6 +127,8 @@ class LocalPool(Executor):
                     worker.ready, self.failed_starts = True, 0
                 elif worker.task:
                     task, worker.task = worker.task, None
+                    if isinstance(message, dict) and isinstance(message.get("spec"), dict):
+                        message["spec"]["path"] = self.spec.path  # as given, not made absolute
                     self.on_result(task, message)
         if not worker.process.is_alive():
             if worker.ready:

@@ -11,11 +11,11 @@ import io
 import re
 from pathlib import Path
 
-from grader.render import origin, writers
+from grader.render import origin, review, writers
 from grader.render.files import write_text
 from grader.result import Result
 
-COLUMNS = ("student", "score", "max_score", "status", "first_failed")
+COLUMNS = ("student", "score", "max_score", "status", "first_failed", "review")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 GRADES_FILE = "grades.csv"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # tab and newline: see FORMULA_START
@@ -39,7 +39,8 @@ def first_problem(result: Result) -> str:
 
 def row(result: Result, lms: bool = False) -> list[str]:
     cells = [safe_cell(result.submission), f"{result.score:g}", f"{result.max_score:g}",
-             result.status.value, safe_cell(first_problem(result))]
+             result.status.value, safe_cell(first_problem(result)),
+             safe_cell(review.short(result.review, limit=10))]
     return cells + [safe_cell(c) for c in origin.cells(result)] if lms else cells
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from grader.render import points, writers
+from grader.render import points, review, writers
 from grader.render.files import json_text, write_json
 from grader.render.junit import GRADING_CASE
 from grader.result import Check, Result
@@ -95,6 +95,8 @@ def _overview(result: Result) -> str:
     lines = [f"**{result.status.value.upper()}: {result.score:g}/{result.max_score:g} points.**",
              md(result.summary) if result.summary else ""]
     lines += [f"Warning: {md(w)}" for w in result.warnings]
+    lines += [f"**{review.HEADING}** (the score is not changed by this): {md(review.item(e))}"
+              for e in result.review]
     return "\n\n".join(line for line in lines if line)
 
 

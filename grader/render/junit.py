@@ -15,7 +15,7 @@ import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.render import writers
+from grader.render import review, writers
 from grader.render.files import write_text
 from grader.result import Check, Result
 
@@ -76,10 +76,12 @@ def testsuite(parent: ET.Element, result: Result, index: int, timestamp: str, ho
     props = _el(suite, "properties")
     for name, value in (("score", f"{result.score:g}"), ("max_score", f"{result.max_score:g}"),
                         ("status", result.status.value), ("exit_code", int(result.exit_code)),
-                        ("notebook_sha256", result.notebook_sha256 or "")):
+                        ("notebook_sha256", result.notebook_sha256 or ""),
+                        ("review", review.short(result.review, limit=10))):
         _el(props, "property", name=name, value=value)
     tests, failures, errors = _cases(suite, result, f"{package}.{result.submission}")
-    _el(suite, "system-out", result.summary)
+    flags = [f"{review.HEADING} (score unchanged): {review.item(e)}" for e in result.review]
+    _el(suite, "system-out", "\n".join([result.summary, *flags]))
     _el(suite, "system-err", "\n".join(result.warnings))
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))

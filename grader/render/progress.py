@@ -60,6 +60,8 @@ class Progress:
         problem = ""
         if result.error:
             problem = f" [{result.error.kind}]"
+        if result.review:
+            problem += f" [flagged for review: {len(result.review)}]"
         name = plain(result.submission, one_line=True)  # a file name must not drive the terminal
         self._line(f"grader: [{self.done}/{self.total}] {name}: {result.status.value} "
                    f"{result.score:g}/{result.max_score:g}{problem}{took}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
-from grader.render import points
+from grader.render import points, review
 from grader.result import Result, Status
 from grader.score.cohort import mistake_words
 from grader.util.text import plain
@@ -32,6 +32,9 @@ def _summary(result: Result, color: bool) -> list[str]:
     if result.model_variable:
         lines[0] += f"  (model variable: {result.model_variable})"
     lines.extend(_environment(result))
+    if result.review:
+        lines.append(_wrap(f"{review.HEADING.lower()} (score unchanged): "
+                           f"{review.short(result.review)}", "  "))
     for other in result.other_models[:5]:
         lines.append(_wrap(f"other model `{other.get('variable')}` ({other.get('model_class')}): "
                            f"{other.get('reason')}", "  "))
@@ -84,5 +87,6 @@ def batch_table(results: list[Result]) -> str:
     lines = [f"{'submission':<{width}}  {'status':<8} {'score':>9}  mistake / error"]
     for r in results:
         first = r.error.kind if r.error else mistake_words(r) if r.first_failed else ""
+        first += f"  [flagged for review: {len(r.review)}]" if r.review else ""
         lines.append(f"{r.submission:<{width}}  {r.status.value:<8} {r.score:>4g}/{r.max_score:<4g}  {first}")
     return "\n".join(plain(line) for line in lines)

@@ -12,7 +12,7 @@ from typing import Any
 
 from grader import layers as L
 from grader.compare.layer_checks import ASPECTS
-from grader.render import plots, points
+from grader.render import plots, points, review
 from grader.render.origin import line as origin_line
 from grader.result import Check, Result, Status
 from grader.score.cohort import mistake_words
@@ -249,7 +249,13 @@ def report(result: Result) -> dict:
             "training": training(result), "error": error(result), "footer": footer(result),
             "warnings": [plain(w) for w in result.warnings], "summary": plain(result.summary),
             "environment": environment(result),
-            "other_models": other_models(result)}
+            "other_models": other_models(result), "review": review_items(result)}
+
+
+def review_items(result: Result) -> list[dict]:
+    """``Result.review`` for the report's "flagged for review" box (``grader.render.review``)."""
+    return [{"where": review.where(e), "message": plain(str(e.get("message", ""))),
+             "code": plain(str(e.get("code", "")))} for e in result.review]
 
 
 def environment(result: Result) -> dict | None:
@@ -282,7 +288,7 @@ def index(results: list[Result], links: dict[str, str]) -> dict:
                      "verdict": VERDICTS[r.status][0], "score": f"{r.score:g}",
                      "max_score": f"{r.max_score:g}", "score_key": r.score,
                      "problem": problem, "summary": plain(r.summary),
-                     "origin": origin_line(r)})
+                     "origin": origin_line(r), "review": review.short(r.review)})
     try:
         histogram = plots.score_histogram([r.score for r in graded], max_score)
     except (ValueError, TypeError, OverflowError, RuntimeError):

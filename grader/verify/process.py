@@ -1,29 +1,30 @@
 """The verification worker as seen from the grader: one child process, JSON lines both ways.
 
-The child (``python -m grader.verify.worker``) runs in its own session, so a timeout kills its
-whole process group. Its memory is capped with RLIMIT_DATA, set by the child itself before it
-imports TensorFlow (RLIMIT_AS breaks TensorFlow's thread start-up). Its stderr goes to an
-unlinked temporary file, so a chatty TensorFlow can never block the pipe; the tail of it
-explains a crash.
+The child (``grader.verify.worker``) starts isolated (``python -I``, a minimal environment, a
+temporary working folder of its own: ``grader.util.isolation``), so no file of the folder the
+grader was started from, or of a student, is ever imported by it. It runs in its own session,
+so a timeout kills its whole process group. Its memory is capped with RLIMIT_DATA, set by the
+child itself before it imports TensorFlow (RLIMIT_AS breaks TensorFlow's thread start-up). Its
+stderr goes to an unlinked temporary file, so a chatty TensorFlow can never block the pipe; the
+tail of it explains a crash.
 """
 from __future__ import annotations
 
 import json
 import os
 import selectors
+import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 from grader.settings import Settings
 from grader.util.files import TAIL_BYTES, tail
+from grader.util.isolation import child_env, python_argv
 
 MAX_ANSWER_BYTES = 10 * 1024**2
 STOP_TIMEOUT = 5.0  # seconds a worker gets to exit after its stdin closes
-PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class WorkerTimeout(Exception):
@@ -45,10 +46,15 @@ class WorkerProcess:
     def __init__(self, settings: Settings) -> None:
         self.started = time.monotonic()
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.verify.worker"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self.log, env=worker_env(settings),
-            start_new_session=True, close_fds=True)
+        self.workdir = tempfile.mkdtemp(prefix="grader-verify-")
+        try:
+            self.proc = subprocess.Popen(
+                python_argv("grader.verify.worker"), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=self.log, env=worker_env(settings),
+                cwd=self.workdir, start_new_session=True, close_fds=True)
+        except BaseException:
+            self._close_files()
+            raise
         self._buffer = b""
         self.ready: dict | None = None
 
@@ -122,17 +128,19 @@ class WorkerProcess:
         self.kill()
 
     def _close_files(self) -> None:
-        for f in (self.proc.stdin, self.proc.stdout, self.log):
+        proc = getattr(self, "proc", None)
+        for f in (proc and proc.stdin, proc and proc.stdout, self.log):
             try:
-                f.close()
+                if f:
+                    f.close()
             except OSError:
                 pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
-    """The grader's environment plus the worker's limits; TensorFlow's C++ logs kept quiet."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
+    """A minimal environment plus the worker's limits; TensorFlow's C++ logs kept quiet."""
+    env = child_env()
     env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0",
                 "GRADER_MEMORY_BYTES": str(int(settings.verify_memory_bytes)),
                 "GRADER_TF_THREADS": str(int(settings.tf_threads))})

@@ -1,4 +1,5 @@
-"""The verification-training worker: ``python -m grader.verify.worker``, one job per JSON line.
+"""The verification-training worker ``grader.verify.worker``, one job per JSON line (started
+isolated by ``grader.verify.process``: ``python -I`` in a folder of its own).
 
 It imports TensorFlow once and trains each job's architecture from plain, validated layer data:
 every layer is rebuilt from the allow-list ``grader.layers.allowlist`` (kind → Keras class,
