@@ -37,7 +37,8 @@ DISK_FULL_MARGIN = 1024 * 1024
 REFUSED = re.compile(r"raised (MemoryError|_ArrayMemoryError|ResourceExhaustedError)\b")
 #: the size numpy (and TensorFlow) name in their message, e.g. "Unable to allocate 27.9 GiB"
 REQUESTED = re.compile(r"allocat\w*\s+(\d+(?:\.\d+)?\s*[KMGTP]i?B)\b", re.I)
-TOO_LARGE = re.compile(r"raised \w*(OSError|IOError)\w*: \[Errno 27\]|File too large")
+#: EFBIG, as Python words it (the errno, not the text: "File too large" is also a student's words)
+TOO_LARGE = re.compile(r"raised (OSError|IOError): \[Errno 27\]")
 NO_SPACE = "No space left on device"
 
 
