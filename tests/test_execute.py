@@ -1,4 +1,7 @@
 """Executing a submission: every failure mode ends as a result with its own status and kind."""
+import sys
+from contextlib import contextmanager
+
 import nbformat
 import pytest
 
@@ -95,6 +98,33 @@ def test_one_output_over_the_budget_is_refused_unread_and_stops_the_kernel(run, 
                                     "of 1,000,000 bytes (it was refused unread); the kernel was "
                                     "stopped")
     assert result.error.cell_index == 2
+
+
+class NotAKernel(Launcher):
+    """Starts ``program`` where the kernel should be: it never answers."""
+
+    def __init__(self, program: str) -> None:
+        self.program = program
+
+    @contextmanager
+    def session(self, workdir, settings, read_only=()):
+        with super().session(workdir, settings, read_only) as spec:
+            spec.argv = [sys.executable, "-c", self.program]
+            yield spec
+
+
+@pytest.mark.parametrize("program, reason", [
+    ("import time\ntime.sleep(600)", "the kernel did not answer within 2 s and made no progress"),
+    ("pass", "the kernel exited before answering")], ids=["silent", "exits"])
+def test_a_kernel_that_cannot_start_is_tried_twice_then_named_the_machines(
+        spec, data_file, fast_settings, write_notebook, program, reason):
+    path = write_notebook(code_notebook("x = 1"))
+    result = pipeline.check_notebook(path, spec, data_file,
+                                     fast_settings.with_(startup_timeout=2), NotAKernel(program))
+    assert (result.status, result.error.kind, int(result.exit_code)) == (
+        Status.TIMEOUT, "kernel_start", 4)
+    assert result.error.message == ("the grading machine could not start the notebook's Python "
+                                    f"(2 tries: {reason}; {reason})")
 
 
 def test_a_broken_file_is_not_a_notebook(run, tmp_path, spec, data_file, fast_settings):

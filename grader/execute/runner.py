@@ -7,6 +7,7 @@ happened. Outputs are capped: past the budget the kernel is stopped.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import secrets
@@ -96,7 +97,9 @@ class _CappedClient(NotebookClient):
             pid = getattr(self.km.provisioner, "pid", None)
             await wait_until_ready(self.kc, self.startup_timeout, lambda: tree_cpu_seconds(pid))
         except BaseException:
-            await self._async_cleanup_kernel()
+            # ``_run`` stops the kernel and the channels; nbclient's set-up registered a clean-up
+            # at exit that it only removes after a start that worked
+            atexit.unregister(self._cleanup_kernel)
             raise
         self.kc.allow_stdin = False
         await run_hook(self.on_notebook_start, notebook=self.nb)
