@@ -215,3 +215,22 @@ def test_a_start_that_fails_once_is_retried(monkeypatch):
 
     monkeypatch.setattr(runner, "_run", flaky)
     assert runner._started(None, Path("."), "x.json", Settings(), None) == "ran"
+
+
+def test_a_batch_rerun_grades_a_failed_kernel_start_again_but_keeps_other_limits(tmp_path, spec):
+    import json
+
+    from grader.batch.folder import reusable
+    from grader.pipeline import versions
+    from grader.result import ErrorInfo
+
+    path, options = tmp_path / "alice.json", {"verify": False}
+
+    def saved(kind: str) -> Result | None:
+        result = Result("alice", Status.TIMEOUT, notebook_sha256="abc", versions=versions(),
+                        spec={"sha256": spec.sha256}, error=ErrorInfo(kind, "limit"))
+        path.write_text(json.dumps({**result.to_dict(), "options": options}))
+        return reusable(path, "abc", spec, options)
+
+    assert saved("kernel_start") is None
+    assert saved("memory_limit") is not None and saved("file_size_limit") is not None
