@@ -48,7 +48,10 @@ class ErrorKind(str, Enum):
     MEMORY_LIMIT = "memory_limit"
     PROCESS_LIMIT = "process_limit"
     DISK_LIMIT = "disk_limit"
+    FILE_SIZE_LIMIT = "file_size_limit"
     CPU_LIMIT = "cpu_limit"
+    #: the grading machine could not start the notebook's Python (busy); a re-run retries it
+    KERNEL_START = "kernel_start"
 
     __hash__ = str.__hash__  # a member finds, and is found by, its plain string in sets and dicts
 
@@ -77,6 +80,13 @@ class KindInfo:
     #: refused at intake: its advice describes the file, never the notebook's run, so it is not
     #: a "generic" advice of a graded run (the cohort calls such advice "recognised")
     intake: bool = False
+    #: a re-run of ``grade`` grades it again (the grader's faults, and a kernel start the busy
+    #: machine could not make: nothing of the submission was judged)
+    retry: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fault:
+            object.__setattr__(self, "retry", True)
 
 
 #: advice of situations the code that detects them names (see the module docstring)
@@ -139,14 +149,22 @@ KINDS: dict[ErrorKind, KindInfo] = {
                               limit=True),
     K.DISK_LIMIT: KindInfo("The notebook wrote more files than allowed; save only what the "
                            "exercise asks.", limit=True),
+    K.FILE_SIZE_LIMIT: KindInfo("The notebook wrote a file larger than the grading machine "
+                                "allows; save only what the exercise asks, in small files.",
+                                limit=True),
     K.CPU_LIMIT: KindInfo("The notebook used too much CPU time; the grader shortens training "
                           "itself.", limit=True),
+    K.KERNEL_START: KindInfo("The grading machine was too busy to start your notebook; this is "
+                             "not your fault. Submit again later (an instructor's re-run of "
+                             "the batch retries it).", limit=True, retry=True),
 }
 
 #: the kinds that are the grader's fault, not the submission's (exit code 5)
 GRADER_FAULTS = frozenset(k for k, info in KINDS.items() if info.fault)
 #: the time and resource limits
 LIMITS = frozenset(k for k, info in KINDS.items() if info.limit)
+#: the kinds a re-run of ``grade`` grades again instead of reusing the saved result
+RETRIED = frozenset(k for k, info in KINDS.items() if info.retry)
 #: the advice of a graded run's error kinds when nothing more specific is known
 GENERIC = {k.value: info.advice for k, info in KINDS.items() if info.advice and not info.intake}
 
@@ -167,3 +185,8 @@ def default_advice(kind: str) -> str | None:
 
 def is_grader_fault(kind: str | None) -> bool:
     return kind in GRADER_FAULTS
+
+
+def is_retried(kind: str | None) -> bool:
+    """A saved result of this kind is graded again by a re-run (nothing of the work was judged)."""
+    return kind in RETRIED

@@ -86,6 +86,16 @@ class LimitExceeded(GraderError):
         super().__init__(message, kind, **details)
 
 
+class KernelStartFailed(LimitExceeded):
+    """The notebook's kernel did not answer while starting (twice): a limit of the machine,
+    not the submission's fault and not a grader bug."""
+
+    kind = ErrorKind.KERNEL_START
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message, ErrorKind.KERNEL_START, **details)
+
+
 class SandboxUnavailable(GraderError):
     kind = ErrorKind.SANDBOX_UNAVAILABLE
     exit_code = ExitCode.GRADER_ERROR

@@ -14,7 +14,8 @@ class Settings:
     notebook_timeout: float = 300.0
     #: limit for a single cell; the course notebook's slowest cell takes < 40 s
     cell_timeout: float = 180.0
-    #: waiting for the kernel to start and answer
+    #: waiting for the kernel to start and answer; extended while it makes progress (up to 3x),
+    #: then one more try (``grader/execute/startup.py``)
     startup_timeout: float = 60.0
     #: epochs the notebook's own ``fit`` may run while the grader executes it. 0 (default):
     #: ``fit`` is skipped and returns a History of NaNs; the grader trains the architecture

@@ -1,4 +1,7 @@
 """Executing a submission: every failure mode ends as a result with its own status and kind."""
+import sys
+from contextlib import contextmanager
+
 import nbformat
 import pytest
 
@@ -63,7 +66,12 @@ def test_a_cell_over_the_time_limit_is_a_timeout(run, fast_settings):
 def test_the_whole_notebook_limit_applies_across_cells(run, fast_settings):
     nb = code_notebook(*["import time\ntime.sleep(1.5)"] * 4)
     result = run(nb, fast_settings.with_(notebook_timeout=3))
-    assert result.status is Status.TIMEOUT and "notebook ran longer" in result.error.message
+    assert result.status is Status.TIMEOUT and result.error.kind == "timeout"
+    assert int(result.exit_code) == 4
+    index = result.error.cell_index  # the cell that was running when the time was up
+    assert index in (2, 3) and result.error.cell_source == "import time\ntime.sleep(1.5)"
+    assert result.error.message == ("the notebook ran longer than the limit of 3 s (stopped in "
+                                    f"cell {index})")
 
 
 def test_a_dead_kernel_is_recorded_and_names_the_cell(run):
@@ -75,6 +83,48 @@ def test_an_output_flood_stops_the_kernel(run, fast_settings):
     nb = code_notebook("while True:\n    print('x' * 10000)")
     result = run(nb, fast_settings.with_(output_limit_bytes=200_000))
     assert result.status is Status.TIMEOUT and result.error.kind == "output_limit"
+
+
+@pytest.mark.parametrize("source", ["display({'text/plain': 'y' * 8_000_000}, raw=True)",
+                                    "import sys\nsys.stdout.write('x' * 8_000_000)"],
+                         ids=["display", "write"])
+def test_one_output_over_the_budget_is_refused_unread_and_stops_the_kernel(run, fast_settings,
+                                                                           source):
+    result = run(code_notebook("x = 1", source, "import time\ntime.sleep(60)"),
+                 fast_settings.with_(output_limit_bytes=1_000_000))
+    assert (result.status, result.error.kind, int(result.exit_code)) == (
+        Status.TIMEOUT, "output_limit", 4)
+    assert result.error.message == ("the notebook sent one output larger than the output limit "
+                                    "of 1,000,000 bytes (it was refused unread); the kernel was "
+                                    "stopped")
+    assert result.error.cell_index == 2
+
+
+class NotAKernel(Launcher):
+    """Starts ``program`` where the kernel should be: it never answers."""
+
+    def __init__(self, program: str) -> None:
+        self.program = program
+
+    @contextmanager
+    def session(self, workdir, settings, read_only=()):
+        with super().session(workdir, settings, read_only) as spec:
+            spec.argv = [sys.executable, "-c", self.program]
+            yield spec
+
+
+@pytest.mark.parametrize("program, reason", [
+    ("import time\ntime.sleep(600)", "the kernel did not answer within 2 s and made no progress"),
+    ("pass", "the kernel exited before answering")], ids=["silent", "exits"])
+def test_a_kernel_that_cannot_start_is_tried_twice_then_named_the_machines(
+        spec, data_file, fast_settings, write_notebook, program, reason):
+    path = write_notebook(code_notebook("x = 1"))
+    result = pipeline.check_notebook(path, spec, data_file,
+                                     fast_settings.with_(startup_timeout=2), NotAKernel(program))
+    assert (result.status, result.error.kind, int(result.exit_code)) == (
+        Status.TIMEOUT, "kernel_start", 4)
+    assert result.error.message == ("the grading machine could not start the notebook's Python "
+                                    f"(2 tries: {reason}; {reason})")
 
 
 def test_a_broken_file_is_not_a_notebook(run, tmp_path, spec, data_file, fast_settings):

@@ -28,6 +28,7 @@ import nbformat
 import pytest
 
 from grader import api, pipeline
+from grader.errors import ErrorKind
 from grader.exceptions import SandboxUnavailable
 from grader.result import Status
 from grader.sandbox import cgroups, seccomp
@@ -41,6 +42,7 @@ from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebo
 pytestmark = [pytest.mark.kernel, pytest.mark.sandbox]
 
 SECRET_VAR = "GRADER_TEST_SECRET"
+SMALL_MEMORY = adv.SMALL_MEMORY
 QUICK = {"notebook_timeout": 20, "cell_timeout": 5, "startup_timeout": 30, "verify": False}
 KERAS = {"notebook_timeout": 60, "cell_timeout": 45, "startup_timeout": 30, "verify": False}
 
@@ -153,6 +155,39 @@ def test_at_the_cgroup_v1_level_a_smoke_subset_gets_the_same_statuses(hostile, l
     result = hostile(case.cells, **case.settings)
     assert result.sandbox == "bwrap+cgroup-v1"
     assert (result.status.value, result.error.kind) == (case.status, case.kind), result.error
+
+
+LIMITS_AT_V1 = [
+    # overcommit refuses an allocation larger than the machine: no cgroup ever sees it
+    ("hog = b'x' * 1024**4", {}, "memory_limit",
+     "your notebook tried to allocate more memory than it may use; the grading machine allows "
+     "512 MB (all its processes together), so the allocation was refused"),
+    ("import numpy as np\nhog = np.ones(10**12)", {}, "memory_limit",
+     "your notebook tried to allocate 7.28 TiB; the grading machine allows 512 MB (all its "
+     "processes together), so the allocation was refused"),
+    ("with open('big.bin', 'wb') as f:\n    f.write(b'x' * 8 * 1024**2)",
+     {"kernel_max_file_bytes": 4 * 1024**2}, "file_size_limit",
+     "your notebook tried to write a file larger than the grading machine allows (4 MB per file)"),
+    ("with open('/tmp/fill.bin', 'wb') as f:\n    for _ in range(40):\n"
+     "        f.write(b'x' * 1024**2)", {"kernel_disk_bytes": 16 * 1024**2}, "disk_limit",
+     "the notebook filled the sandbox's /tmp (limit 16 MB)"),
+    ("display({'text/plain': 'y' * 8_000_000}, raw=True)", {"output_limit_bytes": 1_000_000},
+     "output_limit", "the notebook sent one output larger than the output limit of 1,000,000 "
+     "bytes (it was refused unread); the kernel was stopped"),
+]
+
+
+@pytest.mark.parametrize("launcher", ["v1"], indirect=True)
+@pytest.mark.parametrize("source, settings, kind, message", LIMITS_AT_V1,
+                         ids=["allocation_over_the_machine", "numpy_allocation", "file_size",
+                              "full_tmp", "one_huge_output"])
+def test_at_the_cgroup_level_each_limit_is_named_with_its_value(hostile, launcher, source,
+                                                                settings, kind, message):
+    result = hostile(["x = 1", source], **{**SMALL_MEMORY, **settings})
+    assert (result.status, result.error.kind, int(result.exit_code)) == (
+        Status.TIMEOUT, kind, 4), result.error
+    assert result.error.message == message and result.error.cell_index == 2
+    assert result.error.advice and ErrorKind(kind).info.limit
 
 
 @pytest.mark.parametrize("launcher", ["none", "v1"], indirect=True)

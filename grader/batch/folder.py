@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from grader import __version__, api, pipeline
+from grader import __version__, api, errors, pipeline
 from grader.batch.executor import Task, default_size, executor_for
 from grader.batch.outdir import Lock, file_stem, preflight, student_file
 from grader.batch.outputs import Outputs, chosen
@@ -90,7 +90,9 @@ def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict,
             and data.get("options") == options
             and (max_score is None or result.max_score == max_score)
             and (student is None or result.submission == student))
-    return result if same and result.exit_code != ExitCode.GRADER_ERROR else None
+    retried = result.exit_code == ExitCode.GRADER_ERROR or (
+        result.error is not None and errors.is_retried(result.error.kind))
+    return result if same and not retried else None
 
 
 # -- the machine ---------------------------------------------------------------------------------

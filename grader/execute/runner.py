@@ -7,6 +7,7 @@ happened. Outputs are capped: past the budget the kernel is stopped.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import secrets
@@ -16,6 +17,7 @@ import stat
 import tempfile
 import threading
 import time
+import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import DEVNULL
@@ -26,16 +28,28 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbclient.util import run_hook
 
-from grader.exceptions import CellError, GraderError, KernelDied, LimitExceeded, NotGradable
+from grader.exceptions import (
+    CellError,
+    GraderError,
+    KernelDied,
+    KernelStartFailed,
+    LimitExceeded,
+    NotGradable,
+)
+from grader.execute.channels import HEADROOM, RAW_SIZE, CappedKernelClient, Watch
 from grader.execute.legacy import legacy_markers
 from grader.execute.prepare import prepare, read_notebook
+from grader.execute.startup import StartFailed, tree_cpu_seconds, wait_until_ready
 from grader.sandbox.launch import Launcher, LaunchSpec
 from grader.settings import Settings
 from grader.util.files import tail
 from grader.util.text import first_line, plain
 
 EXTRACT_FILE = "grader-extract-{}.json"
+#: a kernel that fails to start is started once more (a fresh kernel) before giving up
+START_ATTEMPTS = 2
 
 
 @dataclass
@@ -54,23 +68,56 @@ class Execution:
 
 
 class _CappedClient(NotebookClient):
-    """Counts output bytes; past the budget, drops them and stops the kernel."""
+    """Counts output bytes as received; past the budget, drops them and stops the kernel. Its
+    channels refuse any single message over the budget (``grader.execute.channels``)."""
 
     def __init__(self, *args, output_limit: int, handlers: _SignalHandlers, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.output_limit = output_limit
         self.output_bytes = 0
         self.flooded = False
+        #: the channel whose one message was over the cap (None: the budget was passed in sum)
+        self.oversized: str | None = None
         self.handlers = handlers
+        self.watch: Watch | None = None
 
     async def async_start_new_kernel(self, **kwargs):  # type: ignore[override]
         self.handlers.restore()  # nbclient has just taken SIGINT/SIGTERM over: take them back
         return await super().async_start_new_kernel(**kwargs)
 
     async def async_start_new_kernel_client(self):  # type: ignore[override]
-        kc = await super().async_start_new_kernel_client()
-        self.kc_context = self.kc.context
-        return kc
+        """nbclient's, with capped channels and a wait by measured progress
+        (``grader.execute.startup``) instead of a fixed one."""
+        assert self.km is not None
+        try:
+            kc = t.cast(CappedKernelClient, self.km.client(message_cap=self.output_limit + HEADROOM))
+            self.kc, self.kc_context = kc, kc.context
+            kc.start_channels()
+            self.watch = Watch(kc, self._kernel_alive, self._oversized)
+            pid = getattr(self.km.provisioner, "pid", None)
+            await wait_until_ready(self.kc, self.startup_timeout, lambda: tree_cpu_seconds(pid))
+        except BaseException:
+            # ``_run`` stops the kernel and the channels; nbclient's set-up registered a clean-up
+            # at exit that it only removes after a start that worked
+            atexit.unregister(self._cleanup_kernel)
+            raise
+        self.kc.allow_stdin = False
+        await run_hook(self.on_notebook_start, notebook=self.nb)
+        return self.kc
+
+    async def _kernel_alive(self) -> bool:
+        return bool(self.km is not None and await ensure_async(self.km.is_alive()))
+
+    async def _oversized(self, channel: str) -> None:
+        """A message over the cap was refused (the channel dropped, the kernel lives on)."""
+        self.oversized = self.oversized or channel
+        if not self.flooded:
+            self.flooded = True
+            await ensure_async(t.cast(AsyncKernelManager, self.km).shutdown_kernel(now=True))
+
+    async def stop_watch(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
 
     def close_client(self) -> None:
         """Stop the kernel client's channels (the heartbeat thread) and destroy its own zmq
@@ -86,7 +133,9 @@ class _CappedClient(NotebookClient):
             context.destroy(linger=0)
 
     def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
-        self.output_bytes += len(json.dumps(msg.get("content", {}), default=str))
+        size = msg.get(RAW_SIZE)
+        self.output_bytes += size if isinstance(size, int) else len(
+            json.dumps(msg.get("content", {}), default=str))
         if self.output_bytes > self.output_limit:
             if not self.flooded:
                 self.flooded = True
@@ -112,7 +161,7 @@ def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launc
             prepared = prepare(nb, settings, str(spec.kernel_cwd / extract_name),
                                data_file.name, data_url)
             try:
-                run = asyncio.run(_run(prepared, workdir, extract_name, settings, spec))
+                run = _started(prepared, workdir, extract_name, settings, spec)
                 run.original, run.legacy = nb, legacy_markers(nb)
             except (NotGradable, LimitExceeded) as exc:
                 exc.details.setdefault("legacy", legacy_markers(nb))
@@ -124,10 +173,26 @@ def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launc
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _started(nb, workdir: Path, extract_name: str, settings: Settings,
+             spec: LaunchSpec) -> Execution:
+    """``_run``, with a kernel that failed to start started once more: a busy machine is not
+    the submission's fault, nor the grader's (``kernel_start``)."""
+    failures: list[StartFailed] = []
+    for _ in range(START_ATTEMPTS):
+        try:
+            return asyncio.run(_run(nb, workdir, extract_name, settings, spec))
+        except StartFailed as exc:
+            failures.append(exc)
+    raise KernelStartFailed(
+        f"the grading machine could not start the notebook's Python ({START_ATTEMPTS} tries: "
+        + "; ".join(f.reason for f in failures) + ")",
+        traceback=getattr(failures[-1], "log", "") or None)
+
+
 def _limit_cause(spec: LaunchSpec, exc: NotGradable | LimitExceeded) -> GraderError:
     """A sandbox limit (memory, processes, disk, CPU) is what to report over the crash, cell
     error or timeout it led to; the cell it happened in is kept."""
-    if isinstance(exc, LimitExceeded) and exc.kind == "output_limit":
+    if isinstance(exc, LimitExceeded) and exc.kind in ("output_limit", "kernel_start"):
         return exc
     hit = spec.limit_hit(exc)
     if hit is None:
@@ -140,6 +205,7 @@ def _limit_cause(spec: LaunchSpec, exc: NotGradable | LimitExceeded) -> GraderEr
 
 async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: LaunchSpec) -> Execution:
     km = AsyncKernelManager(transport=spec.transport, ip=spec.ip, cache_ports=False)
+    km.client_factory = CappedKernelClient
     if spec.connection_file:
         km.connection_file = spec.connection_file
     km._kernel_spec = KernelSpec(argv=spec.argv, env={}, display_name="grader", language="python",
@@ -155,16 +221,23 @@ async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: L
         async with client.async_setup_kernel(env=spec.env, cwd=str(spec.cwd), stdin=DEVNULL,
                                              stdout=log, stderr=log):
             await _cells_until(client, nb, settings.notebook_timeout)
+        if client.flooded:  # after the last cell: no later cell met the stopped kernel
+            raise DeadKernelError("stopped: output limit")
+    except StartFailed as exc:
+        exc.log = _tail(log)  # type: ignore[attr-defined]
+        raise
     except CellTimeoutError as exc:  # first: it is a TimeoutError too (= asyncio's since 3.11)
         raise LimitExceeded(f"a cell ran longer than the limit of {settings.cell_timeout:g} s",
                             kind="timeout", **_cell(client)) from exc
     except asyncio.TimeoutError:
-        raise LimitExceeded(f"the notebook ran longer than the limit of {settings.notebook_timeout:g} s",
-                            kind="timeout") from None
+        where = _cell(client)
+        at = f" (stopped in cell {where['cell_index']})" if where else ""
+        raise LimitExceeded(f"the notebook ran longer than the limit of "
+                            f"{settings.notebook_timeout:g} s{at}", kind="timeout", **where) from None
     except DeadKernelError:
         if client.flooded:
-            raise LimitExceeded(f"the notebook printed more than {settings.output_limit_bytes:,} bytes "
-                                "of output; the kernel was stopped", kind="output_limit") from None
+            raise LimitExceeded(_flood_message(client, settings), kind="output_limit",
+                                **_cell(client)) from None
         raise KernelDied(spec.death_reason() or "the kernel died while running the notebook "
                          "(a crash, os._exit, or the memory limit)", traceback=_tail(log),
                          **_cell(client)) from None
@@ -173,11 +246,20 @@ async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: L
                         traceback=plain(str(exc)), **_cell(client)) from None
     finally:
         await _ensure_dead(km)
+        await client.stop_watch()
         client.close_client()
         log.close()
         handlers.restore()
     report = _read_report(workdir / extract_name, settings.extract_limit_bytes)
     return Execution(report, time.monotonic() - start, client.output_bytes, len(nb.cells) - 2)
+
+
+def _flood_message(client: _CappedClient, settings: Settings) -> str:
+    limit = f"{settings.output_limit_bytes:,} bytes"
+    if client.oversized:
+        return (f"the notebook sent one output larger than the output limit of {limit} (it "
+                "was refused unread); the kernel was stopped")
+    return f"the notebook printed more than {limit} of output; the kernel was stopped"
 
 
 class _SignalHandlers:

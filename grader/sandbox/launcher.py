@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from grader.exceptions import CellError, GraderError, LimitExceeded, SandboxUnavailable
-from grader.sandbox import cgroups, cgroups_none, cgroups_v2, doctor
+from grader.exceptions import SandboxUnavailable
+from grader.sandbox import cgroups, cgroups_none, cgroups_v2, doctor, limits
 from grader.sandbox.argv import (
     KERNEL_CWD,
     KERNEL_HOME,
@@ -52,8 +52,6 @@ from grader.settings import Settings
 UID_BASE, UID_SPAN = 1_900_000_000, 100_000_000
 EXEC = Path(__file__).with_name("exec.py")
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
-#: a working dir with less free space than this after a failure counts as full
-DISK_FULL_MARGIN = 1024 * 1024
 MB = 1024 * 1024
 
 
@@ -108,8 +106,8 @@ class SandboxLauncher(Launcher):
                 kernel_cwd=KERNEL_OUT if self.own_tmpfs else KERNEL_CWD,
                 transport="ipc", ip=str(conn / "kernel-ipc"),
                 connection_file=str(conn / "kernel.json"),
-                limit_hit=lambda exc=None: _limit_hit(group, workdir, settings, self.level, exc,
-                                                      self.own_tmpfs))
+                limit_hit=lambda exc=None: limits.limit_hit(
+                    group, workdir, settings, self.level.cgroups != "none", exc, self.own_tmpfs))
 
     @contextmanager
     def _sandbox(self, workdir: Path, settings: Settings, command: list[str],
@@ -267,41 +265,3 @@ def _mount_workdir(workdir: Path, uid: int, size: int) -> None:
 def _unmount(workdir: Path) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.umount2(os.fsencode(workdir), MNT_DETACH)
-
-
-def _limit_hit(group, workdir: Path, settings: Settings, level: doctor.Level,
-               exc: GraderError | None = None, own_tmpfs: bool = False) -> LimitExceeded | None:
-    """After a failure: was it a sandbox limit? The message names the limit (and says when it
-    binds each process alone: the levels without cgroups)."""
-    if group is None:
-        return None
-    whole = level.cgroups != "none"
-    failed = exc.message if isinstance(exc, CellError) else ""
-    refused = re.search(r"raised (MemoryError|ResourceExhaustedError)\b", failed)  # RLIMIT_DATA
-    if group.memory_exceeded() or (not whole and refused):
-        scope = "all its processes together" if whole else "per process, or all its processes " \
-            "together as last measured"
-        return LimitExceeded(f"the notebook used more than the memory limit of "
-                             f"{settings.kernel_memory_bytes // MB:,} MB ({scope}); the largest "
-                             "process was killed or its allocation refused", kind="memory_limit")
-    if group.pids_exceeded():
-        return LimitExceeded(f"the notebook tried to run more than {settings.kernel_max_pids} "
-                             "processes or threads at once", kind="process_limit")
-    if _disk_full(group, workdir, own_tmpfs) or "No space left on device" in failed:
-        return LimitExceeded(f"the notebook filled its working directory (limit "
-                             f"{settings.kernel_disk_bytes // MB:,} MB)", kind="disk_limit")
-    if group.cpu_seconds() >= 0.95 * settings.kernel_cpu_seconds:  # cpuacct lags a little
-        return LimitExceeded(f"the notebook used more than {settings.kernel_cpu_seconds:g} s of "
-                             "CPU time", kind="cpu_limit")
-    return None
-
-
-def _disk_full(group, workdir: Path, own_tmpfs: bool) -> bool:
-    if own_tmpfs:  # bwrap's tmpfs is gone by now; the guard watched the shared dir
-        return bool(getattr(group, "disk_hit", False))
-    try:
-        disk = os.statvfs(workdir)
-    except OSError:
-        return False
-    return disk.f_bavail * disk.f_frsize < DISK_FULL_MARGIN
-

@@ -14,14 +14,14 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
+from grader import errors
 from grader.advice import GENERIC
 from grader.compare import mistakes
 from grader.compare.hints import NON_SEMANTIC
 from grader.result import Result, Status
 
 COURSE_FILE = "course.json"
-LIMITS = frozenset({"timeout", "output_limit", "memory_limit", "process_limit", "disk_limit",
-                    "cpu_limit"})
+LIMITS = frozenset(kind.value for kind in errors.LIMITS)
 GRADER = frozenset({"internal", "no_data", "sandbox_unavailable", "spec"})
 #: the exception name in a cell error's message ("cell 8 raised NameError: …")
 RAISED = re.compile(r"raised ([A-Za-z_][\w.]{0,80}):")
