@@ -16,11 +16,9 @@ from grader.intake import data as data_mod
 from grader.intake.submissions import read_submission, shown
 from grader.result import Result
 from grader.sandbox.launch import Launcher
-from grader.settings import Settings
+from grader.settings import SANDBOX_LEVELS, Settings
 from grader.spec import Spec, build, default_reference_dir, load_exercise
 from grader.verify.memo import MemoStore
-
-SANDBOX_LEVELS = ("auto", "required", "off")
 
 
 def make_launcher(level: str) -> Launcher:

@@ -86,7 +86,8 @@ def test_the_gradescope_format_works_with_a_reference_folder_that_has_only_its_s
     Without one, the visibility is the default (visible) or ``--gradescope-visibility``."""
     import shutil
 
-    from grader.cli import gradescope_visibility, parser
+    from grader.cli import parser
+    from grader.render.gradescope import visibility_option as gradescope_visibility
 
     shutil.copy(ROOT / "reference" / "cnn2" / "spec.json", tmp_path / "spec.json")
     args = parser().parse_args(["check", "nb.ipynb", "--reference", str(tmp_path),

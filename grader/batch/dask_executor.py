@@ -22,10 +22,12 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from grader.batch.executor import Executor, Task
+from grader import options
+from grader.batch.executor import Executor, Task, register
 from grader.batch.memo_layers import MemoLayers
 from grader.batch.workers import fault_result, task_deadline
 from grader.exceptions import GraderError, UsageError
+from grader.options import GRADE, Option
 from grader.settings import Settings
 from grader.spec import Spec
 
@@ -37,8 +39,29 @@ POLL_SECONDS = 0.2
 _named: set[str] = set()
 
 
+options.declare(Option(
+    "--cluster", "grade on this Dask scheduler's workers (default: $GRADER_CLUSTER; none: this "
+    "machine)", (GRADE,), setting="cluster", env="GRADER_CLUSTER", metavar="tcp://HOST:PORT"))
+
+
+@register
 class DaskExecutor(Executor):
     """Grades on the Dask cluster at ``settings.cluster`` (module docstring)."""
+
+    grades_here = False
+
+    @classmethod
+    def wanted(cls, settings: Settings) -> bool:
+        return bool(settings.cluster)
+
+    @classmethod
+    def default_size(cls, settings: Settings, pending: int) -> int | None:
+        return cluster_size(settings)
+
+    @classmethod
+    def announce(cls, settings: Settings) -> str | None:
+        return (f"cluster {settings.cluster}: each worker grades in the strongest sandbox its "
+                f"machine offers (--sandbox {settings.sandbox})")
 
     def __init__(self, size: int, spec: Spec, data_file: Path, settings: Settings,
                  on_result: Callable[[Task, dict], None],

@@ -25,6 +25,7 @@ import psutil
 
 from grader import __version__, api, pipeline
 from grader.batch.executor import Task, default_size, executor_for
+from grader.batch.executor import chosen as chosen_executor
 from grader.batch.outdir import Lock, file_stem, preflight, student_file
 from grader.batch.outputs import Outputs, chosen
 from grader.batch.workers import BATCH_PREFIX
@@ -99,6 +100,12 @@ def default_workers(pending: int) -> int:
     """As many workers as cores, fewer if free memory cannot hold them, never more than work."""
     by_memory = psutil.virtual_memory().available // WORKER_MEMORY_BYTES
     return int(max(1, min(cores(), by_memory, max(1, pending))))
+
+
+def _default_size(settings: Settings, pending: int) -> int:
+    """The chosen executor's size (a cluster's slots), else what this machine allows."""
+    size = default_size(settings, pending)
+    return default_workers(pending) if size is None else size
 
 
 def threads_per_worker(workers: int) -> int:
@@ -216,7 +223,7 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     todo, problems = _plan(submissions, spec, batch, force, settings, intake)
     with batch.writing():
         batch.outputs.remove_course_files()
-    n = min(workers or (default_size(settings, len(todo)) if todo else 1), max(1, len(todo)))
+    n = min(workers or (_default_size(settings, len(todo)) if todo else 1), max(1, len(todo)))
     settings = settings.with_(tf_threads=settings.tf_threads or threads_per_worker(n))
     batch.progress = Progress(len(submissions), len(todo) + len(problems), stream=progress_stream)
     executor = executor_for(n, spec, data_file, settings, batch.on_result, batch.progress.tick) \
@@ -248,7 +255,7 @@ def _prepare(reference: Path | None, settings: Settings) -> tuple[Spec, Path, Se
     """Everything that can fail for the whole batch fails here, before any grading."""
     spec = api.load_spec(reference)
     data_file = api.resolve_data(spec, settings.data_path)
-    if settings.cluster:  # each worker checks its own machine's sandbox (batch.dask_worker)
+    if not chosen_executor(settings).grades_here:  # each worker checks its own machine's sandbox
         return spec, data_file, settings
     if api.make_launcher(settings.sandbox).name == "off":  # raises if "required" cannot be met
         settings = settings.with_(sandbox="off")  # "auto" fell back: warn once, not per worker

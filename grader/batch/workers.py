@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from grader.batch.executor import Executor, Task
+from grader.batch.executor import Executor, Task, register
 from grader.batch.faults import FAULT_ADVICE, fault_result
 from grader.batch.processes import STOP_SIGNAL, how_it_ended, ignore_sigint, kill_tree
 from grader.batch.worker_process import WorkerConfig, WorkerGrader, worker_log, worker_main
@@ -72,10 +72,12 @@ class _Worker:
         return found
 
 
+@register
 class LocalPool(Executor):
     """The default executor: spawned worker processes on this machine (module docstring)."""
 
     name = "local"
+    default = True
 
     def __init__(self, size: int, spec: Spec, data_file: Path, settings: Settings,
                  on_result: Callable[[Task, dict], None], on_tick: Callable[[], None] = lambda: None):

@@ -18,9 +18,13 @@ any run of backticks in it. Visibility is set per check category (``added_layer`
 """
 from __future__ import annotations
 
+import argparse
+import json
 import re
 from pathlib import Path
 
+from grader import options
+from grader.exceptions import UsageError
 from grader.render import writers
 from grader.render.files import json_text, write_json
 from grader.render.junit import GRADING_CASE
@@ -138,8 +142,30 @@ def write_gradescope(result: Result, path: Path, visibility: str | dict[str, str
     return write_json(Path(path), gradescope_results(result, visibility))
 
 
+def visibility_option(args: argparse.Namespace) -> dict[str, str]:
+    """``exercise.json``'s ``gradescope.visibility``, overridden by the command line."""
+    from grader.spec import EXERCISE_FILE, default_reference_dir
+
+    path = Path(args.reference or default_reference_dir()) / EXERCISE_FILE
+    try:  # a reference folder may hold only its spec.json: then nothing is configured
+        text = path.read_text() if path.is_file() else "{}"
+        configured = json.loads(text).get("gradescope", {}).get("visibility", {})
+        return parse_visibility(args.gradescope_visibility, configured)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise UsageError(f"Gradescope visibility ({path} or --gradescope-visibility): {exc}") \
+            from None
+
+
+options.declare(options.Option(
+    "--gradescope-visibility", "Gradescope visibility of a check category (added_layer, "
+    "architecture, totals, training, grading) or of all: hidden, after_due_date, "
+    "after_published, visible (default: exercise.json's, else visible)",
+    (options.CHECK, options.GRADE), action="append", default=[], metavar="[CATEGORY=]LEVEL"))
+
 WRITER = writers.register(writers.Writer(
     name="gradescope", help="write Gradescope's results.json here (inside a Gradescope autograder)",
     file_name="results.json", student_file="gradescope/{}.json",
-    one=lambda result, context: json_text(gradescope_results(result, context.visibility)),
-    failure=lambda message: json_text(grader_failure(message))))
+    one=lambda result, context: json_text(gradescope_results(result, context.of("gradescope",
+                                                                                "visible"))),
+    failure=lambda message: json_text(grader_failure(message)),
+    read_options=visibility_option))
