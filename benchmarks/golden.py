@@ -62,14 +62,17 @@ def capture(out: Path, src: Path | None, sandbox: str) -> None:
         "grade": [*cmd, "grade", str(ROOT / "submissions"), "--out", str(raw / "grade"),
                   "--format", "junit,gradescope", "--gradebook", "canvas", "--roster", str(canvas),
                   "--no-verify", "--sandbox", sandbox],
-        "moodle": [*cmd, "grade", str(ROOT / "submissions"), "--out", str(raw / "grade"),
+        "moodle": [*cmd, "grade", str(ROOT / "submissions"), "--out", str(raw / "moodle"),
                    "--gradebook", "moodle", "--roster", str(moodle), "--no-verify",
                    "--sandbox", sandbox],
         "check": [*cmd, "check", str(ROOT / "submissions" / CHECKED), "--out", str(raw / "check"),
                   "--format", "json,html,csv,junit,gradescope", "--no-verify", "--sandbox", sandbox],
     }
-    for name, argv in runs.items():  # moodle re-uses grade's results: only its gradebook is new
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=ROOT)
+    for name, argv in runs.items():
+        if name == "moodle":  # a copy of grade's results, re-used: only the gradebook is new
+            shutil.copytree(raw / "grade", raw / "moodle")
+        # ``python -m`` puts the working folder first on sys.path: run in the source tree
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=src or ROOT)
         (raw / f"{name}.txt").write_text(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}")
         print(f"{name}: exit {done.returncode}", flush=True)
     mask_tree(raw, out / "masked", [str(raw), str(src or ROOT), str(ROOT), str(out)])

@@ -40,7 +40,8 @@ class Option:
     """One command-line option (see the module docstring)."""
 
     flag: str
-    help: str
+    #: the help text, or a function giving it when the parser is built (it lists a registry)
+    help: str | Callable[[], str]
     commands: tuple[str, ...]
     type: Callable[[str], Any] | None = None
     default: Any = FROM_SETTINGS
@@ -64,6 +65,9 @@ class Option:
     def dest(self) -> str:
         return self.dest_name or self.flag.lstrip("-").replace("-", "_")
 
+    def help_text(self) -> str:
+        return self.help() if callable(self.help) else self.help
+
     def default_value(self) -> Any:
         if self.env and os.environ.get(self.env):
             return os.environ[self.env]
@@ -74,7 +78,7 @@ class Option:
         return [] if self.action == "append" else None
 
     def add_to(self, parser: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup) -> None:
-        kwargs: dict[str, Any] = {"help": self.help, "dest": self.dest}
+        kwargs: dict[str, Any] = {"help": self.help_text(), "dest": self.dest}
         if self.action == "store_true":
             kwargs["action"] = "store_true"
         else:
@@ -175,8 +179,8 @@ def add_options(parser: argparse.ArgumentParser, command: str, **words: str) -> 
     """``command``'s options on its parser; ``words`` fill ``{…}`` in the help texts."""
     groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
     for option in of(command):
-        if words and "{" in option.help:
-            option = _with_help(option, option.help.format(**words))
+        if words and "{" in option.help_text():
+            option = _with_help(option, option.help_text().format(**words))
         if option.group:
             if option.group not in groups:
                 groups[option.group] = parser.add_mutually_exclusive_group()

@@ -166,7 +166,7 @@ class Grader:
     def assemble(self, notebook: Path, done: Stages) -> Result:
         """One ``Result`` from the stages that finished (not yet scored)."""
         result = Result(submission=notebook.stem, status=Status.ERROR,
-                        max_score=self.spec.max_score(self.verifies), versions=versions(),
+                        max_score=registry.max_score(self.spec, self.verifies), versions=versions(),
                         spec=spec_identity(self.spec), sandbox=self.launcher.name,
                         notebook_sha256=done.sha256)
         run, compared, verified = done.execution, done.comparison, done.verification

@@ -9,6 +9,7 @@ from grader import advice, pipeline
 from grader import layers as L
 from grader.compare import structure
 from grader.result import Check, ErrorInfo, Result, Status
+from grader.score import registry
 
 #: markup that would set ``window.__pwned`` (or open a dialog) if a report ran it
 SCRIPT = "<script>window.__pwned = 1; alert(1)</script>"
@@ -36,7 +37,7 @@ def edited(spec, edit) -> list[L.Layer]:
 def graded(spec, layers: list[L.Layer], name: str, *, accuracy: float | None = None,
            history: dict | None = None) -> Result:
     """A Result as the pipeline builds it; ``accuracy`` adds a verification run with curves."""
-    result = Result(submission=name, status=Status.ERROR, max_score=spec.max_score(),
+    result = Result(submission=name, status=Status.ERROR, max_score=registry.max_score(spec),
                     versions={"grader": "0.1.0", "tensorflow": "2.21.0", "keras": "3.15.1"},
                     spec={"exercise": spec.exercise, "sha256": "ab" * 32, "path": "reference/spec.json"},
                     sandbox="off", timings={"execute": 7.6, "total": 8.1}, model_variable="model")
@@ -93,7 +94,7 @@ def error(spec, name: str = "mallory_typo", message: str = "name 'MaxPoolling2D'
              f"{source}\n------------------\n\n\x1b[0;31mNameError\x1b[0m   Traceback (most recent call last)\n"
              "Cell In[8], line 3\n\x1b[1;32m----> 3\x1b[0m model.add(MaxPoolling2D(pool_size=pool_size))\n\n"
              f"\x1b[0;31mNameError\x1b[0m: {message}\n")
-    return Result(submission=name, status=Status.ERROR, max_score=spec.max_score(),
+    return Result(submission=name, status=Status.ERROR, max_score=registry.max_score(spec),
                   summary=f"Not graded (cell 8): cell 8 raised NameError: {message}",
                   error=ErrorInfo(kind="cell_error", message=f"cell 8 raised NameError: {message}",
                                   cell_index=8, cell_source=source, traceback=trace,

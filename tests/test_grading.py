@@ -14,6 +14,7 @@ from grader.execute.runner import Execution
 from grader.exitcodes import ExitCode
 from grader.result import Check, Result, Status
 from grader.sandbox.launch import Launcher
+from grader.score import registry
 
 from tests.test_review_findings import _report
 
@@ -168,7 +169,8 @@ def test_a_submission_refused_at_intake_gets_its_kinds_advice_and_no_run_fields(
 
 
 def test_a_grader_fault_never_carries_a_students_error_kind(spec):
-    result = Result.grader_fault("alice", "the worker died", kind="cell_error", spec=spec)
+    result = Result.grader_fault("alice", "the worker died", kind="cell_error", spec=spec,
+                                max_score=registry.max_score(spec))
     assert result.error.kind == "internal" and result.exit_code is ExitCode.GRADER_ERROR
-    assert result.max_score == spec.max_score() and result.error.advice == errors.RETRY
+    assert result.max_score == registry.max_score(spec) and result.error.advice == errors.RETRY
     assert Result.grader_fault("bob", "no data", kind="no_data").error.kind == "no_data"

@@ -37,6 +37,7 @@ from grader.render.files import write_json
 from grader.render.lms import GradebookOptions
 from grader.render.progress import Progress, duration
 from grader.result import Result, Status
+from grader.score import registry
 from grader.settings import Settings
 from grader.spec import Spec
 from grader.util.files import sha256_bytes
@@ -62,7 +63,7 @@ def grading_options(settings: Settings) -> dict:
 
 def batch_max_score(spec: Spec, settings: Settings) -> float:
     """One maximum for every row of a batch (``--no-verify`` leaves the accuracy points out)."""
-    return spec.max_score(settings.verify and bool(spec.training))
+    return registry.max_score(spec, settings.verify and bool(spec.training))
 
 
 def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict,

@@ -6,18 +6,18 @@ once as a gap instead of as a cascade of mismatches in every later layer. The re
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from grader import layers as L
 from grader.compare import equivalence, hints
+from grader.compare.rows import NON_SEMANTIC, Cause, Comparison, Row, differences, same_args
 
 if TYPE_CHECKING:
     from grader.spec import Spec
 
 MATCH, SAME_ARGS, SAME_KIND, SUBSTITUTE, GAP = 3.0, 2.5, 2.0, -1.5, -1.0
-NON_SEMANTIC = hints.NON_SEMANTIC
-same_args = hints.same_args
+__all__ = ["NON_SEMANTIC", "Cause", "Comparison", "Row", "align", "aligned_rows", "compare",
+           "differences", "first_own_mistake", "own_mistake", "same_args", "where"]
 
 
 def _score(a: L.LayerInfo, b: L.LayerInfo) -> float:
@@ -61,42 +61,6 @@ def align(ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> list[tuple[int | No
     return rows[::-1]
 
 
-@dataclass
-class Row:
-    """One line of the aligned architecture, as the report shows it."""
-
-    ref: L.LayerInfo | None
-    stu: L.LayerInfo | None
-    to_add: bool = False  # the reference layer is one the student had to add
-    in_block: bool = False  # between the markers (where the student's layers go)
-
-    @property
-    def status(self) -> str:
-        if self.stu is None:
-            return "missing"
-        if self.ref is None:
-            return "extra"
-        return "match" if differences(self.ref, self.stu) == [] else "mismatch"
-
-    def to_dict(self) -> dict:
-        return {"reference": self.ref.to_dict() if self.ref else None,
-                "student": self.stu.to_dict() if self.stu else None,
-                "status": self.status, "to_add": self.to_add, "in_block": self.in_block}
-
-
-def differences(ref: L.LayerInfo, stu: L.LayerInfo) -> list[str]:
-    out = []
-    if ref.layer.kind != stu.layer.kind:
-        out.append("type")
-    if ref.output_shape != stu.output_shape:
-        out.append("output_shape")
-    if (ref.trainable, ref.non_trainable) != (stu.trainable, stu.non_trainable):
-        out.append("params")
-    if ref.layer.kind == stu.layer.kind and not same_args(ref.layer, stu.layer):
-        out.append("args")
-    return out
-
-
 def aligned_rows(spec: Spec, ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> list[Row]:
     """Aligned rows; the block is the layers to add plus extra layers the student put there."""
     pairs = align(ref, stu)
@@ -111,28 +75,6 @@ def aligned_rows(spec: Spec, ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> 
     for row in rows[lo:hi + 1]:
         row.in_block = True
     return rows
-
-
-Cause = tuple  # (where: "layer 11 (Conv2D(...))", the hint for that mistake, its mistake key)
-
-
-@dataclass
-class Comparison:
-    """The student's layers against the reference's: what the layer checks read.
-
-    ``student`` is the chain in canonical form (the equivalence table applied), ``accepted``
-    says which spellings were accepted as the same, ``causes[k]`` is the first earlier row with
-    a mistake of its own (where, hint, key), the mistake a later difference follows from.
-    """
-
-    rows: list[Row]
-    student: list[L.LayerInfo]
-    accepted: list[str]
-    causes: list[Cause | None]
-
-    @property
-    def block(self) -> list[Row]:
-        return [row for row in self.rows if row.in_block]
 
 
 def compare(spec: Spec, stu: list[L.LayerInfo]) -> Comparison:

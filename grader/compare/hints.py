@@ -11,21 +11,15 @@ layer kinds (both from the allow-list), never student text; ``mistakes.words`` s
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from grader import layers as L
-
-#: arguments that do not change what a layer computes for this comparison (README: "What counts
-#: as the same layer")
-NON_SEMANTIC = frozenset({"kernel_initializer", "momentum", "epsilon"})
+from grader.compare.rows import NON_SEMANTIC, Row, same_args
 
 #: the order ``arg_causes`` names arguments in: the first differing one is the key
 ARG_ORDER = ("padding", "filters", "kernel_size", "activation", "pool_size", "units", "rate")
 NOTHING_ADDED = "nothing_added"
 FUSED = "fused_activation"
-
-if TYPE_CHECKING:
-    from grader.compare.align import Row
 
 
 class Mistake(NamedTuple):
@@ -131,14 +125,6 @@ def extra_in_block(row: Row, rows: list[Row]) -> str:
     else:
         head = "none of the layers to add is correct yet"
     return f"{head}; the extra {row.stu.layer.describe()} is not in the reference: remove it"
-
-
-def same_args(a: L.Layer, b: L.Layer) -> bool:
-    """The same kind with the same arguments that count (``NON_SEMANTIC`` ones aside)."""
-    def strip(layer: L.Layer) -> dict:
-        return {k: v for k, v in layer.args.items() if k not in NON_SEMANTIC}
-
-    return a.kind == b.kind and strip(a) == strip(b)
 
 
 def _same(row: Row) -> bool:

@@ -10,7 +10,8 @@ from grader import layers as L
 from grader.compare import hints
 from grader.compare.align import Cause, Row, first_own_mistake, own_mistake, same_args, where
 from grader.result import Check
-from grader.score.checks import STRUCTURE, CheckKind, Context
+from grader.score.checks import ADDED, ARCHITECTURE, STRUCTURE, CheckKind, Context
+from grader.score.registry import register
 
 #: an added layer's aspects, in the report's order, with their titles (a check's ``aspect``
 #: is the key; the report shows the title)
@@ -18,11 +19,13 @@ ASPECTS = {"type": "type", "args": "arguments", "output_shape": "output shape",
            "params": "parameters"}
 
 
+@register
 class AddedLayers(CheckKind):
     """Per layer the student had to add, one check per aspect; ``points`` per aspect."""
 
     kind = "added_layers"
     stage = STRUCTURE
+    category, title, section = "added_layer", "Added layers", ADDED
 
     def max_points(self, spec, verified: bool) -> float:
         return float(sum(self.points.values()) * len(spec.missing))
@@ -50,7 +53,7 @@ def _layer_checks(label: str, row: Row, block: list[Row], pts: dict, cause: Caus
         if follows and not passed:
             message += f" (follows from {follows[0]})"
         return Check(name=f"{label}: {ASPECTS[aspect]}", passed=passed, message=message,
-                     category="added_layer", points=full if passed or follows else 0.0,
+                     category=AddedLayers.category, points=full if passed or follows else 0.0,
                      max_points=full, expected=expected, actual=actual, group=label, aspect=aspect,
                      hint=None if passed else follows[1] if follows else hint,
                      follows_from=None if passed or not follows else follows[0],
@@ -94,11 +97,13 @@ def _args(info: L.LayerInfo) -> dict:
     return {k: v for k, v in info.layer.args.items() if k not in hints.NON_SEMANTIC}
 
 
+@register
 class Architecture(CheckKind):
     """Every layer the student was not asked to add is unchanged (consequences excepted)."""
 
     kind = "architecture"
     stage = STRUCTURE
+    category, title, section = "architecture", "Architecture", ARCHITECTURE
 
     def run(self, context: Context) -> list[Check]:
         c = context.comparison
@@ -140,7 +145,7 @@ def _architecture_check(rows: list[Row], causes: list[Cause | None], points: flo
                 message += f" (follows from {follows[0]})"
     kept = not problems
     return Check(name="Whole architecture matches the reference", passed=passed, message=message,
-                 category="architecture", points=float(points) if kept else 0.0,
+                 category=Architecture.category, points=float(points) if kept else 0.0,
                  max_points=float(points),
                  follows_from=None if passed or problems or not follows else follows[0],
                  mistake=None if passed else keys[0] if keys else follows[2] if follows else None,
@@ -149,11 +154,13 @@ def _architecture_check(rows: list[Row], causes: list[Cause | None], points: flo
                                            follows[1] if follows else None))
 
 
+@register
 class Totals(CheckKind):
     """The parameter totals equal the reference's (they differ only where a layer does)."""
 
     kind = "totals"
     stage = STRUCTURE
+    category, title, section = "totals", "Parameter totals", ARCHITECTURE
 
     def run(self, context: Context) -> list[Check]:
         c = context.comparison
@@ -176,7 +183,7 @@ def _totals_check(expected: dict, actual: dict, rows: list[Row], points: float,
         if follows:
             message += f" (follows from {follows})"
     block = [r for r in rows if r.in_block]
-    return Check(name="Parameter totals", passed=passed, message=message, category="totals",
+    return Check(name="Parameter totals", passed=passed, message=message, category=Totals.category,
                  points=float(points) if passed or follows else 0.0, max_points=float(points),
                  hint=None if passed else hints.totals_hint(cause), expected=expected,
                  actual=actual, follows_from=follows,

@@ -1,6 +1,7 @@
 """``grades.csv``: one row per student for a spreadsheet or an LMS gradebook import.
 
-UTF-8 with a header row. Text that comes from students (ids are file names, check names may echo
+UTF-8 with a header row; a check kind may add a column with its points (``csv_column``).
+Text that comes from students (ids are file names, check names may echo
 their layers) is neutralised against CSV formula injection: a cell that a spreadsheet would read
 as a formula gets a leading apostrophe, as OWASP recommends.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 from grader.render import writers
 from grader.render.files import write_text
 from grader.result import Result
+from grader.score import registry
 
 COLUMNS = ("student", "score", "max_score", "status", "first_failed")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -35,16 +37,24 @@ def first_problem(result: Result) -> str:
     return ""
 
 
-def row(result: Result) -> list[str]:
+def kind_columns() -> list[tuple[str, str]]:
+    """(column, check category) of each registered check kind that asks for a column."""
+    return [(k.csv_column, k.category) for k in registry.kinds().values() if k.csv_column]
+
+
+def row(result: Result, columns: list[tuple[str, str]] | None = None) -> list[str]:
+    own = [f"{sum(c.points for c in result.checks if c.category == category):g}"
+           for _, category in columns or []]
     return [safe_cell(result.submission), f"{result.score:g}", f"{result.max_score:g}",
-            result.status.value, safe_cell(first_problem(result))]
+            result.status.value, safe_cell(first_problem(result)), *own]
 
 
 def grades_csv(results: list[Result]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(row(r) for r in results)
+    columns = kind_columns()
+    writer.writerow([*COLUMNS, *(name for name, _ in columns)])
+    writer.writerows(row(r, columns) for r in results)
     return buffer.getvalue()
 
 

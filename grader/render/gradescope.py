@@ -11,8 +11,8 @@ traceback stays out of what students see; ``stdout`` (instructors only) has the 
 Outputs are Markdown (``output_format``/``test_output_format`` ``"md"``) so that a hint stands
 out and the failing cell shows as code; every piece of text is escaped (a submission's error
 text or layer name cannot become a link or an image), and code goes into a fence longer than
-any run of backticks in it. Visibility is set per check category (``added_layer``,
-``architecture``, ``totals``, ``training``, ``grading``), e.g. the accuracy details only
+any run of backticks in it. Visibility is set per check category (those of the registered
+check kinds, ``grader.score.registry``, and ``grading``), e.g. the accuracy details only
 ``after_published``: from ``exercise.json`` (``"gradescope": {"visibility": {...}}``) and
 ``grader check --gradescope-visibility CATEGORY=LEVEL``.
 """
@@ -29,10 +29,18 @@ from grader.render import writers
 from grader.render.files import json_text, write_json
 from grader.render.junit import GRADING_CASE
 from grader.result import Check, Result
+from grader.score import registry
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
-#: the check categories a visibility can be set for (``grading``: the not-graded test)
-CATEGORIES = ("added_layer", "architecture", "totals", "training", "grading")
+#: the test of a notebook that could not be graded, a visibility category besides the kinds'
+GRADING = "grading"
+
+
+def categories() -> tuple[str, ...]:
+    """The check categories a visibility can be set for: the registered check kinds' and
+    ``grading`` (the not-graded test)."""
+    return (*registry.categories(), GRADING)
+
 FORMAT = "md"
 #: characters that start inline Markdown (emphasis, code, links, images, HTML, tables) ...
 MD_INLINE = re.compile(r"([\\`*_\[\]<>!|~])")
@@ -65,9 +73,9 @@ def check_visibility(visibility: str | dict[str, str]) -> None:
     if bad:
         raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)} (not {bad[0]!r})")
     unknown = [] if isinstance(visibility, str) else \
-        [c for c in visibility if c not in CATEGORIES and c != "*"]
+        [c for c in visibility if c not in categories() and c != "*"]
     if unknown:  # a typo would silently show what was meant to be hidden
-        raise ValueError(f"visibility category must be one of {', '.join(CATEGORIES)} "
+        raise ValueError(f"visibility category must be one of {', '.join(categories())} "
                          f"(not {unknown[0]!r})")
 
 
@@ -90,7 +98,7 @@ def _error_test(result: Result, visibility: str) -> dict:
         lines.append(f"**What to do:** {md(error.advice)}")
     return {"name": GRADING_CASE, "score": 0.0, "max_score": float(result.max_score),
             "status": "failed", "output": "\n\n".join(lines), "output_format": FORMAT,
-            "name_format": "text", "tags": ["grading"], "visibility": visibility}
+            "name_format": "text", "tags": [GRADING], "visibility": visibility}
 
 
 def _overview(result: Result) -> str:
@@ -104,7 +112,7 @@ def gradescope_results(result: Result, visibility: str | dict[str, str] = "visib
     check_visibility(visibility)
     tests = [_test(c, visibility_for(c.category, visibility)) for c in result.checks]
     if result.error is not None:
-        tests.append(_error_test(result, visibility_for("grading", visibility)))
+        tests.append(_error_test(result, visibility_for(GRADING, visibility)))
     total = result.timings.get("total", 0)
     return {
         "score": float(result.score),
@@ -157,9 +165,9 @@ def visibility_option(args: argparse.Namespace) -> dict[str, str]:
 
 
 options.declare(options.Option(
-    "--gradescope-visibility", "Gradescope visibility of a check category (added_layer, "
-    "architecture, totals, training, grading) or of all: hidden, after_due_date, "
-    "after_published, visible (default: exercise.json's, else visible)",
+    "--gradescope-visibility", lambda: "Gradescope visibility of a check category "
+    f"({', '.join(categories())}) or of all: {', '.join(VISIBILITIES)} (default: "
+    "exercise.json's, else visible)",
     (options.CHECK, options.GRADE), action="append", default=[], metavar="[CATEGORY=]LEVEL"))
 
 WRITER = writers.register(writers.Writer(

@@ -14,6 +14,8 @@ from grader import layers as L
 from grader.compare.layer_checks import ASPECTS
 from grader.render import plots
 from grader.result import Check, Result, Status
+from grader.score import registry
+from grader.score.checks import ADDED, ARCHITECTURE, TRAINING
 from grader.score.cohort import mistake_words
 from grader.util.text import plain
 
@@ -69,8 +71,9 @@ def verdict(result: Result) -> dict:
 def added_layers(result: Result) -> list[dict]:
     """One card per layer the student had to add: expected beside actual, with its hints."""
     groups: dict[str, list[Check]] = {}
+    added = set(registry.categories(ADDED))
     for check in result.checks:  # by the structured ``group``, never by parsing names
-        if check.category == "added_layer":
+        if check.category in added:
             groups.setdefault(check.group or check.name, []).append(check)
     rows = [r for r in result.alignment if r.get("to_add")]
     cards, first_card = [], {}  # a hint shown once; later cards point back to it
@@ -148,7 +151,8 @@ def checks_of(result: Result, *categories: str) -> list[Check]:
 def training(result: Result) -> dict:
     """The verification run against its range, and both runs' curves (None where absent)."""
     t = result.training if isinstance(result.training, dict) else None
-    view: dict[str, Any] = {"ran": t is not None, "checks": checks_of(result, "training"),
+    view: dict[str, Any] = {"ran": t is not None,
+                            "checks": checks_of(result, *registry.categories(TRAINING)),
                             "plot": None, "measured": None, "range": None, "gauge": None}
     if t is not None:
         curves = _curves(t)
@@ -243,11 +247,24 @@ def _short_path(path: str | None) -> str | None:
 def report(result: Result) -> dict:
     return {"r": result, "verdict": verdict(result), "added": added_layers(result),
             "rows": architecture(result), "totals": totals(result),
-            "structure_checks": checks_of(result, "architecture", "totals"),
+            "structure_checks": checks_of(result, *registry.categories(ARCHITECTURE)),
+            "own_sections": own_sections(result),
             "training": training(result), "error": error(result), "footer": footer(result),
             "warnings": [plain(w) for w in result.warnings], "summary": plain(result.summary),
             "environment": environment(result),
             "other_models": other_models(result)}
+
+
+def own_sections(result: Result) -> list[dict]:
+    """A section per kind that shows its checks on their own (``OWN``), where it has some;
+    a category no registered kind makes (a result of another grader) is shown there too."""
+    placed = {c for section in (ADDED, ARCHITECTURE, TRAINING) for c in registry.categories(section)}
+    out = []
+    for category in dict.fromkeys(c.category for c in result.checks if c.category not in placed):
+        kind = registry.by_category(category)
+        out.append({"category": category, "title": kind.title if kind else category,
+                    "checks": checks_of(result, category)})
+    return out
 
 
 def environment(result: Result) -> dict | None:
