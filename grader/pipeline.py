@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 from grader import __version__, advice, errors
 from grader.compare import structure
@@ -22,6 +23,7 @@ from grader.exceptions import GraderError
 from grader.execute import runner
 from grader.execute.kernel import compat
 from grader.extract import report as extract
+from grader.extract.report import ExtractedModel
 from grader.extract.select import Choice
 from grader.result import Check, Result, Status, spec_identity
 from grader.sandbox.launch import Launcher
@@ -48,6 +50,19 @@ def versions() -> dict:
     """What graded a result: the grader's version and code, and the libraries that ran it."""
     return {"grader": __version__, "grader_source": source_fingerprint(),
             **package_versions("tensorflow", "keras", "nbclient")}
+
+
+class Verifies(Protocol):
+    """What a ``Grader`` needs of its verifier (``grader.verify.verifier.Verifier``, or a
+    test's stand-in): started before the first notebook, closed after the last, and called
+    with the graded model to train it; it answers the accuracy check and the training."""
+
+    def start(self) -> object: ...
+
+    def close(self) -> None: ...
+
+    def __call__(self, model: ExtractedModel, spec: Spec, data_file: Path,
+                 settings: Settings) -> tuple[Check, dict]: ...
 
 
 @dataclass(frozen=True)
@@ -89,7 +104,7 @@ class Grader:
     """
 
     def __init__(self, spec: Spec, data_file: Path, settings: Settings, launcher: Launcher,
-                 verifier=None) -> None:
+                 verifier: Verifies | None = None) -> None:
         self.spec, self.data_file, self.settings = spec, Path(data_file), settings
         self.launcher, self.verifier = launcher, verifier
         #: verification counts (and its points are in the maximum) only with a verifier
@@ -100,18 +115,16 @@ class Grader:
 
     def start(self) -> Grader:
         """Start the verifier's worker (again, if it died); ``close`` stops it."""
-        start = getattr(self.verifier, "start", None)
-        if callable(start):
-            start()
+        if self.verifier is not None:
+            self.verifier.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        close = getattr(self.verifier, "close", None)
-        if callable(close):
-            close()
+        if self.verifier is not None:
+            self.verifier.close()
 
     def grade(self, notebook: Path) -> Result:
         """Grade one notebook. Never raises for anything the submission does."""
@@ -159,6 +172,7 @@ class Grader:
                 or not registry.declares(self.spec, TRAINING):  # the exercise has no such check
             return None
         t = time.monotonic()
+        assert self.verifier is not None  # self.verifies says so
         check, training = self.verifier(compared.chosen.model, self.spec, self.data_file,
                                         self.settings)
         return Verification(check, training, round(time.monotonic() - t, 2))
@@ -213,7 +227,7 @@ OWN_FIELDS = ("submission", "max_score", "versions", "spec", "sandbox", "noteboo
 
 
 def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settings,
-                   launcher: Launcher, verifier=None) -> Result:
+                   launcher: Launcher, verifier: Verifies | None = None) -> Result:
     """Grade one notebook with tools the caller owns (and closes): ``Grader.grade``."""
     return Grader(spec, data_file, settings, launcher, verifier).grade(notebook)
 

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from multiprocessing import get_context
 from multiprocessing.connection import wait
+from multiprocessing.context import SpawnContext
 from pathlib import Path
 
 import psutil
@@ -45,8 +46,15 @@ def task_deadline(settings: Settings) -> float:
     return settings.startup_timeout + settings.notebook_timeout + verify + settings.worker_grace
 
 
+def _pid(worker: _Worker) -> int:
+    """The worker's process id (it is started when made, so it has one)."""
+    pid = worker.process.pid
+    assert pid is not None
+    return pid
+
+
 class _Worker:
-    def __init__(self, ctx, config: WorkerConfig) -> None:
+    def __init__(self, ctx: SpawnContext, config: WorkerConfig) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=worker_main, args=(child, config), name="grader-worker")
         self.process.start()
@@ -85,7 +93,8 @@ class LocalPool(Executor):
         _remove_stale_batches()
         self.tmpdir = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-")
         os.chmod(self.tmpdir, 0o711)  # a sandboxed kernel (another uid) reaches its own run dir
-        self.config = WorkerConfig(Path(spec.path), data_file, settings, self.tmpdir, os.getpid())
+        self.config = WorkerConfig(Path(str(spec.path)), data_file, settings, self.tmpdir,
+                                   os.getpid())
         self.deadline = task_deadline(settings)
         self.ctx = get_context("spawn")  # no fork of a process with threads
         self.workers: list[_Worker] = []
@@ -115,7 +124,7 @@ class LocalPool(Executor):
             idle.append(worker)
         for worker in idle:
             if self.pending:
-                worker.log_start = _size(worker_log(self.tmpdir, worker.process.pid))
+                worker.log_start = _size(worker_log(self.tmpdir, _pid(worker)))
                 worker.assign(self.pending.popleft())
 
     def _check(self, worker: _Worker, ready: set) -> None:
@@ -133,7 +142,7 @@ class LocalPool(Executor):
             else:
                 self._failed_start(worker)
         elif worker.task and time.monotonic() - worker.since > self.deadline:
-            kill_tree(worker.process.pid)
+            kill_tree(_pid(worker))
             self._lost(worker, f"the grading worker was still busy after {self.deadline:g} s, "
                                "past every limit of this submission, and was stopped")
 
@@ -144,7 +153,7 @@ class LocalPool(Executor):
         if worker.task:
             # only what was written while grading this task: earlier students' kernels wrote
             # to the same log, and their output must not reach this student's result
-            tail = tail_of(worker_log(self.tmpdir, worker.process.pid), LOG_TAIL_BYTES,
+            tail = tail_of(worker_log(self.tmpdir, _pid(worker)), LOG_TAIL_BYTES,
                            worker.log_start).strip()
             result = fault_result(worker.task.student, self.spec, message, detail=tail or None)
             self.on_result(worker.task, result.to_dict())
@@ -172,14 +181,14 @@ class LocalPool(Executor):
                     if graceful and worker.task is None:
                         worker.conn.send_bytes(b"null")
                     else:
-                        os.kill(worker.process.pid, STOP_SIGNAL)
+                        os.kill(_pid(worker), STOP_SIGNAL)
                 except (OSError, ValueError):
                     pass
             end = time.monotonic() + self.settings.worker_stop_timeout
             for worker in self.workers:
                 worker.process.join(max(0.0, end - time.monotonic()))
                 if worker.process.is_alive():
-                    kill_tree(worker.process.pid)
+                    kill_tree(_pid(worker))
                     worker.process.join(5.0)
                 worker.conn.close()
             self.workers = []

@@ -47,7 +47,8 @@ def align(ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> list[tuple[int | No
     # Walking back from the end, a tie goes to a missing reference layer: of equal alignments,
     # the one that takes the *later* identical layers as the missing ones wins (the student
     # adds layers after the template's, not before).
-    rows, i, j = [], n, m
+    rows: list[tuple[int | None, int | None]] = []
+    i, j = n, m
     while i or j:
         if i and best[i][j] == best[i - 1][j] + GAP:
             rows.append((i - 1, None))
@@ -91,7 +92,7 @@ def own_mistake(row: Row) -> bool:
     other numbers because an earlier layer feeds it another shape)."""
     if row.ref is None or row.stu is None:
         return True
-    return not same_args(row.ref.layer, row.stu.layer)
+    return not same_args(row.reference.layer, row.student.layer)
 
 
 def first_own_mistake(rows: list[Row]) -> int | None:
@@ -110,5 +111,5 @@ def _causes(rows: list[Row], marker: str | None) -> list[Cause | None]:
 
 
 def where(k: int, row: Row) -> str:
-    what = row.stu.layer.describe() if row.stu else f"the missing {row.ref.layer.describe()}"
+    what = row.student.layer.describe() if row.stu else f"the missing {row.reference.layer.describe()}"
     return f"layer {k + 1} ({what})"

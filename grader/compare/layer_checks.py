@@ -31,12 +31,12 @@ class AddedLayers(CheckKind):
         return float(sum(self.points.values()) * len(spec.missing))
 
     def run(self, context: Context) -> list[Check]:
-        comparison, marker = context.comparison, context.spec.marker
+        comparison, marker = context.compared, context.spec.marker
         rows, block = comparison.rows, comparison.block
         added = [k for k, r in enumerate(rows) if r.to_add]
         checks: list[Check] = []
         for number, k in enumerate(added, start=1):
-            label = f"Added layer {number} of {len(added)}: {rows[k].ref.layer.describe()}"
+            label = f"Added layer {number} of {len(added)}: {rows[k].reference.layer.describe()}"
             checks += _layer_checks(label, rows[k], block, self.points, comparison.causes[k],
                                     rows, marker)
         return checks
@@ -44,7 +44,7 @@ class AddedLayers(CheckKind):
 
 def _layer_checks(label: str, row: Row, block: list[Row], pts: dict, cause: Cause | None,
                   rows: list[Row], marker: str | None) -> list[Check]:
-    ref, stu = row.ref, row.stu
+    ref, stu = row.reference, row.stu
     key, hint = hints.for_row(row, block, marker)
 
     def check(aspect: str, passed: bool, expected, actual, message: str,
@@ -78,7 +78,7 @@ def _layer_checks(label: str, row: Row, block: list[Row], pts: dict, cause: Caus
         check("type", kind_ok, ref.layer.kind, stu.layer.kind,
               f"{stu.layer.describe()}" + ("" if kind_ok else f": expected a {ref.layer.kind} layer")),
         check("args", args_ok, _args(ref), _args(stu), args_message,
-              fused and (fused, hint, hints.FUSED)),
+              (fused, hint, hints.FUSED) if fused else None),
         check("output_shape", shape_ok, list(ref.output_shape), list(stu.output_shape),
               f"output {L.fmt_shape(stu.output_shape)}" +
               ("" if shape_ok else f", expected {L.fmt_shape(ref.output_shape)}"), inherited),
@@ -106,7 +106,7 @@ class Architecture(CheckKind):
     category, title, section = "architecture", "Architecture", ARCHITECTURE
 
     def run(self, context: Context) -> list[Check]:
-        c = context.comparison
+        c = context.compared
         return [_architecture_check(c.rows, c.causes, self.points, c.accepted)]
 
 
@@ -163,7 +163,7 @@ class Totals(CheckKind):
     category, title, section = "totals", "Parameter totals", ARCHITECTURE
 
     def run(self, context: Context) -> list[Check]:
-        c = context.comparison
+        c = context.compared
         return [_totals_check(context.spec.totals, L.totals(c.student), c.rows, self.points,
                               context.spec.marker)]
 
@@ -174,7 +174,7 @@ def _totals_check(expected: dict, actual: dict, rows: list[Row], points: float,
     # the totals are sums of the layers' counts: they differ only where a layer does
     first = None if passed else first_own_mistake(rows)
     cause = None if first is None else rows[first]
-    follows = None if first is None else where(first, cause)
+    follows = None if first is None else where(first, rows[first])
     message = (f"{actual['total']:,} parameters ({actual['trainable']:,} trainable, "
                f"{actual['non_trainable']:,} non-trainable)")
     if not passed:

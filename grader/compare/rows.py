@@ -31,6 +31,20 @@ class Row:
     in_block: bool = False  # between the markers (where the student's layers go)
 
     @property
+    def reference(self) -> L.LayerInfo:
+        """The reference layer, on a row known to have one (all but an extra layer's)."""
+        if self.ref is None:
+            raise ValueError("an extra layer's row has no reference layer")
+        return self.ref
+
+    @property
+    def student(self) -> L.LayerInfo:
+        """The student's layer, on a row known to have one (all but a missing layer's)."""
+        if self.stu is None:
+            raise ValueError("a missing layer's row has no student layer")
+        return self.stu
+
+    @property
     def status(self) -> str:
         if self.stu is None:
             return "missing"

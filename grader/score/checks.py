@@ -40,6 +40,13 @@ class Context:
     training: dict | None = None
     verification: Check | None = None
 
+    @property
+    def compared(self) -> Comparison:
+        """The comparison, which a ``STRUCTURE`` kind always runs with."""
+        if self.comparison is None:
+            raise ValueError("a structure check runs on a comparison of the layers")
+        return self.comparison
+
 
 #: where the HTML report lists a kind's checks: a card per added layer (``ADDED``), under the
 #: layer table (``ARCHITECTURE``), beside the training plot (``TRAINING``), or in a section of
