@@ -36,6 +36,11 @@ VOLATILE_TEXT = [
     (re.compile(r'(timestamp|time)="[^"]*"'), r'\1="<masked>"'),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?"), "<date>"),
     (re.compile(r"\b\d+(\.\d+)? s\b"), "<seconds> s"),
+    (re.compile(r"\b\d+m\d\ds\b"), "<duration>"),
+    # the index's histogram of grading times
+    (re.compile(r'(id="plot-times" src=")[^"]*'), r"\1<plot>"),
+    # TensorFlow's log lines in a kernel's stderr carry the epoch time
+    (re.compile(r"\b\d{10}\.\d{6}\b"), "<epoch>"),
     (re.compile(r"(grader|tensorflow|keras|nbclient)(</t[dh]>\s*<t[dh][^>]*>|\s)\d+\.\d+[\w.]*"),
      r"\1\2<version>"),
 ]
@@ -75,10 +80,13 @@ def capture(out: Path, src: Path | None, sandbox: str) -> None:
         done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=src or ROOT)
         (raw / f"{name}.txt").write_text(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}")
         print(f"{name}: exit {done.returncode}", flush=True)
-    mask_tree(raw, out / "masked", [str(raw), str(src or ROOT), str(ROOT), str(out)])
+    (out / "paths.json").write_text(json.dumps([str(raw), str(src or ROOT), str(ROOT), str(out)]))
+    mask_tree(raw, out / "masked", json.loads((out / "paths.json").read_text()))
 
 
 def mask_tree(raw: Path, masked: Path, paths: list[str]) -> None:
+    if masked.exists():
+        shutil.rmtree(masked)
     for path in sorted(p for p in raw.rglob("*") if p.is_file()):
         target = masked / path.relative_to(raw)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -96,6 +104,9 @@ def mask(path: Path, paths: list[str]) -> str:
         text = text.replace(prefix, "<path>")
     for pattern, replacement in VOLATILE_TEXT:
         text = pattern.sub(replacement, text)
+    if path.suffix == ".txt":  # a command's output: progress lines come in completion order
+        text = re.sub(r"\[\d+/(\d+)\]", r"[n/\1]", text)
+        text = "\n".join(sorted(text.splitlines()))
     return text
 
 
@@ -108,6 +119,9 @@ def _mask_json(value):
 
 
 def compare(before: Path, after: Path) -> int:
+    for capture in (before, after):  # masked again: the masks may have improved since
+        mask_tree(capture / "raw", capture / "masked",
+                  json.loads((capture / "paths.json").read_text()))
     a, b = before / "masked", after / "masked"
     names = sorted({p.relative_to(a) for p in a.rglob("*") if p.is_file()}
                    | {p.relative_to(b) for p in b.rglob("*") if p.is_file()})

@@ -57,6 +57,9 @@ class Verifies(Protocol):
     test's stand-in): started before the first notebook, closed after the last, and called
     with the graded model to train it; it answers the accuracy check and the training."""
 
+    #: this process's trainings by architecture key (a cluster's workers share them)
+    memo: dict[str, dict | Exception]
+
     def start(self) -> object: ...
 
     def close(self) -> None: ...

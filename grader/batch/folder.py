@@ -272,6 +272,7 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
         if sub.problem:
             problems.append(problem_result(sub, spec, batch.max_score))
             continue
+        assert sub.notebook is not None  # a submission without a problem has its notebook
         try:
             data = read_submission(sub.notebook, settings.max_notebook_bytes, root=sub.root)
         except NotGradable as exc:

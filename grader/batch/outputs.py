@@ -51,6 +51,7 @@ class Outputs:
         return [w for w in self.formats if w.one is not None and w.name != RECORD]
 
     def student_path(self, writer: writers.Writer, student: str) -> Path:
+        assert writer.student_file is not None  # a per-student format has one (register)
         return Path(self.out) / writer.student_file.format(file_stem(student))
 
     def student_docs(self, result: Result, missing_only: bool = False) -> None:

@@ -16,9 +16,11 @@ import stat
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import DEVNULL
+from typing import cast
 
 import nbformat
 from jupyter_client import AsyncKernelManager
@@ -62,13 +64,16 @@ class _CappedClient(NotebookClient):
         self.output_bytes = 0
         self.flooded = False
         self.handlers = handlers
+        #: the cell running now (``_cells_until``), for the error's cell number
+        self.grader_index: int | None = None
 
-    async def async_start_new_kernel(self, **kwargs):  # type: ignore[override]
+    async def async_start_new_kernel(self, **kwargs):
         self.handlers.restore()  # nbclient has just taken SIGINT/SIGTERM over: take them back
         return await super().async_start_new_kernel(**kwargs)
 
-    async def async_start_new_kernel_client(self):  # type: ignore[override]
+    async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
+        assert self.kc is not None  # just started
         self.kc_context = self.kc.context
         return kc
 
@@ -85,12 +90,14 @@ class _CappedClient(NotebookClient):
         if context is not None and not context.closed:
             context.destroy(linger=0)
 
-    def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+    def output(self, outs, msg, display_id, cell_index):
         self.output_bytes += len(json.dumps(msg.get("content", {}), default=str))
         if self.output_bytes > self.output_limit:
             if not self.flooded:
                 self.flooded = True
-                asyncio.ensure_future(self.km.shutdown_kernel(now=True))
+                if self.km is not None:  # nbclient's async manager: shutdown is a coroutine
+                    stop = cast(Awaitable[None], self.km.shutdown_kernel(now=True))
+                    asyncio.ensure_future(stop)
             return None
         return super().output(outs, msg, display_id, cell_index)
 
@@ -211,7 +218,7 @@ async def _cells_until(client: _CappedClient, nb, seconds: float) -> None:
     cancellation into DeadKernelError, which is why this is not ``asyncio.wait_for``)."""
     async def cells() -> None:
         for index, cell in enumerate(nb.cells):
-            client._grader_index = index
+            client.grader_index = index
             await client.async_execute_cell(cell, index)
 
     task = asyncio.ensure_future(cells())
@@ -225,7 +232,7 @@ async def _cells_until(client: _CappedClient, nb, seconds: float) -> None:
 
 def _student_index(client) -> int | None:
     """Cell number as the student sees it (1-based, without the grader's prelude)."""
-    index = getattr(client, "_grader_index", None)
+    index = getattr(client, "grader_index", None)
     if index is None or index == 0 or index > len(client.nb.cells) - 2:
         return None
     return index

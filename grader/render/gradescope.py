@@ -91,6 +91,7 @@ def _test(check: Check, visibility: str) -> dict:
 
 def _error_test(result: Result, visibility: str) -> dict:
     error = result.error
+    assert error is not None  # only for a result that was not graded
     lines = [f"**The notebook could not be graded** ({md(error.kind)}): {md(error.message)}"]
     if error.cell_index is not None:
         lines.append(f"In cell {error.cell_index}:\n\n{fence(error.cell_source or '')}")

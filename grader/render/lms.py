@@ -115,10 +115,11 @@ def moodle_csv(results: dict[str, Result], roster: Roster | None, matching: Matc
         for name, result in results.items():
             rows.append(["", "", safe_cell(name), "", grade_cell(result), feedback(result)])
         return _csv(rows)
+    assert matching is not None  # made with the roster
     for k, row in enumerate(roster.rows):
-        result = results.get(matching.matched.get(k, ""))
+        found = results.get(matching.matched.get(k, ""))
         rows.append([safe_cell(row.get(c, "")) for c in MOODLE_USER]
-                    + [grade_cell(result), feedback(result)])
+                    + [grade_cell(found), feedback(found)])
     return _csv(rows)
 
 
@@ -143,6 +144,7 @@ def write_gradebook(results: list[Result], out: Path, options: GradebookOptions,
     by_name = {r.submission: r for r in results}
     matching = match(roster, list(by_name), mapping) if roster is not None else None
     if options.system == "canvas":
+        assert roster is not None and matching is not None  # load() requires Canvas's roster
         column = canvas_column(roster, options.assignment, assignment)
         text = canvas_csv(by_name, roster, matching, column)
     else:

@@ -123,10 +123,10 @@ def match(roster: Roster, submissions: list[str], mapping: dict[str, str]) -> Ma
     for name in submissions:
         key = mapping.get(name.lower(), name.lower())
         rows = exact.get(key) or local.get(key) or set()
-        k = next(iter(rows)) if len(rows) == 1 else None
-        if k is None or k in matched:
+        only = next(iter(rows)) if len(rows) == 1 else None
+        if only is None or only in matched:
             no_roster.append(name)
         else:
-            matched[k] = name
+            matched[only] = name
     no_submission = [k for k in range(len(roster.rows)) if k not in matched]
     return Matching(matched, no_submission, no_roster)

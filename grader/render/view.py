@@ -76,7 +76,8 @@ def added_layers(result: Result) -> list[dict]:
         if check.category in added:
             groups.setdefault(check.group or check.name, []).append(check)
     rows = [r for r in result.alignment if r.get("to_add")]
-    cards, first_card = [], {}  # a hint shown once; later cards point back to it
+    cards: list[dict] = []
+    first_card: dict[str, int] = {}  # a hint shown once; later cards point back to it
     for k, (label, checks) in enumerate(groups.items()):
         row = rows[k] if k < len(rows) else {}
         ref, stu = row.get("reference") or {}, row.get("student")

@@ -59,6 +59,7 @@ class WorkerProcess:
         return self.ready
 
     def request(self, job: dict, timeout: float) -> dict:
+        assert self.proc.stdin is not None  # started with stdin=PIPE
         self.proc.stdin.write((json.dumps(job) + "\n").encode())
         self.proc.stdin.flush()
         return self._read(time.monotonic() + timeout)
@@ -67,6 +68,7 @@ class WorkerProcess:
         return self.proc.poll() is None
 
     def _read(self, deadline: float) -> dict:
+        assert self.proc.stdout is not None  # started with stdout=PIPE
         fd = self.proc.stdout.fileno()
         with selectors.DefaultSelector() as selector:  # not select(): no limit on fd numbers
             selector.register(fd, selectors.EVENT_READ)
@@ -124,7 +126,8 @@ class WorkerProcess:
     def _close_files(self) -> None:
         for f in (self.proc.stdin, self.proc.stdout, self.log):
             try:
-                f.close()
+                if f is not None:
+                    f.close()
             except OSError:
                 pass
 
