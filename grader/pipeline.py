@@ -2,8 +2,8 @@
 
 provision data → execute notebook → extract the models and select one → compare with
 reference → verification training → score. Each stage returns a small typed value
-(``Execution``, ``Comparison``, ``Verification``), and one ``Result`` is assembled from them at
-the end. Every failure becomes a ``Result`` (``Result.not_graded``: status, error kind,
+(``Execution``, ``StructureVerdict``, ``Verification``), and one ``Result`` is assembled from
+them at the end. Every failure becomes a ``Result`` (``Result.not_graded``: status, error kind,
 traceback, advice; ``Result.grader_fault`` for the grader's own bugs), never a crash, and keeps
 what the stages before it found: a batch goes on whatever one submission does.
 """
@@ -31,7 +31,7 @@ from grader.score import registry
 from grader.score.checks import TRAINING, Context
 from grader.settings import Settings
 from grader.spec import Spec
-from grader.util.files import sha256_file
+from grader.util.files import sha256_bytes
 from grader.util.versions import package_versions
 
 
@@ -69,7 +69,7 @@ class Verifies(Protocol):
 
 
 @dataclass(frozen=True)
-class Comparison:
+class StructureVerdict:
     """Stages 3–4: the graded model and the structure's verdict on it (a ``Result`` holding
     the checks alone, as the self-check gives it), with the student's own training log."""
 
@@ -94,7 +94,7 @@ class Stages:
 
     sha256: str | None = None
     execution: runner.Execution | None = None
-    comparison: Comparison | None = None
+    structure: StructureVerdict | None = None
     verification: Verification | None = None
 
 
@@ -134,10 +134,11 @@ class Grader:
         start = time.monotonic()
         done = Stages()
         try:
-            done.sha256 = sha256_file(Path(notebook))
-            done.execution = self.execute(notebook)
-            done.comparison = self.compare(done.execution)
-            done.verification = self.verify(done.comparison)
+            content = Path(notebook).read_bytes()  # read once: hashed, parsed and run
+            done.sha256 = sha256_bytes(content)
+            done.execution = self.execute(notebook, content)
+            done.structure = self.compare(done.execution)
+            done.verification = self.verify(done.structure)
             result = self.assemble(notebook, done)
             structure.score(result)
         except GraderError as exc:
@@ -152,12 +153,13 @@ class Grader:
 
     # -- the stages, in order --------------------------------------------------------------------
 
-    def execute(self, notebook: Path) -> runner.Execution:
-        """Stage 2: run the notebook in a fresh kernel; only its JSON report comes back."""
+    def execute(self, notebook: Path, content: bytes | None = None) -> runner.Execution:
+        """Stage 2: run the notebook (``content``: its bytes, if read) in a fresh kernel; only
+        its JSON report comes back."""
         return runner.execute(notebook, self.data_file, self.settings, self.launcher,
-                               data_url=self.spec.data.get("url"))
+                               data_url=self.spec.data.get("url"), content=content)
 
-    def compare(self, run: runner.Execution) -> Comparison:
+    def compare(self, run: runner.Execution) -> StructureVerdict:
         """Stages 3–4: choose the model, compare its layers (the self-check's very call)."""
         verdict = Result(submission="", status=Status.ERROR)
         chosen = structure.grade_structure(run.report, self.spec, self.settings.max_params_factor,
@@ -167,9 +169,9 @@ class Grader:
         if not history:  # the notebook's fit was skipped: its saved training log, if any
             history = extract.saved_history(run.original)
             source = "saved outputs" if history else None
-        return Comparison(chosen, verdict, history, source)
+        return StructureVerdict(chosen, verdict, history, source)
 
-    def verify(self, compared: Comparison) -> Verification | None:
+    def verify(self, compared: StructureVerdict) -> Verification | None:
         """Stage 5: train the architecture itself; the notebook's own numbers are never trusted."""
         if not self.verifies or not self.spec.training \
                 or not registry.declares(self.spec, TRAINING):  # the exercise has no such check
@@ -186,7 +188,7 @@ class Grader:
                         max_score=registry.max_score(self.spec, self.verifies), versions=versions(),
                         spec=spec_identity(self.spec), sandbox=self.launcher.name,
                         notebook_sha256=done.sha256)
-        run, compared, verified = done.execution, done.comparison, done.verification
+        run, compared, verified = done.execution, done.structure, done.verification
         if run is None:
             return result
         result.timings["execute"] = round(run.seconds, 2)
@@ -234,6 +236,4 @@ def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settin
     """Grade one notebook with tools the caller owns (and closes): ``Grader.grade``."""
     return Grader(spec, data_file, settings, launcher, verifier).grade(notebook)
 
-
-_score = structure.score  # its former name (tests, other callers)
 

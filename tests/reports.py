@@ -5,7 +5,7 @@ carry markup in every place a submission controls.
 """
 from __future__ import annotations
 
-from grader import advice, pipeline
+from grader import advice
 from grader import layers as L
 from grader.compare import structure
 from grader.result import Check, ErrorInfo, Result, Status
@@ -57,7 +57,7 @@ def graded(spec, layers: list[L.Layer], name: str, *, accuracy: float | None = N
                                    points=3.0 if ok else 0.0, max_points=3.0,
                                    hint=None if ok else "the architecture trains badly"))
         result.max_score += 0 if spec.training else 3.0
-    pipeline._score(result)
+    structure.score(result)
     return result
 
 

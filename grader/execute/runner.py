@@ -103,11 +103,13 @@ class _CappedClient(NotebookClient):
 
 
 def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launcher,
-            data_url: str | None = None) -> Execution:
+            data_url: str | None = None, content: bytes | None = None) -> Execution:
     """Run ``notebook`` with ``data_file`` beside it (read-only: a download over it fails and
     the original stays loadable); return the extraction report. ``data_url``: the exercise's
-    data URL, whose downloads are answered with the provided file."""
-    data = Path(notebook).read_bytes()  # once: the bytes parsed are the bytes the kernel sees
+    data URL, whose downloads are answered with the provided file. ``content``: the notebook's
+    bytes when the caller read them already (they are what is parsed, run and hashed)."""
+    # once: the bytes parsed are the bytes the kernel sees
+    data = Path(notebook).read_bytes() if content is None else content
     nb = read_notebook(notebook, data)
     workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
     try:
