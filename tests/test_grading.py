@@ -16,7 +16,7 @@ from grader.result import Check, Result, Status
 from grader.sandbox.launch import Launcher
 from grader.score import registry
 
-from tests.test_review_findings import _report
+from tests.test_model_edge_cases import _report
 
 TRAINING = {"val_accuracy": 0.93, "range": [0.85, 1.0]}
 
