@@ -9,6 +9,7 @@ from pathlib import Path
 
 from grader import layers as L
 from grader import pipeline
+from grader.compare.spec_build import build
 from grader.exceptions import NotGradable, SandboxUnavailable, SpecError, UsageError
 from grader.execute import runner as execute
 from grader.extract import report as extract
@@ -16,11 +17,10 @@ from grader.intake import data as data_mod
 from grader.intake.submissions import read_submission, shown
 from grader.result import Result
 from grader.sandbox.launch import Launcher
-from grader.settings import Settings
-from grader.spec import Spec, build, default_reference_dir, load_exercise
+from grader.score import registry
+from grader.settings import SANDBOX_LEVELS, Settings
+from grader.spec import Spec, default_reference_dir, load_exercise
 from grader.verify.memo import MemoStore
-
-SANDBOX_LEVELS = ("auto", "required", "off")
 
 
 def make_launcher(level: str) -> Launcher:
@@ -59,7 +59,10 @@ def sandbox_line(level: str) -> str | None:
 
 
 def load_spec(reference: Path | None = None) -> Spec:
-    return Spec.load(Path(reference) if reference else default_reference_dir())
+    """The reference's spec, declaring only check kinds the grader knows (else ``SpecError``)."""
+    spec = Spec.load(Path(reference) if reference else default_reference_dir())
+    registry.declared(spec)
+    return spec
 
 
 def resolve_data(spec: Spec, data: Path | None, beside: Path | None = None) -> Path:
@@ -113,7 +116,7 @@ def check(notebook: Path | str, *, reference: Path | None = None, data: Path | N
         raw = read_submission(notebook, settings.max_notebook_bytes, follow_links=True)
     except NotGradable as exc:
         return Result.not_graded(exc, student=student, spec=spec,
-                                 max_score=spec.max_score(settings.verify))
+                                 max_score=registry.max_score(spec, settings.verify))
     with grader_for(spec, data_file, settings, launcher) as grader, \
             tempfile.TemporaryDirectory(prefix="grader-check-") as private:
         copy = Path(private) / f"{student}.ipynb"  # graded from the bytes read above

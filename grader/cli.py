@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import signal
 import sys
 import threading
 import warnings
 from pathlib import Path
 
-from grader import api
+from grader import api, options
+from grader.batch import executor
 from grader.cli_args import parser
 from grader.exceptions import GraderError, OutputError, UsageError
 from grader.exitcodes import ExitCode
@@ -20,11 +20,8 @@ from grader.settings import Settings
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
-    return Settings(notebook_timeout=args.timeout, verify=not getattr(args, "no_verify", False),
-                    sandbox=args.sandbox, data_path=args.data,
-                    cluster=getattr(args, "cluster", None))
+    """The settings the parsed command runs with (``grader.options``)."""
+    return options.settings_from(args)
 
 
 def _preload(*modules: str) -> None:
@@ -46,25 +43,9 @@ def reference_of(args: argparse.Namespace) -> Path | None:
     return exercise_dir(args.exercise) if args.exercise is not None else args.reference
 
 
-def gradescope_visibility(args: argparse.Namespace) -> dict[str, str]:
-    """``exercise.json``'s ``gradescope.visibility``, overridden by the command line."""
-    from grader.render.gradescope import parse_visibility
-    from grader.spec import EXERCISE_FILE, default_reference_dir
-
-    path = Path(args.reference or default_reference_dir()) / EXERCISE_FILE
-    try:  # a reference folder may hold only its spec.json: then nothing is configured
-        text = path.read_text() if path.is_file() else "{}"
-        configured = json.loads(text).get("gradescope", {}).get("visibility", {})
-        return parse_visibility(args.gradescope_visibility, configured)
-    except (OSError, ValueError, AttributeError) as exc:
-        raise UsageError(f"Gradescope visibility ({path} or --gradescope-visibility): {exc}") \
-            from None
-
-
 def format_context(args: argparse.Namespace, chosen: list[writers.Writer]) -> writers.Context:
     """Options of the chosen formats, read (and refused when bad) before any grading."""
-    gradescope = any(w.name == "gradescope" for w in chosen)
-    return writers.Context(visibility=gradescope_visibility(args) if gradescope else "visible")
+    return writers.context_from(args, chosen)
 
 
 def check_targets(args: argparse.Namespace) -> list[tuple[writers.Writer, Path]]:
@@ -122,20 +103,18 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if args.gradebook else None
     formats = writers.parse_formats(args.format)
     context = format_context(args, formats)
-    if args.cluster:
-        print(f"grader: cluster {args.cluster}: each worker grades in the strongest sandbox its "
-              f"machine offers (--sandbox {args.sandbox})", flush=True)
-    elif (line := api.sandbox_line(args.sandbox)) is not None:
+    settings = settings_from(args)
+    line = executor.chosen(settings).announce(settings) or api.sandbox_line(args.sandbox)
+    if line is not None:
         print(f"grader: {line}", flush=True)
     return int(grade_folder(args.folder, args.out, reference=args.reference,
-                            settings=settings_from(args), workers=args.workers, force=args.force,
+                            settings=settings, workers=args.workers, force=args.force,
                             junit_path=args.junit, gradebook=gradebook, formats=formats,
                             context=context, layout=args.layout))
 
 
 def cmd_spec(args: argparse.Namespace) -> int:
-    settings = Settings(sandbox=args.sandbox, data_path=args.data)
-    spec = api.generate_spec(args.reference, settings=settings)
+    spec = api.generate_spec(args.reference, settings=settings_from(args))
     print(f"wrote {spec.path}: {len(spec.layers)} layers, layers to add: "
           f"{', '.join(spec.layers[i]['description'] for i in spec.missing)}; "
           f"totals {spec.totals['total']:,} ({spec.totals['trainable']:,} trainable, "
@@ -158,7 +137,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     spec = api.calibrate(args.reference, seeds=args.seeds, epochs=args.epochs,
                          batch_size=args.batch_size, seed=args.seed,
-                         settings=Settings(data_path=args.data), progress=progress)
+                         settings=settings_from(args), progress=progress)
     t = spec.training
     assert t is not None  # api.calibrate sets it
     print(f"wrote {spec.path}: {t['epochs']} epoch(s), batch size {t['batch_size']}, grading "

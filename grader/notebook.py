@@ -26,6 +26,7 @@ from grader.compare import structure
 from grader.exceptions import GraderError
 from grader.extract import select
 from grader.result import Result, Status, spec_identity
+from grader.score import registry
 from grader.selfcheck import readiness
 from grader.settings import Settings
 from grader.spec import DEFAULT_EXERCISE, SPEC_FILE, Spec, default_reference_dir, exercises
@@ -81,7 +82,7 @@ def check(model=None, *, reference: str | Path | None = None, exercise: str | No
 def verdict(report: dict, spec: Spec) -> Result:
     """The grader's structure verdict on a kernel report: the same calls as ``pipeline``."""
     result = Result(submission="your notebook", status=Status.ERROR,
-                    max_score=spec.max_score(verified=False), spec=spec_identity(spec))
+                    max_score=registry.max_score(spec, verified=False), spec=spec_identity(spec))
     try:
         structure.grade_structure(report, spec, Settings.max_params_factor, result)
         structure.score(result)

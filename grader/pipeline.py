@@ -2,8 +2,8 @@
 
 provision data → execute notebook → extract the models and select one → compare with
 reference → verification training → score. Each stage returns a small typed value
-(``Execution``, ``Comparison``, ``Verification``), and one ``Result`` is assembled from them at
-the end. Every failure becomes a ``Result`` (``Result.not_graded``: status, error kind,
+(``Execution``, ``StructureVerdict``, ``Verification``), and one ``Result`` is assembled from
+them at the end. Every failure becomes a ``Result`` (``Result.not_graded``: status, error kind,
 traceback, advice; ``Result.grader_fault`` for the grader's own bugs), never a crash, and keeps
 what the stages before it found: a batch goes on whatever one submission does.
 """
@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 from grader import __version__, advice, errors
 from grader.compare import structure
@@ -22,6 +23,7 @@ from grader.exceptions import GraderError
 from grader.execute import runner
 from grader.execute.kernel import compat
 from grader.extract import report as extract
+from grader.extract.report import ExtractedModel
 from grader.extract.select import Choice
 from grader.intake.scan import scan_notebook
 from grader.result import Check, Result, Status, spec_identity
@@ -30,7 +32,7 @@ from grader.score import registry
 from grader.score.checks import TRAINING, Context
 from grader.settings import Settings
 from grader.spec import Spec
-from grader.util.files import sha256_file
+from grader.util.files import sha256_bytes
 from grader.util.versions import package_versions
 
 
@@ -51,8 +53,24 @@ def versions() -> dict:
             **package_versions("tensorflow", "keras", "nbclient")}
 
 
+class Verifies(Protocol):
+    """What a ``Grader`` needs of its verifier (``grader.verify.verifier.Verifier``, or a
+    test's stand-in): started before the first notebook, closed after the last, and called
+    with the graded model to train it; it answers the accuracy check and the training."""
+
+    #: this process's trainings by architecture key (a cluster's workers share them)
+    memo: dict[str, dict | Exception]
+
+    def start(self) -> object: ...
+
+    def close(self) -> None: ...
+
+    def __call__(self, model: ExtractedModel, spec: Spec, data_file: Path,
+                 settings: Settings) -> tuple[Check, dict]: ...
+
+
 @dataclass(frozen=True)
-class Comparison:
+class StructureVerdict:
     """Stages 3–4: the graded model and the structure's verdict on it (a ``Result`` holding
     the checks alone, as the self-check gives it), with the student's own training log."""
 
@@ -79,7 +97,7 @@ class Stages:
     #: the static scan's flags (``grader.intake.scan``), found before the kernel runs
     review: list[dict] | None = None
     execution: runner.Execution | None = None
-    comparison: Comparison | None = None
+    structure: StructureVerdict | None = None
     verification: Verification | None = None
 
 
@@ -92,7 +110,7 @@ class Grader:
     """
 
     def __init__(self, spec: Spec, data_file: Path, settings: Settings, launcher: Launcher,
-                 verifier=None) -> None:
+                 verifier: Verifies | None = None) -> None:
         self.spec, self.data_file, self.settings = spec, Path(data_file), settings
         self.launcher, self.verifier = launcher, verifier
         #: verification counts (and its points are in the maximum) only with a verifier
@@ -103,29 +121,28 @@ class Grader:
 
     def start(self) -> Grader:
         """Start the verifier's worker (again, if it died); ``close`` stops it."""
-        start = getattr(self.verifier, "start", None)
-        if callable(start):
-            start()
+        if self.verifier is not None:
+            self.verifier.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        close = getattr(self.verifier, "close", None)
-        if callable(close):
-            close()
+        if self.verifier is not None:
+            self.verifier.close()
 
     def grade(self, notebook: Path) -> Result:
         """Grade one notebook. Never raises for anything the submission does."""
         start = time.monotonic()
         done = Stages()
         try:
-            done.sha256 = sha256_file(Path(notebook))
-            done.review = self.scan(notebook)
-            done.execution = self.execute(notebook)
-            done.comparison = self.compare(done.execution)
-            done.verification = self.verify(done.comparison)
+            content = Path(notebook).read_bytes()  # read once: hashed, scanned, parsed and run
+            done.sha256 = sha256_bytes(content)
+            done.review = self.scan(content)
+            done.execution = self.execute(notebook, content)
+            done.structure = self.compare(done.execution)
+            done.verification = self.verify(done.structure)
             result = self.assemble(notebook, done)
             structure.score(result)
         except GraderError as exc:
@@ -140,23 +157,22 @@ class Grader:
 
     # -- the stages, in order --------------------------------------------------------------------
 
-    def scan(self, notebook: Path) -> list[dict]:
+    def scan(self, content: bytes) -> list[dict]:
         """Stage 1b: flag code that tampers with the grading environment, from the bytes on
         disk, before and independent of the kernel (a flag, never a verdict)."""
         try:
-            return scan_notebook(Path(notebook).read_bytes())
-        except OSError:  # unreadable: the execution stage reports it
-            return []
+            return scan_notebook(content)
         except Exception as exc:  # a bug of the scan must not cost the grading
             return [{"source": "scan", "cell_index": None, "line": None, "code": "scan-error",
                      "message": f"the static scan failed ({exc!r}): read the notebook"}]
 
-    def execute(self, notebook: Path) -> runner.Execution:
-        """Stage 2: run the notebook in a fresh kernel; only its JSON report comes back."""
+    def execute(self, notebook: Path, content: bytes | None = None) -> runner.Execution:
+        """Stage 2: run the notebook (``content``: its bytes, if read) in a fresh kernel; only
+        its JSON report comes back."""
         return runner.execute(notebook, self.data_file, self.settings, self.launcher,
-                               data_url=self.spec.data.get("url"))
+                               data_url=self.spec.data.get("url"), content=content)
 
-    def compare(self, run: runner.Execution) -> Comparison:
+    def compare(self, run: runner.Execution) -> StructureVerdict:
         """Stages 3–4: choose the model, compare its layers (the self-check's very call)."""
         verdict = Result(submission="", status=Status.ERROR)
         chosen = structure.grade_structure(run.report, self.spec, self.settings.max_params_factor,
@@ -166,14 +182,15 @@ class Grader:
         if not history:  # the notebook's fit was skipped: its saved training log, if any
             history = extract.saved_history(run.original)
             source = "saved outputs" if history else None
-        return Comparison(chosen, verdict, history, source)
+        return StructureVerdict(chosen, verdict, history, source)
 
-    def verify(self, compared: Comparison) -> Verification | None:
+    def verify(self, compared: StructureVerdict) -> Verification | None:
         """Stage 5: train the architecture itself; the notebook's own numbers are never trusted."""
         if not self.verifies or not self.spec.training \
                 or not registry.declares(self.spec, TRAINING):  # the exercise has no such check
             return None
         t = time.monotonic()
+        assert self.verifier is not None  # self.verifies says so
         check, training = self.verifier(compared.chosen.model, self.spec, self.data_file,
                                         self.settings)
         return Verification(check, training, round(time.monotonic() - t, 2))
@@ -181,10 +198,10 @@ class Grader:
     def assemble(self, notebook: Path, done: Stages) -> Result:
         """One ``Result`` from the stages that finished (not yet scored)."""
         result = Result(submission=notebook.stem, status=Status.ERROR,
-                        max_score=self.spec.max_score(self.verifies), versions=versions(),
+                        max_score=registry.max_score(self.spec, self.verifies), versions=versions(),
                         spec=spec_identity(self.spec), sandbox=self.launcher.name,
                         notebook_sha256=done.sha256, review=list(done.review or []))
-        run, compared, verified = done.execution, done.comparison, done.verification
+        run, compared, verified = done.execution, done.structure, done.verification
         if run is None:
             return result
         result.timings["execute"] = round(run.seconds, 2)
@@ -229,10 +246,8 @@ OWN_FIELDS = ("submission", "max_score", "versions", "spec", "sandbox", "noteboo
 
 
 def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settings,
-                   launcher: Launcher, verifier=None) -> Result:
+                   launcher: Launcher, verifier: Verifies | None = None) -> Result:
     """Grade one notebook with tools the caller owns (and closes): ``Grader.grade``."""
     return Grader(spec, data_file, settings, launcher, verifier).grade(notebook)
 
-
-_score = structure.score  # its former name (tests, other callers)
 

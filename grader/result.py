@@ -180,8 +180,9 @@ class Result:
 
         ``kind`` must be a grader fault (anything else becomes ``internal``: the exit code
         promises it); ``detail`` is the traceback or log tail for the instructor. ``base``: what
-        the grading found before the fault (kept, as for ``not_graded``); else a bare row whose
-        maximum is the spec's full one."""
+        the grading found before the fault (kept, as for ``not_graded``); else a bare row with
+        ``max_score`` (the spec's full one: ``grader.score.registry.max_score``); ``spec`` only
+        names the exercise."""
         if not errors.is_grader_fault(kind):
             kind = ErrorKind.INTERNAL
         error = ErrorInfo(kind=errors.kind_of(kind), message=message, traceback=detail,
@@ -189,8 +190,7 @@ class Result:
         if base is not None:
             return replace(base, error=error, summary=errors.FAULT_SUMMARY)
         return cls(submission=student, status=Status.ERROR,
-                   max_score=spec.max_score() if max_score is None and spec is not None
-                   else max_score or 0.0,
+                   max_score=max_score or 0.0,
                    error=error, summary=errors.FAULT_SUMMARY, versions=versions or {},
                    spec=spec_identity(spec))
 

@@ -1,9 +1,12 @@
 """Every tunable of a grading run, with defaults measured on a 2-core CPU machine."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+#: ``--sandbox``: the strongest available, only sandboxed, or none
+SANDBOX_LEVELS = ("auto", "required", "off")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class Settings:
     cluster: str | None = None
     #: batch on a cluster: limit for every call to it (connect, send, ask) and for a lost scheduler
     cluster_timeout: float = 30.0
+    #: a plugin's (format's, executor's) own options, by name (``grader.options.EXTRA``)
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

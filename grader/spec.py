@@ -84,13 +84,6 @@ class Spec:
     def infos(self) -> list[L.LayerInfo]:
         return L.infer(self.ref_layers, tuple(self.input_shape))
 
-    def max_score(self, verified: bool = True) -> float:
-        """The sum of the declared checks' maximum points; ``verified=False``: without the
-        verification training (``--no-verify``)."""
-        from grader.score import registry
-
-        return registry.max_score(self, verified)
-
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("path")
@@ -109,7 +102,6 @@ class Spec:
             data.setdefault("checks", checks_of(data))
             spec = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
             spec.infos()  # the spec must describe a model the grader can reason about
-            spec.max_score()  # and declare only check kinds the grader knows
         except FileNotFoundError:
             raise SpecError(f"no reference spec at {path}: generate it with `grader spec "
                             f"{path.parent}`") from None
@@ -183,27 +175,3 @@ def checks_of(exercise: dict) -> list[dict]:
             if check["kind"] != OWN_WORK[0]:
                 check["requires"] = list(OWN_WORK)
     return checks
-
-
-def build(exercise: dict, solution: list[L.LayerInfo], template: list[L.LayerInfo],
-          input_shape: tuple, generated: dict, training: dict | None = None) -> Spec:
-    """The spec from the solution's layers; the missing ones are those the template lacks.
-    Refused when its points would reward the untouched template or fail the solution
-    (``grader.score.validate``), so that an exercise author is told before students are."""
-    from grader.compare.align import align
-
-    rows = align(solution, template)
-    missing = [r for r, t in rows if r is not None and t is None]
-    if not missing:
-        raise SpecError("the template has every layer of the solution: nothing for students to add")
-    spec = Spec(
-        exercise=exercise["exercise"], title=exercise.get("title", exercise["exercise"]),
-        data=exercise["data"], input_shape=list(input_shape),
-        layers=[i.to_dict() for i in solution], missing=missing, totals=L.totals(solution),
-        checks=checks_of(exercise), markers=exercise.get("markers", {}), training=training,
-        generated=generated)
-    spec.max_score()  # declares only check kinds the grader knows
-    from grader.score.validate import require_fair
-
-    require_fair(spec)  # the untouched template scores 0, the solution full marks
-    return spec

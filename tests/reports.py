@@ -5,7 +5,7 @@ carry markup in every place a submission controls.
 """
 from __future__ import annotations
 
-from grader import advice, pipeline
+from grader import advice
 from grader import layers as L
 from grader.compare import structure
 from grader.result import Check, ErrorInfo, Result, Status
@@ -38,7 +38,7 @@ def edited(spec, edit) -> list[L.Layer]:
 def graded(spec, layers: list[L.Layer], name: str, *, accuracy: float | None = None,
            history: dict | None = None) -> Result:
     """A Result as the pipeline builds it; ``accuracy`` adds a verification run with curves."""
-    result = Result(submission=name, status=Status.ERROR, max_score=spec.max_score(),
+    result = Result(submission=name, status=Status.ERROR, max_score=registry.max_score(spec),
                     versions={"grader": "0.1.0", "tensorflow": "2.21.0", "keras": "3.15.1"},
                     spec={"exercise": spec.exercise, "sha256": "ab" * 32, "path": "reference/spec.json"},
                     sandbox="off", timings={"execute": 7.6, "total": 8.1}, model_variable="model")
@@ -61,7 +61,7 @@ def graded(spec, layers: list[L.Layer], name: str, *, accuracy: float | None = N
         result.checks += registry.run(Context(spec, training=result.training, verification=made,
                                               earlier=list(result.checks)), TRAINING)
         result.max_score += 0 if spec.training else 3.0
-    pipeline._score(result)
+    structure.score(result)
     return result
 
 
@@ -98,7 +98,7 @@ def error(spec, name: str = "mallory_typo", message: str = "name 'MaxPoolling2D'
              f"{source}\n------------------\n\n\x1b[0;31mNameError\x1b[0m   Traceback (most recent call last)\n"
              "Cell In[8], line 3\n\x1b[1;32m----> 3\x1b[0m model.add(MaxPoolling2D(pool_size=pool_size))\n\n"
              f"\x1b[0;31mNameError\x1b[0m: {message}\n")
-    return Result(submission=name, status=Status.ERROR, max_score=spec.max_score(),
+    return Result(submission=name, status=Status.ERROR, max_score=registry.max_score(spec),
                   summary=f"Not graded (cell 8): cell 8 raised NameError: {message}",
                   error=ErrorInfo(kind="cell_error", message=f"cell 8 raised NameError: {message}",
                                   cell_index=8, cell_source=source, traceback=trace,

@@ -7,6 +7,7 @@ import pytest
 
 from grader.result import ErrorInfo, Result, Status
 from grader.score import cohort as analytics
+from grader.score import registry
 
 from tests import reports
 
@@ -18,7 +19,7 @@ def named(result, name):
 
 @pytest.fixture()
 def cohort_results(spec):
-    timeout = Result(submission="tim_loops", status=Status.TIMEOUT, max_score=spec.max_score(),
+    timeout = Result(submission="tim_loops", status=Status.TIMEOUT, max_score=registry.max_score(spec),
                      error=ErrorInfo(kind="timeout", message="the notebook ran over 300 s"),
                      timings={"total": 300.0})
     return ([named(reports.no_padding(spec), f"pad{k}") for k in range(3)]

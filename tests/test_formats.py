@@ -190,7 +190,8 @@ def test_check_writes_gradescope_results_when_the_grader_cannot_run(tmp_path):
 
 
 def test_gradescope_visibility_comes_from_exercise_json_and_the_command_line(tmp_path):
-    from grader.cli import gradescope_visibility, parser
+    from grader.cli import parser
+    from grader.render.gradescope import visibility_option as gradescope_visibility
     (tmp_path / "exercise.json").write_text(json.dumps(
         {"gradescope": {"visibility": {"training": "after_published", "totals": "hidden"}}}))
     args = parser().parse_args(["check", "nb.ipynb", "--gradescope", "r.json", "--reference",

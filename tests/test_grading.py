@@ -14,8 +14,9 @@ from grader.execute.runner import Execution
 from grader.exitcodes import ExitCode
 from grader.result import Check, Result, Status
 from grader.sandbox.launch import Launcher
+from grader.score import registry
 
-from tests.test_review_findings import _report
+from tests.test_model_edge_cases import _report
 
 TRAINING = {"val_accuracy": 0.93, "range": [0.85, 1.0]}
 
@@ -46,7 +47,7 @@ class CannedGrader(pipeline.Grader):
 
     raises: Exception | None = None
 
-    def execute(self, notebook):
+    def execute(self, notebook, content=None):
         if self.raises is not None:
             raise self.raises
         run = Execution(report=_report(self.spec, model=self.spec.ref_layers), seconds=1.234,
@@ -168,7 +169,8 @@ def test_a_submission_refused_at_intake_gets_its_kinds_advice_and_no_run_fields(
 
 
 def test_a_grader_fault_never_carries_a_students_error_kind(spec):
-    result = Result.grader_fault("alice", "the worker died", kind="cell_error", spec=spec)
+    result = Result.grader_fault("alice", "the worker died", kind="cell_error", spec=spec,
+                                max_score=registry.max_score(spec))
     assert result.error.kind == "internal" and result.exit_code is ExitCode.GRADER_ERROR
-    assert result.max_score == spec.max_score() and result.error.advice == errors.RETRY
+    assert result.max_score == registry.max_score(spec) and result.error.advice == errors.RETRY
     assert Result.grader_fault("bob", "no data", kind="no_data").error.kind == "no_data"

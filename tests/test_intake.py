@@ -21,6 +21,7 @@ from grader.batch import folder as batch
 from grader.exceptions import InvalidNotebook, NotARegularFile, SubmissionMissing
 from grader.intake import lms_layout
 from grader.intake.submissions import find_submissions, ident, read_submission
+from grader.score import registry
 
 from tests.conftest import ROOT
 from tests.notebooks import code_notebook, write
@@ -170,7 +171,7 @@ def test_the_batch_gives_every_entry_a_row_and_never_aborts(hostile_batch, spec)
         assert rows[student]["status"] == "error" and rows[student]["first_failed"].startswith(kind)
     assert "too large" in rows["big"]["first_failed"]
     # --no-verify: one maximum for every row, that of the structure checks alone
-    assert {r["max_score"] for r in rows.values()} == {f"{spec.max_score(verified=False):g}"}
+    assert {r["max_score"] for r in rows.values()} == {f"{registry.max_score(spec, verified=False):g}"}
 
 
 @pytest.mark.kernel

@@ -13,12 +13,13 @@ from dataclasses import replace
 import pytest
 
 from grader import layers as L
-from grader import pipeline
+from grader.compare import structure
+from grader.compare.spec_build import build
 from grader.exceptions import GraderError, SpecError
 from grader.render import gradescope, html, points, terminal
 from grader.result import Result, Status
-from grader.score import validate
-from grader.spec import Spec, build, exercises
+from grader.score import registry, validate
+from grader.spec import Spec, exercises
 
 from tests import mutations as M
 
@@ -27,7 +28,7 @@ MUTANTS = {name: [m for m in M.mutants(spec) if not m.equivalent] for name, spec
 
 
 def score(spec: Spec, layers: list[L.Layer]) -> float:
-    return validate.Validation(spec.max_score(), validate.graded(spec, layers), []).template_score
+    return validate.Validation(registry.max_score(spec), validate.graded(spec, layers), []).template_score
 
 
 def scored(spec: Spec, block: tuple) -> float | None:
@@ -41,9 +42,9 @@ def scored(spec: Spec, block: tuple) -> float | None:
 
 
 def graded_result(spec: Spec, layers: list[L.Layer]) -> Result:
-    result = Result(submission="s", status=Status.ERROR, max_score=spec.max_score())
+    result = Result(submission="s", status=Status.ERROR, max_score=registry.max_score(spec))
     result.checks = validate.graded(spec, layers)
-    pipeline._score(result)
+    structure.score(result)
     return result
 
 
@@ -97,10 +98,10 @@ def test_requires_names_kinds_declared_before_it(requires, words):
     checks[1]["requires"] = requires  # the architecture check
     changed = replace(spec, checks=checks)
     if words is None:
-        assert changed.max_score() == spec.max_score()
+        assert registry.max_score(changed) == registry.max_score(spec)
     else:
         with pytest.raises(SpecError, match=words):
-            changed.max_score()
+            registry.max_score(changed)
 
 
 def test_a_structure_check_cannot_wait_for_the_training():
@@ -109,13 +110,13 @@ def test_a_structure_check_cannot_wait_for_the_training():
     reordered = [{"kind": "accuracy", "points": 3}, *checks]
     reordered[1 + 1]["requires"] = ["accuracy"]
     with pytest.raises(SpecError, match="cannot require 'accuracy'"):
-        replace(spec, checks=reordered).max_score()
+        registry.max_score(replace(spec, checks=reordered))
 
 
 # --- the fairness ladder ----------------------------------------------------------------------
 
 def test_a_single_mistake_is_charged_once_and_never_closes_the_gate(exercise):
-    spec, full = SPECS[exercise], SPECS[exercise].max_score()
+    spec, full = SPECS[exercise], registry.max_score(SPECS[exercise])
     per_layer = sum(spec.points["added_layers"].values())
     for mutant in MUTANTS[exercise]:
         got = scored(spec, mutant.block)
@@ -173,7 +174,7 @@ def test_a_changed_template_layer_still_costs_when_the_block_is_right(exercise):
     checks = validate.graded(spec, damaged)
     architecture = next(c for c in checks if c.category == "architecture")
     assert architecture.points == 0 and not architecture.withheld
-    assert score(spec, damaged) < spec.max_score()
+    assert score(spec, damaged) < registry.max_score(spec)
 
 
 # --- every line shows its points --------------------------------------------------------------

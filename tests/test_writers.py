@@ -209,4 +209,4 @@ def test_the_reserved_options_are_exactly_check_s_own_options():
     check = sub.choices["check"]
     own = {o for a in check._actions for o in a.option_strings if o.startswith("--")}
     flags = {w.option for w in writers.available().values()}
-    assert own - flags == writers.RESERVED_OPTIONS
+    assert own - flags == writers.reserved_options()

@@ -21,13 +21,19 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from grader.batch.executor import Executor, Task
+from grader import options
+from grader.batch.executor import Executor, Task, register
 from grader.batch.memo_layers import MemoLayers
 from grader.batch.workers import fault_result, task_deadline
 from grader.exceptions import GraderError, UsageError
+from grader.options import GRADE, Option
 from grader.settings import Settings
 from grader.spec import Spec
+
+if TYPE_CHECKING:  # the optional [cluster] extra: imported when a batch connects
+    from distributed import Client
 
 #: the exercise files a worker needs (the spec and what names the exercise); each ≤ 1 MB
 EXERCISE_GLOB = "*.json"
@@ -37,8 +43,29 @@ POLL_SECONDS = 0.2
 _named: set[str] = set()
 
 
+options.declare(Option(
+    "--cluster", "grade on this Dask scheduler's workers (default: $GRADER_CLUSTER; none: this "
+    "machine)", (GRADE,), setting="cluster", env="GRADER_CLUSTER", metavar="tcp://HOST:PORT"))
+
+
+@register
 class DaskExecutor(Executor):
     """Grades on the Dask cluster at ``settings.cluster`` (module docstring)."""
+
+    grades_here = False
+
+    @classmethod
+    def wanted(cls, settings: Settings) -> bool:
+        return bool(settings.cluster)
+
+    @classmethod
+    def default_size(cls, settings: Settings, pending: int) -> int | None:
+        return cluster_size(settings)
+
+    @classmethod
+    def announce(cls, settings: Settings) -> str | None:
+        return (f"cluster {settings.cluster}: each worker grades in the strongest sandbox its "
+                f"machine offers (--sandbox {settings.sandbox})")
 
     def __init__(self, size: int, spec: Spec, data_file: Path, settings: Settings,
                  on_result: Callable[[Task, dict], None],
@@ -68,7 +95,7 @@ class DaskExecutor(Executor):
             raise
         _close(client, self.settings.cluster_timeout)
 
-    def _grade(self, client, pending: deque[Task]) -> None:
+    def _grade(self, client: Client, pending: deque[Task]) -> None:
         from grader.batch.dask_worker import GRADING, START_TOPIC, grade_task
 
         client.subscribe_topic(START_TOPIC, lambda event: self.on_start(event[1]))
@@ -96,7 +123,7 @@ class DaskExecutor(Executor):
             self.on_tick()
             time.sleep(POLL_SECONDS)
 
-    def on_start(self, key) -> None:
+    def on_start(self, key: str) -> None:
         """A worker started the task ``key`` (its ``START_TOPIC`` event; in the client's thread):
         its deadline counts from now, not from its submission (queue time is not its own)."""
         self.started[str(key)] = self.progress = time.monotonic()
@@ -111,7 +138,7 @@ class DaskExecutor(Executor):
                 "sha256": sha256_bytes(data), "grader": identity(),
                 "settings": self.settings.with_(data_path=None, cluster=None)}
 
-    def _outcome(self, client, future, task: Task) -> dict:
+    def _outcome(self, client: Client, future: Any, task: Task) -> dict:
         """The task's result dict; a grader fault where the cluster could not grade it."""
         if future.status == "cancelled" and client.status != "running":
             raise self._lost("the Dask scheduler cancelled the batch's tasks")
@@ -125,7 +152,7 @@ class DaskExecutor(Executor):
             return fault_result(task.student, self.spec, "the cluster could not grade this "
                                 f"submission: {type(exc).__name__}: {exc}").to_dict()
 
-    def _learn(self, memo) -> None:
+    def _learn(self, memo: object) -> None:
         """Keep the trainings a task returned (plain JSON from the grader's own verifier)."""
         if isinstance(memo, dict) and self.memo is not None:
             self.memo.add({key: training for key, training in memo.items()
@@ -149,7 +176,7 @@ class DaskExecutor(Executor):
                              f"result within {self.deadline:g} s, past every limit of this "
                              "submission").to_dict())
 
-    def _connected(self, client, lost_since: float | None) -> float | None:
+    def _connected(self, client: Client, lost_since: float | None) -> float | None:
         if client.status == "running":
             return None
         lost_since = lost_since or time.monotonic()
@@ -176,7 +203,7 @@ def overdue(now: float, submitted: float, started: float | None, progress: float
 
 # -- talking to the cluster ------------------------------------------------------------------------
 
-def connect(settings: Settings):
+def connect(settings: Settings) -> Client:
     """A client of the scheduler at ``settings.cluster``, or a clear error within the limit."""
     try:
         from distributed import Client
@@ -206,7 +233,7 @@ def check_address(address: str | None) -> None:
                          "tcp://HOST:PORT (or set GRADER_CLUSTER)") from None
 
 
-def admit(client, settings: Settings) -> list[str]:
+def admit(client: Client, settings: Settings) -> list[str]:
     """Register the worker check on every worker; report those refused; the admitted ones."""
     from grader.batch.dask_worker import GRADING, GraderPlugin, identity, refusal
 
@@ -233,7 +260,7 @@ def admit(client, settings: Settings) -> list[str]:
     return good
 
 
-def grading_slots(client, workers: list[str], seconds: float) -> int:
+def grading_slots(client: Client, workers: list[str], seconds: float) -> int:
     """The ``GRADING`` slots of ``workers`` (what the plugin gave or the worker declared)."""
     from grader.batch.dask_worker import GRADING
 
@@ -260,7 +287,7 @@ def exercise_files(spec: Spec) -> dict:
     return {"files": files, "sha256": spec.sha256}
 
 
-def send(client, value):
+def send(client: Client, value: object) -> Any:
     """``value`` as a future that tasks share: moved once per worker, and made again by the
     scheduler if the worker holding it leaves (scattered data would be lost with it)."""
     from grader.batch.dask_worker import constant
@@ -268,7 +295,7 @@ def send(client, value):
     return client.submit(constant, value, pure=False, key=f"grader-data-{uuid.uuid4().hex}")
 
 
-def bounded(call: Callable, seconds: float, what: str):
+def bounded(call: Callable[[], Any], seconds: float, what: str) -> Any:
     """``call()`` within ``seconds``, else a ``GraderError`` naming ``what`` timed out."""
     box: dict = {}
 
@@ -288,7 +315,7 @@ def bounded(call: Callable, seconds: float, what: str):
     return box.get("value")
 
 
-def _close(client, seconds: float, cancel: list | None = None) -> None:
+def _close(client: Client, seconds: float, cancel: list | None = None) -> None:
     """Cancel what is left, take the worker check off (its teardown stops the workers'
     verifiers, and a worker that joins later is not judged by this batch's grader version)."""
     from grader.batch.dask_worker import GraderPlugin

@@ -3,7 +3,11 @@
 The coordinator (``grader.batch.folder``) keeps discovery, reuse, the output folder, progress
 and exit codes; an executor only turns tasks into results. ``LocalPool`` (worker processes on
 this machine, ``grader.batch.workers``) is the default; another executor (a cluster) is one new
-module whose class subclasses ``Executor`` and is named in ``executor_for``.
+module: a subclass of ``Executor`` decorated with :func:`register`, which says when the settings
+want it (``wanted``), how many gradings it runs at once (``default_size``) and what ``grade``
+prints first (``announce``), with the option that chooses it declared beside it
+(``grader.options.declare``). Its module is named in :data:`BUILTIN`, or imported (and so
+registered) by anything before the command line is parsed.
 
 The contract every executor keeps:
 
@@ -16,10 +20,12 @@ The contract every executor keeps:
 """
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from grader.settings import Settings
 from grader.spec import Spec
@@ -48,31 +54,78 @@ class Executor(ABC):
         self.size, self.spec, self.data_file, self.settings = size, spec, data_file, settings
         self.on_result, self.on_tick = on_result, on_tick
 
+    #: the executor used when no other is asked for (the local worker pool)
+    default: ClassVar[bool] = False
+    #: whether the coordinator's machine runs the kernels (then it checks its own sandbox
+    #: before grading); a cluster's workers each check their own
+    grades_here: ClassVar[bool] = True
+
+    @classmethod
+    def wanted(cls, settings: Settings) -> bool:
+        """Whether ``settings`` (its option, e.g. ``--cluster``) ask for this executor."""
+        return False
+
+    @classmethod
+    def default_size(cls, settings: Settings, pending: int) -> int | None:
+        """Gradings at once without ``--workers`` (``None``: this machine's cores and memory)."""
+        return None
+
+    @classmethod
+    def announce(cls, settings: Settings) -> str | None:
+        """The line ``grader grade`` prints before grading (``None``: the sandbox level)."""
+        return None
+
     @abstractmethod
     def run(self, tasks: list[Task]) -> None:
         """Grade every task, reporting each result once; see the module docstring."""
 
 
+#: the modules of the shipped executors, imported (and so registered) on first use
+BUILTIN = ("grader.batch.workers", "grader.batch.dask_executor")
+_REGISTRY: list[type[Executor]] = []
+_loaded = False
+
+
+def register(executor: type[Executor]) -> type[Executor]:
+    """Offer ``executor`` to ``grader grade`` (a class decorator; see the module docstring)."""
+    if executor not in _REGISTRY:
+        _REGISTRY.append(executor)
+    return executor
+
+
+def unregister(executor: type[Executor]) -> None:
+    if executor in _REGISTRY:
+        _REGISTRY.remove(executor)
+
+
+def available() -> list[type[Executor]]:
+    """Every registered executor (the built-ins imported once: their modules declare their
+    options, so the command line is built after this)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in BUILTIN:
+            importlib.import_module(module)
+    return list(_REGISTRY)
+
+
+def chosen(settings: Settings) -> type[Executor]:
+    """The executor the settings ask for: the first (not the default) whose ``wanted`` says so,
+    else the default one (the local worker pool)."""
+    found = available()
+    for executor in found:
+        if not executor.default and executor.wanted(settings):
+            return executor
+    return next(e for e in found if e.default)
+
+
 def executor_for(size: int, spec: Spec, data_file: Path, settings: Settings,
                  on_result: OnResult, on_tick: Callable[[], None] = lambda: None) -> Executor:
-    """The executor the settings ask for: a Dask cluster (``settings.cluster``) or the local
-    worker pool."""
-    if settings.cluster:
-        from grader.batch.dask_executor import DaskExecutor
-
-        return DaskExecutor(size, spec, data_file, settings, on_result, on_tick)
-    from grader.batch.workers import LocalPool
-
-    return LocalPool(size, spec, data_file, settings, on_result, on_tick)
+    """An instance of the executor the settings ask for (:func:`chosen`)."""
+    return chosen(settings)(size, spec, data_file, settings, on_result, on_tick)
 
 
-def default_size(settings: Settings, pending: int) -> int:
-    """Gradings at once when ``--workers`` is not given: the cluster's ``GRADING`` slots, or
-    what this machine's cores and free memory allow."""
-    if settings.cluster:
-        from grader.batch.dask_executor import cluster_size
-
-        return cluster_size(settings)
-    from grader.batch.folder import default_workers
-
-    return default_workers(pending)
+def default_size(settings: Settings, pending: int) -> int | None:
+    """Gradings at once when ``--workers`` is not given, as the chosen executor says (a
+    cluster's slots); ``None``: what this machine's cores and free memory allow."""
+    return chosen(settings).default_size(settings, pending)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from grader import errors, pipeline
 from grader.result import Result
+from grader.score import registry
 from grader.spec import Spec
 
 FAULT_ADVICE = errors.RETRY
@@ -12,4 +13,5 @@ def fault_result(student: str, spec: Spec | None, message: str, *, kind: str = "
                  detail: str | None = None) -> Result:
     """A result for a submission the grader failed on (exit code 5); a re-run retries it."""
     return Result.grader_fault(student, message, kind=kind, detail=detail, spec=spec,
+                               max_score=registry.max_score(spec) if spec is not None else None,
                                versions=pipeline.versions())

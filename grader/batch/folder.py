@@ -25,6 +25,7 @@ import psutil
 
 from grader import __version__, api, errors, pipeline
 from grader.batch.executor import Task, default_size, executor_for
+from grader.batch.executor import chosen as chosen_executor
 from grader.batch.outdir import Lock, file_stem, preflight, student_file
 from grader.batch.outputs import Outputs, chosen
 from grader.batch.workers import BATCH_PREFIX
@@ -42,7 +43,7 @@ from grader.render.files import write_json
 from grader.render.lms import GradebookOptions
 from grader.render.progress import Progress, duration
 from grader.result import Result, Status
-from grader.score import late
+from grader.score import late, registry
 from grader.settings import Settings
 from grader.spec import Spec
 from grader.util.files import sha256_bytes
@@ -68,7 +69,7 @@ def grading_options(settings: Settings) -> dict:
 
 def batch_max_score(spec: Spec, settings: Settings) -> float:
     """One maximum for every row of a batch (``--no-verify`` leaves the accuracy points out)."""
-    return spec.max_score(settings.verify and bool(spec.training))
+    return registry.max_score(spec, settings.verify and bool(spec.training))
 
 
 def reusable(path: Path, notebook_sha: str, spec: Spec, options: dict,
@@ -108,6 +109,12 @@ def default_workers(pending: int) -> int:
     """As many workers as cores, fewer if free memory cannot hold them, never more than work."""
     by_memory = psutil.virtual_memory().available // WORKER_MEMORY_BYTES
     return int(max(1, min(cores(), by_memory, max(1, pending))))
+
+
+def _default_size(settings: Settings, pending: int) -> int:
+    """The chosen executor's size (a cluster's slots), else what this machine allows."""
+    size = default_size(settings, pending)
+    return default_workers(pending) if size is None else size
 
 
 def threads_per_worker(workers: int) -> int:
@@ -247,7 +254,7 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     todo, problems = _plan(submissions, spec, batch, force, settings, intake)
     with batch.writing():
         batch.outputs.remove_course_files()
-    n = min(workers or (default_size(settings, len(todo)) if todo else 1), max(1, len(todo)))
+    n = min(workers or (_default_size(settings, len(todo)) if todo else 1), max(1, len(todo)))
     settings = settings.with_(tf_threads=settings.tf_threads or threads_per_worker(n))
     batch.progress = Progress(len(submissions), len(todo) + len(problems), stream=progress_stream)
     executor = executor_for(n, spec, data_file, settings, batch.on_result, batch.progress.tick) \
@@ -279,7 +286,7 @@ def _prepare(reference: Path | None, settings: Settings) -> tuple[Spec, Path, Se
     """Everything that can fail for the whole batch fails here, before any grading."""
     spec = api.load_spec(reference)
     data_file = api.resolve_data(spec, settings.data_path)
-    if settings.cluster:  # each worker checks its own machine's sandbox (batch.dask_worker)
+    if not chosen_executor(settings).grades_here:  # each worker checks its own machine's sandbox
         return spec, data_file, settings
     if api.make_launcher(settings.sandbox).name == "off":  # raises if "required" cannot be met
         settings = settings.with_(sandbox="off")  # "auto" fell back: warn once, not per worker
@@ -295,6 +302,7 @@ def _plan(submissions: list[Submission], spec: Spec, batch: _Batch, force: bool,
         if sub.problem:
             problems.append(problem_result(sub, spec, batch.max_score))
             continue
+        assert sub.notebook is not None  # a submission without a problem has its notebook
         try:
             data = read_submission(sub.notebook, settings.max_notebook_bytes, root=sub.root)
         except NotGradable as exc:

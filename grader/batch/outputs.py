@@ -14,7 +14,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.batch.outdir import file_stem, student_href
@@ -51,6 +51,7 @@ class Outputs:
         return [w for w in self.formats if w.one is not None and w.name != RECORD]
 
     def student_path(self, writer: writers.Writer, student: str) -> Path:
+        assert writer.student_file is not None  # a per-student format has one (register)
         return Path(self.out) / writer.student_file.format(file_stem(student))
 
     def student_docs(self, result: Result, missing_only: bool = False) -> None:
@@ -86,8 +87,8 @@ class Outputs:
         if gradebook is not None:
             for line in lms.write_gradebook(results, self.out, gradebook, exercise or "Autograder"):
                 print(line, file=sys.stderr)
-        context = writers.Context(self.context.visibility,
-                                  {r.submission: student_href(r.submission) for r in results})
+        context = replace(self.context,
+                          links={r.submission: student_href(r.submission) for r in results})
         for writer in (w for w in self.formats if w.course is not None):
             with _guarded(writer, "index"):
                 writer.write_course(results, self.course_path(writer), context)

@@ -109,6 +109,7 @@ class WorkerGrader:
         try:
             if self.grader is None:
                 self._setup()
+            assert self.grader is not None  # _setup made it
             result = self.grader.grade(notebook)
         except GraderError as exc:  # setting up (spec, sandbox, verifier): the grader's fault
             result = fault_result(student, self.spec, exc.message, kind=exc.kind)

@@ -17,11 +17,12 @@ from collections import deque
 from collections.abc import Callable
 from multiprocessing import get_context
 from multiprocessing.connection import wait
+from multiprocessing.context import SpawnContext
 from pathlib import Path
 
 import psutil
 
-from grader.batch.executor import Executor, Task
+from grader.batch.executor import Executor, Task, register
 from grader.batch.faults import FAULT_ADVICE, fault_result
 from grader.batch.processes import STOP_SIGNAL, how_it_ended, ignore_sigint, kill_tree
 from grader.batch.worker_process import WorkerConfig, WorkerGrader, worker_log, worker_main
@@ -46,8 +47,15 @@ def task_deadline(settings: Settings) -> float:
     return settings.startup_timeout + settings.notebook_timeout + verify + settings.worker_grace
 
 
+def _pid(worker: _Worker) -> int:
+    """The worker's process id (it is started when made, so it has one)."""
+    pid = worker.process.pid
+    assert pid is not None
+    return pid
+
+
 class _Worker:
-    def __init__(self, ctx, config: WorkerConfig) -> None:
+    def __init__(self, ctx: SpawnContext, config: WorkerConfig) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=worker_main, args=(child, config), name="grader-worker")
         with isolated_spawn(config.tmpdir):  # nothing of the working folder is imported there
@@ -74,10 +82,12 @@ class _Worker:
         return found
 
 
+@register
 class LocalPool(Executor):
     """The default executor: spawned worker processes on this machine (module docstring)."""
 
     name = "local"
+    default = True
 
     def __init__(self, size: int, spec: Spec, data_file: Path, settings: Settings,
                  on_result: Callable[[Task, dict], None], on_tick: Callable[[], None] = lambda: None):
@@ -86,7 +96,7 @@ class LocalPool(Executor):
         self.tmpdir = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-")
         os.chmod(self.tmpdir, 0o711)  # a sandboxed kernel (another uid) reaches its own run dir
         # absolute: a worker runs in its own folder (``grader.util.isolation``), not in ours
-        self.config = WorkerConfig(Path(spec.path).absolute(), Path(data_file).absolute(),
+        self.config = WorkerConfig(Path(str(spec.path)).absolute(), Path(data_file).absolute(),
                                    settings, self.tmpdir, os.getpid())
         self.deadline = task_deadline(settings)
         self.ctx = get_context("spawn")  # no fork of a process with threads
@@ -117,7 +127,7 @@ class LocalPool(Executor):
             idle.append(worker)
         for worker in idle:
             if self.pending:
-                worker.log_start = _size(worker_log(self.tmpdir, worker.process.pid))
+                worker.log_start = _size(worker_log(self.tmpdir, _pid(worker)))
                 worker.assign(self.pending.popleft())
 
     def _check(self, worker: _Worker, ready: set) -> None:
@@ -137,7 +147,7 @@ class LocalPool(Executor):
             else:
                 self._failed_start(worker)
         elif worker.task and time.monotonic() - worker.since > self.deadline:
-            kill_tree(worker.process.pid)
+            kill_tree(_pid(worker))
             self._lost(worker, f"the grading worker was still busy after {self.deadline:g} s, "
                                "past every limit of this submission, and was stopped")
 
@@ -148,7 +158,7 @@ class LocalPool(Executor):
         if worker.task:
             # only what was written while grading this task: earlier students' kernels wrote
             # to the same log, and their output must not reach this student's result
-            tail = tail_of(worker_log(self.tmpdir, worker.process.pid), LOG_TAIL_BYTES,
+            tail = tail_of(worker_log(self.tmpdir, _pid(worker)), LOG_TAIL_BYTES,
                            worker.log_start).strip()
             result = fault_result(worker.task.student, self.spec, message, detail=tail or None)
             self.on_result(worker.task, result.to_dict())
@@ -176,14 +186,14 @@ class LocalPool(Executor):
                     if graceful and worker.task is None:
                         worker.conn.send_bytes(b"null")
                     else:
-                        os.kill(worker.process.pid, STOP_SIGNAL)
+                        os.kill(_pid(worker), STOP_SIGNAL)
                 except (OSError, ValueError):
                     pass
             end = time.monotonic() + self.settings.worker_stop_timeout
             for worker in self.workers:
                 worker.process.join(max(0.0, end - time.monotonic()))
                 if worker.process.is_alive():
-                    kill_tree(worker.process.pid)
+                    kill_tree(_pid(worker))
                     worker.process.join(5.0)
                 worker.conn.close()
             self.workers = []

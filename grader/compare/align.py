@@ -6,18 +6,18 @@ once as a gap instead of as a cascade of mismatches in every later layer. The re
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from grader import layers as L
 from grader.compare import equivalence, hints
+from grader.compare.rows import NON_SEMANTIC, Cause, Comparison, Row, differences, same_args
 
 if TYPE_CHECKING:
     from grader.spec import Spec
 
 MATCH, SAME_ARGS, SAME_KIND, SUBSTITUTE, GAP = 3.0, 2.5, 2.0, -1.5, -1.0
-NON_SEMANTIC = hints.NON_SEMANTIC
-same_args = hints.same_args
+__all__ = ["NON_SEMANTIC", "Cause", "Comparison", "Row", "align", "aligned_rows", "compare",
+           "differences", "first_own_mistake", "own_mistake", "same_args", "where"]
 
 
 def _score(a: L.LayerInfo, b: L.LayerInfo) -> float:
@@ -47,7 +47,8 @@ def align(ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> list[tuple[int | No
     # Walking back from the end, a tie goes to a missing reference layer: of equal alignments,
     # the one that takes the *later* identical layers as the missing ones wins (the student
     # adds layers after the template's, not before).
-    rows, i, j = [], n, m
+    rows: list[tuple[int | None, int | None]] = []
+    i, j = n, m
     while i or j:
         if i and best[i][j] == best[i - 1][j] + GAP:
             rows.append((i - 1, None))
@@ -59,42 +60,6 @@ def align(ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> list[tuple[int | No
             rows.append((None, j - 1))
             j -= 1
     return rows[::-1]
-
-
-@dataclass
-class Row:
-    """One line of the aligned architecture, as the report shows it."""
-
-    ref: L.LayerInfo | None
-    stu: L.LayerInfo | None
-    to_add: bool = False  # the reference layer is one the student had to add
-    in_block: bool = False  # between the markers (where the student's layers go)
-
-    @property
-    def status(self) -> str:
-        if self.stu is None:
-            return "missing"
-        if self.ref is None:
-            return "extra"
-        return "match" if differences(self.ref, self.stu) == [] else "mismatch"
-
-    def to_dict(self) -> dict:
-        return {"reference": self.ref.to_dict() if self.ref else None,
-                "student": self.stu.to_dict() if self.stu else None,
-                "status": self.status, "to_add": self.to_add, "in_block": self.in_block}
-
-
-def differences(ref: L.LayerInfo, stu: L.LayerInfo) -> list[str]:
-    out = []
-    if ref.layer.kind != stu.layer.kind:
-        out.append("type")
-    if ref.output_shape != stu.output_shape:
-        out.append("output_shape")
-    if (ref.trainable, ref.non_trainable) != (stu.trainable, stu.non_trainable):
-        out.append("params")
-    if ref.layer.kind == stu.layer.kind and not same_args(ref.layer, stu.layer):
-        out.append("args")
-    return out
 
 
 def aligned_rows(spec: Spec, ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> list[Row]:
@@ -113,28 +78,6 @@ def aligned_rows(spec: Spec, ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> 
     return rows
 
 
-Cause = tuple  # (where: "layer 11 (Conv2D(...))", the hint for that mistake, its mistake key)
-
-
-@dataclass
-class Comparison:
-    """The student's layers against the reference's: what the layer checks read.
-
-    ``student`` is the chain in canonical form (the equivalence table applied), ``accepted``
-    says which spellings were accepted as the same, ``causes[k]`` is the first earlier row with
-    a mistake of its own (where, hint, key), the mistake a later difference follows from.
-    """
-
-    rows: list[Row]
-    student: list[L.LayerInfo]
-    accepted: list[str]
-    causes: list[Cause | None]
-
-    @property
-    def block(self) -> list[Row]:
-        return [row for row in self.rows if row.in_block]
-
-
 def compare(spec: Spec, stu: list[L.LayerInfo]) -> Comparison:
     """Put the student's chain in canonical form, align it with the reference and find, for
     every row, the earlier mistake it may follow from."""
@@ -149,7 +92,7 @@ def own_mistake(row: Row) -> bool:
     other numbers because an earlier layer feeds it another shape)."""
     if row.ref is None or row.stu is None:
         return True
-    return not same_args(row.ref.layer, row.stu.layer)
+    return not same_args(row.reference.layer, row.student.layer)
 
 
 def first_own_mistake(rows: list[Row]) -> int | None:
@@ -168,5 +111,5 @@ def _causes(rows: list[Row], marker: str | None) -> list[Cause | None]:
 
 
 def where(k: int, row: Row) -> str:
-    what = row.stu.layer.describe() if row.stu else f"the missing {row.ref.layer.describe()}"
+    what = row.student.layer.describe() if row.stu else f"the missing {row.reference.layer.describe()}"
     return f"layer {k + 1} ({what})"

@@ -11,21 +11,15 @@ layer kinds (both from the allow-list), never student text; ``mistakes.words`` s
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from grader import layers as L
-
-#: arguments that do not change what a layer computes for this comparison (README: "What counts
-#: as the same layer")
-NON_SEMANTIC = frozenset({"kernel_initializer", "momentum", "epsilon"})
+from grader.compare.rows import NON_SEMANTIC, Row, same_args
 
 #: the order ``arg_causes`` names arguments in: the first differing one is the key
 ARG_ORDER = ("padding", "filters", "kernel_size", "activation", "pool_size", "units", "rate")
 NOTHING_ADDED = "nothing_added"
 FUSED = "fused_activation"
-
-if TYPE_CHECKING:
-    from grader.compare.align import Row
 
 
 class Mistake(NamedTuple):
@@ -86,16 +80,17 @@ def arg_causes(ref: L.LayerInfo, stu: L.LayerInfo, block: list[Row] | None = Non
     return out
 
 
-def _fused_activation(kind: str, wanted: str, yours: str, block: list[Row] | None) -> str:
+def _fused_activation(kind: str, wanted: str | None, yours: str | None,
+                      block: list[Row] | None) -> str:
     if wanted != "linear":
         return f"your {kind} uses activation='{yours}'; use activation='{wanted}' in this {kind}"
     rows = block or []
-    if any(r.stu is None and r.ref is not None and r.ref.layer.args.get("activation") == yours
-           and r.ref.layer.kind == "Activation" for r in rows):
+    if any(r.stu is None and r.ref is not None and r.reference.layer.args.get("activation") == yours
+           and r.reference.layer.kind == "Activation" for r in rows):
         return (f"the activation is fused into the {kind} (activation='{yours}'): remove it there "
                 "and add it as a separate Activation layer where the reference has one")
-    if any(r.stu is not None and r.stu.layer.kind == "Activation"
-           and r.stu.layer.args.get("activation") == yours for r in rows):
+    if any(r.stu is not None and r.student.layer.kind == "Activation"
+           and r.student.layer.args.get("activation") == yours for r in rows):
         return (f"your {kind} has activation='{yours}' and a separate Activation('{yours}') follows: "
                 f"the activation is applied twice; remove activation='{yours}' from the {kind}")
     return (f"your {kind} uses activation='{yours}'; the reference's {kind} has no activation: "
@@ -105,7 +100,7 @@ def _fused_activation(kind: str, wanted: str, yours: str, block: list[Row] | Non
 def fused_into_missing(row: Row, rows: list[Row]) -> str | None:
     """A layer whose only difference is an activation that belongs to a missing Activation layer:
     one mistake (the activation in the wrong place), charged at the missing layer."""
-    ref, stu = row.ref, row.stu
+    ref, stu = row.reference, row.stu
     if stu is None or ref.layer.kind != stu.layer.kind or ref.layer.kind not in ("Conv2D", "Dense"):
         return None
     def other(layer):  # every argument that counts but the activation
@@ -114,35 +109,27 @@ def fused_into_missing(row: Row, rows: list[Row]) -> str | None:
             or ref.layer.args.get("activation") != "linear":
         return None
     wanted = stu.layer.args.get("activation")
-    return next((f"layer {k + 1} (the missing {r.ref.layer.describe()})" for k, r in enumerate(rows)
-                 if r.stu is None and r.ref.layer.kind == "Activation"
-                 and r.ref.layer.args.get("activation") == wanted), None)
+    return next((f"layer {k + 1} (the missing {r.reference.layer.describe()})" for k, r in enumerate(rows)
+                 if r.stu is None and r.reference.layer.kind == "Activation"
+                 and r.reference.layer.args.get("activation") == wanted), None)
 
 
 def extra_in_block(row: Row, rows: list[Row]) -> str:
     """An extra layer among the layers to add: which of those are right, and what is extra."""
     added = [r for r in rows if r.to_add]
     right = [n for n, r in enumerate(added, start=1) if r.status == "match" or (
-        r.stu is not None and r.ref.layer.kind == r.stu.layer.kind and _same(r))]
+        r.stu is not None and r.reference.layer.kind == r.student.layer.kind and _same(r))]
     if len(right) == len(added):
         head = f"the {len(added)} layers to add are correct"
     elif right:
         head = f"added layer(s) {', '.join(map(str, right))} of {len(added)} are correct"
     else:
         head = "none of the layers to add is correct yet"
-    return f"{head}; the extra {row.stu.layer.describe()} is not in the reference: remove it"
-
-
-def same_args(a: L.Layer, b: L.Layer) -> bool:
-    """The same kind with the same arguments that count (``NON_SEMANTIC`` ones aside)."""
-    def strip(layer: L.Layer) -> dict:
-        return {k: v for k, v in layer.args.items() if k not in NON_SEMANTIC}
-
-    return a.kind == b.kind and strip(a) == strip(b)
+    return f"{head}; the extra {row.student.layer.describe()} is not in the reference: remove it"
 
 
 def _same(row: Row) -> bool:
-    return same_args(row.ref.layer, row.stu.layer)
+    return same_args(row.reference.layer, row.student.layer)
 
 
 def _tuple(v) -> str:
@@ -158,7 +145,7 @@ def _value(v) -> str:
 def for_row(row: Row, block: list[Row], marker: str | None = None) -> Mistake:
     """The one mistake at a reference layer the student had to add; ``marker`` is the
     exercise's text where the student's code goes (named when nothing was added)."""
-    ref, stu = row.ref, row.stu
+    ref, stu = row.reference, row.stu
     misplaced = _misplaced(block)
     if misplaced:
         return Mistake(f"order:{misplaced}", f"your {misplaced} is in the wrong place: the "
@@ -198,31 +185,31 @@ def mistake_of(row: Row, block: list[Row], rows: list[Row],
 
 def _misplaced(block: list[Row]) -> str | None:
     """A layer to add that is missing at its place but present, extra, at another."""
-    extra = {r.stu.layer.kind for r in block if r.ref is None}
-    return next((r.ref.layer.kind for r in block if r.to_add and r.stu is None
-                 and r.ref.layer.kind in extra), None)
+    extra = {r.student.layer.kind for r in block if r.ref is None}
+    return next((r.reference.layer.kind for r in block if r.to_add and r.stu is None
+                 and r.reference.layer.kind in extra), None)
 
 
 def _order(block: list[Row]) -> str:
-    return " → ".join(r.ref.layer.describe() for r in block if r.to_add)
+    return " → ".join(r.reference.layer.describe() for r in block if r.to_add)
 
 
 def _missing(row: Row, block: list[Row], marker: str | None) -> Mistake:
-    kind = row.ref.layer.kind
+    kind = row.reference.layer.kind
     students = [r.stu for r in block if r.stu is not None]
     if not students:
         where = f"where the notebook says '{marker}'" if marker else "where your layers go"
         return Mistake(NOTHING_ADDED, f"nothing was added {where}. Add, in this order: "
                                       f"{_order(block)}")
-    wanted = row.ref.layer.args.get("activation")
+    wanted = row.reference.layer.args.get("activation")
     if kind == "Activation" and any(s.layer.args.get("activation") == wanted for s in students):
         fused = next(s for s in students if s.layer.args.get("activation") == wanted)
         return Mistake(FUSED, f"the activation is fused into your {fused.layer.kind} "
                               f"(activation='{wanted}'): the reference applies it in its own "
-                              f"layer, {row.ref.layer.describe()}, in this order: {_order(block)}")
+                              f"layer, {row.reference.layer.describe()}, in this order: {_order(block)}")
     before = _previous_added(row, block)
     where = f" right after {before.layer.describe()}" if before else ""
-    return Mistake(difference_key(row), f"add {row.ref.layer.describe()}{where}; the reference "
+    return Mistake(difference_key(row), f"add {row.reference.layer.describe()}{where}; the reference "
                                         f"order is {_order(block)}")
 
 
@@ -237,12 +224,12 @@ def _previous_added(row: Row, block: list[Row]) -> L.LayerInfo | None:
 
 
 def missing_message(row: Row, block: list[Row]) -> str:
-    return f"no {row.ref.layer.kind} layer here: {row.ref.layer.describe()} is missing"
+    return f"no {row.reference.layer.kind} layer here: {row.reference.layer.describe()} is missing"
 
 
 def explained_by_order(row: Row, rows: list[Row]) -> bool:
     """An extra layer that is really a layer to add, put in the wrong place."""
-    return any(r.to_add and r.stu is None and r.ref.layer.kind == row.stu.layer.kind for r in rows)
+    return any(r.to_add and r.stu is None and r.reference.layer.kind == row.student.layer.kind for r in rows)
 
 
 def _key_value(value) -> str:
@@ -262,8 +249,8 @@ def difference(row: Row) -> Mistake:
     (every difference)."""
     ref, stu = row.ref, row.stu
     if stu is None:
-        return Mistake(f"missing:{ref.layer.kind}",
-                       f"the reference layer {ref.layer.describe()} is missing")
+        missing = row.reference.layer
+        return Mistake(f"missing:{missing.kind}", f"the reference layer {missing.describe()} is missing")
     if ref is None:
         return Mistake(f"extra:{stu.layer.kind}",
                        f"extra layer {stu.layer.describe()} that the reference does not have")

@@ -10,7 +10,8 @@ from grader import layers as L
 from grader.compare import hints
 from grader.compare.align import Cause, Row, first_own_mistake, own_mistake, same_args, where
 from grader.result import Check
-from grader.score.checks import STRUCTURE, CheckKind, Context
+from grader.score.checks import ADDED, ARCHITECTURE, STRUCTURE, CheckKind, Context
+from grader.score.registry import register
 
 #: an added layer's aspects, in the report's order, with their titles (a check's ``aspect``
 #: is the key; the report shows the title)
@@ -18,24 +19,25 @@ ASPECTS = {"type": "type", "args": "arguments", "output_shape": "output shape",
            "params": "parameters"}
 
 
+@register
 class AddedLayers(CheckKind):
     """Per layer the student had to add, one check per aspect; ``points`` per aspect."""
 
     kind = "added_layers"
-    category = "added_layer"
-    title = "the layers you added"
+    phrase = "the layers you added"
     stage = STRUCTURE
+    category, title, section = "added_layer", "Added layers", ADDED
 
     def max_points(self, spec, verified: bool) -> float:
         return float(sum(self.points.values()) * len(spec.missing))
 
     def run(self, context: Context) -> list[Check]:
-        comparison, marker = context.comparison, context.spec.marker
+        comparison, marker = context.compared, context.spec.marker
         rows, block = comparison.rows, comparison.block
         added = [k for k, r in enumerate(rows) if r.to_add]
         checks: list[Check] = []
         for number, k in enumerate(added, start=1):
-            label = f"Added layer {number} of {len(added)}: {rows[k].ref.layer.describe()}"
+            label = f"Added layer {number} of {len(added)}: {rows[k].reference.layer.describe()}"
             checks += _layer_checks(label, rows[k], block, self.points, comparison.causes[k],
                                     rows, marker)
         return checks
@@ -43,7 +45,7 @@ class AddedLayers(CheckKind):
 
 def _layer_checks(label: str, row: Row, block: list[Row], pts: dict, cause: Cause | None,
                   rows: list[Row], marker: str | None) -> list[Check]:
-    ref, stu = row.ref, row.stu
+    ref, stu = row.reference, row.stu
     key, hint = hints.for_row(row, block, marker)
 
     def check(aspect: str, passed: bool, expected, actual, message: str,
@@ -52,7 +54,7 @@ def _layer_checks(label: str, row: Row, block: list[Row], pts: dict, cause: Caus
         if follows and not passed:
             message += f" (follows from {follows[0]})"
         return Check(name=f"{label}: {ASPECTS[aspect]}", passed=passed, message=message,
-                     category="added_layer", points=full if passed or follows else 0.0,
+                     category=AddedLayers.category, points=full if passed or follows else 0.0,
                      max_points=full, expected=expected, actual=actual, group=label, aspect=aspect,
                      hint=None if passed else follows[1] if follows else hint,
                      follows_from=None if passed or not follows else follows[0],
@@ -77,7 +79,7 @@ def _layer_checks(label: str, row: Row, block: list[Row], pts: dict, cause: Caus
         check("type", kind_ok, ref.layer.kind, stu.layer.kind,
               f"{stu.layer.describe()}" + ("" if kind_ok else f": expected a {ref.layer.kind} layer")),
         check("args", args_ok, _args(ref), _args(stu), args_message,
-              fused and (fused, hint, hints.FUSED)),
+              (fused, hint, hints.FUSED) if fused else None),
         check("output_shape", shape_ok, list(ref.output_shape), list(stu.output_shape),
               f"output {L.fmt_shape(stu.output_shape)}" +
               ("" if shape_ok else f", expected {L.fmt_shape(ref.output_shape)}"), inherited),
@@ -96,16 +98,17 @@ def _args(info: L.LayerInfo) -> dict:
     return {k: v for k, v in info.layer.args.items() if k not in hints.NON_SEMANTIC}
 
 
+@register
 class Architecture(CheckKind):
     """Every layer the student was not asked to add is unchanged (consequences excepted)."""
 
     kind = "architecture"
-    category = "architecture"
-    title = "the architecture check"
+    phrase = "the architecture check"
     stage = STRUCTURE
+    category, title, section = "architecture", "Architecture", ARCHITECTURE
 
     def run(self, context: Context) -> list[Check]:
-        c = context.comparison
+        c = context.compared
         return [_architecture_check(c.rows, c.causes, self.points, c.accepted)]
 
 
@@ -144,7 +147,7 @@ def _architecture_check(rows: list[Row], causes: list[Cause | None], points: flo
                 message += f" (follows from {follows[0]})"
     kept = not problems
     return Check(name="Whole architecture matches the reference", passed=passed, message=message,
-                 category="architecture", points=float(points) if kept else 0.0,
+                 category=Architecture.category, points=float(points) if kept else 0.0,
                  max_points=float(points),
                  follows_from=None if passed or problems or not follows else follows[0],
                  mistake=None if passed else keys[0] if keys else follows[2] if follows else None,
@@ -153,16 +156,17 @@ def _architecture_check(rows: list[Row], causes: list[Cause | None], points: flo
                                            follows[1] if follows else None))
 
 
+@register
 class Totals(CheckKind):
     """The parameter totals equal the reference's (they differ only where a layer does)."""
 
     kind = "totals"
-    category = "totals"
-    title = "the parameter totals"
+    phrase = "the parameter totals"
     stage = STRUCTURE
+    category, title, section = "totals", "Parameter totals", ARCHITECTURE
 
     def run(self, context: Context) -> list[Check]:
-        c = context.comparison
+        c = context.compared
         return [_totals_check(context.spec.totals, L.totals(c.student), c.rows, self.points,
                               context.spec.marker)]
 
@@ -173,7 +177,7 @@ def _totals_check(expected: dict, actual: dict, rows: list[Row], points: float,
     # the totals are sums of the layers' counts: they differ only where a layer does
     first = None if passed else first_own_mistake(rows)
     cause = None if first is None else rows[first]
-    follows = None if first is None else where(first, cause)
+    follows = None if first is None else where(first, rows[first])
     message = (f"{actual['total']:,} parameters ({actual['trainable']:,} trainable, "
                f"{actual['non_trainable']:,} non-trainable)")
     if not passed:
@@ -182,7 +186,7 @@ def _totals_check(expected: dict, actual: dict, rows: list[Row], points: float,
         if follows:
             message += f" (follows from {follows})"
     block = [r for r in rows if r.in_block]
-    return Check(name="Parameter totals", passed=passed, message=message, category="totals",
+    return Check(name="Parameter totals", passed=passed, message=message, category=Totals.category,
                  points=float(points) if passed or follows else 0.0, max_points=float(points),
                  hint=None if passed else hints.totals_hint(cause), expected=expected,
                  actual=actual, follows_from=follows,

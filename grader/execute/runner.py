@@ -18,9 +18,11 @@ import tempfile
 import threading
 import time
 import typing as t
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import DEVNULL
+from typing import cast
 
 import nbformat
 from jupyter_client import AsyncKernelManager
@@ -80,12 +82,14 @@ class _CappedClient(NotebookClient):
         self.oversized: str | None = None
         self.handlers = handlers
         self.watch: Watch | None = None
+        #: the cell running now (``_cells_until``), for the error's cell number
+        self.grader_index: int | None = None
 
-    async def async_start_new_kernel(self, **kwargs):  # type: ignore[override]
+    async def async_start_new_kernel(self, **kwargs):
         self.handlers.restore()  # nbclient has just taken SIGINT/SIGTERM over: take them back
         return await super().async_start_new_kernel(**kwargs)
 
-    async def async_start_new_kernel_client(self):  # type: ignore[override]
+    async def async_start_new_kernel_client(self):
         """nbclient's, with capped channels and a wait by measured progress
         (``grader.execute.startup``) instead of a fixed one."""
         assert self.km is not None
@@ -132,24 +136,28 @@ class _CappedClient(NotebookClient):
         if context is not None and not context.closed:
             context.destroy(linger=0)
 
-    def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+    def output(self, outs, msg, display_id, cell_index):
         size = msg.get(RAW_SIZE)
         self.output_bytes += size if isinstance(size, int) else len(
             json.dumps(msg.get("content", {}), default=str))
         if self.output_bytes > self.output_limit:
             if not self.flooded:
                 self.flooded = True
-                asyncio.ensure_future(self.km.shutdown_kernel(now=True))
+                if self.km is not None:  # nbclient's async manager: shutdown is a coroutine
+                    stop = cast(Awaitable[None], self.km.shutdown_kernel(now=True))
+                    asyncio.ensure_future(stop)
             return None
         return super().output(outs, msg, display_id, cell_index)
 
 
 def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launcher,
-            data_url: str | None = None) -> Execution:
+            data_url: str | None = None, content: bytes | None = None) -> Execution:
     """Run ``notebook`` with ``data_file`` beside it (read-only: a download over it fails and
     the original stays loadable); return the extraction report. ``data_url``: the exercise's
-    data URL, whose downloads are answered with the provided file."""
-    data = Path(notebook).read_bytes()  # once: the bytes parsed are the bytes the kernel sees
+    data URL, whose downloads are answered with the provided file. ``content``: the notebook's
+    bytes when the caller read them already (they are what is parsed, run and hashed)."""
+    # once: the bytes parsed are the bytes the kernel sees
+    data = Path(notebook).read_bytes() if content is None else content
     nb = read_notebook(notebook, data)
     workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
     try:
@@ -293,7 +301,7 @@ async def _cells_until(client: _CappedClient, nb, seconds: float) -> None:
     cancellation into DeadKernelError, which is why this is not ``asyncio.wait_for``)."""
     async def cells() -> None:
         for index, cell in enumerate(nb.cells):
-            client._grader_index = index
+            client.grader_index = index
             await client.async_execute_cell(cell, index)
 
     task = asyncio.ensure_future(cells())
@@ -307,7 +315,7 @@ async def _cells_until(client: _CappedClient, nb, seconds: float) -> None:
 
 def _student_index(client) -> int | None:
     """Cell number as the student sees it (1-based, without the grader's prelude)."""
-    index = getattr(client, "_grader_index", None)
+    index = getattr(client, "grader_index", None)
     if index is None or index == 0 or index > len(client.nb.cells) - 2:
         return None
     return index

@@ -46,7 +46,8 @@ def _check_real(desc: dict, where: str) -> str:
     graph = REAL.get(key)
     if graph is not None and desc.get("graph") == graph:
         return graph
-    bases = desc.get("bases") if isinstance(desc.get("bases"), list) else []
+    found = desc.get("bases")
+    bases: list = found if isinstance(found, list) else []
     parent = next((f"keras.{str(b).rsplit('.', 1)[-1]}"[:100] for b in bases[:5]
                    if str(b).startswith("keras.")), "keras.Model")
     origin = "defined in the notebook" if key[0] == "__main__" else f"from module {key[0]!r}"

@@ -74,6 +74,7 @@ def from_report(report: dict, default_input_shape: tuple | None = None) -> Extra
                       + ", ".join(c.variable for c in found))
     if found[0].error is not None:
         raise found[0].error
+    assert found[0].model is not None  # a candidate has its model or its error
     return found[0].model
 
 
@@ -156,10 +157,12 @@ def _history(value) -> dict | None:
 def environment(report: dict, mappings: dict, neutralized: dict) -> tuple[list[str], list[str]]:
     """The compatibility mappings used and the lines neutralized, as the kernel reported them:
     only names the grader knows are kept, each as the sentence the grader writes for it."""
-    compat = report.get("compat") if isinstance(report.get("compat"), list) else []
+    found = report.get("compat")
+    compat: list = found if isinstance(found, list) else []
     used = [f"{name} → {mappings[name]}" for name in dict.fromkeys(compat)
             if isinstance(name, str) and name in mappings]
-    entries = report.get("neutralized") if isinstance(report.get("neutralized"), list) else []
+    listed = report.get("neutralized")
+    entries: list = listed if isinstance(listed, list) else []
     lines = []
     for entry in entries[:50]:
         what = entry.get("what") if isinstance(entry, dict) else None

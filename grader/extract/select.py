@@ -57,6 +57,7 @@ def _scored(found: list[extract.Candidate], spec: Spec, factor: float) -> list[t
         if candidate.error is not None:
             continue
         try:
+            assert candidate.model is not None  # a candidate has its model or its error
             infos = L.infer(candidate.model.layers, candidate.model.input_shape)
             totals = L.totals(infos)
             _check_size(totals, spec, factor)
@@ -105,6 +106,7 @@ def _none_gradable(found: list[extract.Candidate], unexamined: list[str]) -> Not
     """The error of ``model`` (else the first model), naming every other model found."""
     first = found[0]
     error = first.error
+    assert error is not None  # none was gradable: each has its error
     others = [_listing(c, None) for c in found[1:]][:MAX_LISTED]
     names = [f"{o['variable']} ({o['model_class']}: {o['error_kind']})" for o in others]
     names += [f"{v} (not examined)" for v in unexamined]

@@ -19,7 +19,8 @@ def from_keras(class_name: str, config: dict) -> Layer:
             f"layer type {class_name!r} is not allowed: the grader accepts only standard "
             f"Keras layers ({', '.join(sorted(ALLOWED))})", layer=class_name)
     kind, validators = ALLOWED[class_name]
-    name = config.get("name") if isinstance(config.get("name"), str) else ""
+    given = config.get("name")
+    name: str = given if isinstance(given, str) else ""
     args = {}
     for key, check in validators.items():
         if key in config:

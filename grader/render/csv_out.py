@@ -1,6 +1,7 @@
 """``grades.csv``: one row per student for a spreadsheet or an LMS gradebook import.
 
-UTF-8 with a header row. Text that comes from students (ids are file names, check names may echo
+UTF-8 with a header row; a check kind may add a column with its points (``csv_column``).
+Text that comes from students (ids are file names, check names may echo
 their layers) is neutralised against CSV formula injection: a cell that a spreadsheet would read
 as a formula gets a leading apostrophe, as OWASP recommends.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from grader.render import origin, review, writers
 from grader.render.files import write_text
 from grader.result import Result
+from grader.score import registry
 
 COLUMNS = ("student", "score", "max_score", "status", "first_failed", "review")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -37,10 +39,18 @@ def first_problem(result: Result) -> str:
     return ""
 
 
-def row(result: Result, lms: bool = False) -> list[str]:
+def kind_columns() -> list[tuple[str, str]]:
+    """(column, check category) of each registered check kind that asks for a column."""
+    return [(k.csv_column, k.category) for k in registry.kinds().values() if k.csv_column]
+
+
+def row(result: Result, columns: list[tuple[str, str]] | None = None,
+        lms: bool = False) -> list[str]:
+    own = [f"{sum(c.points for c in result.checks if c.category == category):g}"
+           for _, category in columns or []]
     cells = [safe_cell(result.submission), f"{result.score:g}", f"{result.max_score:g}",
              result.status.value, safe_cell(first_problem(result)),
-             safe_cell(review.short(result.review, limit=10))]
+             safe_cell(review.short(result.review, limit=10)), *own]
     return cells + [safe_cell(c) for c in origin.cells(result)] if lms else cells
 
 
@@ -50,8 +60,9 @@ def grades_csv(results: list[Result]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     lms = origin.has_origin(results)
-    writer.writerow(COLUMNS + (origin.COLUMNS if lms else ()))
-    writer.writerows(row(r, lms) for r in results)
+    columns = kind_columns()
+    writer.writerow([*COLUMNS, *(name for name, _ in columns), *(origin.COLUMNS if lms else ())])
+    writer.writerows(row(r, columns, lms) for r in results)
     return buffer.getvalue()
 
 

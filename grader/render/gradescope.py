@@ -11,24 +11,36 @@ traceback stays out of what students see; ``stdout`` (instructors only) has the 
 Outputs are Markdown (``output_format``/``test_output_format`` ``"md"``) so that a hint stands
 out and the failing cell shows as code; every piece of text is escaped (a submission's error
 text or layer name cannot become a link or an image), and code goes into a fence longer than
-any run of backticks in it. Visibility is set per check category (``added_layer``,
-``architecture``, ``totals``, ``training``, ``grading``), e.g. the accuracy details only
+any run of backticks in it. Visibility is set per check category (those of the registered
+check kinds, ``grader.score.registry``, and ``grading``), e.g. the accuracy details only
 ``after_published``: from ``exercise.json`` (``"gradescope": {"visibility": {...}}``) and
 ``grader check --gradescope-visibility CATEGORY=LEVEL``.
 """
 from __future__ import annotations
 
+import argparse
+import json
 import re
 from pathlib import Path
 
+from grader import options
+from grader.exceptions import UsageError
 from grader.render import points, review, writers
 from grader.render.files import json_text, write_json
 from grader.render.junit import GRADING_CASE
 from grader.result import Check, Result
+from grader.score import registry
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
-#: the check categories a visibility can be set for (``grading``: the not-graded test)
-CATEGORIES = ("added_layer", "architecture", "totals", "training", "grading")
+#: the test of a notebook that could not be graded, a visibility category besides the kinds'
+GRADING = "grading"
+
+
+def categories() -> tuple[str, ...]:
+    """The check categories a visibility can be set for: the registered check kinds' and
+    ``grading`` (the not-graded test)."""
+    return (*registry.categories(), GRADING)
+
 FORMAT = "md"
 #: characters that start inline Markdown (emphasis, code, links, images, HTML, tables) ...
 MD_INLINE = re.compile(r"([\\`*_\[\]<>!|~])")
@@ -61,9 +73,9 @@ def check_visibility(visibility: str | dict[str, str]) -> None:
     if bad:
         raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)} (not {bad[0]!r})")
     unknown = [] if isinstance(visibility, str) else \
-        [c for c in visibility if c not in CATEGORIES and c != "*"]
+        [c for c in visibility if c not in categories() and c != "*"]
     if unknown:  # a typo would silently show what was meant to be hidden
-        raise ValueError(f"visibility category must be one of {', '.join(CATEGORIES)} "
+        raise ValueError(f"visibility category must be one of {', '.join(categories())} "
                          f"(not {unknown[0]!r})")
 
 
@@ -81,6 +93,7 @@ def _test(check: Check, visibility: str) -> dict:
 
 def _error_test(result: Result, visibility: str) -> dict:
     error = result.error
+    assert error is not None  # only for a result that was not graded
     lines = [f"**The notebook could not be graded** ({md(error.kind)}): {md(error.message)}"]
     if error.cell_index is not None:
         lines.append(f"In cell {error.cell_index}:\n\n{fence(error.cell_source or '')}")
@@ -88,7 +101,7 @@ def _error_test(result: Result, visibility: str) -> dict:
         lines.append(f"**What to do:** {md(error.advice)}")
     return {"name": GRADING_CASE, "score": 0.0, "max_score": float(result.max_score),
             "status": "failed", "output": "\n\n".join(lines), "output_format": FORMAT,
-            "name_format": "text", "tags": ["grading"], "visibility": visibility}
+            "name_format": "text", "tags": [GRADING], "visibility": visibility}
 
 
 def _overview(result: Result) -> str:
@@ -104,7 +117,7 @@ def gradescope_results(result: Result, visibility: str | dict[str, str] = "visib
     check_visibility(visibility)
     tests = [_test(c, visibility_for(c.category, visibility)) for c in result.checks]
     if result.error is not None:
-        tests.append(_error_test(result, visibility_for("grading", visibility)))
+        tests.append(_error_test(result, visibility_for(GRADING, visibility)))
     total = result.timings.get("total", 0)
     return {
         "score": float(result.score),
@@ -142,8 +155,30 @@ def write_gradescope(result: Result, path: Path, visibility: str | dict[str, str
     return write_json(Path(path), gradescope_results(result, visibility))
 
 
+def visibility_option(args: argparse.Namespace) -> dict[str, str]:
+    """``exercise.json``'s ``gradescope.visibility``, overridden by the command line."""
+    from grader.spec import EXERCISE_FILE, default_reference_dir
+
+    path = Path(args.reference or default_reference_dir()) / EXERCISE_FILE
+    try:  # a reference folder may hold only its spec.json: then nothing is configured
+        text = path.read_text() if path.is_file() else "{}"
+        configured = json.loads(text).get("gradescope", {}).get("visibility", {})
+        return parse_visibility(args.gradescope_visibility, configured)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise UsageError(f"Gradescope visibility ({path} or --gradescope-visibility): {exc}") \
+            from None
+
+
+options.declare(options.Option(
+    "--gradescope-visibility", lambda: "Gradescope visibility of a check category "
+    f"({', '.join(categories())}) or of all: {', '.join(VISIBILITIES)} (default: "
+    "exercise.json's, else visible)",
+    (options.CHECK, options.GRADE), action="append", default=[], metavar="[CATEGORY=]LEVEL"))
+
 WRITER = writers.register(writers.Writer(
     name="gradescope", help="write Gradescope's results.json here (inside a Gradescope autograder)",
     file_name="results.json", student_file="gradescope/{}.json",
-    one=lambda result, context: json_text(gradescope_results(result, context.visibility)),
-    failure=lambda message: json_text(grader_failure(message))))
+    one=lambda result, context: json_text(gradescope_results(result, context.of("gradescope",
+                                                                                "visible"))),
+    failure=lambda message: json_text(grader_failure(message)),
+    read_options=visibility_option))

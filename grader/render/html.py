@@ -35,7 +35,9 @@ def environment() -> jinja2.Environment:
 
 
 def _asset(name: str) -> str:
-    return environment().loader.get_source(environment(), name)[0]
+    loader = environment().loader
+    assert loader is not None  # environment() gives it one
+    return loader.get_source(environment(), name)[0]
 
 
 def _sha256(text: str) -> str:

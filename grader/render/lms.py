@@ -119,10 +119,11 @@ def moodle_csv(results: dict[str, Result], roster: Roster | None, matching: Matc
         for name, result in results.items():
             rows.append(["", "", safe_cell(name), "", grade_cell(result), feedback(result)])
         return _csv(rows)
+    assert matching is not None  # made with the roster
     for k, row in enumerate(roster.rows):
-        result = results.get(matching.matched.get(k, ""))
+        found = results.get(matching.matched.get(k, ""))
         rows.append([safe_cell(row.get(c, "")) for c in MOODLE_USER]
-                    + [grade_cell(result), feedback(result)])
+                    + [grade_cell(found), feedback(found)])
     return _csv(rows)
 
 
@@ -148,11 +149,11 @@ def gradescope_csv(results: dict[str, Result], roster: Roster | None,
     Without a roster, every submitter of a group submission gets the group's score."""
     rows = [["Name", "SID", "Email", "Score"]]
     if roster is None or matching is None:
-        for result in results.values():
-            people = (result.origin or {}).get("submitters") or [
-                {"name": (result.origin or {}).get("name") or "", "sid": "", "email": ""}]
+        for graded in results.values():
+            people = (graded.origin or {}).get("submitters") or [
+                {"name": (graded.origin or {}).get("name") or "", "sid": "", "email": ""}]
             rows += [[safe_cell(p.get(c) or "") for c in ("name", "sid", "email")]
-                     + [grade_cell(result)] for p in people]
+                     + [grade_cell(graded)] for p in people]
         return _csv(rows)
     for k, row in enumerate(roster.rows):
         result = results.get(matching.matched.get(k, ""))
@@ -199,11 +200,12 @@ def write_gradebook(results: list[Result], out: Path, options: GradebookOptions,
     matching = match(roster, list(by_name), mapping, *lms_keys(results)) \
         if roster is not None else None
     if options.system == "canvas":
+        assert roster is not None and matching is not None  # load() requires Canvas's roster
         column = canvas_column(roster, options.assignment, assignment)
         text = canvas_csv(by_name, roster, matching, column)
     elif options.system == "gradescope":
         text = gradescope_csv(by_name, roster, matching)
-    elif roster is not None and roster.worksheet:
+    elif roster is not None and matching is not None and roster.worksheet:
         text = worksheet_csv(by_name, roster, matching)
     else:
         text = moodle_csv(by_name, roster, matching, options.assignment or assignment)

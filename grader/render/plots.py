@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 #: longest curve plotted; a history longer than this is cut (it can only come from tampering)
 MAX_POINTS = 2000
@@ -99,7 +99,7 @@ def _epoch_axis(ax, epochs: int) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
-def _valid_range(rng: Any) -> bool:
+def _valid_range(rng: Any) -> TypeGuard[list | tuple]:
     return isinstance(rng, (list, tuple)) and len(rng) == 2 and \
         all(isinstance(x, (int, float)) and math.isfinite(x) for x in rng) and rng[0] <= rng[1]
 

@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from markupsafe import Markup
 
 from grader.render import points, view
 from grader.render.html import _asset, environment
+from grader.result import Result
+from grader.selfcheck.readiness import Note
 
-if TYPE_CHECKING:
-    from grader.notebook import SelfCheck
+
+class SelfCheck(Protocol):
+    """What is shown of a self-check (``grader.notebook.SelfCheck``, which renders itself with
+    this module: a protocol here, so that neither module imports the other's)."""
+
+    result: Result
+    notes: list[Note]
+    seconds: float
 
 SCOPE = ".cnn-grader-selfcheck"
 COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)

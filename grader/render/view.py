@@ -15,6 +15,8 @@ from grader.compare.layer_checks import ASPECTS
 from grader.render import plots, points, review
 from grader.render.origin import line as origin_line
 from grader.result import Check, Result, Status
+from grader.score import registry
+from grader.score.checks import ADDED, ARCHITECTURE, TRAINING
 from grader.score.cohort import mistake_words
 from grader.util.text import plain
 
@@ -70,11 +72,13 @@ def verdict(result: Result) -> dict:
 def added_layers(result: Result) -> list[dict]:
     """One card per layer the student had to add: expected beside actual, with its hints."""
     groups: dict[str, list[Check]] = {}
+    added = set(registry.categories(ADDED))
     for check in result.checks:  # by the structured ``group``, never by parsing names
-        if check.category == "added_layer":
+        if check.category in added:
             groups.setdefault(check.group or check.name, []).append(check)
     rows = [r for r in result.alignment if r.get("to_add")]
-    cards, first_card = [], {}  # a hint shown once; later cards point back to it
+    cards: list[dict] = []
+    first_card: dict[str, int] = {}  # a hint shown once; later cards point back to it
     for k, (label, checks) in enumerate(groups.items()):
         row = rows[k] if k < len(rows) else {}
         ref, stu = row.get("reference") or {}, row.get("student")
@@ -150,7 +154,8 @@ def checks_of(result: Result, *categories: str) -> list[Check]:
 def training(result: Result) -> dict:
     """The verification run against its range, and both runs' curves (None where absent)."""
     t = result.training if isinstance(result.training, dict) else None
-    view: dict[str, Any] = {"ran": t is not None, "checks": checks_of(result, "training"),
+    view: dict[str, Any] = {"ran": t is not None,
+                            "checks": checks_of(result, *registry.categories(TRAINING)),
                             "plot": None, "measured": None, "range": None, "gauge": None}
     if t is not None:
         curves = _curves(t)
@@ -245,7 +250,8 @@ def _short_path(path: str | None) -> str | None:
 def report(result: Result) -> dict:
     return {"r": result, "verdict": verdict(result), "added": added_layers(result),
             "rows": architecture(result), "totals": totals(result),
-            "structure_checks": checks_of(result, "architecture", "totals"),
+            "structure_checks": checks_of(result, *registry.categories(ARCHITECTURE)),
+            "own_sections": own_sections(result),
             "training": training(result), "error": error(result), "footer": footer(result),
             "warnings": [plain(w) for w in result.warnings], "summary": plain(result.summary),
             "environment": environment(result),
@@ -256,6 +262,18 @@ def review_items(result: Result) -> list[dict]:
     """``Result.review`` for the report's "flagged for review" box (``grader.render.review``)."""
     return [{"where": review.where(e), "message": plain(str(e.get("message", ""))),
              "code": plain(str(e.get("code", "")))} for e in result.review]
+
+
+def own_sections(result: Result) -> list[dict]:
+    """A section per kind that shows its checks on their own (``OWN``), where it has some;
+    a category no registered kind makes (a result of another grader) is shown there too."""
+    placed = {c for section in (ADDED, ARCHITECTURE, TRAINING) for c in registry.categories(section)}
+    out = []
+    for category in dict.fromkeys(c.category for c in result.checks if c.category not in placed):
+        kind = registry.by_category(category)
+        out.append({"category": category, "title": kind.title if kind else category,
+                    "checks": checks_of(result, category)})
+    return out
 
 
 def environment(result: Result) -> dict | None:

@@ -13,15 +13,20 @@ default. Renderers return text; writing is done here, atomically, for every form
 
 A new format is one module that builds a ``Writer`` and calls :func:`register`, plus its name
 in :data:`BUILTIN` (or a ``register`` call from anywhere before the command line is parsed).
+An option of its own is declared in the same module (``grader.options.declare``) and read by
+its ``read_options`` into ``Context.of(name)``.
 A built-in whose module cannot be imported (HTML without jinja2) is simply not offered.
 """
 from __future__ import annotations
 
+import argparse
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from grader import options
 from grader.exceptions import UsageError
 from grader.render.files import write_text
 from grader.result import Result
@@ -37,10 +42,14 @@ GRADE_DEFAULTS = ("json", "html", "csv")
 class Context:
     """What a format may need besides the results."""
 
-    #: Gradescope visibility: one level, or per check category (see ``render.gradescope``)
-    visibility: str | dict[str, str] = "visible"
+    #: each chosen format's own options, by format name, as its ``read_options`` returned them
+    options: Mapping[str, Any] = field(default_factory=dict)
     #: a course document's link to each student's own file (``None``: the format's default)
     links: dict[str, str] | None = None
+
+    def of(self, writer: str, default: Any = None) -> Any:
+        """The options ``writer`` read from the command line (``default`` when not chosen)."""
+        return self.options.get(writer, default)
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,9 @@ class Writer:
     failure: Callable[[str], str] | None = None
     #: modules ``check`` imports in the background while the notebook runs (plotting)
     preload: tuple[str, ...] = ()
+    #: reads (and refuses, with ``UsageError``) the format's own options from the parsed
+    #: command line before any grading; they reach ``one``/``course`` as ``context.of(name)``
+    read_options: Callable[[argparse.Namespace], Any] | None = None
 
     @property
     def option(self) -> str:
@@ -93,15 +105,15 @@ _REGISTRY: dict[str, Writer] = {}
 _loaded = False
 
 
-#: ``grader check``'s own options: a format's flag must not take one (argparse would fail on
-#: every command); ``tests/test_writers.py`` keeps this in step with the parser
-RESERVED_OPTIONS = frozenset({"--help", "--out", "--format", "--gradescope-visibility", "--sandbox",
-                              "--data", "--exercise", "--reference", "--timeout", "--no-verify"})
+def reserved_options() -> frozenset[str]:
+    """``grader check``'s own options (``grader.options``): a format's flag must not take one
+    (argparse would fail on every command)."""
+    return frozenset({"--help"} | {o.flag for o in options.of(options.CHECK)})
 
 
 def register(writer: Writer) -> Writer:
     """Offer ``writer`` to both commands; its name, flag and files must be its own."""
-    if writer.option in RESERVED_OPTIONS:
+    if writer.option in reserved_options():
         raise ValueError(f"format {writer.name!r}: its flag {writer.option} is an option of "
                          "grader check already; give it another name or flag")
     if writer.one is None and writer.course is None:
@@ -153,6 +165,11 @@ def get(name: str) -> Writer:
     if found is None:
         raise UsageError(f"unknown format {name!r}: choose from {', '.join(available())}")
     return found
+
+
+def context_from(args: argparse.Namespace, chosen: list[Writer]) -> Context:
+    """The chosen formats' own options, read (and refused when bad) before any grading."""
+    return Context({w.name: w.read_options(args) for w in chosen if w.read_options is not None})
 
 
 def parse_formats(values: list[str] | None) -> list[Writer]:

@@ -174,7 +174,8 @@ def remove_stale_groups(base: Path) -> None:
     except OSError:
         return
     for path in paths:
-        if not Path(f"/proc/{NAME.match(path.name).group(1)}").exists():
+        named = NAME.match(path.name)
+        if named is not None and not Path(f"/proc/{named.group(1)}").exists():
             try:
                 path.rmdir()
             except OSError:

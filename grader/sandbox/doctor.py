@@ -114,6 +114,7 @@ def choose(offer: Offer) -> Level:
             return LEVELS["systemd", True]
         if kind == "none":
             return LEVELS["none", not offer.root]
+    assert offer.forced is not None  # the levels above answer every unforced survey
     reason = {"v1": offer.v1, "v2": offer.v2 if offer.root else offer.systemd_user}[offer.forced]
     raise SandboxUnavailable(f"{FORCE_VAR}={offer.forced} but that level is not available here: "
                              f"{reason or 'it needs root'}")

@@ -84,6 +84,7 @@ class SandboxLauncher(Launcher):
         level = doctor.choose(offer)
         if not level.rootless:
             _check_reachable(Path(tempfile.gettempdir()))
+        assert offer.bwrap is not None  # choose() refuses a machine without bubblewrap
         launcher = cls(offer.bwrap, level, offer.v2_base)
         if level.name not in cls._checked:
             if not level.rootless:
@@ -148,6 +149,7 @@ class SandboxLauncher(Launcher):
         if self.level.cgroups == "v1":
             return cgroups.Group.create(str(uid), memory, pids, settings.kernel_cpus)
         if self.level.cgroups == "v2":
+            assert self.v2_base is not None  # the v2 level is chosen only with a delegated group
             return cgroups_v2.Group.create(self.v2_base, str(uid), memory, pids, settings.kernel_cpus)
         watch = (workdir, settings.kernel_disk_bytes) if self.own_tmpfs else None
         return cgroups_none.Guard(private / "info.json", memory, pids,

@@ -10,15 +10,18 @@ from dataclasses import replace
 
 from grader.result import Check
 from grader.score.checks import TRAINING, CheckKind, Context
+from grader.score.registry import register
 
 
+@register
 class Accuracy(CheckKind):
     """Validation accuracy of the verification training within the calibrated range."""
 
     kind = "accuracy"
-    category = "training"
-    title = "the verification training"
+    phrase = "the verification training"
     stage = TRAINING
+    #: the verifier's check carries this category (``grader.verify.verifier``)
+    category, title, section = "training", "Training", TRAINING
 
     def max_points(self, spec, verified: bool) -> float:
         return float(self.points) if spec.training and verified else 0.0

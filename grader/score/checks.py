@@ -4,10 +4,14 @@ A check kind is a class with a ``kind`` (its name in ``exercise.json``), the ``p
 exercise gives it, ``max_points(spec, verified)`` and ``run(context) -> list[Check]``. The
 exercise lists the kinds it uses, in the order the report shows them, so that the maximum
 score is the sum of what the declared checks can give (never a formula of its own), and a new
-kind of check is one new class plus one line in ``grader.score.registry``. A kind runs on the
+kind of check is one new module: a class registered with ``grader.score.registry.register``
+(its module named in the registry's ``BUILTIN``, or imported before grading). A kind runs on the
 grading ``Context``: the spec, the student's layers aligned with the reference's, and the
 verification training when it ran. It returns plain ``Check``s whose structured fields
 (``category``, ``group``, ``aspect``) are what renderers read; names are for people only.
+The kind also says how its checks are shown (``category``, ``title``, ``section``,
+``csv_column``): the HTML report, ``grades.csv`` and Gradescope's visibility categories loop
+over the registered kinds, never over a list of their own.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from grader.result import Check
 
 if TYPE_CHECKING:
-    from grader.compare.align import Comparison
+    from grader.compare.rows import Comparison
     from grader.spec import Spec
 
 #: when a kind runs: on the layers (``structure``, also in the student's self-check) or after
@@ -38,16 +42,39 @@ class Context:
     verification: Check | None = None
     earlier: list[Check] = field(default_factory=list)
 
+    @property
+    def compared(self) -> Comparison:
+        """The comparison, which a ``STRUCTURE`` kind always runs with."""
+        if self.comparison is None:
+            raise ValueError("a structure check runs on a comparison of the layers")
+        return self.comparison
+
+
+#: where the HTML report lists a kind's checks: a card per added layer (``ADDED``), under the
+#: layer table (``ARCHITECTURE``), beside the training plot (``TRAINING``), or in a section of
+#: their own titled with the kind's ``title`` (``OWN``); every check is also in the report's
+#: table of all checks
+ADDED, ARCHITECTURE, OWN = "added", "architecture", "own"
+
 
 class CheckKind:
-    """One kind of check, with the points the exercise gives it (a number, or per aspect)."""
+    """One kind of check, with the points the exercise gives it (a number, or per aspect), and
+    how the outputs show its checks (see the module docstring)."""
 
     kind: ClassVar[str] = ""
     stage: ClassVar[str] = STRUCTURE
-    #: the ``Check.category`` of the checks this kind makes (how a later stage finds them)
+    #: the ``Check.category`` of its checks: the JSON's, JUnit's failure type, Gradescope's tag
+    #: and visibility category
     category: ClassVar[str] = ""
-    #: the kind in words, for the reason a requiring check's points are withheld
+    #: what people read for the category (the report's section heading of an ``OWN`` kind)
     title: ClassVar[str] = ""
+    #: where the HTML report lists its checks (``ADDED``, ``ARCHITECTURE``, ``TRAINING``, ``OWN``)
+    section: ClassVar[str] = OWN
+    #: a ``grades.csv`` column with the points of its checks (None: no column of its own)
+    csv_column: ClassVar[str | None] = None
+    #: the kind in words inside a sentence, for the reason a requiring check's points are
+    #: withheld ("the layers you added earned no points")
+    phrase: ClassVar[str] = ""
 
     def __init__(self, points: Any, requires: tuple[str, ...] = ()) -> None:
         self.points = points

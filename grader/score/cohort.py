@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Hashable
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 from grader import errors
 from grader.advice import GENERIC
@@ -108,9 +110,12 @@ def fingerprint(result: Result) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _grouped(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+K = TypeVar("K", bound=Hashable)
+
+
+def _grouped(pairs: list[tuple[K, str]]) -> dict[K, list[str]]:
     """Students per key, by name (as the index lists them)."""
-    out: dict[str, list[str]] = {}
+    out: dict[K, list[str]] = {}
     for key, student in pairs:
         out.setdefault(key, []).append(student)
     return {key: sorted(names, key=str.lower) for key, names in out.items()}

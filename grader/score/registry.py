@@ -3,36 +3,77 @@
 ``exercise.json`` lists ``{"kind": ..., "points": ...}`` entries (``grader.spec`` copies them
 into the spec); this module turns them into ``CheckKind`` objects, runs them in the declared
 order and sums their maximum points. A new kind: a class (``grader.score.checks.CheckKind``)
-in its own module, and one line in ``KINDS`` below.
+in its own module, decorated with :func:`register`; the module is named in :data:`BUILTIN`
+(or imported by anything before grading). The built-ins are imported by name on first use, so
+that a kind's module may import this one.
 """
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
-from grader.compare.layer_checks import AddedLayers, Architecture, Totals
 from grader.exceptions import SpecError
 from grader.result import Check
 from grader.score import rule
-from grader.score.accuracy import Accuracy
 from grader.score.checks import CheckKind, Context
 
 if TYPE_CHECKING:
     from grader.spec import Spec
 
-KINDS: dict[str, type[CheckKind]] = {k.kind: k for k in (AddedLayers, Architecture, Totals,
-                                                         Accuracy)}
+#: the modules of the shipped kinds, imported (and so registered) on first use, in this order
+BUILTIN = ("grader.compare.layer_checks", "grader.score.accuracy")
+#: every registered kind by its name in ``exercise.json``
+KINDS: dict[str, type[CheckKind]] = {}
+_loaded = False
+
+
+def register(kind: type[CheckKind]) -> type[CheckKind]:
+    """Offer ``kind`` to exercises (a class decorator); its name must be its own."""
+    if not kind.kind or not kind.category:
+        raise ValueError(f"check kind {kind.__name__}: give it a kind and a category")
+    other = KINDS.get(kind.kind)
+    if other is not None and other.__qualname__ != kind.__qualname__:
+        raise ValueError(f"check kind {kind.kind!r} is registered already ({other.__name__})")
+    KINDS[kind.kind] = kind
+    return kind
+
+
+def unregister(name: str) -> None:
+    KINDS.pop(name, None)
+
+
+def kinds() -> dict[str, type[CheckKind]]:
+    """Every registered kind, by name (the built-ins first, in ``BUILTIN``'s order)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in BUILTIN:
+            importlib.import_module(module)
+    return dict(KINDS)
+
+
+def categories(section: str | None = None) -> list[str]:
+    """The registered kinds' check categories (those listed in ``section`` of the report)."""
+    found = [k.category for k in kinds().values() if section is None or k.section == section]
+    return list(dict.fromkeys(found))
+
+
+def by_category(category: str) -> type[CheckKind] | None:
+    """The kind whose checks have ``category`` (None: a result from an unknown kind)."""
+    return next((k for k in kinds().values() if k.category == category), None)
 
 
 def declared(spec: Spec) -> list[CheckKind]:
     """The spec's checks as objects, in the declared order; an unknown kind, or a
     ``requires`` that names no earlier kind, is a spec error."""
+    known = kinds()
     out: list[CheckKind] = []
     for entry in spec.checks:
         kind = entry.get("kind") if isinstance(entry, dict) else None
-        if kind not in KINDS:
+        if kind not in known:
             raise SpecError(f"unknown check kind {kind!r} in the exercise's checks (known: "
-                            f"{', '.join(KINDS)})")
-        made = KINDS[kind](entry.get("points", 0))
+                            f"{', '.join(known)})")
+        made = known[kind](entry.get("points", 0))
         made.requires = rule.requirements(entry, made, out)
         out.append(made)
     return out
@@ -49,11 +90,12 @@ def run(context: Context, stage: str) -> list[Check]:
     ``context.earlier``) is paid nothing (``grader.score.rule``)."""
     kinds = declared(context.spec)
     earned = rule.earned_before(kinds, context.earlier)
+    phrases = {k.kind: k.phrase for k in kinds}
     out: list[Check] = []
     for kind in kinds:
         if kind.stage != stage:
             continue
-        checks = rule.withhold(kind.run(context), kind, earned)
+        checks = rule.withhold(kind.run(context), kind, earned, phrases)
         earned[kind.kind] = earned.get(kind.kind, 0.0) + sum(c.points for c in checks)
         out += checks
     return out

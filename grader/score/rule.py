@@ -62,19 +62,18 @@ def earned_before(kinds: Iterable[CheckKind], checks: Iterable[Check]) -> dict[s
             if any(c.category == k.category for c in checks)}
 
 
-def withhold(checks: list[Check], kind: CheckKind, earned: dict[str, float]) -> list[Check]:
-    """``checks`` with their points withheld when a required kind earned nothing."""
+def withhold(checks: list[Check], kind: CheckKind, earned: dict[str, float],
+             phrases: dict[str, str]) -> list[Check]:
+    """``checks`` with their points withheld when a required kind earned nothing
+    (``phrases``: each declared kind's words, ``CheckKind.phrase``)."""
     empty = [name for name in kind.requires if earned.get(name, 0.0) <= 0]
     if not empty:
         return checks
-    reason = reason_for(empty)
+    reason = reason_for([phrases.get(name) or name for name in empty])
     return [replace(c, points=0.0, withheld=reason) for c in checks]
 
 
-def reason_for(kinds: Sequence[str]) -> str:
-    """Why the points are withheld, in words (the check kinds' titles, never cnn2's layers)."""
-    from grader.score.registry import KINDS
-
-    titles = [KINDS[k].title if k in KINDS else k for k in kinds]
+def reason_for(titles: Sequence[str]) -> str:
+    """Why the points are withheld, in words (the check kinds' phrases, never cnn2's layers)."""
     return (f"{' and '.join(titles)} earned no points, and what the template "
             "already holds earns nothing by itself")

@@ -74,7 +74,7 @@ def graded(spec: Spec, layers: list[L.Layer]) -> list[Check]:
 
 def validate(spec: Spec) -> Validation:
     """The template's and the solution's checks under the spec's points."""
-    return Validation(spec.max_score(verified=bool(spec.training)),
+    return Validation(registry.max_score(spec, verified=bool(spec.training)),
                       graded(spec, template_layers(spec)), graded(spec, spec.ref_layers))
 
 

@@ -16,6 +16,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from grader.exceptions import UsageError
 from grader.settings import Settings
@@ -49,7 +50,7 @@ def calibrate(spec: Spec, data_file: Path, settings: Settings, plan: Plan = Plan
     margin = plan.margin
     seeds = [int(s) for s in (plan.seeds or previous.get("calibration", {}).get("seeds")
                               or DEFAULT_SEEDS)]
-    draft = {"epochs": int(plan.epochs or previous.get("epochs") or DEFAULT_EPOCHS),
+    draft: dict[str, Any] = {"epochs": int(plan.epochs or previous.get("epochs") or DEFAULT_EPOCHS),
              "batch_size": int(plan.batch_size or previous.get("batch_size") or DEFAULT_BATCH_SIZE),
              "seed": int(plan.seed if plan.seed is not None else seeds[0]),
              "optimizer": "adam", "learning_rate": DEFAULTS["learning_rate"],

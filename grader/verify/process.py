@@ -65,6 +65,7 @@ class WorkerProcess:
         return self.ready
 
     def request(self, job: dict, timeout: float) -> dict:
+        assert self.proc.stdin is not None  # started with stdin=PIPE
         self.proc.stdin.write((json.dumps(job) + "\n").encode())
         self.proc.stdin.flush()
         return self._read(time.monotonic() + timeout)
@@ -73,6 +74,7 @@ class WorkerProcess:
         return self.proc.poll() is None
 
     def _read(self, deadline: float) -> dict:
+        assert self.proc.stdout is not None  # started with stdout=PIPE
         fd = self.proc.stdout.fileno()
         with selectors.DefaultSelector() as selector:  # not select(): no limit on fd numbers
             selector.register(fd, selectors.EVENT_READ)
@@ -131,7 +133,7 @@ class WorkerProcess:
         proc = getattr(self, "proc", None)
         for f in (proc and proc.stdin, proc and proc.stdout, self.log):
             try:
-                if f:
+                if f is not None:
                     f.close()
             except OSError:
                 pass

@@ -88,6 +88,7 @@ class Verifier:
                  settings: Settings | None = None) -> tuple[Check, dict]:
         settings = settings or self.settings
         job = make_job(model.layers, model.input_shape, spec, data_file, settings)
+        assert spec.training is not None  # the grader verifies only a calibrated spec
         low, high = spec.training["range"]
         try:
             check_trainable(model.layers, model.input_shape, spec)
@@ -124,8 +125,10 @@ class Verifier:
 
     def _train(self, job: dict, settings: Settings) -> dict:
         self.start()
+        worker = self._worker
+        assert worker is not None  # start() made it
         try:
-            hello = self._worker.wait_ready(settings.verify_start_timeout)
+            hello = worker.wait_ready(settings.verify_start_timeout)
         except (WorkerTimeout, WorkerDied) as exc:
             self._drop()
             why = str(exc) or f"no answer within {settings.verify_start_timeout:g} s"
@@ -133,7 +136,7 @@ class Verifier:
                               traceback=getattr(exc, "log", None)) from None
         self.trainings += 1
         try:
-            reply = self._worker.request(job, settings.verify_timeout)
+            reply = worker.request(job, settings.verify_timeout)
         except WorkerTimeout:
             self._drop()
             raise LimitExceeded(

@@ -108,7 +108,7 @@ def train(job: dict, data: Data) -> dict:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=job["learning_rate"]),
                   loss="categorical_crossentropy", metrics=["accuracy"])
     built = time.monotonic()
-    curves = {k: [] for k in CURVES}
+    curves: dict[str, list] = {k: [] for k in CURVES}
     epoch_end = _validation(keras, model, x_train[: int(job["bn_images"])], x_val, y_val, curves)
     model.fit(x_train, y_train, batch_size=int(job["batch_size"]), epochs=int(job["epochs"]),
               shuffle=True, verbose=0, callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=epoch_end)])

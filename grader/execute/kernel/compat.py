@@ -16,6 +16,11 @@ The grader imports this module only for :data:`MAPPINGS`; ``install`` runs
 in the kernel (and in unit tests, which undo it).
 """
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # IPython's builtin in the kernel this code runs in
+    def get_ipython() -> Any: ...
+
 #: mapping name (as reported) -> what it becomes in Keras 3
 MAPPINGS = {
     "tf.set_random_seed": "tf.random.set_seed",
@@ -138,7 +143,7 @@ def _renaming_init(init, class_name, accepted, record):
             record("BatchNormalization(mode=0)")
         init(self, *args, **kwargs)
 
-    __init__.__grader_original__ = init  # no __wrapped__: Keras inspects __init__'s signature
+    vars(__init__)["__grader_original__"] = init  # no __wrapped__: Keras reads the signature
     return __init__
 
 
@@ -157,7 +162,7 @@ def _checking_init(init, record):
                              f"{type(self).__name__} takes it)")
         init(self, *args, **kwargs)
 
-    __init__.__grader_original__ = init  # no __wrapped__: Keras inspects __init__'s signature
+    vars(__init__)["__grader_original__"] = init  # no __wrapped__: Keras reads the signature
     return __init__
 
 
@@ -231,7 +236,7 @@ def _modules(keras, record, p):
 
     for dotted, home in LEGACY_MODULES.items():
         module = types.ModuleType(dotted, f"Keras 2 path mapped onto keras.{home}")
-        module.__getattr__ = _module_getattr(keras, dotted, home, record)
+        vars(module)["__getattr__"] = _module_getattr(keras, dotted, home, record)
         p.set(getattr(keras, home), dotted.rsplit(".", 1)[1], module)
         p.set_module(dotted, module)
 
@@ -253,6 +258,10 @@ def _module_getattr(keras, dotted, home, record):
 
 class LegacyHistory(dict):
     """``history['acc']`` reads ``history['accuracy']``, as Keras 1 named it."""
+
+    #: where a use of an old name is recorded, and the original history's ``__missing__``
+    _record: Any
+    _fallback: Any = None
 
     def __missing__(self, key):
         alias = ALIASES.get(key)
@@ -286,9 +295,8 @@ def wrap_fit(fit, record):
             history.history = wrapped
         return history
 
-    legacy_fit.__grader_compat__ = True
-    legacy_fit.__grader_capped__ = getattr(fit, "__grader_capped__", False)
-    legacy_fit.__wrapped__ = fit
+    vars(legacy_fit).update(__grader_compat__=True, __wrapped__=fit,
+                            __grader_capped__=getattr(fit, "__grader_capped__", False))
     return legacy_fit
 
 
@@ -309,4 +317,4 @@ def __grader_compat(ledger):
     def outermost(*_):
         keras.Model.fit = wrap_fit(keras.Model.fit, record)
 
-    get_ipython().events.register("pre_run_cell", outermost)  # noqa: F821 (IPython builtin)
+    get_ipython().events.register("pre_run_cell", outermost)

@@ -47,7 +47,7 @@ class _GraderModels:
 
     def models_by_object(self):
         """One model under several names is one model (``model = net``): ``model`` first."""
-        by_object = {}
+        by_object: dict = {}
         for name, value in sorted(self.namespace.items(),
                                   key=lambda kv: (kv[0] != "model", str(kv[0]))):
             if not str(name).startswith("_") and self.is_model(value):
@@ -145,7 +145,7 @@ class _GraderModels:
         get_config is needed); Keras's own serialized config if the nodes cannot be read."""
         try:
             from keras.src.ops.function import make_node_key
-            inbound = {}
+            inbound: dict = {}
             for op in ops:
                 names = inbound.setdefault(op.name, [])
                 for index, node in enumerate(op._inbound_nodes):

@@ -8,6 +8,11 @@ with the provided file for the data URL only. Every rewrite is recorded in the l
 report lists it: nothing is neutralized silently. Anything else (another download, an
 unguarded ``google.colab`` import) runs as written and fails with an explanation.
 """
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # IPython's builtin in the kernel this code runs in
+    def get_ipython() -> Any: ...
 import re
 import shlex
 
@@ -172,7 +177,7 @@ class Environment:
             self.neutral("requests", self.data_name)
             return response
 
-        get.__grader__ = True
+        vars(get)["__grader__"] = True
         requests.get = get
 
 
@@ -190,7 +195,7 @@ class Environment:
             self.neutral("get_file", self.data_name)
             return os.path.abspath(self.data_name)
 
-        get_file.__grader__ = True
+        vars(get_file)["__grader__"] = True
         keras.utils.get_file = get_file
 
 
@@ -237,7 +242,7 @@ def __grader_neutralize(ledger, data_name, data_url):
     """In the kernel: register the input transformer and patch the download functions."""
     import sys
 
-    ip = get_ipython()  # noqa: F821 (IPython builtin)
+    ip = get_ipython()
     env = Environment(ledger, data_name, data_url)
     ip.user_ns["__grader_env"] = env
 

@@ -7,6 +7,11 @@ are capped. The patch is applied before each cell once Keras is imported (a note
 imports Keras pays nothing). Undoing it only makes the student's own grading slower.
 """
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # IPython's builtin in the kernel this code runs in
+    def get_ipython() -> Any: ...
+
 
 def __grader_prelude(max_epochs, max_steps):
     import sys
@@ -43,18 +48,18 @@ def __grader_prelude(max_epochs, max_steps):
         def fit(self, *args, **kwargs):
             if max_epochs == 0:
                 return skipped(keras, self, args, kwargs)
-            args = list(args)
-            if len(args) >= 4:  # fit(x, y, batch_size, epochs, ...)
-                args[3] = min(int(args[3]), max_epochs)
+            given = list(args)
+            if len(given) >= 4:  # fit(x, y, batch_size, epochs, ...)
+                given[3] = min(int(given[3]), max_epochs)
             else:
                 kwargs["epochs"] = min(int(kwargs.get("epochs", 1)), max_epochs)
             kwargs.pop("initial_epoch", None)
             if max_steps:
                 steps = kwargs.get("steps_per_epoch") or max_steps
                 kwargs["steps_per_epoch"] = min(int(steps), max_steps)
-            return original_fit(self, *args, **kwargs)
+            return original_fit(self, *given, **kwargs)
 
-        fit.__grader_capped__ = True
+        vars(fit)["__grader_capped__"] = True
         keras.Model.fit = fit
 
-    get_ipython().events.register("pre_run_cell", cap)  # noqa: F821 (IPython builtin)
+    get_ipython().events.register("pre_run_cell", cap)

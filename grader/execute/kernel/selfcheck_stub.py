@@ -9,6 +9,11 @@ the grader's own kernel code is sent as cells. The verdict never reads what the 
 extracts and checks the model itself, so patching or faking the self-check changes nothing.
 """
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # IPython's builtin in the kernel this code runs in
+    def get_ipython() -> Any: ...
+
 
 def __grader_selfcheck_stub(ledger):
     import sys
@@ -22,9 +27,8 @@ def __grader_selfcheck_stub(ledger):
         ipython.register_magic_function(lambda line="": skipped(), "line", "grader_check")
 
     stub = types.ModuleType("grader.notebook")
-    stub.check, stub.register = skipped, register
+    vars(stub).update(check=skipped, register=register)
     package = types.ModuleType("grader")  # whether or not the grader is importable here
-    package.__path__ = []
-    package.notebook, package.load_ipython_extension = stub, register
+    vars(package).update(__path__=[], notebook=stub, load_ipython_extension=register)
     sys.modules["grader"], sys.modules["grader.notebook"] = package, stub
-    register(get_ipython())  # noqa: F821 (IPython builtin): %grader_check even without %load_ext
+    register(get_ipython())  # %grader_check even without %load_ext

@@ -1,4 +1,7 @@
-"""Findings of the review of issues 10-13 and 17 (merge f91b930): one test per hole."""
+"""Models written in unusual ways get the right verdict: Keras 1/2 spellings, activations defined
+in the notebook, BatchNormalization over another axis, malformed layers and extraction files, a
+fused activation, two spellings of one architecture.
+"""
 from __future__ import annotations
 
 import types
@@ -7,13 +10,12 @@ import pytest
 
 from grader.execute.kernel import compat
 from grader.extract import report as extract
-from grader.render import terminal
-from grader.result import ErrorInfo, Result, Status
+from grader.result import Result, Status
 
 from tests.test_extract import describe_in_process
 
-# -- 1. compat: Convolution2D(64, (3, 3), (2, 2)) loses its strides ------------------------------
 
+# -- 1. compat: Convolution2D(64, (3, 3), (2, 2)) loses its strides ------------------------------
 def _fake_keras():
     built = []
 
@@ -22,6 +24,27 @@ def _fake_keras():
         return built[-1]
 
     return types.SimpleNamespace(layers=types.SimpleNamespace(Conv2D=conv2d)), built
+
+
+# -- 4. select scores raw chains, compare scores the canonical ones ----------------------------
+def _report(spec, **models) -> dict:
+    """A kernel report of Sequential models made of ``L.Layer`` lists (as get_config gives)."""
+    def entry(layer):
+        return {"class_name": layer.class_name or layer.kind, "module": "keras.src.layers",
+                "name": layer.name, "config": dict(layer.args, name=layer.name)}
+    described = [{"class_name": "Sequential", "qualname": "Sequential",
+                  "module": "keras.src.models.sequential", "graph": "sequential",
+                  "input_shape": list(spec.input_shape), "variable": name, "aliases": [],
+                  "layers": [entry(layer) for layer in layers]}
+                 for name, layers in models.items()]
+    return {"ok": True, "models": described, "found": len(described), "unexamined": [],
+            "nested": [], "history": None}
+
+
+def _block(spec, edit):
+    ref = spec.ref_layers
+    first, last = min(spec.missing), max(spec.missing)
+    return ref[:first] + edit([ref[i] for i in spec.missing]) + ref[last + 1:]
 
 
 def test_compat_convolution2d_keeps_a_keras2_positional_stride():
@@ -38,27 +61,7 @@ def test_compat_convolution2d_keeps_a_keras2_positional_stride():
         "the stride the student wrote was dropped"
 
 
-# -- 2. terminal: kernel-reported names reach the terminal with their control characters -------
-
-def test_terminal_summary_strips_control_characters_from_submission_text():
-    """``model_variable``, ``other_models`` (variable, class, reason) and error messages carry
-    text from the kernel (a class name made with ``type('\\x1b]0;...', (keras.Model,), {})``,
-    a faked report): the HTML escapes it, the terminal prints it raw (``grader check`` prints
-    the summary on the TA's/student's terminal)."""
-    evil = "net\x1b]0;owned\x07\x1b[2J"
-    result = Result("alice", Status.ERROR, 0, 22, summary="Not graded",
-                    error=ErrorInfo("subclassed_model", f"the model `model` is a `{evil}`",
-                                    advice="write it as the template does"),
-                    spec={"exercise": "cnn2"})
-    result.model_variable = evil
-    result.other_models = [{"variable": evil, "model_class": evil, "error_kind": None,
-                            "reason": evil}]
-    out = terminal.summary(result, color=False)
-    assert "\x1b" not in out and "\x07" not in out
-
-
 # -- 3. an activation function defined in the notebook is read as Keras's ----------------------
-
 def test_a_notebook_function_named_relu_is_not_accepted_as_relu(tmp_path):
     """Keras 3 serializes any Python function by its ``__name__``: ``def relu(x): return x``
     in the notebook, used as ``Activation(relu)``, is reported as ``'relu'`` and graded as the
@@ -79,13 +82,6 @@ def test_a_notebook_function_named_relu_is_not_accepted_as_relu(tmp_path):
     assert candidate.error is not None or ("Activation", "relu") not in kinds
 
 
-def test_terminal_batch_table_strips_control_characters_from_file_names():
-    """A submission id is a file name: valid UTF-8 may still hold ESC (progress.py already
-    replaces it; the batch table did not)."""
-    result = Result("eve\x1b[2J", Status.FAILED, 1, 22, spec={"exercise": "cnn2"})
-    assert "\x1b" not in terminal.batch_table([result])
-
-
 def test_tensorflow_and_keras_activation_functions_are_still_accepted(tmp_path):
     keras = pytest.importorskip("keras")
     tf = pytest.importorskip("tensorflow")
@@ -99,28 +95,6 @@ def test_tensorflow_and_keras_activation_functions_are_still_accepted(tmp_path):
     assert candidate.error is None
     assert [layer.args.get("activation") for layer in candidate.model.layers] == \
         ["relu", "relu", "relu", None, "linear", "softmax"]
-
-
-# -- 4. select scores raw chains, compare scores the canonical ones ----------------------------
-
-def _report(spec, **models) -> dict:
-    """A kernel report of Sequential models made of ``L.Layer`` lists (as get_config gives)."""
-    def entry(layer):
-        return {"class_name": layer.class_name or layer.kind, "module": "keras.src.layers",
-                "name": layer.name, "config": dict(layer.args, name=layer.name)}
-    described = [{"class_name": "Sequential", "qualname": "Sequential",
-                  "module": "keras.src.models.sequential", "graph": "sequential",
-                  "input_shape": list(spec.input_shape), "variable": name, "aliases": [],
-                  "layers": [entry(layer) for layer in layers]}
-                 for name, layers in models.items()]
-    return {"ok": True, "models": described, "found": len(described), "unexamined": [],
-            "nested": [], "history": None}
-
-
-def _block(spec, edit):
-    ref = spec.ref_layers
-    first, last = min(spec.missing), max(spec.missing)
-    return ref[:first] + edit([ref[i] for i in spec.missing]) + ref[last + 1:]
 
 
 def test_select_prefers_a_correct_model_in_an_accepted_spelling_over_a_wrong_one(spec):
@@ -144,33 +118,7 @@ def test_select_prefers_a_correct_model_in_an_accepted_spelling_over_a_wrong_one
     assert choice.model.variable == "model"
 
 
-# -- 5. roster: an id shared by two roster rows gives the grade to the first -------------------
-
-def test_a_submission_name_that_is_an_id_of_two_roster_rows_is_not_given_to_either():
-    """Moodle: the email's part before ``@`` is a key too, so ``jsmith@uni.edu`` and
-    ``jsmith@partner.org`` (or one student's local part equal to another's ID number) share a
-    key; ``index.setdefault`` silently gives the submission ``jsmith`` to the first row, i.e.
-    possibly to the wrong student. An ambiguous name must be left unmatched (and listed)."""
-    from grader.render.roster import Roster, match
-    roster = Roster("moodle", ["First name", "Surname", "ID number", "Email address"], [
-        {"First name": "Jane", "Surname": "Smith", "ID number": "", "Email address": "jsmith@uni.edu"},
-        {"First name": "John", "Surname": "Smith", "ID number": "", "Email address": "jsmith@partner.org"},
-    ])
-    matching = match(roster, ["jsmith"], {})
-    assert matching.matched == {} and matching.no_roster == ["jsmith"]
-
-
-def test_an_exact_id_wins_over_another_rows_email_local_part():
-    from grader.render.roster import Roster, match
-    roster = Roster("moodle", ["First name", "Surname", "ID number", "Email address"], [
-        {"First name": "Jane", "Surname": "Doe", "ID number": "", "Email address": "s123@uni.edu"},
-        {"First name": "Sam", "Surname": "Roe", "ID number": "s123", "Email address": "sam@uni.edu"},
-    ])
-    assert match(roster, ["s123"], {}).matched == {1: "s123"}
-
-
 # -- 6. BatchNormalization(axis=1) is "not gradable" instead of a failed argument ---------------
-
 def test_batchnorm_over_another_axis_is_a_failed_argument_not_an_invalid_model(spec):
     """README: BatchNormalization ``axis`` is one of the compared arguments. ``axis=1`` (a
     channels-first habit) made ``layers.infer_one`` raise InvalidModel: the whole notebook was
@@ -199,44 +147,6 @@ def test_the_verifier_recalibrates_a_batchnorm_over_another_axis():
     assert np.allclose(model.layers[0].moving_mean.numpy(), x.mean(axis=(0, 2, 3)), atol=1e-5)
 
 
-# -- 7. Gradescope: a misspelt visibility category is silently ignored --------------------------
-
-def test_an_unknown_gradescope_visibility_category_is_refused():
-    """``--gradescope-visibility trainig=hidden`` (a typo) was accepted and did nothing: the
-    accuracy details the instructor meant to hide were shown to students."""
-    from grader.render.gradescope import parse_visibility
-    with pytest.raises(ValueError, match="trainig"):
-        parse_visibility(["trainig=hidden"])
-    assert parse_visibility(["training=hidden", "after_published"]) == \
-        {"training": "hidden", "*": "after_published"}
-
-
-# -- 8. index links: a student id with '#', '?' or '%' links to another file --------------------
-
-@pytest.mark.parametrize("student", ["ann#2", "bob?v=1", "carl%41", "dina 100%"])
-def test_the_index_link_to_a_report_reaches_that_report_file(student, tmp_path):
-    """Ids are file names, and file names may hold '#', '?' or '%': the index's href was the raw
-    name, so the link pointed to ``students/ann`` (fragment ``2.html``) or decoded ``%41``."""
-    from urllib.parse import unquote, urlsplit
-
-    from grader.batch.outdir import student_file, student_href
-    href = urlsplit(student_href(student))
-    assert not href.query and not href.fragment
-    assert unquote(href.path) == student_file(tmp_path, student, ".html").relative_to(
-        tmp_path).as_posix()
-
-
-def test_the_gradebook_stderr_lines_hold_no_control_characters(tmp_path):
-    """The unmatched submissions are named on stderr: a file name with ESC drove the terminal."""
-    from grader.render import lms
-    roster = tmp_path / "roster.csv"
-    roster.write_text("First name,Surname,ID number,Email address\nAnn,A,s1,ann@x.org\n")
-    options = lms.GradebookOptions("moodle", roster, None, None)
-    results = [Result("eve\x1b]0;x\x07", Status.FAILED, 1, 22, spec={"exercise": "cnn2"})]
-    lines = lms.write_gradebook(results, tmp_path, options, "cnn2")
-    assert lines and not any("\x1b" in line or "\x07" in line for line in lines)
-
-
 def test_compat_convolution2d_with_a_tuple_kernel_takes_conv2d_positional_arguments():
     """``Convolution2D`` is also a Keras 3 alias (README's table): with a tuple kernel the call
     is Keras 2/3, so ``Convolution2D(64, (3, 3), (1, 1), 'same')`` must not be refused as a
@@ -251,7 +161,6 @@ def test_compat_convolution2d_with_a_tuple_kernel_takes_conv2d_positional_argume
 
 
 # -- 9. a deeply nested extraction file is an internal grader error --------------------------
-
 def test_a_deeply_nested_extraction_file_is_not_gradable_not_a_grader_fault(tmp_path):
     """The kernel writes the extraction file; ``[[[[…]]]]`` 100,000 deep (200 kB, under the size
     limit) makes ``json.loads`` raise RecursionError, which is not a ValueError: the result was
@@ -265,7 +174,6 @@ def test_a_deeply_nested_extraction_file_is_not_gradable_not_a_grader_fault(tmp_
 
 
 # -- 10. a report with a layer missing a required argument crashes the selection ----------------
-
 @pytest.mark.parametrize("class_name,config", [
     ("Conv2D", {"filters": 8}), ("Conv2D", {"kernel_size": 3}), ("Dense", {}),
     ("MaxPooling2D", {"pool_size": None}), ("Reshape", {}), ("ZeroPadding2D", {}),
@@ -306,7 +214,6 @@ def test_shape_inference_of_a_malformed_layer_raises_only_not_gradable(class_nam
 
 
 # -- 11. a fused activation is charged twice when the initializer differs -----------------------
-
 def test_a_fused_activation_is_charged_once_whatever_the_initializer(spec):
     """Initializers "do not count" (README), but ``hints.fused_into_missing`` compared every
     argument but the activation, ``kernel_initializer`` included: Conv2D(64, 3, padding='same',
@@ -329,7 +236,6 @@ def test_a_fused_activation_is_charged_once_whatever_the_initializer(spec):
 
 
 # -- 12. analytics: the same architecture in two spellings is two clusters ----------------------
-
 def test_the_same_wrong_architecture_in_two_spellings_is_one_cluster(spec):
     """"What counts as the same layer" says ReLU() is Activation('relu') and initializers do not
     count, but ``analytics.fingerprint`` hashed ``class_name`` and ``kernel_initializer`` too."""

@@ -1,16 +1,11 @@
-"""Second review's findings (intake, outputs, sandbox, self-check): one failing test per defect."""
+"""A batch's edges: results reused only for the same student, a lost worker's log tail, an
+interrupted re-run, where --out may be, the index's links.
+"""
 from __future__ import annotations
 
-from grader.selfcheck.cells import is_selfcheck_cell
+import pytest
 
-
-def test_a_check_call_without_the_import_is_not_skipped():
-    """``check(model)`` alone calls whatever ``check`` an earlier cell defined (say
-    ``def check(m): m.add(Dense(10))``): the student's notebook runs it and changes its model,
-    so the grader must run it too, or it grades a different model than the notebook computes."""
-    assert not is_selfcheck_cell("check(model)")
-    assert not is_selfcheck_cell("check()\nfrom grader.notebook import check")
-    assert is_selfcheck_cell("from grader.notebook import check\ncheck(model)")
+from grader.result import Result, Status
 
 
 def test_a_saved_result_of_another_student_is_never_reused_for_this_one(tmp_path, spec):
@@ -25,7 +20,6 @@ def test_a_saved_result_of_another_student_is_never_reused_for_this_one(tmp_path
     from grader.batch.outdir import student_file
     from grader.intake.submissions import Submission
     from grader.pipeline import versions
-    from grader.result import Result, Status
     from grader.settings import Settings
 
     settings = Settings(sandbox="off", verify=False)
@@ -44,19 +38,6 @@ def test_a_saved_result_of_another_student_is_never_reused_for_this_one(tmp_path
     todo, problems = _plan([sub], spec, batch, False, settings, tmp_path / "intake")
     assert "bob" in batch.results or [t.student for t in todo] == ["bob"]
     assert "alice" not in batch.results
-
-
-def test_terminal_text_drops_c1_control_characters():
-    """U+009B is the one-character CSI (U+009D OSC): a student id or class name holding it drives
-    terminals that read C1 controls (the progress lines already drop it; the summary and the
-    batch table did not)."""
-    from grader.render import terminal
-    from grader.render.view import plain
-    from grader.result import Result, Status
-
-    assert plain("x\u009b2J\u009d0;owned\u0007y") == "x2J0;ownedy"
-    row = terminal.batch_table([Result("a\u009b2Jb", Status.PASSED, 1, 1)])
-    assert "\u009b" not in row
 
 
 def test_a_lost_workers_log_tail_holds_only_what_this_submission_wrote(tmp_path, spec):
@@ -136,26 +117,6 @@ def test_out_the_submissions_folder_itself_is_a_usage_error(tmp_path):
         batch.grade_folder(tmp_path, tmp_path, settings=Settings(sandbox="off", verify=False))
 
 
-def test_a_lone_surrogate_from_the_kernel_neither_stops_the_batch_nor_the_terminal(tmp_path, spec):
-    """The kernel's report is JSON written with ``ensure_ascii``: ``globals()['m\\ud800'] = model``
-    comes back as a str holding a lone surrogate (a variable, layer or class name; a message).
-    ``write_json`` (``ensure_ascii=False``, UTF-8) raised UnicodeEncodeError, which is no OSError:
-    the whole batch stopped, and ``check`` could not write its result."""
-    import json
-
-    from grader.batch.folder import _Batch
-    from grader.render import terminal
-    from grader.result import Result, Status
-
-    batch = _Batch(tmp_path, {}, 10.0)
-    result = Result("bob", Status.FAILED, 1, 10.0, model_variable="m\ud800",
-                    summary="Fix first: layer d\udfff", spec={"sha256": spec.sha256})
-    batch.save(result)
-    saved = json.loads((tmp_path / "students" / "bob.json").read_text(encoding="utf-8"))
-    assert saved["submission"] == "bob" and saved["model_variable"].startswith("m")
-    "".join([terminal.summary(result), terminal.batch_table([result])]).encode("utf-8")
-
-
 def test_out_inside_a_students_folder_is_a_usage_error_not_a_missing_row(tmp_path):
     """``grade SUBS --out SUBS/bob`` left bob's submission out without a row."""
     import pytest
@@ -168,3 +129,17 @@ def test_out_inside_a_students_folder_is_a_usage_error_not_a_missing_row(tmp_pat
     (tmp_path / "bob" / "work.ipynb").write_text("{}")
     with pytest.raises(UsageError, match="holds notebooks"):
         batch.grade_folder(tmp_path, tmp_path / "bob", settings=Settings(sandbox="off", verify=False))
+
+
+# -- 8. index links: a student id with '#', '?' or '%' links to another file --------------------
+@pytest.mark.parametrize("student", ["ann#2", "bob?v=1", "carl%41", "dina 100%"])
+def test_the_index_link_to_a_report_reaches_that_report_file(student, tmp_path):
+    """Ids are file names, and file names may hold '#', '?' or '%': the index's href was the raw
+    name, so the link pointed to ``students/ann`` (fragment ``2.html``) or decoded ``%41``."""
+    from urllib.parse import unquote, urlsplit
+
+    from grader.batch.outdir import student_file, student_href
+    href = urlsplit(student_href(student))
+    assert not href.query and not href.fragment
+    assert unquote(href.path) == student_file(tmp_path, student, ".html").relative_to(
+        tmp_path).as_posix()

@@ -1,4 +1,6 @@
-"""Third review's findings (the redesign of issues 14 and 15): one failing test per defect."""
+"""Bad input to the commands is a clear usage error (or exit 5 for an unwritable file), before any
+grading.
+"""
 from __future__ import annotations
 
 import pytest
@@ -17,18 +19,6 @@ def test_an_empty_exercise_name_is_a_usage_error_not_the_default_exercise(monkey
     args = parser().parse_args(["check", "nb.ipynb", "--exercise", ""])
     with pytest.raises(UsageError, match="unknown exercise ''"):
         reference_of(args)
-
-
-def test_every_source_path_the_readme_names_exists():
-    """The layout moved the modules into subpackages (``grader/intake.py`` is now
-    ``grader/intake/submissions.py``), but the README still sent readers to 13 paths that no
-    longer exist; a reader (or a reviewer checking a security claim) finds nothing there."""
-    import re
-
-    text = (ROOT / "README.md").read_text()
-    named = sorted(set(re.findall(r"grader/[\w/]+\.(?:py|j2)", text)))
-    missing = [path for path in named if not (ROOT / path).exists()]
-    assert named and not missing, f"README names paths that do not exist: {missing}"
 
 
 def test_the_self_check_refuses_an_empty_exercise_name(monkeypatch):
@@ -86,7 +76,8 @@ def test_the_gradescope_format_works_with_a_reference_folder_that_has_only_its_s
     Without one, the visibility is the default (visible) or ``--gradescope-visibility``."""
     import shutil
 
-    from grader.cli import gradescope_visibility, parser
+    from grader.cli import parser
+    from grader.render.gradescope import visibility_option as gradescope_visibility
 
     shutil.copy(ROOT / "reference" / "cnn2" / "spec.json", tmp_path / "spec.json")
     args = parser().parse_args(["check", "nb.ipynb", "--reference", str(tmp_path),
@@ -105,3 +96,14 @@ def test_check_that_cannot_run_and_cannot_write_its_gradescope_file_keeps_its_ow
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "grader: error: no such notebook" in err and f"cannot write {tmp_path}" in err
+
+
+# -- 7. Gradescope: a misspelt visibility category is silently ignored --------------------------
+def test_an_unknown_gradescope_visibility_category_is_refused():
+    """``--gradescope-visibility trainig=hidden`` (a typo) was accepted and did nothing: the
+    accuracy details the instructor meant to hide were shown to students."""
+    from grader.render.gradescope import parse_visibility
+    with pytest.raises(ValueError, match="trainig"):
+        parse_visibility(["trainig=hidden"])
+    assert parse_visibility(["training=hidden", "after_published"]) == \
+        {"training": "hidden", "*": "after_published"}
