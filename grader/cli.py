@@ -24,7 +24,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise UsageError("--timeout must be positive")
     return Settings(notebook_timeout=args.timeout, verify=not getattr(args, "no_verify", False),
                     sandbox=args.sandbox, data_path=args.data,
-                    cluster=getattr(args, "cluster", None))
+                    cluster=getattr(args, "cluster", None), memo=args.memo)
 
 
 def _preload(*modules: str) -> None:
@@ -157,7 +157,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     spec = api.calibrate(args.reference, seeds=args.seeds, epochs=args.epochs,
                          batch_size=args.batch_size, seed=args.seed,
-                         settings=Settings(data_path=args.data), progress=progress)
+                         settings=Settings(data_path=args.data, memo=args.memo),
+                         progress=progress)
     t = spec.training
     assert t is not None  # api.calibrate sets it
     print(f"wrote {spec.path}: {t['epochs']} epoch(s), batch size {t['batch_size']}, grading "

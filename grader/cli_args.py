@@ -25,6 +25,13 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="limit for executing the whole notebook (default %(default)g)")
     p.add_argument("--no-verify", action="store_true",
                    help="skip the verification training (structure checks only)")
+    _memo(p)
+
+
+def _memo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--memo", default=Settings.memo, metavar="DIR",
+                   help="where verification trainings are remembered between runs, or off "
+                   "(default: $GRADER_MEMO, else ~/.cache/cnn-grader/memo)")
 
 
 def _formats(p: argparse.ArgumentParser, check: bool) -> None:
@@ -112,6 +119,7 @@ def _reference(sub) -> None:
     calibrate.add_argument("--seed", type=int, help="the seed used when grading "
                            "(default: the first calibration seed)")
     calibrate.add_argument("--data", type=Path)
+    _memo(calibrate)
     data = sub.add_parser("data", help="find or download the data file, verify it, cache it")
     data.add_argument("--from", dest="source", type=Path, metavar="PATH",
                       help="copy this file into the cache (after checking its sha256)")

@@ -96,7 +96,8 @@ _loaded = False
 #: ``grader check``'s own options: a format's flag must not take one (argparse would fail on
 #: every command); ``tests/test_writers.py`` keeps this in step with the parser
 RESERVED_OPTIONS = frozenset({"--help", "--out", "--format", "--gradescope-visibility", "--sandbox",
-                              "--data", "--exercise", "--reference", "--timeout", "--no-verify"})
+                              "--data", "--exercise", "--reference", "--timeout", "--no-verify",
+                              "--memo"})
 
 
 def register(writer: Writer) -> Writer:
