@@ -90,7 +90,8 @@ class PersistentMemo:
         if envelope is None or envelope.get("format") != FORMAT or envelope.get("key") != key:
             return None
         entry = envelope.get("entry")
-        if not looks_like_training(entry) or envelope.get("sha256") != checksum(entry):
+        if not isinstance(entry, dict) or not looks_like_training(entry) \
+                or envelope.get("sha256") != checksum(entry):
             return None
         try:
             os.utime(self._files._path(key))  # recently used: kept when the memo is pruned
