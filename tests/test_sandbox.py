@@ -41,8 +41,8 @@ from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebo
 pytestmark = [pytest.mark.kernel, pytest.mark.sandbox]
 
 SECRET_VAR = "GRADER_TEST_SECRET"
-QUICK = {"notebook_timeout": 20, "cell_timeout": 5, "startup_timeout": 30, "verify": False}
-KERAS = {"notebook_timeout": 60, "cell_timeout": 45, "startup_timeout": 30, "verify": False}
+QUICK = {"notebook_timeout": 20, "cell_timeout": 5, "startup_timeout": 120, "verify": False}
+KERAS = {"notebook_timeout": 60, "cell_timeout": 45, "startup_timeout": 120, "verify": False}
 
 
 LEVEL_NAMES = {"none": "bwrap+rlimits", "v1": "bwrap+cgroup-v1"}

@@ -48,7 +48,7 @@ from tests.notebooks import code_notebook
 
 data, folder = Path(sys.argv[1]), Path(sys.argv[2])
 launcher = SandboxLauncher.create()
-quick = dict(notebook_timeout=20, cell_timeout=5, startup_timeout=30, verify=False, data_path=data)
+quick = dict(notebook_timeout=20, cell_timeout=5, startup_timeout=120, verify=False, data_path=data)
 cases = {c.name: c for c in adv.CASES}
 runs = {name: (cases[name].cells, cases[name].settings) for name in
         ("fork_bomb", "memory_bomb_in_child_processes", "fill_the_disk", "setsid_daemon")}
