@@ -169,6 +169,20 @@ def test_the_functional_spelling_sends_exactly_the_solutions_job(spec, data_file
     assert keys[0] == keys[1]
 
 
+@pytest.mark.kernel
+def test_calibrations_entries_answer_a_check_of_the_solution(spec, data_file, fast_settings,
+                                                             write_notebook):
+    """``grader calibrate`` trains ``spec.ref_layers`` (``grader.verify.calibrate``) and leaves
+    the grading seed's training in the memo kept between runs: it answers ``grader check`` of
+    the solution only if the notebook's model sends exactly that job."""
+    run = execute.execute(write_notebook(model_only_notebook(SOLUTION), "solution"), data_file,
+                          fast_settings, Launcher())
+    model = extract.from_report(run.report, tuple(spec.input_shape))
+    checked = make_job(model.layers, model.input_shape, spec, data_file, fast_settings)
+    calibrated = make_job(spec.ref_layers, tuple(spec.input_shape), spec, data_file, fast_settings)
+    assert job_key(checked) == job_key(calibrated)
+
+
 TAMPER = """\
 # a student who trains on the validation data, then fakes every number they can
 model.fit(X_val, Y_val, epochs=1, verbose=0)
