@@ -210,3 +210,19 @@ def test_faked_training_gets_the_same_verification_as_the_honest_notebook(
     assert tampered.training["val_accuracy"] == honest.training["val_accuracy"]
     assert tampered.training["cached"]  # the very same job reached the worker
     assert [c.passed for c in tampered.checks] == [c.passed for c in honest.checks]
+
+
+@pytest.mark.kernel  # (and slow: the module's pytestmark)
+def test_a_second_check_answers_from_the_memo_kept_between_runs_and_says_so(
+        tmp_path, fast_settings, write_notebook):
+    from grader import api
+
+    settings = fast_settings.with_(verify=True, memo=str(tmp_path / "memo"))
+    notebook = write_notebook(model_only_notebook(SOLUTION), "solution")
+    first, second = (api.check(notebook, settings=settings) for _ in range(2))
+    assert (first.training["source"], second.training["source"]) == ("trained", "memo")
+    assert second.training["val_accuracy"] == first.training["val_accuracy"]
+    assert [c.passed for c in second.checks] == [c.passed for c in first.checks]
+    assert second.score == first.score == second.max_score
+    assert len(list((tmp_path / "memo").glob("*.json"))) == 1
+    assert second.to_dict()["training"]["source"] == "memo"  # in the JSON result too
