@@ -53,6 +53,16 @@ def test_the_environment_relocates_or_disables_it_and_an_explicit_choice_wins(mo
     assert folder_for(off) is None
 
 
+def test_without_a_home_folder_there_is_no_memo_rather_than_an_error(monkeypatch):
+    monkeypatch.delenv("GRADER_MEMO", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def homeless() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+    monkeypatch.setattr(Path, "home", staticmethod(homeless))
+    assert folder_for("auto") is None and isinstance(default_store(Settings()), NoMemo)
+
+
 def test_a_batch_folder_given_explicitly_is_used_as_it_always_was(tmp_path):
     assert isinstance(default_store(Settings(memo=str(tmp_path / "kept")), tmp_path / "batch"),
                       DirectoryMemo)

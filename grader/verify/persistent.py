@@ -51,7 +51,12 @@ def folder_for(choice: str | os.PathLike | None) -> Path | None:
         choice = os.environ.get("GRADER_MEMO") or "auto"
     if choice.strip().lower() in (OFF, "none", "0", "false", "no"):
         return None
-    return default_folder() if choice == "auto" else Path(choice).expanduser()
+    if choice != "auto":
+        return Path(choice).expanduser()
+    try:
+        return default_folder()
+    except (RuntimeError, KeyError, OSError):  # no home folder to find (a bare service account)
+        return None
 
 
 def store_for(choice: str | os.PathLike | None) -> PersistentMemo | None:
