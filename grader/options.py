@@ -143,6 +143,9 @@ _TABLE: list[Option] = [
     Option("--no-verify", "skip the verification training (structure checks only)",
            (CHECK, GRADE), setting="verify", action="store_true",
            to_setting=lambda skip: not skip),
+    Option("--memo", "where verification trainings are remembered between runs, or off "
+           "(default: $GRADER_MEMO, else ~/.cache/cnn-grader/memo)", (CHECK, GRADE, CALIBRATE),
+           setting="memo", metavar="DIR"),
     Option("--seeds", "calibration seeds (default: the spec's, else 1..10)", (CALIBRATE,),
            type=int, nargs="+", metavar="SEED"),
     Option("--epochs", "epochs (default: the spec's, else 1)", (CALIBRATE,), type=int),

@@ -45,6 +45,9 @@ class Settings:
     verify_start_timeout: float = 60.0
     #: RLIMIT_DATA of the verifier's worker (the solution peaks at ~1 GiB resident)
     verify_memory_bytes: int = 4 * 1024**3
+    #: the verification memo kept between runs (``grader.verify.persistent``): ``auto``
+    #: ($GRADER_MEMO, else the user cache's cnn-grader/memo), ``off``, or a folder; ``--memo``
+    memo: str = "auto"
     #: sandbox level: ``auto``, ``required`` or ``off``
     sandbox: str = "auto"
     #: memory of the whole kernel process tree in the sandbox

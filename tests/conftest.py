@@ -50,6 +50,24 @@ def _fast_tests_start_no_kernel(request: pytest.FixtureRequest,
     monkeypatch.setattr(jupyter_client.AsyncKernelManager, "start_kernel", refuse)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_memo(tmp_path_factory: pytest.TempPathFactory):
+    """The verification memo kept between runs, as one folder for the whole session: every
+    test (and every ``grader`` subprocess or cluster worker it starts, through $GRADER_MEMO)
+    trains an architecture once, and nothing is written to the user's own cache. Under
+    pytest-xdist the workers share it (the memo is safe for concurrent writers). A test that
+    must train passes ``memo=NoMemo()`` or ``--memo off``."""
+    base = tmp_path_factory.getbasetemp()  # under xdist: .../pytest-N/popen-gwK, one per worker
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "verify-memo"
+    previous = os.environ.get("GRADER_MEMO")
+    os.environ["GRADER_MEMO"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("GRADER_MEMO", None)
+    else:
+        os.environ["GRADER_MEMO"] = previous
+
+
 @pytest.fixture(scope="session")
 def data_file() -> Path:
     assert DATA.is_file(), f"test data missing: set GRADER_DATA or provide {DATA}"
@@ -61,9 +79,15 @@ def spec() -> Spec:
     return Spec.load(ROOT / "reference" / "cnn2")
 
 
+#: limits for what must succeed are generous (steady under load: a kernel that starts in 2 s on
+#: a quiet machine took over 60 s on a busy one); a limit met costs nothing. Tests of a limit
+#: set their own, against a notebook that never finishes.
+STARTUP_TIMEOUT = 300.0
+
+
 def _fast(data_file: Path) -> Settings:
     return Settings(sandbox="off", verify=False, notebook_timeout=120,
-                    cell_timeout=60, data_path=data_file)
+                    cell_timeout=60, startup_timeout=STARTUP_TIMEOUT, data_path=data_file)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebo
 
 distributed = pytest.importorskip("distributed")
 
-LIMIT = 60  # seconds: every wait on the cluster in these tests
+LIMIT = 120  # seconds: every wait on the cluster in these tests (generous: steady under load)
 
 
 @pytest.fixture
@@ -170,8 +170,9 @@ def test_identical_architectures_are_trained_once_across_the_cluster(tmp_path, d
                                           "1b": model_only_notebook(MISTAKES["no_padding"]),
                                           "2a": model_only_notebook(SOLUTION)})
     # one grading at a time: each task carries the trainings of those before it
+    # (--memo off: no memo kept between runs answers 1a; only the coordinator's may answer 2a)
     proc = grade(folder, tmp_path / "out", data_file, "--cluster", address, "--workers", "1",
-                 verify=True, wait=False)
+                 "--memo", "off", verify=True, wait=False)
     deadline = time.monotonic() + 300
     while not (tmp_path / "out" / "students" / "1a.json").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()

@@ -221,3 +221,15 @@ def test_a_limit_hit_after_the_structure_checks_shows_both_the_error_and_the_che
     assert p.by_id("added") is not None and p.by_id("error") is not None
     traceback = p.by_id("traceback")["text"]
     assert traceback.endswith("TimeoutError: too slow") and len(traceback) < view.MAX_TRACEBACK_CHARS + 100
+
+
+@pytest.mark.parametrize("source", ["trained", "memo", None])
+def test_the_report_says_when_the_accuracy_was_remembered_rather_than_trained_now(spec, source):
+    result = reports.passing(spec)
+    assert isinstance(result.training, dict)
+    if source is not None:
+        result.training["source"] = source
+    said = page(result).by_id("training-source")
+    assert (said is not None) == (source == "memo")
+    if said is not None:
+        assert "remembered from an identical earlier training" in said["text"]

@@ -92,7 +92,7 @@ def test_a_trained_architecture_is_put_in_the_store_for_other_verifiers():
     assert store.get(key_of(first, JOB)) == TRAINED
     second = Verifier(settings, memo=store)
     second._train = no_training
-    assert second.train(JOB) == {**TRAINED, "cached": True}
+    assert second.train(JOB) == {**TRAINED, "cached": True, "source": "memo"}
 
 
 def test_a_limit_hit_is_remembered_in_the_process_but_never_put_in_the_store():
@@ -134,4 +134,4 @@ class Garbled:
 def test_a_failing_or_garbled_store_costs_a_training_never_a_result(store):
     verifier = Verifier(Settings(), memo=store)
     verifier._train = lambda job, settings: dict(TRAINED)
-    assert verifier.train(JOB) == {**TRAINED, "cached": False}
+    assert verifier.train(JOB) == {**TRAINED, "cached": False, "source": "trained"}

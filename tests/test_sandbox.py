@@ -43,8 +43,8 @@ pytestmark = [pytest.mark.kernel, pytest.mark.sandbox]
 
 SECRET_VAR = "GRADER_TEST_SECRET"
 SMALL_MEMORY = adv.SMALL_MEMORY
-QUICK = {"notebook_timeout": 20, "cell_timeout": 5, "startup_timeout": 30, "verify": False}
-KERAS = {"notebook_timeout": 60, "cell_timeout": 45, "startup_timeout": 30, "verify": False}
+QUICK = {"notebook_timeout": 20, "cell_timeout": 5, "startup_timeout": 120, "verify": False}
+KERAS = {"notebook_timeout": 60, "cell_timeout": 45, "startup_timeout": 120, "verify": False}
 
 
 LEVEL_NAMES = {"none": "bwrap+rlimits", "v1": "bwrap+cgroup-v1"}

@@ -20,6 +20,7 @@ from grader.extract import report as extract
 from grader.extract.report import ExtractedModel
 from grader.sandbox.launch import Launcher
 from grader.settings import Settings
+from grader.verify.memo import NoMemo
 from grader.verify.verifier import CHECK_NAME, Verifier, job_key, make_job
 
 from tests.notebooks import FIT, FUNCTIONAL, SOLUTION, course_notebook, model_only_notebook
@@ -86,9 +87,9 @@ def test_the_training_record_has_the_curves_and_settings(reference_run, spec):
 
 def test_a_fresh_worker_gives_the_same_accuracy_to_the_digit(reference_run, spec, data_file,
                                                             settings):
-    with Verifier(settings) as other:
+    with Verifier(settings, memo=NoMemo()) as other:  # trains, whatever any memo holds
         _, again = other(model_of(spec.ref_layers), spec, data_file, settings)
-    assert not again["cached"]
+    assert not again["cached"] and again["source"] == "trained"
     assert again["val_accuracy"] == reference_run[1]["val_accuracy"]
     assert again["curves"] == reference_run[1]["curves"]
 
@@ -130,7 +131,7 @@ def test_an_output_that_cannot_match_the_labels_fails_without_training(verifier,
 def test_a_training_past_the_time_limit_is_a_timeout_and_the_worker_is_killed(spec, data_file,
                                                                              settings):
     quick = settings.with_(verify_timeout=0.5)
-    with Verifier(quick) as v:
+    with Verifier(quick, memo=NoMemo()) as v:  # trains, whatever any memo holds
         v.start()
         pid = v._worker.proc.pid
         with pytest.raises(LimitExceeded) as info:
@@ -168,6 +169,20 @@ def test_the_functional_spelling_sends_exactly_the_solutions_job(spec, data_file
     assert keys[0] == keys[1]
 
 
+@pytest.mark.kernel
+def test_calibrations_entries_answer_a_check_of_the_solution(spec, data_file, fast_settings,
+                                                             write_notebook):
+    """``grader calibrate`` trains ``spec.ref_layers`` (``grader.verify.calibrate``) and leaves
+    the grading seed's training in the memo kept between runs: it answers ``grader check`` of
+    the solution only if the notebook's model sends exactly that job."""
+    run = execute.execute(write_notebook(model_only_notebook(SOLUTION), "solution"), data_file,
+                          fast_settings, Launcher())
+    model = extract.from_report(run.report, tuple(spec.input_shape))
+    checked = make_job(model.layers, model.input_shape, spec, data_file, fast_settings)
+    calibrated = make_job(spec.ref_layers, tuple(spec.input_shape), spec, data_file, fast_settings)
+    assert job_key(checked) == job_key(calibrated)
+
+
 TAMPER = """\
 # a student who trains on the validation data, then fakes every number they can
 model.fit(X_val, Y_val, epochs=1, verbose=0)
@@ -195,3 +210,19 @@ def test_faked_training_gets_the_same_verification_as_the_honest_notebook(
     assert tampered.training["val_accuracy"] == honest.training["val_accuracy"]
     assert tampered.training["cached"]  # the very same job reached the worker
     assert [c.passed for c in tampered.checks] == [c.passed for c in honest.checks]
+
+
+@pytest.mark.kernel  # (and slow: the module's pytestmark)
+def test_a_second_check_answers_from_the_memo_kept_between_runs_and_says_so(
+        tmp_path, fast_settings, write_notebook):
+    from grader import api
+
+    settings = fast_settings.with_(verify=True, memo=str(tmp_path / "memo"))
+    notebook = write_notebook(model_only_notebook(SOLUTION), "solution")
+    first, second = (api.check(notebook, settings=settings) for _ in range(2))
+    assert (first.training["source"], second.training["source"]) == ("trained", "memo")
+    assert second.training["val_accuracy"] == first.training["val_accuracy"]
+    assert [c.passed for c in second.checks] == [c.passed for c in first.checks]
+    assert second.score == first.score == second.max_score
+    assert len(list((tmp_path / "memo").glob("*.json"))) == 1
+    assert second.to_dict()["training"]["source"] == "memo"  # in the JSON result too

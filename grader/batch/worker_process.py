@@ -124,7 +124,10 @@ class WorkerGrader:
         self.spec = Spec.load(self.config.spec_path)
         # one long-lived Verifier per worker (TensorFlow imported once); the workers of a batch
         # share its memo, so an architecture many students built is trained once
-        memo = Path(self.config.tmpdir) / "verify-memo"
+        # (the memo kept between runs when it is on, else a folder of this batch's own)
+        from grader.verify.persistent import folder_for
+        kept = folder_for(self.config.settings.memo)
+        memo = None if kept else Path(self.config.tmpdir) / "verify-memo"
         self.grader = api.grader_for(self.spec, self.config.data_file, self.config.settings,
                                      memo_dir=memo).start()
 

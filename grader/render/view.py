@@ -166,6 +166,7 @@ def training(result: Result) -> dict:
                              if not math.isnan(v)), None)
         view.update(measured=measured, range=rng, plot=_plot(curves, rng),
                     epochs=_number(t.get("epochs")), seconds=_number(t.get("seconds")),
+                    remembered=t.get("source") == "memo",
                     gauge=_gauge(measured, rng))
     history = result.student_history if isinstance(result.student_history, dict) else None
     known = {k for pair in plots.CURVES.values() for keys in pair for k in keys}

@@ -21,6 +21,8 @@ from typing import Any
 from grader.exceptions import UsageError
 from grader.settings import Settings
 from grader.spec import Spec
+from grader.verify.memo import NoMemo
+from grader.verify.persistent import WriteOnly, store_for
 from grader.verify.verifier import DEFAULTS, Verifier, make_job, split_of
 
 MARGIN = 0.05
@@ -61,7 +63,10 @@ def calibrate(spec: Spec, data_file: Path, settings: Settings, plan: Plan = Plan
         raise UsageError("calibration needs epochs and a batch size of at least 1, and two seeds")
     settings = settings.with_(verify_epochs=None)
     runs = []
-    with Verifier(settings) as verifier:
+    # every seed trained afresh (this machine's numbers now), each written to the memo kept
+    # between runs: the grading seed's entry is the answer a later check of the reference gets
+    kept = store_for(settings.memo)
+    with Verifier(settings, memo=WriteOnly(kept) if kept else NoMemo()) as verifier:
         for s in seeds:
             trial = replace(spec, training={**draft, "seed": s, "range": [0.0, 1.0]})
             job = make_job(spec.ref_layers, tuple(spec.input_shape), trial, data_file, settings)

@@ -9,13 +9,14 @@ A :class:`Verifier` keeps one long-lived worker (TensorFlow imported once; resta
 crash or a timeout) and memoizes answers by a hash of everything that determines them:
 architecture, input shape, training settings, thread count, TF/Keras versions and the data's
 sha256. The same architecture gives the same deterministic result, so it is trained once per
-Verifier, or once per memo store (``grader.verify.memo``) that Verifiers share: ``memo_dir``,
-a folder of the grader's own shared by a batch's workers, or any store given as ``memo``.
+Verifier, or once per memo store (``grader.verify.memo``) that Verifiers share: by default the
+memo kept between runs under the user's cache (``grader.verify.persistent``, ``Settings.memo``);
+``memo_dir``, a folder of the grader's own shared by a batch's workers (where that memo is
+off); or any store given as ``memo``. A training's ``source`` says whether it ran now
+(``trained``) or came from the memo.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import threading
 import weakref
@@ -28,8 +29,9 @@ from grader.extract.report import ExtractedModel
 from grader.result import Check
 from grader.settings import Settings
 from grader.spec import Spec
-from grader.util.versions import package_versions
-from grader.verify.memo import MemoStore, memo_for
+from grader.verify.keys import job_key
+from grader.verify.memo import DirectoryMemo, MemoStore, NoMemo
+from grader.verify.persistent import store_for
 from grader.verify.process import WorkerDied, WorkerProcess, WorkerTimeout
 
 CHECK_NAME = "Verification training: validation accuracy"
@@ -59,7 +61,7 @@ class Verifier:
         self.settings = settings or Settings()
         #: this process's answers, limits and refusals included (those are not JSON)
         self.memo: dict[str, dict | Exception] = {}
-        self.store: MemoStore = memo if memo is not None else memo_for(memo_dir)
+        self.store: MemoStore = memo if memo is not None else default_store(self.settings, memo_dir)
         self.trainings = 0
         self.hits = 0
         self._worker: WorkerProcess | None = None
@@ -121,7 +123,8 @@ class Verifier:
                 cached = True
         if isinstance(found, Exception):
             raise found
-        return {**found, "cached": cached}
+        # where the number came from: this run's training, or an identical earlier one
+        return {**found, "cached": cached, "source": "memo" if cached else "trained"}
 
     def _train(self, job: dict, settings: Settings) -> dict:
         self.start()
@@ -192,6 +195,14 @@ class Verifier:
             pass
 
 
+def default_store(settings: Settings, folder: Path | None = None) -> MemoStore:
+    """``folder`` when given (a batch's own), else the memo kept between runs
+    (``settings.memo``: ``auto``, ``off`` or a folder), else none."""
+    if folder:
+        return DirectoryMemo(folder)
+    return store_for(settings.memo) or NoMemo()
+
+
 def _longer_limit(found: dict | Exception, settings: Settings) -> bool:
     """A remembered timeout is retried only when the time limit is now longer."""
     limit = getattr(found, "details", {}).get("limit") if isinstance(found, LimitExceeded) else None
@@ -242,14 +253,6 @@ def split_of(spec: Spec) -> dict:
         raise SpecError("the exercise declares no data split: add \"split\": {\"train\": [a, b], "
                         "\"validation\": [c, d]} to the \"data\" of its exercise.json")
     return split
-
-
-def job_key(job: dict) -> str:
-    """Everything that determines the result (not where the data file happens to lie),
-    with the TensorFlow and Keras versions, so that a memo kept on disk never outlives them."""
-    body = {k: v for k, v in job.items() if k != "data_file"}
-    body["versions"] = package_versions("tensorflow", "keras")
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def settings_of(job: dict) -> dict:
