@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from grader import __version__, advice, errors
+from grader.answers import extract as answers
+from grader.answers import facts
 from grader.compare import structure
 from grader.exceptions import GraderError
 from grader.execute import runner
@@ -26,7 +28,7 @@ from grader.extract.select import Choice
 from grader.result import Check, Result, Status, spec_identity
 from grader.sandbox.launch import Launcher
 from grader.score import registry
-from grader.score.checks import TRAINING, Context
+from grader.score.checks import ANSWERS, TRAINING, Context
 from grader.settings import Settings
 from grader.spec import Spec
 from grader.util.files import sha256_file
@@ -75,6 +77,10 @@ class Stages:
     """The typed outputs of the stages that finished: a failure keeps what they found."""
 
     sha256: str | None = None
+    #: the written answers, read from the notebook's JSON before it runs
+    answers: list | None = None
+    saved_run: dict | None = None
+    answers_seconds: float = 0.0
     execution: runner.Execution | None = None
     comparison: Comparison | None = None
     verification: Verification | None = None
@@ -119,6 +125,9 @@ class Grader:
         done = Stages()
         try:
             done.sha256 = sha256_file(Path(notebook))
+            began = time.monotonic()
+            done.answers, done.saved_run = self.read_answers(notebook)
+            done.answers_seconds = time.monotonic() - began
             done.execution = self.execute(notebook)
             done.comparison = self.compare(done.execution)
             done.verification = self.verify(done.comparison)
@@ -135,6 +144,14 @@ class Grader:
         return result
 
     # -- the stages, in order --------------------------------------------------------------------
+
+    def read_answers(self, notebook: Path) -> tuple[list, dict | None]:
+        """Stage 1b: the written answers and the student's own saved training log, read from
+        the notebook as plain JSON (nothing of it runs here)."""
+        if not self.spec.questions:
+            return [], None
+        cells = answers.notebook_cells(Path(notebook))
+        return answers.find_answers(cells, self.spec.questions), facts.saved_run(cells)
 
     def execute(self, notebook: Path) -> runner.Execution:
         """Stage 2: run the notebook in a fresh kernel; only its JSON report comes back."""
@@ -170,6 +187,9 @@ class Grader:
                         spec=spec_identity(self.spec), sandbox=self.launcher.name,
                         notebook_sha256=done.sha256)
         run, compared, verified = done.execution, done.comparison, done.verification
+        result.answers = [a.to_dict() for a in done.answers or []]
+        if done.answers:
+            result.timings["answers"] = round(done.answers_seconds, 4)
         if run is None:
             return result
         result.timings["execute"] = round(run.seconds, 2)
@@ -189,6 +209,8 @@ class Grader:
             result.checks += registry.run(Context(self.spec, training=verified.training,
                                                   verification=verified.check), TRAINING)
             result.training = verified.training
+        result.checks += registry.run(Context(self.spec, answers=done.answers,
+                                              saved_run=done.saved_run), ANSWERS)
         return result
 
     def _found(self, notebook: Path, done: Stages) -> Result:
@@ -209,7 +231,7 @@ class Grader:
 #: the fields of a result that the structure verdict does not set: the submission's identity
 #: and the execution's findings
 OWN_FIELDS = ("submission", "max_score", "versions", "spec", "sandbox", "notebook_sha256",
-              "timings", "neutralized", "compat")
+              "timings", "neutralized", "compat", "answers")
 
 
 def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settings,

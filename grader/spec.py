@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import layers as L
+from grader.answers import questions
 from grader.exceptions import SpecError, UsageError
 
 SPEC_FILE = "spec.json"
@@ -55,6 +56,8 @@ class Spec:
     training: dict | None = None
     generated: dict = field(default_factory=dict)
     path: str | None = None
+    #: the written questions (``grader.answers.questions``), copied from ``exercise.json``
+    questions: list[dict] = field(default_factory=list)
 
     @property
     def ref_layers(self) -> list[L.Layer]:
@@ -80,16 +83,19 @@ class Spec:
     def infos(self) -> list[L.LayerInfo]:
         return L.infer(self.ref_layers, tuple(self.input_shape))
 
-    def max_score(self, verified: bool = True) -> float:
+    def max_score(self, verified: bool = True, answers: bool = True) -> float:
         """The sum of the declared checks' maximum points; ``verified=False``: without the
-        verification training (``--no-verify``)."""
+        verification training (``--no-verify``); ``answers=False``: without the facts of the
+        written answers (structure only, as the in-notebook self-check)."""
         from grader.score import registry
 
-        return registry.max_score(self, verified)
+        return registry.max_score(self, verified, answers)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("path")
+        if not data["questions"]:  # an exercise without questions keeps its identity
+            data.pop("questions")
         return data
 
     def save(self, path: Path) -> None:
@@ -105,6 +111,7 @@ class Spec:
             data.setdefault("checks", checks_of(data))
             spec = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
             spec.infos()  # the spec must describe a model the grader can reason about
+            questions.validate(spec.questions)
             spec.max_score()  # and declare only check kinds the grader knows
         except FileNotFoundError:
             raise SpecError(f"no reference spec at {path}: generate it with `grader spec "
@@ -190,6 +197,6 @@ def build(exercise: dict, solution: list[L.LayerInfo], template: list[L.LayerInf
         data=exercise["data"], input_shape=list(input_shape),
         layers=[i.to_dict() for i in solution], missing=missing, totals=L.totals(solution),
         checks=checks_of(exercise), markers=exercise.get("markers", {}), training=training,
-        generated=generated)
+        generated=generated, questions=questions.validate(exercise.get("questions", [])))
     spec.max_score()  # declares only check kinds the grader knows
     return spec

@@ -34,5 +34,6 @@ def test_a_missing_spec_names_the_command_that_makes_it(tmp_path):
 def test_the_spec_drives_the_maximum_score(spec):
     points = spec.points
     expected = len(spec.missing) * sum(points["added_layers"].values()) + points["architecture"] \
-        + points["totals"] + (points["accuracy"] if spec.training else 0)
+        + points["totals"] + (points["accuracy"] if spec.training else 0) \
+        + sum(f.get("points", 0) for q in spec.questions for f in q.get("facts", []))
     assert spec.max_score() == expected

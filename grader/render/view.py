@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from grader import layers as L
+from grader.answers import view as answer_view
 from grader.compare.layer_checks import ASPECTS
 from grader.render import plots
 from grader.result import Check, Result, Status
@@ -247,7 +248,8 @@ def report(result: Result) -> dict:
             "training": training(result), "error": error(result), "footer": footer(result),
             "warnings": [plain(w) for w in result.warnings], "summary": plain(result.summary),
             "environment": environment(result),
-            "other_models": other_models(result)}
+            "other_models": other_models(result),
+            "answers": answer_view.answers(result), "overrides": answer_view.overrides(result)}
 
 
 def environment(result: Result) -> dict | None:

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     from grader.compare.align import Comparison
     from grader.spec import Spec
 
-#: when a kind runs: on the layers (``structure``, also in the student's self-check) or after
-#: the grader trained the architecture (``training``)
-STRUCTURE, TRAINING = "structure", "training"
+#: when a kind runs: on the layers (``structure``, also in the student's self-check), after
+#: the grader trained the architecture (``training``), or on the written answers read from
+#: the submitted notebook's JSON (``answers``: ``grader.answers``)
+STRUCTURE, TRAINING, ANSWERS = "structure", "training", "answers"
 
 
 @dataclass
@@ -35,6 +36,10 @@ class Context:
     comparison: Comparison | None = None
     training: dict | None = None
     verification: Check | None = None
+    #: the written answers (``grader.answers.extract.Answer``), in the exercise's order
+    answers: list | None = None
+    #: the training log the student's own last run left in the submitted notebook's outputs
+    saved_run: dict | None = None
 
 
 class CheckKind:

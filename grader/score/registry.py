@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from grader.answers.facts import Facts
 from grader.compare.layer_checks import AddedLayers, Architecture, Totals
 from grader.exceptions import SpecError
 from grader.result import Check
 from grader.score.accuracy import Accuracy
-from grader.score.checks import CheckKind, Context
+from grader.score.checks import ANSWERS, CheckKind, Context
 
 if TYPE_CHECKING:
     from grader.spec import Spec
 
 KINDS: dict[str, type[CheckKind]] = {k.kind: k for k in (AddedLayers, Architecture, Totals,
-                                                         Accuracy)}
+                                                         Accuracy, Facts)}
 
 
 def declared(spec: Spec) -> list[CheckKind]:
@@ -34,9 +35,11 @@ def declared(spec: Spec) -> list[CheckKind]:
     return out
 
 
-def max_score(spec: Spec, verified: bool = True) -> float:
-    """The sum of the declared checks' maximum points."""
-    return float(sum(check.max_points(spec, verified) for check in declared(spec)))
+def max_score(spec: Spec, verified: bool = True, answers: bool = True) -> float:
+    """The sum of the declared checks' maximum points; ``answers=False``: without the checks
+    of the written answers (the in-notebook self-check reads no answers)."""
+    return float(sum(check.max_points(spec, verified) for check in declared(spec)
+                     if answers or check.stage != ANSWERS))
 
 
 def run(context: Context, stage: str) -> list[Check]:
