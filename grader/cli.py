@@ -129,7 +129,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return int(grade_folder(args.folder, args.out, reference=args.reference,
                             settings=settings_from(args), workers=args.workers, force=args.force,
                             junit_path=args.junit, gradebook=gradebook, formats=formats,
-                            context=context))
+                            context=context, manual=args.manual))
 
 
 def cmd_spec(args: argparse.Namespace) -> int:

@@ -83,6 +83,9 @@ def _grade(sub) -> None:
     grade.add_argument("--force", action="store_true",
                        help="regrade everything, even submissions already graded in DIR")
     grade.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
+    grade.add_argument("--manual", type=Path, metavar="FILE",
+                       help="merge a TA's CSV (student,question,points,comment) into DIR's "
+                       "results; kept for later runs (docs/ta-workflow.md)")
     _formats(grade, check=False)
     grade.add_argument("--gradebook", choices=("canvas", "moodle"),
                        help="also write DIR/gradebook-SYSTEM.csv for the LMS's grade import")

@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 
 from grader import __version__, api, pipeline
+from grader.answers import workflow
 from grader.batch.executor import Task, default_size, executor_for
 from grader.batch.outdir import Lock, file_stem, preflight, student_file
 from grader.batch.outputs import Outputs, chosen
@@ -174,9 +175,11 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
                  force: bool = False, junit_path: Path | None = None,
                  progress_stream=None, gradebook: GradebookOptions | None = None,
                  formats: list[writers.Writer] | None = None,
-                 context: writers.Context | None = None) -> ExitCode:
+                 context: writers.Context | None = None, manual: Path | None = None) -> ExitCode:
     """Grade every submission in ``folder`` into ``out``; see the module docstring.
-    ``formats`` are written besides the defaults (JSON, HTML, CSV; ``grader.render.writers``)."""
+    ``formats`` are written besides the defaults (JSON, HTML, CSV; ``grader.render.writers``).
+    ``manual``: a TA's CSV merged into the results (``grader.answers.workflow``)."""
+    manual_text = workflow.read_manual(manual) if manual is not None else None
     settings = settings or Settings(sandbox="required")
     if gradebook is not None:
         lms.load(gradebook)  # a bad roster stops the batch before any grading
@@ -203,14 +206,14 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
         intake = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-intake-")
         try:
             return _run(submissions, batch, spec, data_file, settings, workers, force,
-                        progress_stream, Path(intake), gradebook)
+                        progress_stream, Path(intake), gradebook, manual_text)
         finally:
             shutil.rmtree(intake, ignore_errors=True)
 
 
 def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Path,
          settings: Settings, workers: int | None, force: bool, progress_stream, intake: Path,
-         gradebook: GradebookOptions | None = None) -> ExitCode:
+         gradebook: GradebookOptions | None = None, manual_text: str | None = None) -> ExitCode:
     """Plan, grade what is left in the worker pool, then write the gradebook files."""
     out = batch.out
     todo, problems = _plan(submissions, spec, batch, force, settings, intake)
@@ -237,9 +240,13 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     batch.progress.close()
     results = [batch.results[s.student] for s in submissions]
     with batch.writing():
+        results, refused = workflow.apply(out, spec, results, manual_text, batch.outputs,
+                                          batch.options)
         batch.outputs.write_course_files(results, gradebook, spec.exercise)
     print(terminal.batch_table(results))
     print(summary_line(results, len(todo), batch.reused, time.monotonic() - start, n, out, where))
+    if refused is not None:
+        raise refused  # exit 2, every bad line named; the grading itself is saved
     faults = any(r.exit_code == ExitCode.GRADER_ERROR for r in results)
     return ExitCode.GRADER_ERROR if faults else ExitCode.PASSED
 

@@ -14,7 +14,8 @@ from grader.render import writers
 from grader.render.files import write_text
 from grader.result import Result
 
-COLUMNS = ("student", "score", "max_score", "status", "first_failed")
+#: ``manual_pending``: the written questions a person has yet to grade (ids, ``;``-separated)
+COLUMNS = ("student", "score", "max_score", "status", "first_failed", "manual_pending")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 GRADES_FILE = "grades.csv"
 
@@ -37,7 +38,8 @@ def first_problem(result: Result) -> str:
 
 def row(result: Result) -> list[str]:
     return [safe_cell(result.submission), f"{result.score:g}", f"{result.max_score:g}",
-            result.status.value, safe_cell(first_problem(result))]
+            result.status.value, safe_cell(first_problem(result)),
+            safe_cell(";".join(result.manual_pending))]
 
 
 def grades_csv(results: list[Result]) -> str:

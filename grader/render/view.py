@@ -281,7 +281,8 @@ def index(results: list[Result], links: dict[str, str]) -> dict:
         rows.append({"name": r.submission, "href": links.get(r.submission), "status": r.status.value,
                      "verdict": VERDICTS[r.status][0], "score": f"{r.score:g}",
                      "max_score": f"{r.max_score:g}", "score_key": r.score,
-                     "problem": problem, "summary": plain(r.summary)})
+                     "problem": problem, "summary": plain(r.summary),
+                     "pending": ", ".join(plain(q) for q in r.manual_pending)})
     try:
         histogram = plots.score_histogram([r.score for r in graded], max_score)
     except (ValueError, TypeError, OverflowError, RuntimeError):
