@@ -96,11 +96,24 @@ def _overview(result: Result) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
+def _manual_tests(result: Result, visibility: str) -> list[dict]:
+    """The questions a person grades: their points once merged, "pending" before."""
+    graded = (result.manual or {}).get("questions", {})
+    tests = [{"name": f"Question {qid} (graded by a person)", "score": float(g["points"]),
+              "max_score": float(g["max_points"]), "output": md(g.get("comment", "")),
+              "visibility": visibility} for qid, g in graded.items()]
+    tests += [{"name": f"Question {qid} (graded by a person)", "score": 0.0,
+               "output": "pending: not graded yet", "visibility": visibility}
+              for qid in result.manual_pending]
+    return tests
+
+
 def gradescope_results(result: Result, visibility: str | dict[str, str] = "visible") -> dict:
     check_visibility(visibility)
     tests = [_test(c, visibility_for(c.category, visibility)) for c in result.checks]
     if result.error is not None:
         tests.append(_error_test(result, visibility_for("grading", visibility)))
+    tests += _manual_tests(result, visibility_for("answers", visibility))
     total = result.timings.get("total", 0)
     return {
         "score": float(result.score),

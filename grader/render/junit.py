@@ -76,7 +76,8 @@ def testsuite(parent: ET.Element, result: Result, index: int, timestamp: str, ho
     props = _el(suite, "properties")
     for name, value in (("score", f"{result.score:g}"), ("max_score", f"{result.max_score:g}"),
                         ("status", result.status.value), ("exit_code", int(result.exit_code)),
-                        ("notebook_sha256", result.notebook_sha256 or "")):
+                        ("notebook_sha256", result.notebook_sha256 or ""),
+                        ("manual_pending", ";".join(result.manual_pending))):
         _el(props, "property", name=name, value=value)
     tests, failures, errors = _cases(suite, result, f"{package}.{result.submission}")
     _el(suite, "system-out", result.summary)
