@@ -4,8 +4,9 @@
 page is self-contained (its style and script inline, allowed by hash in its
 Content-Security-Policy, nothing loaded). Answers whose normalized text
 (``grader.answers.extract.normalized``: case, whitespace and punctuation ignored) is the same
-are one group; two answers of different groups whose ``difflib`` ratio on the normalized text
-is at least ``SIMILAR`` (0.9) are marked near-identical: a copy with a word changed. Points and
+are one group; two answers of different groups whose ``difflib`` ratio over the words of the
+normalized texts is at least ``SIMILAR`` (0.9; answers of at least ``MIN_SIMILAR_CHARS``) are
+marked near-identical: a copy with a word or two changed in twenty. Points and
 comments autosave in the browser's localStorage (per exercise and question) and download as
 the CSV ``student,question,points,comment`` that ``grade --manual`` merges.
 """
@@ -62,7 +63,8 @@ def _mark_similar(found: list[dict]) -> None:
         for b in found[i + 1:]:
             if min(len(a["key"]), len(b["key"])) < MIN_SIMILAR_CHARS:
                 continue
-            matcher = difflib.SequenceMatcher(None, a["key"], b["key"], autojunk=False)
+            matcher = difflib.SequenceMatcher(None, a["key"].split(), b["key"].split(),
+                                              autojunk=False)
             if matcher.quick_ratio() >= SIMILAR and matcher.ratio() >= SIMILAR:
                 for one, other in ((a, b), (b, a)):
                     for s in one["students"]:
