@@ -28,7 +28,7 @@ from grader.result import Check, Result
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 #: the check categories a visibility can be set for (``grading``: the not-graded test)
-CATEGORIES = ("added_layer", "architecture", "totals", "training", "grading")
+CATEGORIES = ("added_layer", "architecture", "totals", "training", "grading", "answers")
 FORMAT = "md"
 #: characters that start inline Markdown (emphasis, code, links, images, HTML, tables) ...
 MD_INLINE = re.compile(r"([\\`*_\[\]<>!|~])")
@@ -111,9 +111,9 @@ def _manual_tests(result: Result, visibility: str) -> list[dict]:
 def gradescope_results(result: Result, visibility: str | dict[str, str] = "visible") -> dict:
     check_visibility(visibility)
     tests = [_test(c, visibility_for(c.category, visibility)) for c in result.checks]
-    if result.error is not None:
-        tests.append(_error_test(result, visibility_for("grading", visibility)))
     tests += _manual_tests(result, visibility_for("answers", visibility))
+    if result.error is not None:  # last: why the rest is worth nothing
+        tests.append(_error_test(result, visibility_for("grading", visibility)))
     total = result.timings.get("total", 0)
     return {
         "score": float(result.score),
