@@ -212,10 +212,14 @@ def course_notebook(student_code: str = "\n", *, model_cell: str | None = None,
     return nb
 
 
-def model_only_notebook(student_code: str = "\n", *, model_cell: str | None = None) -> nbformat.NotebookNode:
-    """Imports, hyperparameters and the model cell only: no data, no training (fast in tests)."""
+def model_only_notebook(student_code: str = "\n", *, model_cell: str | None = None,
+                        answers: dict[str, str] | None = None,
+                        questions: tuple[tuple[str, str], ...] = QUESTIONS) -> nbformat.NotebookNode:
+    """Imports, hyperparameters and the model cell only: no data, no training (fast in tests);
+    ``answers``: then the written answers' cells (markdown, never run; default none)."""
     model = model_cell if model_cell is not None else MODEL_HEAD + student_code + MODEL_TAIL
-    return new_notebook(cells=[new_code_cell(IMPORTS), new_code_cell(HYPER), new_code_cell(model)])
+    return new_notebook(cells=[new_code_cell(IMPORTS), new_code_cell(HYPER), new_code_cell(model),
+                               *answer_cells(answers, questions)])
 
 
 def code_notebook(*sources: str) -> nbformat.NotebookNode:

@@ -32,7 +32,8 @@ CASES = [
 def model_only(exercise: str, student_code: str):
     """The exercise's model cell with ``student_code``: no data, no training (fast)."""
     gen = GENERATORS[exercise]
-    return notebooks.model_only_notebook(model_cell=gen.MODEL_HEAD + student_code + gen.MODEL_TAIL)
+    return notebooks.model_only_notebook(model_cell=gen.MODEL_HEAD + student_code + gen.MODEL_TAIL,
+                                         answers=gen.ANSWERS, questions=gen.QUESTIONS)
 
 
 def _failed_keys(result) -> set:
