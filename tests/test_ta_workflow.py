@@ -97,6 +97,9 @@ def test_answers_grade_merge_refuse_and_survive_a_rerun(data_file, course, tmp_p
     assert "line 3: unknown student 'zed'" in err and "line 4: points 9 out of range" in err
     assert rows(out / "grades.csv")["alice"]["score"] == grades["alice"]["score"]
 
+    report = out / "students" / "alice.html"
+    written = report.stat().st_mtime_ns
     assert grade(data_file, course, out) == 0  # a rerun without the file keeps the grades
     capsys.readouterr()
     assert rows(out / "grades.csv") == grades
+    assert report.stat().st_mtime_ns == written  # nothing changed: the report is not rewritten

@@ -118,25 +118,41 @@ class _Batch:
         self.outputs = outputs or Outputs(out, chosen(None, None))  # grade's default formats
         self.results: dict[str, Result] = {}
         self.reused = 0
+        #: a person's kept points, shown with each result (``grader.answers.workflow``)
+        self.presenter: workflow.Presenter | None = None
+
+    def _shown(self, result: Result) -> Result:
+        return self.presenter.show(result) if self.presenter else result
 
     def save(self, result: Result) -> None:
         if result.status in (Status.ERROR, Status.TIMEOUT):  # 0 points: one maximum per batch
             result.max_score = self.max_score
+        shown = self._shown(result)
+        with self.writing():
+            self.results[result.submission] = result
+            self.rewrite(result, shown)
+        if self.progress:
+            self.progress.result(shown)
+
+    def rewrite(self, result: Result, shown: Result) -> None:
+        """The record (the automatic result, noting the kept points) and the reports (shown)."""
         data = result.to_dict()
         data["options"] = self.options
-        with self.writing():
-            write_json(student_file(self.out, result.submission, ".json"), data)
-            self.results[result.submission] = result
-            self.outputs.student_docs(result)
-        if self.progress:
-            self.progress.result(result)
+        write_json(student_file(self.out, result.submission, ".json"), data)
+        self.outputs.student_docs(shown)
 
     def keep(self, result: Result) -> None:
-        """A result from an earlier run: left as it is (its reports written if missing)."""
+        """A result from an earlier run: left as it is (its reports written if missing, all
+        of it again if the points kept for it changed since)."""
         self.results[result.submission] = result
         self.reused += 1
+        noted = (result.manual, list(result.manual_pending))
+        shown = self._shown(result)
         with self.writing():
-            self.outputs.student_docs(result, missing_only=True)
+            if (result.manual, result.manual_pending) != noted:
+                self.rewrite(result, shown)
+            else:
+                self.outputs.student_docs(shown, missing_only=True)
 
     @contextmanager
     def writing(self):
@@ -203,6 +219,7 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
                           {"junit": Path(junit_path)} if junit_path else {})
         batch = _Batch(out, grading_options(settings), batch_max_score(spec, settings),
                        outputs=outputs)
+        batch.presenter = workflow.Presenter(out, spec)
         intake = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-intake-")
         try:
             return _run(submissions, batch, spec, data_file, settings, workers, force,
@@ -240,8 +257,8 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     batch.progress.close()
     results = [batch.results[s.student] for s in submissions]
     with batch.writing():
-        results, refused = workflow.apply(out, spec, results, manual_text, batch.outputs,
-                                          batch.options)
+        results, refused = batch.presenter.finish(results, manual_text, batch.rewrite) \
+            if batch.presenter else (results, None)
         batch.outputs.write_course_files(results, gradebook, spec.exercise)
     print(terminal.batch_table(results))
     print(summary_line(results, len(todo), batch.reused, time.monotonic() - start, n, out, where))
