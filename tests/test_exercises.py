@@ -179,3 +179,4 @@ def test_grader_spec_regenerates_the_committed_2018_spec(tmp_path, fast_settings
     committed = Spec.load(exercise_dir("cnn2_2018"))
     assert spec.layers == committed.layers and spec.missing == committed.missing
     assert spec.totals == committed.totals
+    assert spec.questions == committed.questions and spec.checks == committed.checks

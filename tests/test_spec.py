@@ -17,6 +17,7 @@ def test_grader_spec_regenerates_the_committed_spec(tmp_path, fast_settings):
     spec = api.generate_spec(folder, settings=fast_settings)
     committed = Spec.load(ROOT / "reference" / "cnn2")
     assert spec.layers == committed.layers and spec.missing == committed.missing
+    assert spec.questions == committed.questions and spec.checks == committed.checks
     assert spec.totals == {"total": 695_970, "trainable": 695_186, "non_trainable": 784}
     added = [spec.layers[i] for i in spec.missing]
     assert [layer["type"] for layer in added] == ["Conv2D", "BatchNormalization", "Activation", "MaxPooling2D"]
