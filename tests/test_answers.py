@@ -79,6 +79,12 @@ def test_an_answer_is_found_under_its_heading_up_to_the_next_heading_or_code():
     assert "something else" not in found.text and "cells 1–2" in found.where
 
 
+def test_a_heading_matches_whole_words_only():
+    cells = _nb(new_markdown_cell("## Answer about everything\nnot this"),
+                new_markdown_cell("## ANSWER  A) the fc network\nthis one"))
+    assert extract.find_answer(cells, QUESTION).text == "this one"
+
+
 def test_the_tag_wins_over_the_heading():
     cells = _nb(new_markdown_cell("## Answer a\nheading text"), _tagged("tagged text"))
     assert extract.find_answer(cells, QUESTION).text == "tagged text"

@@ -2,9 +2,10 @@
 
 An exercise declares per question (``exercise.json`` → ``"questions"`` → ``"answer"``) a cell
 tag (``{"tag": "answer:a"}``: every cell whose ``metadata.tags`` holds it) and/or a heading
-(``{"heading": "Answer a)"}``: a markdown heading line that starts with this text, case and
-spacing ignored; the answer is the rest of that cell and the markdown cells after it, up to
-the next heading or code cell). A tag is looked for first, so our notebooks (tagged cells) and
+(``{"heading": "Answer a)"}``: a markdown heading line that starts with this text as whole
+words, case and spacing ignored: "Answer a" finds "Answer a)", never "Answer about"; the
+answer is the rest of that cell and the markdown cells after it, up to the next heading or
+code cell). A tag is looked for first, so our notebooks (tagged cells) and
 the course's own (questions under headings) both work. Nothing found, or only whitespace, is
 "no answer found": a result, not an error.
 """
@@ -87,9 +88,15 @@ def by_heading(cells: list[dict], heading: str) -> tuple[str, str] | None:
         lines = _source(cell).splitlines()
         for n, line in enumerate(lines):
             match = HEADING.match(line)
-            if match and _key(match[1]).startswith(wanted):
+            if match and _starts(_key(match[1]), wanted):
                 return _under(cells, i, lines[n + 1:], heading)
     return None
+
+
+def _starts(text: str, prefix: str) -> bool:
+    """``text`` starts with ``prefix`` as whole words ("answer a)" yes, "answer about" no)."""
+    rest = text[len(prefix):]
+    return text.startswith(prefix) and not (rest[:1].isalnum() and prefix[-1:].isalnum())
 
 
 def _under(cells: list[dict], i: int, rest: list[str], heading: str) -> tuple[str, str]:
