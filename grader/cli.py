@@ -110,7 +110,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return int(grade_folder(args.folder, args.out, reference=args.reference,
                             settings=settings, workers=args.workers, force=args.force,
                             junit_path=args.junit, gradebook=gradebook, formats=formats,
-                            context=context, layout=args.layout))
+                            context=context, layout=args.layout, manual=args.manual))
 
 
 def cmd_spec(args: argparse.Namespace) -> int:

@@ -82,7 +82,8 @@ def check(model=None, *, reference: str | Path | None = None, exercise: str | No
 def verdict(report: dict, spec: Spec) -> Result:
     """The grader's structure verdict on a kernel report: the same calls as ``pipeline``."""
     result = Result(submission="your notebook", status=Status.ERROR,
-                    max_score=registry.max_score(spec, verified=False), spec=spec_identity(spec))
+                    max_score=registry.max_score(spec, verified=False, answers=False),
+                    spec=spec_identity(spec))
     try:
         structure.grade_structure(report, spec, Settings.max_params_factor, result)
         structure.score(result)

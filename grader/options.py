@@ -119,6 +119,8 @@ _TABLE: list[Option] = [
     Option("--force", "regrade everything, even submissions already graded in DIR", (GRADE,),
            action="store_true"),
     Option("--junit", "also write a JUnit XML report", (GRADE,), type=Path, metavar="FILE"),
+    Option("--manual", "merge a TA's CSV (student,question,points,comment) into DIR's results; "
+           "kept for later runs (docs/ta-workflow.md)", (GRADE,), type=Path, metavar="FILE"),
     Option("--layout", "how the LMS named the submissions (default: recognised from the names; "
            "docs/lms-intake.md)", (GRADE,), choices=("canvas", "moodle", "gradescope", "plain")),
     Option("--gradebook", "also write DIR/gradebook-SYSTEM.csv for the LMS's grade import",

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 from grader import __version__, advice, errors
+from grader.answers import extract as answers
+from grader.answers import facts
 from grader.compare import structure
 from grader.exceptions import GraderError
 from grader.execute import runner
@@ -29,7 +31,7 @@ from grader.intake.scan import scan_notebook
 from grader.result import Check, Result, Status, spec_identity
 from grader.sandbox.launch import Launcher
 from grader.score import registry
-from grader.score.checks import TRAINING, Context
+from grader.score.checks import ANSWERS, TRAINING, Context
 from grader.settings import Settings
 from grader.spec import Spec
 from grader.util.files import sha256_bytes
@@ -96,6 +98,10 @@ class Stages:
     sha256: str | None = None
     #: the static scan's flags (``grader.intake.scan``), found before the kernel runs
     review: list[dict] | None = None
+    #: the written answers, read from the notebook's JSON before it runs
+    answers: list | None = None
+    saved_run: dict | None = None
+    answers_seconds: float = 0.0
     execution: runner.Execution | None = None
     structure: StructureVerdict | None = None
     verification: Verification | None = None
@@ -140,6 +146,9 @@ class Grader:
             content = Path(notebook).read_bytes()  # read once: hashed, scanned, parsed and run
             done.sha256 = sha256_bytes(content)
             done.review = self.scan(content)
+            began = time.monotonic()
+            done.answers, done.saved_run = self.read_answers(content)
+            done.answers_seconds = time.monotonic() - began
             done.execution = self.execute(notebook, content)
             done.structure = self.compare(done.execution)
             done.verification = self.verify(done.structure)
@@ -165,6 +174,14 @@ class Grader:
         except Exception as exc:  # a bug of the scan must not cost the grading
             return [{"source": "scan", "cell_index": None, "line": None, "code": "scan-error",
                      "message": f"the static scan failed ({exc!r}): read the notebook"}]
+
+    def read_answers(self, content: bytes) -> tuple[list, dict | None]:
+        """Stage 1c: the written answers and the student's own saved training log, read from
+        the notebook as plain JSON (nothing of it runs here)."""
+        if not self.spec.questions:
+            return [], None
+        cells = answers.notebook_cells(content)
+        return answers.find_answers(cells, self.spec.questions), facts.saved_run(cells)
 
     def execute(self, notebook: Path, content: bytes | None = None) -> runner.Execution:
         """Stage 2: run the notebook (``content``: its bytes, if read) in a fresh kernel; only
@@ -202,6 +219,9 @@ class Grader:
                         spec=spec_identity(self.spec), sandbox=self.launcher.name,
                         notebook_sha256=done.sha256, review=list(done.review or []))
         run, compared, verified = done.execution, done.structure, done.verification
+        result.answers = [a.to_dict() for a in done.answers or []]
+        if done.answers:
+            result.timings["answers"] = round(done.answers_seconds, 4)
         if run is None:
             return result
         result.timings["execute"] = round(run.seconds, 2)
@@ -222,6 +242,8 @@ class Grader:
                                                   verification=verified.check,
                                                   earlier=list(result.checks)), TRAINING)
             result.training = verified.training
+        result.checks += registry.run(Context(self.spec, answers=done.answers,
+                                              saved_run=done.saved_run), ANSWERS)
         return result
 
     def _found(self, notebook: Path, done: Stages) -> Result:
@@ -242,7 +264,7 @@ class Grader:
 #: the fields of a result that the structure verdict does not set: the submission's identity
 #: and the execution's findings
 OWN_FIELDS = ("submission", "max_score", "versions", "spec", "sandbox", "notebook_sha256",
-              "timings", "neutralized", "compat", "review")
+              "timings", "neutralized", "compat", "review", "answers")
 
 
 def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settings,

@@ -120,6 +120,13 @@ class Result:
     #: flags for a person to look at, not a status (score and exit code stay): entries
     #: ``{"source": "scan" | "crosscheck" | …, "cell_index", "line", "code", "message"}``
     review: list[dict] = field(default_factory=list)
+    #: the written answers, one per declared question (``grader.answers.extract.Answer``)
+    answers: list[dict] = field(default_factory=list)
+    #: the TA's points and the instructor's overrides merged in (``grader.answers.manual``):
+    #: ``score``/``max_score`` then include them; None before any merge
+    manual: dict | None = None
+    #: the questions whose points a person has yet to give (their ids); empty when none
+    manual_pending: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -213,8 +220,9 @@ class Result:
 def first_failed(checks: list[Check]) -> Check | None:
     """The first problem, the one place it is decided (the "Fix first" line, the CSV column,
     the batch table): the first mistake itself; a check that failed only as a consequence of an
-    earlier mistake (``follows_from``) is named only when no other check failed."""
-    failed = [c for c in checks if not c.passed]
+    earlier mistake (``follows_from``) is named only when no other check failed. The facts of
+    the written answers (category ``answers``) give points, never the status."""
+    failed = [c for c in checks if not c.passed and c.category != "answers"]  # code decides
     return next((c for c in failed if not c.follows_from), failed[0] if failed else None)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import layers as L
+from grader.answers import questions
 from grader.exceptions import SpecError, UsageError
 
 SPEC_FILE = "spec.json"
@@ -59,6 +60,8 @@ class Spec:
     training: dict | None = None
     generated: dict = field(default_factory=dict)
     path: str | None = None
+    #: the written questions (``grader.answers.questions``), copied from ``exercise.json``
+    questions: list[dict] = field(default_factory=list)
 
     @property
     def ref_layers(self) -> list[L.Layer]:
@@ -87,6 +90,8 @@ class Spec:
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("path")
+        if not data["questions"]:  # an exercise without questions keeps its identity
+            data.pop("questions")
         return data
 
     def save(self, path: Path) -> None:
@@ -102,6 +107,7 @@ class Spec:
             data.setdefault("checks", checks_of(data))
             spec = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
             spec.infos()  # the spec must describe a model the grader can reason about
+            questions.validate(spec.questions)
         except FileNotFoundError:
             raise SpecError(f"no reference spec at {path}: generate it with `grader spec "
                             f"{path.parent}`") from None

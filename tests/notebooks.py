@@ -146,11 +146,57 @@ model.add(MaxPooling2D(pool_size=pool_size))
 """
 
 
+#: the written questions (id, prompt) of reference/cnn2/exercise.json, in our own words
+QUESTIONS = (
+    ("a", "**Question a)** Look back at the fully connected network (784 → 500 → 50 → 10). In "
+          "which layer are most of its learnable parameters, and how do you get the 392,500 "
+          "of its first dense layer?"),
+    ("b", "**Question b)** Now the small CNN of last week (cnn1). Which layer holds the most "
+          "parameters? Does it overfit more or less than the fully connected network, and "
+          "why? Which validation accuracy did it reach, how can you tell whether it overfits, "
+          "and what happens when you skip the standardization?"),
+    ("c", "**Question c)** How well does this deeper CNN (695,970 parameters) do?"),
+)
+
+#: the solution's answers (what a good student might write), by question id
+ANSWERS = {
+    "a": "Most parameters sit in the first dense layer, dense_1: every one of the 784 pixels "
+         "is connected to each of the 500 units, so 784 · 500 = 392,000 weights, plus one bias "
+         "per unit: 392'500 parameters.",
+    "b": "Again dense_1 (250,890 = 25,088 · 10 + 10): the flattened 28x28x32 feature maps "
+         "all connect to the 10 outputs. The CNN overfits less, because a 3x3 kernel is shared "
+         "over the whole image and needs few weights. Training and validation accuracy stay "
+         "close; we compare the two curves over the epochs. Without standardizing, the "
+         "training is slower and less stable, so the accuracy is lower after the same epochs.",
+    "c": "It does better than cnn1 and the fully connected net, and the validation curve "
+         "follows the training curve closely, so it hardly overfits.",
+}
+
+#: the template's answer cells: empty prompts for the student to fill
+NO_ANSWERS = {key: "" for key in ANSWERS}
+
+
+def answer_cells(answers: dict[str, str] | None,
+                 questions: tuple[tuple[str, str], ...] = QUESTIONS) -> list:
+    """A prompt and a tagged answer cell (``answer:<id>``) per question; none for ``None``."""
+    if answers is None:
+        return []
+    cells = [new_markdown_cell("## Questions\n\nAnswer each question in the cell below it.")]
+    for key, prompt in questions:
+        cell = new_markdown_cell(answers.get(key, ""))
+        cell.metadata["tags"] = [f"answer:{key}"]
+        cells += [new_markdown_cell(prompt), cell]
+    return cells
+
+
 def course_notebook(student_code: str = "\n", *, model_cell: str | None = None,
                     extra_cells: tuple[str, ...] = (), fit: str = FIT,
-                    selfcheck: str | None = None) -> nbformat.NotebookNode:
+                    selfcheck: str | None = None,
+                    answers: dict[str, str] | None = ANSWERS,
+                    questions: tuple[tuple[str, str], ...] = QUESTIONS) -> nbformat.NotebookNode:
     """The cnn2 notebook with ``student_code`` between the markers (or a whole model cell);
-    ``selfcheck``: a last cell (the template's is ``SELFCHECK``)."""
+    ``selfcheck``: a last cell (the template's is ``SELFCHECK``); ``answers``: the written
+    answers by question id (``NO_ANSWERS``: the template's empty cells; None: no cells)."""
     model = model_cell if model_cell is not None else MODEL_HEAD + student_code + MODEL_TAIL
     cells = [
         new_markdown_cell("# Using a CNN on a small MNIST data set\n\nA deeper CNN with 4 "
@@ -159,17 +205,21 @@ def course_notebook(student_code: str = "\n", *, model_cell: str | None = None,
         new_code_cell(IMPORTS), new_code_cell(LOAD), new_code_cell(SPLIT), new_code_cell(ONEHOT),
         new_code_cell(STANDARDIZE), new_code_cell(HYPER), new_code_cell(model),
         new_code_cell("model.summary()"), *[new_code_cell(c) for c in extra_cells],
-        new_code_cell(fit), new_code_cell(PLOTS),
+        new_code_cell(fit), new_code_cell(PLOTS), *answer_cells(answers, questions),
     ] + ([new_code_cell(selfcheck)] if selfcheck is not None else [])
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
 
 
-def model_only_notebook(student_code: str = "\n", *, model_cell: str | None = None) -> nbformat.NotebookNode:
-    """Imports, hyperparameters and the model cell only: no data, no training (fast in tests)."""
+def model_only_notebook(student_code: str = "\n", *, model_cell: str | None = None,
+                        answers: dict[str, str] | None = None,
+                        questions: tuple[tuple[str, str], ...] = QUESTIONS) -> nbformat.NotebookNode:
+    """Imports, hyperparameters and the model cell only: no data, no training (fast in tests);
+    ``answers``: then the written answers' cells (markdown, never run; default none)."""
     model = model_cell if model_cell is not None else MODEL_HEAD + student_code + MODEL_TAIL
-    return new_notebook(cells=[new_code_cell(IMPORTS), new_code_cell(HYPER), new_code_cell(model)])
+    return new_notebook(cells=[new_code_cell(IMPORTS), new_code_cell(HYPER), new_code_cell(model),
+                               *answer_cells(answers, questions)])
 
 
 def code_notebook(*sources: str) -> nbformat.NotebookNode:
@@ -309,7 +359,8 @@ def write(nb: nbformat.NotebookNode, path: Path) -> Path:
 
 
 def main() -> None:
-    write(course_notebook(selfcheck=SELFCHECK), ROOT / "reference" / "cnn2" / "template.ipynb")
+    write(course_notebook(selfcheck=SELFCHECK, answers=NO_ANSWERS),
+          ROOT / "reference" / "cnn2" / "template.ipynb")
     write(course_notebook(SOLUTION, selfcheck=SELFCHECK),
           ROOT / "reference" / "cnn2" / "solution.ipynb")
     for name, build in SAMPLES.items():

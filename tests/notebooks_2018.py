@@ -46,9 +46,27 @@ MISTAKES = {
 }
 
 
-def notebook(student_code: str = "\n", selfcheck: str | None = None) -> nbformat.NotebookNode:
-    """The 2018 notebook with ``student_code`` between the markers."""
-    return course_notebook(model_cell=MODEL_HEAD + student_code + MODEL_TAIL, selfcheck=selfcheck)
+#: this edition's own questions (reference/cnn2_2018/exercise.json), in our words
+QUESTIONS = (
+    ("params", "**Question:** Which layer of this network has the most learnable parameters, "
+               "and how do you compute their number?"),
+    ("performance", "**Question:** How well does this small network do on the validation "
+                    "data, compared with the 2017 cnn2 (about 20 times more parameters)?"),
+)
+ANSWERS = {
+    "params": "The first dense layer: the flattened 7x7x16 = 784 values each feed 40 units, "
+              "784 * 40 + 40 biases = 31 400 parameters.",
+    "performance": "With only 36,314 parameters it reaches nearly the accuracy of the big "
+                   "cnn2: most of the 2017 parameters sat in the dense head.",
+}
+NO_ANSWERS = {key: "" for key in ANSWERS}
+
+
+def notebook(student_code: str = "\n", selfcheck: str | None = None,
+             answers: dict[str, str] | None = ANSWERS) -> nbformat.NotebookNode:
+    """The 2018 notebook with ``student_code`` between the markers, and its written answers."""
+    return course_notebook(model_cell=MODEL_HEAD + student_code + MODEL_TAIL, selfcheck=selfcheck,
+                           answers=answers, questions=QUESTIONS)
 
 
 SAMPLES = {
@@ -59,7 +77,7 @@ SAMPLES = {
 
 
 def main() -> None:
-    write(notebook(selfcheck=SELFCHECK), FOLDER / "template.ipynb")
+    write(notebook(selfcheck=SELFCHECK, answers=NO_ANSWERS), FOLDER / "template.ipynb")
     write(notebook(SOLUTION, selfcheck=SELFCHECK), FOLDER / "solution.ipynb")
     for name, build in SAMPLES.items():
         write(build(), FOLDER / "samples" / f"{name}.ipynb")

@@ -48,6 +48,7 @@ def graded(spec, layers: list[L.Layer], name: str, *, accuracy: float | None = N
     checks, rows = structure.check_layers(spec, infos)
     result.checks, result.alignment = checks, [r.to_dict() for r in rows]
     result.student_history = history
+    _answered(spec, result)
     if accuracy is not None:
         low = 0.88
         result.training = {"val_accuracy": accuracy, "range": [low, 1.0], "epochs": 3,
@@ -63,6 +64,22 @@ def graded(spec, layers: list[L.Layer], name: str, *, accuracy: float | None = N
         result.max_score += 0 if spec.training else 3.0
     structure.score(result)
     return result
+
+
+def _answered(spec, result: Result) -> None:
+    """The written answers of the reference solution (the samples carry them), with their facts
+    as the pipeline adds them."""
+    if not spec.questions or not spec.path:
+        return
+    from pathlib import Path
+
+    from grader.answers import extract as found
+    from grader.score import registry
+    from grader.score.checks import ANSWERS, Context
+    cells = found.notebook_cells(Path(spec.path).parent / "solution.ipynb")
+    answers = found.find_answers(cells, spec.questions)
+    result.answers = [a.to_dict() for a in answers]
+    result.checks += registry.run(Context(spec, answers=answers), ANSWERS)
 
 
 def passing(spec) -> Result:

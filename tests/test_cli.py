@@ -7,7 +7,7 @@ import pytest
 from grader.cli import main
 from grader.settings import Settings
 
-from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook
+from tests.notebooks import ANSWERS, MISTAKES, SOLUTION, code_notebook, model_only_notebook
 
 pytestmark = pytest.mark.kernel
 
@@ -31,7 +31,7 @@ def check(data_file, tmp_path, capsys):
 
 
 def test_a_correct_notebook_exits_0_with_full_marks(check):
-    code, result, out, _ = check(model_only_notebook(SOLUTION))
+    code, result, out, _ = check(model_only_notebook(SOLUTION, answers=ANSWERS))
     assert code == 0 and result["status"] == "passed" and result["score"] == result["max_score"]
     assert "PASSED" in out
 

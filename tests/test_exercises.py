@@ -33,7 +33,8 @@ CASES = [
 def model_only(exercise: str, student_code: str):
     """The exercise's model cell with ``student_code``: no data, no training (fast)."""
     gen = GENERATORS[exercise]
-    return notebooks.model_only_notebook(model_cell=gen.MODEL_HEAD + student_code + gen.MODEL_TAIL)
+    return notebooks.model_only_notebook(model_cell=gen.MODEL_HEAD + student_code + gen.MODEL_TAIL,
+                                         answers=gen.ANSWERS, questions=gen.QUESTIONS)
 
 
 def _failed_keys(result) -> set:
@@ -179,6 +180,7 @@ def test_grader_spec_regenerates_the_committed_2018_spec(tmp_path, fast_settings
     committed = Spec.load(exercise_dir("cnn2_2018"))
     assert spec.layers == committed.layers and spec.missing == committed.missing
     assert spec.totals == committed.totals
+    assert spec.questions == committed.questions and spec.checks == committed.checks
 
 
 @pytest.mark.kernel

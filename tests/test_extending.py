@@ -117,7 +117,7 @@ def test_a_check_kind_with_a_new_category_is_one_module_and_every_output_shows_i
         assert registry.max_score(declared, verified=False) == \
             registry.max_score(spec, verified=False) + 2
         result = Result(submission="s", status=Status.ERROR,
-                        max_score=registry.max_score(declared, verified=False))
+                        max_score=registry.max_score(declared, verified=False, answers=False))
         checks, rows = structure.check_layers(declared, spec.infos())
         result.checks, result.alignment = checks, [r.to_dict() for r in rows]
         structure.score(result)

@@ -41,8 +41,8 @@ def not_gradable(name: str = "bob") -> Result:
 def test_grades_csv_has_a_header_and_one_row_per_student():
     rows = list(csv.reader(io.StringIO(grades_csv([graded(), not_gradable(), graded("Zoë")]))))
     assert rows[0] == list(COLUMNS)
-    assert rows[1] == ["alice", "1", "3", "failed", "Added layer 1: output shape", ""]
-    assert rows[2] == ["bob", "0", "3", "error", "cell_error: cell 3 raised NameError", ""]
+    assert rows[1] == ["alice", "1", "3", "failed", "Added layer 1: output shape", "", ""]
+    assert rows[2] == ["bob", "0", "3", "error", "cell_error: cell 3 raised NameError", "", ""]
     assert rows[3][0] == "Zoë" and len(rows) == 4
 
 

@@ -28,14 +28,16 @@ def test_canvas_file_keeps_the_export_layout_and_fills_the_assignment_column(tmp
     roster = rosters.canvas_roster(tmp_path / "export.csv")
     lines = lms.write_gradebook(results, tmp_path, GradebookOptions("canvas", roster), "ignored")
     rows = parse(tmp_path / "gradebook-canvas.csv")
+    full = f"{results[0].max_score:g}"  # the exercise's maximum, written answers' facts included
+    assert results[0].score == results[0].max_score
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
                        f"{rosters.ASSIGNMENT} ({rosters.ASSIGNMENT_ID})"]
-    assert rows[1][0].strip() == "Points Possible" and rows[1][5] == "22"
+    assert rows[1][0].strip() == "Points Possible" and rows[1][5] == full
     by_login = {r[3]: r for r in rows[2:]}
     assert [r[3] for r in rows[2:]] == [s[3] for s in rosters.STUDENTS]  # roster order, all kept
     assert by_login["alice_solution"] == ["Alice Solution", "101", "S1001", "alice_solution",
-                                          "Section A", "22"]
-    assert by_login["bob_no_padding"][5] == f"{results[1].score:g}" != "22"
+                                          "Section A", full]
+    assert by_login["bob_no_padding"][5] == f"{results[1].score:g}" != full
     assert by_login["carol_no_pooling"][5] == f"{results[2].score:g}"
     assert by_login["zoe_absent"][5] == ""  # no submission: left empty, Canvas keeps the cell
     assert by_login["dave_32_filters"][0].startswith("'=")  # formula guard on roster text
@@ -48,7 +50,7 @@ def test_moodle_file_has_user_ids_the_grade_and_feedback(tmp_path, results):
     rows = parse(tmp_path / "gradebook-moodle.csv")
     assert rows[0] == ["First name", "Last name", "ID number", "Email address", "A1", "Feedback"]
     by_id = {r[2]: r for r in rows[1:]}
-    assert by_id["S1001"][3] == "alice_solution@example.edu" and by_id["S1001"][4] == "22"
+    assert by_id["S1001"][3] == "alice_solution@example.edu" and by_id["S1001"][4] == f"{results[0].max_score:g}"
     assert by_id["S1002"][4] == f"{results[1].score:g}"
     assert "padding='same'" in by_id["S1002"][5]
     assert by_id["S1999"][4] == by_id["S1999"][5] == ""

@@ -28,7 +28,8 @@ MUTANTS = {name: [m for m in M.mutants(spec) if not m.equivalent] for name, spec
 
 
 def score(spec: Spec, layers: list[L.Layer]) -> float:
-    return validate.Validation(registry.max_score(spec), validate.graded(spec, layers), []).template_score
+    full = registry.max_score(spec, answers=False)
+    return validate.Validation(full, validate.graded(spec, layers), []).template_score
 
 
 def scored(spec: Spec, block: tuple) -> float | None:
@@ -42,7 +43,7 @@ def scored(spec: Spec, block: tuple) -> float | None:
 
 
 def graded_result(spec: Spec, layers: list[L.Layer]) -> Result:
-    result = Result(submission="s", status=Status.ERROR, max_score=registry.max_score(spec))
+    result = Result(submission="s", status=Status.ERROR, max_score=registry.max_score(spec, answers=False))
     result.checks = validate.graded(spec, layers)
     structure.score(result)
     return result
@@ -116,7 +117,7 @@ def test_a_structure_check_cannot_wait_for_the_training():
 # --- the fairness ladder ----------------------------------------------------------------------
 
 def test_a_single_mistake_is_charged_once_and_never_closes_the_gate(exercise):
-    spec, full = SPECS[exercise], registry.max_score(SPECS[exercise])
+    spec, full = SPECS[exercise], registry.max_score(SPECS[exercise], answers=False)
     per_layer = sum(spec.points["added_layers"].values())
     for mutant in MUTANTS[exercise]:
         got = scored(spec, mutant.block)
@@ -174,7 +175,7 @@ def test_a_changed_template_layer_still_costs_when_the_block_is_right(exercise):
     checks = validate.graded(spec, damaged)
     architecture = next(c for c in checks if c.category == "architecture")
     assert architecture.points == 0 and not architecture.withheld
-    assert score(spec, damaged) < registry.max_score(spec)
+    assert score(spec, damaged) < registry.max_score(spec, answers=False)
 
 
 # --- every line shows its points --------------------------------------------------------------

@@ -48,10 +48,11 @@ def test_the_csv_has_one_review_column_neutralised_against_formulas(spec) -> Non
     text = grades_csv([flagged(reports.passing(spec)), reports.no_padding(spec),
                        flagged(reports.passing(spec), HOSTILE)])
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == list(COLUMNS) and COLUMNS[-1] == "review"
-    assert rows[1][-1] == "1 flag: cell 7 line 3 (patch-module)"
-    assert rows[2][-1] == ""
-    assert not rows[3][-1].startswith(("=", "+", "-", "@"))
+    at = COLUMNS.index("review")
+    assert rows[0] == list(COLUMNS) and COLUMNS.count("review") == 1
+    assert rows[1][at] == "1 flag: cell 7 line 3 (patch-module)"
+    assert rows[2][at] == ""
+    assert not rows[3][at].startswith(("=", "+", "-", "@"))
 
 
 def test_the_report_shows_a_flagged_for_review_box_with_cell_and_line(spec) -> None:

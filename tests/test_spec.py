@@ -18,6 +18,7 @@ def test_grader_spec_regenerates_the_committed_spec(tmp_path, fast_settings):
     spec = api.generate_spec(folder, settings=fast_settings)
     committed = Spec.load(ROOT / "reference" / "cnn2")
     assert spec.layers == committed.layers and spec.missing == committed.missing
+    assert spec.questions == committed.questions and spec.checks == committed.checks
     assert spec.totals == {"total": 695_970, "trainable": 695_186, "non_trainable": 784}
     added = [spec.layers[i] for i in spec.missing]
     assert [layer["type"] for layer in added] == ["Conv2D", "BatchNormalization", "Activation", "MaxPooling2D"]
@@ -35,5 +36,6 @@ def test_a_missing_spec_names_the_command_that_makes_it(tmp_path):
 def test_the_spec_drives_the_maximum_score(spec):
     points = spec.points
     expected = len(spec.missing) * sum(points["added_layers"].values()) + points["architecture"] \
-        + points["totals"] + (points["accuracy"] if spec.training else 0)
+        + points["totals"] + (points["accuracy"] if spec.training else 0) \
+        + sum(f.get("points", 0) for q in spec.questions for f in q.get("facts", []))
     assert registry.max_score(spec) == expected

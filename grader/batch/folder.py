@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 
 from grader import __version__, api, errors, pipeline
+from grader.answers import workflow
 from grader.batch.executor import Task, default_size, executor_for
 from grader.batch.executor import chosen as chosen_executor
 from grader.batch.outdir import Lock, file_stem, preflight, student_file
@@ -133,6 +134,8 @@ class _Batch:
         self.outputs = outputs or Outputs(out, chosen(None, None))  # grade's default formats
         self.results: dict[str, Result] = {}
         self.reused = 0
+        #: a person's kept points, shown with each result (``grader.answers.workflow``)
+        self.presenter: workflow.Presenter | None = None
         #: what the LMS export says of each student's entry, and the exercise's late policy
         self.origins: dict[str, dict] = {}
         self.policy: late.LatePolicy | None = None
@@ -144,29 +147,46 @@ class _Batch:
         result.late = late.assess(result.origin, result.score, result.max_score, self.policy)
         return (result.origin, result.late) != before
 
+    def _shown(self, result: Result) -> Result:
+        """The result as people see it: with a person's kept points, lateness on that total."""
+        if self.presenter is None:
+            return result
+        shown = self.presenter.show(result)
+        if shown is not result and shown.score != result.score:
+            shown.late = late.assess(shown.origin, shown.score, shown.max_score, self.policy)
+        return shown
+
     def save(self, result: Result) -> None:
         if result.status in (Status.ERROR, Status.TIMEOUT):  # 0 points: one maximum per batch
             result.max_score = self.max_score
         self.annotate(result)
+        shown = self._shown(result)
+        with self.writing():
+            self.results[result.submission] = result
+            self.rewrite(result, shown)
+        if self.progress:
+            self.progress.result(shown)
+
+    def rewrite(self, result: Result, shown: Result) -> None:
+        """The record (the automatic result, noting the kept points) and the reports (shown)."""
         data = result.to_dict()
         data["options"] = self.options
-        with self.writing():
-            write_json(student_file(self.out, result.submission, ".json"), data)
-            self.results[result.submission] = result
-            self.outputs.student_docs(result)
-        if self.progress:
-            self.progress.result(result)
+        write_json(student_file(self.out, result.submission, ".json"), data)
+        self.outputs.student_docs(shown)
 
     def keep(self, result: Result) -> None:
-        """A result from an earlier run: left as it is (its reports written if missing)."""
+        """A result from an earlier run: left as it is (its reports written if missing, all
+        of it again if the points kept for it changed since)."""
         self.results[result.submission] = result
         self.reused += 1
         changed = self.annotate(result)  # a new late policy or export: no regrade, new record
+        noted = (result.manual, list(result.manual_pending))
+        shown = self._shown(result)
         with self.writing():
-            if changed:
-                write_json(student_file(self.out, result.submission, ".json"),
-                           {**result.to_dict(), "options": self.options})
-            self.outputs.student_docs(result, missing_only=not changed)
+            if changed or (result.manual, result.manual_pending) != noted:
+                self.rewrite(result, shown)
+            else:
+                self.outputs.student_docs(shown, missing_only=True)
 
     @contextmanager
     def writing(self):
@@ -206,10 +226,12 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
                  progress_stream=None, gradebook: GradebookOptions | None = None,
                  formats: list[writers.Writer] | None = None,
                  context: writers.Context | None = None, layout: str | None = None,
-                 limits: archive.Limits | None = None) -> ExitCode:
+                 limits: archive.Limits | None = None, manual: Path | None = None) -> ExitCode:
     """Grade every submission in ``folder`` (or an LMS's zip) into ``out``; see the module
     docstring. ``formats`` are written besides the defaults (JSON, HTML, CSV;
-    ``grader.render.writers``); ``layout`` forces an LMS layout (``grader.intake.lms_layout``)."""
+    ``grader.render.writers``); ``layout`` forces an LMS layout (``grader.intake.lms_layout``);
+    ``manual``: a TA's CSV merged into the results (``grader.answers.workflow``)."""
+    manual_text = workflow.read_manual(manual) if manual is not None else None
     settings = settings or Settings(sandbox="required")
     if gradebook is not None:
         lms.load(gradebook)  # a bad roster stops the batch before any grading
@@ -238,17 +260,18 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
                        outputs=outputs)
         batch.origins = {s.student: s.origin for s in submissions if s.origin}
         batch.policy = late.load(Path(spec.path).parent if spec.path else None)
+        batch.presenter = workflow.Presenter(out, spec)
         intake = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-intake-")
         try:
             return _run(submissions, batch, spec, data_file, settings, workers, force,
-                        progress_stream, Path(intake), gradebook)
+                        progress_stream, Path(intake), gradebook, manual_text)
         finally:
             shutil.rmtree(intake, ignore_errors=True)
 
 
 def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Path,
          settings: Settings, workers: int | None, force: bool, progress_stream, intake: Path,
-         gradebook: GradebookOptions | None = None) -> ExitCode:
+         gradebook: GradebookOptions | None = None, manual_text: str | None = None) -> ExitCode:
     """Plan, grade what is left in the worker pool, then write the gradebook files."""
     out = batch.out
     todo, problems = _plan(submissions, spec, batch, force, settings, intake)
@@ -275,9 +298,13 @@ def _run(submissions: list[Submission], batch: _Batch, spec: Spec, data_file: Pa
     batch.progress.close()
     results = [batch.results[s.student] for s in submissions]
     with batch.writing():
+        results, refused = batch.presenter.finish(results, manual_text, batch.rewrite) \
+            if batch.presenter else (results, None)
         batch.outputs.write_course_files(results, gradebook, spec.exercise)
     print(terminal.batch_table(results))
     print(summary_line(results, len(todo), batch.reused, time.monotonic() - start, n, out, where))
+    if refused is not None:
+        raise refused  # exit 2, every bad line named; the grading itself is saved
     faults = any(r.exit_code == ExitCode.GRADER_ERROR for r in results)
     return ExitCode.GRADER_ERROR if faults else ExitCode.PASSED
 

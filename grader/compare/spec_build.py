@@ -7,6 +7,7 @@ one aligns layers and checks the declared kinds against the registry.
 from __future__ import annotations
 
 from grader import layers as L
+from grader.answers import questions
 from grader.compare.align import align
 from grader.exceptions import SpecError
 from grader.score import registry
@@ -28,7 +29,7 @@ def build(exercise: dict, solution: list[L.LayerInfo], template: list[L.LayerInf
         data=exercise["data"], input_shape=list(input_shape),
         layers=[i.to_dict() for i in solution], missing=missing, totals=L.totals(solution),
         checks=checks_of(exercise), markers=exercise.get("markers", {}), training=training,
-        generated=generated)
+        generated=generated, questions=questions.validate(exercise.get("questions", [])))
     registry.declared(spec)  # declares only check kinds the grader knows
     require_fair(spec)  # the untouched template scores 0, the solution full marks
     return spec

@@ -17,7 +17,8 @@ from grader.render.files import write_text
 from grader.result import Result
 from grader.score import registry
 
-COLUMNS = ("student", "score", "max_score", "status", "first_failed", "review")
+#: ``manual_pending``: the written questions a person has yet to grade (ids, ``;``-separated)
+COLUMNS = ("student", "score", "max_score", "status", "first_failed", "review", "manual_pending")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 GRADES_FILE = "grades.csv"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # tab and newline: see FORMULA_START
@@ -50,7 +51,8 @@ def row(result: Result, columns: list[tuple[str, str]] | None = None,
            for _, category in columns or []]
     cells = [safe_cell(result.submission), f"{result.score:g}", f"{result.max_score:g}",
              result.status.value, safe_cell(first_problem(result)),
-             safe_cell(review.short(result.review, limit=10)), *own]
+             safe_cell(review.short(result.review, limit=10)),
+             safe_cell(";".join(result.manual_pending)), *own]
     return cells + [safe_cell(c) for c in origin.cells(result)] if lms else cells
 
 

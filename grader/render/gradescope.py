@@ -30,6 +30,7 @@ from grader.render.files import json_text, write_json
 from grader.render.junit import GRADING_CASE
 from grader.result import Check, Result
 from grader.score import registry
+from grader.score.checks import ANSWERS
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 #: the test of a notebook that could not be graded, a visibility category besides the kinds'
@@ -113,10 +114,23 @@ def _overview(result: Result) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
+def _manual_tests(result: Result, visibility: str) -> list[dict]:
+    """The questions a person grades: their points once merged, "pending" before."""
+    graded = (result.manual or {}).get("questions", {})
+    tests = [{"name": f"Question {qid} (graded by a person)", "score": float(g["points"]),
+              "max_score": float(g["max_points"]), "output": md(g.get("comment", "")),
+              "visibility": visibility} for qid, g in graded.items()]
+    tests += [{"name": f"Question {qid} (graded by a person)", "score": 0.0,
+               "output": "pending: not graded yet", "visibility": visibility}
+              for qid in result.manual_pending]
+    return tests
+
+
 def gradescope_results(result: Result, visibility: str | dict[str, str] = "visible") -> dict:
     check_visibility(visibility)
     tests = [_test(c, visibility_for(c.category, visibility)) for c in result.checks]
-    if result.error is not None:
+    tests += _manual_tests(result, visibility_for(ANSWERS, visibility))
+    if result.error is not None:  # last: why the rest is worth nothing
         tests.append(_error_test(result, visibility_for(GRADING, visibility)))
     total = result.timings.get("total", 0)
     return {

@@ -77,7 +77,8 @@ def testsuite(parent: ET.Element, result: Result, index: int, timestamp: str, ho
     for name, value in (("score", f"{result.score:g}"), ("max_score", f"{result.max_score:g}"),
                         ("status", result.status.value), ("exit_code", int(result.exit_code)),
                         ("notebook_sha256", result.notebook_sha256 or ""),
-                        ("review", review.short(result.review, limit=10))):
+                        ("review", review.short(result.review, limit=10)),
+                        ("manual_pending", ";".join(result.manual_pending))):
         _el(props, "property", name=name, value=value)
     tests, failures, errors = _cases(suite, result, f"{package}.{result.submission}")
     flags = [f"{review.HEADING} (score unchanged): {review.item(e)}" for e in result.review]

@@ -11,12 +11,13 @@ import re
 from typing import Any
 
 from grader import layers as L
+from grader.answers import view as answer_view
 from grader.compare.layer_checks import ASPECTS
 from grader.render import plots, points, review
 from grader.render.origin import line as origin_line
 from grader.result import Check, Result, Status
 from grader.score import registry
-from grader.score.checks import ADDED, ARCHITECTURE, TRAINING
+from grader.score.checks import ADDED, ANSWERS, ARCHITECTURE, TRAINING
 from grader.score.cohort import mistake_words
 from grader.util.text import plain
 
@@ -256,7 +257,8 @@ def report(result: Result) -> dict:
             "training": training(result), "error": error(result), "footer": footer(result),
             "warnings": [plain(w) for w in result.warnings], "summary": plain(result.summary),
             "environment": environment(result),
-            "other_models": other_models(result), "review": review_items(result)}
+            "other_models": other_models(result), "review": review_items(result),
+            "answers": answer_view.answers(result), "overrides": answer_view.overrides(result)}
 
 
 def review_items(result: Result) -> list[dict]:
@@ -268,7 +270,8 @@ def review_items(result: Result) -> list[dict]:
 def own_sections(result: Result) -> list[dict]:
     """A section per kind that shows its checks on their own (``OWN``), where it has some;
     a category no registered kind makes (a result of another grader) is shown there too."""
-    placed = {c for section in (ADDED, ARCHITECTURE, TRAINING) for c in registry.categories(section)}
+    placed = {c for section in (ADDED, ARCHITECTURE, TRAINING, ANSWERS)
+              for c in registry.categories(section)}
     out = []
     for category in dict.fromkeys(c.category for c in result.checks if c.category not in placed):
         kind = registry.by_category(category)
@@ -307,7 +310,8 @@ def index(results: list[Result], links: dict[str, str]) -> dict:
                      "verdict": VERDICTS[r.status][0], "score": f"{r.score:g}",
                      "max_score": f"{r.max_score:g}", "score_key": r.score,
                      "problem": problem, "summary": plain(r.summary),
-                     "origin": origin_line(r), "review": review.short(r.review)})
+                     "origin": origin_line(r), "review": review.short(r.review),
+                     "pending": ", ".join(plain(q) for q in r.manual_pending)})
     try:
         histogram = plots.score_histogram([r.score for r in graded], max_score)
     except (ValueError, TypeError, OverflowError, RuntimeError):

@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     from grader.compare.rows import Comparison
     from grader.spec import Spec
 
-#: when a kind runs: on the layers (``structure``, also in the student's self-check) or after
-#: the grader trained the architecture (``training``)
-STRUCTURE, TRAINING = "structure", "training"
+#: when a kind runs: on the layers (``structure``, also in the student's self-check), after
+#: the grader trained the architecture (``training``), or on the written answers read from
+#: the submitted notebook's JSON (``answers``: ``grader.answers``)
+STRUCTURE, TRAINING, ANSWERS = "structure", "training", "answers"
 
 
 @dataclass
@@ -41,6 +42,10 @@ class Context:
     training: dict | None = None
     verification: Check | None = None
     earlier: list[Check] = field(default_factory=list)
+    #: the written answers (``grader.answers.extract.Answer``), in the exercise's order
+    answers: list | None = None
+    #: the training log the student's own last run left in the submitted notebook's outputs
+    saved_run: dict | None = None
 
     @property
     def compared(self) -> Comparison:

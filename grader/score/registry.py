@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 from grader.exceptions import SpecError
 from grader.result import Check
 from grader.score import rule
-from grader.score.checks import CheckKind, Context
+from grader.score.checks import ANSWERS, CheckKind, Context
 
 if TYPE_CHECKING:
     from grader.spec import Spec
 
 #: the modules of the shipped kinds, imported (and so registered) on first use, in this order
-BUILTIN = ("grader.compare.layer_checks", "grader.score.accuracy")
+BUILTIN = ("grader.compare.layer_checks", "grader.score.accuracy", "grader.answers.facts")
 #: every registered kind by its name in ``exercise.json``
 KINDS: dict[str, type[CheckKind]] = {}
 _loaded = False
@@ -79,9 +79,11 @@ def declared(spec: Spec) -> list[CheckKind]:
     return out
 
 
-def max_score(spec: Spec, verified: bool = True) -> float:
-    """The sum of the declared checks' maximum points."""
-    return float(sum(check.max_points(spec, verified) for check in declared(spec)))
+def max_score(spec: Spec, verified: bool = True, answers: bool = True) -> float:
+    """The sum of the declared checks' maximum points; ``answers=False``: without the checks
+    of the written answers (the in-notebook self-check reads no answers)."""
+    return float(sum(check.max_points(spec, verified) for check in declared(spec)
+                     if answers or check.stage != ANSWERS))
 
 
 def run(context: Context, stage: str) -> list[Check]:

@@ -73,8 +73,10 @@ def graded(spec: Spec, layers: list[L.Layer]) -> list[Check]:
 
 
 def validate(spec: Spec) -> Validation:
-    """The template's and the solution's checks under the spec's points."""
-    return Validation(registry.max_score(spec, verified=bool(spec.training)),
+    """The template's and the solution's checks under the spec's points: the code's checks
+    (the written answers' facts are the student's own words, which neither notebook of the
+    folder is graded on here; an empty answer earns no fact)."""
+    return Validation(registry.max_score(spec, verified=bool(spec.training), answers=False),
                       graded(spec, template_layers(spec)), graded(spec, spec.ref_layers))
 
 
