@@ -31,6 +31,7 @@ from grader.settings import Settings
 from grader.spec import Spec
 from grader.util.files import sha256_file
 from grader.util.versions import package_versions
+from grader.verify import crosscheck
 
 
 @lru_cache(maxsize=1)
@@ -77,6 +78,7 @@ class Stages:
     sha256: str | None = None
     execution: runner.Execution | None = None
     comparison: Comparison | None = None
+    crosscheck: crosscheck.Outcome | None = None
     verification: Verification | None = None
 
 
@@ -92,6 +94,8 @@ class Grader:
                  verifier=None) -> None:
         self.spec, self.data_file, self.settings = spec, Path(data_file), settings
         self.launcher, self.verifier = launcher, verifier
+        #: the worker that cross-checks without a verifier (``--no-verify``): started on use
+        self._checker = None
         #: verification counts (and its points are in the maximum) only with a verifier
         self.verifies = verifier is not None and settings.verify
 
@@ -109,9 +113,11 @@ class Grader:
         self.close()
 
     def close(self) -> None:
-        close = getattr(self.verifier, "close", None)
-        if callable(close):
-            close()
+        for tool in (self.verifier, self._checker):
+            close = getattr(tool, "close", None)
+            if callable(close):
+                close()
+        self._checker = None
 
     def grade(self, notebook: Path) -> Result:
         """Grade one notebook. Never raises for anything the submission does."""
@@ -121,6 +127,7 @@ class Grader:
             done.sha256 = sha256_file(Path(notebook))
             done.execution = self.execute(notebook)
             done.comparison = self.compare(done.execution)
+            done.crosscheck = self.crosscheck(done.execution, done.comparison)
             done.verification = self.verify(done.comparison)
             result = self.assemble(notebook, done)
             structure.score(result)
@@ -152,6 +159,22 @@ class Grader:
             history = extract.saved_history(run.original)
             source = "saved outputs" if history else None
         return Comparison(chosen, verdict, history, source)
+
+    def crosscheck(self, run: runner.Execution, compared: Comparison) -> crosscheck.Outcome:
+        """Stage 4b: the described network against the kernel's own computation, in the
+        verifier's worker (a grader process); also with ``--no-verify`` and memoized trainings."""
+        t = time.monotonic()
+        checker = self.verifier if callable(getattr(self.verifier, "crosscheck", None)) \
+            else self._own_checker()
+        outcome = crosscheck.run(checker, compared.chosen.model, run.report, self.settings)
+        outcome.found["seconds_total"] = round(time.monotonic() - t, 3)
+        return outcome
+
+    def _own_checker(self):
+        if self._checker is None:
+            from grader.verify.verifier import Verifier
+            self._checker = Verifier(self.settings).start()
+        return self._checker
 
     def verify(self, compared: Comparison) -> Verification | None:
         """Stage 5: train the architecture itself; the notebook's own numbers are never trusted."""
@@ -189,6 +212,10 @@ class Grader:
             result.checks += registry.run(Context(self.spec, training=verified.training,
                                                   verification=verified.check), TRAINING)
             result.training = verified.training
+        result.review = [*result.review, *crosscheck.review_entries(run.report)]
+        if done.crosscheck is not None:
+            result.timings["crosscheck"] = done.crosscheck.found.get("seconds_total")
+            crosscheck.apply(result, done.crosscheck)
         return result
 
     def _found(self, notebook: Path, done: Stages) -> Result:

@@ -108,6 +108,12 @@ class Result:
     compat: dict | None = None
     #: environment lines made harmless (a download of the data, TensorBoard magics, …)
     neutralized: list[str] = field(default_factory=list)
+    #: findings for an instructor to look at (not a status): {source, cell_index, line, code,
+    #: message}; source ``crosscheck`` from ``grader.verify.crosscheck``
+    review: list[dict] = field(default_factory=list)
+    #: the cross-check's outcome: {matched (None: could not run), reason, mismatches,
+    #: max_abs_diff, compared, seconds}; None when no model was graded
+    crosscheck: dict | None = None
 
     @property
     def exit_code(self) -> ExitCode:

@@ -38,7 +38,8 @@ def __grader_guard(ledger, nonce, describe_source, probe_source, default_shape, 
         snapshot.take()
     else:
         sys.meta_path.insert(0, _KerasFinder(snapshot, sys.meta_path))
-    tools = {"json": json, "b64": base64.b64encode, "scope": scope, "probe": probe,
+    tools = {"dumps": json.JSONEncoder().encode, "b64": base64.b64encode, "scope": scope,
+             "probe": probe,
              "default_shape": default_shape, "budget": int(budget), "ledger": ledger}
 
     def report():
@@ -46,11 +47,12 @@ def __grader_guard(ledger, nonce, describe_source, probe_source, default_shape, 
         models = scope["_GraderModels"](shell.user_ns, 10, 201, snapshot if snapshot.keras else None)
         found = models.report() if snapshot.keras is not None else dict(
             {"ok": False, "error": "no_model", "found": [], "nested": []}, **models.environment())
-        found["guard"] = {"snapshot": snapshot.keras is not None, "changed": snapshot.changes(),
-                          "hooks": added}
+        objects = getattr(models, "graded_objects", [])
+        found["guard"] = {"snapshot": snapshot.keras is not None, "hooks": added,
+                          "changed": (snapshot.changes() + _shadowed(objects, snapshot))[:50]}
         if found.get("ok"):
-            _export(found["models"], getattr(models, "graded_objects", []), snapshot, tools)
-        return tools["json"].dumps(found)
+            _export(found["models"], objects, snapshot, tools)
+        return tools["dumps"](found)
 
     shell.user_ns["__grader_report_" + nonce] = report
 
@@ -180,6 +182,31 @@ class _Hooks:
                    and not self.library(getattr(t, "run", None))]
         added += [f"thread {t.name!s:.80} still running" for t in threads]
         return added[:50]
+
+
+#: what describes or computes a model (Keras itself sets ``build``/``quantize`` on instances)
+_WATCHED = frozenset({"call", "__call__", "predict", "predict_on_batch", "get_config", "to_json",
+                      "count_params", "summary", "get_weights", "compute_output_shape",
+                      "compute_output_spec", "layers", "weights", "trainable_weights",
+                      "non_trainable_weights", "evaluate"})
+
+
+def _shadowed(models, snapshot):
+    """Methods and properties of a model or its layers replaced on the instance itself
+    (``model.call = other.call``): what a class snapshot cannot see."""
+    found = []
+    for model in models[:10]:
+        try:
+            objects = [model] + list(_leaves(model, snapshot))[:300]
+        except Exception:
+            objects = [model]
+        for obj in objects:
+            cls = type(obj)
+            for key in list(getattr(obj, "__dict__", {}))[:500]:
+                attr = getattr(cls, str(key), None)
+                if key in _WATCHED and (callable(attr) or isinstance(attr, property)):
+                    found.append(f"{getattr(obj, 'name', '?')!s:.80}.{key!s:.80} set on the instance")
+    return found[:20]
 
 
 def _export(entries, objects, snapshot, tools):
