@@ -34,6 +34,11 @@ async def request(kc, expression: str, timeout: float, limit: int) -> dict:
             msg = await kc.get_shell_msg(timeout=remaining)
         except Empty:
             continue
+        except Exception as exc:  # a kernel whose messaging the notebook broke
+            raise NotGradable("the kernel's answer to the grader's extraction step was "
+                              f"malformed ({type(exc).__name__})") from None
+        if not isinstance(msg, dict) or not isinstance(msg.get("parent_header"), dict):
+            continue
         if msg.get("parent_header", {}).get("msg_id") == msg_id:
             return parse(msg.get("content", {}), limit)
 

@@ -69,7 +69,7 @@ def _load(np, model, names: list, weights: dict) -> None:
         if len(arrays) != len(layer.weights):
             raise Mismatch(f"{where}: {len(arrays)} weight arrays in the notebook, the "
                            f"described layer holds {len(layer.weights)}")
-        for variable, item in zip(layer.weights, arrays):
+        for variable, item in zip(layer.weights, arrays, strict=True):
             value = _array(np, item, where)
             if tuple(value.shape) != tuple(variable.shape):
                 raise Mismatch(f"{where}: weights of shape {tuple(value.shape)} in the notebook, "

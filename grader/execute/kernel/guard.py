@@ -213,7 +213,7 @@ def _export(entries, objects, snapshot, tools):
     """Each described model's weights (float32 bytes, base64) and its outputs on the probe,
     within the byte budget (``model`` first); a failure is reported, never raised."""
     np, left = snapshot.numpy, tools["budget"]
-    for entry, model in zip(entries, objects):
+    for entry, model in zip(entries, objects, strict=False):
         if entry.get("graph") not in ("sequential", "functional"):
             continue
         try:
