@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from grader import __version__, advice, errors
 from grader.compare import structure
@@ -95,7 +96,7 @@ class Grader:
         self.spec, self.data_file, self.settings = spec, Path(data_file), settings
         self.launcher, self.verifier = launcher, verifier
         #: the worker that cross-checks without a verifier (``--no-verify``): started on use
-        self._checker = None
+        self._checker: Any = None
         #: verification counts (and its points are in the maximum) only with a verifier
         self.verifies = verifier is not None and settings.verify
 
