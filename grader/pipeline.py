@@ -199,7 +199,8 @@ class Grader:
         result.timings["execute"] = round(run.seconds, 2)
         used, neutralized = extract.environment(run.report, compat.MAPPINGS, advice.NEUTRALIZED)
         result = replace(result, warnings=list(run.warnings), neutralized=neutralized,
-                         compat={"detected": run.legacy, "mappings": used} if run.legacy else None)
+                         compat={"detected": run.legacy, "mappings": used} if run.legacy else None,
+                         review=crosscheck.review_entries(run.report))
         if compared is None:
             return result
         mine = {name: getattr(result, name) for name in OWN_FIELDS}
@@ -213,7 +214,6 @@ class Grader:
             result.checks += registry.run(Context(self.spec, training=verified.training,
                                                   verification=verified.check), TRAINING)
             result.training = verified.training
-        result.review = [*result.review, *crosscheck.review_entries(run.report)]
         if done.crosscheck is not None:
             result.timings["crosscheck"] = done.crosscheck.found.get("seconds_total")
             crosscheck.apply(result, done.crosscheck)
@@ -237,7 +237,7 @@ class Grader:
 #: the fields of a result that the structure verdict does not set: the submission's identity
 #: and the execution's findings
 OWN_FIELDS = ("submission", "max_score", "versions", "spec", "sandbox", "notebook_sha256",
-              "timings", "neutralized", "compat")
+              "timings", "neutralized", "compat", "review")
 
 
 def check_notebook(notebook: Path, spec: Spec, data_file: Path, settings: Settings,
