@@ -112,3 +112,44 @@ def test_what_the_guard_saw_becomes_review_entries_of_source_crosscheck():
                                                    "hooks": ["IPython post_run_cell hook f"]}})
     assert [e["code"] for e in entries] == ["keras-changed", "hook-removed"]
     assert all(e["source"] == "crosscheck" for e in entries)
+
+
+def _guard_module() -> dict:
+    from grader.execute import kernel
+    scope: dict = {"__name__": "guard_under_test"}
+    exec(compile(kernel.text("guard"), "<guard>", "exec"), scope)  # noqa: S102 - our own code
+    return scope
+
+
+def test_the_snapshot_names_a_replaced_class_attribute_and_a_rebound_keras_name(monkeypatch):
+    keras = pytest.importorskip("keras")
+    import sys
+    snapshot = _guard_module()["_Snapshot"](sys.modules, [])
+    snapshot.take()
+    assert not any("Conv2D" in c for c in snapshot.changes())
+
+    class Conv2D(keras.layers.Conv2D):  # a notebook class with Keras's name
+        pass
+    monkeypatch.setattr(keras.layers.Conv2D, "get_config", lambda self: {})
+    monkeypatch.setattr(keras.layers, "Dense", Conv2D)
+    changes = snapshot.changes()
+    assert any(c.endswith("Conv2D.get_config replaced") for c in changes)
+    assert "keras.layers.Dense rebound" in changes
+    assert Conv2D not in snapshot.classes and keras.layers.MaxPooling2D in snapshot.classes
+
+
+def test_a_layer_is_described_as_keras_s_own_only_by_identity_with_the_snapshot(tmp_path):
+    keras = pytest.importorskip("keras")
+    import sys
+
+    from grader.execute import kernel
+    snapshot = _guard_module()["_Snapshot"](sys.modules, [])
+    snapshot.take()
+    fake = type("Conv2D", (keras.layers.Conv2D,), {
+        "__module__": "keras.src.layers.convolutional.conv2d", "__qualname__": "Conv2D"})
+    model = keras.Sequential([keras.Input((8, 8, 1)), fake(2, 3), keras.layers.Flatten()])
+    scope: dict = {}
+    exec(kernel.source("extract_model", ""), scope)  # noqa: S102 - our own kernel code
+    report = scope["__grader_describe"]({"model": model}, snapshot=snapshot)
+    assert [layer["keras_class"] for layer in report["models"][0]["layers"]] == [False, True]
+    assert isinstance(extract.candidates(report)[0].error, DisallowedLayer)
