@@ -132,6 +132,13 @@ TRICKS = [
         "def _mode(self, inputs, training=None):\n"
         "    return inputs if training and inputs.shape[-1] == 64 else _call(self, inputs)\n"
         "keras.layers.Conv2D.call = _mode",)),
+    Trick("last Dense computes something else in training mode, after the Dropout", "mode",
+          SOLUTION, before=(
+              "_dcall = keras.layers.Dense.call\n"
+              "def _dmode(self, inputs, training=None):\n"
+              "    out = _dcall(self, inputs)\n"
+              "    return out * 0.0 if training and self.units == 10 else out\n"
+              "keras.layers.Dense.call = _dmode",)),
     # honest equivalents that use the same names innocently
     Trick("solution with its own open, globals and a json helper", "honest", SOLUTION, (
         "import json\ndef open(path, mode='r'):\n    return None\n"

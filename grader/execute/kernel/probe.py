@@ -14,7 +14,8 @@ PROBE_COUNT = 8
 SAMPLE = 2048
 #: per-channel statistics kept of each output (the last axis)
 CHANNELS = 1024
-#: layers whose training-mode output is random: the training-mode comparison stops there
+#: layers whose training-mode output is random: run in inference mode by the per-layer
+#: training pass, and the model's own training-mode output is not compared when one is present
 STOCHASTIC = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
               "GaussianNoise", "GaussianDropout", "AlphaDropout")
 
@@ -56,13 +57,12 @@ def summary(np, value):
 
 
 def per_layer(np, to_numpy, layers, x, training):
-    """Each layer's output, layer after layer, as ``[[name, summary], ...]`` (stops at the
-    first stochastic layer in training mode: its output is random)."""
+    """Each layer's output, layer after layer, as ``[[name, summary], ...]``. In training mode a
+    stochastic layer (``Dropout``) runs in inference mode, on both sides alike: its output would
+    be random, and every other layer is still compared in training mode."""
     out = []
     for layer in layers:
-        if training and type(layer).__name__ in STOCHASTIC:
-            break
-        x = layer(x, training=training)
+        x = layer(x, training=training and type(layer).__name__ not in STOCHASTIC)
         out.append([str(layer.name)[:200], summary(np, to_numpy(x))])
     return out
 
