@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from grader import __version__, advice, errors
 from grader.answers import extract as answers
@@ -36,6 +36,7 @@ from grader.settings import Settings
 from grader.spec import Spec
 from grader.util.files import sha256_bytes
 from grader.util.versions import package_versions
+from grader.verify import crosscheck
 
 
 @lru_cache(maxsize=1)
@@ -104,6 +105,7 @@ class Stages:
     answers_seconds: float = 0.0
     execution: runner.Execution | None = None
     structure: StructureVerdict | None = None
+    crosscheck: crosscheck.Outcome | None = None
     verification: Verification | None = None
 
 
@@ -119,6 +121,8 @@ class Grader:
                  verifier: Verifies | None = None) -> None:
         self.spec, self.data_file, self.settings = spec, Path(data_file), settings
         self.launcher, self.verifier = launcher, verifier
+        #: the worker that cross-checks without a verifier (``--no-verify``): started on use
+        self._checker: Any = None
         #: verification counts (and its points are in the maximum) only with a verifier
         self.verifies = verifier is not None and settings.verify
 
@@ -135,8 +139,11 @@ class Grader:
         self.close()
 
     def close(self) -> None:
-        if self.verifier is not None:
-            self.verifier.close()
+        for tool in (self.verifier, self._checker):
+            close = getattr(tool, "close", None)
+            if callable(close):
+                close()
+        self._checker = None
 
     def grade(self, notebook: Path) -> Result:
         """Grade one notebook. Never raises for anything the submission does."""
@@ -151,6 +158,7 @@ class Grader:
             done.answers_seconds = time.monotonic() - began
             done.execution = self.execute(notebook, content)
             done.structure = self.compare(done.execution)
+            done.crosscheck = self.crosscheck(done.execution, done.structure)
             done.verification = self.verify(done.structure)
             result = self.assemble(notebook, done)
             structure.score(result)
@@ -201,6 +209,22 @@ class Grader:
             source = "saved outputs" if history else None
         return StructureVerdict(chosen, verdict, history, source)
 
+    def crosscheck(self, run: runner.Execution, compared: StructureVerdict) -> crosscheck.Outcome:
+        """Stage 4b: the described network against the kernel's own computation, in the
+        verifier's worker (a grader process); also with ``--no-verify`` and memoized trainings."""
+        t = time.monotonic()
+        checker = self.verifier if callable(getattr(self.verifier, "crosscheck", None)) \
+            else self._own_checker()
+        outcome = crosscheck.run(checker, compared.chosen.model, run.report, self.settings)
+        outcome.found["seconds_total"] = round(time.monotonic() - t, 3)
+        return outcome
+
+    def _own_checker(self) -> Any:
+        if self._checker is None:
+            from grader.verify.verifier import Verifier
+            self._checker = Verifier(self.settings).start()
+        return self._checker
+
     def verify(self, compared: StructureVerdict) -> Verification | None:
         """Stage 5: train the architecture itself; the notebook's own numbers are never trusted."""
         if not self.verifies or not self.spec.training \
@@ -227,7 +251,8 @@ class Grader:
         result.timings["execute"] = round(run.seconds, 2)
         used, neutralized = extract.environment(run.report, compat.MAPPINGS, advice.NEUTRALIZED)
         result = replace(result, warnings=list(run.warnings), neutralized=neutralized,
-                         compat={"detected": run.legacy, "mappings": used} if run.legacy else None)
+                         compat={"detected": run.legacy, "mappings": used} if run.legacy else None,
+                         review=[*result.review, *crosscheck.review_entries(run.report)])
         if compared is None:
             return result
         mine = {name: getattr(result, name) for name in OWN_FIELDS}
@@ -242,6 +267,9 @@ class Grader:
                                                   verification=verified.check,
                                                   earlier=list(result.checks)), TRAINING)
             result.training = verified.training
+        if done.crosscheck is not None:  # before the answers: it withdraws the code's points
+            result.timings["crosscheck"] = done.crosscheck.found.get("seconds_total")
+            crosscheck.apply(result, done.crosscheck)
         result.checks += registry.run(Context(self.spec, answers=done.answers,
                                               saved_run=done.saved_run), ANSWERS)
         return result

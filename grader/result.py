@@ -127,6 +127,9 @@ class Result:
     manual: dict | None = None
     #: the questions whose points a person has yet to give (their ids); empty when none
     manual_pending: list[str] = field(default_factory=list)
+    #: the cross-check's outcome: {matched (None: could not run), reason, mismatches,
+    #: max_abs_diff, compared, seconds}; None when no model was graded
+    crosscheck: dict | None = None
 
     @property
     def exit_code(self) -> ExitCode:

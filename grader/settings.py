@@ -34,6 +34,9 @@ class Settings:
     max_notebook_bytes: int = 50 * 1024**2
     #: largest extraction file read back from the kernel
     extract_limit_bytes: int = 5_000_000
+    #: raw weight bytes of the notebook's models exported for the cross-check (the course's
+    #: solution: 2.8 MB; a model this large is far past any exercise's parameter limit)
+    crosscheck_limit_bytes: int = 64 * 1024**2
     #: models with more parameters than this many times the reference are rejected unbuilt
     max_params_factor: float = 20.0
     #: verification training (issue 3); ``None`` epochs means "what the spec says"

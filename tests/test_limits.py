@@ -194,7 +194,7 @@ def test_a_start_that_fails_twice_is_the_machines_limit_not_the_students(monkeyp
 
     monkeypatch.setattr(runner, "_run", never_starts)
     with pytest.raises(KernelStartFailed) as info:
-        runner._started(None, Path("."), "x.json", Settings(), None)
+        runner._started(None, "nonce", Settings(), None)
     assert len(calls) == runner.START_ATTEMPTS == 2
     result = Result.not_graded(info.value)
     assert (result.status, str(result.error.kind), result.exit_code) == (
@@ -214,7 +214,7 @@ def test_a_start_that_fails_once_is_retried(monkeypatch):
         return out
 
     monkeypatch.setattr(runner, "_run", flaky)
-    assert runner._started(None, Path("."), "x.json", Settings(), None) == "ran"
+    assert runner._started(None, "nonce", Settings(), None) == "ran"
 
 
 def test_a_batch_rerun_grades_a_failed_kernel_start_again_but_keeps_other_limits(tmp_path, spec):

@@ -166,11 +166,9 @@ def test_a_deeply_nested_extraction_file_is_not_gradable_not_a_grader_fault(tmp_
     limit) makes ``json.loads`` raise RecursionError, which is not a ValueError: the result was
     ``internal`` (exit 5, "not your fault", an empty gradebook cell) instead of not gradable."""
     from grader.exceptions import NotGradable
-    from grader.execute.runner import _read_report
-    path = tmp_path / "report.json"
-    path.write_text("[" * 100_000 + "]" * 100_000)
+    from grader.execute.report_channel import parse_json
     with pytest.raises(NotGradable):
-        _read_report(path, 10_000_000)
+        parse_json("[" * 100_000 + "]" * 100_000)
 
 
 # -- 10. a report with a layer missing a required argument crashes the selection ----------------

@@ -35,10 +35,13 @@ def read_notebook(path: Path, data: bytes | None = None) -> nbformat.NotebookNod
     return nb
 
 
-def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str, data_name: str = "",
-            data_url: str | None = None) -> nbformat.NotebookNode:
+def prepare(nb: nbformat.NotebookNode, settings: Settings, nonce: str, data_name: str = "",
+            data_url: str | None = None,
+            input_shape: tuple | list | None = None) -> nbformat.NotebookNode:
     """Strip outputs and execution tags; add the prelude, the neutralization of environment
-    cells and (for Keras 1/2 notebooks only) the compatibility layer first, the extraction last."""
+    cells, (for Keras 1/2 notebooks only) the compatibility layer and the guard first. The
+    extraction is no cell: the runner asks the guard's ``__grader_report_<nonce>`` for it
+    (``runner.REPORT``). ``input_shape``: the exercise's, to build a model never built."""
     nb = nbformat.from_dict(nb)
     nb.metadata.pop("kernelspec", None)
     nb.metadata.pop("widgets", None)
@@ -51,11 +54,12 @@ def prepare(nb: nbformat.NotebookNode, settings: Settings, extract_name: str, da
             cell.source = selfcheck.SKIPPED
     prelude = kernel.source("prelude", f"__grader_prelude({int(settings.notebook_epochs)}, "
                                        f"{int(settings.notebook_steps)})")
-    extract = kernel.source("extract_model", f"__grader_extract({extract_name!r}, globals())")
     setup = [prelude, kernel.isolated("neutralize", "__grader_neutralize", data_name, data_url),
              kernel.isolated("selfcheck_stub", "__grader_selfcheck_stub")]
     if legacy_markers(nb):
         setup.append(kernel.isolated("compat", "__grader_compat"))
+    shape = [None, *list(input_shape)[1:]] if input_shape else None
+    setup.append(kernel.isolated("guard", "__grader_guard", nonce, kernel.text("extract_model"),
+                                 kernel.text("probe"), shape, int(settings.crosscheck_limit_bytes)))
     nb.cells.insert(0, nbformat.v4.new_code_cell("\n".join(setup)))
-    nb.cells.append(nbformat.v4.new_code_cell(extract))
     return nb

@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import signal
-import stat
 import tempfile
 import threading
 import time
@@ -40,6 +39,7 @@ from grader.exceptions import (
     LimitExceeded,
     NotGradable,
 )
+from grader.execute import report_channel
 from grader.execute.channels import HEADROOM, RAW_SIZE, CappedKernelClient, Watch
 from grader.execute.legacy import legacy_markers
 from grader.execute.prepare import prepare, read_notebook
@@ -49,9 +49,10 @@ from grader.settings import Settings
 from grader.util.files import tail
 from grader.util.text import first_line, plain
 
-EXTRACT_FILE = "grader-extract-{}.json"
 #: a kernel that fails to start is started once more (a fresh kernel) before giving up
 START_ATTEMPTS = 2
+#: the expression the runner evaluates, after the last cell, to get the report (``guard.py``)
+REPORT = "__grader_report_{}()"
 
 
 @dataclass
@@ -151,11 +152,14 @@ class _CappedClient(NotebookClient):
 
 
 def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launcher,
-            data_url: str | None = None, content: bytes | None = None) -> Execution:
+            data_url: str | None = None, content: bytes | None = None,
+            input_shape: tuple | None = None) -> Execution:
     """Run ``notebook`` with ``data_file`` beside it (read-only: a download over it fails and
     the original stays loadable); return the extraction report. ``data_url``: the exercise's
     data URL, whose downloads are answered with the provided file. ``content``: the notebook's
-    bytes when the caller read them already (they are what is parsed, run and hashed)."""
+    bytes when the caller read them already (they are what is parsed, run and hashed);
+    ``input_shape``: the exercise's, to build a model the notebook never built (for the
+    cross-check)."""
     # once: the bytes parsed are the bytes the kernel sees
     data = Path(notebook).read_bytes() if content is None else content
     nb = read_notebook(notebook, data)
@@ -164,12 +168,11 @@ def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launc
         (workdir / notebook.name).write_bytes(data)
         shutil.copyfile(data_file, workdir / data_file.name)
         os.chmod(workdir / data_file.name, 0o444)
-        extract_name = EXTRACT_FILE.format(secrets.token_hex(8))
+        nonce = secrets.token_hex(16)
         with launcher.session(workdir, settings, read_only=[data_file.name]) as spec:
-            prepared = prepare(nb, settings, str(spec.kernel_cwd / extract_name),
-                               data_file.name, data_url)
+            prepared = prepare(nb, settings, nonce, data_file.name, data_url, input_shape)
             try:
-                run = _started(prepared, workdir, extract_name, settings, spec)
+                run = _started(prepared, nonce, settings, spec)
                 run.original, run.legacy = nb, legacy_markers(nb)
             except (NotGradable, LimitExceeded) as exc:
                 exc.details.setdefault("legacy", legacy_markers(nb))
@@ -181,14 +184,13 @@ def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launc
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _started(nb, workdir: Path, extract_name: str, settings: Settings,
-             spec: LaunchSpec) -> Execution:
+def _started(nb, nonce: str, settings: Settings, spec: LaunchSpec) -> Execution:
     """``_run``, with a kernel that failed to start started once more: a busy machine is not
     the submission's fault, nor the grader's (``kernel_start``)."""
     failures: list[StartFailed] = []
     for _ in range(START_ATTEMPTS):
         try:
-            return asyncio.run(_run(nb, workdir, extract_name, settings, spec))
+            return asyncio.run(_run(nb, nonce, settings, spec))
         except StartFailed as exc:
             failures.append(exc)
     raise KernelStartFailed(
@@ -211,7 +213,7 @@ def _limit_cause(spec: LaunchSpec, exc: NotGradable | LimitExceeded) -> GraderEr
     return hit
 
 
-async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: LaunchSpec) -> Execution:
+async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec) -> Execution:
     km = AsyncKernelManager(transport=spec.transport, ip=spec.ip, cache_ports=False)
     km.client_factory = CappedKernelClient
     if spec.connection_file:
@@ -229,8 +231,11 @@ async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: L
         async with client.async_setup_kernel(env=spec.env, cwd=str(spec.cwd), stdin=DEVNULL,
                                              stdout=log, stderr=log):
             await _cells_until(client, nb, settings.notebook_timeout)
-        if client.flooded:  # after the last cell: no later cell met the stopped kernel
-            raise DeadKernelError("stopped: output limit")
+            if client.flooded:  # after the last cell: no later cell met the stopped kernel
+                raise DeadKernelError("stopped: output limit")
+            client.grader_index = None
+            report = await report_channel.request(client.kc, REPORT.format(nonce),
+                                                  settings.cell_timeout, _report_limit(settings))
     except StartFailed as exc:
         exc.log = _tail(log)  # type: ignore[attr-defined]
         raise
@@ -258,8 +263,12 @@ async def _run(nb, workdir: Path, extract_name: str, settings: Settings, spec: L
         client.close_client()
         log.close()
         handlers.restore()
-    report = _read_report(workdir / extract_name, settings.extract_limit_bytes)
-    return Execution(report, time.monotonic() - start, client.output_bytes, len(nb.cells) - 2)
+    return Execution(report, time.monotonic() - start, client.output_bytes, len(nb.cells) - 1)
+
+
+def _report_limit(settings: Settings) -> int:
+    """The description's limit plus the cross-check's weights (base64: 4/3) and summaries."""
+    return settings.extract_limit_bytes + settings.crosscheck_limit_bytes * 4 // 3 + 1_000_000
 
 
 def _flood_message(client: _CappedClient, settings: Settings) -> str:
@@ -316,7 +325,7 @@ async def _cells_until(client: _CappedClient, nb, seconds: float) -> None:
 def _student_index(client) -> int | None:
     """Cell number as the student sees it (1-based, without the grader's prelude)."""
     index = getattr(client, "grader_index", None)
-    if index is None or index == 0 or index > len(client.nb.cells) - 2:
+    if index is None or index == 0 or index > len(client.nb.cells) - 1:
         return None
     return index
 
@@ -338,29 +347,6 @@ async def _ensure_dead(km: AsyncKernelManager) -> None:
         await ensure_async(km.cleanup_resources())
     except Exception:
         pass
-
-
-def _read_report(path: Path, limit: int) -> dict:
-    """Open without following links, insist on a small regular file, parse as JSON only."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise NotGradable("the grader's extraction step left no result: the notebook may have "
-                          "deleted files or changed directory") from None
-    except OSError:
-        raise NotGradable("the grader's extraction result is not a regular file") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            raise NotGradable("the grader's extraction result is not a small regular file")
-        raw = f.read(limit + 1)
-    try:
-        report = json.loads(raw)
-    except (ValueError, RecursionError):  # nested too deeply: not a report the kernel wrote
-        raise NotGradable("the grader's extraction result is not valid JSON") from None
-    if not isinstance(report, dict):
-        raise NotGradable("the grader's extraction result has the wrong form")
-    return report
 
 
 def _tail(log) -> str:

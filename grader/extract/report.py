@@ -103,6 +103,10 @@ def _validate(desc: dict, variable: str, default_input_shape, history) -> Extrac
         if not isinstance(raw.get("config"), dict):
             raise InvalidModel(f"{where}: the model report has a malformed layer")
         class_name = str(raw.get("class_name"))[:100]
+        if raw.get("keras_class") is False:  # by identity with the kernel's Keras snapshot
+            raise DisallowedLayer(f"layer {class_name!r} is defined in the notebook, not one of "
+                                  "Keras's own classes (whatever its name and module say): the "
+                                  "grader accepts only standard Keras layers", layer=class_name)
         if not str(raw.get("module", "")).startswith("keras."):
             raise DisallowedLayer(f"layer {class_name!r} is defined in the notebook "
                                   f"({str(raw.get('module'))[:100]}), not by Keras: the grader "

@@ -126,6 +126,25 @@ class Verifier:
         # where the number came from: this run's training, or an identical earlier one
         return {**found, "cached": cached, "source": "memo" if cached else "trained"}
 
+    def crosscheck(self, job: dict, settings: Settings | None = None) -> dict:
+        """The worker's cross-check of ``job`` (``grader.verify.crosscheck``): never memoized
+        (the weights are the submission's); ``{"error": ...}`` when the worker could not."""
+        settings = settings or self.settings
+        with self._lock:
+            self.start()
+            worker = self._worker
+            assert worker is not None  # just started
+            try:
+                worker.wait_ready(settings.verify_start_timeout)
+                reply = worker.request(job, settings.verify_timeout)
+            except (WorkerTimeout, WorkerDied) as exc:
+                self._drop()
+                return {"error": f"the verification worker failed during the cross-check: {exc}"}
+        if not reply.get("ok"):
+            return {"error": str(reply.get("message", "the cross-check failed"))[:500]}
+        found = reply.get("crosscheck")
+        return found if isinstance(found, dict) else {"error": "no cross-check in the answer"}
+
     def _train(self, job: dict, settings: Settings) -> dict:
         self.start()
         worker = self._worker

@@ -169,6 +169,8 @@ def peak_rss() -> int:
 
 
 def answer(job: dict, data: Data) -> dict:
+    if job.get("kind") == "crosscheck":
+        return crosscheck(job)
     try:
         return {"id": job.get("id"), "ok": True, "training": train(job, data)}
     except JobError as exc:
@@ -179,6 +181,23 @@ def answer(job: dict, data: Data) -> dict:
         if "ResourceExhausted" in type(exc).__name__ or "OOM" in str(exc)[:2000]:
             return _memory_error(job)
         return {"id": job.get("id"), "ok": False, "kind": "train",
+                "message": f"{type(exc).__name__}: {str(exc)[:500]}",
+                "traceback": traceback.format_exc()[-4000:]}
+
+
+def crosscheck(job: dict) -> dict:
+    """The cross-check of a description against the kernel's computation
+    (``grader.verify.crosscheck_worker``); a failure is an answer, never a crash."""
+    from grader.verify import crosscheck_worker
+
+    try:
+        return {"id": job.get("id"), "ok": True, "crosscheck": crosscheck_worker.run(job, build_model)}
+    except JobError as exc:
+        return {"id": job.get("id"), "ok": False, "kind": exc.kind, "message": str(exc)}
+    except MemoryError:
+        return _memory_error(job)
+    except Exception as exc:  # TensorFlow raises many types
+        return {"id": job.get("id"), "ok": False, "kind": "crosscheck",
                 "message": f"{type(exc).__name__}: {str(exc)[:500]}",
                 "traceback": traceback.format_exc()[-4000:]}
 

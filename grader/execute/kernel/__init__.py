@@ -22,6 +22,11 @@ def __grader_load(name, source):
 """
 
 
+def text(name: str) -> str:
+    """The module's source, as sent to the kernel."""
+    return (HERE / f"{name}.py").read_text()
+
+
 def source(name: str, call: str) -> str:
     """The module's source followed by one call, as the text of a cell."""
     return (HERE / f"{name}.py").read_text() + "\n" + call + "\n"

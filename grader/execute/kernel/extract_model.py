@@ -12,38 +12,57 @@ nothing about that.
 
 
 def __grader_extract(path, namespace, max_models=10, max_layers=201):
-    """Write the report on ``namespace``'s Keras models to ``path`` (the module docstring)."""
-    _GraderModels(path, namespace, max_models, max_layers).write_report()
+    """Write the report on ``namespace``'s Keras models to ``path`` (the module docstring):
+    the in-notebook self-check's form. The grader's own run uses ``__grader_describe``."""
+    import json
+
+    with open(path, "w") as f:
+        json.dump(__grader_describe(namespace, max_models, max_layers), f)
+
+
+def __grader_describe(namespace, max_models=10, max_layers=201, snapshot=None):
+    """The report as a dict. ``snapshot``: the Keras classes captured before the student's
+    code ran (``guard.py``); with it, Keras and its model classes come from the snapshot and
+    every layer says whether its type is one of the snapshot's real Keras classes."""
+    return _GraderModels(namespace, max_models, max_layers, snapshot).report()
 
 
 class _GraderModels:
     """The report's parts, one method each; ``keras`` is imported only when the notebook did."""
 
-    def __init__(self, path, namespace, max_models, max_layers):
-        self.path, self.namespace = path, namespace
+    def __init__(self, namespace, max_models, max_layers, snapshot=None):
+        self.namespace, self.snapshot = namespace, snapshot
         self.max_models, self.max_layers = max_models, max_layers
 
-    def write_report(self):
+    def report(self):
+        return dict(self.models_report(), **self.environment())
+
+    def models_report(self):
         import sys
 
-        if "keras" not in sys.modules:  # no Keras imported: no model to find
-            self.write({"ok": False, "error": "no_model", "found": [], "nested": []})
-            return
-        import keras
-        from keras.src.models.functional import Functional
-        from keras.src.models.sequential import Sequential
-
+        if self.snapshot is not None:
+            if self.snapshot.keras is None:  # Keras never imported: no model to find
+                return {"ok": False, "error": "no_model", "found": [], "nested": []}
+            keras, sequential, functional = (self.snapshot.keras, self.snapshot.sequential,
+                                             self.snapshot.functional)
+        elif "keras" not in sys.modules:  # no Keras imported: no model to find
+            return {"ok": False, "error": "no_model", "found": [], "nested": []}
+        else:
+            keras = sys.modules["keras"]
+            functional = sys.modules["keras.src.models.functional"].Functional
+            sequential = sys.modules["keras.src.models.sequential"].Sequential
         self.keras = keras
-        self.real = {Sequential: "sequential", Functional: "functional"}
+        self.model_class = self.snapshot.model if self.snapshot is not None else keras.Model
+        self.real = {sequential: "sequential", functional: "functional"}
         by_object = self.models_by_object()
         if not by_object:
-            self.write({"ok": False, "error": "no_model", "found": [], "nested": self.nested()})
-            return
+            return {"ok": False, "error": "no_model", "found": [], "nested": self.nested()}
         groups = list(by_object.values())
-        self.write({"ok": True, "models": [self.model_entry(v, n) for v, n in groups[:self.max_models]],
-                    "found": len(by_object),
-                    "unexamined": [names[0] for _, names in groups[self.max_models:]][:50],
-                    "nested": self.nested(), "history": self.safely(self.history)})
+        self.graded_objects = [v for v, _ in groups[:self.max_models]]
+        return {"ok": True, "models": [self.model_entry(v, n) for v, n in groups[:self.max_models]],
+                "found": len(by_object),
+                "unexamined": [names[0] for _, names in groups[self.max_models:]][:50],
+                "nested": self.nested(), "history": self.safely(self.history)}
 
     def models_by_object(self):
         """One model under several names is one model (``model = net``): ``model`` first."""
@@ -72,12 +91,6 @@ class _GraderModels:
                    for n in list(getattr(ledger, "neutralized", []))[:100] if isinstance(n, dict)]
         return {"compat": compat, "neutralized": neutral}
 
-    def write(self, report):
-        import json
-
-        with open(self.path, "w") as f:
-            json.dump(dict(report, **self.environment()), f)
-
     @staticmethod
     def is_a(value, cls):
         """By the real type: a hostile or faked ``__class__`` neither stops nor fools this."""
@@ -87,7 +100,7 @@ class _GraderModels:
             return False
 
     def is_model(self, value):
-        return self.is_a(value, self.keras.Model)
+        return self.is_a(value, self.model_class)
 
     def plain(self, value, depth=0):
         """JSON-safe copy: anything exotic becomes a short string."""
@@ -127,6 +140,8 @@ class _GraderModels:
     def entry(self, layer, inbound, depth):
         item = dict(self.class_of(layer), name=str(getattr(layer, "name", ""))[:200],
                     inbound=inbound)
+        if self.snapshot is not None:  # by identity: a notebook class named like Keras's is not
+            item["keras_class"] = type(layer) in self.snapshot.classes
         if self.is_model(layer):
             item["model"] = self.describe(layer, depth + 1)
         else:

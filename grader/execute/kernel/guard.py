@@ -1,0 +1,262 @@
+"""Runs in the kernel before any student cell: captures what the extraction will use.
+
+Student code shares this process, so nothing here is absolute (``gc``, ``ctypes`` and ``/proc``
+reach everything); the grader's guarantee is the cross-check outside the kernel
+(``grader.verify.crosscheck``). What this does is make forging harder and noisier:
+
+- ``json``, ``base64``, ``sys.modules``, the IPython shell and its namespace are captured now;
+- on the first ``import keras`` (an import hook: a notebook that never imports Keras pays
+  nothing, and the student's backend choice holds) the real Keras classes are snapshotted, with
+  their ``__dict__`` and every module attribute that names a Keras class or function;
+- the report names what changed since (a class attribute replaced, a module attribute
+  rebound, run hooks, input transformers or threads the notebook added), removes the
+  notebook's run hooks and input transformers, and identifies layer classes by identity with
+  the snapshot;
+- the report leaves through a function stored under a name with a per-run nonce, which the
+  grader evaluates as a ``user_expressions`` entry of a silent, empty execute request: no cell
+  runs, so IPython runs neither ``pre_run_cell``/``post_run_cell`` hooks nor the rest of a
+  cell's machinery around it, and nothing is written to a file the notebook could rewrite.
+"""
+
+
+def __grader_guard(ledger, nonce, describe_source, probe_source, default_shape, budget):
+    import base64
+    import json
+    import sys
+    import threading
+
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    scope: dict = {"__name__": "__grader_describe"}
+    exec(compile(describe_source, "<grader extract_model>", "exec"), scope)
+    probe = {"__name__": "__grader_probe"}
+    exec(compile(probe_source, "<grader probe>", "exec"), probe)
+    baseline = _Hooks(shell, threading, sys)
+    snapshot = _Snapshot(sys.modules, baseline.events.get("pre_run_cell", []))
+    if "keras" in sys.modules:  # imported by the grader's own setup (the compatibility layer)
+        snapshot.take()
+    else:
+        sys.meta_path.insert(0, _KerasFinder(snapshot, sys.meta_path))
+    tools = {"dumps": json.JSONEncoder().encode, "b64": base64.b64encode, "scope": scope,
+             "probe": probe,
+             "default_shape": default_shape, "budget": int(budget), "ledger": ledger}
+
+    def report():
+        added = baseline.disarm()
+        models = scope["_GraderModels"](shell.user_ns, 10, 201, snapshot if snapshot.keras else None)
+        found = models.report() if snapshot.keras is not None else dict(
+            {"ok": False, "error": "no_model", "found": [], "nested": []}, **models.environment())
+        objects = getattr(models, "graded_objects", [])
+        found["guard"] = {"snapshot": snapshot.keras is not None, "hooks": added,
+                          "changed": (snapshot.changes() + _shadowed(objects, snapshot))[:50]}
+        if found.get("ok"):
+            _export(found["models"], objects, snapshot, tools)
+        return tools["dumps"](found)
+
+    shell.user_ns["__grader_report_" + nonce] = report
+
+
+class _KerasFinder:
+    """A ``sys.meta_path`` entry that lets ``keras`` import as usual, then snapshots it."""
+
+    def __init__(self, snapshot, meta_path):
+        self.snapshot, self.meta_path = snapshot, meta_path
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras" or self.snapshot.keras is not None:
+            return None
+        for finder in list(self.meta_path):
+            find = getattr(finder, "find_spec", None)
+            spec = None if finder is self or find is None else find(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader, snapshot = spec.loader, self.snapshot
+        run = loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            snapshot.take()
+
+        loader.exec_module = exec_module
+        return spec
+
+
+class _Snapshot:
+    """The real Keras classes and the names bound to Keras objects, as the import left them."""
+
+    #: class attributes Python or Keras set while running honest code (caches, ABC state)
+    VOLATILE = ("_abc_impl", "__abstractmethods__", "__parameters__", "__weakref__", "__doc__")
+
+    def __init__(self, modules, own_hooks):
+        self.modules, self.keras, self.own_hooks = modules, None, list(own_hooks)
+        self.classes, self.dicts, self.bindings = set(), {}, {}
+
+    def take(self):
+        """Snapshot Keras once the grader's own patches (``fit`` skipped, downloads answered:
+        its ``pre_run_cell`` hooks, run here first) are in place."""
+        for hook in self.own_hooks:
+            try:
+                hook(None)
+            except Exception:
+                pass
+        from keras.src.layers.layer import Layer
+        from keras.src.models.functional import Functional
+        from keras.src.models.model import Model
+        from keras.src.models.sequential import Sequential
+
+        self.keras = self.modules["keras"]
+        self.model, self.sequential, self.functional = Model, Sequential, Functional
+        self.to_numpy = self.keras.ops.convert_to_numpy
+        self.numpy = self.modules["numpy"]
+        pending = [Layer]
+        while pending:
+            cls = pending.pop()
+            if cls not in self.classes:
+                self.classes.add(cls)
+                self.dicts[cls] = dict(vars(cls))
+                pending.extend(type.__subclasses__(cls))
+        for name, module in list(self.modules.items()):
+            if module is None or not (name == "keras" or name.startswith(("keras.", "tensorflow.python.ops.nn"))):
+                continue
+            for attr, value in list(vars(module).items()):
+                if isinstance(value, type) or type(value) is type(_Snapshot.take):
+                    self.bindings[(name, attr)] = value
+
+    def changes(self):
+        """What the notebook changed in Keras since the snapshot, one line each (at most 50)."""
+        if self.keras is None:
+            return []
+        found = []
+        for cls, before in self.dicts.items():
+            now = vars(cls)
+            for key in set(before) | set(now):
+                if key not in self.VOLATILE and now.get(key, self) is not before.get(key, self):
+                    found.append(f"{cls.__module__}.{cls.__qualname__}.{key} replaced")
+        for (name, attr), value in self.bindings.items():
+            module = self.modules.get(name)
+            if module is not None and vars(module).get(attr, self) is not value:
+                found.append(f"{name}.{attr} rebound")
+        return sorted(found)[:50]
+
+
+class _Hooks:
+    """IPython run hooks, input transformers and threads present once the grader's setup ran."""
+
+    def __init__(self, shell, threading, sys):
+        self.shell, self.threading = shell, threading
+        #: where installed libraries live: their hooks (matplotlib's) are not the notebook's
+        self.installed = tuple({p for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) if p})
+        self.events = {k: list(v) for k, v in shell.events.callbacks.items()}
+        self.transformers = {k: list(self.lists()[k]) for k in self.lists()}
+        self.threads = set(threading.enumerate())
+
+    def lists(self):
+        manager = self.shell.input_transformer_manager
+        return {"input_transformers_cleanup": manager.cleanup_transforms,
+                "input_transformers_post": self.shell.input_transformers_post,
+                "line_transforms": manager.line_transforms,
+                "token_transformers": manager.token_transformers}
+
+    def library(self, function):
+        """Defined in a file of an installed library (matplotlib's hooks, not a cell's)."""
+        code = getattr(getattr(function, "__func__", function), "__code__", None)
+        path = str(getattr(code, "co_filename", ""))
+        return path.startswith(self.installed) and "site-packages" in path
+
+    def disarm(self):
+        """Remove the notebook's run hooks and transformers; name them (and new threads)."""
+        added = []
+        for event, callbacks in self.shell.events.callbacks.items():
+            for callback in [c for c in callbacks if c not in self.events.get(event, [])
+                             and not self.library(c)]:
+                callbacks.remove(callback)
+                added.append(f"IPython {event} hook {getattr(callback, '__name__', '?')!s:.80}")
+        for name, items in self.lists().items():
+            for item in [t for t in items if t not in self.transformers.get(name, [])]:
+                items.remove(item)
+                added.append(f"IPython {name} entry {getattr(item, '__name__', '?')!s:.80}")
+        threads = [t for t in self.threading.enumerate() if t not in self.threads and t.is_alive()
+                   and not self.library(getattr(t, "run", None))]
+        added += [f"thread {t.name!s:.80} still running" for t in threads]
+        return added[:50]
+
+
+#: what describes or computes a model (Keras itself sets ``build``/``quantize`` on instances)
+_WATCHED = frozenset({"call", "__call__", "predict", "predict_on_batch", "get_config", "to_json",
+                      "count_params", "summary", "get_weights", "compute_output_shape",
+                      "compute_output_spec", "layers", "weights", "trainable_weights",
+                      "non_trainable_weights", "evaluate"})
+
+
+def _shadowed(models, snapshot):
+    """Methods and properties of a model or its layers replaced on the instance itself
+    (``model.call = other.call``): what a class snapshot cannot see."""
+    found = []
+    for model in models[:10]:
+        try:
+            objects = [model] + list(_leaves(model, snapshot))[:300]
+        except Exception:
+            objects = [model]
+        for obj in objects:
+            cls = type(obj)
+            for key in list(getattr(obj, "__dict__", {}))[:500]:
+                attr = getattr(cls, str(key), None)
+                if key in _WATCHED and (callable(attr) or isinstance(attr, property)):
+                    found.append(f"{getattr(obj, 'name', '?')!s:.80}.{key!s:.80} set on the instance")
+    return found[:20]
+
+
+def _export(entries, objects, snapshot, tools):
+    """Each described model's weights (float32 bytes, base64) and its outputs on the probe,
+    within the byte budget (``model`` first); a failure is reported, never raised."""
+    np, left = snapshot.numpy, tools["budget"]
+    for entry, model in zip(entries, objects, strict=False):
+        if entry.get("graph") not in ("sequential", "functional"):
+            continue
+        try:
+            entry["probe"], used = _probe(np, model, snapshot, tools, left)
+            left -= used
+        except Exception as exc:
+            entry["probe_error"] = repr(exc)[:300]
+
+
+def _probe(np, model, snapshot, tools, budget):
+    probe = tools["probe"]
+    shape = _input_shape(model) or list(tools["default_shape"])
+    x = probe["probe_batch"](np, shape[1:])
+    if not model.built:
+        model(x)
+    weights, used = {}, 0
+    for layer in _leaves(model, snapshot):
+        arrays = []
+        for variable in layer.weights:
+            a = np.ascontiguousarray(snapshot.to_numpy(variable), dtype="float32")
+            used += a.nbytes
+            if used > budget:
+                raise ValueError(f"weights over the cross-check's budget of {budget} bytes")
+            arrays.append({"shape": [int(d) for d in a.shape],
+                           "data": tools["b64"](a.tobytes()).decode("ascii")})
+        key = str(layer.name)[:200]
+        weights[key] = None if key in weights else arrays  # None: the name is ambiguous
+    layers = list(model.layers) if type(model) is snapshot.sequential else None
+    found = probe["outputs"](np, snapshot.to_numpy, model, layers, x)
+    return dict(found, input_shape=[None, *shape[1:]], weights=weights), used
+
+
+def _input_shape(model):
+    try:
+        return [None if d is None else int(d) for d in model.inputs[0].shape]
+    except Exception:
+        return None
+
+
+def _leaves(model, snapshot, depth=0):
+    """The layers that hold weights, nested models opened (as the description inlines them)."""
+    for layer in list(model.layers):
+        if issubclass(type(layer), snapshot.model) and depth < 4:
+            yield from _leaves(layer, snapshot, depth + 1)
+        else:
+            yield layer

@@ -1,0 +1,148 @@
+"""Notebooks that lie about their model, one per class of trick and channel (see the team's
+deception notes): generated from text like the mutation corpus, each with the verdict it must get.
+
+Every trick starts from a *wrong* network (``WRONG``: the template with nothing added, ``W32``:
+a Conv2D of 32 filters, or the solution with one layer made to compute something else) and tries
+to make the grader see the solution. ``Trick.verdict``:
+
+- ``"wrong"``: the network graded is not the described one or not the solution: never ``passed``;
+- ``"flagged"``: a redirection to a correct network the notebook did build: may pass, but only
+  with an entry in ``review``;
+- ``"honest"``: a solution-equivalent that uses the same names innocently: must pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nbformat
+from nbformat.v4 import new_code_cell
+
+from tests.notebooks import MODEL_HEAD, MODEL_TAIL, SOLUTION, model_only_notebook
+
+#: the added Conv2D with 32 filters: one mistake, 18,464 parameters instead of 36,928
+W32 = SOLUTION.replace("Conv2D(64,", "Conv2D(32,")
+WRONG = "\n"
+#: a correct network built beside the graded one (for tricks that point the grader at it)
+RIGHT = "_right = keras.models.clone_model(model)\n"
+
+
+@dataclass(frozen=True)
+class Trick:
+    name: str
+    cls: str  # the class of the deception notes: description, computation, redirection, late, mode
+    student: str  # the code between the markers of the model cell
+    cells: tuple[str, ...] = ()  # cells after the model cell
+    verdict: str = "wrong"
+    before: tuple[str, ...] = ()  # cells between the imports and the model cell
+
+    def notebook(self) -> nbformat.NotebookNode:
+        nb = model_only_notebook(self.student)
+        nb.cells[1:1] = [new_code_cell(c) for c in self.before]
+        nb.cells += [new_code_cell(c) for c in self.cells]
+        return nb
+
+
+def _right_model(code: str = SOLUTION) -> str:
+    """A cell that builds the solution's network as ``_right`` (never named ``model``)."""
+    return (MODEL_HEAD.replace("model = Sequential()", "_right = Sequential()")
+            .replace("model.add(", "_right.add(") + code.replace("model.add(", "_right.add(")
+            + MODEL_TAIL.replace("model.add(", "_right.add(").replace("model.compile(", "_right.compile("))
+
+
+#: a get_config that claims 64 filters: every Conv2D whose config says 32
+CLAIM_64 = """\
+_orig_config = keras.layers.Conv2D.get_config
+def _claim(self):
+    c = _orig_config(self)
+    if c['filters'] == 32 and self is model.layers[10]:
+        c['filters'] = 64
+    return c
+"""
+
+TRICKS = [
+    # 1. lying descriptions
+    Trick("get_config patched on the class", "description", W32,
+          (CLAIM_64 + "keras.layers.Conv2D.get_config = _claim",)),
+    Trick("get_config patched on the instance", "description", W32,
+          (CLAIM_64 + "import types\nmodel.layers[10].get_config = types.MethodType(_claim, model.layers[10])",)),
+    Trick("layers property of Sequential replaced", "description", WRONG,
+          (_right_model(), "_orig = Sequential.layers\nSequential.layers = property("
+           "lambda s: _orig.fget(_right) if s is model else _orig.fget(s))")),
+    Trick("_layers of the instance replaced", "description", WRONG,
+          (_right_model(), "model._layers = list(_right._layers)")),
+    Trick("describing functions, serializer, open and globals replaced", "description", WRONG, (
+        "import json, builtins\n"
+        "_forged = '{\"ok\": true, \"models\": []}'\n"
+        "json.dump = lambda obj, f, *a, **k: f.write(_forged)\n"
+        "Sequential.count_params = lambda self: 695970\n"
+        "Sequential.to_json = lambda self, **k: '{}'\n"
+        "model.summary = lambda *a, **k: print('Total params: 695,970')\n"
+        "_real_open = open\n"
+        "def open(*a, **k):\n    return _real_open('/dev/null', 'w')\n"
+        "def globals():\n    return {}\n",)),
+    # 2. lying computation, honest description
+    Trick("call of Conv2D replaced after building", "computation", SOLUTION,
+          ("_c = keras.layers.Conv2D.call\n"
+           "keras.layers.Conv2D.call = lambda self, inputs: (\n"
+           "    inputs if self.filters == inputs.shape[-1] == 64 else _c(self, inputs))",)),
+    Trick("backend convolution replaced", "computation", SOLUTION, (
+        "import keras.src.backend.tensorflow.nn as _bnn\n_conv = _bnn.conv\n"
+        "def conv(inputs, kernel, *a, **k):\n"
+        "    return inputs if inputs.shape[-1] == kernel.shape[-1] == 64 else _conv(inputs, kernel, *a, **k)\n"
+        "_bnn.conv = conv\nimport keras.src.backend as _b\n_b.nn.conv = conv",)),
+    Trick("lookalike subclass reporting Keras's class", "computation", SOLUTION.replace(
+        "model.add(Conv2D(64,", "class _Id(Conv2D):\n"
+        "    __class__ = property(lambda self: Conv2D)\n"
+        "    def call(self, inputs):\n        return inputs\nmodel.add(_Id(64,")),
+    Trick("notebook class named like Keras's, installed into keras", "computation", SOLUTION.replace(
+        "model.add(Conv2D(64,", "Conv2D = type('Conv2D', (keras.layers.Conv2D,), {'call': lambda s, x: x, "
+        "'__module__': 'keras.src.layers.convolutional.conv2d', '__qualname__': 'Conv2D'})\n"
+        "keras.layers.Conv2D = keras.src.layers.Conv2D = Conv2D\nmodel.add(Conv2D(64,")),
+    # 3. redirection to a correct network the notebook built
+    Trick("description and computation routed to a correct unused model", "redirection", WRONG,
+          (_right_model(), "_orig = Sequential.layers\nSequential.layers = property("
+           "lambda s: _orig.fget(_right) if s is model else _orig.fget(s))\n"
+           "model.call = _right.call\nmodel.__call__ = _right.__call__"), verdict="flagged"),
+    Trick("globals() returns a correct model under another name", "redirection", WRONG,
+          (_right_model(), "def globals():\n    return {'model': _right}")),
+    # 4. late changes
+    Trick("post_run_cell hook patches the description", "late", W32, (
+        CLAIM_64 + "get_ipython().events.register('post_run_cell', "
+        "lambda *a: setattr(keras.layers.Conv2D, 'get_config', _claim))",)),
+    Trick("pre_run_cell hook patches the description", "late", W32, (
+        CLAIM_64 + "get_ipython().events.register('pre_run_cell', "
+        "lambda *a: setattr(keras.layers.Conv2D, 'get_config', _claim))",)),
+    Trick("input transformer rewrites the grader's code", "late", WRONG, (
+        _right_model(), "def _t(lines):\n    return ['model = _right\\n'] + list(lines)\n"
+        "get_ipython().input_transformers_post.append(_t)\n"
+        "get_ipython().input_transformers_cleanup.append(_t)")),
+    Trick("audit hook patches the description", "late", W32, (
+        CLAIM_64 + "import sys\nsys.addaudithook(lambda ev, args: setattr(keras.layers.Conv2D, "
+        "'get_config', _claim) if ev == 'exec' else None)",)),
+    Trick("thread, atexit and __del__ patch the description", "late", W32, (
+        CLAIM_64 + "import threading, time, atexit\n"
+        "def _loop():\n    while True:\n        keras.layers.Conv2D.get_config = _claim\n        time.sleep(0.01)\n"
+        "threading.Thread(target=_loop, daemon=True).start()\n"
+        "atexit.register(lambda: setattr(keras.layers.Conv2D, 'get_config', _claim))\n"
+        "class _D:\n    def __del__(self):\n        keras.layers.Conv2D.get_config = _claim\n"
+        "_d = _D()",)),
+    # 5. mode-dependent behaviour
+    Trick("Conv2D computes the identity in training mode only", "mode", SOLUTION, before=(
+        "_call = keras.layers.Conv2D.call\n"
+        "def _mode(self, inputs, training=None):\n"
+        "    return inputs if training and inputs.shape[-1] == 64 else _call(self, inputs)\n"
+        "keras.layers.Conv2D.call = _mode",)),
+    Trick("last Dense computes something else in training mode, after the Dropout", "mode",
+          SOLUTION, before=(
+              "_dcall = keras.layers.Dense.call\n"
+              "def _dmode(self, inputs, training=None):\n"
+              "    out = _dcall(self, inputs)\n"
+              "    return out * 0.0 if training and self.units == 10 else out\n"
+              "keras.layers.Dense.call = _dmode",)),
+    # honest equivalents that use the same names innocently
+    Trick("solution with its own open, globals and a json helper", "honest", SOLUTION, (
+        "import json\ndef open(path, mode='r'):\n    return None\n"
+        "def globals():\n    return {}\nreport = json.dumps({'epochs': 8})",), verdict="honest"),
+    Trick("solution with a post_run_cell hook that only prints", "honest", SOLUTION, (
+        "get_ipython().events.register('post_run_cell', lambda *a: None)",), verdict="honest"),
+]

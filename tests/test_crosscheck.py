@@ -1,0 +1,155 @@
+"""The cross-check's parts that need no kernel: the reply channel's parsing, the probe, the
+comparison's tolerance, what a mismatch does to a result, and refusal by class identity."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.compare import structure
+from grader.exceptions import DisallowedLayer, NotGradable
+from grader.execute import report_channel
+from grader.execute.kernel import probe as P
+from grader.extract import report as extract
+from grader.result import Check, Result, Status
+from grader.verify import crosscheck
+from grader.verify.crosscheck_worker import Comparison
+
+from tests.test_model_edge_cases import _report
+
+
+def _reply(text, status="ok"):
+    return {"user_expressions": {"report": {"status": status, "data": {"text/plain": text}}}}
+
+
+def test_the_report_comes_back_as_the_repr_of_a_json_string_and_nothing_else():
+    assert report_channel.parse(_reply(repr('{"ok": false}')), 1000) == {"ok": False}
+    for bad in (_reply("{'ok': False}"), _reply("__import__('os')"), _reply(repr("[1]")),
+                _reply(repr('{"ok": 1}'), status="error"), {}, _reply(repr("x" * 2000))):
+        with pytest.raises(NotGradable):
+            report_channel.parse(bad, 1000)
+
+
+def test_the_probe_is_the_same_fixed_batch_on_both_sides_and_every_channel_is_sampled():
+    a, b = P.probe_batch(np, (28, 28, 1)), P.probe_batch(np, [28, 28, 1])
+    assert a.shape == (8, 28, 28, 1) and a.dtype == np.float32 and np.array_equal(a, b)
+    assert 0.0 <= a.min() and a.max() < 1.0 and a.std() > 0.2
+    summary = P.summary(np, np.arange(8 * 14 * 14 * 64, dtype="float32").reshape(8, 14, 14, 64))
+    assert len(summary["mean"]) == 64 and P.SAMPLE // 2 < len(summary["sample"]) <= P.SAMPLE
+    assert len({int(v) % 64 for v in summary["sample"]}) == 64  # the stride skips no channel
+
+
+def test_outputs_equal_within_float_tolerance_match_and_a_different_network_does_not():
+    x = np.linspace(-3, 3, 8 * 10).reshape(8, 10)
+    mine = P.summary(np, x)
+    same = Comparison(np)
+    same.pair("out", None, P.summary(np, x * (1 + 1e-6)), mine)
+    assert same.mismatches == []
+    other = Comparison(np)
+    other.pair("out", "layer 3", P.summary(np, x + 0.01), mine)
+    other.pair("out", "layer 4", P.summary(np, x[:, :5]), mine)  # another shape
+    assert [m["layer"] for m in other.mismatches] == ["layer 3", "layer 4"]
+    assert other.mismatches[0]["max_abs_diff"] == pytest.approx(0.01)
+
+
+def _passed_result() -> Result:
+    result = Result(submission="s", status=Status.ERROR, max_score=3.0, checks=[
+        Check(name="a", passed=True, message="ok", points=2.0, max_points=2.0),
+        Check(name="b", passed=True, message="ok", points=1.0, max_points=1.0,
+              category="training")])
+    return result
+
+
+def test_a_mismatch_withdraws_every_point_and_says_what_disagreed_first():
+    result = _passed_result()
+    found = {"matched": False, "compared": 39, "max_abs_diff": 2.8,
+             "mismatches": [{"what": "layer output (inference)", "layer": "layer 11 `conv2d_3`",
+                             "max_abs_diff": 2.8}]}
+    crosscheck.apply(result, crosscheck.Outcome(False, found=found))
+    structure.score(result)
+    assert result.status is Status.FAILED and result.score == 0.0 and result.max_score == 3.0
+    assert result.first_failed.name == crosscheck.CHECK_NAME
+    assert "layer 11 `conv2d_3`" in result.first_failed.message
+    assert result.review == [{"source": "crosscheck", "cell_index": None, "line": None,
+                              "code": "crosscheck-mismatch",
+                              "message": result.first_failed.message}]
+
+
+def test_a_cross_check_that_could_not_run_withdraws_the_points_too():
+    result = _passed_result()
+    crosscheck.apply(result, crosscheck.Outcome(None, "the kernel gave no weights"))
+    structure.score(result)
+    assert result.status is Status.FAILED and result.score == 0.0
+    assert result.review[0]["code"] == "crosscheck-unavailable"
+
+
+def test_a_matching_cross_check_changes_nothing_but_records_itself():
+    result = _passed_result()
+    crosscheck.apply(result, crosscheck.Outcome(True, found={"matched": True, "compared": 3}))
+    structure.score(result)
+    assert result.status is Status.PASSED and result.score == 3.0 and result.review == []
+    assert result.crosscheck["matched"] is True
+
+
+def test_a_graded_model_without_exported_weights_has_no_job_but_a_reason(spec):
+    report = _report(spec, model=spec.ref_layers)
+    model = extract.candidates(report)[0].model
+    assert "no weights" in crosscheck.job_for(model, report)
+    report["models"][0]["probe"] = {"weights": {}}
+    job = crosscheck.job_for(model, report)
+    assert job["kind"] == "crosscheck" and len(job["names"]) == len(model.layers)
+
+
+def test_a_layer_whose_type_is_not_a_snapshot_keras_class_is_refused_whatever_its_name(spec):
+    report = _report(spec, model=spec.ref_layers)
+    report["models"][0]["layers"][3]["keras_class"] = False
+    found = extract.candidates(report)[0]
+    assert isinstance(found.error, DisallowedLayer)
+    assert "not one of Keras's own classes" in found.error.message
+
+
+def test_what_the_guard_saw_becomes_review_entries_of_source_crosscheck():
+    entries = crosscheck.review_entries({"guard": {"changed": ["keras.layers.Conv2D rebound"],
+                                                   "hooks": ["IPython post_run_cell hook f"]}})
+    assert [e["code"] for e in entries] == ["keras-changed", "hook-removed"]
+    assert all(e["source"] == "crosscheck" for e in entries)
+
+
+def _guard_module() -> dict:
+    from grader.execute import kernel
+    scope: dict = {"__name__": "guard_under_test"}
+    exec(compile(kernel.text("guard"), "<guard>", "exec"), scope)  # noqa: S102 - our own code
+    return scope
+
+
+def test_the_snapshot_names_a_replaced_class_attribute_and_a_rebound_keras_name(monkeypatch):
+    keras = pytest.importorskip("keras")
+    import sys
+    snapshot = _guard_module()["_Snapshot"](sys.modules, [])
+    snapshot.take()
+    assert not any("Conv2D" in c for c in snapshot.changes())
+
+    class Conv2D(keras.layers.Conv2D):  # a notebook class with Keras's name
+        pass
+    monkeypatch.setattr(keras.layers.Conv2D, "get_config", lambda self: {})
+    monkeypatch.setattr(keras.layers, "Dense", Conv2D)
+    changes = snapshot.changes()
+    assert any(c.endswith("Conv2D.get_config replaced") for c in changes)
+    assert "keras.layers.Dense rebound" in changes
+    assert Conv2D not in snapshot.classes and keras.layers.MaxPooling2D in snapshot.classes
+
+
+def test_a_layer_is_described_as_keras_s_own_only_by_identity_with_the_snapshot(tmp_path):
+    keras = pytest.importorskip("keras")
+    import sys
+
+    from grader.execute import kernel
+    snapshot = _guard_module()["_Snapshot"](sys.modules, [])
+    snapshot.take()
+    fake = type("Conv2D", (keras.layers.Conv2D,), {
+        "__module__": "keras.src.layers.convolutional.conv2d", "__qualname__": "Conv2D"})
+    model = keras.Sequential([keras.Input((8, 8, 1)), fake(2, 3), keras.layers.Flatten()])
+    scope: dict = {}
+    exec(kernel.source("extract_model", ""), scope)  # noqa: S102 - our own kernel code
+    report = scope["__grader_describe"]({"model": model}, snapshot=snapshot)
+    assert [layer["keras_class"] for layer in report["models"][0]["layers"]] == [False, True]
+    assert isinstance(extract.candidates(report)[0].error, DisallowedLayer)

@@ -1,0 +1,71 @@
+"""The deception corpus (``tests/deception.py``): a notebook that lies about its model never
+passes with a wrong network; a redirection to a correct network it built passes only with a
+review entry; an honest solution that uses the same names innocently passes.
+
+One grader (one verification worker for the cross-check) grades the whole corpus; training is
+off (``verify=False``): the cross-check runs without it.
+"""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from grader import api
+from grader.result import Status
+from grader.sandbox.launch import Launcher
+
+from tests import deception as D
+from tests.conftest import _fast
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture(scope="module")
+def grade(data_file, spec, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("deception")
+    with api.grader_for(spec, data_file, _fast(data_file), Launcher()) as grader:
+        def run(trick: D.Trick):
+            path = folder / f"{abs(hash(trick.name))}.ipynb"
+            nbformat.write(trick.notebook(), path)
+            return grader.grade(path)
+        yield run
+
+
+@pytest.mark.parametrize("trick", [t for t in D.TRICKS if t.verdict == "wrong"], ids=lambda t: t.name)
+def test_a_notebook_that_lies_about_a_wrong_network_never_passes(trick, grade):
+    result = grade(trick)
+    assert result.status is not Status.PASSED, (trick.name, result.summary)
+    assert result.score < result.max_score
+
+
+@pytest.mark.parametrize("trick", [t for t in D.TRICKS if t.verdict == "flagged"], ids=lambda t: t.name)
+def test_a_redirection_to_a_correct_network_passes_only_with_a_review_entry(trick, grade):
+    result = grade(trick)
+    assert result.status is not Status.PASSED or result.review, result.summary
+
+
+@pytest.mark.parametrize("trick", [t for t in D.TRICKS if t.verdict == "honest"], ids=lambda t: t.name)
+def test_an_honest_solution_using_the_same_names_passes_and_is_cross_checked(trick, grade):
+    result = grade(trick)
+    assert result.status is Status.PASSED, result.summary
+    assert result.score == result.max_score
+    assert result.crosscheck["matched"] is True
+
+
+def test_a_computation_that_differs_from_the_description_is_named_in_a_failed_check_and_review(
+        grade):
+    trick = next(t for t in D.TRICKS if t.name == "call of Conv2D replaced after building")
+    result = grade(trick)
+    assert result.crosscheck["matched"] is False
+    first = result.checks[0]
+    assert first.mistake == "crosscheck" and not first.passed
+    assert "disagree" in first.message and "largest difference" in first.message
+    assert result.score == 0
+    assert any(r["source"] == "crosscheck" and r["code"] == "crosscheck-mismatch"
+               for r in result.review)
+    assert any("Conv2D.call replaced" in r["message"] for r in result.review)
+
+
+def test_the_corpus_covers_every_class_of_trick():
+    classes = {t.cls for t in D.TRICKS}
+    assert {"description", "computation", "redirection", "late", "mode", "honest"} <= classes
