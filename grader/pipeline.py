@@ -20,6 +20,7 @@ from typing import Protocol
 from grader import __version__, advice, errors
 from grader.answers import extract as answers
 from grader.answers import facts
+from grader.baselines.compare import beside as baselines_beside
 from grader.compare import structure
 from grader.exceptions import GraderError
 from grader.execute import runner
@@ -244,6 +245,9 @@ class Grader:
             result.training = verified.training
         result.checks += registry.run(Context(self.spec, answers=done.answers,
                                               saved_run=done.saved_run), ANSWERS)
+        began = time.monotonic()
+        result.baselines = baselines_beside(self.spec, result)  # read, never trained
+        result.timings["baselines"] = round(time.monotonic() - began, 4)
         return result
 
     def _found(self, notebook: Path, done: Stages) -> Result:

@@ -127,6 +127,9 @@ class Result:
     manual: dict | None = None
     #: the questions whose points a person has yet to give (their ids); empty when none
     manual_pending: list[str] = field(default_factory=list)
+    #: the student's network beside the exercise's measured reference models
+    #: (``grader.baselines.compare``); None where the exercise has none measured
+    baselines: dict | None = None
 
     @property
     def exit_code(self) -> ExitCode:

@@ -36,7 +36,8 @@ def train_all(spec: Spec, declaration: Declaration, data_file: Path, settings: S
         raise SpecError("the spec is not calibrated: run `grader calibrate` first (the baselines "
                         "are trained with the verification's settings)")
     settings = settings.with_(verify_epochs=None)
-    reference = Baseline(REFERENCE_ID, "the reference solution", "image", spec.ref_layers,
+    reference = Baseline(REFERENCE_ID, f"{spec.exercise}, the reference solution", "image",
+                         spec.ref_layers,
                          {"name": str(spec.training.get("optimizer", "adam")),
                           "learning_rate": float(spec.training["learning_rate"])})
     started = time.monotonic()
