@@ -116,7 +116,8 @@ def _layer(where: str, j: int, spec: object) -> L.Layer:
         layer = L.from_keras(spec["kind"], dict(args))
     except GraderError as exc:
         raise SpecError(f"{where}, layer {j + 1}: {exc.message}") from None
-    unknown = sorted(set(args) - set(L.ALLOWED[L.ALIASES.get(spec["kind"], spec["kind"])][1]))
+    kind = str(spec["kind"])
+    unknown = sorted(set(args) - set(L.ALLOWED[L.ALIASES.get(kind, kind)][1]))
     if unknown:
         raise SpecError(f"{where}, layer {j + 1} ({spec['kind']}): argument {unknown[0]!r} is "
                         "not one the grader builds")

@@ -16,8 +16,8 @@ def measured_range(data: dict | None, fact: dict) -> tuple[float, float] | None:
         return None
     metric = str(fact.get("metric", "val_accuracy"))
     kinds = RUNS if fact.get("runs", "all") == "all" else (str(fact["runs"]),)
-    values = [_metric(run, metric) for kind in kinds for run in model.get(kind) or []]
-    values = [v for v in values if v is not None]
+    found = [_metric(run, metric) for kind in kinds for run in model.get(kind) or []]
+    values = [v for v in found if v is not None]
     if not values:
         return None
     tolerance = float(fact.get("tolerance", 0.02))

@@ -23,7 +23,7 @@ from grader.exceptions import SpecError
 from grader.settings import Settings
 from grader.spec import Spec
 from grader.verify.memo import NoMemo
-from grader.verify.verifier import Verifier, classes, make_job
+from grader.verify.verifier import Verifier, classes, make_job, split_of
 
 REFERENCE_ID = "reference"
 KEPT = ("val_accuracy", "curves", "epochs", "batch_size", "seed", "seconds", "versions")
@@ -64,7 +64,7 @@ def train_all(spec: Spec, declaration: Declaration, data_file: Path, settings: S
                          "grading_seed": int(spec.training["seed"]),
                          "seeds": list(declaration.seeds),
                          "course_epochs": declaration.course_epochs,
-                         "split": spec.data.get("split"), "threads": int(settings.tf_threads),
+                         "split": split_of(spec), "threads": int(settings.tf_threads),
                          "data_sha256": spec.data["sha256"]},
             "versions": versions, "seconds": round(time.monotonic() - started, 1),
             "models": models}

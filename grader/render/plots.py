@@ -149,8 +149,11 @@ def comparison(lines: list[dict]) -> str | None:
     markers) or ``"own"`` (the student's own logged run: dashed). Labels are the grader's
     words (the exercise's declared titles), never a student's.
     """
-    drawn = [(line, numbers(line.get("values"))) for line in lines]
-    drawn = [(line, ys) for line, ys in drawn if ys]
+    drawn: list[tuple[dict, list[float]]] = []
+    for line in lines:
+        ys = numbers(line.get("values"))
+        if ys:
+            drawn.append((line, ys))
     if not drawn:
         return None
     fig, (ax,) = _figure(6.4, 3.2)
