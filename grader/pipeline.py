@@ -245,9 +245,7 @@ class Grader:
             result.training = verified.training
         result.checks += registry.run(Context(self.spec, answers=done.answers,
                                               saved_run=done.saved_run), ANSWERS)
-        began = time.monotonic()
         result.baselines = baselines_beside(self.spec, result)  # read, never trained
-        result.timings["baselines"] = round(time.monotonic() - began, 4)
         return result
 
     def _found(self, notebook: Path, done: Stages) -> Result:
