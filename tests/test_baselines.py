@@ -306,3 +306,15 @@ def test_grader_baselines_is_deterministic_on_a_tiny_split(tmp_path, data_file):
     assert set(first["models"]) == {"fc", "cnn1", "reference"}
     assert first["settings"]["split"] == {"train": [0, 256], "validation": [256, 384]}
     assert all(0 <= r["val_accuracy"] <= 1 for r in first["models"]["fc"]["verification"])
+
+
+def test_grader_baselines_refuses_a_bad_declaration_before_training(tmp_path, capsys):
+    from grader.cli import main
+    for file in ("spec.json", "exercise.json"):
+        shutil.copy(ROOT / "reference" / "cnn2" / file, tmp_path / file)
+    exercise = _exercise()
+    exercise["baselines"]["models"][0]["layers"][0] = {"kind": "Dense", "args": {"units": "x"}}
+    (tmp_path / "exercise.json").write_text(json.dumps(exercise))
+    assert main(["baselines", str(tmp_path)]) == 2
+    assert "baseline 'fc', layer 1" in capsys.readouterr().err
+    assert not (tmp_path / "baselines.json").exists()
