@@ -318,3 +318,20 @@ def test_grader_baselines_refuses_a_bad_declaration_before_training(tmp_path, ca
     assert main(["baselines", str(tmp_path)]) == 2
     assert "baseline 'fc', layer 1" in capsys.readouterr().err
     assert not (tmp_path / "baselines.json").exists()
+
+
+def test_every_graded_result_carries_the_baselines_of_its_exercise(spec, data_file,
+                                                                   fast_settings, tmp_path):
+    """The pipeline puts each result beside the stored baselines (no kernel, no training)."""
+    from grader.sandbox.launch import Launcher
+
+    from tests.test_grading import CannedGrader, Verifier
+    notebook = tmp_path / "alice.ipynb"
+    notebook.write_text("{}")
+    result = CannedGrader(spec, data_file, fast_settings.with_(verify=True), Launcher(),
+                          Verifier()).grade(notebook)
+    rows = {r["id"]: r for r in result.baselines["rows"]}
+    assert set(rows) == {"fc", "cnn1", "student"}
+    assert rows["student"]["val_accuracy"] == 0.93 and rows["student"]["params"] == spec.totals
+    assert rows["fc"]["val_accuracy"] == store.grading_run(store.load(spec), "fc")["val_accuracy"]
+    assert result.to_dict()["baselines"] == result.baselines
