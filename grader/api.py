@@ -178,3 +178,27 @@ def calibrate(reference: Path | None = None, *, seeds=None, epochs: int | None =
     assert spec.path is not None  # load_spec sets it
     spec.save(Path(spec.path))
     return spec
+
+
+def baselines(reference: Path | None = None, *, data: Path | None = None,
+              settings: Settings | None = None, progress=None, command: str = "") -> Path:
+    """Train the exercise's declared reference models (``exercise.json`` → ``"baselines"``)
+    with the verification's settings and write ``baselines.json`` beside ``spec.json``."""
+    import json
+
+    from grader.baselines import declare, store, train
+    from grader.exceptions import SpecError
+    from grader.verify.verifier import classes
+
+    settings = settings or Settings()
+    spec = load_spec(reference)
+    assert spec.path is not None  # load_spec sets it
+    folder = Path(spec.path).parent
+    declaration = declare.declared(load_exercise(folder), spec.input_shape, classes(spec))
+    if declaration is None:
+        raise SpecError(f"{folder / 'exercise.json'} declares no \"baselines\"")
+    data_file = resolve_data(spec, data or settings.data_path)
+    measured = train.train_all(spec, declaration, data_file, settings, progress, command)
+    target = folder / store.BASELINES_FILE
+    target.write_text(json.dumps(measured, indent=1) + "\n")
+    return target

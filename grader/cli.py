@@ -146,6 +146,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return int(ExitCode.PASSED)
 
 
+def cmd_baselines(args: argparse.Namespace) -> int:
+    where = args.reference or "the default exercise"
+    target = api.baselines(args.reference, settings=settings_from(args),
+                           progress=lambda line: print(line, flush=True),
+                           command=f"grader baselines {where}")
+    print(f"wrote {target}")
+    return int(ExitCode.PASSED)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Exit 0 where ``grade`` can run sandboxed, 5 (grader error) where it cannot."""
     from grader.exceptions import SandboxUnavailable
@@ -161,7 +170,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"doctor": cmd_doctor, "check": cmd_check, "grade": cmd_grade, "spec": cmd_spec, "data": cmd_data,
-            "calibrate": cmd_calibrate}
+            "calibrate": cmd_calibrate, "baselines": cmd_baselines}
 
 
 class Terminated(KeyboardInterrupt):

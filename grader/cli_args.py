@@ -49,5 +49,9 @@ def _reference(sub) -> None:
                                "and write the accuracy range into spec.json")
     calibrate.add_argument("reference", type=Path, nargs="?")
     options.add_options(calibrate, options.CALIBRATE)
+    trained = sub.add_parser("baselines", help="train the exercise's declared reference models "
+                             "(its baselines) and write baselines.json beside spec.json")
+    trained.add_argument("reference", type=Path, nargs="?")
+    options.add_options(trained, options.BASELINES)
     data = sub.add_parser("data", help="find or download the data file, verify it, cache it")
     options.add_options(data, options.DATA)

@@ -29,6 +29,7 @@ from grader.exceptions import UsageError
 from grader.settings import SANDBOX_LEVELS, Settings
 
 CHECK, GRADE, SPEC, CALIBRATE, DATA = "check", "grade", "spec", "calibrate", "data"
+BASELINES = "baselines"
 #: ``setting=EXTRA``: the value goes into ``Settings.extras`` under the option's ``dest``
 EXTRA = "<extras>"
 #: no ``default=`` given: the ``Settings`` field's default, else ``None``
@@ -133,7 +134,7 @@ _TABLE: list[Option] = [
     Option("--assignment", "the LMS assignment (default: the exercise's name)", (GRADE,),
            metavar="NAME"),
     Option("--data", "the exercise's data file (else $GRADER_DATA, the cache, or a download)",
-           (CHECK, GRADE, SPEC, CALIBRATE), setting="data_path", type=Path),
+           (CHECK, GRADE, SPEC, CALIBRATE, BASELINES), setting="data_path", type=Path),
     Option("--exercise", "the exercise to grade against: a folder under reference/ or an "
            "exercise shipped in the package (default: $GRADER_REFERENCE, else cnn2)",
            (CHECK, GRADE), metavar="NAME", group="which"),

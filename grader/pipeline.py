@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from grader import __version__, advice, errors
 from grader.answers import extract as answers
 from grader.answers import facts
+from grader.baselines.compare import beside as baselines_beside
 from grader.compare import structure
 from grader.exceptions import GraderError
 from grader.execute import runner
@@ -272,6 +273,7 @@ class Grader:
             crosscheck.apply(result, done.crosscheck)
         result.checks += registry.run(Context(self.spec, answers=done.answers,
                                               saved_run=done.saved_run), ANSWERS)
+        result.baselines = baselines_beside(self.spec, result)  # read, never trained
         return result
 
     def _found(self, notebook: Path, done: Stages) -> Result:

@@ -130,6 +130,9 @@ class Result:
     #: the cross-check's outcome: {matched (None: could not run), reason, mismatches,
     #: max_abs_diff, compared, seconds}; None when no model was graded
     crosscheck: dict | None = None
+    #: the student's network beside the exercise's measured reference models
+    #: (``grader.baselines.compare``); None where the exercise has none measured
+    baselines: dict | None = None
 
     @property
     def exit_code(self) -> ExitCode:

@@ -51,12 +51,13 @@ def test_the_wheel_ships_each_exercises_spec_and_no_notebook(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         for name in ("cnn2", "cnn2_2018"):
-            for file in ("exercise.json", "spec.json"):
+            for file in ("exercise.json", "spec.json", "baselines.json"):
                 shipped = json.loads(z.read(f"grader/exercises/{name}/{file}"))
                 assert shipped == json.loads((ROOT / "reference" / name / file).read_text())
         metadata = z.read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert not [n for n in names if n.endswith(".ipynb")]  # no template, no solution
     assert "grader/templates/added_layers.html.j2" in names
+    assert "grader/templates/baselines.html.j2" in names
     plain = [line for line in metadata.splitlines()
              if line.startswith("Requires-Dist:") and "extra ==" not in line]
     assert plain == ["Requires-Dist: jinja2>=3.1"]  # students get no TensorFlow of ours

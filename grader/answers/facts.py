@@ -9,7 +9,12 @@ A question (``exercise.json`` → ``"questions"``) may list ``"facts"``, each wi
   (``0.93``, ``93 %``) is, within the tolerance, the last value of that metric in the
   training log the student's own run left in the submitted notebook (the grader reruns
   nothing for this). A notebook without such a log cannot be checked: the fact says so and
-  gives nothing (passed only when it is worth nothing).
+  gives nothing (passed only when it is worth nothing);
+- ``{"baseline": "cnn1", "metric": "val_accuracy", "tolerance": 0.03}``: a number the answer
+  quotes lies within the range the grader itself measured for that declared reference model
+  (``grader baselines``: min..max over its stored runs, widened by the tolerance;
+  ``"runs": "verification" | "course"`` narrows the runs, default all of them). Without a
+  measured ``baselines.json`` the fact says so and gives nothing.
 
 Facts give their points here; the rest of a question's points are the TA's (``"points"``).
 These checks never decide the status (``grader.result.first_failed``): that is the code's.
@@ -46,22 +51,28 @@ class Facts(CheckKind):
 
     def run(self, context: Context) -> list[Check]:
         answers = {a.id: a for a in context.answers or []}
-        return [check_fact(q, f, answers.get(str(q.get("id"))), context.saved_run)
+        return [check_fact(q, f, answers.get(str(q.get("id"))), context.saved_run, context.spec)
                 for q, f in declared_facts(context.spec)]
 
 
-def check_fact(question: dict, fact: dict, answer: Answer | None, saved_run: dict | None) -> Check:
+def check_fact(question: dict, fact: dict, answer: Answer | None, saved_run: dict | None,
+               spec=None) -> Check:
     qid = str(question.get("id"))
     full = float(fact.get("points", 0))
     label = str(fact.get("label") or fact.get("number") or "claim")
     base = Check(name=f"Answer {qid}: {label}", passed=False, message="", max_points=full,
-                 category=CATEGORY, group=qid, aspect="claim" if "claim" in fact else "number")
+                 category=CATEGORY, group=qid,
+                 aspect="number" if "number" in fact else "claim")
     text = answer.text if answer is not None else ""
     if not text.strip():
         base.message = "no answer found"
         return base
     if "claim" in fact:
         return _claim(base, fact, text, saved_run)
+    if "baseline" in fact:
+        from grader.baselines import facts as baseline_facts
+
+        return baseline_facts.check(base, fact, text, spec)
     wanted = float(fact["number"])
     token = numbers.find(text, wanted, float(fact.get("tolerance", 0)))
     base.expected = wanted

@@ -32,8 +32,9 @@ def validate(questions: object) -> list[dict]:
                 raise SpecError(f"question {qid!r}: a rubric level's points must be within "
                                 f"0..{top:g}")
         for fact in q.get("facts", []):
-            if ("number" in fact) == ("claim" in fact):
-                raise SpecError(f"question {qid!r}: a fact is a number or a claim: {fact!r}")
+            if sum(key in fact for key in ("number", "claim", "baseline")) != 1:
+                raise SpecError(f"question {qid!r}: a fact is a number, a claim or a baseline: "
+                                f"{fact!r}")
     return questions
 
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from grader.render import cohort_view, points, view, writers
+from grader.render import baselines_view, cohort_view, points, view, writers
 from grader.render.files import write_text
 from grader.result import Result
 from grader.score.cohort import cohort
@@ -60,7 +60,8 @@ def _page(template: str, script: str | None = None, **context) -> str:
 
 def render_report(result: Result) -> str:
     """The report of one submission as one HTML document."""
-    return _page("report.html.j2", **view.report(result))
+    return _page("report.html.j2", **view.report(result),
+                 baselines=baselines_view.report(result))
 
 
 def report_href(submission: str) -> str:
@@ -80,7 +81,8 @@ def render_index(results: list[Result], links: dict[str, str] | None = None) -> 
         links = {r.submission: report_href(r.submission) for r in results}
     links = {name: _relative(href) for name, href in links.items() if href}
     return _page("index.html.j2", script=_asset("sort.js"), **view.index(results, links),
-                 analytics=cohort_view.analytics(cohort(results), links))
+                 analytics=cohort_view.analytics(cohort(results), links),
+                 baselines=baselines_view.index(results))
 
 
 def write_report(result: Result, path: Path) -> Path:

@@ -135,3 +135,58 @@ def time_histogram(seconds: list[float]) -> str | None:
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.grid(axis="y", alpha=0.3)
     return _data_uri(fig)
+
+
+#: line colours of the networks compared (the student's network is always ``TRAIN_COLOR``)
+NETWORK_COLORS = ("#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f", "#17becf")
+
+
+def comparison(lines: list[dict]) -> str | None:
+    """Validation accuracy per epoch of several networks in one plot, as a data URI.
+
+    Each line: ``{"label", "values", "style"}``; ``style`` is ``"grader"`` (a solid line: the
+    grader's training), ``"student"`` (the student's network trained by the grader: large
+    markers) or ``"own"`` (the student's own logged run: dashed). Labels are the grader's
+    words (the exercise's declared titles), never a student's.
+    """
+    drawn: list[tuple[dict, list[float]]] = []
+    for line in lines:
+        ys = numbers(line.get("values"))
+        if ys:
+            drawn.append((line, ys))
+    if not drawn:
+        return None
+    fig, (ax,) = _figure(6.4, 3.2)
+    others = iter(NETWORK_COLORS)
+    for line, ys in drawn:
+        style = line.get("style")
+        color = TRAIN_COLOR if style in ("student", "own") else next(others, "#7f7f7f")
+        ax.plot(range(1, len(ys) + 1), ys, color=color, label=str(line.get("label", ""))[:80],
+                linestyle="--" if style == "own" else "-",
+                marker="D" if style == "student" else ("o" if len(ys) <= MARKERS_UP_TO else None),
+                markersize=8 if style == "student" else 3)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title("Validation accuracy per epoch")
+    _epoch_axis(ax, max(len(ys) for _, ys in drawn))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return _data_uri(fig)
+
+
+def cohort_accuracy(accuracies: list[float], marks: list[tuple[str, float]]) -> str | None:
+    """The cohort's verification accuracies as a histogram, each baseline a vertical line."""
+    if not accuracies:
+        return None
+    fig, (ax,) = _figure(6.0, 2.6)
+    ax.hist(accuracies, bins=min(20, max(5, len(accuracies))), color=TRAIN_COLOR,
+            edgecolor="white", rwidth=0.85, label="the cohort's networks (grader)")
+    for (label, value), color in zip(marks, NETWORK_COLORS, strict=False):
+        ax.axvline(value, color=color, linestyle="--", label=f"{label[:60]} ({value:.3f})")
+    ax.set_xlabel("validation accuracy (the grader's verification training)")
+    ax.set_ylabel("submissions")
+    ax.set_title("The cohort beside the course's networks")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize="small")
+    return _data_uri(fig)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import textwrap
 
 from grader.answers import view as answer_view
-from grader.render import points, review
+from grader.render import baselines_view, points, review
 from grader.result import Result, Status
 from grader.score.cohort import mistake_words
 from grader.util.text import plain
@@ -56,6 +56,9 @@ def _summary(result: Result, color: bool) -> list[str]:
             lines.append(_wrap(f"what to do: {result.error.advice}", "  "))
     for warning in result.warnings:
         lines.append(_wrap(f"warning: {warning}", "  "))
+    beside = baselines_view.terminal_line(result)
+    if beside:
+        lines.append(_wrap(beside, "  "))
     if result.answers:
         lines.append("  written answers:")
         lines.extend(answer_view.text_lines(result))

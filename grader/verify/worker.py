@@ -103,10 +103,11 @@ def train(job: dict, data: Data) -> dict:
     keras.utils.set_random_seed(int(job["seed"]))
     x_train, y_train, x_val, y_val = data.get(job)
     shape = tuple(job["input_shape"][1:])
+    if job.get("standardize"):
+        x_train, x_val = standardize(x_train, x_val)
     x_train, x_val = x_train.reshape((-1, *shape)), x_val.reshape((-1, *shape))
     model = build_model(keras, job["layers"], job["input_shape"])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=job["learning_rate"]),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=optimizer(keras, job), loss="categorical_crossentropy", metrics=["accuracy"])
     built = time.monotonic()
     curves: dict[str, list] = {k: [] for k in CURVES}
     epoch_end = _validation(keras, model, x_train[: int(job["bn_images"])], x_val, y_val, curves)
@@ -116,6 +117,26 @@ def train(job: dict, data: Data) -> dict:
             "epochs": int(job["epochs"]), "batch_size": int(job["batch_size"]),
             "seed": int(job["seed"]), "seconds": round(time.monotonic() - start, 2),
             "build_seconds": round(built - start, 2), "peak_rss_bytes": peak_rss()}
+
+
+#: optimizers a job may name (a baseline's declaration, ``grader.baselines.declare``); a
+#: student's verification job names none and trains with Adam
+OPTIMIZERS = {"adam": "Adam", "adadelta": "Adadelta", "sgd": "SGD", "rmsprop": "RMSprop"}
+
+
+def optimizer(keras, job: dict):
+    """The job's optimizer (Adam unless it names another one of ``OPTIMIZERS``)."""
+    name = job.get("optimizer", "adam")
+    if name not in OPTIMIZERS:
+        raise JobError("build", f"optimizer {name!r} is not one the worker builds")
+    return getattr(keras.optimizers, OPTIMIZERS[name])(learning_rate=job["learning_rate"])
+
+
+def standardize(x_train, x_val):
+    """Per-pixel standardization with the training images' mean and deviation (+1e-4), as the
+    course's cnn1 notebook does before training."""
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-4
+    return (x_train - mean) / std, (x_val - mean) / std
 
 
 def _validation(keras, model, x_bn, x_val, y_val, curves: dict):
