@@ -126,3 +126,11 @@ def error(spec, name: str = "mallory_typo", message: str = "name 'MaxPoolling2D'
 
 def hostile_error(spec) -> Result:
     return error(spec, name=f"mallory{IMG}", message=f"{IMG} {SCRIPT}")
+
+
+def code_full_marks(result: Result | dict) -> bool:
+    """Every check of the code earned its maximum (a notebook without answer cells still
+    lacks the written answers' facts, which are not the code's)."""
+    checks = result["checks"] if isinstance(result, dict) else [c.to_dict() for c in result.checks]
+    code = [c for c in checks if c["category"] != "answers"]
+    return bool(code) and all(c["points"] == c["max_points"] for c in code)

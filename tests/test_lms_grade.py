@@ -93,7 +93,9 @@ def test_moodle_folders_grade_into_the_filled_grading_worksheet(tmp_path, data_f
     book = rows(tmp_path / "out" / "gradebook-moodle.csv")
     assert [r["Identifier"] for r in book] == ["Participant 501", "Participant 502",
                                                "Participant 503"]
-    assert all(r["Grade"] for r in book) and book[0]["Grade"] == "19"
+    grades = {r["student"]: r for r in rows(tmp_path / "out" / "grades.csv")}
+    assert set(grades) == {"501", "502", "503"} and grades["501"]["status"] == "passed"
+    assert all(r["Grade"] for r in book) and book[0]["Grade"] == grades["501"]["score"]
 
 
 def test_gradescope_export_grades_into_a_scores_csv_matched_by_sid(tmp_path, data_file):
@@ -104,8 +106,9 @@ def test_gradescope_export_grades_into_a_scores_csv_matched_by_sid(tmp_path, dat
     assert run.returncode == 0, run.stderr
     assert unmatched(tmp_path / "out") == []
     book = {r["SID"]: r for r in rows(tmp_path / "out" / "gradebook-gradescope.csv")}
-    assert set(book) == {"S1001", "S1002", "S1003"} and book["S1001"]["Score"] == "19"
     grades = {r["student"]: r for r in rows(tmp_path / "out" / "grades.csv")}
+    assert set(book) == {"S1001", "S1002", "S1003"} and grades["S1001"]["status"] == "passed"
+    assert book["S1001"]["Score"] == grades["S1001"]["score"]
     assert grades["S1002"]["submitted_at"].startswith("2026-12-03T09:30")
 
 

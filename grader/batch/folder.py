@@ -161,9 +161,9 @@ class _Batch:
             result.max_score = self.max_score
         self.annotate(result)
         shown = self._shown(result)
-        with self.writing():
-            self.results[result.submission] = result
+        with self.writing():  # recorded once written: "N results are saved" counts these
             self.rewrite(result, shown)
+            self.results[result.submission] = result
         if self.progress:
             self.progress.result(shown)
 
