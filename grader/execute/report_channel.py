@@ -13,25 +13,33 @@ from __future__ import annotations
 import ast
 import json
 import time
+from collections.abc import Callable
 from queue import Empty
+
+from nbclient.exceptions import DeadKernelError
 
 from grader.exceptions import NotGradable
 
 KEY = "report"
 
 
-async def request(kc, expression: str, timeout: float, limit: int) -> dict:
-    """Evaluate ``expression`` (returning a JSON string) in the kernel; the parsed report."""
+async def request(kc, expression: str, timeout: float, limit: int,
+                  stopped: Callable[[], bool] = lambda: False) -> dict:
+    """Evaluate ``expression`` (returning a JSON string) in the kernel; the parsed report.
+    ``stopped``: the kernel was stopped meanwhile (a refused message): no answer will come,
+    raised at once as the dead kernel it is."""
     msg_id = kc.execute("", silent=True, store_history=False, allow_stdin=False,
                         user_expressions={KEY: expression})
     deadline = time.monotonic() + timeout
     while True:
         remaining = deadline - time.monotonic()
+        if stopped():
+            raise DeadKernelError("stopped while the grader asked for its report")
         if remaining <= 0:
             raise NotGradable("the grader's extraction step did not answer in "
                               f"{timeout:g} s (the notebook may keep the kernel busy)")
         try:
-            msg = await kc.get_shell_msg(timeout=remaining)
+            msg = await kc.get_shell_msg(timeout=min(remaining, 1.0))
         except Empty:
             continue
         except Exception as exc:  # a kernel whose messaging the notebook broke
