@@ -22,14 +22,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from grader import advice
-from grader.compare import structure
+from grader.checks import registry
+from grader.checks import scoring as structure
 from grader.exceptions import GraderError
+from grader.exercise.spec import DEFAULT_EXERCISE, SPEC_FILE, Spec, default_reference_dir, exercises
 from grader.extract import select
 from grader.result import Result, Status, spec_identity
-from grader.score import registry
 from grader.selfcheck import readiness
 from grader.settings import Settings
-from grader.spec import DEFAULT_EXERCISE, SPEC_FILE, Spec, default_reference_dir, exercises
 
 HERE = Path(__file__).resolve().parent
 NOT_DONE = ("Structure only: the final grading runs your whole notebook from the top and trains "
@@ -49,11 +49,11 @@ class SelfCheck:
         return self.result.status is Status.PASSED
 
     def _repr_html_(self) -> str:
-        from grader.render.selfcheck import render_html
+        from grader.selfcheck.render import render_html
         return render_html(self)
 
     def __repr__(self) -> str:
-        from grader.render.selfcheck import render_text
+        from grader.selfcheck.render import render_text
         return render_text(self)
 
 

@@ -19,21 +19,20 @@ from typing import Any, Protocol
 
 from grader import __version__, advice, errors
 from grader.answers import extract as answers
-from grader.answers import facts
-from grader.compare import structure
+from grader.checks import facts, registry
+from grader.checks import scoring as structure
+from grader.checks.kind import ANSWERS, TRAINING, Context
 from grader.exceptions import GraderError
 from grader.execute import runner
 from grader.execute.kernel import compat
+from grader.exercise.spec import Spec
 from grader.extract import report as extract
 from grader.extract.report import ExtractedModel
 from grader.extract.select import Choice
 from grader.intake.scan import scan_notebook
 from grader.result import Check, Result, Status, spec_identity
 from grader.sandbox.launch import Launcher
-from grader.score import registry
-from grader.score.checks import ANSWERS, TRAINING, Context
 from grader.settings import Settings
-from grader.spec import Spec
 from grader.util.files import sha256_bytes
 from grader.util.versions import package_versions
 from grader.verify import crosscheck

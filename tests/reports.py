@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from grader import advice
 from grader import layers as L
-from grader.compare import structure
+from grader.checks import registry
+from grader.checks import scoring as structure
+from grader.checks.kind import TRAINING, Context
 from grader.result import Check, ErrorInfo, Result, Status
-from grader.score import registry
-from grader.score.checks import TRAINING, Context
 
 #: markup that would set ``window.__pwned`` (or open a dialog) if a report ran it
 SCRIPT = "<script>window.__pwned = 1; alert(1)</script>"
@@ -74,8 +74,8 @@ def _answered(spec, result: Result) -> None:
     from pathlib import Path
 
     from grader.answers import extract as found
-    from grader.score import registry
-    from grader.score.checks import ANSWERS, Context
+    from grader.checks import registry
+    from grader.checks.kind import ANSWERS, Context
     cells = found.notebook_cells(Path(spec.path).parent / "solution.ipynb")
     answers = found.find_answers(cells, spec.questions)
     result.answers = [a.to_dict() for a in answers]

@@ -5,11 +5,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from grader.answers import extract, facts, markdown, numbers, questions
+from grader.answers import extract, markdown, numbers, questions
+from grader.checks import facts, registry
+from grader.checks.kind import ANSWERS, Context
 from grader.exceptions import SpecError
-from grader.score import registry
-from grader.score.checks import ANSWERS, Context
-from grader.spec import Spec, load_exercise
+from grader.exercise.spec import Spec, load_exercise
 
 from tests import notebooks
 from tests.conftest import ROOT

@@ -9,14 +9,14 @@ import pytest
 
 from grader import api
 from grader import layers as L
-from grader.compare import structure
+from grader.checks import registry
+from grader.checks import scoring as structure
+from grader.checks.accuracy import Accuracy
+from grader.checks.kind import STRUCTURE, CheckKind, Context
 from grader.exceptions import SpecError
+from grader.exercise.spec import Spec, checks_of, load_exercise
 from grader.render import view
 from grader.result import Check, Result, Status
-from grader.score import registry
-from grader.score.accuracy import Accuracy
-from grader.score.checks import STRUCTURE, CheckKind, Context
-from grader.spec import Spec, checks_of, load_exercise
 
 from tests import reports
 from tests.conftest import ROOT

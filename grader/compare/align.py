@@ -2,18 +2,19 @@
 
 Layers are aligned like sequences (Needleman-Wunsch), so one missing or extra layer shows up
 once as a gap instead of as a cascade of mismatches in every later layer. The result is a
-``Comparison``, which the check kinds the exercise declares (``grader.score.registry``) read.
+``Comparison``, which the check kinds the exercise declares (``grader.checks.registry``) read.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from grader import layers as L
-from grader.compare import equivalence, hints
+from grader.checks import hints
+from grader.compare import equivalence
 from grader.compare.rows import NON_SEMANTIC, Cause, Comparison, Row, differences, same_args
 
 if TYPE_CHECKING:
-    from grader.spec import Spec
+    from grader.exercise.spec import Spec
 
 MATCH, SAME_ARGS, SAME_KIND, SUBSTITUTE, GAP = 3.0, 2.5, 2.0, -1.5, -1.0
 __all__ = ["NON_SEMANTIC", "Cause", "Comparison", "Row", "align", "aligned_rows", "compare",

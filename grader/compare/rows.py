@@ -1,5 +1,5 @@
 """The aligned architecture as data: a ``Row`` per reference/student layer pair and the
-``Comparison`` the check kinds read (``grader.compare.align`` makes them, ``grader.compare.hints``
+``Comparison`` the check kinds read (``grader.compare.align`` makes them, ``grader.checks.hints``
 words them). Here so that both import it and neither imports the other.
 """
 from __future__ import annotations

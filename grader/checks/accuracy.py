@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from grader.checks.kind import TRAINING, CheckKind, Context
+from grader.checks.registry import register
 from grader.result import Check
-from grader.score.checks import TRAINING, CheckKind, Context
-from grader.score.registry import register
 
 
 @register

@@ -7,11 +7,11 @@ keeps its points and names it (``follows_from``). The layers to add come from th
 from __future__ import annotations
 
 from grader import layers as L
-from grader.compare import hints
+from grader.checks import hints
+from grader.checks.kind import ADDED, ARCHITECTURE, STRUCTURE, CheckKind, Context
+from grader.checks.registry import register
 from grader.compare.align import Cause, Row, first_own_mistake, own_mistake, same_args, where
 from grader.result import Check
-from grader.score.checks import ADDED, ARCHITECTURE, STRUCTURE, CheckKind, Context
-from grader.score.registry import register
 
 #: an added layer's aspects, in the report's order, with their titles (a check's ``aspect``
 #: is the key; the report shows the title)

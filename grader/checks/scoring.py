@@ -8,12 +8,12 @@ instant check and the final grading choose the same model and give the same chec
 from __future__ import annotations
 
 from grader import layers as L
+from grader.checks import registry
+from grader.checks.kind import STRUCTURE, Context
 from grader.compare import align as compare
+from grader.exercise.spec import Spec
 from grader.extract import select
 from grader.result import Check, Result, Status, first_failed
-from grader.score import registry
-from grader.score.checks import STRUCTURE, Context
-from grader.spec import Spec
 
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
            "eleven", "twelve")

@@ -20,9 +20,9 @@ import re
 
 from grader.answers import numbers
 from grader.answers.extract import Answer
+from grader.checks.kind import ANSWERS, CheckKind, Context
+from grader.checks.registry import register
 from grader.result import Check
-from grader.score.checks import ANSWERS, CheckKind, Context
-from grader.score.registry import register
 
 CATEGORY = "answers"
 

@@ -4,7 +4,7 @@ A check kind is a class with a ``kind`` (its name in ``exercise.json``), the ``p
 exercise gives it, ``max_points(spec, verified)`` and ``run(context) -> list[Check]``. The
 exercise lists the kinds it uses, in the order the report shows them, so that the maximum
 score is the sum of what the declared checks can give (never a formula of its own), and a new
-kind of check is one new module: a class registered with ``grader.score.registry.register``
+kind of check is one new module: a class registered with ``grader.checks.registry.register``
 (its module named in the registry's ``BUILTIN``, or imported before grading). A kind runs on the
 grading ``Context``: the spec, the student's layers aligned with the reference's, and the
 verification training when it ran. It returns plain ``Check``s whose structured fields
@@ -22,7 +22,7 @@ from grader.result import Check
 
 if TYPE_CHECKING:
     from grader.compare.rows import Comparison
-    from grader.spec import Spec
+    from grader.exercise.spec import Spec
 
 #: when a kind runs: on the layers (``structure``, also in the student's self-check), after
 #: the grader trained the architecture (``training``), or on the written answers read from
@@ -35,7 +35,7 @@ class Context:
     """What a check reads: the exercise's spec, the student's layers aligned with the
     reference's (``comparison``), and the verification training if it ran (``training``, with
     the verifier's own accuracy ``Check`` in ``verification``), and the checks earlier stages
-    made (``earlier``: what the exercise's ``requires`` rule reads, ``grader.score.rule``)."""
+    made (``earlier``: what the exercise's ``requires`` rule reads, ``grader.checks.rule``)."""
 
     spec: Spec
     comparison: Comparison | None = None
