@@ -43,7 +43,7 @@ def reference_of(args: argparse.Namespace) -> Path | None:
     return exercise_dir(args.exercise) if args.exercise is not None else args.reference
 
 
-def format_context(args: argparse.Namespace, chosen: list[writers.Writer]) -> writers.Context:
+def format_context(args: argparse.Namespace, chosen: list[writers.Writer]) -> writers.FormatContext:
     """Options of the chosen formats, read (and refused when bad) before any grading."""
     return writers.context_from(args, chosen)
 

@@ -21,7 +21,7 @@ from grader import __version__, advice, errors
 from grader.answers import extract as answers
 from grader.checks import facts, registry
 from grader.checks import scoring as structure
-from grader.checks.kind import ANSWERS, TRAINING, Context
+from grader.checks.kind import ANSWERS, TRAINING, CheckContext
 from grader.exceptions import GraderError
 from grader.execute import runner
 from grader.execute.kernel import compat
@@ -262,14 +262,14 @@ class Grader:
                          student_history_source=compared.history_source)
         if verified is not None:
             result.timings["verify"] = verified.seconds
-            result.checks += registry.run(Context(self.spec, training=verified.training,
+            result.checks += registry.run(CheckContext(self.spec, training=verified.training,
                                                   verification=verified.check,
                                                   earlier=list(result.checks)), TRAINING)
             result.training = verified.training
         if done.crosscheck is not None:  # before the answers: it withdraws the code's points
             result.timings["crosscheck"] = done.crosscheck.found.get("seconds_total")
             crosscheck.apply(result, done.crosscheck)
-        result.checks += registry.run(Context(self.spec, answers=done.answers,
+        result.checks += registry.run(CheckContext(self.spec, answers=done.answers,
                                               saved_run=done.saved_run), ANSWERS)
         return result
 

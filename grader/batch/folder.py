@@ -227,7 +227,7 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
                  force: bool = False, junit_path: Path | None = None,
                  progress_stream=None, gradebook: GradebookOptions | None = None,
                  formats: list[writers.Writer] | None = None,
-                 context: writers.Context | None = None, layout: str | None = None,
+                 context: writers.FormatContext | None = None, layout: str | None = None,
                  limits: archive.Limits | None = None, manual: Path | None = None) -> ExitCode:
     """Grade every submission in ``folder`` (or an LMS's zip) into ``out``; see the module
     docstring. ``formats`` are written besides the defaults (JSON, HTML, CSV;
@@ -256,7 +256,7 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
             print(f"grader: {note}", file=sys.stderr)
         submissions = gathered.submissions
         spec, data_file, settings = _prepare(reference, settings)
-        outputs = Outputs(out, chosen(formats, junit_path), context or writers.Context(),
+        outputs = Outputs(out, chosen(formats, junit_path), context or writers.FormatContext(),
                           {"junit": Path(junit_path)} if junit_path else {})
         batch = _Batch(out, grading_options(settings), batch_max_score(spec, settings),
                        outputs=outputs)

@@ -43,7 +43,7 @@ class Outputs:
 
     out: Path
     formats: list[writers.Writer]
-    context: writers.Context = field(default_factory=writers.Context)
+    context: writers.FormatContext = field(default_factory=writers.FormatContext)
     #: a course document's path other than ``DIR/<course_file>`` (``--junit FILE``), by format
     paths: dict[str, Path] = field(default_factory=dict)
 

@@ -20,7 +20,7 @@ import re
 
 from grader.answers import numbers
 from grader.answers.extract import Answer
-from grader.checks.kind import ANSWERS, CheckKind, Context
+from grader.checks.kind import ANSWERS, CheckContext, CheckKind
 from grader.checks.registry import register
 from grader.result import Check
 
@@ -44,7 +44,7 @@ class Facts(CheckKind):
     def max_points(self, spec, verified: bool) -> float:
         return float(sum(float(f.get("points", 0)) for _, f in declared_facts(spec)))
 
-    def run(self, context: Context) -> list[Check]:
+    def run(self, context: CheckContext) -> list[Check]:
         answers = {a.id: a for a in context.answers or []}
         return [check_fact(q, f, answers.get(str(q.get("id"))), context.saved_run)
                 for q, f in declared_facts(context.spec)]

@@ -13,7 +13,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from grader.checks import rule
-from grader.checks.kind import ANSWERS, CheckKind, Context
+from grader.checks.kind import ANSWERS, CheckContext, CheckKind
 from grader.exceptions import SpecError
 from grader.result import Check
 
@@ -86,7 +86,7 @@ def max_score(spec: Spec, verified: bool = True, answers: bool = True) -> float:
                      if answers or check.stage != ANSWERS))
 
 
-def run(context: Context, stage: str) -> list[Check]:
+def run(context: CheckContext, stage: str) -> list[Check]:
     """The checks of the declared kinds that run at ``stage``, in the declared order, with the
     exercise's rule applied: a check whose required kinds earned nothing (in this stage or in
     ``context.earlier``) is paid nothing (``grader.checks.rule``)."""

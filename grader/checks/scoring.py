@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from grader import layers as L
 from grader.checks import registry
-from grader.checks.kind import STRUCTURE, Context
+from grader.checks.kind import STRUCTURE, CheckContext
 from grader.compare import align as compare
 from grader.exercise.spec import Spec
 from grader.extract import select
@@ -23,7 +23,7 @@ def check_layers(spec: Spec, stu: list[L.LayerInfo]) -> tuple[list[Check], list[
     """The exercise's structure checks (those declared in the spec) on the student's layers,
     and the aligned rows they were made from."""
     comparison = compare.compare(spec, stu)
-    return registry.run(Context(spec, comparison), STRUCTURE), comparison.rows
+    return registry.run(CheckContext(spec, comparison), STRUCTURE), comparison.rows
 
 
 def grade_structure(report: dict, spec: Spec, max_params_factor: float,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from grader import layers as L
 from grader.checks import registry
-from grader.checks.kind import TRAINING, Context
+from grader.checks.kind import TRAINING, CheckContext
 from grader.exceptions import SpecError
 from grader.exercise.spec import Spec
 from grader.result import Check
@@ -69,7 +69,7 @@ def graded(spec: Spec, layers: list[L.Layer]) -> list[Check]:
     if spec.training and registry.declares(spec, TRAINING):
         passed = Check(name="Verification accuracy", passed=True, category="training",
                        message="assumed in the calibrated range")
-        checks += registry.run(Context(spec, training=spec.training, verification=passed,
+        checks += registry.run(CheckContext(spec, training=spec.training, verification=passed,
                                        earlier=list(checks)), TRAINING)
     return checks
 
