@@ -19,8 +19,7 @@ from typing import Any, Protocol
 
 from grader import __version__, advice, errors
 from grader.answers import extract as answers
-from grader.checks import facts, registry
-from grader.checks import scoring as structure
+from grader.checks import facts, registry, scoring
 from grader.checks.kind import ANSWERS, TRAINING, CheckContext
 from grader.exceptions import GraderError
 from grader.execute import runner
@@ -160,7 +159,7 @@ class Grader:
             done.crosscheck = self.crosscheck(done.execution, done.structure)
             done.verification = self.verify(done.structure)
             result = self.assemble(notebook, done)
-            structure.score(result)
+            scoring.score(result)
         except GraderError as exc:
             result = Result.not_graded(exc, base=self._found(notebook, done), facts=self.facts())
         except Exception as exc:  # a grader bug: a result still, with the traceback to report
@@ -199,7 +198,7 @@ class Grader:
     def compare(self, run: runner.Execution) -> StructureVerdict:
         """Stages 3–4: choose the model, compare its layers (the self-check's very call)."""
         verdict = Result(submission="", status=Status.ERROR)
-        chosen = structure.grade_structure(run.report, self.spec, self.settings.max_params_factor,
+        chosen = scoring.grade_structure(run.report, self.spec, self.settings.max_params_factor,
                                            verdict)
         history = chosen.model.history
         source: str | None = "notebook run"
