@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.answers import extract, facts, manual, ta_page  # noqa: E402
-from grader.score import registry  # noqa: E402
-from grader.score.checks import ANSWERS, Context  # noqa: E402
-from grader.spec import Spec  # noqa: E402
+from grader.answers import extract, manual, ta_page  # noqa: E402
+from grader.checks import facts, registry  # noqa: E402
+from grader.checks.kind import ANSWERS, CheckContext  # noqa: E402
+from grader.exercise.spec import Spec  # noqa: E402
 
 from tests import reports  # noqa: E402
 
@@ -35,7 +35,7 @@ def per_submission(spec: Spec, path: Path, runs: int) -> float:
         start = time.perf_counter()
         cells = extract.notebook_cells(path)
         found = extract.find_answers(cells, spec.questions)
-        registry.run(Context(spec, answers=found, saved_run=facts.saved_run(cells)), ANSWERS)
+        registry.run(CheckContext(spec, answers=found, saved_run=facts.saved_run(cells)), ANSWERS)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

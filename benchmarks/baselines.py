@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader.baselines import compare, store  # noqa: E402
+from grader.exercise.spec import Spec  # noqa: E402
 from grader.render import html, terminal  # noqa: E402
 from grader.result import Result, Status  # noqa: E402
-from grader.spec import Spec  # noqa: E402
 
 
 def median_ms(fn: Callable[[], object], runs: int) -> float:

@@ -48,7 +48,7 @@ def course(folder: Path, size: int) -> None:
 
 def throughput(client, tasks: int) -> float:
     """One-slot no-op tasks per second through the scheduler (what it adds per submission)."""
-    from grader.batch.dask_worker import GRADING, constant
+    from grader.batch.cluster.dask_worker import GRADING, constant
 
     start = time.monotonic()
     futures = client.map(constant, range(tasks), resources={GRADING: 1}, pure=False)
@@ -58,8 +58,8 @@ def throughput(client, tasks: int) -> float:
 
 def moved(folder: Path, out: Path) -> dict:
     """Bytes per submission in (the notebook) and out (the result JSON), and once per worker."""
-    from grader.batch.dask_executor import exercise_files
-    from grader.spec import Spec, default_reference_dir
+    from grader.batch.cluster.dask_executor import exercise_files
+    from grader.exercise.spec import Spec, default_reference_dir
 
     notebooks = [p.stat().st_size for p in folder.glob("*.ipynb")]
     results = [p.stat().st_size for p in (out / "students").glob("*.json")]

@@ -16,9 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from grader.answers import extract, manual, ta_page  # noqa: E402
-from grader.score import registry  # noqa: E402
-from grader.score.checks import ANSWERS, Context  # noqa: E402
-from grader.spec import Spec  # noqa: E402
+from grader.checks import registry  # noqa: E402
+from grader.checks.kind import ANSWERS, CheckContext  # noqa: E402
+from grader.exercise.spec import Spec  # noqa: E402
 
 from tests import cdp, reports  # noqa: E402
 
@@ -33,7 +33,7 @@ def main() -> None:
                for a in alice.answers]
     bob = replace(bob, answers=[a.to_dict() for a in answers],
                   checks=[c for c in bob.checks if c.category != "answers"]
-                  + registry.run(Context(spec, answers=answers), ANSWERS))
+                  + registry.run(CheckContext(spec, answers=answers), ANSWERS))
     executable = cdp.find_chromium()
     if executable is None:
         sys.exit("headless Chromium is needed: Debian's `chromium`, or GRADER_CHROMIUM")

@@ -9,17 +9,17 @@ from pathlib import Path
 
 from grader import layers as L
 from grader import pipeline
-from grader.compare.spec_build import build
+from grader.checks import registry
 from grader.exceptions import NotGradable, SandboxUnavailable, SpecError, UsageError
 from grader.execute import runner as execute
+from grader.exercise.build import build
+from grader.exercise.spec import Spec, default_reference_dir, load_exercise
 from grader.extract import report as extract
 from grader.intake import data as data_mod
 from grader.intake.submissions import read_submission, shown
 from grader.result import Result
 from grader.sandbox.launch import Launcher
-from grader.score import registry
 from grader.settings import SANDBOX_LEVELS, Settings
-from grader.spec import Spec, default_reference_dir, load_exercise
 from grader.verify.memo import MemoStore
 
 
@@ -165,8 +165,8 @@ def calibrate(reference: Path | None = None, *, seeds=None, epochs: int | None =
               batch_size: int | None = None, seed: int | None = None, data: Path | None = None,
               settings: Settings | None = None, progress=None) -> Spec:
     """Train the reference architecture over seeds and write ``spec.training`` (the range)."""
-    from grader.verify.calibrate import Plan
-    from grader.verify.calibrate import calibrate as measure
+    from grader.exercise.calibrate import Plan
+    from grader.exercise.calibrate import calibrate as measure
 
     settings = settings or Settings()
     spec = load_spec(reference)

@@ -38,12 +38,12 @@ def _preload(*modules: str) -> None:
 def reference_of(args: argparse.Namespace) -> Path | None:
     """``--reference DIR`` as given, ``--exercise NAME`` as its folder (an unknown name is a
     usage error listing the known ones), else None: the default exercise."""
-    from grader.spec import exercise_dir
+    from grader.exercise.spec import exercise_dir
 
     return exercise_dir(args.exercise) if args.exercise is not None else args.reference
 
 
-def format_context(args: argparse.Namespace, chosen: list[writers.Writer]) -> writers.Context:
+def format_context(args: argparse.Namespace, chosen: list[writers.Writer]) -> writers.FormatContext:
     """Options of the chosen formats, read (and refused when bad) before any grading."""
     return writers.context_from(args, chosen)
 
@@ -93,7 +93,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from grader.batch.folder import grade_folder
-    from grader.render.lms import GradebookOptions
+    from grader.lms.gradebook import GradebookOptions
 
     args.reference = reference_of(args)
     if (args.roster or args.roster_map or args.assignment) and not args.gradebook:

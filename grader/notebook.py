@@ -3,7 +3,7 @@
 ``check(model)`` (or ``check()``, which finds the model as the grader does) reads the live model
 in the student's own kernel with the grader's own kernel-side extraction
 (``kernel/extract_model.py``) and grades its structure with the grader's own code
-(``structure.grade_structure``: selection, layer inference, comparison, hints), against the
+(``scoring.grade_structure``: selection, layer inference, comparison, hints), against the
 packaged reference spec. So its verdict, checks and "Fix first" line are the ones ``grader
 check`` gives, in well under a second, with no training and no notebook re-execution. It imports
 no TensorFlow, nbclient or matplotlib: only the Keras the student already imported is touched.
@@ -22,14 +22,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from grader import advice
-from grader.compare import structure
+from grader.checks import registry, scoring
 from grader.exceptions import GraderError
+from grader.exercise.spec import DEFAULT_EXERCISE, SPEC_FILE, Spec, default_reference_dir, exercises
 from grader.extract import select
 from grader.result import Result, Status, spec_identity
-from grader.score import registry
 from grader.selfcheck import readiness
 from grader.settings import Settings
-from grader.spec import DEFAULT_EXERCISE, SPEC_FILE, Spec, default_reference_dir, exercises
 
 HERE = Path(__file__).resolve().parent
 NOT_DONE = ("Structure only: the final grading runs your whole notebook from the top and trains "
@@ -49,11 +48,11 @@ class SelfCheck:
         return self.result.status is Status.PASSED
 
     def _repr_html_(self) -> str:
-        from grader.render.selfcheck import render_html
+        from grader.selfcheck.render import render_html
         return render_html(self)
 
     def __repr__(self) -> str:
-        from grader.render.selfcheck import render_text
+        from grader.selfcheck.render import render_text
         return render_text(self)
 
 
@@ -85,8 +84,8 @@ def verdict(report: dict, spec: Spec) -> Result:
                     max_score=registry.max_score(spec, verified=False, answers=False),
                     spec=spec_identity(spec))
     try:
-        structure.grade_structure(report, spec, Settings.max_params_factor, result)
-        structure.score(result)
+        scoring.grade_structure(report, spec, Settings.max_params_factor, result)
+        scoring.score(result)
     except GraderError as exc:
         return Result.not_graded(exc, base=result, facts=advice.Facts(
             str(spec.data.get("file")), markers=spec.markers))

@@ -7,7 +7,7 @@ and so the README's usage block (``tests/test_readme.py`` checks it against the 
 
 A new option is one :class:`Option` entry: here for the core, or a :func:`declare` call beside
 the format or executor that reads it (``--gradescope-visibility`` in ``render.gradescope``,
-``--cluster`` in ``batch.dask_executor``). Its value reaches the code as:
+``--cluster`` in ``batch.cluster.dask_executor``). Its value reaches the code as:
 
 - ``setting="field"``: that ``Settings`` field (the field, with its default, is in
   ``grader.settings``; the option's default is the field's unless it gives its own);

@@ -19,22 +19,20 @@ from typing import Any, Protocol
 
 from grader import __version__, advice, errors
 from grader.answers import extract as answers
-from grader.answers import facts
 from grader.baselines.compare import beside as baselines_beside
-from grader.compare import structure
+from grader.checks import facts, registry, scoring
+from grader.checks.kind import ANSWERS, TRAINING, CheckContext
 from grader.exceptions import GraderError
 from grader.execute import runner
 from grader.execute.kernel import compat
+from grader.exercise.spec import Spec
 from grader.extract import report as extract
 from grader.extract.report import ExtractedModel
 from grader.extract.select import Choice
 from grader.intake.scan import scan_notebook
 from grader.result import Check, Result, Status, spec_identity
 from grader.sandbox.launch import Launcher
-from grader.score import registry
-from grader.score.checks import ANSWERS, TRAINING, Context
 from grader.settings import Settings
-from grader.spec import Spec
 from grader.util.files import sha256_bytes
 from grader.util.versions import package_versions
 from grader.verify import crosscheck
@@ -162,7 +160,7 @@ class Grader:
             done.crosscheck = self.crosscheck(done.execution, done.structure)
             done.verification = self.verify(done.structure)
             result = self.assemble(notebook, done)
-            structure.score(result)
+            scoring.score(result)
         except GraderError as exc:
             result = Result.not_graded(exc, base=self._found(notebook, done), facts=self.facts())
         except Exception as exc:  # a grader bug: a result still, with the traceback to report
@@ -201,7 +199,7 @@ class Grader:
     def compare(self, run: runner.Execution) -> StructureVerdict:
         """Stages 3–4: choose the model, compare its layers (the self-check's very call)."""
         verdict = Result(submission="", status=Status.ERROR)
-        chosen = structure.grade_structure(run.report, self.spec, self.settings.max_params_factor,
+        chosen = scoring.grade_structure(run.report, self.spec, self.settings.max_params_factor,
                                            verdict)
         history = chosen.model.history
         source: str | None = "notebook run"
@@ -264,14 +262,14 @@ class Grader:
                          student_history_source=compared.history_source)
         if verified is not None:
             result.timings["verify"] = verified.seconds
-            result.checks += registry.run(Context(self.spec, training=verified.training,
+            result.checks += registry.run(CheckContext(self.spec, training=verified.training,
                                                   verification=verified.check,
                                                   earlier=list(result.checks)), TRAINING)
             result.training = verified.training
         if done.crosscheck is not None:  # before the answers: it withdraws the code's points
             result.timings["crosscheck"] = done.crosscheck.found.get("seconds_total")
             crosscheck.apply(result, done.crosscheck)
-        result.checks += registry.run(Context(self.spec, answers=done.answers,
+        result.checks += registry.run(CheckContext(self.spec, answers=done.answers,
                                               saved_run=done.saved_run), ANSWERS)
         result.baselines = baselines_beside(self.spec, result)  # read, never trained
         return result

@@ -40,11 +40,11 @@ class Check:
     #: a check that fails only as a consequence of an earlier mistake keeps its points and names
     #: that mistake here ("layer 11 (Conv2D(64, 3x3))")
     follows_from: str | None = None
-    #: a failed check's mistake as a stable key (``grader.compare.hints``: ``arg:Conv2D.padding="same"``,
+    #: a failed check's mistake as a stable key (``grader.checks.hints``: ``arg:Conv2D.padding="same"``,
     #: ``missing:MaxPooling2D``, …) so a cohort can be grouped by the mistake, not by hint text
     mistake: str | None = None
     #: why the check's points are not paid although it found what it found: the exercise's rule
-    #: (``"requires"`` in ``exercise.json``; ``grader.score.rule``) pays it only for the student's
+    #: (``"requires"`` in ``exercise.json``; ``grader.checks.rule``) pays it only for the student's
     #: own work (None: paid as found)
     withheld: str | None = None
 
@@ -115,7 +115,7 @@ class Result:
     #: where an LMS export put it (``grader.intake.lms_layout``): layout, the LMS's id, name,
     #: email, submission id, original file name, late flag, time, superseded entries; None: plain
     origin: dict | None = None
-    #: lateness and its deduction (``grader.score.late.assess``); ``score`` stays what was earned
+    #: lateness and its deduction (``grader.lms.late.assess``); ``score`` stays what was earned
     late: dict | None = None
     #: flags for a person to look at, not a status (score and exit code stay): entries
     #: ``{"source": "scan" | "crosscheck" | …, "cell_index", "line", "code", "message"}``
@@ -194,7 +194,7 @@ class Result:
         ``kind`` must be a grader fault (anything else becomes ``internal``: the exit code
         promises it); ``detail`` is the traceback or log tail for the instructor. ``base``: what
         the grading found before the fault (kept, as for ``not_graded``); else a bare row with
-        ``max_score`` (the spec's full one: ``grader.score.registry.max_score``); ``spec`` only
+        ``max_score`` (the spec's full one: ``grader.checks.registry.max_score``); ``spec`` only
         names the exercise."""
         if not errors.is_grader_fault(kind):
             kind = ErrorKind.INTERNAL

@@ -10,9 +10,9 @@ import jupyter_client
 import pytest
 
 from grader import api
+from grader.exercise.spec import Spec
 from grader.result import Result
 from grader.settings import Settings
-from grader.spec import Spec
 
 from tests import notebooks
 

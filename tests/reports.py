@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from grader import advice
 from grader import layers as L
-from grader.compare import structure
+from grader.checks import registry
+from grader.checks import scoring as structure
+from grader.checks.kind import TRAINING, CheckContext
 from grader.result import Check, ErrorInfo, Result, Status
-from grader.score import registry
-from grader.score.checks import TRAINING, Context
 
 #: markup that would set ``window.__pwned`` (or open a dialog) if a report ran it
 SCRIPT = "<script>window.__pwned = 1; alert(1)</script>"
@@ -59,7 +59,7 @@ def graded(spec, layers: list[L.Layer], name: str, *, accuracy: float | None = N
                      points=3.0 if ok else 0.0, max_points=3.0,
                      hint=None if ok else "the architecture trains badly")
         # through the exercise's declared accuracy check, its rule included (as the pipeline)
-        result.checks += registry.run(Context(spec, training=result.training, verification=made,
+        result.checks += registry.run(CheckContext(spec, training=result.training, verification=made,
                                               earlier=list(result.checks)), TRAINING)
         result.max_score += 0 if spec.training else 3.0
     structure.score(result)
@@ -74,12 +74,12 @@ def _answered(spec, result: Result) -> None:
     from pathlib import Path
 
     from grader.answers import extract as found
-    from grader.score import registry
-    from grader.score.checks import ANSWERS, Context
+    from grader.checks import registry
+    from grader.checks.kind import ANSWERS, CheckContext
     cells = found.notebook_cells(Path(spec.path).parent / "solution.ipynb")
     answers = found.find_answers(cells, spec.questions)
     result.answers = [a.to_dict() for a in answers]
-    result.checks += registry.run(Context(spec, answers=answers), ANSWERS)
+    result.checks += registry.run(CheckContext(spec, answers=answers), ANSWERS)
 
 
 def passing(spec) -> Result:

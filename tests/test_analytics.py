@@ -5,9 +5,9 @@ import json
 
 import pytest
 
+from grader.analytics import cohort as analytics
+from grader.checks import registry
 from grader.result import ErrorInfo, Result, Status
-from grader.score import cohort as analytics
-from grader.score import registry
 
 from tests import reports
 

@@ -5,11 +5,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from grader.answers import extract, facts, markdown, numbers, questions
+from grader.answers import extract, markdown, numbers, questions
+from grader.checks import facts, registry
+from grader.checks.kind import ANSWERS, CheckContext
 from grader.exceptions import SpecError
-from grader.score import registry
-from grader.score.checks import ANSWERS, Context
-from grader.spec import Spec, load_exercise
+from grader.exercise.spec import Spec, load_exercise
 
 from tests import notebooks
 from tests.conftest import ROOT
@@ -104,7 +104,7 @@ def test_the_course_notebook_without_answer_cells_finds_no_answer_and_no_crash(s
     exercise = load_exercise(ROOT / "reference" / "cnn2")
     found = extract.find_answers(cells, exercise["questions"])
     assert [a.found for a in found] == [False] * len(exercise["questions"])
-    checks = registry.run(Context(_with_questions(spec, exercise), answers=found), ANSWERS)
+    checks = registry.run(CheckContext(_with_questions(spec, exercise), answers=found), ANSWERS)
     assert checks and all(c.points == 0 and c.message == "no answer found" for c in checks)
 
 
@@ -137,7 +137,7 @@ def _claim_checks(spec, answer_text: str, *cells) -> list:
     cells_ = _nb(*cells, _tagged(answer_text, "answer:c"))
     found = extract.find_answers(cells_, [CLAIM])
     spec = _with_questions(spec, {"questions": [CLAIM]})
-    return registry.run(Context(spec, answers=found, saved_run=facts.saved_run(cells_)), ANSWERS)
+    return registry.run(CheckContext(spec, answers=found, saved_run=facts.saved_run(cells_)), ANSWERS)
 
 
 @pytest.mark.parametrize("quoted, passed", [
@@ -171,7 +171,7 @@ def test_the_reference_solution_gets_every_fact_and_the_template_none():
             cells = extract.notebook_cells(ROOT / "reference" / name / f"{role}.ipynb")
             found = extract.find_answers(cells, spec.questions)
             assert all(a.found for a in found) is full
-            checks = registry.run(Context(spec, answers=found, saved_run=facts.saved_run(cells)),
+            checks = registry.run(CheckContext(spec, answers=found, saved_run=facts.saved_run(cells)),
                                   ANSWERS)
             points = sum(c.points for c in checks)
             assert points == (sum(c.max_points for c in checks) if full else 0), (name, role)

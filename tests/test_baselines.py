@@ -13,14 +13,14 @@ import pytest
 from grader import api
 from grader.answers import questions
 from grader.answers.extract import Answer
-from grader.answers.facts import check_fact
 from grader.baselines import compare, declare, store
 from grader.baselines.facts import measured_range
+from grader.checks.facts import check_fact
 from grader.exceptions import SpecError
+from grader.exercise.spec import Spec, load_exercise
 from grader.render import baselines_view, html, terminal
 from grader.result import Result, Status
 from grader.settings import Settings
-from grader.spec import Spec, load_exercise
 from grader.verify.verifier import classes
 
 from tests.conftest import ROOT

@@ -17,11 +17,11 @@ import psutil
 import pytest
 
 from grader.batch import folder as batch
-from grader.batch import workers
 from grader.batch.folder import find_submissions, grade_folder, reusable
+from grader.batch.local import workers
 from grader.exceptions import GraderError, UsageError
 from grader.exitcodes import ExitCode
-from grader.render.lms import GradebookOptions
+from grader.lms.gradebook import GradebookOptions
 from grader.render.progress import Progress
 from grader.result import ErrorInfo, Result, Status
 

@@ -47,7 +47,7 @@ def test_a_lost_workers_log_tail_holds_only_what_this_submission_wrote(tmp_path,
     student B, B's result (JSON, HTML report) must show only what belongs to B's grading."""
     from types import SimpleNamespace
 
-    from grader.batch.workers import LocalPool, Task, worker_log
+    from grader.batch.local.workers import LocalPool, Task, worker_log
 
     results = []
     pool = LocalPool.__new__(LocalPool)
@@ -78,7 +78,7 @@ def test_an_interrupted_rerun_leaves_no_stale_gradebook(tmp_path, data_file, mon
     import pytest
 
     from grader.batch import folder as batch
-    from grader.batch import workers
+    from grader.batch.local import workers
     from grader.settings import Settings
 
     folder, out = tmp_path / "in", tmp_path / "out"

@@ -9,14 +9,14 @@ import pytest
 
 from grader import api
 from grader import layers as L
-from grader.compare import structure
+from grader.checks import registry
+from grader.checks import scoring as structure
+from grader.checks.accuracy import Accuracy
+from grader.checks.kind import STRUCTURE, CheckContext, CheckKind
 from grader.exceptions import SpecError
+from grader.exercise.spec import Spec, checks_of, load_exercise
 from grader.render import view
 from grader.result import Check, Result, Status
-from grader.score import registry
-from grader.score.accuracy import Accuracy
-from grader.score.checks import STRUCTURE, CheckKind, Context
-from grader.spec import Spec, checks_of, load_exercise
 
 from tests import reports
 from tests.conftest import ROOT
@@ -70,10 +70,10 @@ def test_the_accuracy_check_gets_the_points_the_exercise_declares(spec):
     kind = Accuracy(7)
 
     def points(made):
-        return [(c.points, c.max_points) for c in kind.run(Context(spec, verification=made))]
+        return [(c.points, c.max_points) for c in kind.run(CheckContext(spec, verification=made))]
     assert points(made) == [(7.0, 7.0)]
     assert points(replace(made, passed=False, points=0.0)) == [(0.0, 7.0)]
-    assert kind.run(Context(spec)) == []
+    assert kind.run(CheckContext(spec)) == []
 
 
 def test_an_unknown_check_kind_is_refused_as_a_spec_error(spec, tmp_path):

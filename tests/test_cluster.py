@@ -262,7 +262,7 @@ def test_a_lost_scheduler_stops_the_batch_cleanly_and_a_rerun_grades_the_rest(
 
 def test_a_worker_without_the_required_sandbox_or_with_other_code_is_refused_with_the_reason(
         monkeypatch):
-    from grader.batch import dask_worker
+    from grader.batch.cluster import dask_worker
     from grader.exceptions import SandboxUnavailable
 
     def no_sandbox(level: str):

@@ -36,7 +36,7 @@ class FakeWorkerGrader:
 @pytest.fixture
 def fake_worker(monkeypatch):
     """``grade_task`` on a worker with 16 threads and 2 ``GRADING`` slots; no kernel, no TF."""
-    from grader.batch import dask_worker
+    from grader.batch.cluster import dask_worker
 
     worker = SimpleNamespace(address="tcp://fake:1",
                              state=SimpleNamespace(nthreads=16, total_resources={"GRADING": 2}))
@@ -105,7 +105,7 @@ class FakeFuture:
 
 def test_a_task_queued_for_a_slot_gets_its_full_time_once_it_starts_on_a_worker(
         spec, monkeypatch):
-    from grader.batch import dask_executor
+    from grader.batch.cluster import dask_executor
     from grader.batch.executor import Task
 
     reported: dict[str, dict] = {}
@@ -134,7 +134,7 @@ def test_a_cluster_batch_names_the_cluster_in_its_progress_and_summary_lines_not
         spec, tmp_path):
     import io
 
-    from grader.batch import dask_executor
+    from grader.batch.cluster import dask_executor
     from grader.batch.folder import summary_line
     from grader.render.progress import Progress
     from grader.result import Result, Status
@@ -154,7 +154,7 @@ def test_a_cluster_batch_names_the_cluster_in_its_progress_and_summary_lines_not
 
 
 def test_a_grader_for_another_exercise_replaces_an_idle_one_rather_than_adding_a_verifier():
-    from grader.batch.dask_worker import GraderPool
+    from grader.batch.cluster.dask_worker import GraderPool
 
     pool, closed = GraderPool(), []
     first = pool.acquire(("cnn2", "settings"), 1, lambda: "cnn2 grader", closed.append)

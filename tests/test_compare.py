@@ -2,9 +2,9 @@
 import pytest
 
 from grader import layers as L
+from grader.checks import registry
+from grader.checks import scoring as structure
 from grader.compare import align as compare
-from grader.compare import structure
-from grader.score import registry
 
 
 def student(spec, edit):

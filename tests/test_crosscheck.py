@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.compare import structure
+from grader.checks import scoring as structure
 from grader.exceptions import DisallowedLayer, NotGradable
 from grader.execute import report_channel
 from grader.execute.kernel import probe as P

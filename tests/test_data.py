@@ -8,8 +8,8 @@ import pytest
 
 from grader.cli import main
 from grader.exceptions import DataUnavailable
+from grader.exercise.spec import Spec
 from grader.intake import data
-from grader.spec import Spec
 from grader.util.files import sha256_file
 
 

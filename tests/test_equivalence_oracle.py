@@ -8,7 +8,7 @@ grader calls different must compute something else.
 import numpy as np
 import pytest
 
-from grader.spec import Spec
+from grader.exercise.spec import Spec
 
 from tests import mutations as M
 from tests.conftest import ROOT

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from grader import api, notebook, pipeline
+from grader.checks import registry
 from grader.cli import main
+from grader.exercise.spec import Spec, exercise_dir, exercises, load_exercise
 from grader.result import Status
 from grader.sandbox.launch import Launcher
-from grader.score import registry
-from grader.spec import Spec, exercise_dir, exercises, load_exercise
 
 from tests import notebooks, notebooks_2018
 from tests.conftest import ROOT
@@ -87,7 +87,7 @@ def test_an_unknown_exercise_is_a_usage_error_that_lists_the_known_ones(tmp_path
 def test_a_named_exercise_wins_over_grader_reference_and_none_named_keeps_it(monkeypatch,
                                                                               tmp_path):
     from grader.cli import parser, reference_of
-    from grader.spec import default_reference_dir
+    from grader.exercise.spec import default_reference_dir
 
     monkeypatch.setenv("GRADER_REFERENCE", str(tmp_path))
     named = parser().parse_args(["check", "nb.ipynb", "--exercise", "cnn2_2018"])

@@ -17,19 +17,19 @@ import pytest
 
 from grader import cli, options
 from grader.batch import executor
+from grader.checks import registry
+from grader.checks import scoring as structure
 from grader.cli_args import parser
-from grader.compare import structure
 from grader.render import csv_out, gradescope, html, writers
 from grader.result import Result, Status
-from grader.score import registry
 
 from tests.conftest import DATA, ROOT
 
 TOY_KIND = '''
 """A toy check kind: the student's model has at most as many layers as the reference."""
 from grader.result import Check
-from grader.score.checks import OWN, STRUCTURE, CheckKind
-from grader.score.registry import register
+from grader.checks.kind import OWN, STRUCTURE, CheckKind
+from grader.checks.registry import register
 
 
 @register

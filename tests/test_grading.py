@@ -8,13 +8,13 @@ import json
 import pytest
 
 from grader import errors, exceptions, pipeline
+from grader.checks import registry
 from grader.errors import ErrorKind
 from grader.exceptions import CellError, GraderError, LimitExceeded, NotGradable, Unreadable
 from grader.execute.runner import Execution
 from grader.exitcodes import ExitCode
 from grader.result import Check, Result, Status
 from grader.sandbox.launch import Launcher
-from grader.score import registry
 
 from tests.test_model_edge_cases import _report
 
@@ -155,7 +155,7 @@ def test_a_limit_is_a_timeout_with_the_limit_exit_code(kind):
 
 
 def test_the_cohort_groups_by_the_same_limits_and_grader_faults_as_the_table():
-    from grader.score import cohort
+    from grader.analytics import cohort
     assert cohort.LIMITS == errors.LIMITS and cohort.GRADER == errors.GRADER_FAULTS
 
 

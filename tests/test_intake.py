@@ -18,10 +18,10 @@ from urllib.parse import quote
 import pytest
 
 from grader.batch import folder as batch
+from grader.checks import registry
 from grader.exceptions import InvalidNotebook, NotARegularFile, SubmissionMissing
 from grader.intake import lms_layout
 from grader.intake.submissions import find_submissions, ident, read_submission
-from grader.score import registry
 
 from tests.conftest import ROOT
 from tests.notebooks import code_notebook, write

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from grader import api, pipeline
+from grader.checks import registry
 from grader.execute.kernel import compat
 from grader.result import Status
 from grader.sandbox.launch import Launcher
-from grader.score import registry
 from grader.settings import Settings
 
 from tests import legacy
@@ -202,7 +202,7 @@ def test_a_2017_completion_passes_with_full_marks_and_names_its_mappings(data_fi
     result = api.check(path, reference=ROOT / "reference" / "cnn2", data=data_file, settings=settings,
                        launcher=Launcher())
     # full marks for the code; the 2017 notebook has no answer cells: "no answer found" each
-    from grader.spec import Spec
+    from grader.exercise.spec import Spec
     spec = Spec.load(ROOT / "reference" / "cnn2")
     assert result.status is Status.PASSED and result.score == registry.max_score(spec, answers=False)
     assert result.answers and not any(a["found"] for a in result.answers)

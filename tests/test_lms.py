@@ -6,8 +6,8 @@ import io
 import pytest
 
 from grader.exceptions import UsageError
-from grader.render import lms
-from grader.render.lms import GradebookOptions
+from grader.lms import gradebook as lms
+from grader.lms.gradebook import GradebookOptions
 
 from tests import reports, rosters
 

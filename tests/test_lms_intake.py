@@ -11,11 +11,12 @@ import pytest
 from grader.exceptions import UsageError
 from grader.intake import archive, gradescope_meta, lms_layout, sources
 from grader.intake.submissions import find_submissions, ident
-from grader.render import csv_out, lms
-from grader.render.lms import GradebookOptions
-from grader.render.roster import Roster, match, read_roster
+from grader.lms import gradebook as lms
+from grader.lms import late
+from grader.lms.gradebook import GradebookOptions
+from grader.lms.roster import Roster, match, read_roster
+from grader.render import csv_out
 from grader.result import Result, Status
-from grader.score import late
 
 from tests import lms_exports as ex
 

@@ -10,7 +10,8 @@ import pytest
 
 from grader.answers import extract, manual, ta_page, workflow
 from grader.batch.outputs import Outputs, chosen
-from grader.render import csv_out, lms
+from grader.lms import gradebook as lms
+from grader.render import csv_out
 from grader.result import Status
 
 from tests import reports

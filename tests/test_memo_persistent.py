@@ -225,7 +225,7 @@ def test_a_second_run_answers_from_the_kept_memo_and_says_so(tmp_path):
 
 def test_calibration_trains_afresh_and_leaves_the_graded_seed_in_the_memo(tmp_path, spec,
                                                                          monkeypatch):
-    from grader.verify import calibrate as cal
+    from grader.exercise import calibrate as cal
 
     trained = []
 

@@ -2,7 +2,7 @@
 cohort can be grouped by the mistake rather than by the wording of a hint."""
 import pytest
 
-from grader.compare import mistakes
+from grader.checks import mistakes
 
 from tests.test_compare import grade, student, with_args
 

@@ -124,7 +124,7 @@ def test_batchnorm_over_another_axis_is_a_failed_argument_not_an_invalid_model(s
     channels-first habit) made ``layers.infer_one`` raise InvalidModel: the whole notebook was
     "not graded" (0 points, exit 3) instead of losing the BatchNormalization's argument."""
     from grader import layers as L
-    from grader.compare import structure
+    from grader.checks import scoring as structure
 
     def axis1(m):
         return [m[0], L.Layer(m[1].kind, {**m[1].args, "axis": 1}, m[1].name, m[1].class_name),
@@ -218,7 +218,7 @@ def test_a_fused_activation_is_charged_once_whatever_the_initializer(spec):
     activation='relu') with Keras's default initializer (the reference's Conv2D uses HeNormal)
     lost the Conv2D's argument point on top of the missing Activation's 4."""
     from grader import layers as L
-    from grader.compare import structure
+    from grader.checks import scoring as structure
 
     def fused(m, init):
         conv = L.Layer("Conv2D", {**m[0].args, "activation": "relu", "kernel_initializer": init},
@@ -238,7 +238,7 @@ def test_the_same_wrong_architecture_in_two_spellings_is_one_cluster(spec):
     """"What counts as the same layer" says ReLU() is Activation('relu') and initializers do not
     count, but ``analytics.fingerprint`` hashed ``class_name`` and ``kernel_initializer`` too."""
     from grader import layers as L
-    from grader.score import cohort as analytics
+    from grader.analytics import cohort as analytics
 
     def student(relu_class, init):
         def edit(m):

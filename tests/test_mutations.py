@@ -8,11 +8,11 @@ import pytest
 
 from grader import layers as L
 from grader import pipeline
-from grader.compare import structure
+from grader.checks import registry
+from grader.checks import scoring as structure
 from grader.exceptions import GraderError
+from grader.exercise.spec import Spec
 from grader.sandbox.launch import Launcher
-from grader.score import registry
-from grader.spec import Spec
 
 from tests import mutations as M
 from tests.conftest import ROOT

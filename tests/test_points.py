@@ -13,13 +13,13 @@ from dataclasses import replace
 import pytest
 
 from grader import layers as L
-from grader.compare import structure
-from grader.compare.spec_build import build
+from grader.checks import registry, validate
+from grader.checks import scoring as structure
 from grader.exceptions import GraderError, SpecError
+from grader.exercise.build import build
+from grader.exercise.spec import Spec, exercises
 from grader.render import gradescope, html, points, terminal
 from grader.result import Result, Status
-from grader.score import registry, validate
-from grader.spec import Spec, exercises
 
 from tests import mutations as M
 

@@ -9,7 +9,7 @@ def test_a_submission_name_that_is_an_id_of_two_roster_rows_is_not_given_to_eith
     ``jsmith@partner.org`` (or one student's local part equal to another's ID number) share a
     key; ``index.setdefault`` silently gives the submission ``jsmith`` to the first row, i.e.
     possibly to the wrong student. An ambiguous name must be left unmatched (and listed)."""
-    from grader.render.roster import Roster, match
+    from grader.lms.roster import Roster, match
     roster = Roster("moodle", ["First name", "Surname", "ID number", "Email address"], [
         {"First name": "Jane", "Surname": "Smith", "ID number": "", "Email address": "jsmith@uni.edu"},
         {"First name": "John", "Surname": "Smith", "ID number": "", "Email address": "jsmith@partner.org"},
@@ -19,7 +19,7 @@ def test_a_submission_name_that_is_an_id_of_two_roster_rows_is_not_given_to_eith
 
 
 def test_an_exact_id_wins_over_another_rows_email_local_part():
-    from grader.render.roster import Roster, match
+    from grader.lms.roster import Roster, match
     roster = Roster("moodle", ["First name", "Surname", "ID number", "Email address"], [
         {"First name": "Jane", "Surname": "Doe", "ID number": "", "Email address": "s123@uni.edu"},
         {"First name": "Sam", "Surname": "Roe", "ID number": "s123", "Email address": "sam@uni.edu"},

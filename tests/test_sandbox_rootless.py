@@ -42,7 +42,7 @@ import nbformat
 from grader import pipeline
 from grader.sandbox.launcher import SandboxLauncher
 from grader.settings import Settings
-from grader.spec import Spec
+from grader.exercise.spec import Spec
 from tests import adversarial as adv
 from tests.notebooks import code_notebook
 

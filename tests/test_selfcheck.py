@@ -158,7 +158,7 @@ def test_the_unsandboxed_warning_says_this_is_expected_on_your_own_machine(monke
 # --- what importing the self-check costs --------------------------------------------------------
 
 def test_importing_the_self_check_imports_no_tensorflow_nbclient_or_matplotlib():
-    code = ("import sys, grader, grader.notebook, grader.render.selfcheck\n"
+    code = ("import sys, grader, grader.notebook, grader.selfcheck.render\n"
             "heavy = [m for m in ('tensorflow', 'keras', 'nbclient', 'nbformat', 'jupyter_client',"
             " 'matplotlib', 'numpy') if m in sys.modules]\n"
             "print(heavy)")

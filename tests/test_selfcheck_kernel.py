@@ -25,9 +25,9 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from grader import api
 from grader.execute import kernel
+from grader.exercise.spec import load_exercise
 from grader.notebook import exercise_folders
 from grader.result import Status
-from grader.spec import load_exercise
 
 from tests import notebooks
 

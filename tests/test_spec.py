@@ -5,8 +5,8 @@ import shutil
 import pytest
 
 from grader import api
-from grader.score import registry
-from grader.spec import Spec
+from grader.checks import registry
+from grader.exercise.spec import Spec
 
 from tests.conftest import ROOT
 

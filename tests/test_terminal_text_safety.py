@@ -67,7 +67,7 @@ def test_terminal_batch_table_strips_control_characters_from_file_names():
 
 def test_the_gradebook_stderr_lines_hold_no_control_characters(tmp_path):
     """The unmatched submissions are named on stderr: a file name with ESC drove the terminal."""
-    from grader.render import lms
+    from grader.lms import gradebook as lms
     roster = tmp_path / "roster.csv"
     roster.write_text("First name,Surname,ID number,Email address\nAnn,A,s1,ann@x.org\n")
     options = lms.GradebookOptions("moodle", roster, None, None)

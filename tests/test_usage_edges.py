@@ -58,7 +58,7 @@ def test_a_malformed_cluster_address_is_a_usage_error_before_any_dask_client_exi
     hung for 60 s and ended with a traceback: Dask's half-built ``Client`` closes itself at exit
     with its own default timeout. The address is checked first, so no client is ever made."""
     distributed = pytest.importorskip("distributed")
-    from grader.batch.dask_executor import connect
+    from grader.batch.cluster.dask_executor import connect
     from grader.exceptions import UsageError
     from grader.settings import Settings
 

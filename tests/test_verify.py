@@ -173,7 +173,7 @@ def test_the_functional_spelling_sends_exactly_the_solutions_job(spec, data_file
 @pytest.mark.kernel
 def test_calibrations_entries_answer_a_check_of_the_solution(spec, data_file, fast_settings,
                                                              write_notebook):
-    """``grader calibrate`` trains ``spec.ref_layers`` (``grader.verify.calibrate``) and leaves
+    """``grader calibrate`` trains ``spec.ref_layers`` (``grader.exercise.calibrate``) and leaves
     the grading seed's training in the memo kept between runs: it answers ``grader check`` of
     the solution only if the notebook's model sends exactly that job."""
     run = execute.execute(write_notebook(model_only_notebook(SOLUTION), "solution"), data_file,

@@ -20,11 +20,11 @@ from grader.render.csv_out import grades_csv
 from grader.result import Result
 
 
-def tiny_one(result: Result, context: writers.Context) -> str:
+def tiny_one(result: Result, context: writers.FormatContext) -> str:
     return f"{result.submission} {result.status.value} {result.score:g}/{result.max_score:g}\n"
 
 
-def tiny_course(results: list[Result], context: writers.Context) -> str:
+def tiny_course(results: list[Result], context: writers.FormatContext) -> str:
     return "".join(tiny_one(r, context) for r in results) + f"{len(results)} students\n"
 
 

@@ -190,6 +190,6 @@ def _override(result: Result, wanted: dict) -> list[dict]:
         check.passed = check.points >= check.max_points
         check.message = f"{check.message} (changed by a person: {change.get('reason', '')})"
     if done and result.status in (Status.PASSED, Status.FAILED):
-        from grader.compare.structure import score
+        from grader.checks.scoring import score
         score(result)
     return done

@@ -3,7 +3,7 @@
 Each question: ``id`` (unique, what the TA's file names), ``title``, ``points`` (what the TA
 gives, 0 or more), ``answer`` (``{"tag": ...}`` and/or ``{"heading": ...}``:
 ``grader.answers.extract``), ``rubric`` (levels ``{"points", "text"}`` for the TA, within
-``points``) and ``facts`` (``grader.answers.facts``, automatic points).
+``points``) and ``facts`` (``grader.checks.facts``, automatic points).
 """
 from __future__ import annotations
 

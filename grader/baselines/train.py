@@ -20,8 +20,8 @@ from pathlib import Path
 from grader import layers as L
 from grader.baselines.declare import Baseline, Declaration
 from grader.exceptions import SpecError
+from grader.exercise.spec import Spec
 from grader.settings import Settings
-from grader.spec import Spec
 from grader.verify.memo import NoMemo
 from grader.verify.verifier import Verifier, classes, make_job, split_of
 

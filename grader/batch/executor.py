@@ -2,7 +2,7 @@
 
 The coordinator (``grader.batch.folder``) keeps discovery, reuse, the output folder, progress
 and exit codes; an executor only turns tasks into results. ``LocalPool`` (worker processes on
-this machine, ``grader.batch.workers``) is the default; another executor (a cluster) is one new
+this machine, ``grader.batch.local.workers``) is the default; another executor (a cluster) is one new
 module: a subclass of ``Executor`` decorated with :func:`register`, which says when the settings
 want it (``wanted``), how many gradings it runs at once (``default_size``) and what ``grade``
 prints first (``announce``), with the option that chooses it declared beside it
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from grader.exercise.spec import Spec
 from grader.settings import Settings
-from grader.spec import Spec
 
 OnResult = Callable[["Task", dict], None]
 
@@ -81,7 +81,7 @@ class Executor(ABC):
 
 
 #: the modules of the shipped executors, imported (and so registered) on first use
-BUILTIN = ("grader.batch.workers", "grader.batch.dask_executor")
+BUILTIN = ("grader.batch.local.workers", "grader.batch.cluster.dask_executor")
 _REGISTRY: list[type[Executor]] = []
 _loaded = False
 

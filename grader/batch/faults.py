@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from grader import errors, pipeline
+from grader.checks import registry
+from grader.exercise.spec import Spec
 from grader.result import Result
-from grader.score import registry
-from grader.spec import Spec
 
 FAULT_ADVICE = errors.RETRY
 

@@ -3,7 +3,7 @@
 Read top to bottom: find the submissions and read each once without following links
 (``grader.intake.submissions``) → test and lock the output folder (``grader.batch.outdir``) → reuse the results of
 an earlier run that are still valid (same notebook bytes, grader version, reference spec,
-grading options and maximum score) → grade the rest in worker processes (``grader.batch.workers``)
+grading options and maximum score) → grade the rest in worker processes (``grader.batch.local.workers``)
 from private copies of the bytes read → write each ``students/<id>.json`` atomically the moment
 it is known, with the other formats' per-student files → write the course files (``grades.csv``,
 ``index.html``, JUnit; ``grader.batch.outputs``) from the results of the submissions this run
@@ -27,10 +27,12 @@ from grader import __version__, api, errors, pipeline
 from grader.answers import workflow
 from grader.batch.executor import Task, default_size, executor_for
 from grader.batch.executor import chosen as chosen_executor
+from grader.batch.local.workers import BATCH_PREFIX
 from grader.batch.outdir import Lock, file_stem, preflight, student_file
 from grader.batch.outputs import Outputs, chosen
-from grader.batch.workers import BATCH_PREFIX
+from grader.checks import registry
 from grader.exceptions import NotGradable, OutputError, UsageError
+from grader.exercise.spec import Spec
 from grader.exitcodes import ExitCode
 from grader.intake import archive, sources
 from grader.intake.submissions import (  # noqa: F401 -- find_submissions: tests import it here
@@ -39,14 +41,14 @@ from grader.intake.submissions import (  # noqa: F401 -- find_submissions: tests
     read_submission,
     shown,
 )
-from grader.render import lms, terminal, writers
+from grader.lms import gradebook as lms
+from grader.lms import late
+from grader.lms.gradebook import GradebookOptions
+from grader.render import terminal, writers
 from grader.render.files import write_json
-from grader.render.lms import GradebookOptions
 from grader.render.progress import Progress, duration
 from grader.result import Result, Status
-from grader.score import late, registry
 from grader.settings import Settings
-from grader.spec import Spec
 from grader.util.files import sha256_bytes
 
 #: memory one worker may need at once: a kernel with TensorFlow and the course data, plus the
@@ -225,7 +227,7 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
                  force: bool = False, junit_path: Path | None = None,
                  progress_stream=None, gradebook: GradebookOptions | None = None,
                  formats: list[writers.Writer] | None = None,
-                 context: writers.Context | None = None, layout: str | None = None,
+                 context: writers.FormatContext | None = None, layout: str | None = None,
                  limits: archive.Limits | None = None, manual: Path | None = None) -> ExitCode:
     """Grade every submission in ``folder`` (or an LMS's zip) into ``out``; see the module
     docstring. ``formats`` are written besides the defaults (JSON, HTML, CSV;
@@ -254,7 +256,7 @@ def grade_folder(folder: Path, out: Path, *, reference: Path | None = None,
             print(f"grader: {note}", file=sys.stderr)
         submissions = gathered.submissions
         spec, data_file, settings = _prepare(reference, settings)
-        outputs = Outputs(out, chosen(formats, junit_path), context or writers.Context(),
+        outputs = Outputs(out, chosen(formats, junit_path), context or writers.FormatContext(),
                           {"junit": Path(junit_path)} if junit_path else {})
         batch = _Batch(out, grading_options(settings), batch_max_score(spec, settings),
                        outputs=outputs)

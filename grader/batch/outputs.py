@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from grader.analytics import cohort as analytics
 from grader.batch.outdir import file_stem, student_href
-from grader.render import lms, writers
+from grader.lms import gradebook as lms
+from grader.lms.gradebook import GradebookOptions
+from grader.render import writers
 from grader.render.files import write_json
-from grader.render.lms import GradebookOptions
 from grader.result import Result
-from grader.score import cohort as analytics
 
 #: the per-student document that ``grade`` writes itself: the record a re-run reads
 RECORD = "json"
@@ -42,7 +43,7 @@ class Outputs:
 
     out: Path
     formats: list[writers.Writer]
-    context: writers.Context = field(default_factory=writers.Context)
+    context: writers.FormatContext = field(default_factory=writers.FormatContext)
     #: a course document's path other than ``DIR/<course_file>`` (``--junit FILE``), by format
     paths: dict[str, Path] = field(default_factory=dict)
 

@@ -2,21 +2,22 @@
 
 Layers are aligned like sequences (Needleman-Wunsch), so one missing or extra layer shows up
 once as a gap instead of as a cascade of mismatches in every later layer. The result is a
-``Comparison``, which the check kinds the exercise declares (``grader.score.registry``) read.
+``Alignment``, which the check kinds the exercise declares (``grader.checks.registry``) read.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from grader import layers as L
-from grader.compare import equivalence, hints
-from grader.compare.rows import NON_SEMANTIC, Cause, Comparison, Row, differences, same_args
+from grader.checks import hints
+from grader.compare import equivalence
+from grader.compare.rows import NON_SEMANTIC, Alignment, Cause, Row, differences, same_args
 
 if TYPE_CHECKING:
-    from grader.spec import Spec
+    from grader.exercise.spec import Spec
 
 MATCH, SAME_ARGS, SAME_KIND, SUBSTITUTE, GAP = 3.0, 2.5, 2.0, -1.5, -1.0
-__all__ = ["NON_SEMANTIC", "Cause", "Comparison", "Row", "align", "aligned_rows", "compare",
+__all__ = ["NON_SEMANTIC", "Cause", "Alignment", "Row", "align", "aligned_rows", "compare",
            "differences", "first_own_mistake", "own_mistake", "same_args", "where"]
 
 
@@ -78,13 +79,13 @@ def aligned_rows(spec: Spec, ref: list[L.LayerInfo], stu: list[L.LayerInfo]) -> 
     return rows
 
 
-def compare(spec: Spec, stu: list[L.LayerInfo]) -> Comparison:
+def compare(spec: Spec, stu: list[L.LayerInfo]) -> Alignment:
     """Put the student's chain in canonical form, align it with the reference and find, for
     every row, the earlier mistake it may follow from."""
     ref = equivalence.tidy(spec.infos())
     stu, accepted = equivalence.normalize(stu, ref)
     rows = aligned_rows(spec, ref, stu)
-    return Comparison(rows, stu, accepted, _causes(rows, spec.marker))
+    return Alignment(rows, stu, accepted, _causes(rows, spec.marker))
 
 
 def own_mistake(row: Row) -> bool:

@@ -1,5 +1,5 @@
 """The aligned architecture as data: a ``Row`` per reference/student layer pair and the
-``Comparison`` the check kinds read (``grader.compare.align`` makes them, ``grader.compare.hints``
+``Alignment`` the check kinds read (``grader.compare.align`` makes them, ``grader.checks.hints``
 words them). Here so that both import it and neither imports the other.
 """
 from __future__ import annotations
@@ -76,7 +76,7 @@ Cause = tuple  # (where: "layer 11 (Conv2D(...))", the hint for that mistake, it
 
 
 @dataclass
-class Comparison:
+class Alignment:
     """The student's layers against the reference's: what the layer checks read.
 
     ``student`` is the chain in canonical form (the equivalence table applied), ``accepted``

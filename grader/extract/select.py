@@ -16,8 +16,8 @@ from grader import layers as L
 from grader.compare import align as compare
 from grader.compare import equivalence
 from grader.exceptions import ModelTooLarge, NotGradable
+from grader.exercise.spec import Spec
 from grader.extract import report as extract
-from grader.spec import Spec
 
 MAX_LISTED = 20
 

@@ -1,4 +1,4 @@
-"""The index page's analytics section: ``grader.score.cohort.Cohort`` shaped for the template.
+"""The index page's analytics section: ``grader.analytics.cohort.Cohort`` shaped for the template.
 
 Only presentation: percentages, the links to each student's report, the two distributions as
 SVG data URIs. Every string that can come from a submission (student ids, exception names)
@@ -6,8 +6,8 @@ stays text for the template's autoescape.
 """
 from __future__ import annotations
 
+from grader.analytics.cohort import Cohort, Group
 from grader.render import plots
-from grader.score.cohort import Cohort, Group
 
 CATEGORIES = {"limit": "limit", "recognised": "cause recognised (environment, versions, cell order)",
               "notebook": "notebook", "grader": "grader fault"}

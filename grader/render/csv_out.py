@@ -12,10 +12,10 @@ import io
 import re
 from pathlib import Path
 
+from grader.checks import registry
 from grader.render import origin, review, writers
 from grader.render.files import write_text
 from grader.result import Result
-from grader.score import registry
 
 #: ``manual_pending``: the written questions a person has yet to grade (ids, ``;``-separated)
 COLUMNS = ("student", "score", "max_score", "status", "first_failed", "review", "manual_pending")

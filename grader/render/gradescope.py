@@ -12,7 +12,7 @@ Outputs are Markdown (``output_format``/``test_output_format`` ``"md"``) so that
 out and the failing cell shows as code; every piece of text is escaped (a submission's error
 text or layer name cannot become a link or an image), and code goes into a fence longer than
 any run of backticks in it. Visibility is set per check category (those of the registered
-check kinds, ``grader.score.registry``, and ``grading``), e.g. the accuracy details only
+check kinds, ``grader.checks.registry``, and ``grading``), e.g. the accuracy details only
 ``after_published``: from ``exercise.json`` (``"gradescope": {"visibility": {...}}``) and
 ``grader check --gradescope-visibility CATEGORY=LEVEL``.
 """
@@ -24,13 +24,13 @@ import re
 from pathlib import Path
 
 from grader import options
+from grader.checks import registry
+from grader.checks.kind import ANSWERS
 from grader.exceptions import UsageError
 from grader.render import points, review, writers
 from grader.render.files import json_text, write_json
 from grader.render.junit import GRADING_CASE
 from grader.result import Check, Result
-from grader.score import registry
-from grader.score.checks import ANSWERS
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 #: the test of a notebook that could not be graded, a visibility category besides the kinds'
@@ -171,7 +171,7 @@ def write_gradescope(result: Result, path: Path, visibility: str | dict[str, str
 
 def visibility_option(args: argparse.Namespace) -> dict[str, str]:
     """``exercise.json``'s ``gradescope.visibility``, overridden by the command line."""
-    from grader.spec import EXERCISE_FILE, default_reference_dir
+    from grader.exercise.spec import EXERCISE_FILE, default_reference_dir
 
     path = Path(args.reference or default_reference_dir()) / EXERCISE_FILE
     try:  # a reference folder may hold only its spec.json: then nothing is configured

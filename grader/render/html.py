@@ -17,10 +17,10 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
+from grader.analytics.cohort import cohort
 from grader.render import baselines_view, cohort_view, points, view, writers
 from grader.render.files import write_text
 from grader.result import Result
-from grader.score.cohort import cohort
 
 INDEX_FILE = "index.html"
 

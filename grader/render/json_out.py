@@ -10,7 +10,7 @@ from grader.render.files import json_text
 from grader.result import Result
 
 
-def result_json(result: Result, context: writers.Context) -> str:
+def result_json(result: Result, context: writers.FormatContext) -> str:
     return json_text(result.to_dict())
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import textwrap
 
+from grader.analytics.cohort import mistake_words
 from grader.answers import view as answer_view
 from grader.render import baselines_view, points, review
 from grader.result import Result, Status
-from grader.score.cohort import mistake_words
 from grader.util.text import plain
 
 COLORS = {Status.PASSED: "32", Status.FAILED: "31", Status.ERROR: "35", Status.TIMEOUT: "33"}

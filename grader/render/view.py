@@ -11,14 +11,14 @@ import re
 from typing import Any
 
 from grader import layers as L
+from grader.analytics.cohort import mistake_words
 from grader.answers import view as answer_view
-from grader.compare.layer_checks import ASPECTS
+from grader.checks import registry
+from grader.checks.kind import ADDED, ANSWERS, ARCHITECTURE, TRAINING
+from grader.checks.layers import ASPECTS
 from grader.render import plots, points, review
 from grader.render.origin import line as origin_line
 from grader.result import Check, Result, Status
-from grader.score import registry
-from grader.score.checks import ADDED, ANSWERS, ARCHITECTURE, TRAINING
-from grader.score.cohort import mistake_words
 from grader.util.text import plain
 
 FAILED_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")

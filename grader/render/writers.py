@@ -14,7 +14,7 @@ default. Renderers return text; writing is done here, atomically, for every form
 A new format is one module that builds a ``Writer`` and calls :func:`register`, plus its name
 in :data:`BUILTIN` (or a ``register`` call from anywhere before the command line is parsed).
 An option of its own is declared in the same module (``grader.options.declare``) and read by
-its ``read_options`` into ``Context.of(name)``.
+its ``read_options`` into ``FormatContext.of(name)``.
 A built-in whose module cannot be imported (HTML without jinja2) is simply not offered.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ GRADE_DEFAULTS = ("json", "html", "csv")
 
 
 @dataclass(frozen=True)
-class Context:
+class FormatContext:
     """What a format may need besides the results."""
 
     #: each chosen format's own options, by format name, as its ``read_options`` returned them
@@ -60,8 +60,8 @@ class Writer:
     help: str
     #: ``check``'s default file name (in ``--out DIR``)
     file_name: str
-    one: Callable[[Result, Context], str] | None = None
-    course: Callable[[list[Result], Context], str] | None = None
+    one: Callable[[Result, FormatContext], str] | None = None
+    course: Callable[[list[Result], FormatContext], str] | None = None
     #: ``grade``'s course document in ``DIR`` (default: ``file_name``)
     course_file: str | None = None
     #: ``grade``'s file per student, ``{}`` the student's file stem, e.g. ``students/{}.json``
@@ -85,18 +85,18 @@ class Writer:
     def dest(self) -> str:
         return self.option.lstrip("-").replace("-", "_")
 
-    def render_one(self, result: Result, context: Context) -> str:
+    def render_one(self, result: Result, context: FormatContext) -> str:
         """The document about one result (a course of one where the format has no other)."""
         if self.one is not None:
             return self.one(result, context)
         assert self.course is not None  # register() refuses a writer that renders nothing
         return self.course([result], context)
 
-    def write_one(self, result: Result, path: Path, context: Context = Context()) -> Path:
+    def write_one(self, result: Result, path: Path, context: FormatContext = FormatContext()) -> Path:
         return write_text(Path(path), self.render_one(result, context))
 
     def write_course(self, results: list[Result], path: Path,
-                     context: Context = Context()) -> Path:
+                     context: FormatContext = FormatContext()) -> Path:
         assert self.course is not None, f"{self.name} writes no course document"
         return write_text(Path(path), self.course(results, context))
 
@@ -167,9 +167,9 @@ def get(name: str) -> Writer:
     return found
 
 
-def context_from(args: argparse.Namespace, chosen: list[Writer]) -> Context:
+def context_from(args: argparse.Namespace, chosen: list[Writer]) -> FormatContext:
     """The chosen formats' own options, read (and refused when bad) before any grading."""
-    return Context({w.name: w.read_options(args) for w in chosen if w.read_options is not None})
+    return FormatContext({w.name: w.read_options(args) for w in chosen if w.read_options is not None})
 
 
 def parse_formats(values: list[str] | None) -> list[Writer]:

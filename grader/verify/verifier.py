@@ -25,10 +25,10 @@ from pathlib import Path
 from grader import errors
 from grader import layers as L
 from grader.exceptions import DataUnavailable, GraderError, LimitExceeded, SpecError
+from grader.exercise.spec import Spec
 from grader.extract.report import ExtractedModel
 from grader.result import Check
 from grader.settings import Settings
-from grader.spec import Spec
 from grader.verify.keys import job_key
 from grader.verify.memo import DirectoryMemo, MemoStore, NoMemo
 from grader.verify.persistent import store_for

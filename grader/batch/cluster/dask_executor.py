@@ -3,7 +3,7 @@
 ``grader grade FOLDER --cluster tcp://HOST:8786`` (or ``GRADER_CLUSTER``) keeps everything the
 coordinator does for a local batch (discovery, reuse, atomic per-student results, progress,
 gradebook, Ctrl-C, exit codes) and only replaces the worker pool (``Executor``). Each task is
-one submission (``grader.batch.dask_worker.grade_task``); at most ``size`` are in the cluster
+one submission (``grader.batch.cluster.dask_worker.grade_task``); at most ``size`` are in the cluster
 at once, so that later tasks carry the trainings earlier ones returned (the verification memo is
 shared across the cluster: an architecture is trained once per batch, not once per worker).
 
@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from grader import options
 from grader.batch.executor import Executor, Task, register
+from grader.batch.local.workers import fault_result, task_deadline
 from grader.batch.memo_layers import MemoLayers
-from grader.batch.workers import fault_result, task_deadline
 from grader.exceptions import GraderError, UsageError
+from grader.exercise.spec import Spec
 from grader.options import GRADE, Option
 from grader.settings import Settings
-from grader.spec import Spec
 
 if TYPE_CHECKING:  # the optional [cluster] extra: imported when a batch connects
     from distributed import Client
@@ -96,7 +96,7 @@ class DaskExecutor(Executor):
         _close(client, self.settings.cluster_timeout)
 
     def _grade(self, client: Client, pending: deque[Task]) -> None:
-        from grader.batch.dask_worker import GRADING, START_TOPIC, grade_task
+        from grader.batch.cluster.dask_worker import GRADING, START_TOPIC, grade_task
 
         client.subscribe_topic(START_TOPIC, lambda event: self.on_start(event[1]))
         exercise = send(client, exercise_files(self.spec))
@@ -129,7 +129,7 @@ class DaskExecutor(Executor):
         self.started[str(key)] = self.progress = time.monotonic()
 
     def _payload(self, task: Task, key: str) -> dict:
-        from grader.batch.dask_worker import identity
+        from grader.batch.cluster.dask_worker import identity
         from grader.util.files import sha256_bytes
 
         data = Path(task.notebook).read_bytes()
@@ -235,7 +235,7 @@ def check_address(address: str | None) -> None:
 
 def admit(client: Client, settings: Settings) -> list[str]:
     """Register the worker check on every worker; report those refused; the admitted ones."""
-    from grader.batch.dask_worker import GRADING, GraderPlugin, identity, refusal
+    from grader.batch.cluster.dask_worker import GRADING, GraderPlugin, identity, refusal
 
     seconds = settings.cluster_timeout
     try:
@@ -262,7 +262,7 @@ def admit(client: Client, settings: Settings) -> list[str]:
 
 def grading_slots(client: Client, workers: list[str], seconds: float) -> int:
     """The ``GRADING`` slots of ``workers`` (what the plugin gave or the worker declared)."""
-    from grader.batch.dask_worker import GRADING
+    from grader.batch.cluster.dask_worker import GRADING
 
     info = bounded(client.scheduler_info, seconds, "asking the scheduler")
     return int(sum(w.get("resources", {}).get(GRADING, 0)
@@ -290,7 +290,7 @@ def exercise_files(spec: Spec) -> dict:
 def send(client: Client, value: object) -> Any:
     """``value`` as a future that tasks share: moved once per worker, and made again by the
     scheduler if the worker holding it leaves (scattered data would be lost with it)."""
-    from grader.batch.dask_worker import constant
+    from grader.batch.cluster.dask_worker import constant
 
     return client.submit(constant, value, pure=False, key=f"grader-data-{uuid.uuid4().hex}")
 
@@ -318,7 +318,7 @@ def bounded(call: Callable[[], Any], seconds: float, what: str) -> Any:
 def _close(client: Client, seconds: float, cancel: list | None = None) -> None:
     """Cancel what is left, take the worker check off (its teardown stops the workers'
     verifiers, and a worker that joins later is not judged by this batch's grader version)."""
-    from grader.batch.dask_worker import GraderPlugin
+    from grader.batch.cluster.dask_worker import GraderPlugin
 
     steps = [lambda: client.unregister_worker_plugin(GraderPlugin.name),
              lambda: client.close(timeout=seconds)]

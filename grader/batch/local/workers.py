@@ -1,8 +1,8 @@
 """Batch worker processes on this machine: the pool (``LocalPool``) outlives its workers.
 
-Each worker (``grader.batch.worker_process``) grades one submission at a time; only JSON crosses
+Each worker (``grader.batch.local.worker_process``) grades one submission at a time; only JSON crosses
 the pipe. A worker that dies, or is still busy long after its submission's own limits, is
-killed with every process under it (kernel, verifier; ``grader.batch.processes``) and its
+killed with every process under it (kernel, verifier; ``grader.batch.local.processes``) and its
 submission gets a grader-fault result; the batch goes on with a fresh worker.
 """
 from __future__ import annotations
@@ -24,11 +24,11 @@ import psutil
 
 from grader.batch.executor import Executor, Task, register
 from grader.batch.faults import FAULT_ADVICE, fault_result
-from grader.batch.processes import STOP_SIGNAL, how_it_ended, ignore_sigint, kill_tree
-from grader.batch.worker_process import WorkerConfig, WorkerGrader, worker_log, worker_main
+from grader.batch.local.processes import STOP_SIGNAL, how_it_ended, ignore_sigint, kill_tree
+from grader.batch.local.worker_process import WorkerConfig, WorkerGrader, worker_log, worker_main
 from grader.exceptions import GraderError
+from grader.exercise.spec import Spec
 from grader.settings import Settings
-from grader.spec import Spec
 from grader.util.files import tail_of
 from grader.util.isolation import isolated_spawn
 

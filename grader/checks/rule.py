@@ -16,7 +16,7 @@ a changed pre-written layer whatever the gate says.
 
 ``requires`` names kinds declared *before* the check and of the same or an earlier stage (a
 structure check cannot wait for the training), so the rule is evaluated in one pass in the
-declared order; ``grader.score.validate`` tests that an exercise's points do not reward its
+declared order; ``grader.checks.validate`` tests that an exercise's points do not reward its
 template.
 """
 from __future__ import annotations
@@ -29,11 +29,11 @@ from grader.exceptions import SpecError
 from grader.result import Check
 
 if TYPE_CHECKING:
-    from grader.score.checks import CheckKind
+    from grader.checks.kind import CheckKind
 
 #: the key of a declared check that names the kinds it requires
 REQUIRES = "requires"
-#: the stages in the order a grading runs them (``grader.score.checks``)
+#: the stages in the order a grading runs them (``grader.checks.kind``)
 STAGE_ORDER = ("structure", "training")
 
 

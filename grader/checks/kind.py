@@ -4,9 +4,9 @@ A check kind is a class with a ``kind`` (its name in ``exercise.json``), the ``p
 exercise gives it, ``max_points(spec, verified)`` and ``run(context) -> list[Check]``. The
 exercise lists the kinds it uses, in the order the report shows them, so that the maximum
 score is the sum of what the declared checks can give (never a formula of its own), and a new
-kind of check is one new module: a class registered with ``grader.score.registry.register``
+kind of check is one new module: a class registered with ``grader.checks.registry.register``
 (its module named in the registry's ``BUILTIN``, or imported before grading). A kind runs on the
-grading ``Context``: the spec, the student's layers aligned with the reference's, and the
+grading ``CheckContext``: the spec, the student's layers aligned with the reference's, and the
 verification training when it ran. It returns plain ``Check``s whose structured fields
 (``category``, ``group``, ``aspect``) are what renderers read; names are for people only.
 The kind also says how its checks are shown (``category``, ``title``, ``section``,
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from grader.result import Check
 
 if TYPE_CHECKING:
-    from grader.compare.rows import Comparison
-    from grader.spec import Spec
+    from grader.compare.rows import Alignment
+    from grader.exercise.spec import Spec
 
 #: when a kind runs: on the layers (``structure``, also in the student's self-check), after
 #: the grader trained the architecture (``training``), or on the written answers read from
@@ -31,14 +31,14 @@ STRUCTURE, TRAINING, ANSWERS = "structure", "training", "answers"
 
 
 @dataclass
-class Context:
+class CheckContext:
     """What a check reads: the exercise's spec, the student's layers aligned with the
     reference's (``comparison``), and the verification training if it ran (``training``, with
     the verifier's own accuracy ``Check`` in ``verification``), and the checks earlier stages
-    made (``earlier``: what the exercise's ``requires`` rule reads, ``grader.score.rule``)."""
+    made (``earlier``: what the exercise's ``requires`` rule reads, ``grader.checks.rule``)."""
 
     spec: Spec
-    comparison: Comparison | None = None
+    comparison: Alignment | None = None
     training: dict | None = None
     verification: Check | None = None
     earlier: list[Check] = field(default_factory=list)
@@ -48,7 +48,7 @@ class Context:
     saved_run: dict | None = None
 
     @property
-    def compared(self) -> Comparison:
+    def compared(self) -> Alignment:
         """The comparison, which a ``STRUCTURE`` kind always runs with."""
         if self.comparison is None:
             raise ValueError("a structure check runs on a comparison of the layers")
@@ -90,7 +90,7 @@ class CheckKind:
         """The most this check can give; ``verified=False``: without the verification training."""
         return float(self.points)
 
-    def run(self, context: Context) -> list[Check]:
+    def run(self, context: CheckContext) -> list[Check]:
         raise NotImplementedError
 
 

@@ -25,9 +25,9 @@ import re
 
 from grader.answers import numbers
 from grader.answers.extract import Answer
+from grader.checks.kind import ANSWERS, CheckContext, CheckKind
+from grader.checks.registry import register
 from grader.result import Check
-from grader.score.checks import ANSWERS, CheckKind, Context
-from grader.score.registry import register
 
 CATEGORY = "answers"
 
@@ -49,7 +49,7 @@ class Facts(CheckKind):
     def max_points(self, spec, verified: bool) -> float:
         return float(sum(float(f.get("points", 0)) for _, f in declared_facts(spec)))
 
-    def run(self, context: Context) -> list[Check]:
+    def run(self, context: CheckContext) -> list[Check]:
         answers = {a.id: a for a in context.answers or []}
         return [check_fact(q, f, answers.get(str(q.get("id"))), context.saved_run, context.spec)
                 for q, f in declared_facts(context.spec)]

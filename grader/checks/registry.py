@@ -1,8 +1,8 @@
 """The check kinds an exercise may declare, by name, and what the declared ones add up to.
 
-``exercise.json`` lists ``{"kind": ..., "points": ...}`` entries (``grader.spec`` copies them
+``exercise.json`` lists ``{"kind": ..., "points": ...}`` entries (``grader.exercise.spec`` copies them
 into the spec); this module turns them into ``CheckKind`` objects, runs them in the declared
-order and sums their maximum points. A new kind: a class (``grader.score.checks.CheckKind``)
+order and sums their maximum points. A new kind: a class (``grader.checks.kind.CheckKind``)
 in its own module, decorated with :func:`register`; the module is named in :data:`BUILTIN`
 (or imported by anything before grading). The built-ins are imported by name on first use, so
 that a kind's module may import this one.
@@ -12,16 +12,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from grader.checks import rule
+from grader.checks.kind import ANSWERS, CheckContext, CheckKind
 from grader.exceptions import SpecError
 from grader.result import Check
-from grader.score import rule
-from grader.score.checks import ANSWERS, CheckKind, Context
 
 if TYPE_CHECKING:
-    from grader.spec import Spec
+    from grader.exercise.spec import Spec
 
 #: the modules of the shipped kinds, imported (and so registered) on first use, in this order
-BUILTIN = ("grader.compare.layer_checks", "grader.score.accuracy", "grader.answers.facts")
+BUILTIN = ("grader.checks.layers", "grader.checks.accuracy", "grader.checks.facts")
 #: every registered kind by its name in ``exercise.json``
 KINDS: dict[str, type[CheckKind]] = {}
 _loaded = False
@@ -86,10 +86,10 @@ def max_score(spec: Spec, verified: bool = True, answers: bool = True) -> float:
                      if answers or check.stage != ANSWERS))
 
 
-def run(context: Context, stage: str) -> list[Check]:
+def run(context: CheckContext, stage: str) -> list[Check]:
     """The checks of the declared kinds that run at ``stage``, in the declared order, with the
     exercise's rule applied: a check whose required kinds earned nothing (in this stage or in
-    ``context.earlier``) is paid nothing (``grader.score.rule``)."""
+    ``context.earlier``) is paid nothing (``grader.checks.rule``)."""
     kinds = declared(context.spec)
     earned = rule.earned_before(kinds, context.earlier)
     phrases = {k.kind: k.phrase for k in kinds}

@@ -1,7 +1,7 @@
 """What runs inside a Dask worker when a batch is graded on a cluster (``grade --cluster``).
 
 A Dask worker process never imports TensorFlow: a task grades one submission with the same
-``WorkerGrader`` a local batch worker uses (``grader.batch.workers``), whose kernel and verification
+``WorkerGrader`` a local batch worker uses (``grader.batch.local.workers``), whose kernel and verification
 subprocess run TensorFlow in the worker machine's own sandbox. Nothing here trusts the
 coordinator's paths: the notebook arrives as bytes with their sha256 (checked here), the
 exercise as the reference folder's JSON files (checked against the spec's sha256), and the
@@ -32,11 +32,11 @@ from typing import Any
 from distributed import Reschedule, WorkerPlugin, get_worker
 
 from grader import __version__, api
-from grader.batch.workers import WorkerConfig, WorkerGrader, fault_result
+from grader.batch.local.workers import WorkerConfig, WorkerGrader, fault_result
 from grader.exceptions import GraderError
+from grader.exercise.spec import Spec
 from grader.pipeline import source_fingerprint
 from grader.settings import Settings
-from grader.spec import Spec
 from grader.util.files import sha256_bytes
 
 #: the Dask worker resource a grading holds: one per kernel + verifier the machine can carry

@@ -2,7 +2,7 @@
 
 One grader run answers "what did this student get wrong"; an instructor also wants "what did
 the class get wrong", to know what to re-teach. The answer is a ``Cohort``: the pass rate of
-every check, the mistakes grouped by their stable key (``grader.compare.hints``, never by hint
+every check, the mistakes grouped by their stable key (``grader.checks.hints``, never by hint
 text, whose numbers differ per student), identical wrong architectures clustered by a hash of
 the layer list, the causes of notebooks that could not be graded, and the scores and times.
 It goes into ``course.json`` and the index page; renderers only present it.
@@ -18,8 +18,8 @@ from typing import TypeVar
 
 from grader import errors
 from grader.advice import GENERIC
-from grader.compare import mistakes
-from grader.compare.hints import NON_SEMANTIC
+from grader.checks import mistakes
+from grader.checks.hints import NON_SEMANTIC
 from grader.result import Result, Status
 
 COURSE_FILE = "course.json"

@@ -26,11 +26,11 @@ EXERCISE_FILE = "exercise.json"
 #: the exercise graded when none is named (``--exercise``, ``check(exercise=...)``)
 DEFAULT_EXERCISE = "cnn2"
 #: one folder per exercise in a checkout; a built package has copies in ``PACKAGED_ROOT``
-REFERENCE_ROOT = Path(__file__).resolve().parent.parent / "reference"
-PACKAGED_ROOT = Path(__file__).resolve().parent / "exercises"
-#: the checks of an exercise that declares none (kind and points; see ``grader.score.checks``);
+REFERENCE_ROOT = Path(__file__).resolve().parents[2] / "reference"
+PACKAGED_ROOT = Path(__file__).resolve().parents[1] / "exercises"
+#: the checks of an exercise that declares none (kind and points; see ``grader.checks.kind``);
 #: the whole-network checks are paid only when the added layers earned points
-#: (``grader.score.rule``: the template alone earns nothing)
+#: (``grader.checks.rule``: the template alone earns nothing)
 OWN_WORK = ["added_layers"]
 DEFAULT_CHECKS: list[dict] = [
     {"kind": "added_layers", "points": {"type": 1, "args": 1, "output_shape": 1, "params": 1}},

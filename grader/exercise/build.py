@@ -1,25 +1,25 @@
 """A reference spec from the solution's and the template's layers: the layers students add are
 the solution's that the alignment finds missing from the template.
 
-Here, not in ``grader.spec``: the spec is plain data at the bottom of the package, and building
+Here, not in ``grader.exercise.spec``: the spec is plain data at the bottom of the package, and building
 one aligns layers and checks the declared kinds against the registry.
 """
 from __future__ import annotations
 
 from grader import layers as L
 from grader.answers import questions
+from grader.checks import registry
+from grader.checks.validate import require_fair
 from grader.compare.align import align
 from grader.exceptions import SpecError
-from grader.score import registry
-from grader.score.validate import require_fair
-from grader.spec import Spec, checks_of
+from grader.exercise.spec import Spec, checks_of
 
 
 def build(exercise: dict, solution: list[L.LayerInfo], template: list[L.LayerInfo],
           input_shape: tuple, generated: dict, training: dict | None = None) -> Spec:
     """The spec from the solution's layers; the missing ones are those the template lacks.
     Refused when its points would reward the untouched template or fail the solution
-    (``grader.score.validate``), so that an exercise author is told before students are."""
+    (``grader.checks.validate``), so that an exercise author is told before students are."""
     rows = align(solution, template)
     missing = [r for r, t in rows if r is not None and t is None]
     if not missing:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.exceptions import UsageError
+from grader.exercise.spec import Spec
 from grader.settings import Settings
-from grader.spec import Spec
 from grader.verify.memo import NoMemo
 from grader.verify.persistent import WriteOnly, store_for
 from grader.verify.verifier import DEFAULTS, Verifier, make_job, split_of

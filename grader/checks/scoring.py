@@ -8,12 +8,12 @@ instant check and the final grading choose the same model and give the same chec
 from __future__ import annotations
 
 from grader import layers as L
+from grader.checks import registry
+from grader.checks.kind import STRUCTURE, CheckContext
 from grader.compare import align as compare
+from grader.exercise.spec import Spec
 from grader.extract import select
 from grader.result import Check, Result, Status, first_failed
-from grader.score import registry
-from grader.score.checks import STRUCTURE, Context
-from grader.spec import Spec
 
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
            "eleven", "twelve")
@@ -23,7 +23,7 @@ def check_layers(spec: Spec, stu: list[L.LayerInfo]) -> tuple[list[Check], list[
     """The exercise's structure checks (those declared in the spec) on the student's layers,
     and the aligned rows they were made from."""
     comparison = compare.compare(spec, stu)
-    return registry.run(Context(spec, comparison), STRUCTURE), comparison.rows
+    return registry.run(CheckContext(spec, comparison), STRUCTURE), comparison.rows
 
 
 def grade_structure(report: dict, spec: Spec, max_params_factor: float,

@@ -21,10 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.exceptions import UsageError
-from grader.render import origin
-from grader.render.csv_out import safe_cell
-from grader.render.files import write_text
-from grader.render.roster import (
+from grader.lms.roster import (
     ID_COLUMNS,
     NAME_COLUMNS,
     Matching,
@@ -33,6 +30,9 @@ from grader.render.roster import (
     read_mapping,
     read_roster,
 )
+from grader.render import origin
+from grader.render.csv_out import safe_cell
+from grader.render.files import write_text
 from grader.result import GRADER_FAULTS, Result
 from grader.util.text import plain
 

@@ -1,14 +1,14 @@
 """Mistake keys in words: the same words for the same key, for the index and course.json.
 
 A key (``arg:Conv2D.padding="same"``, ``missing:MaxPooling2D``, …) is decided together with the
-student's hint by ``grader.compare.hints`` (one decision tree); here it is only said in words.
+student's hint by ``grader.checks.hints`` (one decision tree); here it is only said in words.
 Keys hold only reference values and layer kinds, never student text.
 """
 from __future__ import annotations
 
 import json
 
-from grader.compare.hints import FUSED, NOTHING_ADDED
+from grader.checks.hints import FUSED, NOTHING_ADDED
 
 
 def _arg_words(kind: str, arg: str, value: str) -> str:

@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grader import layers as L
+from grader.checks import registry
+from grader.checks.kind import TRAINING, CheckContext
 from grader.exceptions import SpecError
+from grader.exercise.spec import Spec
 from grader.result import Check
-from grader.score import registry
-from grader.score.checks import TRAINING, Context
-from grader.spec import Spec
 
 
 @dataclass
@@ -61,13 +61,15 @@ def template_layers(spec: Spec) -> list[L.Layer]:
 
 def graded(spec: Spec, layers: list[L.Layer]) -> list[Check]:
     """Every declared check on ``layers``, the verification training assumed to pass."""
-    from grader.compare import structure  # it imports the registry, which this module extends
+    from grader.checks import (
+        scoring as structure,  # it imports the registry, which this module extends
+    )
 
     checks, _ = structure.check_layers(spec, L.infer(layers, tuple(spec.input_shape)))
     if spec.training and registry.declares(spec, TRAINING):
         passed = Check(name="Verification accuracy", passed=True, category="training",
                        message="assumed in the calibrated range")
-        checks += registry.run(Context(spec, training=spec.training, verification=passed,
+        checks += registry.run(CheckContext(spec, training=spec.training, verification=passed,
                                        earlier=list(checks)), TRAINING)
     return checks
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from grader.checks.kind import TRAINING, CheckContext, CheckKind
+from grader.checks.registry import register
 from grader.result import Check
-from grader.score.checks import TRAINING, CheckKind, Context
-from grader.score.registry import register
 
 
 @register
@@ -26,7 +26,7 @@ class Accuracy(CheckKind):
     def max_points(self, spec, verified: bool) -> float:
         return float(self.points) if spec.training and verified else 0.0
 
-    def run(self, context: Context) -> list[Check]:
+    def run(self, context: CheckContext) -> list[Check]:
         check = context.verification
         if check is None:
             return []

@@ -7,11 +7,11 @@ keeps its points and names it (``follows_from``). The layers to add come from th
 from __future__ import annotations
 
 from grader import layers as L
-from grader.compare import hints
+from grader.checks import hints
+from grader.checks.kind import ADDED, ARCHITECTURE, STRUCTURE, CheckContext, CheckKind
+from grader.checks.registry import register
 from grader.compare.align import Cause, Row, first_own_mistake, own_mistake, same_args, where
 from grader.result import Check
-from grader.score.checks import ADDED, ARCHITECTURE, STRUCTURE, CheckKind, Context
-from grader.score.registry import register
 
 #: an added layer's aspects, in the report's order, with their titles (a check's ``aspect``
 #: is the key; the report shows the title)
@@ -31,7 +31,7 @@ class AddedLayers(CheckKind):
     def max_points(self, spec, verified: bool) -> float:
         return float(sum(self.points.values()) * len(spec.missing))
 
-    def run(self, context: Context) -> list[Check]:
+    def run(self, context: CheckContext) -> list[Check]:
         comparison, marker = context.compared, context.spec.marker
         rows, block = comparison.rows, comparison.block
         added = [k for k, r in enumerate(rows) if r.to_add]
@@ -107,7 +107,7 @@ class Architecture(CheckKind):
     stage = STRUCTURE
     category, title, section = "architecture", "Architecture", ARCHITECTURE
 
-    def run(self, context: Context) -> list[Check]:
+    def run(self, context: CheckContext) -> list[Check]:
         c = context.compared
         return [_architecture_check(c.rows, c.causes, self.points, c.accepted)]
 
@@ -165,7 +165,7 @@ class Totals(CheckKind):
     stage = STRUCTURE
     category, title, section = "totals", "Parameter totals", ARCHITECTURE
 
-    def run(self, context: Context) -> list[Check]:
+    def run(self, context: CheckContext) -> list[Check]:
         c = context.compared
         return [_totals_check(context.spec.totals, L.totals(c.student), c.rows, self.points,
                               context.spec.marker)]

@@ -1,7 +1,7 @@
 """What runs inside a batch worker process: grade one submission at a time, send plain JSON.
 
 A worker is a spawned process in its own process group, so a Ctrl-C on the terminal reaches
-only the coordinator (``grader.batch.workers.LocalPool``), which stops the workers itself. A
+only the coordinator (``grader.batch.local.workers.LocalPool``), which stops the workers itself. A
 worker builds its launcher and verifier once and grades with ``pipeline.check_notebook``. A
 worker whose coordinator disappears (``kill -9``) kills its own processes and exits.
 """
@@ -20,10 +20,10 @@ from pathlib import Path
 
 from grader import pipeline
 from grader.batch.faults import fault_result
-from grader.batch.processes import STOP_SIGNAL, kill_tree
+from grader.batch.local.processes import STOP_SIGNAL, kill_tree
 from grader.exceptions import GraderError
+from grader.exercise.spec import Spec
 from grader.settings import Settings
-from grader.spec import Spec
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Class analytics over a graded cohort (score distributions, common mistakes)."""

@@ -1,0 +1,1 @@
+"""The cluster executor: dask coordinator and worker."""

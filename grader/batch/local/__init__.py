@@ -1,0 +1,1 @@
+"""The local executor: worker processes on this machine."""

@@ -1,0 +1,1 @@
+"""The learning-management side: roster matching, gradebook exports, lateness policy."""
