@@ -30,7 +30,7 @@ from nbformat.v4 import new_code_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from grader import kernel  # noqa: E402
+from grader.execute import kernel  # noqa: E402
 
 from tests import cdp, notebooks  # noqa: E402
 
