@@ -1,6 +1,14 @@
-"""Regenerates docs/selfcheck.png, the README's picture of the in-notebook self-check.
+"""Regenerates the documentation's pictures of the grader's own pages (the TA page:
+docs/ta_screenshot.py):
 
-    GRADER_DATA=… .venv/bin/python docs/screenshot.py
+    GRADER_DATA=… .venv/bin/python docs/screenshot.py             # all three below
+    GRADER_DATA=… .venv/bin/python docs/screenshot.py selfcheck   # or: reports
+
+- docs/selfcheck.png, the in-notebook self-check (below);
+- docs/report.png, the top of bob_no_padding's report, and docs/analytics.png, the analytics
+  section of index.html: ``grader grade`` (``--sandbox off``, 2 workers) of the sample
+  submissions plus four copies (two more without padding, one more without pooling, one more
+  typo), so that the cohort's mistakes have counts to show.
 
 Runs the sample ``bob_no_padding`` with the template's self-check cell in a real kernel (its
 ``fit`` skipped by the grader's prelude, this checkout's ``grader`` importable), renders the
@@ -22,7 +30,7 @@ from nbformat.v4 import new_code_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from grader import kernel  # noqa: E402
+from grader.execute import kernel  # noqa: E402
 
 from tests import cdp, notebooks  # noqa: E402
 
@@ -55,7 +63,47 @@ def cell_html(cell, number: int) -> str:
             + "".join(f'<div class="out">{o}</div>' for o in outputs) + "</div>")
 
 
+COPIES = {"bob_no_padding": ("bea_no_padding", "bill_no_padding"),
+          "carol_no_pooling": ("cleo_no_pooling",), "mallory_typo": ("mike_typo",)}
+
+
+def reports() -> None:
+    """docs/report.png and docs/analytics.png from a batch of the samples (and copies)."""
+    import subprocess
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, out = Path(tmp) / "submissions", Path(tmp) / "reports"
+        shutil.copytree(ROOT / "submissions", folder)
+        for sample, copies in COPIES.items():
+            for copy in copies:
+                shutil.copyfile(folder / f"{sample}.ipynb", folder / f"{copy}.ipynb")
+        subprocess.run([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out),
+                        "--sandbox", "off", "--workers", "2", "--data", str(DATA)], check=True)
+        browser = cdp.Browser(cdp.find_chromium())
+        try:
+            report = browser.open((out / "students" / "bob_no_padding.html").as_uri(),
+                                  width=980, height=800).screenshot(Path(tmp) / "report.png")
+            index = browser.open((out / "index.html").as_uri(), width=1100, height=900)
+            analytics = index.element_screenshot("#analytics", Path(tmp) / "analytics.png")
+        finally:
+            browser.close()
+        from PIL import Image
+        image = Image.open(report).convert("RGB")
+        image = image.crop((0, 0, image.width, min(image.height, MAX_HEIGHT)))
+        image.quantize(colors=64).save(ROOT / "docs" / "report.png", optimize=True)
+        Image.open(analytics).convert("RGB").quantize(colors=64).save(
+            ROOT / "docs" / "analytics.png", optimize=True)
+    print(ROOT / "docs" / "report.png", ROOT / "docs" / "analytics.png")
+
+
 def main() -> None:
+    wanted = sys.argv[1:] or ["selfcheck", "reports"]
+    if "reports" in wanted:
+        reports()
+    if "selfcheck" in wanted:
+        selfcheck()
+
+
+def selfcheck() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         nb = run(Path(tmp))
         code = [c for c in nb.cells if c.cell_type == "code"][1:]  # without the prelude

@@ -23,7 +23,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     formats = ", ".join(offered)
     check = sub.add_parser("check", help="grade one notebook (students, Gradescope, CI)")
-    check.add_argument("notebook", type=Path)
+    check.add_argument("notebook", type=Path, help="the student's .ipynb to grade")
     options.add_options(check, options.CHECK, formats=formats,
                         where="each into DIR under its default name")
     for writer in offered.values():  # a path flag per format: --json FILE, --report FILE, …
@@ -43,15 +43,18 @@ def _reference(sub) -> None:
     """The instructor's commands on a reference folder: spec, calibrate, data."""
     spec = sub.add_parser("spec", help="generate REFERENCE_DIR/spec.json from the solution "
                           "notebook")
-    spec.add_argument("reference", type=Path, nargs="?")
+    spec.add_argument("reference", type=Path, nargs="?",
+                      help="the exercise's reference folder (default: the default exercise, cnn2)")
     options.add_options(spec, options.SPEC)
     calibrate = sub.add_parser("calibrate", help="train the reference architecture over seeds "
                                "and write the accuracy range into spec.json")
-    calibrate.add_argument("reference", type=Path, nargs="?")
+    calibrate.add_argument("reference", type=Path, nargs="?",
+                           help="the exercise's reference folder (default: the default exercise, cnn2)")
     options.add_options(calibrate, options.CALIBRATE)
     trained = sub.add_parser("baselines", help="train the exercise's declared reference models "
                              "(its baselines) and write baselines.json beside spec.json")
-    trained.add_argument("reference", type=Path, nargs="?")
+    trained.add_argument("reference", type=Path, nargs="?",
+                         help="the exercise's reference folder (default: the default exercise, cnn2)")
     options.add_options(trained, options.BASELINES)
     data = sub.add_parser("data", help="find or download the data file, verify it, cache it")
     options.add_options(data, options.DATA)

@@ -6,7 +6,7 @@ way it sees a notebook's model: through the real Keras ``get_config()``, made pl
 same recipes build real Keras models for the oracle (``test_equivalence_oracle``).
 
 Which mutations compute the same function is written here by hand (``EQUIVALENT``), from the
-table in the README, never derived from the grader's code.
+table in docs/how-it-works.md, never derived from the grader's code.
 """
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ SUBSTITUTES = {
           ("Dropout", {"rate": 0.25}), ("SpatialDropout2D", {"rate": 0.25}), ("LeakyReLU", {}),
           ("ReLU", {"max_value": 6.0}), ("ReLU", {"threshold": 0.5})],
 }
-#: the mutations that compute the same function (README, "What counts as the same layer")
+#: the mutations that compute the same function (docs/how-it-works.md, "What counts as the same
+#: layer")
 EQUIVALENT = {
     "MaxPooling2D padding='same'", "BatchNormalization momentum=0.9", "BatchNormalization axis=3",
     "swap Activation and MaxPooling2D", "duplicate Activation",

@@ -1,6 +1,7 @@
 """Packaging: students install only the self-check; the reference specs ship inside the wheel.
 
-A wheel is built from this checkout (``pip wheel . --no-deps``, offline: no build isolation)
+A wheel is built from this checkout with the command docs/development.md gives instructors
+(``pip wheel --no-deps --no-build-isolation -w dist .``: offline, no build isolation)
 and inspected; then it is installed alone into a folder and imported with the grading
 dependencies made unimportable, as on a student's machine with only ``pip install cnn-grader``.
 """
@@ -115,3 +116,88 @@ def test_no_tracked_file_is_or_is_named_like_the_course_data():
                 or head.startswith((b"\x80", b"\x1f\x8b", b"\x93NUMPY", b"PK\x03\x04"))):
             data_like.append(name)
     assert data_like == []
+
+
+# --- the students' install path: the wheel on the course page, into a clean environment -------
+
+#: the template's self-check cell run as a notebook would: the cell's code, then the value shown
+#: (Jupyter displays the last expression: HTML where it can, the text otherwise)
+NOTEBOOK_CELL = """\
+import json, sys
+source = json.loads(sys.argv[1])
+cell = source.rsplit("\\n", 1)
+exec(compile(cell[0], "<self-check cell>", "exec"))
+shown = eval(compile(cell[1], "<self-check cell>", "eval"))
+print(repr(shown))
+print("HTML", len(shown._repr_html_()))
+try:
+    import tensorflow
+except ModuleNotFoundError:
+    print("no tensorflow")
+"""
+
+
+def repacked_wheel(distribution: str, folder: Path) -> Path:
+    """A wheel of an installed distribution, from its files as installed (its RECORD): the
+    test's own jinja2 and MarkupSafe reach the clean environment through ``pip install
+    --no-index --find-links``, as from a course page, without the network."""
+    from importlib import metadata
+
+    dist = metadata.distribution(distribution)
+    wheel_meta = next(f for f in dist.files if f.name == "WHEEL" and f.parent.name.endswith(
+        ".dist-info")).read_text()
+    tag = next(line.split(": ", 1)[1] for line in wheel_meta.splitlines()
+               if line.startswith("Tag: "))
+    name = dist.metadata["Name"].replace("-", "_").lower()
+    path = folder / f"{name}-{dist.version}-{tag}.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        for file in dist.files:
+            if ".." in file.parts or "__pycache__" in file.parts or file.suffix == ".pyc":
+                continue
+            z.write(file.locate(), file.as_posix())
+    return path
+
+
+@pytest.fixture(scope="module")
+def clean_venv(wheel, tmp_path_factory) -> Path:
+    """A new virtual environment (no system packages) with the course wheel installed the way
+    the student page says: ``pip install cnn_grader-….whl``, offline, jinja2 its only dependency."""
+    import venv
+
+    root = tmp_path_factory.mktemp("student")
+    venv.create(root / "venv", with_pip=False, system_site_packages=False)
+    python = root / "venv" / "bin" / "python"
+    course_page = root / "course-page"
+    course_page.mkdir()
+    shutil.copy(wheel, course_page)
+    for distribution in ("jinja2", "markupsafe"):
+        repacked_wheel(distribution, course_page)
+    out = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                          "--no-index", "--find-links", str(course_page),
+                          str(course_page / wheel.name)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return python
+
+
+def test_the_course_wheel_installs_offline_with_jinja2_alone_and_runs_the_self_check_cell(
+        clean_venv, tmp_path):
+    """The students' path end to end: the wheel from the documented command, installed into a
+    fresh environment that has no TensorFlow, runs the template's own self-check cell (no model
+    yet: it says so rather than failing)."""
+    cells = json.loads((ROOT / "reference" / "cnn2" / "template.ipynb").read_text())["cells"]
+    last = "".join(next(c for c in reversed(cells) if c["cell_type"] == "code")["source"])
+    assert last.rstrip().endswith("check()")
+    listed = subprocess.run([str(clean_venv), "-c", "import importlib.metadata as m; "
+                             "print(sorted(d.metadata['Name'].lower() for d in m.distributions()))"],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert listed.stdout.strip() == "['cnn-grader', 'jinja2', 'markupsafe']", listed.stderr
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GRADER_REFERENCE")}
+    out = subprocess.run([str(clean_venv), "-c", NOTEBOOK_CELL, json.dumps(last.rstrip())],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "no tensorflow" in out.stdout
+    assert "not installed" not in out.stdout  # the import in the cell found the wheel's grader
+    text, html = out.stdout.split("\nHTML ")
+    assert "Self-check (structure only)" in text and "no Keras model found" in text
+    assert int(html.split()[0]) > 0  # the HTML view: the wheel's templates through jinja2
