@@ -61,6 +61,9 @@ class CappedKernelClient(AsyncKernelClient):
     """An async kernel client whose sockets refuse frames over ``message_cap`` bytes."""
 
     message_cap = Int(6 * 1024 * 1024, help="the largest frame accepted, in bytes")
+    #: the shell channel carries the grader's own report (description, weights, probe outputs:
+    #: ``runner._report_limit``), which is larger than any one output may be
+    shell_cap = Int(0, help="the largest frame accepted on the shell channel (0: message_cap)")
     shell_channel_class = Type(CountingChannel)
     iopub_channel_class = Type(CountingChannel)
     stdin_channel_class = Type(CountingChannel)
@@ -74,7 +77,8 @@ class CappedKernelClient(AsyncKernelClient):
     def _create_connected_socket(self, channel: str, identity: bytes | None = None):
         """jupyter_client's own method with the limits set first: libzmq applies
         ``MAXMSGSIZE`` and ``RCVHWM`` to connections made after they are set."""
-        self.context.setsockopt(zmq.MAXMSGSIZE, self.message_cap if channel != "hb" else HEADROOM)
+        cap = max(self.message_cap, self.shell_cap) if channel == "shell" else self.message_cap
+        self.context.setsockopt(zmq.MAXMSGSIZE, cap if channel != "hb" else HEADROOM)
         self.context.setsockopt(zmq.RCVHWM, QUEUE)
         return super()._create_connected_socket(channel, identity)
 

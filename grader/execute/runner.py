@@ -74,9 +74,12 @@ class _CappedClient(NotebookClient):
     """Counts output bytes as received; past the budget, drops them and stops the kernel. Its
     channels refuse any single message over the budget (``grader.execute.channels``)."""
 
-    def __init__(self, *args, output_limit: int, handlers: _SignalHandlers, **kwargs) -> None:
+    def __init__(self, *args, output_limit: int, handlers: _SignalHandlers, report_limit: int = 0,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.output_limit = output_limit
+        #: the guard's report (weights and probe outputs included) arrives on the shell channel
+        self.report_limit = report_limit
         self.output_bytes = 0
         self.flooded = False
         #: the channel whose one message was over the cap (None: the budget was passed in sum)
@@ -95,7 +98,8 @@ class _CappedClient(NotebookClient):
         (``grader.execute.startup``) instead of a fixed one."""
         assert self.km is not None
         try:
-            kc = t.cast(CappedKernelClient, self.km.client(message_cap=self.output_limit + HEADROOM))
+            kc = t.cast(CappedKernelClient, self.km.client(
+                message_cap=self.output_limit + HEADROOM, shell_cap=self.report_limit + HEADROOM))
             self.kc, self.kc_context = kc, kc.context
             kc.start_channels()
             self.watch = Watch(kc, self._kernel_alive, self._oversized)
@@ -224,6 +228,7 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec) -> Executio
     client = _CappedClient(nb, km=km, timeout=int(settings.cell_timeout),
                            startup_timeout=int(settings.startup_timeout), allow_errors=False,
                            output_limit=settings.output_limit_bytes, iopub_timeout=10,
+                           report_limit=_report_limit(settings),
                            shutdown_kernel="immediate", record_timing=False, handlers=handlers)
     start = time.monotonic()
     log = tempfile.TemporaryFile()
