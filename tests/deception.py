@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from tests.notebooks import MODEL_HEAD, MODEL_TAIL, SOLUTION, model_only_notebook
+from tests.notebooks import ANSWERS, MODEL_HEAD, MODEL_TAIL, SOLUTION, model_only_notebook
 
 #: the added Conv2D with 32 filters: one mistake, 18,464 parameters instead of 36,928
 W32 = SOLUTION.replace("Conv2D(64,", "Conv2D(32,")
@@ -38,7 +38,7 @@ class Trick:
     open: str = ""
 
     def notebook(self) -> nbformat.NotebookNode:
-        nb = model_only_notebook(self.student)
+        nb = model_only_notebook(self.student, answers=ANSWERS)  # full marks need the answers
         nb.cells[1:1] = [new_code_cell(c) for c in self.before]
         nb.cells += [new_code_cell(c) for c in self.cells]
         return nb
