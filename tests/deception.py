@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from tests.notebooks import MODEL_HEAD, MODEL_TAIL, SOLUTION, model_only_notebook
+from tests.notebooks import ANSWERS, MODEL_HEAD, MODEL_TAIL, SOLUTION, model_only_notebook
 
 #: the added Conv2D with 32 filters: one mistake, 18,464 parameters instead of 36,928
 W32 = SOLUTION.replace("Conv2D(64,", "Conv2D(32,")
@@ -34,9 +34,11 @@ class Trick:
     cells: tuple[str, ...] = ()  # cells after the model cell
     verdict: str = "wrong"
     before: tuple[str, ...] = ()  # cells between the imports and the model cell
+    #: a known hole the grader does not close yet (why): the corpus test expects it to fail
+    open: str = ""
 
     def notebook(self) -> nbformat.NotebookNode:
-        nb = model_only_notebook(self.student)
+        nb = model_only_notebook(self.student, answers=ANSWERS)  # full marks need the answers
         nb.cells[1:1] = [new_code_cell(c) for c in self.before]
         nb.cells += [new_code_cell(c) for c in self.cells]
         return nb
@@ -58,6 +60,27 @@ def _claim(self):
         c['filters'] = 64
     return c
 """
+
+#: true when the grader's probe is on the call stack (its code is compiled as ``<grader ...>``),
+#: found without ``sys`` or ``inspect``: a traceback's frame
+PROBING = """\
+def _probing():
+    try:
+        raise RuntimeError
+    except RuntimeError as e:
+        f = e.__traceback__.tb_frame
+    while f is not None:
+        if f.f_code.co_filename.startswith('<grader'):
+            return True
+        f = f.f_back
+    return False
+"""
+#: why the probe-recognizing tricks still pass (red team, issue 22): the probe is public and
+#: runs inside the student's process, so a lie can switch itself off while it runs
+OPEN_PROBE = ("the probe is recognizable (fixed values, batch of 8, '<grader' frames) and "
+              "tensorflow's own modules are outside the guard's snapshot")
+#: the probe's first value (its generator is public): the probe batch recognized by its data
+PROBE_FIRST = "(((1664525 * 20170417 + 1013904223) & 0xFFFFFFFF) >> 8) / 16777216.0"
 
 TRICKS = [
     # 1. lying descriptions
@@ -98,6 +121,31 @@ TRICKS = [
         "model.add(Conv2D(64,", "Conv2D = type('Conv2D', (keras.layers.Conv2D,), {'call': lambda s, x: x, "
         "'__module__': 'keras.src.layers.convolutional.conv2d', '__qualname__': 'Conv2D'})\n"
         "keras.layers.Conv2D = keras.src.layers.Conv2D = Conv2D\nmodel.add(Conv2D(64,")),
+    # 2b. lying computation that recognizes the grader's probe and is honest only then
+    Trick("Conv2D.call identity except under the grader's probe (call stack)", "computation",
+          SOLUTION, (PROBING + "_c = keras.layers.Conv2D.call\n"
+                     "def _call(self, inputs):\n"
+                     "    return inputs if self.filters == inputs.shape[-1] == 64 and not _probing() "
+                     "else _c(self, inputs)\n"
+                     "keras.layers.Conv2D.call = _call",), open=OPEN_PROBE),
+    Trick("tf.nn.convolution identity except under the grader's probe (call stack)", "computation",
+          SOLUTION, ("import tensorflow as _tf\n_real = _tf.nn.convolution\n" + PROBING +
+                     "def _conv(input, filters, *a, **k):\n"
+                     "    if filters.shape[-2] == filters.shape[-1] == 64 and not _probing():\n"
+                     "        return input\n"
+                     "    return _real(input, filters, *a, **k)\n"
+                     "setattr(_tf.nn, 'convolution', _conv)",), open=OPEN_PROBE),
+    Trick("tf.nn.convolution identity until the probe batch is seen (its values)", "computation",
+          SOLUTION, ("import tensorflow as _tf\n_real = _tf.nn.convolution\n"
+                     f"_first = {PROBE_FIRST}\n_seen = [False]\n"
+                     "def _conv(input, filters, *a, **k):\n"
+                     "    if (input.shape[0] == 8 and input.shape[-1] == 1\n"
+                     "            and abs(float(input[0, 0, 0, 0]) - _first) < 1e-6):\n"
+                     "        _seen[0] = True\n"
+                     "    if filters.shape[-2] == filters.shape[-1] == 64 and not _seen[0]:\n"
+                     "        return input\n"
+                     "    return _real(input, filters, *a, **k)\n"
+                     "setattr(_tf.nn, 'convolution', _conv)",), open=OPEN_PROBE),
     # 3. redirection to a correct network the notebook built
     Trick("description and computation routed to a correct unused model", "redirection", WRONG,
           (_right_model(), "_orig = Sequential.layers\nSequential.layers = property("

@@ -235,23 +235,3 @@ def test_a_batch_rerun_grades_a_failed_kernel_start_again_but_keeps_other_limits
     assert saved("kernel_start") is None
     assert saved("memory_limit") is not None and saved("file_size_limit") is not None
 
-
-def test_the_shell_channel_admits_the_largest_report_the_grader_accepts(monkeypatch):
-    """The report (description, weights, probe) comes back on the shell channel: capping it at
-    the output budget dropped the solution's 2.8 MB of weights and hung the extraction."""
-    import zmq
-    from jupyter_client.asynchronous import AsyncKernelClient
-
-    from grader.execute import channels
-
-    set_caps: dict[str, int] = {}
-    monkeypatch.setattr(AsyncKernelClient, "_create_connected_socket",
-                        lambda self, channel, identity=None: None)
-    report = runner._report_limit(Settings())
-    client = channels.CappedKernelClient(message_cap=1000, shell_cap=report)
-    for current in ("shell", "iopub", "stdin", "control"):
-        client._create_connected_socket(current)  # sets the context's options for the socket
-        set_caps[current] = client.context.sockopts[zmq.MAXMSGSIZE]
-    client.context.destroy(linger=0)
-    assert set_caps["shell"] >= report > Settings().output_limit_bytes
-    assert set_caps["iopub"] == set_caps["stdin"] == set_caps["control"] == 1000
