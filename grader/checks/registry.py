@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from grader.exercise.spec import Spec
 
 #: the modules of the shipped kinds, imported (and so registered) on first use, in this order
-BUILTIN = ("grader.checks.layers", "grader.checks.accuracy", "grader.checks.facts")
+BUILTIN = ("grader.checks.added_layers", "grader.checks.architecture", "grader.checks.totals",
+           "grader.checks.accuracy", "grader.checks.facts")
 #: every registered kind by its name in ``exercise.json``
 KINDS: dict[str, type[CheckKind]] = {}
 _loaded = False

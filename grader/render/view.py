@@ -14,8 +14,8 @@ from grader import layers as L
 from grader.analytics.cohort import mistake_words
 from grader.answers import view as answer_view
 from grader.checks import registry
+from grader.checks.added_layers import ASPECTS
 from grader.checks.kind import ADDED, ANSWERS, ARCHITECTURE, TRAINING
-from grader.checks.layers import ASPECTS
 from grader.render import plots, points, review
 from grader.render.origin import line as origin_line
 from grader.result import Check, Result, Status
