@@ -49,7 +49,8 @@ def __grader_guard(ledger, nonce, describe_source, probe_source, default_shape, 
             {"ok": False, "error": "no_model", "found": [], "nested": []}, **models.environment())
         objects = getattr(models, "graded_objects", [])
         found["guard"] = {"snapshot": snapshot.keras is not None, "hooks": added,
-                          "changed": (snapshot.changes() + _shadowed(objects, snapshot))[:50]}
+                          "changed": (snapshot.changes() + _shadowed(objects, snapshot))[:50],
+                          "computation": snapshot.computing(objects)}
         if found.get("ok"):
             _export(found["models"], objects, snapshot, tools)
         return tools["dumps"](found)
@@ -82,6 +83,17 @@ class _KerasFinder:
 
         loader.exec_module = exec_module
         return spec
+
+
+#: the modules whose attributes are snapshotted: Keras, and what a Keras model computes through
+#: (TensorFlow's API and ops modules, its eager executor, numpy, which the probe's export uses)
+SNAPSHOT_NAMES = ("keras", "tensorflow", "numpy", "tensorflow.python.pywrap_tfe")
+SNAPSHOT_PREFIXES = ("keras.", "tensorflow._api.v2.", "tensorflow.python.ops.",
+                     "tensorflow.python.eager.", "tensorflow.python.framework.", "numpy.")
+#: of those, the modules holding the computation: a function rebound there changes what a
+#: model computes (a rebinding elsewhere in Keras, e.g. ``keras.layers.Conv2D``, names a class)
+COMPUTING = ("tensorflow", "numpy", "tensorflow.python.pywrap_tfe", "tensorflow.", "numpy.",
+             "keras.src.backend", "keras.src.ops", "keras.src.layers", "keras.src.models")
 
 
 class _Snapshot:
@@ -118,11 +130,16 @@ class _Snapshot:
                 self.classes.add(cls)
                 self.dicts[cls] = dict(vars(cls))
                 pending.extend(type.__subclasses__(cls))
+        for cls in Layer.__mro__[1:-1]:  # Operation, the backend's layer, ...: Layer's bases
+            self.dicts.setdefault(cls, dict(vars(cls)))
+        module_type = type(self.modules["sys"])
         for name, module in list(self.modules.items()):
-            if module is None or not (name == "keras" or name.startswith(("keras.", "tensorflow.python.ops.nn"))):
+            if module is None or not (name in SNAPSHOT_NAMES or name.startswith(SNAPSHOT_PREFIXES)):
                 continue
+            # modules too, but only Keras's (TensorFlow's lazy loaders replace themselves)
+            keep_modules = name == "keras" or name.startswith("keras.")
             for attr, value in list(vars(module).items()):
-                if isinstance(value, type) or type(value) is type(_Snapshot.take):
+                if callable(value) or (keep_modules and isinstance(value, module_type)):
                     self.bindings[(name, attr)] = value
 
     def changes(self):
@@ -135,11 +152,41 @@ class _Snapshot:
             for key in set(before) | set(now):
                 if key not in self.VOLATILE and now.get(key, self) is not before.get(key, self):
                     found.append(f"{cls.__module__}.{cls.__qualname__}.{key} replaced")
+        return sorted(found + self.rebound())[:50]
+
+    def rebound(self, prefixes=None):
+        """Module attributes rebound since the snapshot (in modules named by ``prefixes``)."""
+        found = []
         for (name, attr), value in self.bindings.items():
+            if prefixes is not None and not (name in prefixes or name.startswith(prefixes)):
+                continue
             module = self.modules.get(name)
             if module is not None and vars(module).get(attr, self) is not value:
                 found.append(f"{name}.{attr} rebound")
-        return sorted(found)[:50]
+        return found
+
+    def computing(self, models):
+        """What the notebook changed in the code the graded models compute with: attributes
+        replaced on a class in the MRO of a class they (or their layers) are, other than the
+        describing ones, and functions rebound in the backend, TensorFlow or numpy."""
+        if self.keras is None:
+            return []
+        classes = set()
+        for model in models[:10]:
+            try:
+                objects = [model] + list(_all_layers(model, self))[:300]
+            except Exception:
+                objects = [model]
+            for obj in objects:
+                classes.update(c for c in type(obj).__mro__ if c in self.dicts)
+        found = []
+        for cls in classes:
+            before, now = self.dicts[cls], vars(cls)
+            for key in set(before) | set(now):
+                if (key not in self.VOLATILE and key not in _DESCRIBING
+                        and now.get(key, self) is not before.get(key, self)):
+                    found.append(f"{cls.__module__}.{cls.__qualname__}.{key} replaced")
+        return sorted(found + self.rebound(COMPUTING))[:50]
 
 
 class _Hooks:
@@ -189,6 +236,13 @@ _WATCHED = frozenset({"call", "__call__", "predict", "predict_on_batch", "get_co
                       "count_params", "summary", "get_weights", "compute_output_shape",
                       "compute_output_spec", "layers", "weights", "trainable_weights",
                       "non_trainable_weights", "evaluate"})
+
+
+#: class attributes that describe a model without computing with it: a replaced one is a
+#: review flag (the cross-check compares the description with the computation anyway)
+_DESCRIBING = frozenset({"get_config", "to_json", "count_params", "summary", "layers",
+                         "get_weights", "weights", "trainable_weights", "non_trainable_weights",
+                         "compute_output_shape", "compute_output_spec", "evaluate"})
 
 
 def _shadowed(models, snapshot):
@@ -244,6 +298,14 @@ def _probe(np, model, snapshot, tools, budget):
     layers = list(model.layers) if type(model) is snapshot.sequential else None
     found = probe["outputs"](np, snapshot.to_numpy, model, layers, x)
     return dict(found, input_shape=[None, *shape[1:]], weights=weights), used
+
+
+def _all_layers(model, snapshot, depth=0):
+    """Every layer of a model, nested models included (themselves and their layers)."""
+    for layer in list(model.layers):
+        yield layer
+        if issubclass(type(layer), snapshot.model) and depth < 4:
+            yield from _all_layers(layer, snapshot, depth + 1)
 
 
 def _input_shape(model):
