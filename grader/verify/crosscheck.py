@@ -44,7 +44,7 @@ class Outcome:
         return {"matched": self.matched, "reason": self.reason or None, **self.found}
 
 
-def job_for(model: ExtractedModel, report: dict) -> dict | str:
+def job_for(model: ExtractedModel, report: dict, seed: int | None = None) -> dict | str:
     """The worker's job for the graded model, or why there is none (a sentence)."""
     entry = next((m for m in report.get("models") or [] if isinstance(m, dict)
                   and m.get("variable") == model.variable), None)
@@ -53,7 +53,7 @@ def job_for(model: ExtractedModel, report: dict) -> dict | str:
         why = str(entry.get("probe_error", ""))[:200] if entry is not None else ""
         return ("the kernel gave no weights and outputs for the graded model"
                 + (f" ({why})" if why else ""))
-    return {"kind": "crosscheck", "probe": probe, "input_shape": list(model.input_shape),
+    return {"kind": "crosscheck", "probe": probe, "seed": seed, "input_shape": list(model.input_shape),
             "layers": [{"kind": layer.kind, "args": layer.args} for layer in model.layers],
             "names": [layer.name for layer in model.layers]}
 
@@ -65,21 +65,21 @@ def changed_computation(report: dict) -> str:
     changed code can recognise the probe and compute honestly only then."""
     found = report.get("guard")
     listed = found.get("computation") if isinstance(found, dict) else None
-    items = [str(item)[:200] for item in listed[:5]] if isinstance(listed, list) else []
-    if not items:
+    if not isinstance(listed, list) or not listed:
         return ""
+    items = [str(item)[:200] for item in listed[:5]]
     more = f" and {len(listed) - len(items)} more" if len(listed) > len(items) else ""
     return ("the notebook changed the code the network computes with: " + ", ".join(items)
             + more + "; the grader cannot vouch for what it computes")
 
 
-def run(verifier, model: ExtractedModel, report: dict, settings) -> Outcome:
+def run(verifier, model: ExtractedModel, report: dict, settings, seed: int | None = None) -> Outcome:
     """Ask the verifier's worker (a grader process) to cross-check ``model``; none when the
     notebook changed the code it computes with (``changed_computation``)."""
     changed = changed_computation(report)
     if changed:
         return Outcome(None, changed)
-    job = job_for(model, report)
+    job = job_for(model, report, seed)
     if isinstance(job, str):
         return Outcome(None, job)
     found = verifier.crosscheck(job, settings)

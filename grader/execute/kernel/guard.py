@@ -42,7 +42,8 @@ def __grader_guard(ledger, nonce, describe_source, probe_source, default_shape, 
              "probe": probe,
              "default_shape": default_shape, "budget": int(budget), "ledger": ledger}
 
-    def report():
+    def report(seed=None):
+        tools["seed"] = seed
         added = baseline.disarm()
         models = scope["_GraderModels"](shell.user_ns, 10, 201, snapshot if snapshot.keras else None)
         found = models.report() if snapshot.keras is not None else dict(
@@ -99,8 +100,10 @@ COMPUTING = ("tensorflow", "numpy", "tensorflow.python.pywrap_tfe", "tensorflow.
 class _Snapshot:
     """The real Keras classes and the names bound to Keras objects, as the import left them."""
 
-    #: class attributes Python or Keras set while running honest code (caches, ABC state)
-    VOLATILE = ("_abc_impl", "__abstractmethods__", "__parameters__", "__weakref__", "__doc__")
+    #: class attributes Python or Keras set while running honest code (caches, ABC state;
+    #: ``__annotations__`` is created on a class the first time something reads it)
+    VOLATILE = ("_abc_impl", "__abstractmethods__", "__parameters__", "__weakref__", "__doc__",
+                "__annotations__", "__annotate__")
 
     def __init__(self, modules, own_hooks):
         self.modules, self.keras, self.own_hooks = modules, None, list(own_hooks)
@@ -171,7 +174,7 @@ class _Snapshot:
         describing ones, and functions rebound in the backend, TensorFlow or numpy."""
         if self.keras is None:
             return []
-        classes = set()
+        classes: set = set()
         for model in models[:10]:
             try:
                 objects = [model] + list(_all_layers(model, self))[:300]
@@ -280,7 +283,7 @@ def _export(entries, objects, snapshot, tools):
 def _probe(np, model, snapshot, tools, budget):
     probe = tools["probe"]
     shape = _input_shape(model) or list(tools["default_shape"])
-    x = probe["probe_batch"](np, shape[1:])
+    x = probe["probe_batch"](np, shape[1:], seed=tools.get("seed"))
     if not model.built:
         model(x)
     weights, used = {}, 0
