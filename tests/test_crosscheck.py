@@ -207,3 +207,19 @@ def test_the_snapshot_tells_changes_to_the_graded_model_s_computation_from_other
     assert any(c.endswith("Conv2D.call replaced") for c in found)
     assert "tensorflow._api.v2.nn.convolution rebound" in found
     assert "numpy.asarray rebound" in found
+
+
+def test_the_probe_batch_follows_the_runner_s_seed_which_the_job_carries_to_the_worker(spec):
+    fixed, same = P.probe_batch(np, (4, 4, 1)), P.probe_batch(np, (4, 4, 1), seed=None)
+    drawn = P.probe_batch(np, (4, 4, 1), seed=12345)
+    assert np.array_equal(fixed, same) and not np.array_equal(fixed, drawn)
+    assert np.array_equal(drawn, P.probe_batch(np, (4, 4, 1), seed=12345))
+    report = _report(spec, model=spec.ref_layers)
+    report["models"][0]["probe"] = {"weights": {}}
+    model = extract.candidates(report)[0].model
+    assert crosscheck.job_for(model, report, seed=12345)["seed"] == 12345
+
+
+def test_the_runner_asks_for_the_report_with_a_seed_of_its_own():
+    from grader.execute import runner
+    assert runner.REPORT.format("n0nce", 77) == "__grader_report_n0nce(77)"
