@@ -134,6 +134,9 @@ TRICKS = [
                      "        return input\n"
                      "    return _real(input, filters, *a, **k)\n"
                      "setattr(_tf.nn, 'convolution', _conv)",)),
+    Trick("Conv2D instance's call identity except under the grader's probe", "computation",
+          SOLUTION, (PROBING + "_layer = model.layers[10]\n_c = _layer.call\n"
+                     "_layer.call = lambda inputs: inputs if not _probing() else _c(inputs)",)),
     Trick("tf.nn.convolution identity until the probe batch is seen (its values)", "computation",
           SOLUTION, ("import tensorflow as _tf\n_real = _tf.nn.convolution\n"
                      f"_first = {PROBE_FIRST}\n_seen = [False]\n"

@@ -223,3 +223,17 @@ def test_the_probe_batch_follows_the_runner_s_seed_which_the_job_carries_to_the_
 def test_the_runner_asks_for_the_report_with_a_seed_of_its_own():
     from grader.execute import runner
     assert runner.REPORT.format("n0nce", 77) == "__grader_report_n0nce(77)"
+
+
+def test_a_computing_method_set_on_an_instance_counts_unless_it_is_a_keras_model_s_own():
+    keras = pytest.importorskip("keras")
+    import sys
+    snapshot = _guard_module()["_Snapshot"](sys.modules, [])
+    snapshot.take()
+    conv = keras.layers.Conv2D(2, 3)
+    model = keras.Sequential([keras.Input((8, 8, 1)), conv, keras.layers.Flatten()])
+    other = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten()])
+    model.call = other.call  # a redirection: Keras's own code, compared by the cross-check
+    assert snapshot.computing([model]) == []
+    conv.call = lambda inputs: inputs
+    assert [c for c in snapshot.computing([model]) if c.endswith(".call set on the instance")]

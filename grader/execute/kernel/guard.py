@@ -175,6 +175,7 @@ class _Snapshot:
         if self.keras is None:
             return []
         classes: set = set()
+        found = []
         for model in models[:10]:
             try:
                 objects = [model] + list(_all_layers(model, self))[:300]
@@ -182,7 +183,7 @@ class _Snapshot:
                 objects = [model]
             for obj in objects:
                 classes.update(c for c in type(obj).__mro__ if c in self.dicts)
-        found = []
+                found += self._own_code(obj)
         for cls in classes:
             before, now = self.dicts[cls], vars(cls)
             for key in set(before) | set(now):
@@ -190,6 +191,17 @@ class _Snapshot:
                         and now.get(key, self) is not before.get(key, self)):
                     found.append(f"{cls.__module__}.{cls.__qualname__}.{key} replaced")
         return sorted(found + self.rebound(COMPUTING))[:50]
+
+    def _own_code(self, obj):
+        """A computing method set on the instance to something other than a Keras method
+        (``layer.call = f``); a Keras model's own, e.g. another model's ``call`` (a
+        redirection, which the cross-check then compares), is not notebook code."""
+        found = []
+        for key in _COMPUTING_METHODS & set(getattr(obj, "__dict__", {})):
+            func = getattr(vars(obj)[key], "__func__", None)
+            if func is None or not any(func is d.get(key) for d in self.dicts.values()):
+                found.append(f"{getattr(obj, 'name', '?')!s:.80}.{key} set on the instance")
+        return found
 
 
 class _Hooks:
@@ -246,6 +258,10 @@ _WATCHED = frozenset({"call", "__call__", "predict", "predict_on_batch", "get_co
 _DESCRIBING = frozenset({"get_config", "to_json", "count_params", "summary", "layers",
                          "get_weights", "weights", "trainable_weights", "non_trainable_weights",
                          "compute_output_shape", "compute_output_spec", "evaluate"})
+
+
+#: what a model computes through when called: set on an instance to notebook code, a change
+_COMPUTING_METHODS = frozenset({"call", "__call__", "predict", "predict_on_batch"})
 
 
 def _shadowed(models, snapshot):
