@@ -214,7 +214,8 @@ class Grader:
         t = time.monotonic()
         checker = self.verifier if callable(getattr(self.verifier, "crosscheck", None)) \
             else self._own_checker()
-        outcome = crosscheck.run(checker, compared.chosen.model, run.report, self.settings)
+        outcome = crosscheck.run(checker, compared.chosen.model, run.report, self.settings,
+                                 seed=run.probe_seed)
         outcome.found["seconds_total"] = round(time.monotonic() - t, 3)
         return outcome
 

@@ -75,10 +75,9 @@ def _probing():
         f = f.f_back
     return False
 """
-#: why the probe-recognizing tricks still pass (red team, issue 22): the probe is public and
-#: runs inside the student's process, so a lie can switch itself off while it runs
-OPEN_PROBE = ("the probe is recognizable (fixed values, batch of 8, '<grader' frames) and "
-              "tensorflow's own modules are outside the guard's snapshot")
+#: the probe-recognizing tricks (red team, issue 22): the probe is public and runs inside the
+#: student's process, so a lie can switch itself off while it runs; what closes them is the
+#: guard seeing the change to the code the model computes with (a Keras class, ``tf.nn``)
 #: the probe's first value (its generator is public): the probe batch recognized by its data
 PROBE_FIRST = "(((1664525 * 20170417 + 1013904223) & 0xFFFFFFFF) >> 8) / 16777216.0"
 
@@ -127,14 +126,17 @@ TRICKS = [
                      "def _call(self, inputs):\n"
                      "    return inputs if self.filters == inputs.shape[-1] == 64 and not _probing() "
                      "else _c(self, inputs)\n"
-                     "keras.layers.Conv2D.call = _call",), open=OPEN_PROBE),
+                     "keras.layers.Conv2D.call = _call",)),
     Trick("tf.nn.convolution identity except under the grader's probe (call stack)", "computation",
           SOLUTION, ("import tensorflow as _tf\n_real = _tf.nn.convolution\n" + PROBING +
                      "def _conv(input, filters, *a, **k):\n"
                      "    if filters.shape[-2] == filters.shape[-1] == 64 and not _probing():\n"
                      "        return input\n"
                      "    return _real(input, filters, *a, **k)\n"
-                     "setattr(_tf.nn, 'convolution', _conv)",), open=OPEN_PROBE),
+                     "setattr(_tf.nn, 'convolution', _conv)",)),
+    Trick("Conv2D instance's call identity except under the grader's probe", "computation",
+          SOLUTION, (PROBING + "_layer = model.layers[10]\n_c = _layer.call\n"
+                     "_layer.call = lambda inputs: inputs if not _probing() else _c(inputs)",)),
     Trick("tf.nn.convolution identity until the probe batch is seen (its values)", "computation",
           SOLUTION, ("import tensorflow as _tf\n_real = _tf.nn.convolution\n"
                      f"_first = {PROBE_FIRST}\n_seen = [False]\n"
@@ -145,7 +147,7 @@ TRICKS = [
                      "    if filters.shape[-2] == filters.shape[-1] == 64 and not _seen[0]:\n"
                      "        return input\n"
                      "    return _real(input, filters, *a, **k)\n"
-                     "setattr(_tf.nn, 'convolution', _conv)",), open=OPEN_PROBE),
+                     "setattr(_tf.nn, 'convolution', _conv)",)),
     # 3. redirection to a correct network the notebook built
     Trick("description and computation routed to a correct unused model", "redirection", WRONG,
           (_right_model(), "_orig = Sequential.layers\nSequential.layers = property("

@@ -153,3 +153,87 @@ def test_a_layer_is_described_as_keras_s_own_only_by_identity_with_the_snapshot(
     report = scope["__grader_describe"]({"model": model}, snapshot=snapshot)
     assert [layer["keras_class"] for layer in report["models"][0]["layers"]] == [False, True]
     assert isinstance(extract.candidates(report)[0].error, DisallowedLayer)
+
+
+class _NoWorker:
+    """A verifier that must not be asked: the cross-check is refused before any probe runs."""
+
+    def crosscheck(self, job, settings):
+        raise AssertionError("the worker was asked to cross-check a changed computation")
+
+
+def test_a_changed_computation_makes_the_cross_check_unavailable_and_withdraws_the_points(spec):
+    report = _report(spec, model=spec.ref_layers)
+    report["guard"] = {"changed": [], "computation": [
+        "keras.src.layers.convolutional.conv2d.Conv2D.call replaced"]}
+    model = extract.candidates(report)[0].model
+    outcome = crosscheck.run(_NoWorker(), model, report, None)
+    assert outcome.matched is None
+    assert outcome.reason.startswith("the notebook changed the code the network computes with")
+    assert "Conv2D.call replaced" in outcome.reason and "cannot vouch" in outcome.reason
+    result = _passed_result()
+    crosscheck.apply(result, outcome)
+    structure.score(result)
+    assert result.status is Status.FAILED and result.score == 0.0
+    assert result.review[0]["code"] == "crosscheck-unavailable"
+
+
+def test_a_guard_report_without_computation_changes_refuses_nothing():
+    assert crosscheck.changed_computation({"guard": {"changed": ["IPython hook f"]}}) == ""
+    assert crosscheck.changed_computation({}) == ""
+
+
+def test_the_snapshot_tells_changes_to_the_graded_model_s_computation_from_other_changes(
+        monkeypatch):
+    keras = pytest.importorskip("keras")
+    import sys
+
+    import numpy
+    import tensorflow as tf
+    snapshot = _guard_module()["_Snapshot"](sys.modules, [])
+    snapshot.take()
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3),
+                              keras.layers.Flatten()])
+    assert snapshot.computing([model]) == []
+    monkeypatch.setattr(keras.layers.Conv2D, "get_config", lambda self: {})  # describes only
+    monkeypatch.setattr(keras.layers.LSTM, "call", lambda self, x: x)  # a class not used
+    monkeypatch.setattr(keras.layers, "Dense", keras.layers.Conv2D)  # a name, not computation
+    assert snapshot.computing([model]) == []
+    assert "keras.layers.Dense rebound" in snapshot.changes()  # still a review flag
+    monkeypatch.setattr(keras.layers.Conv2D, "call", lambda self, x: x)
+    monkeypatch.setattr(tf.nn, "convolution", lambda *a, **k: None)
+    monkeypatch.setattr(numpy, "asarray", lambda *a, **k: None)
+    found = snapshot.computing([model])
+    assert any(c.endswith("Conv2D.call replaced") for c in found)
+    assert "tensorflow._api.v2.nn.convolution rebound" in found
+    assert "numpy.asarray rebound" in found
+
+
+def test_the_probe_batch_follows_the_runner_s_seed_which_the_job_carries_to_the_worker(spec):
+    fixed, same = P.probe_batch(np, (4, 4, 1)), P.probe_batch(np, (4, 4, 1), seed=None)
+    drawn = P.probe_batch(np, (4, 4, 1), seed=12345)
+    assert np.array_equal(fixed, same) and not np.array_equal(fixed, drawn)
+    assert np.array_equal(drawn, P.probe_batch(np, (4, 4, 1), seed=12345))
+    report = _report(spec, model=spec.ref_layers)
+    report["models"][0]["probe"] = {"weights": {}}
+    model = extract.candidates(report)[0].model
+    assert crosscheck.job_for(model, report, seed=12345)["seed"] == 12345
+
+
+def test_the_runner_asks_for_the_report_with_a_seed_of_its_own():
+    from grader.execute import runner
+    assert runner.REPORT.format("n0nce", 77) == "__grader_report_n0nce(77)"
+
+
+def test_a_computing_method_set_on_an_instance_counts_unless_it_is_a_keras_model_s_own():
+    keras = pytest.importorskip("keras")
+    import sys
+    snapshot = _guard_module()["_Snapshot"](sys.modules, [])
+    snapshot.take()
+    conv = keras.layers.Conv2D(2, 3)
+    model = keras.Sequential([keras.Input((8, 8, 1)), conv, keras.layers.Flatten()])
+    other = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten()])
+    model.call = other.call  # a redirection: Keras's own code, compared by the cross-check
+    assert snapshot.computing([model]) == []
+    conv.call = lambda inputs: inputs
+    assert [c for c in snapshot.computing([model]) if c.endswith(".call set on the instance")]

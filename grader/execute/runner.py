@@ -41,6 +41,7 @@ from grader.exceptions import (
 )
 from grader.execute import report_channel
 from grader.execute.channels import HEADROOM, RAW_SIZE, CappedKernelClient, Watch
+from grader.execute.kernel.probe import PROBE_SEED
 from grader.execute.legacy import legacy_markers
 from grader.execute.prepare import prepare, read_notebook
 from grader.execute.startup import StartFailed, tree_cpu_seconds, wait_until_ready
@@ -52,7 +53,8 @@ from grader.util.text import first_line, plain
 #: a kernel that fails to start is started once more (a fresh kernel) before giving up
 START_ATTEMPTS = 2
 #: the expression the runner evaluates, after the last cell, to get the report (``guard.py``)
-REPORT = "__grader_report_{}()"
+#: with the probe's seed, drawn per run: the probe batch is not known to the notebook in advance
+REPORT = "__grader_report_{}({})"
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Execution:
     warnings: list[str] = field(default_factory=list)
     #: Keras 1/2 markers found in the source (the compatibility layer ran when non-empty)
     legacy: list[str] = field(default_factory=list)
+    #: the seed of the cross-check's probe batch, drawn by the runner (never read from the kernel)
+    probe_seed: int = PROBE_SEED
 
 
 class _CappedClient(NotebookClient):
@@ -240,7 +244,8 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec) -> Executio
             if client.flooded:  # after the last cell: no later cell met the stopped kernel
                 raise DeadKernelError("stopped: output limit")
             client.grader_index = None
-            report = await report_channel.request(client.kc, REPORT.format(nonce),
+            seed = secrets.randbits(31)
+            report = await report_channel.request(client.kc, REPORT.format(nonce, seed),
                                                   settings.cell_timeout, _report_limit(settings),
                                                   stopped=lambda: client.flooded)
     except StartFailed as exc:
@@ -270,7 +275,8 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec) -> Executio
         client.close_client()
         log.close()
         handlers.restore()
-    return Execution(report, time.monotonic() - start, client.output_bytes, len(nb.cells) - 1)
+    return Execution(report, time.monotonic() - start, client.output_bytes, len(nb.cells) - 1,
+                     probe_seed=seed)
 
 
 def _report_limit(settings: Settings) -> int:

@@ -9,7 +9,9 @@ mismatch beyond float tolerance means the description is not the network: every 
 structure (and the training of that structure) gave is withdrawn, a failed check says what
 disagreed, and ``Result.review`` carries an entry with source ``crosscheck``. A cross-check that
 cannot run (no weights or outputs for the graded model) withdraws them the same way: a
-description that no computation in the kernel backs never passes.
+description that no computation in the kernel backs never passes. So does one the grader
+refuses to run because the kernel's guard saw the notebook change the code the model computes
+with (``changed_computation``): such code can tell the probe apart and be honest only for it.
 
 It is never memoized (the weights are the submission's own) and runs whenever a model is graded,
 also with ``--no-verify`` and when the memo holds the architecture's training: it costs one
@@ -42,7 +44,7 @@ class Outcome:
         return {"matched": self.matched, "reason": self.reason or None, **self.found}
 
 
-def job_for(model: ExtractedModel, report: dict) -> dict | str:
+def job_for(model: ExtractedModel, report: dict, seed: int | None = None) -> dict | str:
     """The worker's job for the graded model, or why there is none (a sentence)."""
     entry = next((m for m in report.get("models") or [] if isinstance(m, dict)
                   and m.get("variable") == model.variable), None)
@@ -51,14 +53,33 @@ def job_for(model: ExtractedModel, report: dict) -> dict | str:
         why = str(entry.get("probe_error", ""))[:200] if entry is not None else ""
         return ("the kernel gave no weights and outputs for the graded model"
                 + (f" ({why})" if why else ""))
-    return {"kind": "crosscheck", "probe": probe, "input_shape": list(model.input_shape),
+    return {"kind": "crosscheck", "probe": probe, "seed": seed, "input_shape": list(model.input_shape),
             "layers": [{"kind": layer.kind, "args": layer.args} for layer in model.layers],
             "names": [layer.name for layer in model.layers]}
 
 
-def run(verifier, model: ExtractedModel, report: dict, settings) -> Outcome:
-    """Ask the verifier's worker (a grader process) to cross-check ``model``."""
-    job = job_for(model, report)
+def changed_computation(report: dict) -> str:
+    """Why the kernel's computation cannot be vouched for, or "": the guard saw the notebook
+    change the code the graded model computes with (a Keras class in its layers' MRO, a
+    function of the backend, TensorFlow or numpy). Probing such a kernel proves nothing: the
+    changed code can recognise the probe and compute honestly only then."""
+    found = report.get("guard")
+    listed = found.get("computation") if isinstance(found, dict) else None
+    if not isinstance(listed, list) or not listed:
+        return ""
+    items = [str(item)[:200] for item in listed[:5]]
+    more = f" and {len(listed) - len(items)} more" if len(listed) > len(items) else ""
+    return ("the notebook changed the code the network computes with: " + ", ".join(items)
+            + more + "; the grader cannot vouch for what it computes")
+
+
+def run(verifier, model: ExtractedModel, report: dict, settings, seed: int | None = None) -> Outcome:
+    """Ask the verifier's worker (a grader process) to cross-check ``model``; none when the
+    notebook changed the code it computes with (``changed_computation``)."""
+    changed = changed_computation(report)
+    if changed:
+        return Outcome(None, changed)
+    job = job_for(model, report, seed)
     if isinstance(job, str):
         return Outcome(None, job)
     found = verifier.crosscheck(job, settings)

@@ -42,14 +42,16 @@ def __grader_guard(ledger, nonce, describe_source, probe_source, default_shape, 
              "probe": probe,
              "default_shape": default_shape, "budget": int(budget), "ledger": ledger}
 
-    def report():
+    def report(seed=None):
+        tools["seed"] = seed
         added = baseline.disarm()
         models = scope["_GraderModels"](shell.user_ns, 10, 201, snapshot if snapshot.keras else None)
         found = models.report() if snapshot.keras is not None else dict(
             {"ok": False, "error": "no_model", "found": [], "nested": []}, **models.environment())
         objects = getattr(models, "graded_objects", [])
         found["guard"] = {"snapshot": snapshot.keras is not None, "hooks": added,
-                          "changed": (snapshot.changes() + _shadowed(objects, snapshot))[:50]}
+                          "changed": (snapshot.changes() + _shadowed(objects, snapshot))[:50],
+                          "computation": snapshot.computing(objects)}
         if found.get("ok"):
             _export(found["models"], objects, snapshot, tools)
         return tools["dumps"](found)
@@ -84,11 +86,24 @@ class _KerasFinder:
         return spec
 
 
+#: the modules whose attributes are snapshotted: Keras, and what a Keras model computes through
+#: (TensorFlow's API and ops modules, its eager executor, numpy, which the probe's export uses)
+SNAPSHOT_NAMES = ("keras", "tensorflow", "numpy", "tensorflow.python.pywrap_tfe")
+SNAPSHOT_PREFIXES = ("keras.", "tensorflow._api.v2.", "tensorflow.python.ops.",
+                     "tensorflow.python.eager.", "tensorflow.python.framework.", "numpy.")
+#: of those, the modules holding the computation: a function rebound there changes what a
+#: model computes (a rebinding elsewhere in Keras, e.g. ``keras.layers.Conv2D``, names a class)
+COMPUTING = ("tensorflow", "numpy", "tensorflow.python.pywrap_tfe", "tensorflow.", "numpy.",
+             "keras.src.backend", "keras.src.ops", "keras.src.layers", "keras.src.models")
+
+
 class _Snapshot:
     """The real Keras classes and the names bound to Keras objects, as the import left them."""
 
-    #: class attributes Python or Keras set while running honest code (caches, ABC state)
-    VOLATILE = ("_abc_impl", "__abstractmethods__", "__parameters__", "__weakref__", "__doc__")
+    #: class attributes Python or Keras set while running honest code (caches, ABC state;
+    #: ``__annotations__`` is created on a class the first time something reads it)
+    VOLATILE = ("_abc_impl", "__abstractmethods__", "__parameters__", "__weakref__", "__doc__",
+                "__annotations__", "__annotate__")
 
     def __init__(self, modules, own_hooks):
         self.modules, self.keras, self.own_hooks = modules, None, list(own_hooks)
@@ -118,11 +133,16 @@ class _Snapshot:
                 self.classes.add(cls)
                 self.dicts[cls] = dict(vars(cls))
                 pending.extend(type.__subclasses__(cls))
+        for cls in Layer.__mro__[1:-1]:  # Operation, the backend's layer, ...: Layer's bases
+            self.dicts.setdefault(cls, dict(vars(cls)))
+        module_type = type(self.modules["sys"])
         for name, module in list(self.modules.items()):
-            if module is None or not (name == "keras" or name.startswith(("keras.", "tensorflow.python.ops.nn"))):
+            if module is None or not (name in SNAPSHOT_NAMES or name.startswith(SNAPSHOT_PREFIXES)):
                 continue
+            # modules too, but only Keras's (TensorFlow's lazy loaders replace themselves)
+            keep_modules = name == "keras" or name.startswith("keras.")
             for attr, value in list(vars(module).items()):
-                if isinstance(value, type) or type(value) is type(_Snapshot.take):
+                if callable(value) or (keep_modules and isinstance(value, module_type)):
                     self.bindings[(name, attr)] = value
 
     def changes(self):
@@ -135,11 +155,53 @@ class _Snapshot:
             for key in set(before) | set(now):
                 if key not in self.VOLATILE and now.get(key, self) is not before.get(key, self):
                     found.append(f"{cls.__module__}.{cls.__qualname__}.{key} replaced")
+        return sorted(found + self.rebound())[:50]
+
+    def rebound(self, prefixes=None):
+        """Module attributes rebound since the snapshot (in modules named by ``prefixes``)."""
+        found = []
         for (name, attr), value in self.bindings.items():
+            if prefixes is not None and not (name in prefixes or name.startswith(prefixes)):
+                continue
             module = self.modules.get(name)
             if module is not None and vars(module).get(attr, self) is not value:
                 found.append(f"{name}.{attr} rebound")
-        return sorted(found)[:50]
+        return found
+
+    def computing(self, models):
+        """What the notebook changed in the code the graded models compute with: attributes
+        replaced on a class in the MRO of a class they (or their layers) are, other than the
+        describing ones, and functions rebound in the backend, TensorFlow or numpy."""
+        if self.keras is None:
+            return []
+        classes: set = set()
+        found = []
+        for model in models[:10]:
+            try:
+                objects = [model] + list(_all_layers(model, self))[:300]
+            except Exception:
+                objects = [model]
+            for obj in objects:
+                classes.update(c for c in type(obj).__mro__ if c in self.dicts)
+                found += self._own_code(obj)
+        for cls in classes:
+            before, now = self.dicts[cls], vars(cls)
+            for key in set(before) | set(now):
+                if (key not in self.VOLATILE and key not in _DESCRIBING
+                        and now.get(key, self) is not before.get(key, self)):
+                    found.append(f"{cls.__module__}.{cls.__qualname__}.{key} replaced")
+        return sorted(found + self.rebound(COMPUTING))[:50]
+
+    def _own_code(self, obj):
+        """A computing method set on the instance to something other than a Keras method
+        (``layer.call = f``); a Keras model's own, e.g. another model's ``call`` (a
+        redirection, which the cross-check then compares), is not notebook code."""
+        found = []
+        for key in _COMPUTING_METHODS & set(getattr(obj, "__dict__", {})):
+            func = getattr(vars(obj)[key], "__func__", None)
+            if func is None or not any(func is d.get(key) for d in self.dicts.values()):
+                found.append(f"{getattr(obj, 'name', '?')!s:.80}.{key} set on the instance")
+        return found
 
 
 class _Hooks:
@@ -191,6 +253,17 @@ _WATCHED = frozenset({"call", "__call__", "predict", "predict_on_batch", "get_co
                       "non_trainable_weights", "evaluate"})
 
 
+#: class attributes that describe a model without computing with it: a replaced one is a
+#: review flag (the cross-check compares the description with the computation anyway)
+_DESCRIBING = frozenset({"get_config", "to_json", "count_params", "summary", "layers",
+                         "get_weights", "weights", "trainable_weights", "non_trainable_weights",
+                         "compute_output_shape", "compute_output_spec", "evaluate"})
+
+
+#: what a model computes through when called: set on an instance to notebook code, a change
+_COMPUTING_METHODS = frozenset({"call", "__call__", "predict", "predict_on_batch"})
+
+
 def _shadowed(models, snapshot):
     """Methods and properties of a model or its layers replaced on the instance itself
     (``model.call = other.call``): what a class snapshot cannot see."""
@@ -226,7 +299,7 @@ def _export(entries, objects, snapshot, tools):
 def _probe(np, model, snapshot, tools, budget):
     probe = tools["probe"]
     shape = _input_shape(model) or list(tools["default_shape"])
-    x = probe["probe_batch"](np, shape[1:])
+    x = probe["probe_batch"](np, shape[1:], seed=tools.get("seed"))
     if not model.built:
         model(x)
     weights, used = {}, 0
@@ -244,6 +317,14 @@ def _probe(np, model, snapshot, tools, budget):
     layers = list(model.layers) if type(model) is snapshot.sequential else None
     found = probe["outputs"](np, snapshot.to_numpy, model, layers, x)
     return dict(found, input_shape=[None, *shape[1:]], weights=weights), used
+
+
+def _all_layers(model, snapshot, depth=0):
+    """Every layer of a model, nested models included (themselves and their layers)."""
+    for layer in list(model.layers):
+        yield layer
+        if issubclass(type(layer), snapshot.model) and depth < 4:
+            yield from _all_layers(layer, snapshot, depth + 1)
 
 
 def _input_shape(model):

@@ -32,9 +32,11 @@ def probe_values(shape, count=PROBE_COUNT, seed=PROBE_SEED):
     return out
 
 
-def probe_batch(np, shape, count=PROBE_COUNT):
-    """The probe as a float32 array of ``(count, *shape)``."""
-    values = np.asarray(probe_values(shape, count), dtype="float32")
+def probe_batch(np, shape, count=PROBE_COUNT, seed=None):
+    """The probe as a float32 array of ``(count, *shape)``; ``seed``: the runner's, drawn per
+    run (``None``: the fixed one), so the notebook cannot know the probe's values in advance."""
+    values = np.asarray(probe_values(shape, count, PROBE_SEED if seed is None else int(seed)),
+                        dtype="float32")
     return values.reshape((int(count),) + tuple(int(d) for d in shape))
 
 
