@@ -134,3 +134,17 @@ def code_full_marks(result: Result | dict) -> bool:
     checks = result["checks"] if isinstance(result, dict) else [c.to_dict() for c in result.checks]
     code = [c for c in checks if c["category"] != "answers"]
     return bool(code) and all(c["points"] == c["max_points"] for c in code)
+
+
+#: what a cross-check measures of the host and of its per-run probe (a random seed each run)
+CROSSCHECK_VOLATILE = ("seconds", "seconds_total", "max_abs_diff")
+
+
+def without_volatile_crosscheck(result: dict) -> dict:
+    """A result dict whose cross-check keeps its verdict (matched, reason, mismatches,
+    compared) but not its duration and the float error of this run's probe."""
+    found = result.get("crosscheck")
+    if not isinstance(found, dict):
+        return result
+    return {**result, "crosscheck": {k: v for k, v in found.items()
+                                     if k not in CROSSCHECK_VOLATILE}}

@@ -27,6 +27,7 @@ from grader.result import ErrorInfo, Result, Status
 
 from tests.conftest import ROOT
 from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook, write
+from tests.reports import without_volatile_crosscheck
 
 
 def course(folder: Path, notebooks: dict) -> Path:
@@ -258,7 +259,7 @@ def start_and_wait_for(cmd: list[str], out: Path, count: int) -> subprocess.Pope
 
 
 def without_timings(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k != "timings"}
+    return without_volatile_crosscheck({k: v for k, v in result.items() if k != "timings"})
 
 
 @pytest.mark.kernel

@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook, write
+from tests.reports import without_volatile_crosscheck
 
 distributed = pytest.importorskip("distributed")
 
@@ -62,7 +63,7 @@ def results(out: Path) -> dict[str, dict]:
 def comparable(result: dict) -> dict:
     """A result without what measures the host (durations, memory peaks, a kernel's stderr, the
     random temporary path of a dead kernel's connection file)."""
-    result = {k: v for k, v in result.items() if k != "timings"}
+    result = without_volatile_crosscheck({k: v for k, v in result.items() if k != "timings"})
     if result.get("error"):
         result["error"] = {k: v for k, v in result["error"].items() if k != "raw_traceback"}
         if result["error"].get("traceback"):
