@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+
+from grader.result import Check
 
 #: separators of thousands groups: comma, dot, apostrophes, normal/thin/no-break spaces
 GROUP = ",.'\u2019 \u202f\u00a0"
@@ -70,3 +73,19 @@ def find(text: str, wanted: float, tolerance: float = 0.0) -> str | None:
         if any(close(v, wanted, tolerance) for v in values):
             return token
     return None
+
+
+def settle(base: Check, quoted: list[tuple[str, float]], accepted: Callable[[float], bool],
+           agree: str, disagree: str, none: str) -> Check:
+    """``base`` decided by the numbers an answer ``quoted`` (token, value): the first one
+    ``accepted`` earns its points (``agree`` names it as ``{hit}``); else ``disagree`` lists
+    what was quoted (``{quoted}``), or ``none`` says nothing was."""
+    hit = next((t for t, v in quoted if accepted(v)), None)
+    if hit is not None:
+        base.passed, base.points = True, base.max_points
+        base.message = agree.replace("{hit}", hit)
+    elif quoted:
+        base.message = disagree.replace("{quoted}", ", ".join(t for t, _ in quoted[:3]))
+    else:
+        base.message = none
+    return base

@@ -44,13 +44,9 @@ def check(base: Check, fact: dict, text: str, spec) -> Check:
         return base
     low, high = span
     base.expected = [low, high]
-    hit = next((t for t, v in quoted if low <= v <= high), None)
-    if hit is not None:
-        base.passed, base.points = True, base.max_points
-        base.message = f"“{hit}” is within what the grader measured for {name} ({low:.3f}–{high:.3f})"
-    elif quoted:
-        base.message = (f"quoted {', '.join(t for t, _ in quoted[:3])}; the grader measured "
-                        f"{name} at {low:.3f}–{high:.3f}")
-    else:
-        base.message = f"no accuracy quoted (the grader measured {name} at {low:.3f}–{high:.3f})"
-    return base
+    measured = f"{low:.3f}–{high:.3f}"
+    return numbers.settle(
+        base, quoted, lambda v: low <= v <= high,
+        f"“{{hit}}” is within what the grader measured for {name} ({measured})",
+        f"quoted {{quoted}}; the grader measured {name} at {measured}",
+        f"no accuracy quoted (the grader measured {name} at {measured})")

@@ -105,16 +105,11 @@ def _claim(base: Check, fact: dict, text: str, saved_run: dict | None) -> Check:
         base.message = "not checked: the notebook holds no saved training run to compare with"
         base.passed = base.max_points == 0
         return base
-    hit = next((t for t, v in quoted if numbers.close(v, own, tolerance)), None)
-    if hit is not None:
-        base.passed, base.points = True, base.max_points
-        base.message = f"“{hit}” agrees with the last {metrics[0]} of your own run ({own:.4g})"
-    elif quoted:
-        base.message = (f"quoted {', '.join(t for t, _ in quoted[:3])}, but your own run ended "
-                        f"at {metrics[0]} {own:.4g}")
-    else:
-        base.message = f"no accuracy quoted (your own run ended at {metrics[0]} {own:.4g})"
-    return base
+    return numbers.settle(
+        base, quoted, lambda v: numbers.close(v, own, tolerance),
+        f"“{{hit}}” agrees with the last {metrics[0]} of your own run ({own:.4g})",
+        f"quoted {{quoted}}, but your own run ended at {metrics[0]} {own:.4g}",
+        f"no accuracy quoted (your own run ended at {metrics[0]} {own:.4g})")
 
 
 EPOCH_LINE = re.compile(r"^Epoch \d+/\d+", re.MULTILINE)

@@ -275,14 +275,19 @@ class Scanner(ast.NodeVisitor):
                                          "collected, after the notebook's cells)")
         for decorator in node.decorator_list:
             self.visit(decorator)
+        self._nested(node.body)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def _nested(self, body: list[ast.stmt]) -> None:
+        """Visit a function's or class's body one level deeper (top-level rules no longer
+        apply there)."""
         self.depth += 1
         try:
-            for child in node.body:
+            for child in body:
                 self.visit(child)
         finally:
             self.depth -= 1
-
-    visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self._bind(node, node.name)
@@ -293,12 +298,7 @@ class Scanner(ast.NodeVisitor):
             self._member(statement)
         for item in [*node.bases, *node.keywords, *node.decorator_list]:
             self.visit(item)
-        self.depth += 1
-        try:
-            for child in node.body:
-                self.visit(child)
-        finally:
-            self.depth -= 1
+        self._nested(node.body)
 
     def _member(self, statement: ast.stmt) -> None:
         """What a class body defines: a Keras module or name, a ``__class__`` that lies, an
