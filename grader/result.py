@@ -223,12 +223,22 @@ class Result:
         return cls(**data)
 
 
+#: the category of the written answers' facts (``grader.checks.facts``)
+ANSWERS_CATEGORY = "answers"
+
+
+def of_the_code(check: Check) -> bool:
+    """Whether a check judges the code: only those decide the status and are the cohort's
+    mistakes; the written answers' facts give points, and a person grades the rest."""
+    return check.category != ANSWERS_CATEGORY
+
+
 def first_failed(checks: list[Check]) -> Check | None:
     """The first problem, the one place it is decided (the "Fix first" line, the CSV column,
     the batch table): the first mistake itself; a check that failed only as a consequence of an
     earlier mistake (``follows_from``) is named only when no other check failed. The facts of
     the written answers (category ``answers``) give points, never the status."""
-    failed = [c for c in checks if not c.passed and c.category != "answers"]  # code decides
+    failed = [c for c in checks if not c.passed and of_the_code(c)]
     return next((c for c in failed if not c.follows_from), failed[0] if failed else None)
 
 

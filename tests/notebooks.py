@@ -343,7 +343,8 @@ SAMPLES = {
     "frank_no_batchnorm": lambda: course_notebook(MISTAKES["no_batchnorm"]),
     "grace_wrong_order": lambda: course_notebook(MISTAKES["wrong_order"]),
     "heidi_fused_activation": lambda: course_notebook(MISTAKES["fused_activation"]),
-    "ivan_nothing_added": lambda: course_notebook(MISTAKES["nothing_added"]),
+    # the template handed in unchanged: nothing added, the answer cells left empty
+    "ivan_nothing_added": lambda: course_notebook(MISTAKES["nothing_added"], answers=NO_ANSWERS),
     "judy_functional": lambda: course_notebook(model_cell=FUNCTIONAL),
     "olivia_softmax": lambda: course_notebook(MISTAKES["softmax"]),
     "mallory_typo": lambda: course_notebook(SOLUTION.replace("MaxPooling2D(pool", "MaxPoolling2D(pool")),

@@ -20,7 +20,7 @@ from grader import errors
 from grader.advice import GENERIC
 from grader.checks import mistakes
 from grader.checks.hints import NON_SEMANTIC
-from grader.result import Result, Status
+from grader.result import Result, Status, of_the_code
 
 COURSE_FILE = "course.json"
 LIMITS = frozenset(kind.value for kind in errors.LIMITS)
@@ -85,7 +85,8 @@ def graded(result: Result) -> bool:
 def student_mistakes(result: Result) -> list[str]:
     """The keys of a graded result's mistakes, in check order, each once. A failed check with
     no key (e.g. the accuracy, or a result saved by an older grader) counts by its category."""
-    keys = [c.mistake or f"check:{c.category}" for c in result.checks if not c.passed]
+    keys = [c.mistake or f"check:{c.category}" for c in result.checks
+            if not c.passed and of_the_code(c)]
     return list(dict.fromkeys(keys))
 
 

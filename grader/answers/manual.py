@@ -28,7 +28,7 @@ from pathlib import Path
 from grader.answers.questions import manual_max
 from grader.exceptions import UsageError
 from grader.render.files import write_json
-from grader.result import Result, Status
+from grader.result import Result, Status, of_the_code
 
 STORE = "manual.json"
 COLUMNS = ["student", "question", "points", "comment"]
@@ -123,7 +123,7 @@ def _number(raw: str) -> float | None:
 
 
 def _check(result: Result, name: str):
-    return next((c for c in result.checks if c.name == name and c.category != "answers"), None)
+    return next((c for c in result.checks if c.name == name and of_the_code(c)), None)
 
 
 def merge(out: Path, text: str, spec, results: dict[str, Result]) -> dict:

@@ -27,9 +27,9 @@ from grader.answers import numbers
 from grader.answers.extract import Answer
 from grader.checks.kind import ANSWERS, CheckContext, CheckKind
 from grader.checks.registry import register
-from grader.result import Check
+from grader.result import ANSWERS_CATEGORY, Check
 
-CATEGORY = "answers"
+CATEGORY = ANSWERS_CATEGORY
 
 
 def declared_facts(spec) -> list[tuple[dict, dict]]:
