@@ -30,7 +30,7 @@ import pytest
 from grader import api, pipeline
 from grader.errors import ErrorKind
 from grader.exceptions import SandboxUnavailable
-from grader.result import Status
+from grader.result import Status, of_the_code
 from grader.sandbox import cgroups, seccomp
 from grader.sandbox import launcher as sandbox
 from grader.sandbox.launcher import SandboxLauncher
@@ -260,11 +260,16 @@ def test_printed_results_prefilled_outputs_and_patched_libraries_do_not_change_t
 
 
 @pytest.mark.parametrize("how", sorted(adv.EXTRACTION_TAMPERING))
-def test_a_tampered_extraction_is_not_graded(hostile, how):
-    action, message = adv.EXTRACTION_TAMPERING[how]
+def test_a_tampered_extraction_changes_nothing_and_is_flagged(hostile, how):
+    """The notebook's input transformer tries to rewrite the grader's extraction into each
+    forgery (a fake report file, a link, a FIFO, a huge or broken file). The report no longer
+    travels by a file and no notebook transformer runs around the grader's request: the
+    verdict is the honest one for a notebook without a model, and the hook is flagged."""
+    action, _ = adv.EXTRACTION_TAMPERING[how]
     result = hostile([adv.TRANSFORMER.format(action=action), "x = 1"])
-    assert result.status is Status.ERROR and message in result.error.message
-    assert result.score == 0 and not result.checks
+    assert result.status is Status.ERROR and result.error.kind == "no_model"
+    assert result.score == 0 and not [c for c in result.checks if of_the_code(c)]
+    assert any(entry["code"] == "ipython-hook" for entry in result.review)
 
 
 @pytest.mark.parametrize("source, kind", [(adv.LAMBDA_LAYER, "disallowed_layer"),
