@@ -253,11 +253,15 @@ _WATCHED = frozenset({"call", "__call__", "predict", "predict_on_batch", "get_co
                       "non_trainable_weights", "evaluate"})
 
 
-#: class attributes that describe a model without computing with it: a replaced one is a
-#: review flag (the cross-check compares the description with the computation anyway)
+#: class attributes that describe a model, or train, evaluate or save it, without being what
+#: the network computes: a replaced one is a review flag (the cross-check compares the
+#: description with the computation, and the grader trains the described network itself)
 _DESCRIBING = frozenset({"get_config", "to_json", "count_params", "summary", "layers",
                          "get_weights", "weights", "trainable_weights", "non_trainable_weights",
-                         "compute_output_shape", "compute_output_spec", "evaluate"})
+                         "compute_output_shape", "compute_output_spec", "evaluate", "fit",
+                         "train_on_batch", "test_on_batch", "train_step", "test_step", "compile",
+                         "make_train_function", "make_test_function", "save", "save_weights",
+                         "load_weights", "get_compile_config", "compile_from_config"})
 
 
 #: what a model computes through when called: set on an instance to notebook code, a change
