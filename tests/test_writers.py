@@ -180,7 +180,6 @@ def test_a_format_that_fails_to_render_is_a_warning_and_the_batch_keeps_its_resu
 
 def test_a_shipped_format_whose_module_cannot_be_imported_is_not_offered(monkeypatch):
     monkeypatch.setattr(writers, "BUILTIN", (*writers.BUILTIN, "grader.render.no_such_format"))
-    monkeypatch.setattr(writers, "_loaded", False)
     assert list(writers.available()) == ["json", "html", "csv", "junit", "gradescope"]
 
 

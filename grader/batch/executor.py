@@ -20,7 +20,6 @@ The contract every executor keeps:
 """
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import ClassVar
 
 from grader.exercise.spec import Spec
 from grader.settings import Settings
+from grader.util import plugins
 
 OnResult = Callable[["Task", dict], None]
 
@@ -83,7 +83,6 @@ class Executor(ABC):
 #: the modules of the shipped executors, imported (and so registered) on first use
 BUILTIN = ("grader.batch.local.workers", "grader.batch.cluster.dask_executor")
 _REGISTRY: list[type[Executor]] = []
-_loaded = False
 
 
 def register(executor: type[Executor]) -> type[Executor]:
@@ -101,11 +100,7 @@ def unregister(executor: type[Executor]) -> None:
 def available() -> list[type[Executor]]:
     """Every registered executor (the built-ins imported once: their modules declare their
     options, so the command line is built after this)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in BUILTIN:
-            importlib.import_module(module)
+    plugins.load(BUILTIN)
     return list(_REGISTRY)
 
 

@@ -9,13 +9,13 @@ that a kind's module may import this one.
 """
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from grader.checks import rule
 from grader.checks.kind import ANSWERS, CheckContext, CheckKind
 from grader.exceptions import SpecError
 from grader.result import Check
+from grader.util import plugins
 
 if TYPE_CHECKING:
     from grader.exercise.spec import Spec
@@ -25,7 +25,6 @@ BUILTIN = ("grader.checks.added_layers", "grader.checks.architecture", "grader.c
            "grader.checks.accuracy", "grader.checks.facts")
 #: every registered kind by its name in ``exercise.json``
 KINDS: dict[str, type[CheckKind]] = {}
-_loaded = False
 
 
 def register(kind: type[CheckKind]) -> type[CheckKind]:
@@ -45,11 +44,7 @@ def unregister(name: str) -> None:
 
 def kinds() -> dict[str, type[CheckKind]]:
     """Every registered kind, by name (the built-ins first, in ``BUILTIN``'s order)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in BUILTIN:
-            importlib.import_module(module)
+    plugins.load(BUILTIN)
     return dict(KINDS)
 
 

@@ -20,7 +20,6 @@ A built-in whose module cannot be imported (HTML without jinja2) is simply not o
 from __future__ import annotations
 
 import argparse
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from grader import options
 from grader.exceptions import UsageError
 from grader.render.files import write_text
 from grader.result import Result
+from grader.util import plugins
 
 #: the modules of the shipped formats, imported (and so registered) on first use, in this order
 BUILTIN = ("grader.render.json_out", "grader.render.html", "grader.render.csv_out",
@@ -102,7 +102,6 @@ class Writer:
 
 
 _REGISTRY: dict[str, Writer] = {}
-_loaded = False
 
 
 def reserved_options() -> frozenset[str]:
@@ -143,14 +142,7 @@ def _files(writer: Writer) -> set[str]:
 
 def available() -> dict[str, Writer]:
     """Every registered format, by name (the built-ins imported once, before any notebook runs)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in BUILTIN:
-            try:
-                importlib.import_module(module)
-            except ImportError:  # an optional dependency is missing: that format is not offered
-                pass
+    plugins.load(BUILTIN, optional=True)  # a format whose dependency is missing: not offered
     return {w.name: w for w in sorted(_REGISTRY.values(), key=_rank)}
 
 
