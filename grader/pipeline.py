@@ -35,7 +35,7 @@ from grader.sandbox.launch import Launcher
 from grader.settings import Settings
 from grader.util.files import sha256_bytes
 from grader.util.versions import package_versions
-from grader.verify import crosscheck
+from grader.verify import crosscheck, kept
 
 
 @lru_cache(maxsize=1)
@@ -138,10 +138,11 @@ class Grader:
         self.close()
 
     def close(self) -> None:
-        for tool in (self.verifier, self._checker):
-            close = getattr(tool, "close", None)
-            if callable(close):
-                close()
+        close = getattr(self.verifier, "close", None)
+        if callable(close):
+            close()
+        if self._checker is not None:
+            kept.release(self._checker)  # stopped, unless a ``kept()`` block keeps it
         self._checker = None
 
     def grade(self, notebook: Path) -> Result:
@@ -221,8 +222,7 @@ class Grader:
 
     def _own_checker(self) -> Any:
         if self._checker is None:
-            from grader.verify.verifier import Verifier
-            self._checker = Verifier(self.settings).start()
+            self._checker = kept.checker(self.settings)
         return self._checker
 
     def verify(self, compared: StructureVerdict) -> Verification | None:

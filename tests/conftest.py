@@ -13,6 +13,7 @@ from grader import api
 from grader.exercise.spec import Spec
 from grader.result import Result
 from grader.settings import Settings
+from grader.verify.kept import kept
 
 from tests import notebooks
 
@@ -24,13 +25,31 @@ DATA = Path(os.environ.get("GRADER_DATA") or ROOT.parent / "shared" / "data" / "
 SLOW_TIERS = ("kernel", "slow", "browser", "sandbox")
 
 
+#: modules whose tests share nothing costly at module scope and run long: under pytest-xdist
+#: each of their tests may go to any worker (every other module runs on one worker, so that its
+#: module-scoped fixtures are built once)
+SPREAD = {"test_cluster", "test_batch", "test_batch_edges", "test_outdir", "test_exercises",
+          "test_execute", "test_extract", "test_limits", "test_isolation", "test_mutations"}
+#: modules that read the same session-scoped gradings (``graded_sample``): one worker for all
+SHARED_GROUPS = {"test_samples": "samples", "test_selfcheck_kernel": "samples"}
+
+
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects: ``fast`` must be set by then
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``-m fast`` is ``-m "not kernel and not slow and not browser and not sandbox"``: a name
-    for the tier developers run on every edit, kept in one place."""
+    for the tier developers run on every edit, kept in one place. Under pytest-xdist
+    (``--dist loadgroup``, the default in ``addopts``) also where each test may run, and the
+    slow tiers first, so that the fast tests fill the workers' gaps at the end."""
     for item in items:
         if not any(item.get_closest_marker(name) for name in SLOW_TIERS):
             item.add_marker(pytest.mark.fast)
+    if config.getoption("dist", "no") == "no":
+        return
+    for item in items:
+        module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        if item.get_closest_marker("xdist_group") is None and module not in SPREAD:
+            item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(module, module)))
+    items.sort(key=lambda item: item.get_closest_marker("fast") is not None)
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +85,15 @@ def session_memo(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("GRADER_MEMO", None)
     else:
         os.environ["GRADER_MEMO"] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kept_checkers():
+    """One cross-check worker per settings for the whole session (``grader.verify.kept``):
+    every ``api.check`` without verification would otherwise import TensorFlow in a worker of
+    its own, ~2.7 s of CPU each. The cross-check itself runs as it does for every grading."""
+    with kept():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from grader.exitcodes import ExitCode
 from grader.lms.gradebook import GradebookOptions
 from grader.render.progress import Progress
 from grader.result import ErrorInfo, Result, Status
+from grader.verify import kept
 
 from tests.conftest import ROOT
 from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook, write
@@ -43,9 +44,11 @@ def results(out: Path) -> dict[str, dict]:
 
 
 def our_processes() -> list[psutil.Process]:
-    """Processes under this test process, except multiprocessing's resource tracker."""
+    """Processes under this test process, except multiprocessing's resource tracker and the
+    session's kept cross-check workers (``tests/conftest.py``: they belong to the session)."""
+    session = kept.pids()
     return [p for p in psutil.Process().children(recursive=True)
-            if "resource_tracker" not in " ".join(p.cmdline())]
+            if p.pid not in session and "resource_tracker" not in " ".join(p.cmdline())]
 
 
 def gone(procs: list[psutil.Process], timeout: float = 20) -> bool:

@@ -81,6 +81,11 @@ class Verifier:
             self._finalizer = weakref.finalize(self, _stop, [self._worker])
         return self
 
+    @property
+    def pid(self) -> int | None:
+        """The worker process's id while one runs."""
+        return self._worker.proc.pid if self._worker is not None else None
+
     def close(self) -> None:
         if self._worker is not None:
             self._worker.close()

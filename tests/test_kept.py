@@ -1,0 +1,68 @@
+"""Cross-check workers kept between gradings inside ``kept()`` (grader.verify.kept): reused for
+the same worker environment, bounded, and all stopped when the block ends; outside a block
+every grading's worker stops with it."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from grader.settings import Settings
+from grader.verify import kept as K
+from grader.verify import verifier as V
+
+_pids = itertools.count(1000)
+
+
+class FakeVerifier:
+    """Records starts and stops instead of importing TensorFlow in a process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings, self.pid, self.stopped = settings, None, False
+
+    def start(self) -> FakeVerifier:
+        if self.pid is None:
+            self.pid = next(_pids)
+        return self
+
+    def close(self) -> None:
+        self.pid, self.stopped = None, True
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    monkeypatch.setattr(V, "Verifier", FakeVerifier)
+    monkeypatch.setattr(K, "_kept", None)  # this test's own blocks, not the session's
+
+
+def test_outside_a_block_each_worker_stops_with_its_grading(fake):
+    worker = K.checker(Settings())
+    K.release(worker)
+    assert worker.stopped and K.pids() == set()
+
+
+def test_inside_a_block_the_same_environment_reuses_one_worker_until_the_block_ends(fake):
+    with K.kept():
+        first = K.checker(Settings())
+        K.release(first)
+        again = K.checker(Settings(notebook_timeout=7))  # a timeout is per job, not the worker's
+        assert again is first and not first.stopped
+        assert K.pids() == {first.pid}
+    assert first.stopped and K.pids() == set()
+
+
+def test_another_memory_limit_gets_another_worker_and_the_least_recent_is_retired(fake):
+    with K.kept():
+        workers = [K.checker(Settings(verify_memory_bytes=(i + 1) * 2**30))
+                   for i in range(K.MAX_KEPT + 1)]
+        assert len({id(w) for w in workers}) == K.MAX_KEPT + 1
+        assert workers[0].stopped and not any(w.stopped for w in workers[1:])
+        assert K.pids() == {w.pid for w in workers[1:]}
+
+
+def test_nested_blocks_keep_the_workers_until_the_outermost_ends(fake):
+    with K.kept():
+        with K.kept():
+            worker = K.checker(Settings())
+        assert not worker.stopped
+    assert worker.stopped
