@@ -43,7 +43,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if not any(item.get_closest_marker(name) for name in SLOW_TIERS):
             item.add_marker(pytest.mark.fast)
-    if config.getoption("dist", "no") == "no":
+    if not getattr(config.option, "loadgroup", False):  # xdist sets it on its workers
         return
     for item in items:
         module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")

@@ -27,13 +27,16 @@ from typing import Any
 
 from grader.settings import Settings
 
-#: workers kept at once (each holds TensorFlow, ~0.3 GiB): the least recently used one stops
+#: workers kept at once (each holds TensorFlow, ~0.3 GiB): the least recently used one goes
 MAX_KEPT = 2
 
 _lock = threading.Lock()
 #: the worker's environment (all a worker depends on) -> the worker kept for it, most recently
 #: used last; None outside every ``kept()`` block
 _kept: dict[str, Any] | None = None
+#: id(worker) -> the gradings using it now: a worker serves one grading at a time, and one
+#: retired or left behind by its block while in use stops when its grading releases it
+_uses: dict[int, int] = {}
 
 
 @contextmanager
@@ -50,32 +53,44 @@ def kept() -> Iterator[None]:
         if outermost:
             with _lock:
                 workers, _kept = list((_kept or {}).values()), None
-            for worker in workers:
+                idle = [w for w in workers if not _uses.get(id(w))]
+            for worker in idle:
                 worker.close()
 
 
 def checker(settings: Settings) -> Any:
-    """A started cross-check worker for ``settings``: the kept one when inside ``kept()``."""
+    """A started cross-check worker for ``settings``, the caller's alone until ``release``:
+    the kept one when inside ``kept()`` and no other grading is using it."""
     from grader.verify.process import worker_env
     from grader.verify.verifier import Verifier
 
     retired = []
     with _lock:
-        if _kept is None:
-            return Verifier(settings).start()
         key = repr(sorted(worker_env(settings).items()))
-        found = _kept.pop(key, None) or Verifier(settings)
-        _kept[key] = found  # the most recently used, last
-        while len(_kept) > MAX_KEPT:
-            retired.append(_kept.pop(next(iter(_kept))))
+        found: Any = _kept.get(key) if _kept is not None else None
+        if found is None or _uses.get(id(found)):
+            found = Verifier(settings)
+            if _kept is not None and key not in _kept:
+                _kept[key] = found
+        if _kept is not None and _kept.get(key) is found:
+            _kept[key] = _kept.pop(key)  # the most recently used, last
+            while len(_kept) > MAX_KEPT:
+                victim = _kept.pop(next(iter(_kept)))
+                if not _uses.get(id(victim)):
+                    retired.append(victim)  # one in use stops at its release
+        _uses[id(found)] = _uses.get(id(found), 0) + 1
     for worker in retired:
         worker.close()
-    return found.start()  # again, if it died
+    return found.start()  # again, if it died; no other grading holds it
 
 
 def release(worker: Any) -> None:
     """Done with ``worker``: stop it unless a ``kept()`` block keeps it."""
     with _lock:
+        count = _uses.pop(id(worker), 0) - 1
+        if count > 0:
+            _uses[id(worker)] = count
+            return
         if _kept is not None and any(worker is w for w in _kept.values()):
             return
     worker.close()
@@ -86,4 +101,4 @@ def pids() -> set[int]:
     them: they belong to the block, not to one grading)."""
     with _lock:
         workers = list((_kept or {}).values())
-    return {w.pid for w in workers if w.pid is not None}
+    return {pid for pid in (w.pid for w in workers) if pid is not None}

@@ -76,6 +76,8 @@ class Verifier:
 
     def start(self) -> Verifier:
         if self._worker is None or not self._worker.alive():
+            if self._worker is not None:  # a dead one: its folder and files go with it
+                self._worker.close()
             self._worker = WorkerProcess(self.settings)
             self._finalizer.detach()
             self._finalizer = weakref.finalize(self, _stop, [self._worker])
@@ -83,8 +85,9 @@ class Verifier:
 
     @property
     def pid(self) -> int | None:
-        """The worker process's id while one runs."""
-        return self._worker.proc.pid if self._worker is not None else None
+        """The worker process's id while one runs (None once it has exited)."""
+        worker = self._worker
+        return worker.proc.pid if worker is not None and worker.alive() else None
 
     def close(self) -> None:
         if self._worker is not None:
