@@ -28,7 +28,7 @@ SLOW_TIERS = ("kernel", "slow", "browser", "sandbox")
 #: modules whose tests share nothing costly at module scope and run long: under pytest-xdist
 #: each of their tests may go to any worker (every other module runs on one worker, so that its
 #: module-scoped fixtures are built once)
-SPREAD = {"test_batch", "test_batch_edges", "test_outdir", "test_exercises",
+SPREAD = {"test_cluster", "test_batch", "test_batch_edges", "test_outdir", "test_exercises",
           "test_execute", "test_extract", "test_limits", "test_isolation", "test_mutations"}
 #: modules that read the same session-scoped gradings (``graded_sample``): one worker for all
 SHARED_GROUPS = {"test_samples": "samples", "test_selfcheck_kernel": "samples"}

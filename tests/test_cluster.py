@@ -1,9 +1,8 @@
 """Grading on a Dask cluster (``grade --cluster``): the same results as a local run, one result per
 student when a worker dies, a worker with other grader code refused, architectures trained once.
 
-The tests share one ``distributed.LocalCluster`` of worker *processes* on loopback (2 workers, one
-``GRADING`` slot each), settled before each test, and run the real CLI against it; every Dask
-wait has an explicit limit.
+Each test starts a ``distributed.LocalCluster`` of worker *processes* on loopback (2 workers, one
+``GRADING`` slot each) and runs the real CLI against it; every Dask wait has an explicit limit.
 """
 from __future__ import annotations
 
@@ -28,33 +27,16 @@ distributed = pytest.importorskip("distributed")
 LIMIT = 120  # seconds: every wait on the cluster in these tests (generous: steady under load)
 
 
-@pytest.fixture(scope="module")
-def shared_cluster():
-    """Two worker processes with one grading slot each, started once for the module's tests
-    (``tests/conftest.py`` keeps them on one pytest-xdist worker); the test's own client to
-    watch them. Workers run under nannies: one a test kills is replaced."""
+@pytest.fixture
+def cluster():
+    """Two worker processes with one grading slot each; the test's own client to watch them."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   resources={"GRADING": 1}, dashboard_address=None,
                                   scheduler_port=0, host="127.0.0.1",
                                   timeout=LIMIT) as local, \
             distributed.Client(local, timeout=LIMIT, set_as_default=False) as client:
-        yield local, client
-
-
-@pytest.fixture
-def cluster(shared_cluster):
-    """The module's cluster, back to its own two idle workers: a worker an earlier test killed
-    has been replaced, one it added has left, nothing is still running."""
-    local, client = shared_cluster
-    deadline = time.monotonic() + LIMIT
-    while True:
-        workers = client.scheduler_info()["workers"]
-        busy = any(client.processing().values())
-        if len(workers) == 2 and not busy and len(local.workers) == 2:
-            break
-        assert time.monotonic() < deadline, f"the shared cluster did not settle: {workers}"
-        time.sleep(0.2)
-    yield local.scheduler_address, client
+        client.wait_for_workers(2, timeout=LIMIT)
+        yield local.scheduler_address, client
 
 
 def course(folder: Path, notebooks: dict) -> Path:
@@ -185,7 +167,6 @@ def test_a_worker_with_other_grader_code_is_refused_and_the_others_grade(
 @pytest.mark.slow
 def test_identical_architectures_are_trained_once_across_the_cluster(tmp_path, data_file, cluster):
     address, client = cluster
-    client.restart(timeout=LIMIT)  # fresh worker processes: no training remembered from before
     folder = course(tmp_path / "course", {"1a": model_only_notebook(SOLUTION),
                                           "1b": model_only_notebook(MISTAKES["no_padding"]),
                                           "2a": model_only_notebook(SOLUTION)})
