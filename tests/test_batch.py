@@ -324,4 +324,5 @@ def test_workers_that_cannot_start_stop_the_batch_with_a_clear_error(tmp_path, s
     tasks = [workers.Task("alice", tmp_path / "alice.ipynb")]
     with pytest.raises(GraderError, match="could not start"):
         pool.run(tasks)
-    assert gone(our_processes(), timeout=10)
+    # generous: a spawned process that cannot start still imports for seconds on a busy machine
+    assert gone(our_processes(), timeout=60)
