@@ -46,7 +46,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not getattr(config.option, "loadgroup", False):  # xdist sets it on its workers
         return
     for item in items:
-        module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        module = item.path.stem
         if item.get_closest_marker("xdist_group") is None and module not in SPREAD:
             item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(module, module)))
     items.sort(key=lambda item: item.get_closest_marker("fast") is not None)

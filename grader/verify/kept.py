@@ -13,10 +13,9 @@ A worker serves every ``settings`` that give it the same environment (its memory
 threads; the timeouts are the caller's, per job). Only the cross-check's worker is kept: it
 holds no state between jobs (each job carries the model's description, its weights and the
 probe; the worker clears Keras's session first), as a batch worker's verifier already serves
-one submission after another. The verification
-training's workers are not (their memo and limits belong to their ``Verifier``). Outside a
-``kept()`` block nothing changes: the worker stops with its ``Grader``, and no process outlives
-a grading.
+one submission after another. The verification training's workers are not (their memo and
+limits belong to their ``Verifier``). Outside a ``kept()`` block nothing changes: the worker
+stops with its ``Grader``, and no process outlives a grading.
 """
 from __future__ import annotations
 
@@ -68,10 +67,10 @@ def checker(settings: Settings) -> Any:
     with _lock:
         key = repr(sorted(worker_env(settings).items()))
         found: Any = _kept.get(key) if _kept is not None else None
-        if found is None or _uses.get(id(found)):
+        if found is None or _uses.get(id(found)):  # none kept, or busy: one of its own
             found = Verifier(settings)
-            if _kept is not None and key not in _kept:
-                _kept[key] = found
+            if _kept is not None:
+                _kept.setdefault(key, found)
         if _kept is not None and _kept.get(key) is found:
             _kept[key] = _kept.pop(key)  # the most recently used, last
             while len(_kept) > MAX_KEPT:
