@@ -25,31 +25,17 @@ DATA = Path(os.environ.get("GRADER_DATA") or ROOT.parent / "shared" / "data" / "
 SLOW_TIERS = ("kernel", "slow", "browser", "sandbox")
 
 
-#: modules whose tests share nothing costly at module scope and run long: under pytest-xdist
-#: each of their tests may go to any worker (every other module runs on one worker, so that its
-#: module-scoped fixtures are built once)
-SPREAD = {"test_cluster", "test_batch", "test_batch_edges", "test_outdir", "test_exercises",
-          "test_execute", "test_extract", "test_limits", "test_isolation", "test_mutations"}
-#: modules that read the same session-scoped gradings (``graded_sample``): one worker for all
-SHARED_GROUPS = {"test_samples": "samples", "test_selfcheck_kernel": "samples"}
-
-
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects: ``fast`` must be set by then
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """``-m fast`` is ``-m "not kernel and not slow and not browser and not sandbox"``: a name
-    for the tier developers run on every edit, kept in one place. Under pytest-xdist
-    (``--dist loadgroup``, the default in ``addopts``) also where each test may run, and the
-    slow tiers first, so that the fast tests fill the workers' gaps at the end."""
+    for the tier developers run on every edit, kept in one place. Under pytest-xdist (``-n 4``
+    in ``addopts``) the slow tiers run first, so that the fast tests fill the workers' gaps at
+    the end. (No ``xdist_group``: pytest 9 ignores it, as ``item._nodeid`` is gone.)"""
     for item in items:
         if not any(item.get_closest_marker(name) for name in SLOW_TIERS):
             item.add_marker(pytest.mark.fast)
-    if not getattr(config.option, "loadgroup", False):  # xdist sets it on its workers
-        return
-    for item in items:
-        module = item.path.stem
-        if item.get_closest_marker("xdist_group") is None and module not in SPREAD:
-            item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(module, module)))
-    items.sort(key=lambda item: item.get_closest_marker("fast") is not None)
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # every pytest-xdist worker sorts alike
+        items.sort(key=lambda item: item.get_closest_marker("fast") is not None)
 
 
 @pytest.fixture(autouse=True)

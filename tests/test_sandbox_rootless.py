@@ -67,6 +67,20 @@ print(json.dumps(out))
 """
 
 
+@pytest.fixture(autouse=True)
+def one_test_of_this_user_at_a_time(tmp_path_factory):
+    """The tests below assert that no process of ``grader-test`` is left, so two of them must
+    never run at once (pytest-xdist workers): an exclusive lock in the folder all workers
+    share. A lock, not a scheduling rule: pytest 9 ignores pytest-xdist's ``loadgroup``."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with open(shared / "grader-test-user.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(scope="module")
 def user():
     if os.geteuid() != 0:
