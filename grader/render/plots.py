@@ -1,16 +1,17 @@
-"""Plots for the HTML report, drawn with matplotlib as SVG data URIs.
+"""Plots for the HTML report, drawn as SVG data URIs (``grader.render.svg``).
 
 The SVG goes into an ``<img>`` (never inlined into the page), so whatever text a figure holds
 cannot run as script. Labels are the grader's own words: keys from a student's history are
-matched against known metric names, never printed into a figure. ``pyplot`` is not used (no
-global figure state, safe in threads); matplotlib is imported only when a plot is drawn.
+matched against known metric names, never printed into a figure. No global state: safe in
+threads.
 """
 from __future__ import annotations
 
 import base64
-import io
 import math
 from typing import Any, TypeGuard
+
+from grader.render import svg
 
 #: longest curve plotted; a history longer than this is cut (it can only come from tampering)
 MAX_POINTS = 2000
@@ -48,19 +49,9 @@ def series(history: dict | None) -> dict[str, dict[str, list[float]]]:
     return found
 
 
-def _data_uri(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
-    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _figure(width: float, height: float, ncols: int = 1):
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    matplotlib.rcParams["svg.hashsalt"] = "grader"  # stable ids: the same result, the same file
-    fig = Figure(figsize=(width, height), layout="constrained")
-    return fig, fig.subplots(1, ncols, squeeze=False)[0]
+def _data_uri(panels: list[svg.Chart]) -> str:
+    document = svg.figure(panels).encode("utf-8")
+    return "data:image/svg+xml;base64," + base64.b64encode(document).decode("ascii")
 
 
 def curves(history: dict | None, accuracy_range: list | None = None) -> str | None:
@@ -71,32 +62,31 @@ def curves(history: dict | None, accuracy_range: list | None = None) -> str | No
     found = series(history)
     if not found:
         return None
-    fig, axes = _figure(4.2 * len(found), 3.0, len(found))
-    for ax, (family, lines) in zip(axes, found.items(), strict=False):
+    panels = []
+    for family, lines in found.items():
+        chart = svg.Chart(400, 290, family.capitalize(), "epoch", family)
+        if family == "accuracy" and _valid_range(accuracy_range):
+            lo, hi = accuracy_range
+            chart.band(lo, min(hi, 1.0), BAND_COLOR, 0.15, f"required range ({lo:.2f}–{hi:.2f})")
         for label, color, marker in (("training", TRAIN_COLOR, "o"), ("validation", VAL_COLOR, "s")):
             if label in lines:
                 ys = lines[label]
-                ax.plot(range(1, len(ys) + 1), ys, color=color, label=label,
-                        marker=marker if len(ys) <= MARKERS_UP_TO else None, markersize=4)
-        if family == "accuracy" and _valid_range(accuracy_range):
-            lo, hi = accuracy_range
-            ax.axhspan(lo, min(hi, 1.0), color=BAND_COLOR, alpha=0.15,
-                       label=f"required range ({lo:.2f}–{hi:.2f})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(family)
-        ax.set_title(family.capitalize())
-        _epoch_axis(ax, max(len(ys) for ys in lines.values()))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    return _data_uri(fig)
+                chart.line(_epochs(ys), ys, color, label,
+                           marker=marker if len(ys) <= MARKERS_UP_TO else None)
+        _epoch_axis(chart, max(len(ys) for ys in lines.values()))
+        chart.legend = True
+        panels.append(chart)
+    return _data_uri(panels)
 
 
-def _epoch_axis(ax, epochs: int) -> None:
+def _epochs(ys: list[float]) -> list[float]:
+    return [float(i) for i in range(1, len(ys) + 1)]
+
+
+def _epoch_axis(chart: svg.Chart, epochs: int) -> None:
     """Whole epochs on the x axis, also for a run of one epoch."""
-    from matplotlib.ticker import MaxNLocator
-
-    ax.set_xlim(0.5, epochs + 0.5)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    chart.xlim = (0.5, epochs + 0.5)
+    chart.integer_x = True
 
 
 def _valid_range(rng: Any) -> TypeGuard[list | tuple]:
@@ -109,32 +99,28 @@ def score_histogram(scores: list[float], max_score: float) -> str | None:
     if not scores:
         return None
     top = max([max_score, *scores, 1.0])
-    fig, (ax,) = _figure(6.0, 2.6)
-    bins = [b - 0.5 for b in range(0, int(math.ceil(top)) + 2)]
-    ax.hist(scores, bins=bins, color=TRAIN_COLOR, edgecolor="white", rwidth=0.85)
-    ax.set_xlabel(f"score (out of {max_score:g})")
-    ax.set_ylabel("submissions")
-    ax.set_title("Score distribution")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlim(-0.5, top + 0.5)
-    ax.grid(axis="y", alpha=0.3)
-    return _data_uri(fig)
+    chart = _histogram_chart(f"score (out of {max_score:g})", "Score distribution")
+    edges = [b - 0.5 for b in range(0, int(math.ceil(top)) + 2)]
+    counts = [sum(1 for s in scores if a <= s < b) for a, b in zip(edges, edges[1:], strict=False)]
+    chart.bars(edges, counts, TRAIN_COLOR)
+    chart.xlim, chart.integer_x = (-0.5, top + 0.5), True
+    return _data_uri([chart])
 
 
 def time_histogram(seconds: list[float]) -> str | None:
     """How long grading took per submission (whole batch's spread: a slow notebook stands out)."""
     if not seconds:
         return None
-    fig, (ax,) = _figure(6.0, 2.6)
-    ax.hist(seconds, bins=min(20, max(5, len(seconds))), color=VAL_COLOR, edgecolor="white",
-            rwidth=0.85)
-    ax.set_xlabel("seconds per submission (execution and verification)")
-    ax.set_ylabel("submissions")
-    ax.set_title("Grading time distribution")
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.grid(axis="y", alpha=0.3)
-    return _data_uri(fig)
+    chart = _histogram_chart("seconds per submission (execution and verification)",
+                             "Grading time distribution")
+    chart.bars(*svg.histogram(seconds, min(20, max(5, len(seconds)))), VAL_COLOR)
+    return _data_uri([chart])
+
+
+def _histogram_chart(xlabel: str, title: str) -> svg.Chart:
+    chart = svg.Chart(600, 260, title, xlabel, "submissions")
+    chart.grid_x, chart.integer_y = False, True
+    return chart
 
 
 #: line colours of the networks compared (the student's network is always ``TRAIN_COLOR``)
@@ -156,37 +142,28 @@ def comparison(lines: list[dict]) -> str | None:
             drawn.append((line, ys))
     if not drawn:
         return None
-    fig, (ax,) = _figure(6.4, 3.2)
+    chart = svg.Chart(640, 320, "Validation accuracy per epoch", "epoch", "validation accuracy")
     others = iter(NETWORK_COLORS)
     for line, ys in drawn:
         style = line.get("style")
         color = TRAIN_COLOR if style in ("student", "own") else next(others, "#7f7f7f")
-        ax.plot(range(1, len(ys) + 1), ys, color=color, label=str(line.get("label", ""))[:80],
-                linestyle="--" if style == "own" else "-",
-                marker="D" if style == "student" else ("o" if len(ys) <= MARKERS_UP_TO else None),
-                markersize=8 if style == "student" else 3)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation accuracy")
-    ax.set_title("Validation accuracy per epoch")
-    _epoch_axis(ax, max(len(ys) for _, ys in drawn))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return _data_uri(fig)
+        chart.line(_epochs(ys), ys, color, str(line.get("label", ""))[:80],
+                   marker="D" if style == "student" else ("o" if len(ys) <= MARKERS_UP_TO else None),
+                   marker_size=8 if style == "student" else 3, dashed=style == "own")
+    _epoch_axis(chart, max(len(ys) for _, ys in drawn))
+    chart.legend = True
+    return _data_uri([chart])
 
 
 def cohort_accuracy(accuracies: list[float], marks: list[tuple[str, float]]) -> str | None:
     """The cohort's verification accuracies as a histogram, each baseline a vertical line."""
     if not accuracies:
         return None
-    fig, (ax,) = _figure(6.0, 2.6)
-    ax.hist(accuracies, bins=min(20, max(5, len(accuracies))), color=TRAIN_COLOR,
-            edgecolor="white", rwidth=0.85, label="the cohort's networks (grader)")
+    chart = _histogram_chart("validation accuracy (the grader's verification training)",
+                             "The cohort beside the course's networks")
+    chart.bars(*svg.histogram(accuracies, min(20, max(5, len(accuracies)))), TRAIN_COLOR,
+               label="the cohort's networks (grader)")
     for (label, value), color in zip(marks, NETWORK_COLORS, strict=False):
-        ax.axvline(value, color=color, linestyle="--", label=f"{label[:60]} ({value:.3f})")
-    ax.set_xlabel("validation accuracy (the grader's verification training)")
-    ax.set_ylabel("submissions")
-    ax.set_title("The cohort beside the course's networks")
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize="small")
-    return _data_uri(fig)
+        chart.vline(value, color, f"{label[:60]} ({value:.3f})")
+    chart.legend = True
+    return _data_uri([chart])
