@@ -182,11 +182,42 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
+#: a dropped SIGTERM is delivered again this long after (out of the finalizer by then)
+REDELIVER_S = 0.05
+
+
+def _unraisable(hook):
+    """A ``sys.unraisablehook`` that delivers again a SIGTERM whose ``Terminated`` Python dropped.
+
+    Python runs a signal's handler wherever the main thread is, finalizers included: a
+    ``__del__`` or a weakref callback (pyzmq's sockets close in theirs while a kernel starts).
+    What a finalizer raises is printed as "Exception ignored in …" and dropped: SIGTERM was
+    left ignored (``_on_sigterm``) and the check ran on for good, its kernel with it. So the
+    signal is sent again to the main thread (that thread only: not the kernel, not the
+    process group), a moment later: raised at once, it would land in this hook or the
+    finalizer and be dropped again (were it still, this hook sends it once more). Any other
+    unraisable exception goes to ``hook``. (Ctrl-C needs none of this: while a kernel runs,
+    ``asyncio.run``'s own handler cancels the run instead of raising.)"""
+    def redeliver(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, Terminated):
+            hook(unraisable)
+            return
+        signal.signal(signal.SIGTERM, _on_sigterm)  # the dropped raise had ignored SIGTERM
+        timer = threading.Timer(REDELIVER_S, signal.pthread_kill,
+                                (threading.main_thread().ident, signal.SIGTERM))
+        timer.daemon = True
+        timer.start()
+    return redeliver
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     warnings.formatwarning = lambda msg, *a, **k: f"grader: warning: {msg}\n"
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    hook = sys.unraisablehook
+    if main_thread:
+        sys.unraisablehook = _unraisable(hook)
     try:
         return COMMANDS[args.command](args)
     except GraderError as exc:
@@ -201,3 +232,4 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = hook

@@ -2,6 +2,7 @@
 SIGTERM stops the batch cleanly and keeps what was saved. Everything through the real CLI."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -163,6 +164,131 @@ def test_sigterm_stops_a_check_like_ctrl_c_with_143_and_no_kernel_left(tmp_path,
     assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err, err
     _, alive = psutil.wait_procs(kernels, timeout=20)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "the kernel outlived SIGTERM"
+
+
+#: run as ``python -c`` (cwd: the repository): ``grader check`` whose main thread gets SIGTERM
+#: inside a finalizer, where Python prints and drops what the handler raises; ``WHERE`` says when
+DROPPED_SIGTERM = """
+import asyncio, os, signal, sys, threading, time
+from pathlib import Path
+from jupyter_client.provisioning import local_provisioner
+from grader.execute import runner
+
+WHERE, MARKER = sys.argv.pop(1), Path(sys.argv.pop(1))
+
+class Finalizer:
+    def __del__(self):
+        try:
+            signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+            time.sleep(5)  # the handler runs at once, here
+        except BaseException as exc:
+            MARKER.write_text(type(exc).__name__)
+            raise
+
+def drop():
+    Finalizer()
+
+launch, ready, execute = (local_provisioner.launch_kernel, runner.wait_until_ready,
+                          runner._CappedClient.async_execute_cell)
+
+def spawned(*args, **kwargs):  # the kernel's process has just been started
+    process = launch(*args, **kwargs)
+    MARKER.with_suffix(".pid").write_text(str(process.pid))
+    if WHERE == "spawned":
+        drop()
+    return process
+
+async def waiting(*args, **kwargs):  # started, not answering yet
+    if WHERE == "waiting":
+        drop()
+    return await ready(*args, **kwargs)
+
+async def running(self, cell, index, *args, **kwargs):  # in a loop callback, the cell running
+    if WHERE == "running" and index == len(self.nb.cells) - 1:
+        asyncio.get_running_loop().call_later(0.5, drop)
+    return await execute(self, cell, index, *args, **kwargs)
+
+local_provisioner.launch_kernel, runner.wait_until_ready = spawned, waiting
+runner._CappedClient.async_execute_cell = running
+from grader.__main__ import main
+sys.exit(main())
+"""
+
+
+def check_cmd(notebook: Path, data_file: Path) -> list[str]:
+    return [sys.executable, "-m", "grader", "check", str(notebook), "--sandbox", "off",
+            "--no-verify", "--data", str(data_file)]
+
+
+def kernels_of(pid: int) -> list[psutil.Process]:
+    return [p for p in psutil.Process(pid).children(recursive=True)
+            if "ipykernel_launcher" in " ".join(p.cmdline())]
+
+
+def assert_stopped_by_sigterm(proc: subprocess.Popen, kernels: list[psutil.Process]) -> None:
+    """Exit 143 with the one line and no traceback (within 60 s: a check that runs on fails),
+    and none of ``kernels`` left (killed after the test, whatever happened)."""
+    try:
+        ran_on = ""
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            kernels += kernels_of(proc.pid)
+            ran_on = next(line for line in Path(f"/proc/{proc.pid}/status").read_text()
+                          .splitlines() if line.startswith("SigIgn"))
+            proc.kill()
+            _, err = proc.communicate()
+        assert not ran_on, f"the check ran on after SIGTERM ({ran_on}): {err}"
+        assert proc.returncode == 143 and "terminated (SIGTERM)" in err \
+            and "Traceback" not in err and "Exception ignored" not in err, err
+        _, alive = psutil.wait_procs(kernels, timeout=20)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], \
+            "the kernel outlived SIGTERM"
+    finally:
+        for kernel in kernels:
+            with contextlib.suppress(psutil.Error):
+                kernel.kill()
+
+
+@pytest.mark.parametrize("where", ["spawned", "waiting", "running"])
+def test_a_sigterm_landing_in_a_finalizer_still_stops_a_check_with_143(tmp_path, data_file, where):
+    """The handler's exception, raised inside a ``__del__`` (pyzmq's sockets close in theirs
+    while a kernel starts), was dropped by Python: SIGTERM stayed ignored and the check ran on.
+    Here the signal lands in one at three points: right after the kernel's process is spawned,
+    while it starts, and while a cell runs."""
+    notebook = write(code_notebook("import time\ntime.sleep(300)"), tmp_path / "slow.ipynb")
+    marker = tmp_path / "landed"
+    proc = subprocess.Popen([sys.executable, "-c", DROPPED_SIGTERM, where, str(marker),
+                             *check_cmd(notebook, data_file)[3:]],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate()
+    assert marker.read_text() == "Terminated"  # raised in the finalizer, and dropped there
+    kernels = []
+    with contextlib.suppress(psutil.NoSuchProcess):  # already stopped: checked gone below
+        kernels.append(psutil.Process(int(marker.with_suffix(".pid").read_text())))
+    assert_stopped_by_sigterm(proc, kernels)
+
+
+def test_sigterm_while_a_cell_runs_stops_a_check_with_143_and_no_traceback(tmp_path, data_file):
+    """``asyncio.run``, stopped, cancels the running cell's task: nbclient turns that into
+    DeadKernelError, which came out as a traceback ("unhandled exception during asyncio.run()
+    shutdown")."""
+    marker = tmp_path / "running"
+    notebook = write(code_notebook(f"open({str(marker)!r}, 'w').close()\nimport time\n"
+                                   "time.sleep(300)"), tmp_path / "slow.ipynb")
+    proc = subprocess.Popen(check_cmd(notebook, data_file), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate()
+    kernels = kernels_of(proc.pid)
+    time.sleep(0.3)  # the cell's reply awaited: the run idles in the event loop
+    proc.send_signal(signal.SIGTERM)
+    assert_stopped_by_sigterm(proc, kernels)
 
 
 def test_output_files_get_the_mode_of_any_new_file_not_a_private_one(tmp_path):

@@ -320,17 +320,31 @@ class _SignalHandlers:
 
 async def _cells_until(client: _CappedClient, nb, seconds: float) -> None:
     """Run every cell; past ``seconds`` cancel and raise TimeoutError (nbclient would turn the
-    cancellation into DeadKernelError, which is why this is not ``asyncio.wait_for``)."""
+    cancellation into DeadKernelError, which is why this is not ``asyncio.wait_for``).
+
+    A cancelled run of the cells ends cancelled, not in that DeadKernelError, and is awaited
+    when this one is cancelled (Ctrl-C): else Ctrl-C and SIGTERM, which stop ``asyncio.run``
+    (it cancels every task left), left a traceback on stderr ("unhandled exception during
+    asyncio.run() shutdown", "Task exception was never retrieved")."""
     async def cells() -> None:
-        for index, cell in enumerate(nb.cells):
-            client.grader_index = index
-            await client.async_execute_cell(cell, index)
+        try:
+            for index, cell in enumerate(nb.cells):
+                client.grader_index = index
+                await client.async_execute_cell(cell, index)
+        except DeadKernelError:
+            this = asyncio.current_task()
+            if this is not None and getattr(this, "cancelling", lambda: 0)():  # Python ≥ 3.11
+                raise asyncio.CancelledError from None
+            raise
 
     task = asyncio.ensure_future(cells())
-    done, _ = await asyncio.wait({task}, timeout=seconds)
-    if not done:
-        task.cancel()
+    done: set = set()
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    finally:  # past the time, or this run cancelled (Ctrl-C): the cells stop, their end awaited
+        task.cancel()  # no-op once done
         await asyncio.gather(task, return_exceptions=True)
+    if not done:
         raise asyncio.TimeoutError
     task.result()
 
