@@ -1,7 +1,10 @@
 """Shared fixtures. The data file comes from $GRADER_DATA or ../shared/data (never the repo)."""
 from __future__ import annotations
 
+import fcntl
 import functools
+import hashlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,19 +26,40 @@ DATA = Path(os.environ.get("GRADER_DATA") or ROOT.parent / "shared" / "data" / "
 
 #: the markers of the tests a developer skips while iterating (``pytest -m fast`` runs the rest)
 SLOW_TIERS = ("kernel", "slow", "browser", "sandbox")
+#: the test files that take longest, in seconds of a full run's ``--durations=0`` (2-core machine,
+#: 4 workers, 2026-12-06): pytest-xdist (``--dist loadfile`` in ``addopts``) keeps a file on one
+#: worker, so that its module fixtures and the samples' gradings are computed once, and starts
+#: the longest files first; only the order comes from here, never a verdict. A file not listed
+#: counts ``SLOW_TEST_SECONDS`` per test of the slow tiers.
+FILE_SECONDS = {
+    "test_selfcheck_kernel.py": 250, "test_cluster.py": 240, "test_sandbox.py": 170,
+    "test_deception.py": 160, "test_exercises.py": 160, "test_batch.py": 130,
+    "test_samples.py": 130, "test_lms_grade.py": 125, "test_extract.py": 125,
+    "test_verify.py": 105, "test_execute.py": 95, "test_sandbox_rootless.py": 60,
+    "test_isolation.py": 60, "test_environment.py": 50, "test_mutations.py": 45,
+    "test_outdir.py": 40, "test_ta_workflow.py": 40, "test_cli.py": 35, "test_legacy.py": 25,
+    "test_html_report.py": 25,
+}
+SLOW_TEST_SECONDS = 3.0
 
 
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects: ``fast`` must be set by then
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """``-m fast`` is ``-m "not kernel and not slow and not browser and not sandbox"``: a name
-    for the tier developers run on every edit, kept in one place. Under pytest-xdist (``-n 4``
-    in ``addopts``) the slow tiers run first, so that the fast tests fill the workers' gaps at
-    the end. (No ``xdist_group``: pytest 9 ignores it, as ``item._nodeid`` is gone.)"""
+    for the tier developers run on every edit, kept in one place. Under pytest-xdist the files
+    come longest first (``FILE_SECONDS``; every worker sorts alike), so that the short ones
+    fill the workers' gaps at the end."""
+    slow: dict[str, int] = {}
     for item in items:
-        if not any(item.get_closest_marker(name) for name in SLOW_TIERS):
+        if any(item.get_closest_marker(name) for name in SLOW_TIERS):
+            slow[item.path.name] = slow.get(item.path.name, 0) + 1
+        else:
             item.add_marker(pytest.mark.fast)
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # every pytest-xdist worker sorts alike
-        items.sort(key=lambda item: item.get_closest_marker("fast") is not None)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        def cost(item: pytest.Item) -> float:
+            name = item.path.name
+            return FILE_SECONDS.get(name, SLOW_TEST_SECONDS * slow.get(name, 0))
+        items.sort(key=lambda item: -cost(item))  # stable: a file's own order is kept
 
 
 @pytest.fixture(autouse=True)
@@ -111,14 +135,27 @@ def fast_settings(data_file) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def graded_sample(data_file) -> Callable[..., Result]:
+def graded_sample(data_file, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Result]:
     """graded_sample(path, **api_check_kwargs) -> ``grader check``'s result with
     ``fast_settings``, graded once per session: several modules assert different things about
-    the same sample notebooks, and each grading runs a kernel (~5 s on 2 cores). Callers must
-    not change the result they get."""
+    the same sample notebooks, and each grading runs a kernel (~5 s on 2 cores). Under
+    pytest-xdist the workers share the gradings through files (plain JSON, ``Result.to_dict``)
+    in the session's temp folder, the first worker to need one grading it under a lock.
+    Callers must not change the result they get."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "graded-samples"
+    folder.mkdir(exist_ok=True)
+
     @functools.cache
     def grade(path: Path, **kwargs: object) -> Result:
-        return api.check(path, settings=_fast(data_file), **kwargs)
+        key = hashlib.sha256(repr((str(path), sorted(kwargs.items(), key=str))).encode()).hexdigest()
+        saved = folder / f"{Path(path).stem}-{key[:16]}.json"
+        with open(folder / f"{saved.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not saved.exists():  # every worker reads the same file: the same result
+                result = api.check(path, settings=_fast(data_file), **kwargs)
+                saved.write_text(json.dumps(result.to_dict()))
+            return Result.from_dict(json.loads(saved.read_text()))
     return grade
 
 
