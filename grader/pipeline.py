@@ -150,6 +150,7 @@ class Grader:
         start = time.monotonic()
         done = Stages()
         try:
+            self.start()  # a worker replaced after its last job restarts beside this kernel
             content = Path(notebook).read_bytes()  # read once: hashed, scanned, parsed and run
             done.sha256 = sha256_bytes(content)
             done.review = self.scan(content)

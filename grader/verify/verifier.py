@@ -39,6 +39,10 @@ DEFAULTS = {"learning_rate": 0.001, "bn_images": 512}
 #: a worker whose data size (what RLIMIT_DATA counts) grows past this share of its limit is
 #: replaced between jobs: TensorFlow keeps a little memory per model trained
 RECYCLE_SHARE = 0.7
+#: a worker resident past this after a training is replaced before the next job: TensorFlow
+#: keeps ~350 MB of what a cnn2 training used (its caches), which a batch worker would
+#: otherwise hold while the next notebook's kernel runs (the worker tree's peak memory)
+RECYCLE_RSS = 800 * 1024**2
 MEMORY_ADVICE, TIMEOUT_ADVICE = errors.VERIFY_MEMORY, errors.VERIFY_TIMEOUT
 VALIDATION_NOTE = ("validation images, after re-estimating the BatchNormalization statistics on "
                    "{} training images (the moving averages of one short epoch are not yet "
@@ -148,6 +152,8 @@ class Verifier:
             except (WorkerTimeout, WorkerDied) as exc:
                 self._drop()
                 return {"error": f"the verification worker failed during the cross-check: {exc}"}
+            if self._grown(reply):  # a long-lived worker (a batch, ``kept``) must not run out
+                self.close()
         if not reply.get("ok"):
             return {"error": str(reply.get("message", "the cross-check failed"))[:500]}
         found = reply.get("crosscheck")
@@ -180,9 +186,13 @@ class Verifier:
                 f"{self.settings.verify_memory_bytes / 1024**3:g} GiB this most likely means the "
                 "architecture needs more memory than allowed", kind="memory_limit",
                 advice=MEMORY_ADVICE, traceback=exc.log) from None
-        if reply.get("data_bytes", 0) > RECYCLE_SHARE * self.settings.verify_memory_bytes:
-            self.close()  # TensorFlow keeps some memory per model: start afresh next time
+        if reply.get("rss_bytes", 0) > RECYCLE_RSS or self._grown(reply):
+            self.close()  # TensorFlow keeps memory per model: start afresh (``Grader.grade``)
         return self._outcome(reply, hello)
+
+    def _grown(self, reply: dict) -> bool:
+        """Whether the worker's data size (what RLIMIT_DATA counts) nears its limit."""
+        return reply.get("data_bytes", 0) > RECYCLE_SHARE * self.settings.verify_memory_bytes
 
     def _drop(self) -> None:
         if self._worker is not None:

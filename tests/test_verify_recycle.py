@@ -1,0 +1,88 @@
+"""A verification worker that holds much memory after a job is replaced before the next one,
+and the next grading starts its replacement beside the kernel (a fake worker: no TensorFlow)."""
+from __future__ import annotations
+
+import pytest
+
+from grader import pipeline
+from grader.sandbox.launch import Launcher
+from grader.settings import Settings
+from grader.verify import verifier as V
+from grader.verify.memo import NoMemo
+
+MiB = 1024**2
+
+
+class FakeWorker:
+    """Answers every job at once, reporting the memory ``rss``/``data`` say."""
+
+    started: list[FakeWorker] = []
+    rss, data = 0, 0
+
+    def __init__(self, settings: Settings) -> None:
+        self.closed = False
+        FakeWorker.started.append(self)
+
+    def alive(self) -> bool:
+        return not self.closed
+
+    def wait_ready(self, timeout: float) -> dict:
+        return {"ready": True, "versions": {}, "threads": 0}
+
+    def request(self, job: dict, timeout: float) -> dict:
+        return {"ok": True, "training": {"val_accuracy": 0.9}, "crosscheck": {"matched": True},
+                "rss_bytes": FakeWorker.rss, "data_bytes": FakeWorker.data}
+
+    def close(self) -> None:
+        self.closed = True
+
+    kill = close
+
+
+@pytest.fixture
+def fake_workers(monkeypatch: pytest.MonkeyPatch) -> type[FakeWorker]:
+    FakeWorker.started, FakeWorker.rss, FakeWorker.data = [], 0, 0
+    monkeypatch.setattr(V, "WorkerProcess", FakeWorker)
+    return FakeWorker
+
+
+def trained(verifier: V.Verifier, n: int) -> None:
+    for i in range(n):
+        verifier.train({"layers": [i], "seed": 1})  # a new architecture each time: no memo hit
+
+
+def test_a_worker_resident_past_the_limit_after_a_training_is_replaced(fake_workers):
+    fake_workers.rss = V.RECYCLE_RSS + MiB
+    with V.Verifier(Settings(), memo=NoMemo()) as verifier:
+        trained(verifier, 3)
+    assert len(fake_workers.started) == 3 and all(w.closed for w in fake_workers.started)
+
+
+def test_a_worker_below_the_limit_is_kept_for_the_next_training(fake_workers):
+    fake_workers.rss = V.RECYCLE_RSS - MiB
+    with V.Verifier(Settings(), memo=NoMemo()) as verifier:
+        trained(verifier, 3)
+        assert len(fake_workers.started) == 1 and not fake_workers.started[0].closed
+
+
+def test_a_cross_check_worker_near_its_data_limit_is_replaced(fake_workers):
+    settings = Settings()
+    fake_workers.data = int(V.RECYCLE_SHARE * settings.verify_memory_bytes) + MiB
+    with V.Verifier(settings, memo=NoMemo()) as verifier:
+        for _ in range(2):
+            assert verifier.crosscheck({"probe": {}}) == {"matched": True}
+    assert len(fake_workers.started) == 2 and fake_workers.started[0].closed
+
+
+def test_each_grading_starts_the_replaced_worker_before_its_notebook_runs(fake_workers, spec,
+                                                                          tmp_path):
+    fake_workers.rss = V.RECYCLE_RSS + MiB
+    verifier = V.Verifier(Settings(), memo=NoMemo())
+    grader = pipeline.Grader(spec, tmp_path / "data", Settings(), Launcher(), verifier)
+    trained(verifier, 1)  # replaced: none runs now
+    assert verifier.pid is None and fake_workers.started[-1].closed
+    result = grader.grade(tmp_path / "missing.ipynb")  # fails at once, after the worker started
+    assert result.status.value == "error"
+    assert len(fake_workers.started) == 2 and not fake_workers.started[-1].closed
+    grader.close()
+    assert fake_workers.started[-1].closed
