@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+import os
 import signal
 import sys
 import threading
@@ -22,17 +22,6 @@ from grader.settings import Settings
 def settings_from(args: argparse.Namespace) -> Settings:
     """The settings the parsed command runs with (``grader.options``)."""
     return options.settings_from(args)
-
-
-def _preload(*modules: str) -> None:
-    """Import in the background while the notebook runs (the main thread mostly waits)."""
-    def load() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # the real import later reports any problem
-                pass
-    threading.Thread(target=load, daemon=True).start()
 
 
 def reference_of(args: argparse.Namespace) -> Path | None:
@@ -65,9 +54,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     args.reference = reference_of(args)
     targets = check_targets(args)
     context = format_context(args, [w for w, _ in targets])
-    preload = [module for writer, _ in targets for module in writer.preload]
-    if preload:
-        _preload(*preload)
     try:
         result = api.check(args.notebook, reference=args.reference, settings=settings_from(args))
     except GraderError as exc:
@@ -182,11 +168,12 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
-#: a dropped SIGTERM is delivered again this long after (out of the finalizer by then)
-REDELIVER_S = 0.05
+#: a dropped SIGTERM is delivered again this long after (out of the finalizer by then), at most
+#: this many times (then by the default action: the process ends at once)
+REDELIVER_S, REDELIVER_MAX = 0.05, 20
 
 
-def _unraisable(hook):
+def _unraisable(hook, timers: list[threading.Timer]):
     """A ``sys.unraisablehook`` that delivers again a SIGTERM whose ``Terminated`` Python dropped.
 
     Python runs a signal's handler wherever the main thread is, finalizers included: a
@@ -197,15 +184,21 @@ def _unraisable(hook):
     process group), a moment later: raised at once, it would land in this hook or the
     finalizer and be dropped again (were it still, this hook sends it once more). Any other
     unraisable exception goes to ``hook``. (Ctrl-C needs none of this: while a kernel runs,
-    ``asyncio.run``'s own handler cancels the run instead of raising.)"""
+    ``asyncio.run``'s own handler cancels the run instead of raising.) ``timers``: the
+    redeliveries, which ``main`` cancels on its way out."""
     def redeliver(unraisable) -> None:
         if not isinstance(unraisable.exc_value, Terminated):
             hook(unraisable)
+            return
+        if len(timers) >= REDELIVER_MAX:  # dropped again and again: end as SIGTERM would
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
             return
         signal.signal(signal.SIGTERM, _on_sigterm)  # the dropped raise had ignored SIGTERM
         timer = threading.Timer(REDELIVER_S, signal.pthread_kill,
                                 (threading.main_thread().ident, signal.SIGTERM))
         timer.daemon = True
+        timers.append(timer)
         timer.start()
     return redeliver
 
@@ -215,11 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda msg, *a, **k: f"grader: warning: {msg}\n"
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
-    hook = sys.unraisablehook
+    hook, redeliveries = sys.unraisablehook, list[threading.Timer]()
     if main_thread:
-        sys.unraisablehook = _unraisable(hook)
+        sys.unraisablehook = _unraisable(hook, redeliveries)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        if redeliveries:  # a SIGTERM came and was dropped; the command ended before it was back
+            raise Terminated()
+        return code
     except GraderError as exc:
         print(f"grader: error: {exc.message}", file=sys.stderr)
         return int(exc.exit_code)
@@ -230,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         print("grader: interrupted", file=sys.stderr)
         return 130
     finally:
+        for timer in redeliveries:  # none may fire after this command: a library's caller
+            timer.cancel()          # runs on with its own handlers
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-        sys.unraisablehook = hook
+        if main_thread:
+            sys.unraisablehook = hook

@@ -137,6 +137,15 @@ class Grader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _restart(self) -> None:
+        """A worker replaced after its last job starts again beside this notebook's kernel;
+        one that cannot start now (e.g. no memory) is started on demand, where its failure is
+        reported as the verification's, not as a grader bug."""
+        try:
+            self.start()
+        except OSError:
+            pass
+
     def close(self) -> None:
         close = getattr(self.verifier, "close", None)
         if callable(close):
@@ -150,7 +159,7 @@ class Grader:
         start = time.monotonic()
         done = Stages()
         try:
-            self.start()  # a worker replaced after its last job restarts beside this kernel
+            self._restart()
             content = Path(notebook).read_bytes()  # read once: hashed, scanned, parsed and run
             done.sha256 = sha256_bytes(content)
             done.review = self.scan(content)

@@ -154,7 +154,9 @@ def graded_sample(data_file, tmp_path_factory: pytest.TempPathFactory) -> Callab
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not saved.exists():  # every worker reads the same file: the same result
                 result = api.check(path, settings=_fast(data_file), **kwargs)
-                saved.write_text(json.dumps(result.to_dict()))
+                partial = saved.with_suffix(".partial")
+                partial.write_text(json.dumps(result.to_dict()))
+                os.replace(partial, saved)  # a worker killed midway leaves no half file
             return Result.from_dict(json.loads(saved.read_text()))
     return grade
 

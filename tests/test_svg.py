@@ -89,3 +89,26 @@ def test_drawing_a_report_figure_imports_no_matplotlib():
             "plots.cohort_accuracy([0.9, 0.8], [('cnn1', 0.95)]); print('matplotlib' in sys.modules)")
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "False"
+
+
+def test_control_characters_in_a_label_leave_a_figure_that_parses():
+    root = decode(plots.comparison([{"label": "a\x0cb\x00c", "values": [0.9], "style": "grader"}]))
+    assert "abc" in texts(root)
+
+
+@pytest.mark.parametrize("values", [[1e16, 1e16], [0.0], [-3.0, -3.0], [1e-300, 2e-300]])
+def test_a_histogram_of_equal_or_extreme_values_is_drawn(values):
+    assert decode(plots.time_histogram(values)) is not None
+    assert decode(plots.cohort_accuracy(values, [("cnn1", 0.95)])) is not None
+
+
+def test_the_legend_keeps_off_the_tallest_bars():
+    root = decode(plots.cohort_accuracy([0.99] * 9 + [0.5], [("fc NN", 0.91)]))
+    legend = next(r for r in root.iter(f"{NS}rect") if r.get("stroke") == "#ccc")
+    x0, y0 = float(legend.get("x")), float(legend.get("y"))
+    x1, y1 = x0 + float(legend.get("width")), y0 + float(legend.get("height"))
+    for bar in (r for r in root.iter(f"{NS}rect") if r.get("fill") == plots.TRAIN_COLOR
+                and r.get("stroke") is None and r.get("width") != "20"):
+        left, top = float(bar.get("x")), float(bar.get("y"))
+        right = left + float(bar.get("width"))
+        assert right < x0 or left > x1 or top > y1, "the legend hides a bar's top"

@@ -1,12 +1,18 @@
 """A verification worker that holds much memory after a job is replaced before the next one,
-and the next grading starts its replacement beside the kernel (a fake worker: no TensorFlow)."""
+and the next grading starts its replacement beside the kernel, which may run long before the
+worker is asked (fake workers: no TensorFlow)."""
 from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
 
 import pytest
 
 from grader import pipeline
 from grader.sandbox.launch import Launcher
 from grader.settings import Settings
+from grader.verify import process
 from grader.verify import verifier as V
 from grader.verify.memo import NoMemo
 
@@ -86,3 +92,32 @@ def test_each_grading_starts_the_replaced_worker_before_its_notebook_runs(fake_w
     assert len(fake_workers.started) == 2 and not fake_workers.started[-1].closed
     grader.close()
     assert fake_workers.started[-1].closed
+
+
+def test_a_worker_that_said_ready_long_ago_is_read_not_killed_as_late(tmp_path):
+    """A worker started beside a long notebook is asked only after it: its hello line waits in
+    the pipe, past ``started + timeout``, and is an answer, not a timeout."""
+    worker = process.WorkerProcess.__new__(process.WorkerProcess)
+    worker.log, worker.workdir = tempfile.TemporaryFile(), tempfile.mkdtemp(dir=tmp_path)
+    worker.proc = subprocess.Popen(["sh", "-c", 'echo \'{"ready": true, "pid": 1}\'; exec cat'],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   start_new_session=True)
+    worker._buffer, worker.ready = b"", None
+    try:
+        time.sleep(0.3)  # the line is in the pipe now
+        worker.started = time.monotonic() - 100  # started long before it is asked
+        assert worker.wait_ready(60) == {"ready": True, "pid": 1}
+        assert worker.alive()
+    finally:
+        worker.kill()
+
+
+def test_a_worker_that_never_says_ready_still_times_out(tmp_path):
+    worker = process.WorkerProcess.__new__(process.WorkerProcess)
+    worker.log, worker.workdir = tempfile.TemporaryFile(), tempfile.mkdtemp(dir=tmp_path)
+    worker.proc = subprocess.Popen(["sleep", "30"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   start_new_session=True)
+    worker._buffer, worker.ready, worker.started = b"", None, time.monotonic()
+    with pytest.raises(process.WorkerTimeout):
+        worker.wait_ready(0.5)
+    assert not worker.alive()

@@ -43,7 +43,8 @@ def train_all(spec: Spec, declaration: Declaration, data_file: Path, settings: S
     started = time.monotonic()
     models: dict[str, dict] = {}
     versions: dict = {}
-    with Verifier(settings, memo=NoMemo()) as verifier:  # measured now, never remembered
+    # measured now, never remembered; trainings only, with no kernel beside them: never recycled
+    with Verifier(settings, memo=NoMemo(), recycle_rss=None) as verifier:
         for model in [*declaration.models, reference]:
             entry = _describe(model, spec)
             if model is not reference:

@@ -66,7 +66,8 @@ def calibrate(spec: Spec, data_file: Path, settings: Settings, plan: Plan = Plan
     # every seed trained afresh (this machine's numbers now), each written to the memo kept
     # between runs: the grading seed's entry is the answer a later check of the reference gets
     kept = store_for(settings.memo)
-    with Verifier(settings, memo=WriteOnly(kept) if kept else NoMemo()) as verifier:
+    with Verifier(settings, memo=WriteOnly(kept) if kept else NoMemo(),
+                  recycle_rss=None) as verifier:  # trainings only: no kernel beside them
         for s in seeds:
             trial = replace(spec, training={**draft, "seed": s, "range": [0.0, 1.0]})
             job = make_job(spec.ref_layers, tuple(spec.input_shape), trial, data_file, settings)

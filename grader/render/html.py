@@ -100,5 +100,4 @@ WRITER = writers.register(writers.Writer(
     file_name="report.html", course_file=INDEX_FILE, student_file="students/{}.html",
     one=lambda result, context: render_report(result),
     course=lambda results, context: render_index(results, context.links),
-    flag="--report", metavar="FILE.html",
-    preload=("matplotlib.figure", "matplotlib.backends.backend_svg")))
+    flag="--report", metavar="FILE.html"))

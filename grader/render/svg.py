@@ -10,8 +10,9 @@ the same file), and every text is XML-escaped (a figure is also only ever shown 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
+from xml.sax import saxutils
 
 FONT = "DejaVu Sans, Arial, Helvetica, sans-serif"
 #: the plot area's margins inside a panel: left (tick labels, axis label), right, top, bottom
@@ -75,6 +76,8 @@ class Chart:
             ys.append(0.0)
         xlim = self.xlim or _pad(xs)
         ylim = self.ylim or _pad(ys)
+        if any(s.kind == "bars" for s in self.series) and self.ylim is None:
+            ylim = (0.0, ylim[1])  # bars stand on the axis
         return xlim, ylim
 
     def svg(self, dx: float = 0.0) -> str:
@@ -111,10 +114,26 @@ class Chart:
         out.append(f'<text x="{dx + 14:.1f}" y="{mid:.1f}" font-size="11" text-anchor="middle" '
                    f'transform="rotate(-90 {dx + 14:.1f} {mid:.1f})">{escape(self.ylabel)}</text>')
         if self.legend:
-            data = [(px(x), py(y)) for s in self.series if s.kind == "line"
-                    for x, y in s.points if math.isfinite(y)]
+            data = self._drawn(px, py, top, bottom)
             out += _legend([s for s in self.series if s.label], (left, top, right, bottom), data)
         return "\n".join(o for o in out if o)
+
+
+    def _drawn(self, px, py, top: float, bottom: float) -> list[tuple[float, float]]:
+        """Points that show data, for the legend to avoid: the lines' points, the tops of
+        the bars (three along each), and points down each vertical line."""
+        found: list[tuple[float, float]] = []
+        for s in self.series:
+            if s.kind == "line":
+                found += [(px(x), py(y)) for x, y in s.points if math.isfinite(y)]
+            elif s.kind == "bars":
+                for (a, count), (b, _) in zip(s.points, s.points[1:], strict=False):
+                    if count > 0:
+                        found += [(px(a + (b - a) * f), py(count)) for f in (0.1, 0.5, 0.9)]
+            elif s.kind == "vline":
+                x = px(s.points[0][0])
+                found += [(x, top + (bottom - top) * i / 8) for i in range(9)]
+        return found
 
 
 def figure(panels: list[Chart]) -> str:
@@ -137,7 +156,8 @@ def ticks(low: float, high: float, integer: bool = False, target: int = 5) -> li
         return [low]
     raw = span / target
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    steps = (1, 2, 5, 10) if integer else (1, 2, 2.5, 5, 10)
+    step = next(m * power for m in steps if m * power >= raw)
     if integer:
         step = max(1.0, math.ceil(step))
     first = math.ceil(low / step - 1e-9) * step
@@ -147,9 +167,7 @@ def ticks(low: float, high: float, integer: bool = False, target: int = 5) -> li
 
 def histogram(values: list[float], bins: int) -> tuple[list[float], list[int]]:
     """Equal-width bins over the values' range (one unit wide around a single value)."""
-    low, high = min(values), max(values)
-    if high - low < 1e-12:
-        low, high = low - 0.5, high + 0.5
+    low, high = _widen(min(values), max(values))
     width = (high - low) / bins
     edges = [low + i * width for i in range(bins)] + [high]
     counts = [0] * bins
@@ -161,11 +179,17 @@ def histogram(values: list[float], bins: int) -> tuple[list[float], list[int]]:
 def _pad(values: list[float]) -> tuple[float, float]:
     if not values:
         return 0.0, 1.0
-    low, high = min(values), max(values)
-    if high - low < 1e-12:
-        return low - 0.5, high + 0.5
+    low, high = _widen(min(values), max(values))
     margin = (high - low) * 0.05
     return low - margin, high + margin
+
+
+def _widen(low: float, high: float) -> tuple[float, float]:
+    """A range of non-zero width around a single value, also where ±0.5 is lost in rounding."""
+    if high - low > 1e-12 * max(1.0, abs(low), abs(high)):
+        return low, high
+    half = max(0.5, abs(low) * 1e-6)
+    return low - half, high + half
 
 
 def _draw(s: Series, px, py, left: float, right: float, top: float, bottom: float) -> list[str]:
@@ -182,6 +206,8 @@ def _draw(s: Series, px, py, left: float, right: float, top: float, bottom: floa
     if s.kind == "bars":
         out = []
         for (x_a, count), (x_b, _) in zip(s.points, s.points[1:], strict=False):
+            if count <= 0:
+                continue
             a, b = px(x_a), px(x_b)
             gap = (b - a) * (1 - s.opacity) / 2
             y = py(count)
@@ -265,4 +291,15 @@ def _text(x: float, y: float, text: str, anchor: str, size: int = 11) -> str:
 
 
 def _fmt(value: float) -> str:
+    if abs(value) >= 1e5:
+        return f"{value:.4g}"
     return f"{value:.6g}" if value != int(value) else str(int(value))
+
+
+#: characters XML 1.0 does not allow: one would make the whole figure unreadable
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """``text`` as XML character data: markup escaped, characters XML forbids removed."""
+    return saxutils.escape(_NOT_XML.sub("", text))

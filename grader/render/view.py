@@ -192,7 +192,7 @@ def _number(v: Any) -> float | None:
 
 
 def _plot(history: dict, rng) -> dict:
-    """A plot as {"uri": ...}, or {"uri": None, "failed": True} when matplotlib gave up."""
+    """A plot as {"uri": ...}, or {"uri": None, "failed": True} when the data cannot be drawn."""
     try:
         return {"uri": plots.curves(history, rng), "failed": False}
     except (ValueError, TypeError, OverflowError, RuntimeError):

@@ -71,8 +71,6 @@ class Writer:
     metavar: str = "FILE"
     #: what to write when the grader cannot run at all (else nothing is written)
     failure: Callable[[str], str] | None = None
-    #: modules ``check`` imports in the background while the notebook runs (plotting)
-    preload: tuple[str, ...] = ()
     #: reads (and refuses, with ``UsageError``) the format's own options from the parsed
     #: command line before any grading; they reach ``one``/``course`` as ``context.of(name)``
     read_options: Callable[[argparse.Namespace], Any] | None = None

@@ -85,10 +85,12 @@ class WorkerProcess:
     def _fill(self, fd: int, selector: selectors.BaseSelector, deadline: float) -> None:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.kill()
-                raise WorkerTimeout()
-            if not selector.select(remaining):
+            # past the deadline, what is already in the pipe still counts: a worker started
+            # before a long notebook said it was ready long ago, and must not be killed unread
+            if not selector.select(max(remaining, 0)):
+                if remaining <= 0:
+                    self.kill()
+                    raise WorkerTimeout()
                 continue
             chunk = os.read(fd, 1 << 16)
             if not chunk:

@@ -61,7 +61,7 @@ class Verifier:
     """
 
     def __init__(self, settings: Settings | None = None, *, memo_dir: Path | None = None,
-                 memo: MemoStore | None = None) -> None:
+                 memo: MemoStore | None = None, recycle_rss: int | None = RECYCLE_RSS) -> None:
         self.settings = settings or Settings()
         #: this process's answers, limits and refusals included (those are not JSON)
         self.memo: dict[str, dict | Exception] = {}
@@ -69,7 +69,10 @@ class Verifier:
         self.trainings = 0
         self.hits = 0
         self._worker: WorkerProcess | None = None
-        self._lock = threading.Lock()
+        #: ``RECYCLE_RSS``; None: never replaced for its size (trainings one after another
+        #: with no kernel beside them: calibration, baselines)
+        self.recycle_rss = recycle_rss
+        self._lock = threading.RLock()  # ``start`` is also called under it
         self._finalizer = weakref.finalize(self, _stop, [None])
 
     def __enter__(self) -> Verifier:
@@ -79,6 +82,10 @@ class Verifier:
         self.close()
 
     def start(self) -> Verifier:
+        with self._lock:
+            return self._start()
+
+    def _start(self) -> Verifier:
         if self._worker is None or not self._worker.alive():
             if self._worker is not None:  # a dead one: its folder and files go with it
                 self._worker.close()
@@ -186,7 +193,8 @@ class Verifier:
                 f"{self.settings.verify_memory_bytes / 1024**3:g} GiB this most likely means the "
                 "architecture needs more memory than allowed", kind="memory_limit",
                 advice=MEMORY_ADVICE, traceback=exc.log) from None
-        if reply.get("rss_bytes", 0) > RECYCLE_RSS or self._grown(reply):
+        if self.recycle_rss is not None and reply.get("rss_bytes", 0) > self.recycle_rss \
+                or self._grown(reply):
             self.close()  # TensorFlow keeps memory per model: start afresh (``Grader.grade``)
         return self._outcome(reply, hello)
 
