@@ -35,7 +35,7 @@ def run(job: dict, build_model: Callable[..., Any]) -> dict:
 
     start = time.monotonic()
     kernel = job["probe"]
-    keras.utils.clear_session(free_memory=True)
+    keras.utils.clear_session(free_memory=False)  # the worker collects after each job
     model = build_model(keras, job["layers"], job["input_shape"])
     try:
         _load(np, model, job["names"], kernel.get("weights") or {})
