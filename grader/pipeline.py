@@ -129,9 +129,11 @@ class Grader:
         return self.start()
 
     def start(self) -> Grader:
-        """Start the verifier's worker (again, if it died); ``close`` stops it."""
-        if self.verifier is not None:
-            self.verifier.start()
+        """Start the verifier's worker (again, if it died); ``close`` stops it. A verifier
+        without ``start`` (any callable: a library's own, a test's) has nothing to start."""
+        start = getattr(self.verifier, "start", None)
+        if callable(start):
+            start()
         return self
 
     def __exit__(self, *exc: object) -> None:
