@@ -62,6 +62,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         items.sort(key=lambda item: -cost(item))  # stable: a file's own order is kept
 
 
+def session_folder(factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder of this test session that every pytest-xdist worker shares (each worker's own
+    temp folder lies inside the session's): shared gradings, the memo, locks."""
+    base = factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _fast_tests_start_no_kernel(request: pytest.FixtureRequest,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,8 +95,7 @@ def session_memo(tmp_path_factory: pytest.TempPathFactory):
     trains an architecture once, and nothing is written to the user's own cache. Under
     pytest-xdist the workers share it (the memo is safe for concurrent writers). A test that
     must train passes ``memo=NoMemo()`` or ``--memo off``."""
-    base = tmp_path_factory.getbasetemp()  # under xdist: .../pytest-N/popen-gwK, one per worker
-    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "verify-memo"
+    folder = session_folder(tmp_path_factory, "verify-memo")
     previous = os.environ.get("GRADER_MEMO")
     os.environ["GRADER_MEMO"] = str(folder)
     yield folder
@@ -142,9 +150,7 @@ def graded_sample(data_file, tmp_path_factory: pytest.TempPathFactory) -> Callab
     pytest-xdist the workers share the gradings through files (plain JSON, ``Result.to_dict``)
     in the session's temp folder, the first worker to need one grading it under a lock.
     Callers must not change the result they get."""
-    base = tmp_path_factory.getbasetemp()
-    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "graded-samples"
-    folder.mkdir(exist_ok=True)
+    folder = session_folder(tmp_path_factory, "graded-samples")
 
     @functools.cache
     def grade(path: Path, **kwargs: object) -> Result:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.adversarial import live_processes
-from tests.conftest import ROOT
+from tests.conftest import ROOT, session_folder
 
 pytestmark = [pytest.mark.kernel, pytest.mark.sandbox]
 
@@ -70,13 +70,11 @@ print(json.dumps(out))
 @pytest.fixture(autouse=True)
 def one_test_of_this_user_at_a_time(tmp_path_factory):
     """The tests below assert that no process of ``grader-test`` is left, so two of them must
-    never run at once (pytest-xdist workers): an exclusive lock in the folder all workers
-    share. A lock, not a scheduling rule: pytest 9 ignores pytest-xdist's ``loadgroup``."""
+    never run at once: an exclusive lock in the folder all pytest-xdist workers share, whatever
+    the scheduling (``--dist loadfile`` keeps them on one worker; ``--dist load`` would not)."""
     import fcntl
 
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    with open(shared / "grader-test-user.lock", "w") as lock:
+    with open(session_folder(tmp_path_factory, "locks") / "grader-test-user.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 

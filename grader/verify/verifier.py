@@ -83,15 +83,12 @@ class Verifier:
 
     def start(self) -> Verifier:
         with self._lock:
-            return self._start()
-
-    def _start(self) -> Verifier:
-        if self._worker is None or not self._worker.alive():
-            if self._worker is not None:  # a dead one: its folder and files go with it
-                self._worker.close()
-            self._worker = WorkerProcess(self.settings)
-            self._finalizer.detach()
-            self._finalizer = weakref.finalize(self, _stop, [self._worker])
+            if self._worker is None or not self._worker.alive():
+                if self._worker is not None:  # a dead one: its folder and files go with it
+                    self._worker.close()
+                self._worker = WorkerProcess(self.settings)
+                self._finalizer.detach()
+                self._finalizer = weakref.finalize(self, _stop, [self._worker])
         return self
 
     @property
