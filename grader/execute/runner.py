@@ -74,6 +74,10 @@ class Execution:
     probe_seed: int = PROBE_SEED
 
 
+#: seconds the kernel client's sockets and zmq context get to close (milliseconds normally)
+CLOSE_TIMEOUT = 10.0
+
+
 class _CappedClient(NotebookClient):
     """Counts output bytes as received; past the budget, drops them and stops the kernel. Its
     channels refuse any single message over the budget (``grader.execute.channels``)."""
@@ -136,7 +140,17 @@ class _CappedClient(NotebookClient):
     def close_client(self) -> None:
         """Stop the kernel client's channels (the heartbeat thread) and destroy its own zmq
         context (I/O thread, epoll, eventfds). nbclient does neither for a kernel manager it
-        was given: a worker grading hundreds of notebooks ran out of file descriptors."""
+        was given: a worker grading hundreds of notebooks ran out of file descriptors.
+
+        In a thread, waited for at most ``CLOSE_TIMEOUT``: a SIGTERM that interrupted the
+        creation of a socket leaves one the context does not know, and zmq's ``term`` then
+        waits for it forever (seen: a terminated check hung there, its kernel already gone)."""
+        closing = threading.Thread(target=self._close_client, daemon=True,
+                                   name="grader-close-client")
+        closing.start()
+        closing.join(CLOSE_TIMEOUT)
+
+    def _close_client(self) -> None:
         if self.kc is not None:
             try:
                 self.kc.stop_channels()
