@@ -184,3 +184,11 @@ def test_a_grader_fault_never_carries_a_students_error_kind(spec):
     assert result.error.kind == "internal" and result.exit_code is ExitCode.GRADER_ERROR
     assert result.max_score == registry.max_score(spec) and result.error.advice == errors.RETRY
     assert Result.grader_fault("bob", "no data", kind="no_data").error.kind == "no_data"
+
+
+def test_an_executions_repr_stays_short_however_large_its_report():
+    """``asyncio.run`` puts the finished task's result into the repr of its SIGINT handler, and
+    ``signal`` builds that repr on every handler change: a full repr cost each grading ~0.12 s."""
+    report = {"models": [{"layers": [{"config": {"x": "y" * 1000}}] * 2000}]}
+    shown = repr(Execution(report, 1.5, 10, 3))
+    assert len(shown) < 200 and "models=1" in shown

@@ -1,0 +1,48 @@
+"""The verification worker's training (``grader.verify.worker``), in this process: what makes
+it faster must not change what it computes."""
+from __future__ import annotations
+
+import pytest
+
+
+def _train(keras, np, prebuilt: bool) -> tuple[int, list]:
+    """A tiny model fitted one epoch with fixed seeds: (training-step traces, final weights)."""
+    from grader.verify.worker import build_state
+
+    keras.utils.clear_session(free_memory=False)
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 8)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, size=96)]
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(5, activation="relu"),
+                              keras.layers.BatchNormalization(), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    if prebuilt:
+        build_state(model, y)
+    traced = []
+    step = model.train_step
+    model.train_step = lambda data: (traced.append(1), step(data))[1]
+    history = model.fit(x, y, batch_size=32, epochs=2, shuffle=True, verbose=0)
+    return len(traced), [w.copy() for w in model.get_weights()] + [history.history["accuracy"]]
+
+
+def test_the_training_step_is_traced_once_and_trains_to_the_same_numbers():
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    traces, weights = _train(keras, np, prebuilt=True)
+    _, unbuilt = _train(keras, np, prebuilt=False)
+    assert traces == 1  # left to fit, the optimizer's and metrics' variables cost a second trace
+    for mine, theirs in zip(weights, unbuilt, strict=True):
+        assert np.array_equal(np.asarray(mine), np.asarray(theirs))
+
+
+def test_the_worker_refuses_matplotlib_which_keras_would_import_only_to_plot():
+    import subprocess
+    import sys
+
+    code = ("from grader.verify import worker; worker.refuse_unused_modules()\n"
+            "try:\n    import matplotlib.pyplot\nexcept ImportError:\n    print('refused')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "refused", out.stderr
