@@ -95,7 +95,7 @@ class Browser:
     def open(self, url: str, width: int = 1200, height: int = 900) -> Page:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        page = Page(self, session)
+        page = Page(self, session, target)
         for domain in ("Page", "Network", "Runtime", "Log"):
             page.send(f"{domain}.enable")
         page.send("Emulation.setDeviceMetricsOverride",
@@ -122,8 +122,12 @@ class Browser:
 
 
 class Page:
-    def __init__(self, browser: Browser, session: str):
-        self.browser, self.session, self.first_event = browser, session, 0
+    def __init__(self, browser: Browser, session: str, target: str):
+        self.browser, self.session, self.target, self.first_event = browser, session, target, 0
+
+    def close(self) -> None:
+        """Close the tab (a tab in the background never answers a screenshot)."""
+        self.browser.send("Target.closeTarget", {"targetId": self.target})
 
     def send(self, method: str, params: dict | None = None) -> dict:
         return self.browser.send(method, params, self.session)

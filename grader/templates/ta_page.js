@@ -1,25 +1,49 @@
 (function () {
   "use strict";
+  // Autosave: one localStorage entry per exercise and question, {student: {points, comment}}.
+  // A save rewrites only its own student's row over what storage holds now (never a copy taken
+  // at load), and the page writes nothing until the TA types: a second tab of this question, or
+  // the page just reloaded while the old one's last write is still on its way (a busy
+  // browser), can then never overwrite a score with an older state. Writes made elsewhere
+  // arrive as `storage` events and fill the rows.
   var body = document.body;
   var question = body.getAttribute("data-question");
   var key = "grader-ta:" + body.getAttribute("data-exercise") + ":" + question;
-  var saved = {};
-  try { saved = JSON.parse(localStorage.getItem(key) || "{}") || {}; } catch (e) { saved = {}; }
   var rows = Array.prototype.slice.call(document.querySelectorAll(".grade"));
-  function store() {
-    try { localStorage.setItem(key, JSON.stringify(saved)); } catch (e) { /* private mode */ }
+  function parse(text) {
+    try { return JSON.parse(text || "{}") || {}; } catch (e) { return {}; }
+  }
+  function stored() {
+    try { return parse(localStorage.getItem(key)); } catch (e) { return {}; }  // private mode
+  }
+  function progress() {
     var done = rows.filter(function (r) { return r.querySelector("input.points").value !== ""; });
     document.getElementById("progress").textContent = done.length + " of " + rows.length + " graded";
+  }
+  function show(row, entry) {
+    var points = row.querySelector("input.points");
+    var comment = row.querySelector("textarea.comment");
+    if (points.value !== entry.points) { points.value = entry.points; }
+    if (comment.value !== entry.comment) { comment.value = entry.comment; }
+  }
+  function fill(saved) {
+    rows.forEach(function (row) {
+      var entry = saved[row.getAttribute("data-student")];
+      if (entry) { show(row, entry); }
+      row.classList.toggle("done", row.querySelector("input.points").value !== "");
+    });
+    progress();
   }
   rows.forEach(function (row) {
     var student = row.getAttribute("data-student");
     var points = row.querySelector("input.points");
     var comment = row.querySelector("textarea.comment");
-    if (saved[student]) { points.value = saved[student].points; comment.value = saved[student].comment; }
     function save() {
+      var saved = stored();
       saved[student] = {points: points.value, comment: comment.value};
+      try { localStorage.setItem(key, JSON.stringify(saved)); } catch (e) { /* private mode */ }
       row.classList.toggle("done", points.value !== "");
-      store();
+      progress();
     }
     points.addEventListener("input", save);
     comment.addEventListener("input", save);
@@ -30,7 +54,9 @@
         save();
       });
     });
-    row.classList.toggle("done", points.value !== "");
+  });
+  window.addEventListener("storage", function (event) {
+    if (event.key === key) { fill(parse(event.newValue)); }
   });
   function cell(value) {
     return /[",\r\n]/.test(value) ? '"' + value.replace(/"/g, '""') + '"' : value;
@@ -51,5 +77,5 @@
     link.click();
     link.remove();
   });
-  store();
+  fill(stored());
 })();
