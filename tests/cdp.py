@@ -92,7 +92,9 @@ class Browser:
                 raise RuntimeError("Chromium closed the DevTools pipe (did it crash?)")
             self._buffer += chunk
 
-    def open(self, url: str, width: int = 1200, height: int = 900) -> Page:
+    def open(self, url: str, width: int = 1200, height: int = 900, before: str = "") -> Page:
+        """A new tab showing ``url`` once loaded; ``before``: JavaScript run in the document
+        before any of its own scripts."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, session, target)
@@ -100,6 +102,8 @@ class Browser:
             page.send(f"{domain}.enable")
         page.send("Emulation.setDeviceMetricsOverride",
                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        if before:
+            page.send("Page.addScriptToEvaluateOnNewDocument", {"source": before})
         first = len(self.events)
         page.send("Page.navigate", {"url": url})
         self._wait(lambda m: m.get("method") == "Page.loadEventFired" and m.get("sessionId") == session)

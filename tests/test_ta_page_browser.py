@@ -130,3 +130,23 @@ def _check_download_and_merge(page, tmp_path: Path, out: Path, spec, results) ->
     alice = next(r for r in shown if r.submission == "alice_solution")
     assert alice.manual["questions"]["a"]["points"] == 1.5
     assert alice.score == results[0].score + 1.5
+
+
+@pytest.mark.parametrize("damaged", ['"text"', "5", "[1]", "{not json", '{"alice_solution": 3}'])
+def test_a_damaged_saved_entry_is_ignored_and_typing_saves_again(browser, spec, tmp_path,  # noqa: F811
+                                                                  damaged):
+    out = tmp_path / "out"
+    (out / "students").mkdir(parents=True)
+    [page_a, *_] = ta_page.write_pages(out, spec, _results(spec), manual.empty_store())
+    page = browser.open(page_a.as_uri(),
+                        before=f"localStorage.setItem('{KEY}', {json.dumps(damaged)})")
+    assert page.eval(f"localStorage.getItem('{KEY}')") == damaged  # the page wrote nothing
+    expression = "document.getElementById('progress').textContent"
+    assert page.eval(expression) == "0 of 2 graded"
+    assert page.eval("document.querySelector('[data-student=alice_solution] textarea.comment')"
+                     ".value") == ""
+    page.eval("document.querySelector('[data-student=eve] button.level').click()")
+    assert page.eval(expression) == "1 of 2 graded"
+    assert json.loads(page.eval(f"localStorage.getItem('{KEY}')"))["eve"]["points"] == "2"
+    page.eval("localStorage.clear()")  # the module's browser is shared
+    page.close()

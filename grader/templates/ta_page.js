@@ -10,8 +10,10 @@
   var question = body.getAttribute("data-question");
   var key = "grader-ta:" + body.getAttribute("data-exercise") + ":" + question;
   var rows = Array.prototype.slice.call(document.querySelectorAll(".grade"));
-  function parse(text) {
-    try { return JSON.parse(text || "{}") || {}; } catch (e) { return {}; }
+  function parse(stored) {  // what is not an object (damaged, edited by hand) counts as empty
+    var saved;
+    try { saved = JSON.parse(stored || "{}"); } catch (e) { saved = null; }
+    return saved && typeof saved === "object" && !Array.isArray(saved) ? saved : {};
   }
   function stored() {
     try { return parse(localStorage.getItem(key)); } catch (e) { return {}; }  // private mode
@@ -20,16 +22,17 @@
     var done = rows.filter(function (r) { return r.querySelector("input.points").value !== ""; });
     document.getElementById("progress").textContent = done.length + " of " + rows.length + " graded";
   }
+  function text(value) { return value == null ? "" : String(value); }  // a damaged entry
   function show(row, entry) {
     var points = row.querySelector("input.points");
     var comment = row.querySelector("textarea.comment");
-    if (points.value !== entry.points) { points.value = entry.points; }
-    if (comment.value !== entry.comment) { comment.value = entry.comment; }
+    if (points.value !== text(entry.points)) { points.value = text(entry.points); }
+    if (comment.value !== text(entry.comment)) { comment.value = text(entry.comment); }
   }
   function fill(saved) {
     rows.forEach(function (row) {
       var entry = saved[row.getAttribute("data-student")];
-      if (entry) { show(row, entry); }
+      if (entry && typeof entry === "object") { show(row, entry); }
       row.classList.toggle("done", row.querySelector("input.points").value !== "");
     });
     progress();
