@@ -92,6 +92,22 @@ class Browser:
                 raise RuntimeError("Chromium closed the DevTools pipe (did it crash?)")
             self._buffer += chunk
 
+    def together(self, *evaluations: tuple[Page, str]) -> None:
+        """Evaluate each ``(page, expression)`` at once: every command is sent before any reply
+        is awaited (two tabs acting at the same moment)."""
+        sent = [self._post("Runtime.evaluate", {"expression": expression}, page.session)
+                for page, expression in evaluations]
+        replies: dict[int, dict] = {}
+
+        def all_in(message: dict) -> bool:  # any order: _wait drops what it does not return
+            if message.get("id") in sent:
+                replies[message["id"]] = message
+            return len(replies) == len(sent)
+        self._wait(all_in)
+        for reply in replies.values():
+            if "error" in reply or "exceptionDetails" in reply.get("result", {}):
+                raise RuntimeError(f"Runtime.evaluate: {reply}")
+
     def open(self, url: str, width: int = 1200, height: int = 900, before: str = "") -> Page:
         """A new tab showing ``url`` once loaded; ``before``: JavaScript run in the document
         before any of its own scripts."""

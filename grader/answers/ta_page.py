@@ -7,9 +7,9 @@ Content-Security-Policy, nothing loaded). Answers whose normalized text
 are one group; two answers of different groups whose ``difflib`` ratio over the words of the
 normalized texts is at least ``SIMILAR`` (0.9; answers of at least ``MIN_SIMILAR_CHARS``) are
 marked near-identical: a copy with a word or two changed in twenty. Points and
-comments autosave in the browser's localStorage (per exercise and question; a save rewrites
-only its own student, so two tabs never undo each other, and the other tab follows) and
-download as the CSV ``student,question,points,comment`` that ``grade --manual`` merges.
+comments autosave in the browser's localStorage (one entry per exercise, question and
+student: a save writes its own student's entry only, so a second tab, which follows by
+``storage`` events, never overwrites another score) and download as the CSV ``student,question,points,comment`` that ``grade --manual`` merges.
 """
 from __future__ import annotations
 

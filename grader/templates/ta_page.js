@@ -1,22 +1,28 @@
 (function () {
   "use strict";
-  // Autosave: one localStorage entry per exercise and question, {student: {points, comment}}.
-  // A save rewrites only its own student's row over what storage holds now (never a copy taken
-  // at load), and the page writes nothing until the TA types: a second tab of this question, or
-  // the page just reloaded while the old one's last write is still on its way (a busy
-  // browser), can then never overwrite a score with an older state. Writes made elsewhere
-  // arrive as `storage` events and fill the rows.
+  // Autosave: one localStorage entry per student, {points, comment}, under the key
+  // grader-ta:["exercise","question","student"]. A save writes its own student's entry and
+  // nothing else, and the page writes nothing until the TA types: a second tab of this
+  // question, or a reloaded page whose storage lags behind (a busy browser), can never
+  // overwrite another student's score. Writes made in another tab arrive as `storage` events
+  // and fill that student's row. Scores saved by earlier versions of this page, all students
+  // in one entry under grader-ta:exercise:question, are still read.
   var body = document.body;
+  var exercise = body.getAttribute("data-exercise");
   var question = body.getAttribute("data-question");
-  var key = "grader-ta:" + body.getAttribute("data-exercise") + ":" + question;
+  var earlier = "grader-ta:" + exercise + ":" + question;
   var rows = Array.prototype.slice.call(document.querySelectorAll(".grade"));
-  function parse(stored) {  // what is not an object (damaged, edited by hand) counts as empty
-    var saved;
-    try { saved = JSON.parse(stored || "{}"); } catch (e) { saved = null; }
-    return saved && typeof saved === "object" && !Array.isArray(saved) ? saved : {};
+  var byKey = Object.create(null);  // a key named __proto__ finds nothing
+  function keyOf(student) { return "grader-ta:" + JSON.stringify([exercise, question, student]); }
+  rows.forEach(function (row) { byKey[keyOf(row.getAttribute("data-student"))] = row; });
+  function entryOf(value) {  // what is not an object (damaged, edited by hand) counts as none
+    return value && typeof value === "object" && !Array.isArray(value) ? value : null;
   }
-  function stored() {
-    try { return parse(localStorage.getItem(key)); } catch (e) { return {}; }  // private mode
+  function object(stored) {
+    try { return entryOf(JSON.parse(stored || "null")); } catch (e) { return null; }
+  }
+  function read(key) {
+    try { return object(localStorage.getItem(key)); } catch (e) { return null; }  // private mode
   }
   function progress() {
     var done = rows.filter(function (r) { return r.querySelector("input.points").value !== ""; });
@@ -28,23 +34,16 @@
     var comment = row.querySelector("textarea.comment");
     if (points.value !== text(entry.points)) { points.value = text(entry.points); }
     if (comment.value !== text(entry.comment)) { comment.value = text(entry.comment); }
+    row.classList.toggle("done", points.value !== "");
   }
-  function fill(saved) {
-    rows.forEach(function (row) {
-      var entry = saved[row.getAttribute("data-student")];
-      if (entry && typeof entry === "object") { show(row, entry); }
-      row.classList.toggle("done", row.querySelector("input.points").value !== "");
-    });
-    progress();
-  }
+  var before = read(earlier) || {};
   rows.forEach(function (row) {
     var student = row.getAttribute("data-student");
     var points = row.querySelector("input.points");
     var comment = row.querySelector("textarea.comment");
     function save() {
-      var saved = stored();
-      saved[student] = {points: points.value, comment: comment.value};
-      try { localStorage.setItem(key, JSON.stringify(saved)); } catch (e) { /* private mode */ }
+      var entry = JSON.stringify({points: points.value, comment: comment.value});
+      try { localStorage.setItem(keyOf(student), entry); } catch (e) { /* private mode */ }
       row.classList.toggle("done", points.value !== "");
       progress();
     }
@@ -57,9 +56,15 @@
         save();
       });
     });
+    var entry = read(keyOf(student)) ||
+        entryOf(Object.prototype.hasOwnProperty.call(before, student) ? before[student] : null);
+    if (entry) { show(row, entry); }
+    row.classList.toggle("done", points.value !== "");
   });
   window.addEventListener("storage", function (event) {
-    if (event.key === key) { fill(parse(event.newValue)); }
+    var row = byKey[event.key];
+    var entry = row && object(event.newValue);
+    if (entry) { show(row, entry); progress(); }
   });
   function cell(value) {
     return /[",\r\n]/.test(value) ? '"' + value.replace(/"/g, '""') + '"' : value;
@@ -80,5 +85,5 @@
     link.click();
     link.remove();
   });
-  fill(stored());
+  progress();
 })();
