@@ -9,7 +9,8 @@ normalized texts is at least ``SIMILAR`` (0.9; answers of at least ``MIN_SIMILAR
 marked near-identical: a copy with a word or two changed in twenty. Points and
 comments autosave in the browser's localStorage (one entry per exercise, question and
 student: a save writes its own student's entry only, so a second tab, which follows by
-``storage`` events, never overwrites another score) and download as the CSV ``student,question,points,comment`` that ``grade --manual`` merges.
+``storage`` events, never overwrites another score) and download as the CSV
+``student,question,points,comment`` that ``grade --manual`` merges.
 """
 from __future__ import annotations
 
