@@ -4,6 +4,7 @@ CSV and merge it; damaged and earlier-format saved scores (no kernel: the result
 the pipeline builds them)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import replace
@@ -40,6 +41,15 @@ def _download(page, folder: Path) -> str:
     raise AssertionError("no CSV was downloaded")
 
 
+def _write_page(spec, tmp_path: Path, results) -> tuple[Path, str]:
+    """The grading folder and the URL of question a's TA page (as ``grade`` writes it)."""
+    out = tmp_path / "out"
+    (out / "students").mkdir(parents=True)
+    [page_a, *_] = ta_page.write_pages(out, spec, results, manual.empty_store())
+    return out, page_a.as_uri()
+
+
+PROGRESS = "document.getElementById('progress').textContent"
 #: every autosaved entry of the page's origin, in one string (whatever the page's layout)
 STORED = ("JSON.stringify(Object.keys(localStorage).filter(k => k.startsWith('grader-ta:'))"
           ".sort().map(k => [k, localStorage.getItem(k)]))")
@@ -76,8 +86,8 @@ def _until(page, expression: str, wanted, mirror):
 
 def _grade_in_two_tabs(browser, url: str):  # noqa: F811
     """Type a score in one tab while a second saves another student at once, close the first
-    and open it again: the page with both scores restored (the second tab closed: a tab in the background never
-    answers a screenshot)."""
+    and open it again: the page with both scores restored (the second tab closed: a tab in the
+    background never answers a screenshot)."""
     page = browser.open(url)
     assert page.eval("typeof window.__pwned") == "undefined"  # the answer's markup is text
     assert [line for line in page.log() if "Content Security Policy" in line] == []
@@ -105,31 +115,32 @@ def _grade_in_two_tabs(browser, url: str):  # noqa: F811
     assert _until(page, _field("alice_solution", "input.points"), "1.5", other) == "1.5"  # saved
     assert page.eval(_field("alice_solution", "textarea.comment")) == comment
     assert page.eval(_field("eve", "input.points")) == "2"
-    assert page.eval("document.getElementById('progress').textContent") == "2 of 2 graded"
+    assert page.eval(PROGRESS) == "2 of 2 graded"
     other.close()
     return page
 
 
+def _graded_in_a_browser(browser, url: str, fresh: contextlib.ExitStack):  # noqa: F811
+    """``_grade_in_two_tabs`` in ``browser``, or, where Chromium split the storage, in a fresh
+    one (``TRIES`` in all; ``fresh`` closes them)."""
+    splits: list[str] = []
+    while len(splits) < TRIES:
+        chromium = fresh.enter_context(contextlib.closing(cdp.Browser(cdp.find_chromium()))) \
+            if splits else browser
+        try:
+            return _grade_in_two_tabs(chromium, url)
+        except SplitStorage as split:
+            splits.append(str(split))
+    raise AssertionError(f"Chromium split the storage in every try: {splits}")
+
+
 def test_a_ta_types_a_score_downloads_the_csv_and_it_merges(browser, spec, tmp_path):  # noqa: F811
     results = _results(spec)
-    out = tmp_path / "out"
-    (out / "students").mkdir(parents=True)
-    [page_a, *_] = ta_page.write_pages(out, spec, results, manual.empty_store())
-    splits, fresh = [], []
-    try:
-        while True:
-            try:
-                page = _grade_in_two_tabs(fresh[-1] if fresh else browser, page_a.as_uri())
-                break
-            except SplitStorage as split:
-                splits.append(str(split))
-                assert len(splits) < TRIES, splits
-                fresh.append(cdp.Browser(cdp.find_chromium()))
+    out, url = _write_page(spec, tmp_path, results)
+    with contextlib.ExitStack() as fresh:
+        page = _graded_in_a_browser(browser, url, fresh)
         _check_download_and_merge(page, tmp_path, out, spec, results)
         page.eval("localStorage.clear()")  # the module's browser is shared
-    finally:
-        for chromium in fresh:
-            chromium.close()
 
 
 def _check_download_and_merge(page, tmp_path: Path, out: Path, spec, results) -> None:
@@ -156,15 +167,10 @@ EARLIER = "grader-ta:cnn2:a"  # where earlier versions of the page saved all stu
 
 def _open_with(browser, spec, tmp_path: Path, stored: dict[str, str]):  # noqa: F811
     """The page of question a, opened with ``stored`` in localStorage before its script runs."""
-    out = tmp_path / "out"
-    (out / "students").mkdir(parents=True)
-    [page_a, *_] = ta_page.write_pages(out, spec, _results(spec), manual.empty_store())
+    _, url = _write_page(spec, tmp_path, _results(spec))
     setup = "".join(f"localStorage.setItem({json.dumps(k)}, {json.dumps(v)});"
                     for k, v in stored.items())
-    return browser.open(page_a.as_uri(), before=f"localStorage.clear();{setup}")
-
-
-PROGRESS = "document.getElementById('progress').textContent"
+    return browser.open(url, before=f"localStorage.clear();{setup}")
 
 
 @pytest.mark.parametrize("damaged", ['"text"', "5", "[1]", "{not json", "null",

@@ -12,9 +12,8 @@
   var question = body.getAttribute("data-question");
   var earlier = "grader-ta:" + exercise + ":" + question;
   var rows = Array.prototype.slice.call(document.querySelectorAll(".grade"));
-  var byKey = Object.create(null);  // a key named __proto__ finds nothing
+  var byKey = Object.create(null);  // a row by its student's key; __proto__ finds nothing
   function keyOf(student) { return "grader-ta:" + JSON.stringify([exercise, question, student]); }
-  rows.forEach(function (row) { byKey[keyOf(row.getAttribute("data-student"))] = row; });
   function entryOf(value) {  // what is not an object (damaged, edited by hand) counts as none
     return value && typeof value === "object" && !Array.isArray(value) ? value : null;
   }
@@ -41,6 +40,7 @@
     var student = row.getAttribute("data-student");
     var points = row.querySelector("input.points");
     var comment = row.querySelector("textarea.comment");
+    byKey[keyOf(student)] = row;
     function save() {
       var entry = JSON.stringify({points: points.value, comment: comment.value});
       try { localStorage.setItem(keyOf(student), entry); } catch (e) { /* private mode */ }
