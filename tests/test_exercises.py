@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from grader import api, notebook, pipeline
+from grader import api, notebook
 from grader.checks import registry
 from grader.cli import main
 from grader.exercise.spec import Spec, exercise_dir, exercises, load_exercise
@@ -148,9 +148,9 @@ SAMPLE_MISTAKES = {"alice_solution": None, "dave_64_filters": "arg:Conv2D.filter
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("path", SAMPLES_2018, ids=lambda p: p.stem)
-def test_each_2018_sample_gets_the_verdict_it_was_written_for(path, data_file, fast_settings):
-    spec = Spec.load(exercise_dir("cnn2_2018"))
-    result = pipeline.check_notebook(path, spec, data_file, fast_settings, Launcher())
+def test_each_2018_sample_gets_the_verdict_it_was_written_for(path, graded_sample):
+    # graded once per session (``graded_sample``): tests/test_selfcheck_kernel.py reads them too
+    result = graded_sample(path, reference=exercise_dir("cnn2_2018"))
     mistake = SAMPLE_MISTAKES[path.stem]
     assert result.status is (Status.PASSED if mistake is None else Status.FAILED), result.summary
     assert _failed_keys(result) == ({mistake} if mistake else set())
@@ -187,13 +187,14 @@ def test_grader_spec_regenerates_the_committed_2018_spec(tmp_path, fast_settings
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("name", sorted(exercises()), ids=str)
-def test_the_template_notebook_scores_zero_and_the_solution_full_marks(name, fast_settings):
+def test_the_template_notebook_scores_zero_and_the_solution_full_marks(name, graded_sample):
     """Like nbgrader's validate, on the real notebooks of every exercise folder (the rule that
-    keeps the verification's points from the template: ``tests/test_points.py``)."""
+    keeps the verification's points from the template: ``tests/test_points.py``); graded once
+    per session (``graded_sample``), as tests/test_selfcheck_kernel.py reads them too."""
     folder = exercise_dir(name)
     exercise = load_exercise(folder)
-    template = api.check(folder / exercise["template"], reference=folder, settings=fast_settings)
-    solution = api.check(folder / exercise["solution"], reference=folder, settings=fast_settings)
+    template = graded_sample(folder / exercise["template"], reference=folder)
+    solution = graded_sample(folder / exercise["solution"], reference=folder)
     assert template.status is Status.FAILED and template.score == 0, template.summary
     assert all(c.points == 0 for c in template.checks)
     assert solution.status is Status.PASSED and solution.score == solution.max_score > 0
