@@ -149,11 +149,12 @@ def graded_sample(data_file, tmp_path_factory: pytest.TempPathFactory) -> Callab
     the same sample notebooks, and each grading runs a kernel (~5 s on 2 cores). Under
     pytest-xdist the workers share the gradings through files (plain JSON, ``Result.to_dict``)
     in the session's temp folder, the first worker to need one grading it under a lock.
-    Callers must not change the result they get."""
+    Each call returns a fresh ``Result`` (from the saved JSON): a test that changes the one it
+    gets changes no other test's."""
     folder = session_folder(tmp_path_factory, "graded-samples")
 
     @functools.cache
-    def grade(path: Path, **kwargs: object) -> Result:
+    def saved_json(path: Path, **kwargs: object) -> str:
         key = hashlib.sha256(repr((str(path), sorted(kwargs.items(), key=str))).encode()).hexdigest()
         saved = folder / f"{Path(path).stem}-{key[:16]}.json"
         with open(folder / f"{saved.name}.lock", "w") as lock:
@@ -163,7 +164,10 @@ def graded_sample(data_file, tmp_path_factory: pytest.TempPathFactory) -> Callab
                 partial = saved.with_suffix(".partial")
                 partial.write_text(json.dumps(result.to_dict()))
                 os.replace(partial, saved)  # a worker killed midway leaves no half file
-            return Result.from_dict(json.loads(saved.read_text()))
+            return saved.read_text()
+
+    def grade(path: Path, **kwargs: object) -> Result:
+        return Result.from_dict(json.loads(saved_json(path, **kwargs)))
     return grade
 
 
