@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from grader import pipeline
+from grader.execute import startup
 from grader.result import Status
 from grader.sandbox.launch import Launcher
 
@@ -113,14 +114,23 @@ class NotAKernel(Launcher):
             yield spec
 
 
+#: past one progress slice (``startup.SLICE``, 5 s): the slice that holds the fake kernel's own
+#: interpreter start-up (more than ``startup.PROGRESS`` CPU-s on a busy machine) is not the one
+#: judged, so a silent kernel is always "no progress" (with 2 s it read "still starting after 6 s"
+#: in a run beside two CPU burners)
+SILENT_TIMEOUT = int(startup.SLICE) + 1
+
+
 @pytest.mark.parametrize("program, reason", [
-    ("import time\ntime.sleep(600)", "the kernel did not answer within 2 s and made no progress"),
+    ("import time\ntime.sleep(600)",
+     f"the kernel did not answer within {SILENT_TIMEOUT} s and made no progress"),
     ("pass", "the kernel exited before answering")], ids=["silent", "exits"])
 def test_a_kernel_that_cannot_start_is_tried_twice_then_named_the_machines(
         spec, data_file, fast_settings, write_notebook, program, reason):
     path = write_notebook(code_notebook("x = 1"))
     result = pipeline.check_notebook(path, spec, data_file,
-                                     fast_settings.with_(startup_timeout=2), NotAKernel(program))
+                                     fast_settings.with_(startup_timeout=SILENT_TIMEOUT),
+                                     NotAKernel(program))
     assert (result.status, result.error.kind, int(result.exit_code)) == (
         Status.TIMEOUT, "kernel_start", 4)
     assert result.error.message == ("the grading machine could not start the notebook's Python "
