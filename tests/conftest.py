@@ -106,6 +106,22 @@ def session_memo(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The grader's cache (``$XDG_CACHE_HOME/cnn-grader``: the font list every kernel starts
+    with, ``grader.sandbox.fonts``) as one folder for the session, shared by the workers and
+    every ``grader`` subprocess: the suite writes nothing under the user's home. A test of the
+    cache itself sets its own."""
+    folder = session_folder(tmp_path_factory, "user-cache")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
 def kept_checkers():
     """One cross-check worker per settings for the whole session (``grader.verify.kept``):
     every ``api.check`` without verification would otherwise import TensorFlow in a worker of

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import seccomp
+from grader.sandbox import fonts, seccomp
 from grader.settings import Settings
 
 KERNEL_CWD = Path("/home/student")
@@ -62,6 +62,9 @@ def bwrap_argv(bwrap: str, layout: Layout, disk_bytes: int, env: dict[str, str],
         argv += ["--ro-bind", str(layout.private / name), f"/etc/{name}"]
     argv += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm",
              "--size", size, "--tmpfs", "/tmp", "--perms", "0700", "--dir", KERNEL_HOME]
+    for kept, relative in fonts.home_files():  # copies: what one kernel changes, it keeps
+        argv += ["--dir", os.path.dirname(f"{KERNEL_HOME}/{relative}"),
+                 "--file", OPEN_MARK + str(kept), f"{KERNEL_HOME}/{relative}"]
     # Python after the private /tmp, which would otherwise hide a checkout under /tmp
     for source, target in binds:
         argv += ["--ro-bind", source, target]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.sandbox import fonts
 from grader.settings import Settings
 
 if TYPE_CHECKING:
@@ -45,7 +46,8 @@ def minimal_env(settings: Settings, home: str) -> dict[str, str]:
     env = {
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": home, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-        "MPLBACKEND": "module://matplotlib_inline.backend_inline", "MPLCONFIGDIR": f"{home}/.mpl",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "MPLCONFIGDIR": f"{home}/{fonts.MPL_DIR}",
         "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": "",
     }
     if settings.tf_threads:
@@ -73,6 +75,7 @@ class Launcher:
             if (workdir / name).is_file():
                 os.chmod(workdir / name, 0o444)
         home = tempfile.mkdtemp(prefix="grader-home-")
+        fonts.seed_home(home)
         try:
             yield LaunchSpec(argv=list(KERNEL_ARGV), env=minimal_env(settings, home),
                              cwd=workdir, kernel_cwd=workdir)
