@@ -70,3 +70,28 @@ def test_fits_dataset_of_arrays_runs_without_autotuning_and_trains_to_the_same_n
     _, untuned = _train(keras, np, prebuilt=True)  # two epochs: the second shuffle too
     for mine, theirs in zip(untuned, tuned, strict=True):
         assert np.array_equal(np.asarray(mine), np.asarray(theirs))
+
+
+def test_the_model_is_built_once_with_the_weights_a_layer_by_layer_build_draws(spec):
+    """``build_model`` builds the Sequential from the whole list (``add`` rebuilt it after every
+    layer): the same layers, built in the same order, so the same initial weights."""
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    from grader.verify import worker
+
+    jobs = [{"kind": layer["class_name"], "args": layer["args"]} for layer in spec.layers]
+    builds = []
+    build = keras.Sequential.build
+    keras.utils.set_random_seed(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keras.Sequential, "build", lambda self, *a: (builds.append(1), build(self, *a))[1])
+        model = worker.build_model(keras, jobs, spec.input_shape)
+    keras.utils.set_random_seed(1)
+    by_layer = keras.Sequential([keras.Input(shape=tuple(spec.input_shape[1:]))])
+    for layer in model.layers:
+        by_layer.add(type(layer).from_config(layer.get_config()))
+    assert len(builds) == 1 and len(model.layers) == len(spec.layers)
+    assert [type(layer) for layer in by_layer.layers] == [type(layer) for layer in model.layers]
+    for mine, theirs in zip(model.get_weights(), by_layer.get_weights(), strict=True):
+        assert np.array_equal(mine, theirs)

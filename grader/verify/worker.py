@@ -39,8 +39,13 @@ class JobError(Exception):
 
 
 def build_model(keras, layers: list[dict], input_shape: list):
-    """A Sequential model from ``[{"kind", "args"}]``; unknown kinds or arguments are refused."""
-    model = keras.Sequential([keras.Input(shape=tuple(input_shape[1:]))])
+    """A Sequential model from ``[{"kind", "args"}]``; unknown kinds or arguments are refused.
+
+    Built once, from the whole list: ``Sequential.add`` rebuilds the model after every layer
+    (0.30 s of building cnn2's 0.34 s, twice per cold check: the cross-check and the training),
+    and either way each layer is built once, in order, so the weights drawn are the same.
+    """
+    built = []
     for i, spec in enumerate(layers):
         kind, args = spec["kind"], spec.get("args", {})
         if kind not in BUILDERS:
@@ -53,8 +58,8 @@ def build_model(keras, layers: list[dict], input_shape: list):
             raise JobError("build", f"layer {i + 1} ({kind}): {exc}") from None
         if args.get("frozen"):
             layer.trainable = False
-        model.add(layer)
-    return model
+        built.append(layer)
+    return keras.Sequential([keras.Input(shape=tuple(input_shape[1:])), *built])
 
 
 def _arg(key: str, value):
