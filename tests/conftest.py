@@ -1,12 +1,13 @@
 """Shared fixtures. The data file comes from $GRADER_DATA or ../shared/data (never the repo)."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jupyter_client
@@ -95,14 +96,8 @@ def session_memo(tmp_path_factory: pytest.TempPathFactory):
     trains an architecture once, and nothing is written to the user's own cache. Under
     pytest-xdist the workers share it (the memo is safe for concurrent writers). A test that
     must train passes ``memo=NoMemo()`` or ``--memo off``."""
-    folder = session_folder(tmp_path_factory, "verify-memo")
-    previous = os.environ.get("GRADER_MEMO")
-    os.environ["GRADER_MEMO"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("GRADER_MEMO", None)
-    else:
-        os.environ["GRADER_MEMO"] = previous
+    with _session_env("GRADER_MEMO", session_folder(tmp_path_factory, "verify-memo")) as folder:
+        yield folder
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -111,14 +106,22 @@ def session_cache(tmp_path_factory: pytest.TempPathFactory):
     with, ``grader.sandbox.fonts``) as one folder for the session, shared by the workers and
     every ``grader`` subprocess: the suite writes nothing under the user's home. A test of the
     cache itself sets its own."""
-    folder = session_folder(tmp_path_factory, "user-cache")
-    previous = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
-    else:
-        os.environ["XDG_CACHE_HOME"] = previous
+    with _session_env("XDG_CACHE_HOME", session_folder(tmp_path_factory, "user-cache")) as folder:
+        yield folder
+
+
+@contextlib.contextmanager
+def _session_env(name: str, folder: Path) -> Iterator[Path]:
+    """``$name`` set to ``folder`` for the session (inherited by every process it starts)."""
+    previous = os.environ.get(name)
+    os.environ[name] = str(folder)
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 @pytest.fixture(scope="session", autouse=True)
