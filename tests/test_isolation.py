@@ -22,7 +22,8 @@ from tests.reports import code_full_marks
 
 #: what the grader (or Python starting it) imports: a file of one of these names must never load
 PLANTED = ("gzip", "json", "numpy", "keras", "tensorflow", "sitecustomize", "usercustomize",
-           "threading", "pickle", "selectors", "dataclasses", "typing", "argparse", "nbformat")
+           "threading", "pickle", "selectors", "dataclasses", "typing", "argparse", "nbformat",
+           "matplotlib")
 MARKER = "IMPORTED-"
 
 
@@ -57,6 +58,25 @@ def test_a_grader_subprocess_imports_nothing_of_its_folder_or_environment(tmp_pa
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("grader ")
     assert imported(folder) == []
+
+
+def test_the_font_list_builder_imports_nothing_of_its_folder_or_environment(
+        tmp_path: Path, monkeypatch) -> None:
+    """The one grader process that imports matplotlib (``grader.sandbox.fonts``), started from a
+    folder of planted modules with them on ``PYTHONPATH``, still builds a real font list."""
+    from grader.sandbox import fonts
+
+    folder = plant(tmp_path / "work")
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    fonts.font_list.cache_clear()
+    try:
+        built = fonts.font_list()
+    finally:
+        fonts.font_list.cache_clear()
+    assert imported(folder) == []
+    assert built is not None and json.loads(built.read_text())["_version"]
 
 
 def test_the_environment_of_a_grader_subprocess_is_a_short_list(monkeypatch) -> None:

@@ -20,10 +20,11 @@ import os
 import secrets
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import fonts, seccomp
+from grader.sandbox import seccomp
 from grader.settings import Settings
 
 KERNEL_CWD = Path("/home/student")
@@ -47,8 +48,9 @@ class Layout:
 
 
 def bwrap_argv(bwrap: str, layout: Layout, disk_bytes: int, env: dict[str, str],
-               binds: list[list[str]]) -> list[str]:
-    """Everything before ``--`` and the kernel command."""
+               binds: list[list[str]], home_files: Sequence[tuple[Path, str]] = ()) -> list[str]:
+    """Everything before ``--`` and the kernel command. ``home_files``: ``(file, path in the
+    kernel's home)`` copied in (``grader.sandbox.fonts.home_files``)."""
     size = str(disk_bytes)
     argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
             "--disable-userns", "--cap-drop", "ALL", "--hostname", "sandbox",
@@ -62,7 +64,7 @@ def bwrap_argv(bwrap: str, layout: Layout, disk_bytes: int, env: dict[str, str],
         argv += ["--ro-bind", str(layout.private / name), f"/etc/{name}"]
     argv += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm",
              "--size", size, "--tmpfs", "/tmp", "--perms", "0700", "--dir", KERNEL_HOME]
-    for kept, relative in fonts.home_files():  # copies: what one kernel changes, it keeps
+    for kept, relative in home_files:  # copies: what one kernel changes, it keeps
         argv += ["--dir", os.path.dirname(f"{KERNEL_HOME}/{relative}"),
                  "--file", OPEN_MARK + str(kept), f"{KERNEL_HOME}/{relative}"]
     # Python after the private /tmp, which would otherwise hide a checkout under /tmp

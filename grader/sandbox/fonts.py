@@ -22,10 +22,10 @@ import subprocess
 import sys
 import tempfile
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 from grader.util.isolation import child_env
+from grader.util.versions import package_versions
 
 #: matplotlib's configuration folder inside a kernel's home (``MPLCONFIGDIR``)
 MPL_DIR = ".mpl"
@@ -56,12 +56,14 @@ def seed_home(home: str | os.PathLike) -> None:
 def font_list() -> Path | None:
     """The kept font list of the installed matplotlib, built now if there is none; None where
     matplotlib is not installed or no list can be built or kept. Once per process."""
+    version = package_versions("matplotlib")["matplotlib"]
+    if version is None:
+        return None
     try:
-        version = metadata.version("matplotlib")
         from grader.intake.data import cache_dir
 
         folder = cache_dir() / "fonts" / version
-    except (metadata.PackageNotFoundError, RuntimeError, KeyError, OSError):
+    except (RuntimeError, KeyError, OSError):  # no home folder to find (a bare service account)
         return None
     return _kept(folder) or _build(folder)
 

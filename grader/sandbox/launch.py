@@ -75,8 +75,8 @@ class Launcher:
             if (workdir / name).is_file():
                 os.chmod(workdir / name, 0o444)
         home = tempfile.mkdtemp(prefix="grader-home-")
-        fonts.seed_home(home)
         try:
+            fonts.seed_home(home)
             yield LaunchSpec(argv=list(KERNEL_ARGV), env=minimal_env(settings, home),
                              cwd=workdir, kernel_cwd=workdir)
         finally:

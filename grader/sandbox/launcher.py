@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from grader.exceptions import SandboxUnavailable
-from grader.sandbox import cgroups, cgroups_none, cgroups_v2, doctor, limits
+from grader.sandbox import cgroups, cgroups_none, cgroups_v2, doctor, fonts, limits
 from grader.sandbox.argv import (
     KERNEL_CWD,
     KERNEL_HOME,
@@ -171,7 +171,8 @@ class SandboxLauncher(Launcher):
             binds = [[target, root] for root, target in staged]
             for _, target in staged:
                 os.makedirs(target, mode=0o755)
-        argv = bwrap_argv(self.bwrap, layout, settings.kernel_disk_bytes, env, binds) + ["--"]
+        argv = bwrap_argv(self.bwrap, layout, settings.kernel_disk_bytes, env, binds,
+                          fonts.home_files()) + ["--"]
         if self.level.cgroups == "none":
             # RLIMIT_NPROC set inside the user namespace counts only the sandbox's tasks there
             # (a user's own tasks outside count only against the limit they had at its creation)

@@ -42,8 +42,9 @@ def build_model(keras, layers: list[dict], input_shape: list):
     """A Sequential model from ``[{"kind", "args"}]``; unknown kinds or arguments are refused.
 
     Built once, from the whole list: ``Sequential.add`` rebuilds the model after every layer
-    (0.30 s of building cnn2's 0.34 s, twice per cold check: the cross-check and the training),
-    and either way each layer is built once, in order, so the weights drawn are the same.
+    (building cnn2 took 0.32 CPU-s that way, 0.19 now; a cold check builds twice: the
+    cross-check and the training), and either way each layer is built once, in order, so the
+    weights drawn are the same.
     """
     built = []
     for i, spec in enumerate(layers):
