@@ -24,6 +24,7 @@ from grader.exitcodes import ExitCode
 from grader.lms.gradebook import GradebookOptions
 from grader.render.progress import Progress
 from grader.result import ErrorInfo, Result, Status
+from grader.sandbox import zygote
 from grader.verify import kept
 
 from tests.conftest import ROOT
@@ -44,9 +45,10 @@ def results(out: Path) -> dict[str, dict]:
 
 
 def our_processes() -> list[psutil.Process]:
-    """Processes under this test process, except multiprocessing's resource tracker and the
-    session's kept cross-check workers (``tests/conftest.py``: they belong to the session)."""
-    session = kept.pids()
+    """Processes under this test process, except multiprocessing's resource tracker, the
+    session's kept cross-check workers (``tests/conftest.py``) and kernel zygotes
+    (``grader.sandbox.zygote``): they belong to the session."""
+    session = kept.pids() | zygote.pids()
     return [p for p in psutil.Process().children(recursive=True)
             if p.pid not in session and "resource_tracker" not in " ".join(p.cmdline())]
 
@@ -170,8 +172,10 @@ MIXED = {
     "dan": code_notebook("import time; time.sleep(600)"),
     "eve": code_notebook("import os; os._exit(1)"),
     "fay": code_notebook("while True: print('x' * 10000)"),
-    # the plain launcher runs the kernel as the worker's child: this kills the worker itself
-    "gus": code_notebook("import os, signal; os.kill(os.getppid(), signal.SIGKILL)"),
+    # unsandboxed, the kernel runs with the user's rights: it can kill the worker that started
+    # it (jupyter_client names it in JPY_PARENT_PID)
+    "gus": code_notebook("import os, signal; os.kill(int(os.environ['JPY_PARENT_PID']), "
+                         "signal.SIGKILL)"),
     "hal/one": code_notebook("1"),
     "hal/two": code_notebook("2"),
 }

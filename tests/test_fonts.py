@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader import pipeline
-from grader.sandbox import fonts
+from grader.sandbox import fonts, zygote
 from grader.sandbox.launch import Launcher
 from grader.sandbox.launcher import SandboxLauncher
 from grader.settings import Settings
@@ -108,7 +108,23 @@ def _assert_used_and_unchanged(runs: list[dict]) -> None:
 
 @pytest.mark.kernel
 def test_an_unsandboxed_kernel_uses_its_copy_of_the_kept_list(own_cache, tmp_path, data_file, spec):
-    _assert_used_and_unchanged(_run_twice(Launcher(), tmp_path, data_file, spec))
+    _assert_used_and_unchanged(_run_twice(Launcher(fork=False), tmp_path, data_file, spec))
+
+
+@pytest.mark.kernel
+def test_a_forked_kernel_starts_with_the_list_loaded_and_spoils_none(own_cache, tmp_path,
+                                                                     data_file, spec):
+    zygote.close_all()  # a zygote of this test's cache, not one of an earlier test
+    try:
+        runs = _run_twice(Launcher(), tmp_path, data_file, spec)
+    finally:
+        zygote.close_all()
+    kept = fonts.font_list()
+    assert kept is not None
+    for seen in runs:
+        assert not seen["used"] and not seen["generated"]  # loaded before the first cell
+        assert seen["names"] == [kept.name]  # the second kernel's copy is fresh
+    assert json.loads(kept.read_text())["_version"]
 
 
 @pytest.mark.kernel
@@ -122,5 +138,5 @@ def test_a_sandboxed_kernel_uses_its_copy_of_the_kept_list(own_cache, tmp_path, 
 def test_without_a_list_the_kernel_builds_its_own_as_before(own_cache, tmp_path, data_file, spec,
                                                            monkeypatch):
     monkeypatch.setattr(fonts, "home_files", lambda: [])
-    for seen in _run_twice(Launcher(), tmp_path, data_file, spec):
+    for seen in _run_twice(Launcher(fork=False), tmp_path, data_file, spec):
         assert seen["generated"] and not seen["used"]

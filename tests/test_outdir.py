@@ -173,6 +173,7 @@ import asyncio, os, signal, sys, threading, time
 from pathlib import Path
 from jupyter_client.provisioning import local_provisioner
 from grader.execute import runner
+from grader.sandbox import zygote
 
 WHERE, MARKER = sys.argv.pop(1), Path(sys.argv.pop(1))
 
@@ -188,15 +189,21 @@ class Finalizer:
 def drop():
     Finalizer()
 
-launch, ready, execute = (local_provisioner.launch_kernel, runner.wait_until_ready,
-                          runner._CappedClient.async_execute_cell)
+launch, fork, ready, execute = (local_provisioner.launch_kernel, zygote._fork,
+                                runner.wait_until_ready, runner._CappedClient.async_execute_cell)
 
-def spawned(*args, **kwargs):  # the kernel's process has just been started
-    process = launch(*args, **kwargs)
-    MARKER.with_suffix(".pid").write_text(str(process.pid))
-    if WHERE == "spawned":
-        drop()
+def started(process):  # the kernel's process has just been started (or forked)
+    if process is not None:
+        MARKER.with_suffix(".pid").write_text(str(process.pid))
+        if WHERE == "spawned":
+            drop()
     return process
+
+def spawned(*args, **kwargs):
+    return started(launch(*args, **kwargs))
+
+def forked(*args, **kwargs):
+    return started(fork(*args, **kwargs))
 
 async def waiting(*args, **kwargs):  # started, not answering yet
     if WHERE == "waiting":
@@ -208,7 +215,7 @@ async def running(self, cell, index, *args, **kwargs):  # in a loop callback, th
         asyncio.get_running_loop().call_later(0.5, drop)
     return await execute(self, cell, index, *args, **kwargs)
 
-local_provisioner.launch_kernel, runner.wait_until_ready = spawned, waiting
+local_provisioner.launch_kernel, zygote._fork, runner.wait_until_ready = spawned, forked, waiting
 runner._CappedClient.async_execute_cell = running
 from grader.__main__ import main
 sys.exit(main())

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import typing as t
+import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,6 +252,10 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec) -> Executio
         km.connection_file = spec.connection_file
     km._kernel_spec = KernelSpec(argv=spec.argv, env={}, display_name="grader", language="python",
                                  interrupt_mode="message")
+    if spec.provisioner is not None:
+        km.kernel_id = str(uuid.uuid4())
+        km.provisioner = spec.provisioner(kernel_id=km.kernel_id, kernel_spec=km._kernel_spec,
+                                          parent=km)
     handlers = _SignalHandlers()
     client = _CappedClient(nb, km=km, timeout=int(settings.cell_timeout),
                            report_limit=_report_limit(settings),

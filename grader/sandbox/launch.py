@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.sandbox import fonts
+from grader.sandbox.zygote import ForkingProvisioner
 from grader.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,6 +40,9 @@ class LaunchSpec:
     #: after a failure (optionally given the error), the sandbox limit (memory, processes, disk,
     #: CPU) that caused it, if any
     limit_hit: Callable[..., LimitExceeded | None] = field(default=lambda exc=None: None)
+    #: jupyter_client's provisioner class that starts the kernel (None: its default, a child
+    #: process running ``argv``)
+    provisioner: type | None = None
 
 
 def minimal_env(settings: Settings, home: str) -> dict[str, str]:
@@ -64,6 +68,12 @@ class Launcher:
     """Base: subclasses confine the kernel; ``name`` is recorded in results."""
 
     name = "off"
+    #: fork the kernel from a zygote that has imported what every kernel imports
+    #: (``grader.sandbox.zygote``); False: start each one as a child process
+    fork = True
+
+    def __init__(self, fork: bool = True) -> None:
+        self.fork = fork
 
     @contextmanager
     def session(self, workdir: Path, settings: Settings,
@@ -78,7 +88,8 @@ class Launcher:
         try:
             fonts.seed_home(home)
             yield LaunchSpec(argv=list(KERNEL_ARGV), env=minimal_env(settings, home),
-                             cwd=workdir, kernel_cwd=workdir)
+                             cwd=workdir, kernel_cwd=workdir,
+                             provisioner=ForkingProvisioner if self.fork else None)
         finally:
             shutil.rmtree(home, ignore_errors=True)
 

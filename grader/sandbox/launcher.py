@@ -70,6 +70,7 @@ class SandboxLauncher(Launcher):
     _checked: ClassVar[set[str]] = set()
 
     def __init__(self, bwrap: str, level: doctor.Level, v2_base: Path | None = None) -> None:
+        super().__init__(fork=False)  # each kernel starts inside namespaces of its own
         self.bwrap, self.level, self.v2_base = bwrap, level, v2_base
         self.name = level.name
         #: a host tmpfs needs root and a cgroup that marks it as in use (``remove_stale``)

@@ -1,0 +1,270 @@
+"""Unsandboxed kernels forked from a process that has already imported what they import.
+
+Every kernel imports ipykernel, TensorFlow, Keras and matplotlib at its start: about 3.3
+CPU-seconds of a cold check's 10, and most of the test suite's CPU (``docs/performance.md``).
+An unsandboxed kernel (``--sandbox off``) runs as the user with no confinement, so it can be a
+fork of one long-lived process (the *zygote*, ``zygote_server.py``) that imported them once:
+the grader keeps one per kernel environment for its own life, and ``ForkingProvisioner``
+asks it for each kernel. A sandboxed kernel cannot be: each one starts inside its own
+namespaces, so it still starts afresh.
+
+What a forked kernel sees differs from a fresh one only in what was imported before its first
+cell (as if its first line were ``import keras``): environment variables the notebook sets
+before importing Keras or TensorFlow no longer reach them, and matplotlib and Keras keep the
+zygote's configuration folders. Where no zygote can start or answer, the kernel is started as
+a child process, as before.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.provisioning import LocalProvisioner
+
+from grader.sandbox import fonts
+
+SERVER = Path(__file__).with_name("zygote_server.py")
+#: how long the zygote may take to import (about 3 s on a quiet machine)
+START_TIMEOUT = 120.0
+#: how long a fork may take to be answered
+FORK_TIMEOUT = 30.0
+#: zygotes kept at once (one per kernel environment: settings such as ``tf_threads`` differ)
+MAX_ZYGOTES = 2
+#: variables that name the kernel's own folders: not part of what the zygote imported under
+PER_KERNEL = frozenset({"HOME", "MPLCONFIGDIR"})
+
+
+class ZygoteError(Exception):
+    """The zygote could not start or answer; the kernel is then started as a child process."""
+
+
+class Zygote:
+    """One zygote process: started by ``start``, stopped by ``close``."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="grader-zygote-"))
+        self.socket_path = str(self.folder / "fork.sock")
+        home = self.folder / "home"
+        (self.folder / "cwd").mkdir()
+        fonts.seed_home(home)
+        self.env = {**env, "HOME": str(home), "MPLCONFIGDIR": str(home / fonts.MPL_DIR)}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = tempfile.TemporaryFile(dir=self.folder)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVER.read_text(), self.socket_path], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=log, env=self.env, cwd=self.folder / "cwd",
+            start_new_session=True)
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT)
+        if not ready or self.process.stdout.readline() != b"ready\n":
+            log.seek(0)
+            tail = log.read()[-2000:].decode(errors="replace")
+            log.close()
+            self.close()
+            raise ZygoteError(f"the kernel zygote did not start: {tail}")
+        log.close()
+
+    def fork(self, args: list[str], env: dict[str, str], cwd: str,
+             fds: list[int]) -> ForkedKernel:
+        """A kernel running ``ipykernel_launcher args`` in ``cwd`` with ``env`` and ``fds`` as
+        its stdin, stdout and stderr."""
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.settimeout(FORK_TIMEOUT)
+            conn.connect(self.socket_path)
+            socket.send_fds(conn, [json.dumps({"args": args, "env": env, "cwd": cwd}).encode()],
+                            fds)
+            reply = _read_line(conn)
+            pid = int(reply["pid"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            conn.close()
+            raise ZygoteError(f"the kernel zygote did not answer: {exc}") from None
+        return ForkedKernel(pid, conn)
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.kill()  # only the zygote: its supervisors wait on live kernels
+            self.process.wait()
+            for stream in (self.process.stdin, self.process.stdout):
+                if stream is not None:
+                    stream.close()
+            self.process = None
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _read_line(conn: socket.socket) -> dict[str, Any]:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise ValueError("the connection closed")
+        data += chunk
+    return json.loads(data)
+
+
+class ForkedKernel:
+    """The part of ``subprocess.Popen`` that jupyter_client's provisioner uses, for a kernel
+    that is the zygote's grandchild: its exit code comes from its supervisor."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, conn: socket.socket) -> None:
+        self.pid, self.conn = pid, conn
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        return self._read(block=False)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._read(block=True, timeout=timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired("kernel", timeout or 0)
+        return code
+
+    def _read(self, block: bool, timeout: float | None = None) -> int | None:
+        if self.returncode is not None:
+            return self.returncode
+        ready, _, _ = select.select([self.conn], [], [], timeout if block else 0)
+        if not ready:
+            return None
+        try:
+            self.conn.settimeout(None)
+            self.returncode = int(_read_line(self.conn)["exit"])
+        except (OSError, ValueError, KeyError, TypeError):
+            self.returncode = -signal.SIGKILL  # the supervisor is gone: so is the kernel
+        self.conn.close()
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+_lock = threading.Lock()
+_zygotes: dict[tuple, Zygote] = {}
+_failed: set[tuple] = set()
+_owner = os.getpid()
+
+
+def zygote_for(env: dict[str, str]) -> Zygote | None:
+    """The zygote of this kernel environment, started on first use and kept until exit; None
+    where it could not start (then not tried again in this process)."""
+    global _owner
+    key = _key(env)
+    with _lock:
+        if _owner != os.getpid():  # a forked grader: its parent's zygotes are not its own
+            _zygotes.clear()
+            _failed.clear()
+            _owner = os.getpid()
+        if key in _failed:
+            return None
+        found = _zygotes.get(key)
+        if found is None or found.process is None or found.process.poll() is not None:
+            found = Zygote(env)
+            try:
+                found.start()
+            except (OSError, ZygoteError):
+                found.close()
+                _failed.add(key)
+                return None
+            _zygotes[key] = found
+            while len(_zygotes) > MAX_ZYGOTES:  # the oldest goes: its kernels live on
+                _zygotes.pop(next(iter(_zygotes))).close()
+        return found
+
+
+def pids() -> set[int]:
+    """The process ids of the zygotes kept now (a test's "no process left behind" excepts
+    them: they belong to the grader's whole life, not to one grading)."""
+    with _lock:
+        return {z.process.pid for z in _zygotes.values() if z.process is not None}
+
+
+def discard(zygote: Zygote) -> None:
+    """Stop a zygote that failed to answer; the next kernel starts a new one."""
+    with _lock:
+        for key, value in list(_zygotes.items()):
+            if value is zygote:
+                del _zygotes[key]
+    zygote.close()
+
+
+def _key(env: dict[str, str]) -> tuple:
+    return tuple(sorted((k, v) for k, v in env.items() if k not in PER_KERNEL))
+
+
+@atexit.register
+def close_all() -> None:
+    with _lock:
+        if _owner == os.getpid():
+            for zygote in _zygotes.values():
+                zygote.close()
+        _zygotes.clear()
+
+
+class ForkingProvisioner(LocalProvisioner):
+    """jupyter_client's local provisioner, with the kernel forked by the zygote."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        forked = _fork(cmd, kwargs)
+        if forked is None:
+            return await super().launch_kernel(cmd, **kwargs)
+        # duck-typed: what the provisioner calls of a Popen (poll, wait, send_signal, kill)
+        self.process = forked  # type: ignore[assignment]
+        self.pid = self.pgid = forked.pid
+        self.cwd = kwargs.get("cwd")
+        return self.connection_info
+
+
+def _fork(cmd: list[str], kwargs: dict[str, Any]) -> ForkedKernel | None:
+    """The kernel forked by its zygote; None where there is none (the caller starts a child)."""
+    if cmd[:3] != [sys.executable, "-m", "ipykernel_launcher"]:
+        return None
+    env = dict(kwargs.get("env") or {})
+    # as jupyter_client's launcher sets it; the kernel's parent is its supervisor, which kills it
+    # when the grader goes (``zygote_server._wait``)
+    env["JPY_PARENT_PID"] = str(os.getpid())
+    opened: list[int] = []
+    try:
+        fds = [_fd(kwargs.get(name), opened) for name in ("stdin", "stdout", "stderr")]
+        for _ in range(2):  # a zygote that died (killed, out of memory) is started once more
+            zygote = zygote_for(env)
+            if zygote is None:
+                return None
+            try:
+                return zygote.fork(cmd[3:], env, str(kwargs.get("cwd") or os.getcwd()), fds)
+            except ZygoteError:
+                discard(zygote)
+        return None
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
+def _fd(stream: Any, opened: list[int]) -> int:
+    if hasattr(stream, "fileno"):
+        return stream.fileno()
+    if isinstance(stream, int) and stream >= 0:
+        return stream
+    fd = os.open(os.devnull, os.O_RDWR)  # DEVNULL, or None: nothing to inherit from here
+    opened.append(fd)
+    return fd

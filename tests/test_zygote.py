@@ -1,0 +1,154 @@
+"""Unsandboxed kernels forked from the kernel zygote (``grader.sandbox.zygote``): a forked kernel
+sees what a kernel started as a child process sees (folder, path, environment, arguments,
+signals, its own session and random numbers), a zygote that cannot start or has died costs
+nothing but the time it would have saved, and no zygote outlives the grader."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import pipeline
+from grader.sandbox import zygote
+from grader.sandbox.launch import Launcher, minimal_env
+from grader.settings import Settings
+
+from tests.notebooks import code_notebook
+
+#: a cell that reports what its kernel sees; raising carries the report out in the traceback
+OBSERVE = """\
+import json, os, random, signal, sys
+import numpy as np
+with open(f'/proc/{os.getppid()}/cmdline', 'rb') as f:
+    parent = f.read().decode(errors='replace')
+with open('beside_the_notebook.py', 'w') as f:
+    f.write('VALUE = 7')
+import beside_the_notebook
+import tensorflow as tf
+raise RuntimeError('OBS' + json.dumps({
+    'forked': 'grader-zygote-' in parent,
+    'path': [p.replace(os.getcwd(), 'CWD') for p in sys.path],
+    'beside': beside_the_notebook.VALUE,
+    'env': sorted(os.environ),
+    'own_home': os.environ['HOME'].split('/')[-1].startswith('grader-home-'),
+    'argv': [a if not a.endswith('.json') else 'CONNECTION' for a in sys.argv[1:]],
+    'flags': list(sys.flags),
+    'sigchld_default': signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL,
+    'session_leader': os.getsid(0) == os.getpid(),
+    'tf': int(tf.constant(2) + 3),
+    'random': [random.random(), float(np.random.rand())],
+}))
+"""
+
+
+@pytest.fixture
+def fresh_zygotes():
+    """No zygote of an earlier test: this test starts (or fails to start) its own."""
+    zygote.close_all()
+    zygote._failed.clear()
+    yield
+    zygote.close_all()
+    zygote._failed.clear()
+
+
+def _observe(launcher: Launcher, tmp_path: Path, data_file: Path, spec) -> dict:
+    path = tmp_path / "observe.ipynb"
+    path.write_text(json.dumps(code_notebook(OBSERVE)))
+    settings = Settings(sandbox="off", verify=False, notebook_timeout=120, cell_timeout=60,
+                        startup_timeout=300, data_path=data_file)
+    result = pipeline.check_notebook(path, spec, data_file, settings, launcher)
+    match = re.search(r"^RuntimeError: OBS(\{.*\})$", result.error.traceback, re.M)
+    assert match, result.error.traceback[-2000:]
+    return json.loads(match.group(1))
+
+
+@pytest.mark.kernel
+def test_a_forked_kernel_sees_what_a_child_process_kernel_sees(tmp_path, data_file, spec):
+    forked = [_observe(Launcher(), tmp_path, data_file, spec) for _ in range(2)]
+    child = _observe(Launcher(fork=False), tmp_path, data_file, spec)
+    assert [seen.pop("forked") for seen in forked] == [True, True] and child.pop("forked") is False
+    assert forked[0]["random"] != forked[1]["random"]  # not the zygote's numbers in each one
+    for seen in forked:
+        seen.pop("random")
+    child.pop("random")
+    assert forked[0] == forked[1] == child
+    assert "" in child["path"] and child["beside"] == 7 and child["own_home"]
+    assert child["sigchld_default"] and child["session_leader"] and child["tf"] == 5
+
+
+@pytest.mark.kernel
+def test_a_zygote_that_cannot_start_leaves_kernels_to_start_as_children(
+        fresh_zygotes, tmp_path, data_file, spec, monkeypatch):
+    broken = tmp_path / "broken_server.py"
+    broken.write_text("raise SystemExit(3)\n")
+    monkeypatch.setattr(zygote, "SERVER", broken)
+    assert _observe(Launcher(), tmp_path, data_file, spec)["forked"] is False
+    assert len(zygote._failed) == 1 and not zygote._zygotes  # not tried for every kernel
+
+
+@pytest.mark.kernel
+def test_a_zygote_that_died_is_replaced_by_the_next_kernel(fresh_zygotes, tmp_path, data_file,
+                                                           spec):
+    assert _observe(Launcher(), tmp_path, data_file, spec)["forked"] is True
+    (first,) = zygote._zygotes.values()
+    assert first.process is not None
+    os.kill(first.process.pid, signal.SIGKILL)
+    first.process.wait()
+    assert _observe(Launcher(), tmp_path, data_file, spec)["forked"] is True
+    (second,) = zygote._zygotes.values()
+    assert second is not first and second.process is not None
+    assert second.process.poll() is None
+
+
+START = """\
+import os, sys
+from jupyter_client.connect import write_connection_file
+from grader.sandbox import zygote
+from grader.sandbox.launch import minimal_env
+from grader.settings import Settings
+env = minimal_env(Settings(), os.getcwd())
+z = zygote.zygote_for(env)
+connection, _ = write_connection_file('connection.json')
+null = os.open(os.devnull, os.O_RDWR)
+kernel = z.fork(['-f', connection], env, os.getcwd(), [null, null, null])
+print(z.process.pid, z.folder, kernel.pid, flush=True)
+if sys.argv[1] == 'killed':
+    import os, signal
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("ending", ["exits", "killed"])
+def test_neither_the_zygote_nor_its_kernels_outlive_the_grader(tmp_path, ending):
+    done = subprocess.run([sys.executable, "-c", START, ending], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    pid, folder, kernel = done.stdout.split()
+    deadline = time.monotonic() + 30
+    while (_alive(int(pid)) or _alive(int(kernel))) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(int(pid)), f"the zygote {pid} outlived a grader that {ending}"
+    assert not _alive(int(kernel)), f"the kernel {kernel} outlived a grader that {ending}"
+    assert not Path(folder).exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_zygote_is_chosen_by_the_kernel_environment_without_its_own_folders():
+    a = minimal_env(Settings(), "/home/one")
+    b = minimal_env(Settings(), "/home/two")
+    c = minimal_env(Settings(tf_threads=1), "/home/one")
+    assert zygote._key(a) == zygote._key(b) != zygote._key(c)
