@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from grader import pipeline
@@ -23,8 +24,8 @@ from grader.settings import Settings
 from tests.notebooks import code_notebook
 
 #: a cell that reports what its kernel sees; raising carries the report out in the traceback
-OBSERVE = """\
-import json, os, random, signal, sys
+OBSERVE = r"""
+import json, os, random, re, signal, sys
 import numpy as np
 with open(f'/proc/{os.getppid()}/cmdline', 'rb') as f:
     parent = f.read().decode(errors='replace')
@@ -32,6 +33,11 @@ with open('beside_the_notebook.py', 'w') as f:
     f.write('VALUE = 7')
 import beside_the_notebook
 import tensorflow as tf
+import keras, matplotlib
+def home(path):
+    return path.replace(os.environ['HOME'], 'HOME')
+def kind(target):
+    return re.sub(r'\[\d+\]', '', home(target.replace(os.getcwd(), 'CWD')))
 raise RuntimeError('OBS' + json.dumps({
     'forked': 'grader-zygote-' in parent,
     'path': [p.replace(os.getcwd(), 'CWD') for p in sys.path],
@@ -44,6 +50,11 @@ raise RuntimeError('OBS' + json.dumps({
     'session_leader': os.getsid(0) == os.getpid(),
     'tf': int(tf.constant(2) + 3),
     'random': [random.random(), float(np.random.rand())],
+    'folders': [home(keras.src.backend.config.keras_home()), home(matplotlib.get_configdir()),
+                home(matplotlib.get_cachedir()), os.path.isfile(os.path.join(
+                    keras.src.backend.config.keras_home(), 'keras.json'))],
+    'fds': sorted(kind(os.readlink(f'/proc/self/fd/{fd}')) for fd in os.listdir('/proc/self/fd')
+                  if os.path.exists(f'/proc/self/fd/{fd}')),
 }))
 """
 
@@ -80,6 +91,8 @@ def test_a_forked_kernel_sees_what_a_child_process_kernel_sees(tmp_path, data_fi
     child.pop("random")
     assert forked[0] == forked[1] == child
     assert "" in child["path"] and child["beside"] == 7 and child["own_home"]
+    assert child["folders"][0] == "HOME/.keras" and child["folders"][3] is True
+    assert all(folder.startswith("HOME/") for folder in child["folders"][1:3])
     assert child["sigchld_default"] and child["session_leader"] and child["tf"] == 5
 
 
@@ -107,6 +120,37 @@ def test_a_zygote_that_died_is_replaced_by_the_next_kernel(fresh_zygotes, tmp_pa
     assert second.process.poll() is None
 
 
+@pytest.mark.kernel
+def test_a_kernel_that_kills_its_supervisor_dies_and_is_reported_dead(tmp_path, data_file,
+                                                                      spec, fast_settings):
+    pid_file = tmp_path / "kernel.pid"
+    path = tmp_path / "parricide.ipynb"
+    path.write_text(json.dumps(code_notebook(
+        f"import os, signal\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "os.kill(os.getppid(), signal.SIGKILL)", "import time\ntime.sleep(120)")))
+    result = pipeline.check_notebook(path, spec, data_file, fast_settings, Launcher())
+    assert (result.status.value, result.error.kind) == ("error", "kernel_died")
+    kernel = int(pid_file.read_text())
+    deadline = time.monotonic() + 30
+    while _alive(kernel) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(kernel)
+
+
+def test_a_kernel_that_ends_at_once_gives_its_exit_code_and_the_zygote_serves_on(tmp_path):
+    env = minimal_env(Settings(), str(tmp_path))
+    found = zygote.zygote_for(env)
+    assert found is not None
+    null = os.open(os.devnull, os.O_RDWR)
+    try:  # no such folder: the kernel exits before it starts, its pid and exit in one read
+        kernel = found.fork(["-f", str(tmp_path / "c.json")], env, str(tmp_path / "missing"),
+                            [null, null, null])
+    finally:
+        os.close(null)
+    assert kernel is not None and kernel.wait(timeout=60) == 1 and kernel.poll() == 1
+    assert zygote.zygote_for(env) is found and found.process.poll() is None
+
+
 START = """\
 import os, sys
 from jupyter_client.connect import write_connection_file
@@ -132,11 +176,22 @@ def test_neither_the_zygote_nor_its_kernels_outlive_the_grader(tmp_path, ending)
                           timeout=300, cwd=tmp_path)
     pid, folder, kernel = done.stdout.split()
     deadline = time.monotonic() + 30
-    while (_alive(int(pid)) or _alive(int(kernel))) and time.monotonic() < deadline:
+    while (_alive(int(kernel)) or _forked_by(folder)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _alive(int(pid)), f"the zygote {pid} outlived a grader that {ending}"
     assert not _alive(int(kernel)), f"the kernel {kernel} outlived a grader that {ending}"
+    assert not _forked_by(folder), "a supervisor outlived the grader"
     assert not Path(folder).exists()
+
+
+def _forked_by(folder: str) -> list[psutil.Process]:
+    """The zygote and its supervisors (forked, not started: the zygote's command line)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        if process.info["status"] != psutil.STATUS_ZOMBIE and \
+                any(folder in part for part in process.info["cmdline"] or ()):
+            found.append(process)
+    return found
 
 
 def _alive(pid: int) -> bool:

@@ -62,6 +62,7 @@ class Zygote:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        """Start the zygote and wait until it has imported (``ZygoteError`` if it does not)."""
         log = tempfile.TemporaryFile(dir=self.folder)
         self.process = subprocess.Popen(
             [sys.executable, "-c", SERVER.read_text(), self.socket_path], stdin=subprocess.PIPE,
@@ -78,23 +79,30 @@ class Zygote:
         log.close()
 
     def fork(self, args: list[str], env: dict[str, str], cwd: str,
-             fds: list[int]) -> ForkedKernel:
+             fds: list[int]) -> ForkedKernel | None:
         """A kernel running ``ipykernel_launcher args`` in ``cwd`` with ``env`` and ``fds`` as
-        its stdin, stdout and stderr."""
+        its stdin, stdout and stderr; None where the zygote could not fork now (the kernel is
+        started as a child). Raises ``ZygoteError`` where the zygote does not answer."""
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        replies = _Replies(conn)
         try:
             conn.settimeout(FORK_TIMEOUT)
             conn.connect(self.socket_path)
             socket.send_fds(conn, [json.dumps({"args": args, "env": env, "cwd": cwd}).encode()],
                             fds)
-            reply = _read_line(conn)
+            reply = replies.next()
+            if "error" in reply:
+                conn.close()
+                return None
             pid = int(reply["pid"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             conn.close()
             raise ZygoteError(f"the kernel zygote did not answer: {exc}") from None
-        return ForkedKernel(pid, conn)
+        conn.settimeout(None)
+        return ForkedKernel(pid, replies)
 
     def close(self) -> None:
+        """Stop the zygote (the kernels it forked live on) and remove its folder."""
         if self.process is not None:
             self.process.kill()  # only the zygote: its supervisors wait on live kernels
             self.process.wait()
@@ -105,14 +113,28 @@ class Zygote:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _read_line(conn: socket.socket) -> dict[str, Any]:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = conn.recv(4096)
-        if not chunk:
-            raise ValueError("the connection closed")
-        data += chunk
-    return json.loads(data)
+class _Replies:
+    """The supervisor's replies, one JSON object per line (the pid and the exit code may
+    arrive in one read when a kernel ends at once)."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn, self.buffer = conn, b""
+
+    def ready(self, timeout: float | None) -> bool:
+        """Whether a reply (or the connection's end) can be read within ``timeout`` s."""
+        return b"\n" in self.buffer or bool(select.select([self.conn], [], [], timeout)[0])
+
+    def next(self) -> dict[str, Any]:
+        while b"\n" not in self.buffer:
+            chunk = self.conn.recv(4096)
+            if not chunk:
+                raise ValueError("the connection closed")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        reply = json.loads(line)
+        if not isinstance(reply, dict):
+            raise ValueError("not a reply")
+        return reply
 
 
 class ForkedKernel:
@@ -121,31 +143,31 @@ class ForkedKernel:
 
     stdin = stdout = stderr = None
 
-    def __init__(self, pid: int, conn: socket.socket) -> None:
-        self.pid, self.conn = pid, conn
+    def __init__(self, pid: int, replies: _Replies) -> None:
+        self.pid, self.replies = pid, replies
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
-        return self._read(block=False)
+        """The exit code, or None while the kernel runs."""
+        return self._read(timeout=0)
 
     def wait(self, timeout: float | None = None) -> int:
-        code = self._read(block=True, timeout=timeout)
+        """The exit code, once the kernel has ended (``TimeoutExpired`` after ``timeout`` s)."""
+        code = self._read(timeout=timeout)
         if code is None:
             raise subprocess.TimeoutExpired("kernel", timeout or 0)
         return code
 
-    def _read(self, block: bool, timeout: float | None = None) -> int | None:
+    def _read(self, timeout: float | None) -> int | None:
         if self.returncode is not None:
             return self.returncode
-        ready, _, _ = select.select([self.conn], [], [], timeout if block else 0)
-        if not ready:
+        if not self.replies.ready(timeout):
             return None
         try:
-            self.conn.settimeout(None)
-            self.returncode = int(_read_line(self.conn)["exit"])
+            self.returncode = int(self.replies.next()["exit"])
         except (OSError, ValueError, KeyError, TypeError):
-            self.returncode = -signal.SIGKILL  # the supervisor is gone: so is the kernel
-        self.conn.close()
+            self.returncode = -signal.SIGKILL  # the supervisor is gone, and it took the kernel
+        self.replies.conn.close()
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
@@ -160,8 +182,8 @@ class ForkedKernel:
 
 
 _lock = threading.Lock()
-_zygotes: dict[tuple, Zygote] = {}
-_failed: set[tuple] = set()
+_zygotes: dict[tuple[tuple[str, str], ...], Zygote] = {}
+_failed: set[tuple[tuple[str, str], ...]] = set()
 _owner = os.getpid()
 
 
@@ -208,12 +230,15 @@ def discard(zygote: Zygote) -> None:
     zygote.close()
 
 
-def _key(env: dict[str, str]) -> tuple:
+def _key(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """What the zygote's imports may have depended on: the environment but for the kernel's
+    own folders."""
     return tuple(sorted((k, v) for k, v in env.items() if k not in PER_KERNEL))
 
 
 @atexit.register
 def close_all() -> None:
+    """Stop this process's zygotes (at exit; tests call it to start afresh)."""
     with _lock:
         if _owner == os.getpid():
             for zygote in _zygotes.values():
@@ -236,8 +261,11 @@ class ForkingProvisioner(LocalProvisioner):
 
 
 def _fork(cmd: list[str], kwargs: dict[str, Any]) -> ForkedKernel | None:
-    """The kernel forked by its zygote; None where there is none (the caller starts a child)."""
-    if cmd[:3] != [sys.executable, "-m", "ipykernel_launcher"]:
+    """The kernel forked by its zygote; None where there is none (the caller starts a child).
+    Linux only: elsewhere forking a process that has loaded TensorFlow and the platform's
+    numerical libraries is unsafe (macOS) or impossible (Windows)."""
+    if not sys.platform.startswith("linux") or cmd[:3] != [sys.executable, "-m",
+                                                           "ipykernel_launcher"]:
         return None
     env = dict(kwargs.get("env") or {})
     # as jupyter_client's launcher sets it; the kernel's parent is its supervisor, which kills it
@@ -261,6 +289,8 @@ def _fork(cmd: list[str], kwargs: dict[str, Any]) -> ForkedKernel | None:
 
 
 def _fd(stream: Any, opened: list[int]) -> int:
+    """The descriptor of a Popen-style stream argument (a file, a descriptor, DEVNULL or
+    None: /dev/null, opened here and closed by the caller once passed)."""
     if hasattr(stream, "fileno"):
         return stream.fileno()
     if isinstance(stream, int) and stream >= 0:

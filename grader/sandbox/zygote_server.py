@@ -31,11 +31,15 @@ import traceback
 #: what a kernel imports at its start, in this order (a missing one is skipped)
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "keras")
 MAX_REQUEST = 1 << 20
+#: how long a request may take to arrive once its connection is accepted
+REQUEST_TIMEOUT = 10.0
 #: the environment variables that ``PRELOAD``'s imports set
 imported_env: dict[str, str] = {}
 
 
 def main(sock_path: str) -> None:
+    ready = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # what the imports print goes to the log, not into the "ready" handshake
     before = dict(os.environ)
     for name in PRELOAD:
         try:
@@ -48,33 +52,40 @@ def main(sock_path: str) -> None:
     listener.bind(sock_path)
     listener.listen(64)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the supervisors are reaped by the system
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
+    ready.write("ready\n")
+    ready.close()
     while True:
-        ready, _, _ = select.select([listener, sys.stdin], [], [])
-        if sys.stdin in ready and not os.read(sys.stdin.fileno(), 4096):
+        readable, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in readable and not os.read(sys.stdin.fileno(), 4096):
             shutil.rmtree(os.path.dirname(sock_path), ignore_errors=True)
             return  # the grader is gone (killed: it could not remove the folder itself)
-        if listener in ready:
+        if listener in readable:
             conn, _ = listener.accept()
             _serve(conn, listener)
 
 
 def _serve(conn: socket.socket, listener: socket.socket) -> None:
+    """One request; whatever it holds, the zygote goes on serving."""
     fds: list[int] = []
     try:
+        conn.settimeout(REQUEST_TIMEOUT)  # a connection that sends nothing holds up no other
         message, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
         request = json.loads(message)
-        if len(fds) != 3:
-            raise ValueError("three file descriptors expected")
-        if os.fork() == 0:
+        if len(fds) != 3 or not isinstance(request, dict):
+            raise ValueError("a request and three file descriptors expected")
+        try:
+            pid = os.fork()
+        except OSError as exc:  # e.g. EAGAIN: the grader starts this kernel as a child
+            conn.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
+            return
+        if pid == 0:
             code = 0
             try:
                 _supervise(conn, listener, request, fds)
             except BaseException:
                 code = 1
             os._exit(code)
-    except (OSError, ValueError):
+    except Exception:
         pass
     finally:
         conn.close()
@@ -85,6 +96,7 @@ def _serve(conn: socket.socket, listener: socket.socket) -> None:
 def _supervise(conn: socket.socket, listener: socket.socket, request: dict,
                fds: list[int]) -> None:
     listener.close()
+    conn.settimeout(None)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     pid = os.fork()
     if pid == 0:
@@ -136,13 +148,17 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
         os.environ.update(request["env"])
         for key, value in imported_env.items():
             os.environ.setdefault(key, value)
-        del sys.path[0]  # ``-c``'s folder (the zygote's); ipykernel_launcher removes ``-m``'s
+        if sys.path and sys.path[0] == "":
+            del sys.path[0]  # ``-c``'s (the zygote's folder); ipykernel_launcher removes ``-m``'s
         spec = importlib.util.find_spec("ipykernel_launcher")
         sys.argv = [spec.origin if spec and spec.origin else "ipykernel_launcher",
                     *request["args"]]
         _reseed()
+        _own_folders()
         from ipykernel import kernelapp
-        kernelapp.launch_new_instance()
+        # ipykernel exits when its parent goes: here that is the supervisor, not the grader
+        # named in JPY_PARENT_PID (read when the zygote imported it; the variable stays as given)
+        kernelapp.IPKernelApp.launch_instance(parent_handle=os.getppid())
         code = 0
     except SystemExit as exc:
         code = exc.code
@@ -155,6 +171,35 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
             sys.stderr.flush()
         finally:
             os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
+def _own_folders() -> None:
+    """Keras and matplotlib chose their folders when the zygote imported them, under the
+    zygote's home: point them at this kernel's, as a fresh import would have."""
+    module = sys.modules.get("keras.src.backend.config")
+    config = vars(module) if module is not None else {}
+    if "_KERAS_DIR" in config:
+        zygotes = config["_KERAS_DIR"]
+        if "KERAS_HOME" in os.environ:
+            config["_KERAS_DIR"] = os.environ["KERAS_HOME"]
+        else:
+            base = os.path.expanduser("~")
+            config["_KERAS_DIR"] = os.path.join(base if os.access(base, os.W_OK) else "/tmp",
+                                                ".keras")
+        try:  # as Keras's import leaves it: the folder, with its default keras.json
+            if not os.path.exists(config["_KERAS_DIR"]):
+                os.makedirs(config["_KERAS_DIR"])
+                shutil.copyfile(os.path.join(zygotes, "keras.json"),
+                                os.path.join(config["_KERAS_DIR"], "keras.json"))
+        except OSError:
+            pass
+    matplotlib = sys.modules.get("matplotlib")
+    for name in ("get_configdir", "get_cachedir"):
+        function = getattr(matplotlib, name, None)
+        cells = dict(zip(getattr(getattr(function, "__code__", None), "co_freevars", ()),
+                         getattr(function, "__closure__", None) or (), strict=False))
+        if "called" in cells:  # matplotlib's ``_logged_cached``: computed again on next call
+            cells["called"].cell_contents = False
 
 
 def _reseed() -> None:
