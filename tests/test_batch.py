@@ -54,8 +54,21 @@ def our_processes() -> list[psutil.Process]:
 
 
 def gone(procs: list[psutil.Process], timeout: float = 20) -> bool:
+    return not survivors(procs, timeout)
+
+
+def survivors(procs: list[psutil.Process], timeout: float = 20) -> list[str]:
+    """Who of ``procs`` still runs after ``timeout`` s (pid, status, command line): an
+    assertion's message names them."""
     _, alive = psutil.wait_procs(procs, timeout=timeout)
-    return not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    found = []
+    for proc in alive:
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(f"{proc.pid} {proc.status()} {' '.join(proc.cmdline())[:120]!r}")
+        except psutil.Error:
+            pass
+    return found
 
 
 # -- finding submissions -------------------------------------------------------------------------
@@ -280,7 +293,8 @@ def test_after_kill_9_a_rerun_grades_only_what_is_missing_and_matches_an_uninter
     children = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert gone(children), "workers or kernels outlived the killed grader"
+    left = survivors(children)
+    assert not left, f"workers or kernels outlived the killed grader: {left}"
     lock = json.loads((out / ".grader.lock").read_text())
     assert lock["pid"] == proc.pid  # left by the killed run: stale, so the rerun takes it
     before = {p.stem: p.stat().st_mtime_ns for p in out.glob("students/*.json")}
