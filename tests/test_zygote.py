@@ -37,7 +37,7 @@ import keras, matplotlib
 def home(path):
     return path.replace(os.environ['HOME'], 'HOME')
 def kind(target):
-    return re.sub(r'\[\d+\]', '', home(target.replace(os.getcwd(), 'CWD')))
+    return re.sub(r'\d+', 'N', home(target.replace(os.getcwd(), 'CWD')))  # inodes differ
 raise RuntimeError('OBS' + json.dumps({
     'forked': 'grader-zygote-' in parent,
     'path': [p.replace(os.getcwd(), 'CWD') for p in sys.path],
