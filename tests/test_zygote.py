@@ -137,6 +137,7 @@ def test_a_kernel_that_kills_its_supervisor_dies_and_is_reported_dead(tmp_path, 
     assert not _alive(kernel)
 
 
+@pytest.mark.kernel
 def test_a_kernel_that_ends_at_once_gives_its_exit_code_and_the_zygote_serves_on(tmp_path):
     env = minimal_env(Settings(), str(tmp_path))
     found = zygote.zygote_for(env)
