@@ -208,3 +208,22 @@ def test_the_zygote_is_chosen_by_the_kernel_environment_without_its_own_folders(
     b = minimal_env(Settings(), "/home/two")
     c = minimal_env(Settings(tf_threads=1), "/home/one")
     assert zygote._key(a) == zygote._key(b) != zygote._key(c)
+
+
+def test_the_folders_of_zygotes_that_are_gone_are_removed_and_no_other(tmp_path):
+    def folder(name: str, pid: int | None, age: float = 0) -> Path:
+        made = tmp_path / f"{zygote.PREFIX}{name}"
+        made.mkdir()
+        if pid is not None:
+            (made / zygote.PID_FILE).write_text(str(pid))
+        os.utime(made, (time.time() - age, time.time() - age))
+        return made
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone, running = folder("gone", dead.pid), folder("running", os.getpid())
+    starting, stale = folder("starting", None), folder("stale", None, zygote.START_TIMEOUT + 60)
+    other = tmp_path / "grader-home-x"
+    other.mkdir()
+    zygote.remove_stale(str(tmp_path))
+    assert not gone.exists() and not stale.exists()
+    assert running.exists() and starting.exists() and other.exists()

@@ -21,20 +21,24 @@ import json
 import os
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
 
 from grader.sandbox import fonts
+from grader.sandbox.forked_kernel import ForkedKernel, Replies
 
 SERVER = Path(__file__).with_name("zygote_server.py")
+PREFIX = "grader-zygote-"
+#: the zygote's pid, in its folder (``remove_stale``)
+PID_FILE = "zygote.pid"
 #: how long the zygote may take to import (about 3 s on a quiet machine)
 START_TIMEOUT = 120.0
 #: how long a fork may take to be answered
@@ -53,7 +57,7 @@ class Zygote:
     """One zygote process: started by ``start``, stopped by ``close``."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="grader-zygote-"))
+        self.folder = Path(tempfile.mkdtemp(prefix=PREFIX))
         self.socket_path = str(self.folder / "fork.sock")
         home = self.folder / "home"
         (self.folder / "cwd").mkdir()
@@ -68,6 +72,7 @@ class Zygote:
             [sys.executable, "-c", SERVER.read_text(), self.socket_path], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=log, env=self.env, cwd=self.folder / "cwd",
             start_new_session=True)
+        (self.folder / PID_FILE).write_text(str(self.process.pid))
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT)
         if not ready or self.process.stdout.readline() != b"ready\n":
@@ -84,7 +89,7 @@ class Zygote:
         its stdin, stdout and stderr; None where the zygote could not fork now (the kernel is
         started as a child). Raises ``ZygoteError`` where the zygote does not answer."""
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        replies = _Replies(conn)
+        replies = Replies(conn)
         try:
             conn.settimeout(FORK_TIMEOUT)
             conn.connect(self.socket_path)
@@ -113,74 +118,6 @@ class Zygote:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class _Replies:
-    """The supervisor's replies, one JSON object per line (the pid and the exit code may
-    arrive in one read when a kernel ends at once)."""
-
-    def __init__(self, conn: socket.socket) -> None:
-        self.conn, self.buffer = conn, b""
-
-    def ready(self, timeout: float | None) -> bool:
-        """Whether a reply (or the connection's end) can be read within ``timeout`` s."""
-        return b"\n" in self.buffer or bool(select.select([self.conn], [], [], timeout)[0])
-
-    def next(self) -> dict[str, Any]:
-        while b"\n" not in self.buffer:
-            chunk = self.conn.recv(4096)
-            if not chunk:
-                raise ValueError("the connection closed")
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        reply = json.loads(line)
-        if not isinstance(reply, dict):
-            raise ValueError("not a reply")
-        return reply
-
-
-class ForkedKernel:
-    """The part of ``subprocess.Popen`` that jupyter_client's provisioner uses, for a kernel
-    that is the zygote's grandchild: its exit code comes from its supervisor."""
-
-    stdin = stdout = stderr = None
-
-    def __init__(self, pid: int, replies: _Replies) -> None:
-        self.pid, self.replies = pid, replies
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        """The exit code, or None while the kernel runs."""
-        return self._read(timeout=0)
-
-    def wait(self, timeout: float | None = None) -> int:
-        """The exit code, once the kernel has ended (``TimeoutExpired`` after ``timeout`` s)."""
-        code = self._read(timeout=timeout)
-        if code is None:
-            raise subprocess.TimeoutExpired("kernel", timeout or 0)
-        return code
-
-    def _read(self, timeout: float | None) -> int | None:
-        if self.returncode is not None:
-            return self.returncode
-        if not self.replies.ready(timeout):
-            return None
-        try:
-            self.returncode = int(self.replies.next()["exit"])
-        except (OSError, ValueError, KeyError, TypeError):
-            self.returncode = -signal.SIGKILL  # the supervisor is gone, and it took the kernel
-        self.replies.conn.close()
-        return self.returncode
-
-    def send_signal(self, signum: int) -> None:
-        if self.poll() is None:
-            os.kill(self.pid, signum)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
-
 _lock = threading.Lock()
 _zygotes: dict[tuple[tuple[str, str], ...], Zygote] = {}
 _failed: set[tuple[tuple[str, str], ...]] = set()
@@ -201,6 +138,9 @@ def zygote_for(env: dict[str, str]) -> Zygote | None:
             return None
         found = _zygotes.get(key)
         if found is None or found.process is None or found.process.poll() is not None:
+            if found is not None:  # it died (killed): its folder goes now
+                found.close()
+            remove_stale()
             found = Zygote(env)
             try:
                 found.start()
@@ -212,6 +152,34 @@ def zygote_for(env: dict[str, str]) -> Zygote | None:
             while len(_zygotes) > MAX_ZYGOTES:  # the oldest goes: its kernels live on
                 _zygotes.pop(next(iter(_zygotes))).close()
         return found
+
+
+def remove_stale(root: str | None = None) -> None:
+    """Remove the folders of zygotes that are gone: one killed together with its grader (a
+    whole process tree killed at once) could remove its own neither way."""
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        try:
+            if folder.stat().st_uid != os.getuid():
+                continue
+            pid = int((folder / PID_FILE).read_text())
+        except (OSError, ValueError):  # no pid yet: a zygote starting now, unless it is old
+            try:
+                old = time.time() - folder.stat().st_mtime > START_TIMEOUT
+            except OSError:
+                continue
+            if old:
+                shutil.rmtree(folder, ignore_errors=True)
+            continue
+        if not _running(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def pids() -> set[int]:
