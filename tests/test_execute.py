@@ -105,6 +105,7 @@ class NotAKernel(Launcher):
     """Starts ``program`` where the kernel should be: it never answers."""
 
     def __init__(self, program: str) -> None:
+        super().__init__()
         self.program = program
 
     @contextmanager

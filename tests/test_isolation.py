@@ -79,6 +79,29 @@ def test_the_font_list_builder_imports_nothing_of_its_folder_or_environment(
     assert built is not None and json.loads(built.read_text())["_version"]
 
 
+@pytest.mark.kernel
+def test_the_kernel_zygote_imports_nothing_of_its_folder_or_environment(
+        tmp_path: Path, monkeypatch) -> None:
+    """The zygote imports Keras, TensorFlow, NumPy and matplotlib for every unsandboxed kernel:
+    started by a grader in a folder of planted modules with them on ``PYTHONPATH``, it imports
+    none of them, and still starts."""
+    from grader.sandbox import zygote
+    from grader.sandbox.launch import minimal_env
+    from grader.settings import Settings
+
+    folder = plant(tmp_path / "work")
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+    zygote.close_all()
+    try:
+        started = zygote.zygote_for(minimal_env(Settings(), str(tmp_path / "home")))
+        assert started is not None and started.process is not None
+        assert started.process.poll() is None
+    finally:
+        zygote.close_all()
+    assert imported(folder) == []
+
+
 def test_the_environment_of_a_grader_subprocess_is_a_short_list(monkeypatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     monkeypatch.setenv("PYTHONPATH", "/anywhere")

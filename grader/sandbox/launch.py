@@ -68,11 +68,10 @@ class Launcher:
     """Base: subclasses confine the kernel; ``name`` is recorded in results."""
 
     name = "off"
-    #: fork the kernel from a zygote that has imported what every kernel imports
-    #: (``grader.sandbox.zygote``); False: start each one as a child process
-    fork = True
 
     def __init__(self, fork: bool = True) -> None:
+        #: fork the kernel from a zygote that has imported what every kernel imports
+        #: (``grader.sandbox.zygote``); False: start each one as a child process
         self.fork = fork
 
     @contextmanager
