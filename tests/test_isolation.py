@@ -102,6 +102,30 @@ def test_the_kernel_zygote_imports_nothing_of_its_folder_or_environment(
     assert imported(folder) == []
 
 
+def test_the_verification_workers_zygote_imports_nothing_of_its_folder_or_environment(
+        tmp_path: Path, monkeypatch) -> None:
+    """The workers' zygote (``grader.verify.zygote``) imports TensorFlow for every verification
+    worker: started by a grader in a folder of planted modules with them on ``PYTHONPATH``, it
+    imports none of them, and a worker forked from it starts."""
+    from grader.sandbox import zygote
+    from grader.settings import Settings
+    from grader.verify.process import WorkerProcess
+
+    folder = plant(tmp_path / "work")
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+    zygote.close_all()
+    try:
+        worker = WorkerProcess(Settings())
+        try:
+            assert worker.wait_ready(300)["ready"] and worker.forked
+        finally:
+            worker.close()
+    finally:
+        zygote.close_all()
+    assert imported(folder) == []
+
+
 def test_the_environment_of_a_grader_subprocess_is_a_short_list(monkeypatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     monkeypatch.setenv("PYTHONPATH", "/anywhere")

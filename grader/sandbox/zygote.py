@@ -13,6 +13,10 @@ cell (as if its first line were ``import keras``): environment variables the not
 before importing Keras or TensorFlow no longer reach them, and matplotlib and Keras keep the
 zygote's configuration folders. Where no zygote can start or answer, the kernel is started as
 a child process, as before.
+
+The same machinery forks the verification workers (``grader.verify.zygote``): a zygote is a
+command that runs ``zygote_server.main`` (``command``), and ``fork`` asks the one of a command
+and environment for a process.
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from typing import Any
 from jupyter_client.provisioning import LocalProvisioner
 
 from grader.sandbox import fonts
-from grader.sandbox.forked_kernel import ForkedKernel, Replies
+from grader.sandbox.forked import ForkedProcess, Replies
 
 SERVER = Path(__file__).with_name("zygote_server.py")
 PREFIX = "grader-zygote-"
@@ -43,20 +47,28 @@ PID_FILE = "zygote.pid"
 START_TIMEOUT = 120.0
 #: how long a fork may take to be answered
 FORK_TIMEOUT = 30.0
-#: zygotes kept at once (one per kernel environment: settings such as ``tf_threads`` differ)
+#: zygotes kept at once per command (one per environment: settings such as ``tf_threads``
+#: differ)
 MAX_ZYGOTES = 2
 #: variables that name the kernel's own folders: not part of what the zygote imported under
 PER_KERNEL = frozenset({"HOME", "MPLCONFIGDIR"})
 
 
 class ZygoteError(Exception):
-    """The zygote could not start or answer; the kernel is then started as a child process."""
+    """The zygote could not start or answer; the process is then started as a child."""
+
+
+def kernel_command() -> tuple[str, ...]:
+    """The kernel zygote: ``zygote_server.py``'s text run with ``python -c``."""
+    return (sys.executable, "-c", SERVER.read_text())
 
 
 class Zygote:
-    """One zygote process: started by ``start``, stopped by ``close``."""
+    """One zygote process: started by ``start``, stopped by ``close``. ``command`` runs
+    ``zygote_server.main`` with the socket's path as its last argument."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], command: tuple[str, ...] | None = None) -> None:
+        self.command = command or kernel_command()
         self.folder = Path(tempfile.mkdtemp(prefix=PREFIX))
         self.socket_path = str(self.folder / "fork.sock")
         home = self.folder / "home"
@@ -69,7 +81,7 @@ class Zygote:
         """Start the zygote and wait until it has imported (``ZygoteError`` if it does not)."""
         log = tempfile.TemporaryFile(dir=self.folder)
         self.process = subprocess.Popen(
-            [sys.executable, "-c", SERVER.read_text(), self.socket_path], stdin=subprocess.PIPE,
+            [*self.command, self.socket_path], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=log, env=self.env, cwd=self.folder / "cwd",
             start_new_session=True)
         (self.folder / PID_FILE).write_text(str(self.process.pid))
@@ -80,14 +92,14 @@ class Zygote:
             tail = log.read()[-2000:].decode(errors="replace")
             log.close()
             self.close()
-            raise ZygoteError(f"the kernel zygote did not start: {tail}")
+            raise ZygoteError(f"the zygote did not start: {tail}")
         log.close()
 
     def fork(self, args: list[str], env: dict[str, str], cwd: str,
-             fds: list[int]) -> ForkedKernel | None:
-        """A kernel running ``ipykernel_launcher args`` in ``cwd`` with ``env`` and ``fds`` as
-        its stdin, stdout and stderr; None where the zygote could not fork now (the kernel is
-        started as a child). Raises ``ZygoteError`` where the zygote does not answer."""
+             fds: list[int]) -> ForkedProcess | None:
+        """A process (a kernel: ``ipykernel_launcher args``) in ``cwd`` with ``env`` and ``fds``
+        as its stdin, stdout and stderr; None where the zygote could not fork now (the process
+        is started as a child). Raises ``ZygoteError`` where the zygote does not answer."""
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         replies = Replies(conn)
         try:
@@ -102,12 +114,12 @@ class Zygote:
             pid = int(reply["pid"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             conn.close()
-            raise ZygoteError(f"the kernel zygote did not answer: {exc}") from None
+            raise ZygoteError(f"the zygote did not answer: {exc}") from None
         conn.settimeout(None)
-        return ForkedKernel(pid, replies)
+        return ForkedProcess(pid, replies)
 
     def close(self) -> None:
-        """Stop the zygote (the kernels it forked live on) and remove its folder."""
+        """Stop the zygote (the processes it forked live on) and remove its folder."""
         if self.process is not None:
             self.process.kill()  # only the zygote: its supervisors wait on live kernels
             self.process.wait()
@@ -118,17 +130,20 @@ class Zygote:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+Key = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
 _lock = threading.Lock()
-_zygotes: dict[tuple[tuple[str, str], ...], Zygote] = {}
-_failed: set[tuple[tuple[str, str], ...]] = set()
+_zygotes: dict[Key, Zygote] = {}
+_failed: set[Key] = set()
 _owner = os.getpid()
 
 
-def zygote_for(env: dict[str, str]) -> Zygote | None:
-    """The zygote of this kernel environment, started on first use and kept until exit; None
-    where it could not start (then not tried again in this process)."""
+def zygote_for(env: dict[str, str], command: tuple[str, ...] | None = None) -> Zygote | None:
+    """The zygote of this command (the kernels' by default) and environment, started on first
+    use and kept until exit; None where it could not start (then not tried again in this
+    process)."""
     global _owner
-    key = _key(env)
+    command = command or kernel_command()
+    key = (command, _key(env))
     with _lock:
         if _owner != os.getpid():  # a forked grader: its parent's zygotes are not its own
             _zygotes.clear()
@@ -141,7 +156,7 @@ def zygote_for(env: dict[str, str]) -> Zygote | None:
             if found is not None:  # it died (killed): its folder goes now
                 found.close()
             remove_stale()
-            found = Zygote(env)
+            found = Zygote(env, command)
             try:
                 found.start()
             except (OSError, ZygoteError):
@@ -149,8 +164,9 @@ def zygote_for(env: dict[str, str]) -> Zygote | None:
                 _failed.add(key)
                 return None
             _zygotes[key] = found
-            while len(_zygotes) > MAX_ZYGOTES:  # the oldest goes: its kernels live on
-                _zygotes.pop(next(iter(_zygotes))).close()
+            same = [k for k in _zygotes if k[0] == command]
+            for old in same[:-MAX_ZYGOTES]:  # the oldest go: what they forked lives on
+                _zygotes.pop(old).close()
         return found
 
 
@@ -228,12 +244,9 @@ class ForkingProvisioner(LocalProvisioner):
         return self.connection_info
 
 
-def _fork(cmd: list[str], kwargs: dict[str, Any]) -> ForkedKernel | None:
-    """The kernel forked by its zygote; None where there is none (the caller starts a child).
-    Linux only: elsewhere forking a process that has loaded TensorFlow and the platform's
-    numerical libraries is unsafe (macOS) or impossible (Windows)."""
-    if not sys.platform.startswith("linux") or cmd[:3] != [sys.executable, "-m",
-                                                           "ipykernel_launcher"]:
+def _fork(cmd: list[str], kwargs: dict[str, Any]) -> ForkedProcess | None:
+    """The kernel forked by its zygote; None where there is none (the caller starts a child)."""
+    if cmd[:3] != [sys.executable, "-m", "ipykernel_launcher"]:
         return None
     env = dict(kwargs.get("env") or {})
     # as jupyter_client's launcher sets it; the kernel's parent is its supervisor, which kills it
@@ -242,18 +255,29 @@ def _fork(cmd: list[str], kwargs: dict[str, Any]) -> ForkedKernel | None:
     opened: list[int] = []
     try:
         fds = [_fd(kwargs.get(name), opened) for name in ("stdin", "stdout", "stderr")]
-        for _ in range(2):  # a zygote that died (killed, out of memory) is started once more
-            zygote = zygote_for(env)
-            if zygote is None:
-                return None
-            try:
-                return zygote.fork(cmd[3:], env, str(kwargs.get("cwd") or os.getcwd()), fds)
-            except ZygoteError:
-                discard(zygote)
-        return None
+        return fork(env, str(kwargs.get("cwd") or os.getcwd()), fds, cmd[3:])
     finally:
         for fd in opened:
             os.close(fd)
+
+
+def fork(env: dict[str, str], cwd: str, fds: list[int], args: list[str] | None = None,
+         command: tuple[str, ...] | None = None) -> ForkedProcess | None:
+    """A process forked by the zygote of ``command`` and ``env`` (see ``Zygote.fork``); None
+    where none can (the caller starts a child). Linux only: elsewhere forking a process that has
+    loaded TensorFlow and the platform's numerical libraries is unsafe (macOS) or impossible
+    (Windows)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    for _ in range(2):  # a zygote that died (killed, out of memory) is started once more
+        zygote = zygote_for(env, command)
+        if zygote is None:
+            return None
+        try:
+            return zygote.fork(list(args or []), env, cwd, fds)
+        except ZygoteError:
+            discard(zygote)
+    return None
 
 
 def _fd(stream: Any, opened: list[int]) -> int:

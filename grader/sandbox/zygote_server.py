@@ -27,6 +27,7 @@ import signal
 import socket
 import sys
 import traceback
+from collections.abc import Callable
 
 #: what a kernel imports at its start, in this order (a missing one is skipped)
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "keras")
@@ -37,11 +38,16 @@ REQUEST_TIMEOUT = 10.0
 imported_env: dict[str, str] = {}
 
 
-def main(sock_path: str) -> None:
+def main(sock_path: str, preload: tuple[str, ...] = PRELOAD,
+         become: Callable[[dict, list[int]], None] | None = None) -> None:
+    """Import ``preload``, then serve forks until stdin closes; ``become`` turns a forked child
+    into what was asked for and never returns (a kernel, unless given: the verification
+    worker's zygote, ``grader.verify.zygote``, gives its own)."""
+    become = become or _become_kernel
     ready = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # what the imports print goes to the log, not into the "ready" handshake
     before = dict(os.environ)
-    for name in PRELOAD:
+    for name in preload:
         try:
             importlib.import_module(name)
         except ImportError:
@@ -63,10 +69,11 @@ def main(sock_path: str) -> None:
             os._exit(0)
         if listener in readable:
             conn, _ = listener.accept()
-            _serve(conn, listener)
+            _serve(conn, listener, become)
 
 
-def _serve(conn: socket.socket, listener: socket.socket) -> None:
+def _serve(conn: socket.socket, listener: socket.socket,
+           become: Callable[[dict, list[int]], None]) -> None:
     """One request; whatever it holds, the zygote goes on serving."""
     fds: list[int] = []
     try:
@@ -83,7 +90,7 @@ def _serve(conn: socket.socket, listener: socket.socket) -> None:
         if pid == 0:
             code = 0
             try:
-                _supervise(conn, listener, request, fds)
+                _supervise(conn, listener, request, fds, become)
             except BaseException:
                 code = 1
             os._exit(code)
@@ -95,15 +102,15 @@ def _serve(conn: socket.socket, listener: socket.socket) -> None:
             os.close(fd)
 
 
-def _supervise(conn: socket.socket, listener: socket.socket, request: dict,
-               fds: list[int]) -> None:
+def _supervise(conn: socket.socket, listener: socket.socket, request: dict, fds: list[int],
+               become: Callable[[dict, list[int]], None]) -> None:
     listener.close()
     conn.settimeout(None)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     pid = os.fork()
     if pid == 0:
         conn.close()
-        _become_kernel(request, fds)
+        become(request, fds)
     for fd in fds:
         os.close(fd)
     fds.clear()
@@ -137,31 +144,30 @@ def _wait(pid: int, conn: socket.socket) -> int:
 
 def _become_kernel(request: dict, fds: list[int]) -> None:
     """What ``python -m ipykernel_launcher ARGS`` would be, in ``cwd`` with ``env``; never returns."""
-    code: object = 1
-    try:
-        os.setsid()
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        for fd in fds:
-            if fd > 2:
-                os.close(fd)
-        os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
-        for key, value in imported_env.items():
-            os.environ.setdefault(key, value)
+
+    def kernel() -> None:
+        enter(request, fds)
         if sys.path and sys.path[0] == "":
             del sys.path[0]  # ``-c``'s (the zygote's folder); ipykernel_launcher removes ``-m``'s
         spec = importlib.util.find_spec("ipykernel_launcher")
         sys.argv = [spec.origin if spec and spec.origin else "ipykernel_launcher",
                     *request["args"]]
-        _reseed()
         _own_folders()
         from ipykernel import kernelapp
         # ipykernel exits when its parent goes: here that is the supervisor, not the grader
         # named in JPY_PARENT_PID (read when the zygote imported it; the variable stays as given)
         kernelapp.IPKernelApp.launch_instance(parent_handle=os.getppid())
-        code = 0
+
+    finish(kernel)
+
+
+def finish(run: Callable[[], object]) -> None:
+    """Run ``run`` as a forked child's main program, then end the child as an interpreter would
+    (its exit functions run, its streams flushed, ``run``'s result or ``SystemExit`` as the exit
+    code); never returns into the zygote's loop."""
+    code: object = 1
+    try:
+        code = run()
     except SystemExit as exc:
         code = exc.code
     except BaseException:
@@ -173,6 +179,24 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
             sys.stderr.flush()
         finally:
             os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
+def enter(request: dict, fds: list[int]) -> None:
+    """What every forked child does first: a session of its own, the given descriptors as its
+    stdin, stdout and stderr, the request's working folder and environment (with what the
+    imports set), fresh random seeds."""
+    os.setsid()
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    for key, value in imported_env.items():
+        os.environ.setdefault(key, value)
+    _reseed()
 
 
 def _own_folders() -> None:

@@ -4,9 +4,13 @@ The child (``grader.verify.worker``) starts isolated (``python -I``, a minimal e
 temporary working folder of its own: ``grader.util.isolation``), so no file of the folder the
 grader was started from, or of a student, is ever imported by it. It runs in its own session,
 so a timeout kills its whole process group. Its memory is capped with RLIMIT_DATA, set by the
-child itself before it imports TensorFlow (RLIMIT_AS breaks TensorFlow's thread start-up). Its
-stderr goes to an unlinked temporary file, so a chatty TensorFlow can never block the pipe; the
-tail of it explains a crash.
+worker itself (RLIMIT_AS breaks TensorFlow's thread start-up); the limit counts what TensorFlow's
+import took either way. Its stderr goes to an unlinked temporary file, so a chatty TensorFlow can
+never block the pipe; the tail of it explains a crash.
+
+On Linux the worker is forked from a zygote that has imported TensorFlow once for the grader
+process (``grader.verify.zygote``), started isolated the same way; a worker forked from it runs
+the same program in the same folder, environment and session of its own.
 """
 from __future__ import annotations
 
@@ -19,12 +23,16 @@ import subprocess
 import tempfile
 import time
 
+from grader.sandbox import zygote
+from grader.sandbox.forked import ForkedProcess
 from grader.settings import Settings
 from grader.util.files import TAIL_BYTES, tail
 from grader.util.isolation import child_env, python_argv
 
 MAX_ANSWER_BYTES = 10 * 1024**2
 STOP_TIMEOUT = 5.0  # seconds a worker gets to exit after its stdin closes
+#: the workers' zygote (``grader.verify.zygote``), started isolated as a worker is
+ZYGOTE = tuple(python_argv("grader.verify.zygote"))
 
 
 class WorkerTimeout(Exception):
@@ -41,20 +49,28 @@ class WorkerDied(Exception):
 
 
 class WorkerProcess:
-    """A started worker; ``request`` sends one job and waits for its answer line."""
+    """A started worker; ``request`` sends one job and waits for its answer line.
 
-    def __init__(self, settings: Settings) -> None:
+    With ``fork`` (the default) it is forked from the zygote of its environment
+    (``grader.verify.zygote``), which imported TensorFlow once for this grader process; where
+    none can, it is started as a child process."""
+
+    def __init__(self, settings: Settings, fork: bool = True) -> None:
         self.started = time.monotonic()
         self.log = tempfile.TemporaryFile()
         self.workdir = tempfile.mkdtemp(prefix="grader-verify-")
+        env = worker_env(settings)
         try:
-            self.proc = subprocess.Popen(
+            forked = forked_worker(env, self.workdir, self.log.fileno()) if fork else None
+            self.proc: subprocess.Popen | ForkedProcess = forked or subprocess.Popen(
                 python_argv("grader.verify.worker"), stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=self.log, env=worker_env(settings),
+                stdout=subprocess.PIPE, stderr=self.log, env=env,
                 cwd=self.workdir, start_new_session=True, close_fds=True)
         except BaseException:
             self._close_files()
             raise
+        #: whether this worker was forked by the zygote (False: started as a child)
+        self.forked = forked is not None
         self._buffer = b""
         self.ready: dict | None = None
 
@@ -101,6 +117,7 @@ class WorkerProcess:
                 raise WorkerDied("the worker's answer was far too long")
 
     def _died(self) -> WorkerDied:
+        code: int | None
         try:
             code = self.proc.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -140,6 +157,23 @@ class WorkerProcess:
             except OSError:
                 pass
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def forked_worker(env: dict[str, str], cwd: str, log: int) -> ForkedProcess | None:
+    """A worker forked by the zygote of ``env``, its stdin and stdout pipes to this process and
+    its stderr ``log``; None where no zygote can fork it."""
+    child_in, ours_in = os.pipe()
+    ours_out, child_out = os.pipe()
+    forked = None
+    try:
+        forked = zygote.fork(env, cwd, [child_in, child_out, log], command=ZYGOTE)
+        if forked is not None:
+            forked.stdin = os.fdopen(ours_in, "wb")
+            forked.stdout = os.fdopen(ours_out, "rb")
+        return forked
+    finally:
+        for fd in (child_in, child_out) if forked else (child_in, child_out, ours_in, ours_out):
+            os.close(fd)
 
 
 def worker_env(settings: Settings) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""A kernel forked by the zygote (``grader.sandbox.zygote``), seen by jupyter_client as if it
-were a child process: the supervisor's replies on its Unix socket give its pid and its exit."""
+"""A process forked by a zygote (``grader.sandbox.zygote``: a kernel, a verification worker),
+seen by its user as if it were a child process: the supervisor's replies on its Unix socket give
+its pid and its exit."""
 from __future__ import annotations
 
 import json
@@ -35,25 +36,27 @@ class Replies:
         return reply
 
 
-class ForkedKernel:
-    """The part of ``subprocess.Popen`` that jupyter_client's provisioner uses, for a kernel
-    that is the zygote's grandchild: its exit code comes from its supervisor."""
-
-    stdin = stdout = stderr = None
+class ForkedProcess:
+    """The part of ``subprocess.Popen`` that jupyter_client's provisioner and the verification
+    worker's client use, for a process that is the zygote's grandchild: its exit code comes from
+    its supervisor. ``stdin`` and ``stdout`` are the user's ends of pipes it made (or None)."""
 
     def __init__(self, pid: int, replies: Replies) -> None:
         self.pid, self.replies = pid, replies
         self.returncode: int | None = None
+        self.stdin: Any = None
+        self.stdout: Any = None
+        self.stderr: Any = None
 
     def poll(self) -> int | None:
-        """The exit code, or None while the kernel runs."""
+        """The exit code, or None while the process runs."""
         return self._read(timeout=0)
 
     def wait(self, timeout: float | None = None) -> int:
-        """The exit code, once the kernel has ended (``TimeoutExpired`` after ``timeout`` s)."""
+        """The exit code, once the process has ended (``TimeoutExpired`` after ``timeout`` s)."""
         code = self._read(timeout=timeout)
         if code is None:
-            raise subprocess.TimeoutExpired("kernel", timeout or 0)
+            raise subprocess.TimeoutExpired("forked process", timeout or 0)
         return code
 
     def _read(self, timeout: float | None) -> int | None:
@@ -64,7 +67,7 @@ class ForkedKernel:
         try:
             self.returncode = int(self.replies.next()["exit"])
         except (OSError, ValueError, KeyError, TypeError):
-            self.returncode = -signal.SIGKILL  # the supervisor is gone, and it took the kernel
+            self.returncode = -signal.SIGKILL  # the supervisor is gone, and it took the process
         self.replies.conn.close()
         return self.returncode
 
