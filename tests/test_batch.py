@@ -24,7 +24,7 @@ from grader.exitcodes import ExitCode
 from grader.lms.gradebook import GradebookOptions
 from grader.render.progress import Progress
 from grader.result import ErrorInfo, Result, Status
-from grader.sandbox import zygote
+from grader.sandbox import zygotes
 from grader.verify import kept
 
 from tests.conftest import ROOT
@@ -48,7 +48,7 @@ def our_processes() -> list[psutil.Process]:
     """Processes under this test process, except multiprocessing's resource tracker, the
     session's kept cross-check workers (``tests/conftest.py``) and kernel zygotes
     (``grader.sandbox.zygote``): they belong to the session."""
-    session = kept.pids() | zygote.pids()
+    session = kept.pids() | zygotes.pids()
     return [p for p in psutil.Process().children(recursive=True)
             if p.pid not in session and "resource_tracker" not in " ".join(p.cmdline())]
 

@@ -85,20 +85,20 @@ def test_the_kernel_zygote_imports_nothing_of_its_folder_or_environment(
     """The zygote imports Keras, TensorFlow, NumPy and matplotlib for every unsandboxed kernel:
     started by a grader in a folder of planted modules with them on ``PYTHONPATH``, it imports
     none of them, and still starts."""
-    from grader.sandbox import zygote
+    from grader.sandbox import zygotes
     from grader.sandbox.launch import minimal_env
     from grader.settings import Settings
 
     folder = plant(tmp_path / "work")
     monkeypatch.chdir(folder)
     monkeypatch.setenv("PYTHONPATH", str(folder))
-    zygote.close_all()
+    zygotes.close_all()
     try:
-        started = zygote.zygote_for(minimal_env(Settings(), str(tmp_path / "home")))
+        started = zygotes.zygote_for(minimal_env(Settings(), str(tmp_path / "home")))
         assert started is not None and started.process is not None
         assert started.process.poll() is None
     finally:
-        zygote.close_all()
+        zygotes.close_all()
     assert imported(folder) == []
 
 
@@ -107,14 +107,14 @@ def test_the_verification_workers_zygote_imports_nothing_of_its_folder_or_enviro
     """The workers' zygote (``grader.verify.zygote``) imports TensorFlow for every verification
     worker: started by a grader in a folder of planted modules with them on ``PYTHONPATH``, it
     imports none of them, and a worker forked from it starts."""
-    from grader.sandbox import zygote
+    from grader.sandbox import zygotes
     from grader.settings import Settings
     from grader.verify.process import WorkerProcess
 
     folder = plant(tmp_path / "work")
     monkeypatch.chdir(folder)
     monkeypatch.setenv("PYTHONPATH", str(folder))
-    zygote.close_all()
+    zygotes.close_all()
     try:
         worker = WorkerProcess(Settings())
         try:
@@ -122,7 +122,7 @@ def test_the_verification_workers_zygote_imports_nothing_of_its_folder_or_enviro
         finally:
             worker.close()
     finally:
-        zygote.close_all()
+        zygotes.close_all()
     assert imported(folder) == []
 
 

@@ -28,6 +28,10 @@ class FakeVerifier:
     def close(self) -> None:
         self.pid, self.stopped = None, True
 
+    @property
+    def pids(self) -> set[int]:
+        return set() if self.pid is None else {self.pid}
+
 
 @pytest.fixture
 def fake(monkeypatch):

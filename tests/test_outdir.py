@@ -173,7 +173,7 @@ import asyncio, os, signal, sys, threading, time
 from pathlib import Path
 from jupyter_client.provisioning import local_provisioner
 from grader.execute import runner
-from grader.sandbox import zygote
+from grader.sandbox import provisioner
 
 WHERE, MARKER = sys.argv.pop(1), Path(sys.argv.pop(1))
 
@@ -189,7 +189,7 @@ class Finalizer:
 def drop():
     Finalizer()
 
-launch, fork, ready, execute = (local_provisioner.launch_kernel, zygote._fork,
+launch, fork, ready, execute = (local_provisioner.launch_kernel, provisioner._fork,
                                 runner.wait_until_ready, runner._CappedClient.async_execute_cell)
 
 def started(process):  # the kernel's process has just been started (or forked)
@@ -215,7 +215,7 @@ async def running(self, cell, index, *args, **kwargs):  # in a loop callback, th
         asyncio.get_running_loop().call_later(0.5, drop)
     return await execute(self, cell, index, *args, **kwargs)
 
-local_provisioner.launch_kernel, zygote._fork, runner.wait_until_ready = spawned, forked, waiting
+local_provisioner.launch_kernel, provisioner._fork, runner.wait_until_ready = spawned, forked, waiting
 runner._CappedClient.async_execute_cell = running
 from grader.__main__ import main
 sys.exit(main())

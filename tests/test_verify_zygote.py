@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from grader import layers as L
-from grader.sandbox import zygote
+from grader.sandbox import zygotes
 from grader.settings import Settings
 from grader.verify import process
 from grader.verify.verifier import make_job
@@ -37,11 +37,11 @@ UNSTABLE = ("seconds", "build_seconds", "peak_rss_bytes")
 
 @pytest.fixture
 def fresh_zygotes():
-    zygote.close_all()
-    zygote._failed.clear()
+    zygotes.close_all()
+    zygotes._failed.clear()
     yield
-    zygote.close_all()
-    zygote._failed.clear()
+    zygotes.close_all()
+    zygotes._failed.clear()
 
 
 def _seen(worker: process.WorkerProcess) -> dict:
@@ -93,7 +93,7 @@ def test_a_zygote_that_cannot_start_leaves_workers_to_start_as_children(
             assert worker.wait_ready(300)["ready"] and not worker.forked
         finally:
             worker.close()
-    assert len(zygote._failed) == 1 and not zygote._zygotes  # not tried for every worker
+    assert len(zygotes._failed) == 1 and not zygotes._zygotes  # not tried for every worker
 
 
 def test_a_forked_worker_that_is_killed_is_reported_dead_by_its_signal(fresh_zygotes, data_file):
@@ -106,19 +106,19 @@ def test_a_forked_worker_that_is_killed_is_reported_dead_by_its_signal(fresh_zyg
     finally:
         worker.close()
     assert died.value.signal == signal.SIGKILL and "SIGKILL" in str(died.value)
-    (found,) = zygote._zygotes.values()
+    (found,) = zygotes._zygotes.values()
     assert found.process is not None and found.process.poll() is None  # it serves on
 
 
 START = """\
 import sys
-from grader.sandbox import zygote
+from grader.sandbox import zygotes
 from grader.settings import Settings
 from grader.verify.process import WorkerProcess
 worker = WorkerProcess(Settings())
 worker.wait_ready(300)
 assert worker.forked
-(z,) = zygote._zygotes.values()
+(z,) = zygotes._zygotes.values()
 print(z.process.pid, z.folder, worker.proc.pid, flush=True)
 if sys.argv[1] == 'killed':
     import os, signal

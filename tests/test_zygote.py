@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from grader import pipeline
-from grader.sandbox import zygote
+from grader.sandbox import zygote, zygotes
 from grader.sandbox.launch import Launcher, minimal_env
 from grader.settings import Settings
 
@@ -62,11 +62,11 @@ raise RuntimeError('OBS' + json.dumps({
 @pytest.fixture
 def fresh_zygotes():
     """No zygote of an earlier test: this test starts (or fails to start) its own."""
-    zygote.close_all()
-    zygote._failed.clear()
+    zygotes.close_all()
+    zygotes._failed.clear()
     yield
-    zygote.close_all()
-    zygote._failed.clear()
+    zygotes.close_all()
+    zygotes._failed.clear()
 
 
 def _observe(launcher: Launcher, tmp_path: Path, data_file: Path, spec) -> dict:
@@ -103,19 +103,19 @@ def test_a_zygote_that_cannot_start_leaves_kernels_to_start_as_children(
     broken.write_text("raise SystemExit(3)\n")
     monkeypatch.setattr(zygote, "SERVER", broken)
     assert _observe(Launcher(), tmp_path, data_file, spec)["forked"] is False
-    assert len(zygote._failed) == 1 and not zygote._zygotes  # not tried for every kernel
+    assert len(zygotes._failed) == 1 and not zygotes._zygotes  # not tried for every kernel
 
 
 @pytest.mark.kernel
 def test_a_zygote_that_died_is_replaced_by_the_next_kernel(fresh_zygotes, tmp_path, data_file,
                                                            spec):
     assert _observe(Launcher(), tmp_path, data_file, spec)["forked"] is True
-    (first,) = zygote._zygotes.values()
+    (first,) = zygotes._zygotes.values()
     assert first.process is not None
     os.kill(first.process.pid, signal.SIGKILL)
     first.process.wait()
     assert _observe(Launcher(), tmp_path, data_file, spec)["forked"] is True
-    (second,) = zygote._zygotes.values()
+    (second,) = zygotes._zygotes.values()
     assert second is not first and second.process is not None
     assert second.process.poll() is None
 
@@ -140,7 +140,7 @@ def test_a_kernel_that_kills_its_supervisor_dies_and_is_reported_dead(tmp_path, 
 @pytest.mark.kernel
 def test_a_kernel_that_ends_at_once_gives_its_exit_code_and_the_zygote_serves_on(tmp_path):
     env = minimal_env(Settings(), str(tmp_path))
-    found = zygote.zygote_for(env)
+    found = zygotes.zygote_for(env)
     assert found is not None
     null = os.open(os.devnull, os.O_RDWR)
     try:  # no such folder: the kernel exits before it starts, its pid and exit in one read
@@ -149,17 +149,17 @@ def test_a_kernel_that_ends_at_once_gives_its_exit_code_and_the_zygote_serves_on
     finally:
         os.close(null)
     assert kernel is not None and kernel.wait(timeout=60) == 1 and kernel.poll() == 1
-    assert zygote.zygote_for(env) is found and found.process.poll() is None
+    assert zygotes.zygote_for(env) is found and found.process.poll() is None
 
 
 START = """\
 import os, sys
 from jupyter_client.connect import write_connection_file
-from grader.sandbox import zygote
+from grader.sandbox import zygotes
 from grader.sandbox.launch import minimal_env
 from grader.settings import Settings
 env = minimal_env(Settings(), os.getcwd())
-z = zygote.zygote_for(env)
+z = zygotes.zygote_for(env)
 connection, _ = write_connection_file('connection.json')
 null = os.open(os.devnull, os.O_RDWR)
 kernel = z.fork(['-f', connection], env, os.getcwd(), [null, null, null])
@@ -207,7 +207,7 @@ def test_the_zygote_is_chosen_by_the_kernel_environment_without_its_own_folders(
     a = minimal_env(Settings(), "/home/one")
     b = minimal_env(Settings(), "/home/two")
     c = minimal_env(Settings(tf_threads=1), "/home/one")
-    assert zygote._key(a) == zygote._key(b) != zygote._key(c)
+    assert zygotes._key(a) == zygotes._key(b) != zygotes._key(c)
 
 
 def test_the_folders_of_zygotes_that_are_gone_are_removed_and_no_other(tmp_path):
@@ -227,3 +227,50 @@ def test_the_folders_of_zygotes_that_are_gone_are_removed_and_no_other(tmp_path)
     zygote.remove_stale(str(tmp_path))
     assert not gone.exists() and not stale.exists()
     assert running.exists() and starting.exists() and other.exists()
+
+
+#: a cell that records, for the batch test, who the zygotes' parents are and who its own
+#: grandparent is (its supervisor's parent: the zygote it was forked from)
+ZYGOTE_PARENTS = r"""
+import json, os
+def stat(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        return f.read().rsplit(')', 1)[1].split()
+parents = []
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        with open(f'/proc/{pid}/cmdline', 'rb') as f:
+            argv = f.read().split(b'\0')
+    except OSError:
+        continue
+    if len(argv) > 1 and argv[-2].endswith(b'/fork.sock') and stat(pid)[0] != 'Z':
+        parents.append(int(stat(pid)[1]))
+with open(RECORD, 'a') as f:
+    f.write(json.dumps({'zygote_parents': parents, 'worker': int(os.environ['JPY_PARENT_PID']),
+                        'grandparent': int(stat(os.getppid())[1])}) + '\n')
+"""
+
+
+@pytest.mark.kernel
+def test_a_batchs_workers_fork_from_the_coordinators_zygotes(tmp_path, fast_settings):
+    """Kernels and verification workers of a batch (one worker, two notebooks: the second
+    runs after the first's cross-check started a verification worker) come from zygotes of
+    the coordinator; no worker starts one of its own."""
+    from grader.batch.folder import grade_folder
+
+    from tests.notebooks import SOLUTION, model_only_notebook, write
+    record = tmp_path / "record.jsonl"
+    for name in ("first", "second"):
+        notebook = model_only_notebook(SOLUTION)
+        notebook.cells.append(code_notebook(ZYGOTE_PARENTS.replace("RECORD", repr(str(record))))
+                              .cells[0])
+        write(notebook, tmp_path / "course" / f"{name}.ipynb")
+    grade_folder(tmp_path / "course", tmp_path / "out", settings=fast_settings, workers=1)
+    seen = [json.loads(line) for line in record.read_text().splitlines()]
+    ours = zygotes.pids()
+    assert len(seen) == 2 and all(s["grandparent"] in ours for s in seen), (seen, ours)
+    assert len({s["worker"] for s in seen}) == 1 and os.getpid() in seen[0]["zygote_parents"]
+    assert not any(s["worker"] in s["zygote_parents"] for s in seen), seen  # none of its own
+    results = [json.loads(p.read_text()) for p in (tmp_path / "out" / "students").glob("*.json")]
+    assert [r["status"] for r in results] == ["passed", "passed"]
+    assert all(r["crosscheck"]["matched"] for r in results), [r["crosscheck"] for r in results]

@@ -41,8 +41,10 @@ class ForkedProcess:
     worker's client use, for a process that is the zygote's grandchild: its exit code comes from
     its supervisor. ``stdin`` and ``stdout`` are the user's ends of pipes it made (or None)."""
 
-    def __init__(self, pid: int, replies: Replies) -> None:
+    def __init__(self, pid: int, replies: Replies, supervisor: int | None = None) -> None:
         self.pid, self.replies = pid, replies
+        #: the supervisor's pid: it lives as long as the process
+        self.supervisor = supervisor
         self.returncode: int | None = None
         self.stdin: Any = None
         self.stdout: Any = None

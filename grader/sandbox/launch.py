@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.sandbox import fonts
-from grader.sandbox.zygote import ForkingProvisioner
+from grader.sandbox.provisioner import ForkingProvisioner
 from grader.settings import Settings
 
 if TYPE_CHECKING:

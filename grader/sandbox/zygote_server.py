@@ -9,7 +9,7 @@ of its own, the first on its path: no file of a student or of the folder the gra
 be imported by it.
 
 Per request (JSON: ``args``, ``env``, ``cwd``; three file descriptors for stdin, stdout and
-stderr passed with it) it forks a *supervisor*, which forks the kernel, sends ``{"pid": N}``,
+stderr passed with it) it forks a *supervisor*, which forks the kernel, sends ``{"pid": N, "supervisor": M}``,
 waits for the kernel and sends ``{"exit": code}``: the grader sees the kernel's end as it would
 a child's. The zygote exits, removing its folder, when its stdin (a pipe from the grader) closes.
 """
@@ -55,8 +55,9 @@ def main(sock_path: str, preload: tuple[str, ...] = PRELOAD,
     # what the imports set (TensorFlow sets a variable): a fresh kernel's imports would set it too
     imported_env.update((k, v) for k, v in os.environ.items() if before.get(k) != v)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(sock_path)
+    listener.bind(sock_path + ".new")
     listener.listen(64)
+    os.rename(sock_path + ".new", sock_path)  # the socket's path exists once it accepts
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the supervisors are reaped by the system
     ready.write("ready\n")
     ready.close()
@@ -114,7 +115,7 @@ def _supervise(conn: socket.socket, listener: socket.socket, request: dict, fds:
     for fd in fds:
         os.close(fd)
     fds.clear()
-    conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    conn.sendall(json.dumps({"pid": pid, "supervisor": os.getpid()}).encode() + b"\n")
     status = _wait(pid, conn)
     conn.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
 
@@ -184,7 +185,7 @@ def finish(run: Callable[[], object]) -> None:
 def enter(request: dict, fds: list[int]) -> None:
     """What every forked child does first: a session of its own, the given descriptors as its
     stdin, stdout and stderr, the request's working folder and environment (with what the
-    imports set), fresh random seeds."""
+    imports set; its temporary folder chosen from it), fresh random seeds."""
     os.setsid()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -196,6 +197,8 @@ def enter(request: dict, fds: list[int]) -> None:
     os.environ.update(request["env"])
     for key, value in imported_env.items():
         os.environ.setdefault(key, value)
+    if "tempfile" in sys.modules:  # chosen from the environment again, as a fresh process would
+        sys.modules["tempfile"].tempdir = None
     _reseed()
 
 

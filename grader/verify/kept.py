@@ -96,8 +96,8 @@ def release(worker: Any) -> None:
 
 
 def pids() -> set[int]:
-    """The process ids of the workers kept now (a test's "no process left behind" excepts
-    them: they belong to the block, not to one grading)."""
+    """The process ids of the workers kept now, with their supervisors (a test's "no process
+    left behind" excepts them: they belong to the block, not to one grading)."""
     with _lock:
         workers = list((_kept or {}).values())
-    return {pid for pid in (w.pid for w in workers) if pid is not None}
+    return {pid for worker in workers for pid in worker.pids}

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 
-from grader.sandbox import zygote
+from grader.sandbox import zygotes
 from grader.sandbox.forked import ForkedProcess
 from grader.settings import Settings
 from grader.util.files import TAIL_BYTES, tail
@@ -166,7 +166,7 @@ def forked_worker(env: dict[str, str], cwd: str, log: int) -> ForkedProcess | No
     ours_out, child_out = os.pipe()
     forked = None
     try:
-        forked = zygote.fork(env, cwd, [child_in, child_out, log], command=ZYGOTE)
+        forked = zygotes.fork(env, cwd, [child_in, child_out, log], command=ZYGOTE)
         if forked is not None:
             forked.stdin = os.fdopen(ours_in, "wb")
             forked.stdout = os.fdopen(ours_out, "rb")

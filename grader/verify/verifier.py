@@ -97,6 +97,15 @@ class Verifier:
         worker = self._worker
         return worker.proc.pid if worker is not None and worker.alive() else None
 
+    @property
+    def pids(self) -> set[int]:
+        """The worker's process id and, for a forked worker, its supervisor's, while it runs."""
+        worker = self._worker
+        if worker is None or not worker.alive():
+            return set()
+        supervisor = getattr(worker.proc, "supervisor", None)
+        return {worker.proc.pid} | ({supervisor} if supervisor else set())
+
     def close(self) -> None:
         if self._worker is not None:
             self._worker.close()

@@ -2,8 +2,10 @@
 
 A worker is a spawned process in its own process group, so a Ctrl-C on the terminal reaches
 only the coordinator (``grader.batch.local.workers.LocalPool``), which stops the workers itself. A
-worker builds its launcher and verifier once and grades with ``pipeline.check_notebook``. A
-worker whose coordinator disappears (``kill -9``) kills its own processes and exits.
+worker builds its launcher and verifier once and grades with ``pipeline.check_notebook``; it
+forks its unsandboxed kernels and its verification workers from the coordinator's zygotes. A
+worker whose coordinator disappears (``kill -9``) kills its own processes and exits (what it
+forked from a zygote is killed by its supervisor as the worker's connection closes).
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from grader.batch.faults import fault_result
 from grader.batch.local.processes import STOP_SIGNAL, kill_tree
 from grader.exceptions import GraderError
 from grader.exercise.spec import Spec
+from grader.sandbox import zygotes
+from grader.sandbox.zygotes import Shared
 from grader.settings import Settings
 
 
@@ -35,11 +39,27 @@ class WorkerConfig:
     settings: Settings
     tmpdir: str
     coordinator: int
+    #: the coordinator's zygotes to fork kernels and verification workers from
+    #: (``grader.sandbox.zygotes.start_ahead``)
+    zygotes: tuple[Shared, ...] = ()
+
+
+def zygotes_wanted(settings: Settings) -> list[tuple[dict[str, str], tuple[str, ...] | None]]:
+    """The zygotes a batch's workers fork from (environment, command): the verification
+    workers' (every grading cross-checks) and, at ``--sandbox off``, the kernels'."""
+    from grader.sandbox.launch import minimal_env
+    from grader.verify.process import ZYGOTE, worker_env
+
+    wanted: list[tuple[dict[str, str], tuple[str, ...] | None]] = [(worker_env(settings), ZYGOTE)]
+    if settings.sandbox == "off":
+        wanted.append((minimal_env(settings, ""), None))  # its own folders are not in its key
+    return wanted
 
 
 def worker_main(conn, config: WorkerConfig) -> None:
     """Grade jobs from ``conn`` until told to stop (``null``) or the pipe closes."""
     _detach(config)
+    zygotes.adopt(config.zygotes)
     grader = WorkerGrader(config)
     conn.send_bytes(b'"ready"')
     try:

@@ -25,9 +25,16 @@ import psutil
 from grader.batch.executor import Executor, Task, register
 from grader.batch.faults import FAULT_ADVICE, fault_result
 from grader.batch.local.processes import STOP_SIGNAL, how_it_ended, ignore_sigint, kill_tree
-from grader.batch.local.worker_process import WorkerConfig, WorkerGrader, worker_log, worker_main
+from grader.batch.local.worker_process import (
+    WorkerConfig,
+    WorkerGrader,
+    worker_log,
+    worker_main,
+    zygotes_wanted,
+)
 from grader.exceptions import GraderError
 from grader.exercise.spec import Spec
+from grader.sandbox import zygotes
 from grader.settings import Settings
 from grader.util.files import tail_of
 from grader.util.isolation import isolated_spawn
@@ -97,7 +104,8 @@ class LocalPool(Executor):
         os.chmod(self.tmpdir, 0o711)  # a sandboxed kernel (another uid) reaches its own run dir
         # absolute: a worker runs in its own folder (``grader.util.isolation``), not in ours
         self.config = WorkerConfig(Path(str(spec.path)).absolute(), Path(data_file).absolute(),
-                                   settings, self.tmpdir, os.getpid())
+                                   settings, self.tmpdir, os.getpid(),
+                                   tuple(zygotes.start_ahead(zygotes_wanted(settings))))
         self.deadline = task_deadline(settings)
         self.ctx = get_context("spawn")  # no fork of a process with threads
         self.workers: list[_Worker] = []

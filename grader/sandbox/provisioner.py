@@ -1,0 +1,55 @@
+"""The jupyter_client provisioner that forks an unsandboxed kernel from the kernel zygote
+(``grader.sandbox.zygote``) instead of starting it as a child process."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from jupyter_client.provisioning import LocalProvisioner
+
+from grader.sandbox import zygotes
+from grader.sandbox.forked import ForkedProcess
+
+
+class ForkingProvisioner(LocalProvisioner):
+    """jupyter_client's local provisioner, with the kernel forked by the zygote."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        forked = _fork(cmd, kwargs)
+        if forked is None:
+            return await super().launch_kernel(cmd, **kwargs)
+        # duck-typed: what the provisioner calls of a Popen (poll, wait, send_signal, kill)
+        self.process = forked  # type: ignore[assignment]
+        self.pid = self.pgid = forked.pid
+        self.cwd = kwargs.get("cwd")
+        return self.connection_info
+
+
+def _fork(cmd: list[str], kwargs: dict[str, Any]) -> ForkedProcess | None:
+    """The kernel forked by its zygote; None where there is none (the caller starts a child)."""
+    if cmd[:3] != [sys.executable, "-m", "ipykernel_launcher"]:
+        return None
+    env = dict(kwargs.get("env") or {})
+    # as jupyter_client's launcher sets it; the kernel's parent is its supervisor, which kills it
+    # when the grader goes (``zygote_server._wait``)
+    env["JPY_PARENT_PID"] = str(os.getpid())
+    opened: list[int] = []
+    try:
+        fds = [_fd(kwargs.get(name), opened) for name in ("stdin", "stdout", "stderr")]
+        return zygotes.fork(env, str(kwargs.get("cwd") or os.getcwd()), fds, cmd[3:])
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
+def _fd(stream: Any, opened: list[int]) -> int:
+    """The descriptor of a Popen-style stream argument (a file, a descriptor, DEVNULL or
+    None: /dev/null, opened here and closed by the caller once passed)."""
+    if hasattr(stream, "fileno"):
+        return stream.fileno()
+    if isinstance(stream, int) and stream >= 0:
+        return stream
+    fd = os.open(os.devnull, os.O_RDWR)  # DEVNULL, or None: nothing to inherit from here
+    opened.append(fd)
+    return fd

@@ -1,0 +1,173 @@
+"""This grader process's zygotes (``grader.sandbox.zygote``), one per command and environment,
+kept for the process's life, and the ones it shares with the processes it starts.
+
+A batch's coordinator starts its workers' zygotes ahead (``start_ahead``) while the workers
+start, and hands each worker their descriptions (``Shared``), which it ``adopt``s: the workers
+fork their kernels and verification workers from the coordinator's zygotes, and a batch of any
+size imports TensorFlow once per zygote, not once per worker. An adopted zygote that is gone (or
+never came up) is dropped, and the worker starts its own.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from grader.sandbox.forked import ForkedProcess
+from grader.sandbox.zygote import SharedZygote, Zygote, ZygoteError, kernel_command, remove_stale
+
+#: zygotes kept at once per command (one per environment: settings such as ``tf_threads``
+#: differ); the oldest goes (what it forked lives on)
+MAX_ZYGOTES = 2
+#: variables that name one process's own folders or parent: not part of what a zygote imported
+#: under, so not part of its key (a forked child gets its own, and computes its temporary folder
+#: afresh: ``zygote_server.enter``)
+PER_PROCESS = frozenset({"HOME", "MPLCONFIGDIR", "TMPDIR", "JPY_PARENT_PID"})
+
+EnvKey = tuple[tuple[str, str], ...]
+Key = tuple[tuple[str, ...], EnvKey]
+_lock = threading.Lock()
+_zygotes: dict[Key, Zygote] = {}
+_failed: set[Key] = set()
+_owner = os.getpid()
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A zygote of this grader for a process it starts: plain data (a batch's ``WorkerConfig``
+    carries it to a spawned worker)."""
+
+    command: tuple[str, ...]
+    env: EnvKey
+    folder: str
+
+
+def zygote_for(env: dict[str, str], command: tuple[str, ...] | None = None) -> Zygote | None:
+    """The zygote of this command (the kernels' by default) and environment, started on first
+    use and kept until exit; None where it could not start (then not tried again in this
+    process)."""
+    command = command or kernel_command()
+    key = (command, _key(env))
+    for _ in range(2):  # an adopted zygote that is gone: then one of this process's own
+        with _lock:
+            _reset_if_forked()
+            if key in _failed:
+                return None
+            found = _registered(key, env)
+        if found.started():
+            return found
+        with _lock:
+            if _zygotes.get(key) is found:
+                del _zygotes[key]
+            if not isinstance(found, SharedZygote):
+                _failed.add(key)
+                return None
+    return None
+
+
+def _registered(key: Key, env: dict[str, str]) -> Zygote:
+    """The registered zygote of ``key`` that is alive, else a new one, registered (not yet
+    started). Called under ``_lock``."""
+    found = _zygotes.get(key)
+    if found is None or not found.alive():
+        if found is not None:  # it died (killed): its folder goes now
+            found.close()
+        remove_stale()
+        found = _zygotes[key] = Zygote(env, key[0])
+        same = [k for k in _zygotes if k[0] == key[0]]
+        for old in same[:-MAX_ZYGOTES]:
+            _zygotes.pop(old).close()
+    return found
+
+
+def start_ahead(wanted: Iterable[tuple[dict[str, str], tuple[str, ...] | None]]) -> list[Shared]:
+    """Start the zygotes of these environments and commands in the background (unless running)
+    and describe them at once, for processes this one is about to start (``adopt``). Linux
+    only, as ``fork``: elsewhere nothing."""
+    if not sys.platform.startswith("linux"):
+        return []
+    shared = []
+    for env, command in wanted:
+        command = command or kernel_command()
+        key = (command, _key(env))
+        with _lock:
+            _reset_if_forked()
+            if key in _failed:
+                continue
+            found = _registered(key, env)
+        threading.Thread(target=zygote_for, args=(env, command), daemon=True).start()
+        shared.append(Shared(command, key[1], str(found.folder)))
+    return shared
+
+
+def adopt(shared: Iterable[Shared]) -> None:
+    """Fork from these zygotes of another process of this grader (``start_ahead``)."""
+    with _lock:
+        _reset_if_forked()
+        for one in shared:
+            _zygotes.setdefault((tuple(one.command), tuple(map(tuple, one.env))),  # type: ignore[arg-type]
+                                SharedZygote(tuple(one.command), one.folder))
+
+
+def fork(env: dict[str, str], cwd: str, fds: list[int], args: list[str] | None = None,
+         command: tuple[str, ...] | None = None) -> ForkedProcess | None:
+    """A process forked by the zygote of ``command`` and ``env`` (see ``Zygote.fork``); None
+    where none can (the caller starts a child). Linux only: elsewhere forking a process that has
+    loaded TensorFlow and the platform's numerical libraries is unsafe (macOS) or impossible
+    (Windows)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    for _ in range(3):  # a zygote that died (killed, out of memory) is started once more
+        zygote = zygote_for(env, command)
+        if zygote is None:
+            return None
+        try:
+            return zygote.fork(list(args or []), env, cwd, fds)
+        except ZygoteError:
+            discard(zygote)
+    return None
+
+
+def pids() -> set[int]:
+    """The process ids of this process's own zygotes (a test's "no process left behind" excepts
+    them: they belong to the grader's whole life, not to one grading)."""
+    with _lock:
+        return {z.process.pid for z in _zygotes.values() if z.process is not None}
+
+
+def discard(zygote: Zygote) -> None:
+    """Drop a zygote that failed to answer (and stop it, if it is ours); the next request starts
+    a new one."""
+    with _lock:
+        for key, value in list(_zygotes.items()):
+            if value is zygote:
+                del _zygotes[key]
+    zygote.close()
+
+
+def _key(env: dict[str, str]) -> EnvKey:
+    """What a zygote's imports may have depended on: the environment but for one process's own
+    folders and parent."""
+    return tuple(sorted((k, v) for k, v in env.items() if k not in PER_PROCESS))
+
+
+def _reset_if_forked() -> None:
+    """A forked grader: its parent's zygotes are not its own. Called under ``_lock``."""
+    global _owner
+    if _owner != os.getpid():
+        _zygotes.clear()
+        _failed.clear()
+        _owner = os.getpid()
+
+
+@atexit.register
+def close_all() -> None:
+    """Stop this process's zygotes (at exit; tests call it to start afresh)."""
+    with _lock:
+        if _owner == os.getpid():
+            for zygote in _zygotes.values():
+                zygote.close()
+        _zygotes.clear()
