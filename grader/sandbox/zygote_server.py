@@ -197,8 +197,9 @@ def enter(request: dict, fds: list[int]) -> None:
     os.environ.update(request["env"])
     for key, value in imported_env.items():
         os.environ.setdefault(key, value)
-    if "tempfile" in sys.modules:  # chosen from the environment again, as a fresh process would
-        sys.modules["tempfile"].tempdir = None
+    tempfile = sys.modules.get("tempfile")
+    if tempfile is not None:  # chosen from the environment again, as a fresh process would
+        vars(tempfile)["tempdir"] = None
     _reseed()
 
 
