@@ -13,7 +13,9 @@ machine's load hits every variant alike), printing ratios against the goals:
    and an earlier batch);
 3. peak memory (RSS and PSS, sampled over the process tree, in runs of its own: sampling slows
    a training) of the grader and of each worker's
-   tree (the worker, its kernel and its verifier).
+   tree (the worker, its kernel and its verifier); a worker's verifier (and at ``--sandbox off``
+   its kernel) is forked from the coordinator's zygotes, so the figure that counts is what lies
+   below the grader process shared out among its workers.
 Every run gets a memo folder of its own (``--memo``): the user's cache is never read or written.
 Speed goals are checked here, never by timed assertions in the tests.
 """
@@ -62,8 +64,8 @@ class Sampler(threading.Thread):
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.stop, self.peak = pid, threading.Event(), {"grader": 0, "worker": 0,
-                                                                    "total_rss": 0, "total_pss": 0}
+        self.pid, self.stop = pid, threading.Event()
+        self.peak = {"grader": 0, "worker": 0, "per_worker": 0, "total_rss": 0, "total_pss": 0}
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -77,9 +79,14 @@ class Sampler(threading.Thread):
         children = root.children()
         memory = {p.pid: _mem(p) for p in [root, *root.children(recursive=True)]}
         self.peak["grader"] = max(self.peak["grader"], memory[root.pid][0])
-        for child in children:
+        workers = [c for c in children if not _is_zygote(c)]
+        for child in workers:
             subtree = [child.pid] + [c.pid for c in _safe_children(child)]
             self.peak["worker"] = max(self.peak["worker"], sum(memory.get(p, (0, 0))[1] for p in subtree))
+        # what a worker costs with what it forks from the coordinator's zygotes (not under it):
+        # everything but the grader process, shared out among the workers
+        below = sum(m[1] for pid, m in memory.items() if pid != root.pid)
+        self.peak["per_worker"] = max(self.peak["per_worker"], below / max(1, len(workers)))
         self.peak["total_rss"] = max(self.peak["total_rss"], sum(m[0] for m in memory.values()))
         self.peak["total_pss"] = max(self.peak["total_pss"], sum(m[1] for m in memory.values()))
 
@@ -90,6 +97,14 @@ def _mem(p: psutil.Process) -> tuple[int, int]:
         return full.rss, getattr(full, "pss", full.rss)
     except psutil.Error:
         return 0, 0
+
+
+def _is_zygote(p: psutil.Process) -> bool:
+    """A zygote (``grader.sandbox.zygote``): its last argument is its socket's path."""
+    try:
+        return p.cmdline()[-1:] != [] and p.cmdline()[-1].endswith("/fork.sock")
+    except psutil.Error:
+        return False
 
 
 def _safe_children(p: psutil.Process) -> list:
@@ -180,8 +195,9 @@ def batch(runs: int, size: int, with_plain: bool = True, workers: int | None = N
         print(f"batch{size:<3d} ratio grader/plain, cold {o / b:.2f}  (goal <= {GOALS['batch']:.2f})")
         print(f"batch{size:<3d} ratio grader/plain, warm {ow / b:.2f}  (goal <= {GOALS['batch']:.2f})")
     print(f"batch{size:<3d} peak memory: grader process {max(p['grader'] for p in peaks) / GiB:.2f} GiB RSS; "
-          f"worker tree {max(p['worker'] for p in peaks) / GiB:.2f} GiB PSS "
-          f"(goal <= {GOALS['worker_pss_gib']}); "
+          f"worker tree {max(p['worker'] for p in peaks) / GiB:.2f} GiB PSS, "
+          f"{max(p['per_worker'] for p in peaks) / GiB:.2f} GiB PSS with its share of the zygotes "
+          f"and what it forked from them (goal <= {GOALS['worker_pss_gib']}); "
           f"whole batch {max(p['total_rss'] for p in peaks) / GiB:.2f} GiB RSS, "
           f"{max(p['total_pss'] for p in peaks) / GiB:.2f} GiB PSS")
 

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 from multiprocessing.context import SpawnContext
@@ -104,8 +105,7 @@ class LocalPool(Executor):
         os.chmod(self.tmpdir, 0o711)  # a sandboxed kernel (another uid) reaches its own run dir
         # absolute: a worker runs in its own folder (``grader.util.isolation``), not in ours
         self.config = WorkerConfig(Path(str(spec.path)).absolute(), Path(data_file).absolute(),
-                                   settings, self.tmpdir, os.getpid(),
-                                   tuple(zygotes.start_ahead(zygotes_wanted(settings))))
+                                   settings, self.tmpdir, os.getpid())
         self.deadline = task_deadline(settings)
         self.ctx = get_context("spawn")  # no fork of a process with threads
         self.workers: list[_Worker] = []
@@ -114,6 +114,9 @@ class LocalPool(Executor):
 
     def run(self, tasks: list[Task]) -> None:
         self.pending = deque(tasks)
+        if tasks:  # the workers' zygotes start while the workers do (none for no work)
+            self.config = replace(self.config, zygotes=tuple(
+                zygotes.start_ahead(zygotes_wanted(self.settings))))
         try:
             while self.pending or any(w.task for w in self.workers):
                 self._staff()
