@@ -109,13 +109,14 @@ def test_the_verification_workers_zygote_imports_nothing_of_its_folder_or_enviro
     imports none of them, and a worker forked from it starts."""
     from grader.sandbox import zygotes
     from grader.settings import Settings
-    from grader.verify.process import WorkerProcess
+    from grader.verify.process import ZYGOTE, WorkerProcess, worker_env
 
     folder = plant(tmp_path / "work")
     monkeypatch.chdir(folder)
     monkeypatch.setenv("PYTHONPATH", str(folder))
     zygotes.close_all()
     try:
+        assert zygotes.zygote_for(worker_env(Settings()), ZYGOTE) is not None
         worker = WorkerProcess(Settings())
         try:
             assert worker.wait_ready(300)["ready"] and worker.forked

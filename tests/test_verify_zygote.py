@@ -4,6 +4,7 @@ limits, a zygote that cannot start leaves workers to start as children, and neit
 nor a worker outlives the grader."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -54,7 +55,15 @@ def _seen(worker: process.WorkerProcess) -> dict:
             "data_limit": data}
 
 
+def _ready(settings: Settings) -> None:
+    """The workers' zygote of ``settings``, started and ready (a process's first worker would
+    otherwise start as a child: ``zygotes.ready_now``)."""
+    assert zygotes.zygote_for(process.worker_env(settings), process.ZYGOTE) is not None
+
+
 def _train(fork: bool, job: dict, settings: Settings) -> tuple[dict, dict, dict]:
+    if fork:
+        _ready(settings)
     worker = process.WorkerProcess(settings, fork=fork)
     try:
         hello = worker.wait_ready(300)
@@ -71,8 +80,16 @@ def _train(fork: bool, job: dict, settings: Settings) -> tuple[dict, dict, dict]
     return hello, seen, training
 
 
-def test_a_forked_worker_trains_to_the_numbers_of_a_worker_started_as_a_child(spec, data_file):
-    settings = Settings(sandbox="off", data_path=data_file,
+def test_a_forked_worker_trains_to_the_numbers_of_a_worker_started_as_a_child(
+        fresh_zygotes, spec, data_file, tmp_path, monkeypatch):
+    """With the thread settings a batch uses, and the user's own Keras configuration (an
+    epsilon that changes the loss): both read by a forked worker as by a fresh one."""
+    (tmp_path / ".keras").mkdir()
+    (tmp_path / ".keras" / "keras.json").write_text(json.dumps(
+        {"floatx": "float32", "epsilon": 1e-3, "backend": "tensorflow",
+         "image_data_format": "channels_last"}))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    settings = Settings(sandbox="off", data_path=data_file, tf_threads=2,
                         verify_memory_bytes=6 * 1024**3)
     job = make_job(SMALL, tuple(spec.input_shape), spec, data_file, settings)
     child = _train(False, job, settings)
@@ -81,14 +98,16 @@ def test_a_forked_worker_trains_to_the_numbers_of_a_worker_started_as_a_child(sp
     hello, seen, training = child
     assert seen == {"cwd": True, "session_leader": True, "group": True,
                     "data_limit": str(6 * 1024**3)}
-    assert hello["ready"] and 0 < training["val_accuracy"] <= 1
+    assert hello["ready"] and hello["threads"] == 2 and 0 < training["val_accuracy"] <= 1
 
 
 def test_a_zygote_that_cannot_start_leaves_workers_to_start_as_children(
         fresh_zygotes, monkeypatch, data_file):
     monkeypatch.setattr(process, "ZYGOTE", (sys.executable, "-c", "raise SystemExit(3)"))
-    for _ in range(2):
-        worker = process.WorkerProcess(Settings(data_path=data_file))
+    settings = Settings(data_path=data_file)
+    assert zygotes.zygote_for(process.worker_env(settings), process.ZYGOTE) is None
+    for _ in range(3):
+        worker = process.WorkerProcess(settings)
         try:
             assert worker.wait_ready(300)["ready"] and not worker.forked
         finally:
@@ -96,7 +115,29 @@ def test_a_zygote_that_cannot_start_leaves_workers_to_start_as_children(
     assert len(zygotes._failed) == 1 and not zygotes._zygotes  # not tried for every worker
 
 
+def test_a_processs_first_worker_starts_at_once_as_a_child_and_later_ones_are_forked(
+        fresh_zygotes, data_file):
+    """A first worker starts beside the notebook's run without waiting for a zygote (a
+    one-notebook check pays none); the second starts the zygote in the background; once it is
+    ready, workers are forked."""
+    settings = Settings(data_path=data_file)
+    kinds = []
+    for _ in range(2):
+        worker = process.WorkerProcess(settings)
+        kinds.append(worker.forked)
+        registered = list(zygotes._zygotes.values())
+        worker.close()
+    assert kinds == [False, False] and len(registered) == 1  # starting, after the second
+    _ready(settings)
+    worker = process.WorkerProcess(settings)
+    try:
+        assert worker.forked and worker.wait_ready(300)["ready"]
+    finally:
+        worker.close()
+
+
 def test_a_forked_worker_that_is_killed_is_reported_dead_by_its_signal(fresh_zygotes, data_file):
+    _ready(Settings(data_path=data_file))
     worker = process.WorkerProcess(Settings(data_path=data_file))
     try:
         assert worker.forked
@@ -114,7 +155,8 @@ START = """\
 import sys
 from grader.sandbox import zygotes
 from grader.settings import Settings
-from grader.verify.process import WorkerProcess
+from grader.verify.process import ZYGOTE, WorkerProcess, worker_env
+assert zygotes.zygote_for(worker_env(Settings()), ZYGOTE) is not None
 worker = WorkerProcess(Settings())
 worker.wait_ready(300)
 assert worker.forked
@@ -146,3 +188,16 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_worker_closed_as_soon_as_it_is_forked_is_gone_and_close_returns(fresh_zygotes,
+                                                                          data_file):
+    """Killed through its supervisor, even before it has a session of its own."""
+    settings = Settings(data_path=data_file)
+    _ready(settings)
+    for _ in range(3):
+        worker = process.WorkerProcess(settings)
+        assert worker.forked
+        pid = worker.proc.pid
+        worker.close()
+        assert worker.proc.returncode is not None and not _alive(pid)

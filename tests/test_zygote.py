@@ -274,3 +274,18 @@ def test_a_batchs_workers_fork_from_the_coordinators_zygotes(tmp_path, fast_sett
     results = [json.loads(p.read_text()) for p in (tmp_path / "out" / "students").glob("*.json")]
     assert [r["status"] for r in results] == ["passed", "passed"]
     assert all(r["crosscheck"]["matched"] for r in results), [r["crosscheck"] for r in results]
+
+
+def test_a_shared_zygote_is_used_only_from_a_closed_folder_of_this_users(tmp_path):
+    def folder(name: str, mode: int, socket: bool = True) -> str:
+        made = tmp_path / name
+        made.mkdir(mode=mode)
+        os.chmod(made, mode)
+        if socket:
+            (made / zygote.SOCKET).touch()
+        return str(made)
+    assert zygote.SharedZygote(("x",), folder("closed", 0o700)).started() is True
+    assert zygote.SharedZygote(("x",), folder("open", 0o755)).started() is False
+    assert zygote.SharedZygote(("x",), str(tmp_path / "missing")).started() is False
+    (tmp_path / "link").symlink_to(folder("target", 0o700))
+    assert zygote.SharedZygote(("x",), str(tmp_path / "link")).started() is False

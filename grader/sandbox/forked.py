@@ -78,7 +78,19 @@ class ForkedProcess:
             os.kill(self.pid, signum)
 
     def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
+        """Killed by its supervisor, its parent (so no pid another process has taken since can
+        be hit, and a process not yet in a session of its own dies too): the supervisor kills
+        it and its process group when this side of the connection closes for writing, and still
+        reports its exit."""
+        if self.poll() is None:
+            try:
+                self.replies.conn.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Let go of it: its supervisor kills it, if it still runs."""
+        self.replies.conn.close()
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)

@@ -25,6 +25,7 @@ import os
 import select
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -62,18 +63,28 @@ class Zygote:
     stopped by ``close``. ``command`` runs ``zygote_server.main`` with the socket's path as its
     last argument."""
 
-    def __init__(self, env: dict[str, str], command: tuple[str, ...] | None = None) -> None:
+    def __init__(self, env: dict[str, str], command: tuple[str, ...] | None = None,
+                 own_home: bool = True) -> None:
+        """``own_home``: a home folder of its own (the kernels': theirs are each kernel's own,
+        removed with it); else the ``HOME`` of ``env`` (the verification workers': the user's,
+        whose ``~/.keras/keras.json`` a worker started afresh reads too)."""
         self.command = command or kernel_command()
         self.folder = Path(tempfile.mkdtemp(prefix=PREFIX))
         self.socket_path = str(self.folder / SOCKET)
-        home = self.folder / "home"
         (self.folder / "cwd").mkdir()
-        fonts.seed_home(home)
-        self.env = {**env, "HOME": str(home), "MPLCONFIGDIR": str(home / fonts.MPL_DIR)}
+        self.env = dict(env)
+        if own_home:
+            home = self.folder / "home"
+            fonts.seed_home(home)
+            self.env.update(HOME=str(home), MPLCONFIGDIR=str(home / fonts.MPL_DIR))
         self.process: subprocess.Popen | None = None
         self._starting = threading.Lock()
         #: None until started (or failed to)
         self.ready: bool | None = None
+        #: stopped (by ``close``): a start in progress fails, and no new one begins
+        self.closed = False
+        #: it could not start (not: it was closed while it started)
+        self.failed = False
 
     def started(self) -> bool:
         """Start the zygote unless done already (one caller starts it, others wait); whether
@@ -81,11 +92,15 @@ class Zygote:
         with self._starting:
             if self.ready is None:
                 try:
+                    if self.closed:
+                        raise ZygoteError("closed")
                     self.start()
-                    self.ready = True
-                except (OSError, ZygoteError):
-                    self.close()
+                    self.ready = not self.closed
+                except Exception:  # OSError, ZygoteError, or what a close meanwhile caused
                     self.ready = False
+                if not self.ready and not self.closed:  # its own failure, not a close
+                    self.failed = True
+                    self.close()
         return self.ready
 
     def alive(self) -> bool:
@@ -95,17 +110,18 @@ class Zygote:
     def start(self) -> None:
         """Start the zygote and wait until it has imported (``ZygoteError`` if it does not)."""
         log = tempfile.TemporaryFile(dir=self.folder)
-        self.process = subprocess.Popen(
+        self.process = process = subprocess.Popen(
             [*self.command, self.socket_path], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=log, env=self.env, cwd=self.folder / "cwd",
             start_new_session=True)
-        (self.folder / PID_FILE).write_text(str(self.process.pid))
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT)
-        if not ready or self.process.stdout.readline() != b"ready\n":
+        (self.folder / PID_FILE).write_text(str(process.pid))
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT)
+        if not ready or process.stdout.readline() != b"ready\n":
             log.seek(0)
             tail = log.read()[-2000:].decode(errors="replace")
             log.close()
+            self.failed = not self.closed  # not: closed by another thread while it started
             self.close()
             raise ZygoteError(f"the zygote did not start: {tail}")
         log.close()
@@ -135,6 +151,7 @@ class Zygote:
 
     def close(self) -> None:
         """Stop the zygote (the processes it forked live on) and remove its folder."""
+        self.closed = True
         if self.process is not None:
             self.process.kill()  # only the zygote: its supervisors wait on live kernels
             self.process.wait()
@@ -154,20 +171,25 @@ class SharedZygote(Zygote):
         self.command, self.folder = command, Path(folder)
         self.socket_path = str(self.folder / SOCKET)
         self.env, self.process, self.ready = {}, None, None
+        self.closed = self.failed = False
         self._starting = threading.Lock()
 
     def start(self) -> None:
+        """Wait for the owner's zygote to listen; only a folder of this user's is trusted."""
         deadline = time.monotonic() + START_TIMEOUT
         while not os.path.exists(self.socket_path):
-            if not self.folder.is_dir() or time.monotonic() > deadline:
+            if not _ours(self.folder) or time.monotonic() > deadline:
                 raise ZygoteError("the shared zygote did not start")
             time.sleep(0.05)
+        if not _ours(self.folder):
+            raise ZygoteError("the shared zygote's folder is not this user's")
 
     def alive(self) -> bool:
-        return self.ready is None or bool(self.ready and self.folder.is_dir())
+        return self.ready is None or bool(self.ready and _ours(self.folder))
 
     def close(self) -> None:
         """Nothing of it is this process's to stop or remove."""
+        self.closed = True
 
 
 def remove_stale(root: str | None = None) -> None:
@@ -188,6 +210,16 @@ def remove_stale(root: str | None = None) -> None:
             continue
         if not _running(pid):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ours(folder: Path) -> bool:
+    """A folder of this user's, closed to others (as ``tempfile.mkdtemp`` makes it)."""
+    try:
+        found = folder.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(found.st_mode) and found.st_uid == os.getuid() \
+        and not found.st_mode & 0o077
 
 
 def _running(pid: int) -> bool:

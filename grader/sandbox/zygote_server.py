@@ -1,21 +1,24 @@
 """The kernel zygote's own process: ``grader.sandbox.zygote`` runs this file's text with
-``python -c`` (never imported, never run by path, so no folder of the grader is on its path).
+``python -c`` (never run by path, so no folder of the grader is on its path). The verification
+workers' zygote (``grader.verify.zygote``, a grader process) imports it for the same loop.
 
 It imports what every kernel imports at its start (ipykernel, Keras with TensorFlow and
 matplotlib: about 3.3 CPU-seconds, measured 2026-12-06) once, then forks one kernel per request
-on its Unix socket, so that an unsandboxed kernel starts without importing them anew. It imports
-no module of the grader, so a kernel forked from it holds none, and it runs in an empty folder
-of its own, the first on its path: no file of a student or of the folder the grader runs in can
-be imported by it.
+on its Unix socket, so that an unsandboxed kernel starts without importing them anew. Run as
+the kernel zygote, it imports no module of the grader, so a kernel forked from it holds none,
+and it runs in an empty folder of its own, the first on its path: no file of a student or of
+the folder the grader runs in can be imported by it.
 
 Per request (JSON: ``args``, ``env``, ``cwd``; three file descriptors for stdin, stdout and
-stderr passed with it) it forks a *supervisor*, which forks the kernel, sends ``{"pid": N, "supervisor": M}``,
-waits for the kernel and sends ``{"exit": code}``: the grader sees the kernel's end as it would
-a child's. The zygote exits, removing its folder, when its stdin (a pipe from the grader) closes.
+stderr passed with it) it forks a *supervisor*, which forks the kernel, sends ``{"pid": N,
+"supervisor": M}``, waits for the kernel and sends ``{"exit": code}``: the grader sees the
+kernel's end as it would a child's. The kernel dies with its supervisor. The zygote exits,
+removing its folder, when its stdin (a pipe from the grader) closes.
 """
 from __future__ import annotations
 
 import atexit
+import ctypes
 import importlib
 import importlib.util
 import json
@@ -29,6 +32,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
+PR_SET_PDEATHSIG = 1
 #: what a kernel imports at its start, in this order (a missing one is skipped)
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "keras")
 MAX_REQUEST = 1 << 20
@@ -108,9 +112,11 @@ def _supervise(conn: socket.socket, listener: socket.socket, request: dict, fds:
     listener.close()
     conn.settimeout(None)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    supervisor = os.getpid()
     pid = os.fork()
     if pid == 0:
         conn.close()
+        _die_with(supervisor)
         become(request, fds)
     for fd in fds:
         os.close(fd)
@@ -118,6 +124,17 @@ def _supervise(conn: socket.socket, listener: socket.socket, request: dict, fds:
     conn.sendall(json.dumps({"pid": pid, "supervisor": os.getpid()}).encode() + b"\n")
     status = _wait(pid, conn)
     conn.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+
+
+def _die_with(parent: int) -> None:
+    """The forked child dies with its supervisor (which kills it when the grader goes): SIGKILL
+    at the supervisor's death (Linux), and at once if it is already gone."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _wait(pid: int, conn: socket.socket) -> int:

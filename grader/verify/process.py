@@ -52,8 +52,10 @@ class WorkerProcess:
     """A started worker; ``request`` sends one job and waits for its answer line.
 
     With ``fork`` (the default) it is forked from the zygote of its environment
-    (``grader.verify.zygote``), which imported TensorFlow once for this grader process; where
-    none can, it is started as a child process."""
+    (``grader.verify.zygote``), which imported TensorFlow once for this grader process, when
+    that zygote can fork now; else it is started as a child process, at once, so that its start
+    overlaps the notebook's run as before (the zygote is started in the background from this
+    process's second worker on, or by a batch's coordinator: ``zygotes.ready_now``)."""
 
     def __init__(self, settings: Settings, fork: bool = True) -> None:
         self.started = time.monotonic()
@@ -134,13 +136,21 @@ class WorkerProcess:
             return ""
 
     def kill(self) -> None:
-        """Kill the worker's whole process group (it is a session leader)."""
+        """Kill the worker's whole process group (it is a session leader; a forked one is killed
+        by its supervisor: ``ForkedProcess.kill``)."""
         if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.proc.wait()
+            if isinstance(self.proc, ForkedProcess):
+                self.proc.kill()
+            else:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        try:
+            self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:  # a supervisor that does not answer: let go of it
+            if isinstance(self.proc, ForkedProcess):
+                self.proc.close()
         self._close_files()
 
     def close(self) -> None:
@@ -166,7 +176,7 @@ def forked_worker(env: dict[str, str], cwd: str, log: int) -> ForkedProcess | No
     ours_out, child_out = os.pipe()
     forked = None
     try:
-        forked = zygotes.fork(env, cwd, [child_in, child_out, log], command=ZYGOTE)
+        forked = zygotes.fork(env, cwd, [child_in, child_out, log], command=ZYGOTE, wait=False)
         if forked is not None:
             forked.stdin = os.fdopen(ours_in, "wb")
             forked.stdout = os.fdopen(ours_out, "rb")

@@ -28,6 +28,7 @@ def become_worker(request: dict, fds: list[int]) -> None:
 
     def run() -> int:
         zygote_server.enter(request, fds)
+        sys.argv = [worker.__file__]  # as ``python -I boot.py grader.verify.worker`` has it
         return worker.main()
 
     zygote_server.finish(run)
