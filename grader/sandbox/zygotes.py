@@ -180,6 +180,19 @@ def ready_now(env: dict[str, str], command: tuple[str, ...] | None = None) -> Zy
     return None
 
 
+def starting(env: dict[str, str], command: tuple[str, ...] | None = None) -> bool:
+    """Whether the zygote of this command and environment is on its way: registered (this
+    process's, starting; or an adopted one that is not ready yet) and not failed."""
+    command = command or kernel_command()
+    key = (command, _key(env, command))
+    with _lock:
+        _reset_if_forked()
+        found = _zygotes.get(key)
+        if key in _failed or found is None or found.ready is not None:
+            return False
+        return not isinstance(found, SharedZygote) or _ours(found.folder)
+
+
 def pids() -> set[int]:
     """The process ids of this process's own zygotes (a test's "no process left behind" excepts
     them: they belong to the grader's whole life, not to one grading)."""

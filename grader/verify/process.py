@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 from grader.sandbox import zygotes
@@ -52,29 +53,76 @@ class WorkerProcess:
     """A started worker; ``request`` sends one job and waits for its answer line.
 
     With ``fork`` (the default) it is forked from the zygote of its environment
-    (``grader.verify.zygote``), which imported TensorFlow once for this grader process, when
-    that zygote can fork now; else it is started as a child process, at once, so that its start
-    overlaps the notebook's run as before (the zygote is started in the background from this
-    process's second worker on, or by a batch's coordinator: ``zygotes.ready_now``)."""
+    (``grader.verify.zygote``), which imported TensorFlow once for this grader process: at once
+    when that zygote can fork now; in the background, once it can, when it is starting (a batch
+    coordinator's, or this process's: ``zygotes.starting``); else it is started as a child
+    process at once. Either way the constructor does not wait, so that the worker's start
+    overlaps the notebook's run (a process's first worker is a child: its zygote starts from the
+    second request on, ``zygotes.ready_now``)."""
 
     def __init__(self, settings: Settings, fork: bool = True) -> None:
         self.started = time.monotonic()
         self.log = tempfile.TemporaryFile()
         self.workdir = tempfile.mkdtemp(prefix="grader-verify-")
         env = worker_env(settings)
+        self._proc: subprocess.Popen | ForkedProcess | None = None
+        self._forked = False
+        self._launcher: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self._buffer = b""
+        self.ready: dict | None = None
         try:
-            forked = forked_worker(env, self.workdir, self.log.fileno()) if fork else None
-            self.proc: subprocess.Popen | ForkedProcess = forked or subprocess.Popen(
-                python_argv("grader.verify.worker"), stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=self.log, env=env,
-                cwd=self.workdir, start_new_session=True, close_fds=True)
+            if fork and zygotes.starting(env, ZYGOTE):
+                # its zygote is on its way (a batch coordinator's, or this process's): forked
+                # once it can, in the background, so that the notebook's run does not wait
+                self._launcher = threading.Thread(target=self._launch, args=(env, True, True),
+                                                  daemon=True)
+                self._launcher.start()
+            else:
+                self._launch(env, False, fork)
         except BaseException:
             self._close_files()
             raise
-        #: whether this worker was forked by the zygote (False: started as a child)
-        self.forked = forked is not None
-        self._buffer = b""
-        self.ready: dict | None = None
+
+    def _launch(self, env: dict[str, str], wait: bool, fork: bool) -> None:
+        """Fork the worker (``wait``: once its zygote is ready) or start it as a child."""
+        try:
+            forked = forked_worker(env, self.workdir, self.log.fileno(), wait) if fork else None
+            self._proc = forked or subprocess.Popen(
+                python_argv("grader.verify.worker"), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=self.log, env=env,
+                cwd=self.workdir, start_new_session=True, close_fds=True)
+            self._forked = forked is not None
+        except BaseException as exc:
+            if self._launcher is None or threading.current_thread() is not self._launcher:
+                raise
+            self._failure = exc  # raised where the worker is first used
+
+    @property
+    def proc(self) -> subprocess.Popen | ForkedProcess:
+        """The worker's process (once launched: a background launch is waited for)."""
+        self._join()
+        failure = getattr(self, "_failure", None)
+        if failure is not None:
+            raise failure
+        assert self._proc is not None  # launched, or the failure was raised
+        return self._proc
+
+    @proc.setter
+    def proc(self, value: subprocess.Popen | ForkedProcess) -> None:
+        self._proc = value
+
+    @property
+    def forked(self) -> bool:
+        """Whether this worker was forked by its zygote (False: started as a child)."""
+        self._join()
+        return getattr(self, "_forked", False)
+
+    def _join(self) -> None:
+        launcher = getattr(self, "_launcher", None)
+        if launcher is not None:
+            launcher.join()
+            self._launcher = None
 
     def wait_ready(self, timeout: float) -> dict:
         """The worker's hello line (versions, pid), waiting at most ``timeout`` from the start."""
@@ -159,7 +207,8 @@ class WorkerProcess:
         self.kill()
 
     def _close_files(self) -> None:
-        proc = getattr(self, "proc", None)
+        self._join()
+        proc = getattr(self, "_proc", None)
         for f in (proc and proc.stdin, proc and proc.stdout, self.log):
             try:
                 if f is not None:
@@ -169,14 +218,16 @@ class WorkerProcess:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def forked_worker(env: dict[str, str], cwd: str, log: int) -> ForkedProcess | None:
+def forked_worker(env: dict[str, str], cwd: str, log: int,
+                  wait: bool = False) -> ForkedProcess | None:
     """A worker forked by the zygote of ``env``, its stdin and stdout pipes to this process and
-    its stderr ``log``; None where no zygote can fork it."""
+    its stderr ``log``; None where no zygote can fork it (``wait``: for its zygote to start;
+    else only one that can fork now)."""
     child_in, ours_in = os.pipe()
     ours_out, child_out = os.pipe()
     forked = None
     try:
-        forked = zygotes.fork(env, cwd, [child_in, child_out, log], command=ZYGOTE, wait=False)
+        forked = zygotes.fork(env, cwd, [child_in, child_out, log], command=ZYGOTE, wait=wait)
         if forked is not None:
             forked.stdin = os.fdopen(ours_in, "wb")
             forked.stdout = os.fdopen(ours_out, "rb")
