@@ -180,17 +180,14 @@ def ready_now(env: dict[str, str], command: tuple[str, ...] | None = None) -> Zy
     return None
 
 
-def starting(env: dict[str, str], command: tuple[str, ...] | None = None) -> bool:
-    """Whether the zygote of this command and environment is on its way: registered (this
-    process's, starting; or an adopted one that is not ready yet) and not failed."""
+def adopted(env: dict[str, str], command: tuple[str, ...] | None = None) -> bool:
+    """Whether the zygote of this command and environment is another process's (``adopt``),
+    and not failed: worth waiting for while it starts."""
     command = command or kernel_command()
     key = (command, _key(env, command))
     with _lock:
         _reset_if_forked()
-        found = _zygotes.get(key)
-        if key in _failed or found is None or found.ready is not None:
-            return False
-        return not isinstance(found, SharedZygote) or _ours(found.folder)
+        return key not in _failed and isinstance(_zygotes.get(key), SharedZygote)
 
 
 def pids() -> set[int]:
@@ -239,3 +236,4 @@ def close_all() -> None:
             for zygote in _zygotes.values():
                 zygote.close()
         _zygotes.clear()
+        _asked.clear()

@@ -21,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 
 from grader.sandbox import zygotes
@@ -53,76 +52,33 @@ class WorkerProcess:
     """A started worker; ``request`` sends one job and waits for its answer line.
 
     With ``fork`` (the default) it is forked from the zygote of its environment
-    (``grader.verify.zygote``), which imported TensorFlow once for this grader process: at once
-    when that zygote can fork now; in the background, once it can, when it is starting (a batch
-    coordinator's, or this process's: ``zygotes.starting``); else it is started as a child
-    process at once. Either way the constructor does not wait, so that the worker's start
-    overlaps the notebook's run (a process's first worker is a child: its zygote starts from the
-    second request on, ``zygotes.ready_now``)."""
+    (``grader.verify.zygote``), which imported TensorFlow once for this grader process, when
+    that zygote can fork now; else it is started as a child process, at once, so that its start
+    overlaps the notebook's run as before (the zygote is started in the background from this
+    process's second worker on: ``zygotes.ready_now``). A batch worker forks from its
+    coordinator's zygote, waiting for it if it is still starting (``zygotes.adopted``)."""
 
     def __init__(self, settings: Settings, fork: bool = True) -> None:
         self.started = time.monotonic()
         self.log = tempfile.TemporaryFile()
         self.workdir = tempfile.mkdtemp(prefix="grader-verify-")
         env = worker_env(settings)
-        self._proc: subprocess.Popen | ForkedProcess | None = None
-        self._forked = False
-        self._launcher: threading.Thread | None = None
-        self._failure: BaseException | None = None
-        self._buffer = b""
-        self.ready: dict | None = None
         try:
-            if fork and zygotes.starting(env, ZYGOTE):
-                # its zygote is on its way (a batch coordinator's, or this process's): forked
-                # once it can, in the background, so that the notebook's run does not wait
-                self._launcher = threading.Thread(target=self._launch, args=(env, True, True),
-                                                  daemon=True)
-                self._launcher.start()
-            else:
-                self._launch(env, False, fork)
-        except BaseException:
-            self._close_files()
-            raise
-
-    def _launch(self, env: dict[str, str], wait: bool, fork: bool) -> None:
-        """Fork the worker (``wait``: once its zygote is ready) or start it as a child."""
-        try:
+            # a batch coordinator's zygote, started beside this worker process: waited for (a
+            # TensorFlow import of a child's would compete with the kernels on the machine)
+            wait = fork and zygotes.adopted(env, ZYGOTE)
             forked = forked_worker(env, self.workdir, self.log.fileno(), wait) if fork else None
-            self._proc = forked or subprocess.Popen(
+            self.proc: subprocess.Popen | ForkedProcess = forked or subprocess.Popen(
                 python_argv("grader.verify.worker"), stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=self.log, env=env,
                 cwd=self.workdir, start_new_session=True, close_fds=True)
-            self._forked = forked is not None
-        except BaseException as exc:
-            if self._launcher is None or threading.current_thread() is not self._launcher:
-                raise
-            self._failure = exc  # raised where the worker is first used
-
-    @property
-    def proc(self) -> subprocess.Popen | ForkedProcess:
-        """The worker's process (once launched: a background launch is waited for)."""
-        self._join()
-        failure = getattr(self, "_failure", None)
-        if failure is not None:
-            raise failure
-        assert self._proc is not None  # launched, or the failure was raised
-        return self._proc
-
-    @proc.setter
-    def proc(self, value: subprocess.Popen | ForkedProcess) -> None:
-        self._proc = value
-
-    @property
-    def forked(self) -> bool:
-        """Whether this worker was forked by its zygote (False: started as a child)."""
-        self._join()
-        return getattr(self, "_forked", False)
-
-    def _join(self) -> None:
-        launcher = getattr(self, "_launcher", None)
-        if launcher is not None:
-            launcher.join()
-            self._launcher = None
+        except BaseException:
+            self._close_files()
+            raise
+        #: whether this worker was forked by the zygote (False: started as a child)
+        self.forked = forked is not None
+        self._buffer = b""
+        self.ready: dict | None = None
 
     def wait_ready(self, timeout: float) -> dict:
         """The worker's hello line (versions, pid), waiting at most ``timeout`` from the start."""
@@ -207,8 +163,7 @@ class WorkerProcess:
         self.kill()
 
     def _close_files(self) -> None:
-        self._join()
-        proc = getattr(self, "_proc", None)
+        proc = getattr(self, "proc", None)
         for f in (proc and proc.stdin, proc and proc.stdout, self.log):
             try:
                 if f is not None:
