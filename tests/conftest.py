@@ -27,19 +27,19 @@ DATA = Path(os.environ.get("GRADER_DATA") or ROOT.parent / "shared" / "data" / "
 
 #: the markers of the tests a developer skips while iterating (``pytest -m fast`` runs the rest)
 SLOW_TIERS = ("kernel", "slow", "browser", "sandbox")
-#: the test files that take longest, in seconds of a full run's junit times (2-core machine,
-#: 4 workers, 2026-12-06, at ``42566fd``): pytest-xdist (``--dist loadfile`` in ``addopts``) keeps a file on one
+#: the test files that take longest, in seconds of a full run's ``--durations=0`` (2-core machine,
+#: 4 workers, 2026-12-06): pytest-xdist (``--dist loadfile`` in ``addopts``) keeps a file on one
 #: worker, so that its module fixtures and the samples' gradings are computed once, and starts
 #: the longest files first; only the order comes from here, never a verdict. A file not listed
 #: counts ``SLOW_TEST_SECONDS`` per test of the slow tiers.
 FILE_SECONDS = {
-    "test_cluster.py": 340, "test_sandbox.py": 205, "test_batch.py": 180,
-    "test_selfcheck_kernel.py": 150, "test_verify.py": 120, "test_outdir.py": 115,
-    "test_lms_grade.py": 105, "test_execute.py": 90, "test_deception.py": 85,
-    "test_zygote.py": 75, "test_isolation.py": 60, "test_verify_zygote.py": 60,
-    "test_extract.py": 55, "test_exercises.py": 55, "test_sandbox_rootless.py": 50,
-    "test_fonts.py": 35, "test_environment.py": 35, "test_baselines.py": 30, "test_cli.py": 25,
-    "test_mutations.py": 20, "test_legacy.py": 20, "test_ta_workflow.py": 20,
+    "test_selfcheck_kernel.py": 250, "test_cluster.py": 240, "test_sandbox.py": 170,
+    "test_deception.py": 160, "test_exercises.py": 160, "test_batch.py": 130,
+    "test_samples.py": 130, "test_lms_grade.py": 125, "test_extract.py": 125,
+    "test_verify.py": 105, "test_execute.py": 95, "test_sandbox_rootless.py": 60,
+    "test_isolation.py": 60, "test_environment.py": 50, "test_mutations.py": 45,
+    "test_outdir.py": 40, "test_ta_workflow.py": 40, "test_cli.py": 35, "test_legacy.py": 25,
+    "test_html_report.py": 25,
 }
 SLOW_TEST_SECONDS = 3.0
 
