@@ -133,6 +133,18 @@ def kept_checkers():
         yield
 
 
+@pytest.fixture
+def fresh_zygotes():
+    """No zygote of an earlier test (``grader.sandbox.zygotes``): this test starts (or fails to
+    start) its own, and leaves none behind."""
+    from grader.sandbox import zygotes
+    zygotes.close_all()
+    zygotes._failed.clear()
+    yield
+    zygotes.close_all()
+    zygotes._failed.clear()
+
+
 @pytest.fixture(scope="session")
 def data_file() -> Path:
     assert DATA.is_file(), f"test data missing: set GRADER_DATA or provide {DATA}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader import layers as L
-from grader.sandbox import zygotes
+from grader.sandbox import zygote, zygotes
 from grader.settings import Settings
 from grader.verify import process
 from grader.verify.verifier import make_job
@@ -34,15 +34,6 @@ SMALL = [L.Layer("Conv2D", {"filters": 8, "kernel_size": [3, 3], "strides": [1, 
          L.Layer("Dense", {"units": 10, "use_bias": True, "activation": "softmax"})]
 #: what differs between two runs of the same training: time and memory
 UNSTABLE = ("seconds", "build_seconds", "peak_rss_bytes")
-
-
-@pytest.fixture
-def fresh_zygotes():
-    zygotes.close_all()
-    zygotes._failed.clear()
-    yield
-    zygotes.close_all()
-    zygotes._failed.clear()
 
 
 def _seen(worker: process.WorkerProcess) -> dict:
@@ -175,19 +166,12 @@ def test_neither_the_workers_zygote_nor_a_worker_outlives_the_grader(tmp_path, e
     pid, folder, worker = (int(done.stdout.split()[0]), done.stdout.split()[1],
                            int(done.stdout.split()[2]))
     deadline = time.monotonic() + 30
-    while (_alive(worker) or _alive(pid)) and time.monotonic() < deadline:
+    while (zygote.running(worker) or zygote.running(pid)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(pid), f"the zygote {pid} outlived a grader that {ending}"
-    assert not _alive(worker), f"the worker {worker} outlived a grader that {ending}"
+    assert not zygote.running(pid), f"the zygote {pid} outlived a grader that {ending}"
+    assert not zygote.running(worker), f"the worker {worker} outlived a grader that {ending}"
     assert not Path(folder).exists()
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_a_worker_closed_as_soon_as_it_is_forked_is_gone_and_close_returns(fresh_zygotes,
@@ -200,4 +184,4 @@ def test_a_worker_closed_as_soon_as_it_is_forked_is_gone_and_close_returns(fresh
         assert worker.forked
         pid = worker.proc.pid
         worker.close()
-        assert worker.proc.returncode is not None and not _alive(pid)
+        assert worker.proc.returncode is not None and not zygote.running(pid)

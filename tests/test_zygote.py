@@ -59,16 +59,6 @@ raise RuntimeError('OBS' + json.dumps({
 """
 
 
-@pytest.fixture
-def fresh_zygotes():
-    """No zygote of an earlier test: this test starts (or fails to start) its own."""
-    zygotes.close_all()
-    zygotes._failed.clear()
-    yield
-    zygotes.close_all()
-    zygotes._failed.clear()
-
-
 def _observe(launcher: Launcher, tmp_path: Path, data_file: Path, spec) -> dict:
     path = tmp_path / "observe.ipynb"
     path.write_text(json.dumps(code_notebook(OBSERVE)))
@@ -132,9 +122,9 @@ def test_a_kernel_that_kills_its_supervisor_dies_and_is_reported_dead(tmp_path, 
     assert (result.status.value, result.error.kind) == ("error", "kernel_died")
     kernel = int(pid_file.read_text())
     deadline = time.monotonic() + 30
-    while _alive(kernel) and time.monotonic() < deadline:
+    while zygote.running(kernel) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(kernel)
+    assert not zygote.running(kernel)
 
 
 @pytest.mark.kernel
@@ -177,10 +167,10 @@ def test_neither_the_zygote_nor_its_kernels_outlive_the_grader(tmp_path, ending)
                           timeout=300, cwd=tmp_path)
     pid, folder, kernel = done.stdout.split()
     deadline = time.monotonic() + 30
-    while (_alive(int(kernel)) or _forked_by(folder)) and time.monotonic() < deadline:
+    while (zygote.running(int(kernel)) or _forked_by(folder)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(int(pid)), f"the zygote {pid} outlived a grader that {ending}"
-    assert not _alive(int(kernel)), f"the kernel {kernel} outlived a grader that {ending}"
+    assert not zygote.running(int(pid)), f"the zygote {pid} outlived a grader that {ending}"
+    assert not zygote.running(int(kernel)), f"the kernel {kernel} outlived a grader that {ending}"
     assert not _forked_by(folder), "a supervisor outlived the grader"
     assert not Path(folder).exists()
 
@@ -194,13 +184,6 @@ def _forked_by(folder: str) -> list[psutil.Process]:
             found.append(process)
     return found
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_the_zygote_is_chosen_by_the_kernel_environment_without_its_own_folders():

@@ -20,6 +20,7 @@ command and environment for a process.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
@@ -54,8 +55,14 @@ class ZygoteError(Exception):
 
 
 def kernel_command() -> tuple[str, ...]:
-    """The kernel zygote: ``zygote_server.py``'s text run with ``python -c``."""
-    return (sys.executable, "-c", SERVER.read_text())
+    """The kernel zygote: ``zygote_server.py``'s text run with ``python -c`` (read once per
+    path: it is asked for on every fork)."""
+    return (sys.executable, "-c", _text(SERVER))
+
+
+@functools.lru_cache(maxsize=4)
+def _text(path: Path) -> str:
+    return path.read_text()
 
 
 class Zygote:
@@ -208,7 +215,7 @@ def remove_stale(root: str | None = None) -> None:
             if old:
                 shutil.rmtree(folder, ignore_errors=True)
             continue
-        if not _running(pid):
+        if not running(pid):
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -222,7 +229,8 @@ def _ours(folder: Path) -> bool:
         and not found.st_mode & 0o077
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs (not a zombie)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
