@@ -235,27 +235,31 @@ def check_address(address: str | None) -> None:
 
 def admit(client: Client, settings: Settings) -> list[str]:
     """Register the worker check on every worker; report those refused; the admitted ones."""
-    from grader.batch.cluster.dask_worker import GRADING, GraderPlugin, identity, refusal
+    from grader.batch.cluster.dask_worker import GRADING, REFUSED, GraderPlugin, identity, refusal
 
     seconds = settings.cluster_timeout
+    problems: dict[str, str] = {}
     try:
         bounded(lambda: client.register_plugin(GraderPlugin(identity(), settings.sandbox)),
                 seconds, "checking the workers")
     except GraderError:
         raise
-    except Exception:  # a refused worker: named below, the others grade
-        pass
+    except Exception as exc:  # a refused worker (it leaves at once): named below, others grade
+        if found := REFUSED.fullmatch(str(exc)):
+            problems[found[1]] = found[2]
     answers = bounded(lambda: client.run(refusal, identity(), settings.sandbox, on_error="return"),
                       seconds, "asking the workers")
     good = [address for address, problem in answers.items() if problem is None]
-    for address, problem in sorted(answers.items()):
-        if problem is not None and address not in _named:
+    problems.update((address, problem) for address, problem in answers.items() if problem)
+    for address, problem in sorted(problems.items()):
+        if address not in _named:
             _named.add(address)
             print(f"grader: worker {address} refused: {problem}", flush=True)
     slots = grading_slots(client, good, seconds)
     if not slots:
         raise UsageError(f"no worker of the cluster at {settings.cluster} can grade ("
-                         f"{len(answers)} worker(s), {len(answers) - len(good)} refused, none "
+                         f"{len(answers.keys() | problems.keys())} worker(s), {len(problems)} "
+                         "refused, none "
                          f"with a {GRADING} resource); see the lines above and the workers' logs")
     return good
 

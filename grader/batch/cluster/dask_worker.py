@@ -22,6 +22,7 @@ import functools
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -72,6 +73,15 @@ def refusal(expected: dict, sandbox: str) -> str | None:
     return None
 
 
+REFUSED = re.compile(r"cnn-grader refuses worker (\S+): (.+)", re.S)
+
+
+def refused(address: str, problem: str) -> str:
+    """The error a refusing worker's plugin raises: the coordinator reads the refusal back from
+    it (``REFUSED``), since the worker may have left before it can be asked again."""
+    return f"cnn-grader refuses worker {address}: {problem}"
+
+
 class GraderPlugin(WorkerPlugin):
     """Checks each worker once (version, sandbox) and gives it ``GRADING`` slots."""
 
@@ -87,7 +97,7 @@ class GraderPlugin(WorkerPlugin):
             # leave the cluster (its nanny too, or it would come back the same)
             asyncio.get_running_loop().call_later(
                 0.5, lambda: asyncio.ensure_future(worker.close(nanny=True, reason="cnn-grader")))
-            raise RuntimeError(f"cnn-grader refuses worker {worker.address}: {problem}")
+            raise RuntimeError(refused(worker.address, problem))
         if GRADING not in worker.state.total_resources:
             await worker.set_resources(**{GRADING: default_slots(worker)})
 
