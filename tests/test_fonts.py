@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader import pipeline
-from grader.sandbox import fonts, zygotes
+from grader.sandbox import fonts
 from grader.sandbox.launch import Launcher
 from grader.sandbox.launcher import SandboxLauncher
 from grader.settings import Settings
@@ -113,12 +113,9 @@ def test_an_unsandboxed_kernel_uses_its_copy_of_the_kept_list(own_cache, tmp_pat
 
 @pytest.mark.kernel
 def test_a_forked_kernel_starts_with_the_list_loaded_and_spoils_none(own_cache, tmp_path,
-                                                                     data_file, spec):
-    zygotes.close_all()  # a zygote of this test's cache, not one of an earlier test
-    try:
-        runs = _run_twice(Launcher(), tmp_path, data_file, spec)
-    finally:
-        zygotes.close_all()
+                                                                     data_file, spec,
+                                                                     fresh_zygotes):
+    runs = _run_twice(Launcher(), tmp_path, data_file, spec)  # a zygote of this test's cache
     kept = fonts.font_list()
     assert kept is not None
     for seen in runs:

@@ -81,7 +81,7 @@ def test_the_font_list_builder_imports_nothing_of_its_folder_or_environment(
 
 @pytest.mark.kernel
 def test_the_kernel_zygote_imports_nothing_of_its_folder_or_environment(
-        tmp_path: Path, monkeypatch) -> None:
+        fresh_zygotes, tmp_path: Path, monkeypatch) -> None:
     """The zygote imports Keras, TensorFlow, NumPy and matplotlib for every unsandboxed kernel:
     started by a grader in a folder of planted modules with them on ``PYTHONPATH``, it imports
     none of them, and still starts."""
@@ -92,7 +92,6 @@ def test_the_kernel_zygote_imports_nothing_of_its_folder_or_environment(
     folder = plant(tmp_path / "work")
     monkeypatch.chdir(folder)
     monkeypatch.setenv("PYTHONPATH", str(folder))
-    zygotes.close_all()
     try:
         started = zygotes.zygote_for(minimal_env(Settings(), str(tmp_path / "home")))
         assert started is not None and started.process is not None
@@ -103,7 +102,7 @@ def test_the_kernel_zygote_imports_nothing_of_its_folder_or_environment(
 
 
 def test_the_verification_workers_zygote_imports_nothing_of_its_folder_or_environment(
-        tmp_path: Path, monkeypatch) -> None:
+        fresh_zygotes, tmp_path: Path, monkeypatch) -> None:
     """The workers' zygote (``grader.verify.zygote``) imports TensorFlow for every verification
     worker: started by a grader in a folder of planted modules with them on ``PYTHONPATH``, it
     imports none of them, and a worker forked from it starts."""
@@ -114,7 +113,6 @@ def test_the_verification_workers_zygote_imports_nothing_of_its_folder_or_enviro
     folder = plant(tmp_path / "work")
     monkeypatch.chdir(folder)
     monkeypatch.setenv("PYTHONPATH", str(folder))
-    zygotes.close_all()
     try:
         assert zygotes.zygote_for(worker_env(Settings()), ZYGOTE) is not None
         worker = WorkerProcess(Settings())

@@ -185,3 +185,17 @@ def test_a_worker_closed_as_soon_as_it_is_forked_is_gone_and_close_returns(fresh
         pid = worker.proc.pid
         worker.close()
         assert worker.proc.returncode is not None and not zygote.running(pid)
+
+
+@pytest.mark.parametrize("sandbox", ["off", "auto"])
+def test_a_batch_starts_the_workers_zygote_ahead_only_for_two_submissions_or_more(sandbox):
+    """One submission's grading starts one verification worker: a zygote would cost as much
+    as that worker's own start. The kernels' zygote (``--sandbox off``) is wanted either way: a
+    batch worker would otherwise start its own."""
+    from grader.batch.local.worker_process import zygotes_wanted
+
+    settings = Settings(sandbox=sandbox)
+    for tasks in (1, 2, 16):
+        commands = [command for _, command in zygotes_wanted(settings, tasks)]
+        assert (process.ZYGOTE in commands) == (tasks >= 2)
+        assert (None in commands) == (sandbox == "off")

@@ -272,3 +272,22 @@ def test_a_shared_zygote_is_used_only_from_a_closed_folder_of_this_users(tmp_pat
     assert zygote.SharedZygote(("x",), str(tmp_path / "missing")).started() is False
     (tmp_path / "link").symlink_to(folder("target", 0o700))
     assert zygote.SharedZygote(("x",), str(tmp_path / "link")).started() is False
+
+
+def test_zygotes_set_aside_are_given_back_and_those_started_meanwhile_stopped(tmp_path):
+    """``set_aside`` (the ``fresh_zygotes`` fixture): the block sees none of the earlier zygotes,
+    and they are back after it, but for what the block started or adopted."""
+    env = {"PATH": "/usr/bin"}
+    command = ("python", "-c", "pass")
+    earlier = zygotes.Shared(command, tuple(env.items()), str(tmp_path / "earlier"))
+    meanwhile = zygotes.Shared(("python", "-c", "1"), tuple(env.items()), str(tmp_path / "other"))
+    with zygotes.set_aside():  # none of this test's zygotes outlives it; an earlier test's stay
+        with zygotes.set_aside():
+            zygotes.adopt([earlier])
+        assert not zygotes.adopted(env, command)  # what the block adopted went with it
+        zygotes.adopt([earlier])
+        with zygotes.set_aside():
+            assert not zygotes.adopted(env, command)
+            zygotes.adopt([meanwhile])
+            assert zygotes.adopted(env, meanwhile.command)
+        assert zygotes.adopted(env, command) and not zygotes.adopted(env, meanwhile.command)

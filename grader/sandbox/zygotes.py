@@ -13,7 +13,8 @@ import atexit
 import os
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from grader.sandbox.forked import ForkedProcess
@@ -237,3 +238,25 @@ def close_all() -> None:
                 zygote.close()
         _zygotes.clear()
         _asked.clear()
+
+
+@contextmanager
+def set_aside() -> Iterator[None]:
+    """Within the block, this process has no zygote but those it starts there, which are stopped
+    at its end; the earlier ones are kept running meanwhile and given back (tests that watch a
+    zygote start or fail, without paying another TensorFlow import for the rest)."""
+    with _lock:
+        _reset_if_forked()
+        aside = (dict(_zygotes), set(_failed), dict(_asked))
+        _zygotes.clear()
+        _failed.clear()
+        _asked.clear()
+    try:
+        yield
+    finally:
+        close_all()
+        with _lock:
+            _zygotes.update(aside[0])
+            _failed.clear()
+            _failed.update(aside[1])
+            _asked.update(aside[2])

@@ -44,13 +44,17 @@ class WorkerConfig:
     zygotes: tuple[Shared, ...] = ()
 
 
-def zygotes_wanted(settings: Settings) -> list[tuple[dict[str, str], tuple[str, ...] | None]]:
+def zygotes_wanted(settings: Settings, tasks: int) -> list[tuple[dict[str, str], tuple[str, ...] | None]]:
     """The zygotes a batch's workers fork from (environment, command): the verification
-    workers' (every grading cross-checks) and, at ``--sandbox off``, the kernels'."""
+    workers' (every grading with a model cross-checks) where two or more submissions are to be
+    graded (it costs what one worker's start does: for one, that worker starts as a child) and,
+    at ``--sandbox off``, the kernels' (a worker would otherwise start its own)."""
     from grader.sandbox.launch import minimal_env
     from grader.verify.process import ZYGOTE, worker_env
 
-    wanted: list[tuple[dict[str, str], tuple[str, ...] | None]] = [(worker_env(settings), ZYGOTE)]
+    wanted: list[tuple[dict[str, str], tuple[str, ...] | None]] = []
+    if tasks >= 2:
+        wanted.append((worker_env(settings), ZYGOTE))
     if settings.sandbox == "off":
         wanted.append((minimal_env(settings, ""), None))  # its own folders are not in its key
     return wanted

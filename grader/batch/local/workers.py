@@ -116,7 +116,7 @@ class LocalPool(Executor):
         self.pending = deque(tasks)
         if tasks:  # the workers' zygotes start while the workers do (none for no work)
             self.config = replace(self.config, zygotes=tuple(
-                zygotes.start_ahead(zygotes_wanted(self.settings))))
+                zygotes.start_ahead(zygotes_wanted(self.settings, len(tasks)))))
         try:
             while self.pending or any(w.task for w in self.workers):
                 self._staff()
