@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -131,6 +132,37 @@ def kept_checkers():
     its own, ~2.7 s of CPU each. The cross-check itself runs as it does for every grading."""
     with kept():
         yield
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The session's zygotes (``grader.sandbox.zygotes``), started once by the controlling
+    process and shared with every pytest-xdist worker and every grader process they start
+    (``GRADER_ZYGOTES``): each of those would otherwise start its own, ~3 CPU-s of TensorFlow's
+    import each, ~80 in a run. One per environment a test's grader gets by default: a check's,
+    and a batch's of one or two workers (their TensorFlow threads differ). None for the fast
+    tier (no kernel), nor where a caller shares its own."""
+    from grader.sandbox import zygotes
+    if hasattr(config, "workerinput") or os.environ.get(zygotes.ENV_VAR) or \
+            "fast" in (config.getoption("markexpr") or "") or not sys.platform.startswith("linux"):
+        return
+    from grader.batch.folder import threads_per_worker
+    from grader.sandbox.launch import minimal_env
+    from grader.verify.process import ZYGOTE, worker_env
+
+    threads = sorted({0, threads_per_worker(1), threads_per_worker(2)})
+    wanted: list[tuple[dict[str, str], tuple[str, ...] | None]] = []
+    for count in threads:
+        settings = Settings(tf_threads=count)
+        wanted += [(worker_env(settings), ZYGOTE), (minimal_env(settings, ""), None)]
+    zygotes.MAX_ZYGOTES = max(zygotes.MAX_ZYGOTES, len(threads))
+    os.environ[zygotes.ENV_VAR] = zygotes.exported(zygotes.start_ahead(wanted))
+
+
+def without_shared_zygotes() -> dict[str, str]:
+    """This process's environment without the session's zygotes: for a grader subprocess whose
+    own zygotes a test watches."""
+    from grader.sandbox import zygotes
+    return {k: v for k, v in os.environ.items() if k != zygotes.ENV_VAR}
 
 
 @pytest.fixture

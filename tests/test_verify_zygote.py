@@ -20,6 +20,8 @@ from grader.settings import Settings
 from grader.verify import process
 from grader.verify.verifier import make_job
 
+from tests.conftest import without_shared_zygotes
+
 pytestmark = pytest.mark.slow
 
 #: small, but with what makes training numbers fragile: convolution, BatchNormalization, dropout
@@ -162,7 +164,7 @@ if sys.argv[1] == 'killed':
 @pytest.mark.parametrize("ending", ["exits", "killed"])
 def test_neither_the_workers_zygote_nor_a_worker_outlives_the_grader(tmp_path, ending):
     done = subprocess.run([sys.executable, "-c", START, ending], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path)
+                          timeout=300, cwd=tmp_path, env=without_shared_zygotes())
     pid, folder, worker = (int(done.stdout.split()[0]), done.stdout.split()[1],
                            int(done.stdout.split()[2]))
     deadline = time.monotonic() + 30
