@@ -165,6 +165,18 @@ def without_shared_zygotes() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != zygotes.ENV_VAR}
 
 
+@pytest.fixture(scope="module")
+def own_zygotes():
+    """For a module whose tests watch the process tree of a grader (this process's, or a
+    subprocess's): zygotes of its own, under it, as a grader has without ``GRADER_ZYGOTES``. The
+    session's shared ones live under pytest's controlling process, where a kernel left behind
+    would go unseen by the module's tests."""
+    from grader.sandbox import zygotes
+    with pytest.MonkeyPatch.context() as patch, zygotes.set_aside():
+        patch.delenv(zygotes.ENV_VAR, raising=False)
+        yield
+
+
 @pytest.fixture
 def fresh_zygotes():
     """No zygote of an earlier test (``grader.sandbox.zygotes``): this test starts (or fails to

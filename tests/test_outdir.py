@@ -21,7 +21,8 @@ from grader.batch.outdir import Lock
 from tests.conftest import ROOT
 from tests.notebooks import code_notebook, write
 
-pytestmark = pytest.mark.kernel
+#: the tests watch the graders' process trees
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("own_zygotes")]
 
 
 def grade_cmd(folder: Path, out: Path, data_file: Path) -> list[str]:
