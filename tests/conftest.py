@@ -158,6 +158,25 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[zygotes.ENV_VAR] = zygotes.exported(zygotes.start_ahead(wanted))
 
 
+#: for a ``python -c`` script: a process's start time (clock ticks since boot), which tells it
+#: apart from a later process given the same pid (a busy machine reuses pids within seconds)
+SINCE = """
+def since(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        return f.read().rsplit(')', 1)[1].split()[19]
+"""
+
+
+def still_running(pid: int, since: str) -> bool:
+    """Whether the process ``pid`` that started at ``since`` (``SINCE``) runs (not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[19] == since and fields[0] != "Z"
+
+
 def without_shared_zygotes() -> dict[str, str]:
     """This process's environment without the session's zygotes: for a grader subprocess whose
     own zygotes a test watches."""

@@ -20,7 +20,7 @@ from grader.settings import Settings
 from grader.verify import process
 from grader.verify.verifier import make_job
 
-from tests.conftest import without_shared_zygotes
+from tests.conftest import SINCE, still_running, without_shared_zygotes
 
 pytestmark = pytest.mark.slow
 
@@ -144,7 +144,7 @@ def test_a_forked_worker_that_is_killed_is_reported_dead_by_its_signal(fresh_zyg
     assert found.process is not None and found.process.poll() is None  # it serves on
 
 
-START = """\
+START = SINCE + """
 import sys
 from grader.sandbox import zygotes
 from grader.settings import Settings
@@ -154,7 +154,8 @@ worker = WorkerProcess(Settings())
 worker.wait_ready(300)
 assert worker.forked
 (z,) = zygotes._zygotes.values()
-print(z.process.pid, z.folder, worker.proc.pid, flush=True)
+print(z.process.pid, z.folder, worker.proc.pid, since(z.process.pid), since(worker.proc.pid),
+      flush=True)
 if sys.argv[1] == 'killed':
     import os, signal
     os.kill(os.getpid(), signal.SIGKILL)
@@ -165,13 +166,14 @@ if sys.argv[1] == 'killed':
 def test_neither_the_workers_zygote_nor_a_worker_outlives_the_grader(tmp_path, ending):
     done = subprocess.run([sys.executable, "-c", START, ending], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path, env=without_shared_zygotes())
-    pid, folder, worker = (int(done.stdout.split()[0]), done.stdout.split()[1],
-                           int(done.stdout.split()[2]))
+    pid, folder, worker, pid_since, worker_since = done.stdout.split()
     deadline = time.monotonic() + 30
-    while (zygote.running(worker) or zygote.running(pid)) and time.monotonic() < deadline:
+    while (still_running(int(worker), worker_since) or still_running(int(pid), pid_since)) and \
+            time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not zygote.running(pid), f"the zygote {pid} outlived a grader that {ending}"
-    assert not zygote.running(worker), f"the worker {worker} outlived a grader that {ending}"
+    assert not still_running(int(pid), pid_since), f"the zygote {pid} outlived a grader that {ending}"
+    assert not still_running(int(worker), worker_since), \
+        f"the worker {worker} outlived a grader that {ending}"
     assert not Path(folder).exists()
 
 

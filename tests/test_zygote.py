@@ -21,7 +21,7 @@ from grader.sandbox import zygote, zygotes
 from grader.sandbox.launch import Launcher, minimal_env
 from grader.settings import Settings
 
-from tests.conftest import ROOT, without_shared_zygotes
+from tests.conftest import ROOT, SINCE, still_running, without_shared_zygotes
 from tests.notebooks import code_notebook
 
 #: a cell that reports what its kernel sees; raising carries the report out in the traceback
@@ -144,7 +144,7 @@ def test_a_kernel_that_ends_at_once_gives_its_exit_code_and_the_zygote_serves_on
     assert zygotes.zygote_for(env) is found and found.process.poll() is None
 
 
-START = """\
+START = SINCE + """
 import os, sys
 from jupyter_client.connect import write_connection_file
 from grader.sandbox import zygotes
@@ -155,7 +155,7 @@ z = zygotes.zygote_for(env)
 connection, _ = write_connection_file('connection.json')
 null = os.open(os.devnull, os.O_RDWR)
 kernel = z.fork(['-f', connection], env, os.getcwd(), [null, null, null])
-print(z.process.pid, z.folder, kernel.pid, flush=True)
+print(z.process.pid, z.folder, kernel.pid, since(z.process.pid), since(kernel.pid), flush=True)
 if sys.argv[1] == 'killed':
     import os, signal
     os.kill(os.getpid(), signal.SIGKILL)
@@ -167,12 +167,14 @@ if sys.argv[1] == 'killed':
 def test_neither_the_zygote_nor_its_kernels_outlive_the_grader(tmp_path, ending):
     done = subprocess.run([sys.executable, "-c", START, ending], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path, env=without_shared_zygotes())
-    pid, folder, kernel = done.stdout.split()
+    pid, folder, kernel, pid_since, kernel_since = done.stdout.split()
     deadline = time.monotonic() + 30
-    while (zygote.running(int(kernel)) or _forked_by(folder)) and time.monotonic() < deadline:
+    while (still_running(int(kernel), kernel_since) or _forked_by(folder)) and \
+            time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not zygote.running(int(pid)), f"the zygote {pid} outlived a grader that {ending}"
-    assert not zygote.running(int(kernel)), f"the kernel {kernel} outlived a grader that {ending}"
+    assert not still_running(int(pid), pid_since), f"the zygote {pid} outlived a grader that {ending}"
+    assert not still_running(int(kernel), kernel_since), \
+        f"the kernel {kernel} outlived a grader that {ending}"
     assert not _forked_by(folder), "a supervisor outlived the grader"
     assert not Path(folder).exists()
 
