@@ -7,7 +7,6 @@ import functools
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -134,30 +133,6 @@ def kept_checkers():
         yield
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """The session's zygotes (``grader.sandbox.zygotes``), started once by the controlling
-    process and shared with every pytest-xdist worker and every grader process they start
-    (``GRADER_ZYGOTES``): each of those would otherwise start its own, ~3 CPU-s of TensorFlow's
-    import each, ~80 in a run. One per environment a test's grader gets by default: a check's,
-    and a batch's of one or two workers (their TensorFlow threads differ). None for the fast
-    tier (no kernel), nor where a caller shares its own."""
-    from grader.sandbox import zygotes
-    if hasattr(config, "workerinput") or os.environ.get(zygotes.ENV_VAR) or \
-            "fast" in (config.getoption("markexpr") or "") or not sys.platform.startswith("linux"):
-        return
-    from grader.batch.folder import threads_per_worker
-    from grader.sandbox.launch import minimal_env
-    from grader.verify.process import ZYGOTE, worker_env
-
-    threads = sorted({0, threads_per_worker(1), threads_per_worker(2)})
-    wanted: list[tuple[dict[str, str], tuple[str, ...] | None]] = []
-    for count in threads:
-        settings = Settings(tf_threads=count)
-        wanted += [(worker_env(settings), ZYGOTE), (minimal_env(settings, ""), None)]
-    zygotes.MAX_ZYGOTES = max(zygotes.MAX_ZYGOTES, len(threads))
-    os.environ[zygotes.ENV_VAR] = zygotes.exported(zygotes.start_ahead(wanted))
-
-
 #: for a ``python -c`` script: a process's start time (clock ticks since boot), which tells it
 #: apart from a later process given the same pid (a busy machine reuses pids within seconds)
 SINCE = """
@@ -175,25 +150,6 @@ def still_running(pid: int, since: str) -> bool:
     except (OSError, IndexError):
         return False
     return fields[19] == since and fields[0] != "Z"
-
-
-def without_shared_zygotes() -> dict[str, str]:
-    """This process's environment without the session's zygotes: for a grader subprocess whose
-    own zygotes a test watches."""
-    from grader.sandbox import zygotes
-    return {k: v for k, v in os.environ.items() if k != zygotes.ENV_VAR}
-
-
-@pytest.fixture(scope="module")
-def own_zygotes():
-    """For a module whose tests watch the process tree of a grader (this process's, or a
-    subprocess's): zygotes of its own, under it, as a grader has without ``GRADER_ZYGOTES``. The
-    session's shared ones live under pytest's controlling process, where a kernel left behind
-    would go unseen by the module's tests."""
-    from grader.sandbox import zygotes
-    with pytest.MonkeyPatch.context() as patch, zygotes.set_aside():
-        patch.delenv(zygotes.ENV_VAR, raising=False)
-        yield
 
 
 @pytest.fixture

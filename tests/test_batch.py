@@ -31,9 +31,6 @@ from tests.conftest import ROOT
 from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook, write
 from tests.reports import without_volatile_crosscheck
 
-#: the tests watch the graders' process trees
-pytestmark = pytest.mark.usefixtures("own_zygotes")
-
 
 def course(folder: Path, notebooks: dict) -> Path:
     """Write ``{"alice": nb, "bob/hw": nb}`` as alice.ipynb and bob/hw.ipynb."""

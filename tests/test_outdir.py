@@ -21,8 +21,7 @@ from grader.batch.outdir import Lock
 from tests.conftest import ROOT
 from tests.notebooks import code_notebook, write
 
-#: the tests watch the graders' process trees
-pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("own_zygotes")]
+pytestmark = pytest.mark.kernel
 
 
 def grade_cmd(folder: Path, out: Path, data_file: Path) -> list[str]:

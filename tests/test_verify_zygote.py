@@ -20,7 +20,7 @@ from grader.settings import Settings
 from grader.verify import process
 from grader.verify.verifier import make_job
 
-from tests.conftest import SINCE, still_running, without_shared_zygotes
+from tests.conftest import SINCE, still_running
 
 pytestmark = pytest.mark.slow
 
@@ -165,7 +165,7 @@ if sys.argv[1] == 'killed':
 @pytest.mark.parametrize("ending", ["exits", "killed"])
 def test_neither_the_workers_zygote_nor_a_worker_outlives_the_grader(tmp_path, ending):
     done = subprocess.run([sys.executable, "-c", START, ending], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path, env=without_shared_zygotes())
+                          timeout=300, cwd=tmp_path)
     pid, folder, worker, pid_since, worker_since = done.stdout.split()
     deadline = time.monotonic() + 30
     while (still_running(int(worker), worker_since) or still_running(int(pid), pid_since)) and \

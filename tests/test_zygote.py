@@ -21,7 +21,7 @@ from grader.sandbox import zygote, zygotes
 from grader.sandbox.launch import Launcher, minimal_env
 from grader.settings import Settings
 
-from tests.conftest import ROOT, SINCE, still_running, without_shared_zygotes
+from tests.conftest import SINCE, still_running
 from tests.notebooks import code_notebook
 
 #: a cell that reports what its kernel sees; raising carries the report out in the traceback
@@ -129,8 +129,7 @@ def test_a_kernel_that_kills_its_supervisor_dies_and_is_reported_dead(tmp_path, 
 
 
 @pytest.mark.kernel
-def test_a_kernel_that_ends_at_once_gives_its_exit_code_and_the_zygote_serves_on(tmp_path,
-                                                                                 fresh_zygotes):
+def test_a_kernel_that_ends_at_once_gives_its_exit_code_and_the_zygote_serves_on(tmp_path):
     env = minimal_env(Settings(), str(tmp_path))
     found = zygotes.zygote_for(env)
     assert found is not None
@@ -166,7 +165,7 @@ if sys.argv[1] == 'killed':
 @pytest.mark.parametrize("ending", ["exits", "killed"])
 def test_neither_the_zygote_nor_its_kernels_outlive_the_grader(tmp_path, ending):
     done = subprocess.run([sys.executable, "-c", START, ending], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path, env=without_shared_zygotes())
+                          timeout=300, cwd=tmp_path)
     pid, folder, kernel, pid_since, kernel_since = done.stdout.split()
     deadline = time.monotonic() + 30
     while (still_running(int(kernel), kernel_since) or _forked_by(folder)) and \
@@ -239,8 +238,7 @@ with open(RECORD, 'a') as f:
 
 
 @pytest.mark.kernel
-def test_a_batchs_workers_fork_from_the_coordinators_zygotes(tmp_path, fast_settings,
-                                                             fresh_zygotes):
+def test_a_batchs_workers_fork_from_the_coordinators_zygotes(tmp_path, fast_settings):
     """Kernels and verification workers of a batch (one worker, two notebooks: the second
     runs after the first's cross-check started a verification worker) come from zygotes of
     the coordinator; no worker starts one of its own."""
@@ -296,22 +294,3 @@ def test_zygotes_set_aside_are_given_back_and_those_started_meanwhile_stopped(tm
             zygotes.adopt([meanwhile])
             assert zygotes.adopted(env, meanwhile.command)
         assert zygotes.adopted(env, command) and not zygotes.adopted(env, meanwhile.command)
-
-
-def test_a_grader_process_adopts_the_zygotes_its_environment_names_and_ignores_a_bad_value(
-        tmp_path):
-    """``GRADER_ZYGOTES`` (the test session shares its zygotes so): plain JSON, adopted on first
-    use; a malformed value names none."""
-    shared = [zygotes.Shared(("python", "-c", "pass"), (("PATH", "/usr/bin"),),
-                             str(tmp_path / "z"))]
-    value = zygotes.exported(shared)
-    assert zygotes.inherited(value) == shared
-    for bad in ("", "nope", "{}", '[{"command": 1}]', '[{"command": [], "env": 5, "folder": ""}]'):
-        assert zygotes.inherited(bad) == []
-    probe = ("from grader.sandbox import zygotes\n"
-             "print(zygotes.adopted({'PATH': '/usr/bin'}, ('python', '-c', 'pass')))")
-    for given, adopted in ((value, "True"), ("nope", "False")):
-        env = {**without_shared_zygotes(), zygotes.ENV_VAR: given}
-        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                              cwd=ROOT, env=env, timeout=60)
-        assert done.stdout.strip() == adopted, done.stderr

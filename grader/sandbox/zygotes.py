@@ -6,16 +6,10 @@ start, and hands each worker their descriptions (``Shared``), which it ``adopt``
 fork their kernels and verification workers from the coordinator's zygotes, and a batch of any
 size imports TensorFlow once per zygote, not once per worker. An adopted zygote that is gone (or
 never came up) is dropped, and the worker starts those processes as children.
-
-A process that starts many grader processes (the test suite's) can share its zygotes with all
-of them the same way: ``GRADER_ZYGOTES`` (``exported``) names them, and every grader process
-adopts what it names on first use (``inherited``); each is used only from a closed folder of this
-user's (``SharedZygote``), and a malformed value is ignored.
 """
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import sys
 import threading
@@ -51,9 +45,6 @@ _failed: set[Key] = set()
 #: how often ``ready_now`` found no zygote, by key
 _asked: dict[Key, int] = {}
 _owner = os.getpid()
-#: the process that adopted ``ENV_VAR``'s zygotes (once per process)
-_inherited_by: int | None = None
-ENV_VAR = "GRADER_ZYGOTES"
 
 
 @dataclass(frozen=True)
@@ -98,8 +89,7 @@ def _registered(key: Key, env: dict[str, str]) -> Zygote:
             found.close()
         remove_stale()
         found = _zygotes[key] = Zygote(env, key[0], own_home=key[0] == kernel_command())
-        same = [k for k in _zygotes  # of this process's own: a shared one costs it nothing
-                if k[0] == key[0] and not isinstance(_zygotes[k], SharedZygote)]
+        same = [k for k in _zygotes if k[0] == key[0]]
         for old in same[:-MAX_ZYGOTES]:
             _zygotes.pop(old).close()
     return found
@@ -129,32 +119,9 @@ def adopt(shared: Iterable[Shared]) -> None:
     """Fork from these zygotes of another process of this grader (``start_ahead``)."""
     with _lock:
         _reset_if_forked()
-        _adopt(shared, over_shared=True)
-
-
-def _adopt(shared: Iterable[Shared], over_shared: bool = False) -> None:
-    """Called under ``_lock``. ``over_shared``: these replace the shared zygotes of the same
-    keys (a coordinator's, given to its worker, over those ``ENV_VAR`` named)."""
-    for one in shared:
-        key = (tuple(one.command), tuple(map(tuple, one.env)))
-        if key not in _zygotes or (over_shared and isinstance(_zygotes[key], SharedZygote)):
-            _zygotes[key] = SharedZygote(tuple(one.command), one.folder)  # type: ignore[index]
-
-
-def exported(shared: Iterable[Shared]) -> str:
-    """``ENV_VAR``'s value for processes that are to fork from these zygotes (plain JSON)."""
-    return json.dumps([{"command": list(one.command), "env": [list(kv) for kv in one.env],
-                        "folder": one.folder} for one in shared])
-
-
-def inherited(value: str) -> list[Shared]:
-    """The zygotes an ``exported`` value names; none for a malformed one."""
-    try:
-        return [Shared(tuple(str(a) for a in one["command"]),
-                       tuple((str(k), str(v)) for k, v in one["env"]), str(one["folder"]))
-                for one in json.loads(value)]
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return []
+        for one in shared:
+            _zygotes.setdefault((tuple(one.command), tuple(map(tuple, one.env))),  # type: ignore[arg-type]
+                                SharedZygote(tuple(one.command), one.folder))
 
 
 def fork(env: dict[str, str], cwd: str, fds: list[int], args: list[str] | None = None,
@@ -254,15 +221,12 @@ def _key(env: dict[str, str], command: tuple[str, ...] | None = None) -> EnvKey:
 
 def _reset_if_forked() -> None:
     """A forked grader: its parent's zygotes are not its own. Called under ``_lock``."""
-    global _owner, _inherited_by
+    global _owner
     if _owner != os.getpid():
         _zygotes.clear()
         _failed.clear()
         _asked.clear()
         _owner = os.getpid()
-    if _inherited_by != os.getpid() and os.environ.get(ENV_VAR):
-        _inherited_by = os.getpid()
-        _adopt(inherited(os.environ[ENV_VAR]))
 
 
 @atexit.register
