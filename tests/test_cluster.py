@@ -275,7 +275,8 @@ def test_a_worker_without_the_required_sandbox_or_with_other_code_is_refused_wit
     assert "coordinator grader 0.0.1 (source 0123456789abcdef)" in dask_worker.refusal(other, "off")
 
 
-def test_a_refused_worker_that_left_before_it_was_asked_is_still_named(capsys, fast_settings):
+def test_a_refused_worker_that_left_before_it_was_asked_is_still_named(capsys, fast_settings,
+                                                                       monkeypatch):
     """Under load the refused worker may close before ``client.run`` reaches it: the refusal
     its plugin raised is what names it."""
     from grader.batch.cluster import dask_executor, dask_worker
@@ -286,14 +287,23 @@ def test_a_refused_worker_that_left_before_it_was_asked_is_still_named(capsys, f
                                                    "version here"))
 
         def run(self, *args, **kwargs):
-            return {"tcp://10.0.0.8:1": None}  # the refused one is gone
+            return self.answers
+
 
         def scheduler_info(self):
             return {"workers": {"tcp://10.0.0.8:1": {"resources": {dask_worker.GRADING: 1}},
                                 "tcp://10.0.0.9:1": {"resources": {dask_worker.GRADING: 1}}}}
 
     settings = fast_settings.with_(cluster="tcp://127.0.0.1:8786", cluster_timeout=5)
-    assert dask_executor.admit(Client(), settings) == ["tcp://10.0.0.8:1"]
+    monkeypatch.setattr(dask_executor, "_named", set())  # workers named once per process
+    client = Client()
+    client.answers = {"tcp://10.0.0.8:1": None}  # the refused one is gone
+    assert dask_executor.admit(client, settings) == ["tcp://10.0.0.8:1"]
     out = capsys.readouterr().out
     assert "worker tcp://10.0.0.9:1 refused: install the coordinator's version here" in out
     assert "10.0.0.8" not in out
+    # one that refused through its plugin is not admitted, whatever it answers after
+    monkeypatch.setattr(dask_executor, "_named", set())
+    client.answers = {"tcp://10.0.0.8:1": None, "tcp://10.0.0.9:1": None}
+    assert dask_executor.admit(client, settings) == ["tcp://10.0.0.8:1"]
+    assert "tcp://10.0.0.9:1 refused" in capsys.readouterr().out

@@ -177,7 +177,6 @@ def test_neither_the_workers_zygote_nor_a_worker_outlives_the_grader(tmp_path, e
     assert not Path(folder).exists()
 
 
-
 def test_a_worker_closed_as_soon_as_it_is_forked_is_gone_and_close_returns(fresh_zygotes,
                                                                           data_file):
     """Killed through its supervisor, even before it has a session of its own."""

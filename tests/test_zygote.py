@@ -188,7 +188,6 @@ def _forked_by(folder: str) -> list[psutil.Process]:
     return found
 
 
-
 def test_the_zygote_is_chosen_by_the_kernel_environment_without_its_own_folders():
     a = minimal_env(Settings(), "/home/one")
     b = minimal_env(Settings(), "/home/two")

@@ -249,8 +249,9 @@ def admit(client: Client, settings: Settings) -> list[str]:
             problems[found[1]] = found[2]
     answers = bounded(lambda: client.run(refusal, identity(), settings.sandbox, on_error="return"),
                       seconds, "asking the workers")
-    good = [address for address, problem in answers.items() if problem is None]
-    problems.update((address, problem) for address, problem in answers.items() if problem)
+    problems.update((address, problem) for address, problem in answers.items()
+                    if problem is not None)
+    good = [address for address in answers if address not in problems]
     for address, problem in sorted(problems.items()):
         if address not in _named:
             _named.add(address)
@@ -259,8 +260,8 @@ def admit(client: Client, settings: Settings) -> list[str]:
     if not slots:
         raise UsageError(f"no worker of the cluster at {settings.cluster} can grade ("
                          f"{len(answers.keys() | problems.keys())} worker(s), {len(problems)} "
-                         "refused, none "
-                         f"with a {GRADING} resource); see the lines above and the workers' logs")
+                         f"refused, none with a {GRADING} resource); see the lines above and the "
+                         "workers' logs")
     return good
 
 
