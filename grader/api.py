@@ -80,7 +80,8 @@ def verifier_for(settings: Settings, spec: Spec | None = None, memo_dir: Path | 
                  memo=None):
     """The verification-training stage, or ``None``; call its ``close()`` when done.
 
-    Its worker process starts now, so that TensorFlow's import overlaps the notebook's run.
+    Its worker process starts with the first notebook that may need it (``Grader.grade``),
+    or on demand.
     ``memo_dir`` shares trained architectures between verifiers (a batch's workers), or
     ``memo``, any store of ``grader.verify.memo`` (e.g. one shared between machines).
     """
@@ -90,7 +91,7 @@ def verifier_for(settings: Settings, spec: Spec | None = None, memo_dir: Path | 
         from grader.verify.verifier import Verifier
     except ImportError:
         return None
-    return Verifier(settings, memo_dir=memo_dir, memo=memo).start()
+    return Verifier(settings, memo_dir=memo_dir, memo=memo)
 
 
 def grader_for(spec: Spec, data_file: Path, settings: Settings, launcher: Launcher | None = None,

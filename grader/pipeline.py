@@ -25,6 +25,7 @@ from grader.checks.kind import ANSWERS, TRAINING, CheckContext
 from grader.exceptions import GraderError
 from grader.execute import runner
 from grader.execute.kernel import compat
+from grader.execute.needs import wants_tensorflow
 from grader.exercise.spec import Spec
 from grader.extract import report as extract
 from grader.extract.report import ExtractedModel
@@ -111,9 +112,11 @@ class Stages:
 class Grader:
     """One exercise graded with one set of tools (launcher, verifier), for many notebooks.
 
-    Used as a context manager, it starts the verifier's worker on entry (TensorFlow's import
-    overlaps the first notebook's run) and closes it on exit; ``verifier=None`` grades without
-    the accuracy check (``--no-verify``, or a spec without calibration).
+    The verifier's worker starts as a notebook that may need it starts to run (TensorFlow's
+    import overlaps the notebook's; ``grader.execute.needs``: one that never names Keras or
+    TensorFlow builds no model, and a hidden one still gets the worker on demand). Used as a
+    context manager, it closes the worker on exit; ``verifier=None`` grades without the
+    accuracy check (``--no-verify``, or a spec without calibration).
     """
 
     def __init__(self, spec: Spec, data_file: Path, settings: Settings, launcher: Launcher,
@@ -126,7 +129,7 @@ class Grader:
         self.verifies = verifier is not None and settings.verify
 
     def __enter__(self) -> Grader:
-        return self.start()
+        return self
 
     def start(self) -> Grader:
         """Start the verifier's worker (again, if it died); ``close`` stops it. A verifier
@@ -161,8 +164,9 @@ class Grader:
         start = time.monotonic()
         done = Stages()
         try:
-            self._restart()
             content = Path(notebook).read_bytes()  # read once: hashed, scanned, parsed and run
+            if wants_tensorflow(content):
+                self._restart()
             done.sha256 = sha256_bytes(content)
             done.review = self.scan(content)
             began = time.monotonic()

@@ -19,7 +19,7 @@ import time
 import typing as t
 import uuid
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from subprocess import DEVNULL
 from typing import cast
@@ -44,6 +44,7 @@ from grader.execute import report_channel
 from grader.execute.channels import HEADROOM, RAW_SIZE, CappedKernelClient, Watch
 from grader.execute.kernel.probe import PROBE_SEED
 from grader.execute.legacy import legacy_markers
+from grader.execute.needs import wants_tensorflow
 from grader.execute.prepare import prepare, read_notebook
 from grader.execute.startup import StartFailed, tree_cpu_seconds, wait_until_ready
 from grader.sandbox.launch import Launcher, LaunchSpec
@@ -202,6 +203,8 @@ def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launc
         os.chmod(workdir / data_file.name, 0o444)
         nonce = secrets.token_hex(16)
         with launcher.session(workdir, settings, read_only=[data_file.name]) as spec:
+            if spec.provisioner is not None and not wants_tensorflow(data):
+                spec = replace(spec, provisioner=None)  # a child: the zygote's imports are no use
             prepared = prepare(nb, settings, nonce, data_file.name, data_url, input_shape)
             try:
                 run = _started(prepared, nonce, settings, spec)

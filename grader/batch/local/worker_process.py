@@ -45,17 +45,19 @@ class WorkerConfig:
 
 
 def zygotes_wanted(settings: Settings, tasks: int) -> list[tuple[dict[str, str], tuple[str, ...] | None]]:
-    """The zygotes a batch's workers fork from (environment, command): the verification
-    workers' (every grading with a model cross-checks) where two or more submissions are to be
-    graded (it costs what one worker's start does: for one, that worker starts as a child) and,
-    at ``--sandbox off``, the kernels' (a worker would otherwise start its own)."""
+    """The zygotes a batch's workers fork from (environment, command), for ``tasks``
+    submissions that name Keras or TensorFlow (``grader.execute.needs``; the others start
+    neither a kernel nor a verification worker from a zygote): the verification workers'
+    (every grading with a model cross-checks) where two or more are (it costs what one worker's
+    start does: for one, that worker starts as a child) and, at ``--sandbox off``, the
+    kernels' where any is (a worker would otherwise start its own)."""
     from grader.sandbox.launch import minimal_env
     from grader.verify.process import ZYGOTE, worker_env
 
     wanted: list[tuple[dict[str, str], tuple[str, ...] | None]] = []
     if tasks >= 2:
         wanted.append((worker_env(settings), ZYGOTE))
-    if settings.sandbox == "off":
+    if settings.sandbox == "off" and tasks >= 1:
         wanted.append((minimal_env(settings, ""), None))  # its own folders are not in its key
     return wanted
 
@@ -153,7 +155,7 @@ class WorkerGrader:
         kept = folder_for(self.config.settings.memo)
         memo = None if kept else Path(self.config.tmpdir) / "verify-memo"
         self.grader = api.grader_for(self.spec, self.config.data_file, self.config.settings,
-                                     memo_dir=memo).start()
+                                     memo_dir=memo)
 
     def close(self) -> None:
         if self.grader is not None:

@@ -34,6 +34,7 @@ from grader.batch.local.worker_process import (
     zygotes_wanted,
 )
 from grader.exceptions import GraderError
+from grader.execute.needs import count_wanting
 from grader.exercise.spec import Spec
 from grader.sandbox import zygotes
 from grader.settings import Settings
@@ -115,8 +116,9 @@ class LocalPool(Executor):
     def run(self, tasks: list[Task]) -> None:
         self.pending = deque(tasks)
         if tasks:  # the workers' zygotes start while the workers do (none for no work)
+            wanting = count_wanting((task.notebook for task in tasks), self.settings.max_notebook_bytes)
             self.config = replace(self.config, zygotes=tuple(
-                zygotes.start_ahead(zygotes_wanted(self.settings, len(tasks)))))
+                zygotes.start_ahead(zygotes_wanted(self.settings, wanting))))
         try:
             while self.pending or any(w.task for w in self.workers):
                 self._staff()
