@@ -21,6 +21,7 @@ from tests.notebooks import code_notebook
 
 #: a cell that reports how matplotlib found its font list, then spoils its own copy of it
 OBSERVE = """\
+# a notebook of the course names Keras: forked where the launcher forks (grader.execute.needs)
 import json, logging, os
 seen = []
 class Seen(logging.Handler):

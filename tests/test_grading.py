@@ -69,10 +69,19 @@ def notebook(tmp_path):
     return path
 
 
-def test_a_grader_used_as_a_context_manager_starts_its_verifier_and_closes_it(spec, data_file,
-                                                                               fast_settings):
+def test_a_grader_starts_its_verifier_for_each_notebook_that_names_keras_and_closes_it(
+        spec, data_file, fast_settings, tmp_path):
+    """Started as such a notebook starts to run (its TensorFlow import beside the kernel's), not
+    for one that names neither Keras nor TensorFlow (``grader.execute.needs``); closed on exit."""
     verifier = Verifier()
-    with pipeline.Grader(spec, data_file, fast_settings, Launcher(), verifier) as grader:
+    light, heavy = tmp_path / "light.ipynb", tmp_path / "heavy.ipynb"
+    light.write_text("{}")
+    heavy.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "import keras"}]}))
+    with CannedGrader(spec, data_file, fast_settings, Launcher(), verifier) as grader:
+        assert (verifier.started, verifier.closed) == (0, 0)
+        grader.grade(light)
+        assert (verifier.started, verifier.closed) == (0, 0)
+        grader.grade(heavy)
         assert (verifier.started, verifier.closed) == (1, 0)
         assert grader.verifier is verifier
     assert (verifier.started, verifier.closed) == (1, 1)

@@ -87,7 +87,9 @@ def test_each_grading_starts_the_replaced_worker_before_its_notebook_runs(fake_w
     grader = pipeline.Grader(spec, tmp_path / "data", Settings(), Launcher(), verifier)
     trained(verifier, 1)  # replaced: none runs now
     assert verifier.pid is None and fake_workers.started[-1].closed
-    result = grader.grade(tmp_path / "missing.ipynb")  # fails at once, after the worker started
+    broken = tmp_path / "broken.ipynb"  # names Keras: its worker starts as it would run
+    broken.write_text("import keras, but not a notebook")
+    result = grader.grade(broken)  # fails at once, after the worker started
     assert result.status.value == "error"
     assert len(fake_workers.started) == 2 and not fake_workers.started[-1].closed
     grader.close()
