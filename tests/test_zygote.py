@@ -26,7 +26,7 @@ from tests.notebooks import code_notebook
 
 #: a cell that reports what its kernel sees; raising carries the report out in the traceback
 OBSERVE = r"""
-import json, os, random, re, signal, sys
+import gc, json, os, random, re, signal, sys
 import numpy as np
 with open(f'/proc/{os.getppid()}/cmdline', 'rb') as f:
     parent = f.read().decode(errors='replace')
@@ -41,6 +41,7 @@ def kind(target):
     return re.sub(r'\d+', 'N', home(target.replace(os.getcwd(), 'CWD')))  # inodes differ
 raise RuntimeError('OBS' + json.dumps({
     'forked': 'grader-zygote-' in parent,
+    'frozen': gc.get_freeze_count(),
     'path': [p.replace(os.getcwd(), 'CWD') for p in sys.path],
     'beside': beside_the_notebook.VALUE,
     'env': sorted(os.environ),
@@ -76,6 +77,9 @@ def test_a_forked_kernel_sees_what_a_child_process_kernel_sees(tmp_path, data_fi
     forked = [_observe(Launcher(), tmp_path, data_file, spec) for _ in range(2)]
     child = _observe(Launcher(fork=False), tmp_path, data_file, spec)
     assert [seen.pop("forked") for seen in forked] == [True, True] and child.pop("forked") is False
+    # the zygote's imports are out of the garbage collector's reach: a forked kernel's
+    # collections neither walk them nor copy their pages
+    assert all(seen.pop("frozen") > 100_000 for seen in forked) and child.pop("frozen") == 0
     assert forked[0]["random"] != forked[1]["random"]  # not the zygote's numbers in each one
     for seen in forked:
         seen.pop("random")

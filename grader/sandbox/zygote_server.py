@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import gc
 import importlib
 import importlib.util
 import json
@@ -58,6 +59,10 @@ def main(sock_path: str, preload: tuple[str, ...] = PRELOAD,
             pass
     # what the imports set (TensorFlow sets a variable): a fresh kernel's imports would set it too
     imported_env.update((k, v) for k, v in os.environ.items() if before.get(k) != v)
+    # the imports' objects live as long as the zygote: out of the garbage collector's reach, so
+    # that a forked child's collections neither walk them nor write to (and so copy) their pages
+    gc.collect()
+    gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(sock_path + ".new")
     listener.listen(64)
