@@ -42,6 +42,7 @@ def kind(target):
 raise RuntimeError('OBS' + json.dumps({
     'forked': 'grader-zygote-' in parent,
     'frozen': gc.get_freeze_count(),
+    'collecting': gc.isenabled(),  # paused only while TensorFlow and Keras were imported
     'path': [p.replace(os.getcwd(), 'CWD') for p in sys.path],
     'beside': beside_the_notebook.VALUE,
     'env': sorted(os.environ),
@@ -89,6 +90,7 @@ def test_a_forked_kernel_sees_what_a_child_process_kernel_sees(tmp_path, data_fi
     assert child["folders"][0] == "HOME/.keras" and child["folders"][3] is True
     assert all(folder.startswith("HOME/") for folder in child["folders"][1:3])
     assert child["sigchld_default"] and child["session_leader"] and child["tf"] == 5
+    assert child["collecting"]
 
 
 @pytest.mark.kernel

@@ -18,6 +18,7 @@ removing its folder, when its stdin (a pipe from the grader) closes.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import gc
 import importlib
@@ -31,7 +32,7 @@ import signal
 import socket
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 PR_SET_PDEATHSIG = 1
 #: what a kernel imports at its start, in this order (a missing one is skipped)
@@ -52,11 +53,12 @@ def main(sock_path: str, preload: tuple[str, ...] = PRELOAD,
     ready = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # what the imports print goes to the log, not into the "ready" handshake
     before = dict(os.environ)
-    for name in preload:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
+    with gc_paused():
+        for name in preload:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
     # what the imports set (TensorFlow sets a variable): a fresh kernel's imports would set it too
     imported_env.update((k, v) for k, v in os.environ.items() if before.get(k) != v)
     # the imports' objects live as long as the zygote: out of the garbage collector's reach, so
@@ -80,6 +82,21 @@ def main(sock_path: str, preload: tuple[str, ...] = PRELOAD,
         if listener in readable:
             conn, _ = listener.accept()
             _serve(conn, listener, become)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No garbage collection inside (as it was after): importing TensorFlow and Keras creates
+    about a million objects and few cycles, and the collections their allocations trigger took
+    ~0.6 of an import's ~3.5 CPU-s. (A kernel's own first ``import keras`` does the same in
+    ``grader/execute/kernel/guard.py``, which runs in the kernel and cannot import this.)"""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _serve(conn: socket.socket, listener: socket.socket,

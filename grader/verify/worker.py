@@ -252,8 +252,11 @@ def _memory_error(job: dict) -> dict:
 
 def configure(threads: int) -> dict:
     """Import TensorFlow once, with deterministic ops and the configured thread counts."""
-    import keras
-    import tensorflow as tf
+    from grader.sandbox.zygote_server import gc_paused
+
+    with gc_paused():  # a forked worker has them already
+        import keras
+        import tensorflow as tf
 
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
