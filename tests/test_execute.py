@@ -210,3 +210,33 @@ def test_grading_many_notebooks_in_one_process_leaks_no_file_descriptors_or_thre
     for _ in range(3):
         assert run(code_notebook("x = 1")).error.kind == "no_model"
     assert (open_fds(), threading.active_count()) == before
+
+
+def test_a_kernel_is_killed_with_no_message_on_its_control_socket(monkeypatch):
+    """``shutdown_kernel`` interrupts before it kills; a message on the control socket of a
+    kernel that was gone blocked a test run forever (zmq's mute socket): the grader's last
+    word to a kernel is a signal."""
+    import asyncio
+
+    import psutil
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import KernelSpec
+
+    from grader.execute.runner import _ensure_dead
+    from grader.sandbox.launch import KERNEL_ARGV
+
+    async def start_and_kill() -> int:
+        km = AsyncKernelManager(transport="tcp", ip="127.0.0.1", cache_ports=False)
+        km._kernel_spec = KernelSpec(argv=list(KERNEL_ARGV), env={}, display_name="grader",
+                                     language="python", interrupt_mode="message")
+        await km.start_kernel()
+        pid = km.provisioner.process.pid
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("a message was sent to a kernel being killed")
+        monkeypatch.setattr(km.session, "send", refuse)
+        await _ensure_dead(km)
+        return pid
+
+    pid = asyncio.run(start_and_kill())
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

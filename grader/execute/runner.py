@@ -395,8 +395,13 @@ def _cell(client) -> dict:
 
 
 async def _ensure_dead(km: AsyncKernelManager) -> None:
+    """Kill the kernel, sending it nothing over zmq: ``shutdown_kernel`` interrupts first, and
+    in the "message" mode that is a send on the control socket, which blocked a test run forever
+    once (the kernel gone, the socket mute). A SIGINT to its process group never blocks."""
     try:
         if km.has_kernel:
+            if km._kernel_spec is not None:
+                km._kernel_spec.interrupt_mode = "signal"
             await km.shutdown_kernel(now=True)
     except Exception:
         pass
