@@ -253,8 +253,11 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec) -> Executio
     km.client_factory = CappedKernelClient
     if spec.connection_file:
         km.connection_file = spec.connection_file
+    # the grader interrupts a kernel only as ``shutdown_kernel`` does, just before it kills it:
+    # by a signal, never by a message on the control socket, whose send blocked a test run
+    # forever once the kernel was gone (zmq's mute socket)
     km._kernel_spec = KernelSpec(argv=spec.argv, env={}, display_name="grader", language="python",
-                                 interrupt_mode="message")
+                                 interrupt_mode="signal")
     if spec.provisioner is not None:
         km.kernel_id = str(uuid.uuid4())
         km.provisioner = spec.provisioner(kernel_id=km.kernel_id, kernel_spec=km._kernel_spec,
@@ -395,13 +398,8 @@ def _cell(client) -> dict:
 
 
 async def _ensure_dead(km: AsyncKernelManager) -> None:
-    """Kill the kernel, sending it nothing over zmq: ``shutdown_kernel`` interrupts first, and
-    in the "message" mode that is a send on the control socket, which blocked a test run forever
-    once (the kernel gone, the socket mute). A SIGINT to its process group never blocks."""
     try:
         if km.has_kernel:
-            if km._kernel_spec is not None:
-                km._kernel_spec.interrupt_mode = "signal"
             await km.shutdown_kernel(now=True)
     except Exception:
         pass
