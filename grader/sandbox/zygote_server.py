@@ -87,8 +87,8 @@ def main(sock_path: str, preload: tuple[str, ...] = PRELOAD,
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """No garbage collection inside (as it was after): importing TensorFlow and Keras creates
-    about a million objects and few cycles, and the collections their allocations trigger took
-    ~0.6 of an import's ~3.5 CPU-s. (A kernel's own first ``import keras`` does the same in
+    about a million objects and few cycles, and the collections their allocations trigger cost
+    a kernel zygote's start ~0.25 of its ~3.4 CPU-s. (A kernel's own first ``import keras`` does the same in
     ``grader/execute/kernel/guard.py``, which runs in the kernel and cannot import this.)"""
     was = gc.isenabled()
     gc.disable()
