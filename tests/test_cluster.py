@@ -1,8 +1,10 @@
 """Grading on a Dask cluster (``grade --cluster``): the same results as a local run, one result per
 student when a worker dies, a worker with other grader code refused, architectures trained once.
 
-Each test starts a ``distributed.LocalCluster`` of worker *processes* on loopback (2 workers, one
-``GRADING`` slot each) and runs the real CLI against it; every Dask wait has an explicit limit.
+The tests share one ``distributed.LocalCluster`` of worker *processes* on loopback (2 workers, one
+``GRADING`` slot each), as an instructor's cluster serves batch after batch, and run the real CLI
+against it; every Dask wait has an explicit limit. Tests that kill a worker leave the cluster's
+nannies to start another: the next test begins once exactly two workers answer.
 """
 from __future__ import annotations
 
@@ -27,16 +29,34 @@ distributed = pytest.importorskip("distributed")
 LIMIT = 120  # seconds: every wait on the cluster in these tests (generous: steady under load)
 
 
-@pytest.fixture
-def cluster():
-    """Two worker processes with one grading slot each; the test's own client to watch them."""
+@pytest.fixture(scope="module")
+def shared_cluster():
+    """Two worker processes with one grading slot each, and a client to watch them, for the
+    module: starting a cluster costs ~8 CPU-s (scheduler, two nannies, two workers importing
+    Dask and the grader), and its workers keep their zygotes from one batch to the next."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   resources={"GRADING": 1}, dashboard_address=None,
                                   scheduler_port=0, host="127.0.0.1",
                                   timeout=LIMIT) as local, \
             distributed.Client(local, timeout=LIMIT, set_as_default=False) as client:
-        client.wait_for_workers(2, timeout=LIMIT)
         yield local.scheduler_address, client
+
+
+@pytest.fixture
+def cluster(shared_cluster):
+    """The module's cluster once exactly two workers answer: a worker an earlier test killed
+    has been replaced by its nanny (and a dead one is no longer listed), an extra one has left."""
+    address, client = shared_cluster
+    deadline, answered = time.monotonic() + LIMIT, None
+    while True:
+        try:
+            answered = client.run(os.getpid)
+            if len(answered) == 2:
+                return address, client
+        except Exception as exc:  # a listed worker that is gone (the scheduler drops it soon)
+            answered = exc
+        assert time.monotonic() < deadline, f"not two live workers after {LIMIT} s: {answered!r}"
+        time.sleep(0.2)
 
 
 def course(folder: Path, notebooks: dict) -> Path:
