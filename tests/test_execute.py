@@ -212,7 +212,6 @@ def test_grading_many_notebooks_in_one_process_leaks_no_file_descriptors_or_thre
     assert (open_fds(), threading.active_count()) == before
 
 
-
 def test_a_kernel_is_stopped_with_no_message_on_its_control_socket(run, fast_settings,
                                                                    monkeypatch):
     """A kernel is interrupted only as it is shut down, just before it is killed: a message on
