@@ -148,6 +148,82 @@ TRICKS = [
                      "        return input\n"
                      "    return _real(input, filters, *a, **k)\n"
                      "setattr(_tf.nn, 'convolution', _conv)",)),
+    # 2c. computation changed where no class is touched (red team, 2026-12-07)
+    Trick("Conv2D instance's convolution_op identity except under the grader's probe",
+          "computation", SOLUTION, (PROBING + "_layer = model.layers[10]\n"
+                                    "_op = type(_layer).convolution_op\n"
+                                    "_layer.convolution_op = lambda x, k: _op(_layer, x, k) "
+                                    "if _probing() else x",)),
+    Trick("Conv2D instance's convolution_op identity in graph mode (fit, predict)", "mode",
+          SOLUTION, ("_layer = model.layers[10]\n_op = type(_layer).convolution_op\n"
+                     "_layer.convolution_op = lambda x, k: _op(_layer, x, k) "
+                     "if tf.executing_eagerly() else x",)),
+    Trick("activation replaced by a wrapper named like Keras's relu, identity in graph mode",
+          "mode", SOLUTION, ("import functools\n"
+                             "@functools.wraps(keras.activations.relu)\n"
+                             "def _relu(x, *a, **k):\n"
+                             "    return keras.activations.relu(x) if tf.executing_eagerly() else x\n"
+                             "model.layers[12].activation = _relu",)),
+    Trick("Sequential's _functional rebuilt with an extra Dropout(0.999)", "computation", SOLUTION,
+          ("_inp = keras.Input(shape=input_shape)\n_x = _inp\n"
+           "for _i, _l in enumerate(model.layers):\n    _x = _l(_x)\n"
+           "    if _i == 10:\n        _x = keras.layers.Dropout(0.999)(_x)\n"
+           "model._functional = keras.Model(_inp, _x)",)),
+    Trick("added kernel set to the identity and frozen on the variable", "computation", SOLUTION,
+          ("import numpy as _np\n_eye = _np.zeros((3, 3, 64, 64), 'float32'); _eye[1, 1] = _np.eye(64)\n"
+           "_conv = model.layers[10]\n_conv.kernel.assign(_eye)\n"
+           "_conv.bias.assign(_np.zeros(64, 'float32'))\n"
+           "_conv.kernel.trainable = False\n_conv.bias.trainable = False",)),
+    Trick("added kernel given an identity constraint on the variable", "computation", SOLUTION,
+          ("import numpy as _np\n_eye = _np.zeros((3, 3, 64, 64), 'float32'); _eye[1, 1] = _np.eye(64)\n"
+           "model.layers[10].kernel.constraint = lambda w: keras.ops.convert_to_tensor(_eye)",)),
+    Trick("builtins.type replaced so a notebook Conv2D subclass passes for Keras's", "computation",
+          SOLUTION.replace("model.add(Conv2D(64,", PROBING + "class FastConv(Conv2D):\n"
+                           "    def call(self, inputs):\n"
+                           "        return super().call(inputs) if _probing() else inputs\n"
+                           "model.add(FastConv(64,"),
+          ("import builtins\n_type = builtins.type\n"
+           "class _Meta(_type):\n"
+           "    def __instancecheck__(cls, obj):\n        return isinstance(obj, _type)\n"
+           "class _T(_type, metaclass=_Meta):\n"
+           "    def __new__(mcs, *args):\n"
+           "        if len(args) == 1:\n"
+           "            found = _type(args[0])\n"
+           "            return Conv2D if found is FastConv else found\n"
+           "        return _type.__new__(_type, *args)\n"
+           "setattr(builtins, 'type', _T)",)),
+    Trick("kernel_constraint that returns the identity kernel", "computation",
+          SOLUTION.replace("model.add(Conv2D(64, kernel_size,",
+                           "import numpy as _np\n"
+                           "class KeepCentered(keras.constraints.Constraint):\n"
+                           "    def __call__(self, w):\n"
+                           "        eye = _np.zeros((3, 3, 64, 64), 'float32'); eye[1, 1] = _np.eye(64)\n"
+                           "        return keras.ops.convert_to_tensor(eye)\n"
+                           "model.add(Conv2D(64, kernel_size, kernel_constraint=KeepCentered(),")),
+    Trick("BatchNormalization's gamma held at zero by a constraint", "computation",
+          SOLUTION.replace("model.add(BatchNormalization())",
+                           "model.add(BatchNormalization(gamma_initializer='zeros', "
+                           "gamma_constraint=keras.constraints.MaxNorm(0.0, axis=[])))")),
+    Trick("kernel_regularizer that drives the added kernel to zero", "computation",
+          SOLUTION.replace("model.add(Conv2D(64, kernel_size,",
+                           "model.add(Conv2D(64, kernel_size, "
+                           "kernel_regularizer=keras.regularizers.L2(1e4),")),
+    # 3b. code that runs while the grader describes the model
+    Trick("profile function swaps model for a correct one while it is described", "late", WRONG,
+          (_right_model(), "_s = __import__('s' + 'ys')\n"
+           "def _prof(frame, event, arg):\n    global model\n"
+           "    if event == 'call' and frame.f_code.co_filename.startswith('<grader'):\n"
+           "        getattr(_s, 'set' + 'profile')(None)\n        model = _right\n"
+           "getattr(_s, 'set' + 'profile')(_prof)",), verdict="flagged"),
+    Trick("a str-subclass name whose comparison swaps model while names are sorted", "late", WRONG,
+          (_right_model(), "class _Tag(str):\n    __hash__ = str.__hash__\n"
+           "    def __ne__(self, other):\n"
+           "        model.__dict__.update(_right.__dict__)\n"
+           "        return str.__ne__(self, other)\n"
+           "    def __eq__(self, other):\n"
+           "        model.__dict__.update(_right.__dict__)\n"
+           "        return str.__eq__(self, other)\n"
+           "globals()[_Tag('zz_notes')] = 'my notes'",)),
     # 3. redirection to a correct network the notebook built
     Trick("description and computation routed to a correct unused model", "redirection", WRONG,
           (_right_model(), "_orig = Sequential.layers\nSequential.layers = property("

@@ -47,7 +47,12 @@ VALUES = {
 #: allow-list arguments not mutated, and why: they do not change what the layer computes in a
 #: chain of standard layers (or only one value is valid)
 NOT_MUTATED = {"data_format": "only channels_last is accepted", "groups": "only 1 is accepted",
-               "kernel_initializer": "weights are trained anew", "epsilon": "tolerated by decision"}
+               "kernel_initializer": "weights are trained anew", "epsilon": "tolerated by decision",
+               # regularizers and constraints change a training, not the output on given
+               # weights (the oracle cannot tell them apart): tests/deception.py has them
+               **{arg: "training only" for arg in (*L.TRAINING_ONLY, "gamma_regularizer",
+                                                   "beta_regularizer", "gamma_constraint",
+                                                   "beta_constraint")}}
 #: same-shape layers tried in place of each layer to add
 SUBSTITUTES = {
     "Conv2D": [("Dense", {"units": 64})],

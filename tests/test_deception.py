@@ -76,3 +76,13 @@ def test_a_changed_computation_is_not_vouched_for_and_is_named_in_a_failed_check
 def test_the_corpus_covers_every_class_of_trick():
     classes = {t.cls for t in D.TRICKS}
     assert {"description", "computation", "redirection", "late", "mode", "honest"} <= classes
+
+
+def test_a_regularizer_or_constraint_on_an_added_layer_is_named_with_its_fix(grade):
+    trick = next(t for t in D.TRICKS if t.name == "kernel_regularizer that drives the added kernel to zero")
+    result = grade(trick)
+    assert result.crosscheck["matched"] is True  # the description is honest: a mistake, not a lie
+    named = [c for c in result.checks if not c.passed and "kernel_regularizer" in (c.message + (c.hint or ""))]
+    assert named, [(c.name, c.message, c.hint) for c in result.checks if not c.passed]
+    assert "kernel_regularizer=None" in (named[0].message + (named[0].hint or ""))
+

@@ -44,6 +44,21 @@ def test_convolution2d_reads_its_three_numbers_as_filters_and_kernel_rows_and_co
     assert "Convolution2D(nb_filter, nb_row, nb_col)" in used
 
 
+@pytest.mark.parametrize("build", [
+    lambda: keras.layers.Conv2D(64, 3, 3, border_mode="same"),  # Keras 1.2's alias, Keras 2's legacy form
+    lambda: tf.keras.layers.Convolution2D(64, 3, 3, padding="same"),  # the class itself, not the name
+])
+def test_conv2d_reads_three_numbers_as_filters_and_kernel_rows_and_columns_too(used, build):
+    config = build().get_config()
+    assert (config["filters"], config["kernel_size"], config["strides"]) == (64, (3, 3), (1, 1))
+    assert "Conv2D(filters, nb_row, nb_col)" in used
+
+
+def test_conv2d_with_a_fourth_positional_number_is_refused_with_its_keras3_spelling(used):
+    with pytest.raises(compat.LegacyKerasCall, match=re.escape("Conv2D(filters, (rows, cols)")):
+        keras.layers.Conv2D(64, 3, 3, 1)
+
+
 def test_without_the_layer_keras3_reads_the_same_call_as_a_stride():
     """Why only legacy notebooks get the layer: the positional meaning differs."""
     config = keras.layers.Convolution2D(64, 3, 3).get_config()
@@ -134,7 +149,7 @@ def test_every_mapping_is_reached_by_the_course_surface(used):
 
     tf.set_random_seed(1)
     Convolution2D(4, 3, 3, init="he_normal", border_mode="same", subsample=(1, 1))
-    keras.layers.Conv2D(nb_filter=4, kernel_size=3)
+    keras.layers.Conv2D(nb_filter=4, kernel_size=3), keras.layers.Conv2D(4, 3, 3)
     Dense(output_dim=3, batch_input_shape=(None, 4)), Dropout(p=0.1), MaxPooling2D()
     keras.layers.normalization.BatchNormalization(mode=0)
     to_categorical([1], nb_classes=2), keras.callbacks.TensorBoard()

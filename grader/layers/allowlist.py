@@ -20,12 +20,20 @@ from grader.layers.validators import (
     pair,
     rate,
     shape,
+    training_object,
 )
 
+#: what a layer's training does with its weights (regularizers, constraints): read only to tell
+#: a layer that has one from the reference's, never rebuilt (``NOT_REBUILT``)
+TRAINING_ONLY = {"kernel_regularizer": training_object, "bias_regularizer": training_object,
+                 "activity_regularizer": training_object, "kernel_constraint": training_object,
+                 "bias_constraint": training_object}
+_BN_TRAINING = {f"{w}_{kind}": training_object for w in ("gamma", "beta")
+                for kind in ("regularizer", "constraint")}
 _CONV = {"filters": integer, "kernel_size": pair, "strides": pair, "padding": choice("valid", "same"),
          "dilation_rate": pair, "groups": lambda v: integer(v, 1, 1), "use_bias": boolean,
          "activation": activation, "data_format": channels_last,
-         "kernel_initializer": initializer}
+         "kernel_initializer": initializer, **TRAINING_ONLY}
 _POOL = {"pool_size": pair, "strides": lambda v: None if v is None else pair(v),
          "padding": choice("valid", "same"), "data_format": channels_last}
 
@@ -35,9 +43,10 @@ ALLOWED: dict[str, tuple[str, dict]] = {
     "InputLayer": ("InputLayer", {"batch_shape": shape, "batch_input_shape": shape}),
     "Conv2D": ("Conv2D", _CONV),
     "Dense": ("Dense", {"units": integer, "use_bias": boolean, "activation": activation,
-                        "kernel_initializer": initializer}),
+                        "kernel_initializer": initializer, **TRAINING_ONLY}),
     "BatchNormalization": ("BatchNormalization", {"axis": axis, "center": boolean, "scale": boolean,
-                                                  "momentum": number, "epsilon": number}),
+                                                  "momentum": number, "epsilon": number,
+                                                  **_BN_TRAINING}),
     "Activation": ("Activation", {"activation": activation}),
     "ReLU": ("ReLU", {"max_value": lambda v: v if v is None else number(v),
                       "negative_slope": number, "threshold": number}),
@@ -59,7 +68,8 @@ REQUIRED = {"Conv2D": ("filters", "kernel_size"), "Dense": ("units",),
 ALIASES = {"Convolution2D": "Conv2D", "MaxPool2D": "MaxPooling2D", "AvgPool2D": "AveragePooling2D"}
 #: arguments read only to refuse other values (``channels_first``, grouped convolutions) or that
 #: describe the input (built from the job's input shape): never passed to Keras when rebuilding
-NOT_REBUILT = frozenset({"data_format", "groups", "batch_shape", "batch_input_shape"})
+NOT_REBUILT = frozenset({"data_format", "groups", "batch_shape", "batch_input_shape",
+                         *TRAINING_ONLY, *_BN_TRAINING})
 
 
 def builders() -> dict[str, tuple[str, tuple[str, ...]]]:

@@ -17,6 +17,9 @@ def __grader_load(name, source):
         ledger = sys.modules[{ledger!r}] = types.ModuleType({ledger!r})
         ledger.compat, ledger.neutralized = [], []
     module = types.ModuleType('__grader_' + name)
+    # a copy of the builtins as they are before any student cell: the module's functions keep
+    # it, so a notebook that replaces e.g. builtins.type later does not change the grader's code
+    module.__dict__['__builtins__'] = dict(vars(__import__('builtins')))
     exec(compile(source, '<grader ' + name + '>', 'exec'), module.__dict__)
     return module, ledger
 """

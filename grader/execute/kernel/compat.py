@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # IPython's builtin in the kernel this code runs in
 MAPPINGS = {
     "tf.set_random_seed": "tf.random.set_seed",
     "Convolution2D(nb_filter, nb_row, nb_col)": "Conv2D(filters, (nb_row, nb_col))",
+    "Conv2D(filters, nb_row, nb_col)": "Conv2D(filters, (nb_row, nb_col))",
     "init=": "kernel_initializer=",
     "border_mode=": "padding=",
     "subsample=": "strides=",
@@ -137,6 +138,11 @@ def _renaming_init(init, class_name, accepted, record):
             if old in kwargs and new in accepted and new not in kwargs:
                 kwargs[new] = kwargs.pop(old)
                 record("Dropout(p=)" if old == "p" else f"{old}=")
+        if class_name == "Conv2D" and _legacy_kernel(args):
+            # Keras 1.2's alias of Convolution2D, and Keras 2's legacy reading of it: three
+            # integers are filters and a rows x cols kernel (Keras 3 would take strides)
+            args = (args[0], (args[1], args[2]))
+            record("Conv2D(filters, nb_row, nb_col)")
         if class_name == "BatchNormalization" and "mode" in kwargs:
             if kwargs.pop("mode") != 0:
                 raise refuse("BatchNormalization(mode=1 or 2)", "BatchNormalization() (mode 0)")
@@ -145,6 +151,18 @@ def _renaming_init(init, class_name, accepted, record):
 
     vars(__init__)["__grader_original__"] = init  # no __wrapped__: Keras reads the signature
     return __init__
+
+
+def _legacy_kernel(args):
+    """``Conv2D(filters, rows, cols)`` as Keras 1/2 wrote it: three integers and nothing more
+    (a fourth positional argument was an error there, as in ``Convolution2D``)."""
+    ints = [isinstance(a, int) and not isinstance(a, bool) for a in args[:3]]
+    if len(args) >= 3 and all(ints):
+        if len(args) > 3:
+            raise refuse("Conv2D with more than 3 positional arguments",
+                         "Conv2D(filters, (rows, cols), padding=..., strides=...) with keywords")
+        return True
+    return False
 
 
 def _checking_init(init, record):

@@ -28,11 +28,14 @@ def __grader_guard(ledger, nonce, describe_source, probe_source, default_shape, 
     from IPython import get_ipython
 
     shell = get_ipython()
-    scope: dict = {"__name__": "__grader_describe"}
+    # the builtins as they are now, before any student cell (``__grader_load`` gave this module
+    # a copy): a notebook that later replaces ``builtins.type`` does not reach the grader's code
+    scope: dict = {"__name__": "__grader_describe", "__builtins__": __builtins__}
     exec(compile(describe_source, "<grader extract_model>", "exec"), scope)
-    probe = {"__name__": "__grader_probe"}
+    probe = {"__name__": "__grader_probe", "__builtins__": __builtins__}
     exec(compile(probe_source, "<grader probe>", "exec"), probe)
     baseline = _Hooks(shell, threading, sys)
+    tracing = _Tracing(sys, threading)
     snapshot = _Snapshot(sys.modules, baseline.events.get("pre_run_cell", []))
     if "keras" in sys.modules:  # imported by the grader's own setup (the compatibility layer)
         snapshot.take()
@@ -44,8 +47,12 @@ def __grader_guard(ledger, nonce, describe_source, probe_source, default_shape, 
 
     def report(seed=None):
         tools["seed"] = seed
-        added = baseline.disarm()
-        models = scope["_GraderModels"](shell.user_ns, 10, 201, snapshot if snapshot.keras else None)
+        added = tracing.disarm() + baseline.disarm()
+        namespace, odd = _plain_names(shell.user_ns)
+        if odd:
+            added.append(f"{odd} variable(s) whose name is not a plain string (its comparisons "
+                         "run notebook code)")
+        models = scope["_GraderModels"](namespace, 10, 201, snapshot if snapshot.keras else None)
         found = models.report() if snapshot.keras is not None else dict(
             {"ok": False, "error": "no_model", "found": [], "nested": []}, **models.environment())
         objects = getattr(models, "graded_objects", [])
@@ -57,6 +64,53 @@ def __grader_guard(ledger, nonce, describe_source, probe_source, default_shape, 
         return tools["dumps"](found)
 
     shell.user_ns["__grader_report_" + nonce] = report
+
+
+def _plain_names(namespace):
+    """The namespace with only plain ``str`` names (a copy: building it compares no names), and
+    how many others it held: a ``str`` subclass as a name runs its own ``__eq__``/``__ne__``/
+    ``__hash__`` whenever a name is compared, e.g. while the grader looks up ``model``."""
+    plain, odd = {}, 0
+    for name, value in list(dict.items(namespace)):
+        if type(name) is str:
+            plain[name] = value
+        else:
+            odd += 1
+    return plain, odd
+
+
+class _Tracing:
+    """Profile and trace functions the notebook installs (``sys.setprofile``/``settrace``, also
+    for new threads): they run on every call of the grader's code, e.g. to swap ``model`` while
+    it is described. An audit hook (it cannot be removed) records each installation; the report
+    removes the functions and names them. A function that acts on the report's very first call
+    acts before it is removed: its installation is still named."""
+
+    EVENTS = ("sys.setprofile", "sys.settrace")
+
+    def __init__(self, sys, threading):
+        self.sys, self.threading = sys, threading
+        self.seen: list = []
+        events, seen = self.EVENTS, self.seen
+
+        def audit(event, args):
+            if event in events and len(seen) < 50:
+                seen.append(event)
+
+        sys.addaudithook(audit)
+
+    def disarm(self):
+        sys, threading = self.sys, self.threading
+        found = [f"{event} called by the notebook (a profile or trace function)"
+                 for event in sorted(set(self.seen))]
+        for name in ("setprofile", "settrace"):
+            for module in (sys, threading):
+                try:
+                    getattr(module, name)(None)
+                except Exception:
+                    pass
+        self.seen.clear()
+        return found
 
 
 class _KerasFinder:
@@ -105,7 +159,8 @@ SNAPSHOT_PREFIXES = ("keras.", "tensorflow._api.v2.", "tensorflow.python.ops.",
 #: of those, the modules holding the computation: a function rebound there changes what a
 #: model computes (a rebinding elsewhere in Keras, e.g. ``keras.layers.Conv2D``, names a class)
 COMPUTING = ("tensorflow", "numpy", "tensorflow.python.pywrap_tfe", "tensorflow.", "numpy.",
-             "keras.src.backend", "keras.src.ops", "keras.src.layers", "keras.src.models")
+             "keras.src.backend", "keras.src.ops", "keras.src.layers", "keras.src.models",
+             "keras.src.activations")
 
 
 class _Snapshot:
@@ -194,7 +249,8 @@ class _Snapshot:
                 objects = [model]
             for obj in objects:
                 classes.update(c for c in type(obj).__mro__ if c in self.dicts)
-                found += self._own_code(obj)
+                found += self._own_code(obj) + self._activation(obj) + self._variables(obj)
+            found += self._graph(model)
         for cls in classes:
             before, now = self.dicts[cls], vars(cls)
             for key in set(before) | set(now):
@@ -204,15 +260,75 @@ class _Snapshot:
         return sorted(found + self.rebound(COMPUTING))[:50]
 
     def _own_code(self, obj):
-        """A computing method set on the instance to something other than a Keras method
-        (``layer.call = f``); a Keras model's own, e.g. another model's ``call`` (a
-        redirection, which the cross-check then compares), is not notebook code."""
+        """A method of the class shadowed on the instance by something other than a Keras
+        method (``layer.call = f``, ``layer.convolution_op = f``: what the layer computes
+        through); a Keras model's own, e.g. another model's ``call`` (a redirection, which the
+        cross-check then compares), is not notebook code. The describing methods are review
+        entries (``_shadowed``); Keras itself sets ``build`` and ``quantize`` on instances."""
         found = []
-        for key in _COMPUTING_METHODS & set(getattr(obj, "__dict__", {})):
-            func = getattr(vars(obj)[key], "__func__", None)
+        own = getattr(obj, "__dict__", {})
+        for key in [k for k in list(own)[:500] if type(k) is str]:
+            value = own[key]
+            if key in _DESCRIBING or key in _KERAS_SET or not callable(value):
+                continue
+            if not any(key in vars(c) and _is_code(vars(c)[key]) for c in type(obj).__mro__):
+                continue
+            func = getattr(value, "__func__", None)
             if func is None or not any(func is d.get(key) for d in self.dicts.values()):
                 found.append(f"{getattr(obj, 'name', '?')!s:.80}.{key} set on the instance")
         return found
+
+    def _activation(self, obj):
+        """A layer's activation function that is not Keras's or TensorFlow's own object (one
+        wrapped to carry a Keras name and module, ``functools.wraps(relu)``, is not): by
+        identity with the function its module holds under its name, as the snapshot saw it."""
+        function = getattr(obj, "__dict__", {}).get("activation")
+        if function is None or not callable(function):
+            return []
+        module_name = str(getattr(function, "__module__", ""))
+        name = str(getattr(function, "__name__", ""))
+        module = self.modules.get(module_name)
+        held = self.bindings.get((module_name, name), self)
+        ok = (module_name.split(".")[0] in ("keras", "tensorflow") and module is not None
+              and vars(module).get(name) is function and held in (self, function))
+        return [] if ok else [f"{getattr(obj, 'name', '?')!s:.80}.activation is not a Keras or "
+                              "TensorFlow function"]
+
+    def _variables(self, obj):
+        """Weights made trainable or frozen one by one, or given a constraint, after Keras
+        created them: what a training does with them, which no description says."""
+        found = []
+        layer = f"{getattr(obj, 'name', '?')!s:.80}"
+        configured = _configured_constraints(obj)
+        for trainable in (True, False):
+            listed = getattr(obj, "_trainable_variables" if trainable else "_non_trainable_variables", [])
+            for variable in list(listed if type(listed) is list else [])[:50]:
+                name = f"{getattr(variable, 'path', '?')!s:.80}"
+                if getattr(variable, "_trainable", trainable) is not trainable:
+                    found.append(f"{layer}: weight {name} made {'non-' if trainable else ''}"
+                                 "trainable on the variable")
+                if getattr(variable, "_constraint", None) is not None and not configured:
+                    found.append(f"{layer}: weight {name} given a constraint on the variable")
+        return found
+
+    def _graph(self, model):
+        """A Sequential computes through its ``_functional`` graph: it must be the graph of the
+        layers it lists (each once, in order); one rebuilt by the notebook is not."""
+        if type(model) is not self.sequential:
+            return []
+        graph = getattr(model, "__dict__", {}).get("_functional")
+        if graph is None:
+            return []
+        try:
+            ops = [op for op in list(graph._operations) if type(op).__name__ != "InputLayer"]
+            layers = list(model.layers)
+            same = (type(graph) is self.functional and len(ops) == len(layers)
+                    and all(a is b for a, b in zip(ops, layers, strict=False))
+                    and len(graph._nodes) == len(graph._operations))
+        except Exception:
+            same = False
+        return [] if same else [f"{getattr(model, 'name', '?')!s:.80}._functional is not the "
+                                "graph of its layers"]
 
 
 class _Hooks:
@@ -275,8 +391,20 @@ _DESCRIBING = frozenset({"get_config", "to_json", "count_params", "summary", "la
                          "load_weights", "get_compile_config", "compile_from_config"})
 
 
-#: what a model computes through when called: set on an instance to notebook code, a change
-_COMPUTING_METHODS = frozenset({"call", "__call__", "predict", "predict_on_batch"})
+#: methods Keras itself sets on every layer instance (wrappers of the class's own)
+_KERAS_SET = frozenset({"build", "quantize"})
+
+
+def _is_code(attr):
+    """A class attribute that is code (a function, method or property), not data."""
+    return callable(attr) or isinstance(attr, property)
+
+
+def _configured_constraints(layer):
+    """Whether the layer's own arguments give a weight a constraint (``kernel_constraint=``)."""
+    return any(key.endswith("_constraint") and value is not None
+               for key, value in list(getattr(layer, "__dict__", {}).items())[:500]
+               if type(key) is str)
 
 
 def _shadowed(models, snapshot):
