@@ -204,3 +204,13 @@ def test_markdown_renders_the_small_subset():
     html = str(markdown.render("**bold** and *it* `x<y`\n\n- one\n- two\n\n# Head"))
     assert html == ("<p><strong>bold</strong> and <em>it</em> <code>x&lt;y</code></p>"
                     "<ul><li>one</li><li>two</li></ul><p><strong>Head</strong></p>")
+
+
+def test_an_nbformat_3_notebook_gives_its_answers_as_version_4_does():
+    nb = new_notebook(cells=[new_markdown_cell("### Answer a)\nMost are in dense_1: 392,500"),
+                             new_code_cell("x = 1")])
+    old = nbformat.convert(nbformat.from_dict(nb), 3)  # cells inside worksheets, "input"
+    assert "cells" not in old and old["worksheets"][0]["cells"]
+    raw = nbformat.writes(nbformat.from_dict(old), version=3).encode()
+    found = extract.find_answer(extract.notebook_cells(raw), QUESTION)
+    assert found.found and "392,500" in found.text

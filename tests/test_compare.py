@@ -193,3 +193,25 @@ def test_the_terminal_batch_table_names_the_mistake_in_words_not_the_check(spec)
     checks, _ = grade(spec, student(spec, lambda m: [with_args(m[0], padding="valid"), *m[1:]]))
     table = terminal.batch_table([Result(submission="bob", status=Status.FAILED, checks=checks)])
     assert "padding='same'" in table and "Added layer" not in table
+
+
+def _fuse_the_output_softmax(layers):
+    """The reference's ``Dense(10)`` then ``Activation('softmax')`` written as one Dense."""
+    k = next(i for i in range(len(layers) - 1) if layers[i].kind == "Dense"
+             and layers[i + 1].kind == "Activation" and layers[i + 1].args["activation"] == "softmax")
+    return [*layers[:k], with_args(layers[k], activation="softmax"), *layers[k + 2:]]
+
+
+def test_an_activation_fused_where_the_reference_writes_it_apart_passes_and_says_why(spec):
+    checks, _ = grade(spec, _fuse_the_output_softmax(spec.ref_layers))
+    assert failed(checks) == [], [(c.name, c.message) for c in failed(checks)]
+    assert "followed by Activation('softmax')" in next(
+        c for c in checks if c.category == "architecture").message
+
+
+def test_a_fused_softmax_that_also_keeps_the_separate_one_is_still_a_mistake(spec):
+    layers = spec.ref_layers
+    k = max(i for i, layer in enumerate(layers) if layer.kind == "Dense")
+    twice = [*layers[:k], with_args(layers[k], activation="softmax"), *layers[k + 1:]]
+    checks, _ = grade(spec, twice)
+    assert next(c for c in checks if c.category == "architecture").points == 0

@@ -149,8 +149,20 @@ def notebook_cells(notebook: dict | bytes | Path) -> list[dict]:
             notebook = json.loads(raw.decode("utf-8", errors="replace"))
         except (OSError, ValueError):
             return []
+    if isinstance(notebook, dict) and "cells" not in notebook and "worksheets" in notebook:
+        notebook = _as_v4(notebook)  # nbformat 3 (IPython 2/3): cells inside worksheets
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
+
+
+def _as_v4(notebook: dict) -> dict:
+    """An nbformat 3 notebook converted as the execution reads it (empty when it cannot be)."""
+    import nbformat
+
+    try:
+        return dict(nbformat.convert(nbformat.from_dict(notebook), 4))
+    except Exception:  # a malformed old notebook: no answers, as for any unreadable one
+        return {}
 
 
 def find_answers(cells: list[dict], questions: list[dict]) -> list[Answer]:

@@ -8,13 +8,17 @@ computes the same function, and says what it accepted, so the report can show it
 - pooling with ``padding='same'`` that pads nothing (2x2/2 on 14x14) is ``padding='valid'``
   (only pooling: for a Conv2D the padding is the usual mistake and is reported as written);
 - BatchNormalization over the last axis written as a number (``axis=3`` on images) is ``-1``;
+- a ``Conv2D`` or ``Dense`` with ``activation=a`` is that layer followed by ``Activation(a)``
+  where the reference writes it so (``Dense(10, activation='softmax')`` for ``Dense(10)`` and
+  ``Activation('softmax')``): the same function by Keras's definition of the argument;
 - ``Activation('relu')`` twice in a row is one (relu is idempotent);
 - ``Activation('relu')`` and ``MaxPooling2D`` side by side commute (relu is monotone, max
   pooling picks the largest value), so the student's order is put in the reference's.
 
 Nothing else is an equivalence: BatchNormalization and pooling do not commute (the statistics
-differ), a fused ``Conv2D(activation='relu')`` is not the same as a ReLU after
-BatchNormalization, AveragePooling2D is not MaxPooling2D.
+differ), so a fused ``Conv2D(activation='relu')`` where the reference has BatchNormalization
+before its ReLU stays as written (and is the mistake it is); AveragePooling2D is not
+MaxPooling2D.
 """
 from __future__ import annotations
 
@@ -28,7 +32,8 @@ def normalize(stu: list[L.LayerInfo], ref: list[L.LayerInfo]) -> tuple[list[L.La
     if not stu:
         return stu, []
     notes: list[str] = []
-    layers = _collapse_relus([i.layer for i in stu], notes)
+    layers = _split_activations([i.layer for i in stu], _written_apart(ref), notes)
+    layers = _collapse_relus(layers, notes)
     layers = _commute(layers, _pool_first(ref), notes)
     infos = L.infer(layers, stu[0].input_shape)
     return tidy(infos, notes), notes
@@ -66,6 +71,33 @@ def _pads(info: L.LayerInfo) -> bool:
         if (out - 1) * s[axis] + k[axis] - size > 0:
             return True
     return False
+
+
+FUSING = ("Conv2D", "Dense")
+
+
+def _written_apart(ref: list[L.LayerInfo]) -> set[tuple[str, str]]:
+    """(kind, activation) pairs the reference writes as a linear layer and then an Activation."""
+    return {(a.layer.kind, b.layer.args.get("activation"))
+            for a, b in zip(ref, ref[1:], strict=False)
+            if a.layer.kind in FUSING and a.layer.args.get("activation") in (None, "linear")
+            and b.layer.kind == "Activation" and not a.layer.args.get("frozen")}
+
+
+def _split_activations(layers: list[L.Layer], apart: set[tuple[str, str]],
+                       notes: list[str]) -> list[L.Layer]:
+    out: list[L.Layer] = []
+    for layer in layers:
+        wanted = layer.args.get("activation")
+        if layer.kind in FUSING and (layer.kind, wanted) in apart:
+            linear = L.Layer(layer.kind, {**layer.args, "activation": "linear"}, layer.name,
+                             layer.class_name)
+            out += [linear, L.Layer("Activation", {"activation": wanted}, "", "Activation")]
+            _note(notes, f"{layer.kind}(..., activation='{wanted}') is {layer.kind}(...) followed "
+                         f"by Activation('{wanted}')")
+            continue
+        out.append(layer)
+    return out
 
 
 def _collapse_relus(layers: list[L.Layer], notes: list[str]) -> list[L.Layer]:
