@@ -78,7 +78,7 @@ FUSING = ("Conv2D", "Dense")
 
 def _written_apart(ref: list[L.LayerInfo]) -> set[tuple[str, str]]:
     """(kind, activation) pairs the reference writes as a linear layer and then an Activation."""
-    return {(a.layer.kind, b.layer.args.get("activation"))
+    return {(a.layer.kind, str(b.layer.args.get("activation")))
             for a, b in zip(ref, ref[1:], strict=False)
             if a.layer.kind in FUSING and a.layer.args.get("activation") in (None, "linear")
             and b.layer.kind == "Activation" and not a.layer.args.get("frozen")}
