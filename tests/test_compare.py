@@ -215,3 +215,37 @@ def test_a_fused_softmax_that_also_keeps_the_separate_one_is_still_a_mistake(spe
     twice = [*layers[:k], with_args(layers[k], activation="softmax"), *layers[k + 1:]]
     checks, _ = grade(spec, twice)
     assert next(c for c in checks if c.category == "architecture").points == 0
+
+
+def test_zero_padding_before_a_valid_conv_that_pads_what_same_pads_passes_and_says_why(spec):
+    def padded(m):
+        return [L.Layer("ZeroPadding2D", {"padding": [1, 1]}, "", "ZeroPadding2D"),
+                with_args(m[0], padding="valid"), *m[1:]]
+    checks, _ = grade(spec, student(spec, padded))
+    assert failed(checks) == [], [(c.name, c.message) for c in failed(checks)]
+    assert "ZeroPadding2D" in next(c for c in checks if c.category == "architecture").message
+
+
+def test_zero_padding_of_another_size_is_not_same_padding(spec):
+    def padded(m):
+        return [L.Layer("ZeroPadding2D", {"padding": [2, 2]}, "", "ZeroPadding2D"),
+                with_args(m[0], padding="valid"), *m[1:]]
+    checks, _ = grade(spec, student(spec, padded))
+    assert failed(checks)
+    assert not any("instead of 14x14: did you forget" in c.message and "14x14 instead" in c.message
+                   for c in checks)
+
+
+def test_a_pool_size_mistake_is_named_alone_not_with_the_strides_keras_derives_from_it(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [*m[:3], with_args(m[3], pool_size=[3, 3],
+                                                                           strides=[3, 3])]))
+    hints = [c.hint or "" for c in failed(checks)]
+    assert any("pool_size=(3, 3)" in h for h in hints), hints
+    assert not any("strides" in h for h in hints), hints
+
+
+def test_two_wrong_arguments_of_one_layer_are_separate_sentences(spec):
+    checks, _ = grade(spec, student(spec, lambda m: [with_args(m[0], filters=32, kernel_size=[5, 5]),
+                                                     *m[1:]]))
+    hint = next(c.hint for c in failed(checks) if c.hint and "filters" in c.hint)
+    assert "; your Conv2D uses a 5x5 kernel" in hint, hint

@@ -145,6 +145,28 @@ def test_a_broken_file_is_not_a_notebook(run, tmp_path, spec, data_file, fast_se
     assert result.error.kind == "invalid_notebook" and int(result.exit_code) == 3
 
 
+@pytest.mark.parametrize("metadata, named", [
+    ({"kernelspec": {"name": "ir", "display_name": "R", "language": "R"}}, "'r'"),
+    ({"language_info": {"name": "julia"}}, "'julia'"),
+])
+def test_a_notebook_of_another_language_is_named_as_such_and_never_run(tmp_path, spec, data_file,
+                                                                       fast_settings, metadata, named):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x <- 1")], metadata=metadata)
+    path = tmp_path / "other.ipynb"
+    nbformat.write(nb, path)
+    result = pipeline.check_notebook(path, spec, data_file, fast_settings, Launcher())
+    assert result.error.kind == "invalid_notebook" and int(result.exit_code) == 3
+    assert named in result.error.message and "Python" in result.error.message
+
+
+def test_a_python_kernel_under_any_name_is_python(tmp_path):
+    from grader.execute.prepare import notebook_language
+
+    for meta in ({}, {"kernelspec": {"name": "conda-env-dl-py", "display_name": "dl", "language": "Python"}},
+                 {"language_info": {"name": "ipython3"}}):
+        assert notebook_language(nbformat.v4.new_notebook(metadata=meta)) in ("", "python")
+
+
 def test_tags_that_skip_cells_or_swallow_errors_are_ignored(run):
     nb = code_notebook("x = 1", "raise ValueError('tagged')")
     nb.cells[1].metadata["tags"] = ["raises-exception"]

@@ -49,9 +49,9 @@ def arg_causes(ref: L.LayerInfo, stu: L.LayerInfo, block: list[Row] | None = Non
             done.add(arg)
             out.append(text)
     if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
-        grew = "outputs" if ref.output_shape != stu.output_shape else "uses"
-        say("padding", f"your {kind} {grew} {_hw(stu.output_shape)} instead of {_hw(ref.output_shape)}: "
-                       f"did you forget padding='{e.get('padding')}'?" if e.get("padding") == "same" else
+        shrunk = e.get("padding") == "same" and ref.output_shape != stu.output_shape
+        say("padding", f"your {kind} outputs {_hw(stu.output_shape)} instead of {_hw(ref.output_shape)}: "
+                       f"did you forget padding='{e.get('padding')}'?" if shrunk else
             f"your {kind} uses padding='{a.get('padding')}'; the exercise asks for "
             f"padding='{e.get('padding')}'")
     if kind == "Conv2D":
@@ -69,6 +69,8 @@ def arg_causes(ref: L.LayerInfo, stu: L.LayerInfo, block: list[Row] | None = Non
         p = e.get("pool_size") or ["?", "?"]
         say("pool_size", f"your {kind} uses pool_size={_tuple(a.get('pool_size'))}; the exercise "
                          f"asks for pool_size=({p[0]}, {p[1]})")
+        if a.get("strides") == a.get("pool_size") and e.get("strides") == e.get("pool_size"):
+            done.add("strides")  # Keras's default (the pool size): follows from pool_size
     if kind == "Dense":
         say("units", f"use Dense({e.get('units')}) (yours has {a.get('units')} units)")
     if kind in ("Dropout", "SpatialDropout2D"):
@@ -157,7 +159,7 @@ def for_row(row: Row, block: list[Row], marker: str | None = None) -> Mistake:
         return Mistake(key, f"use {ref.layer.describe()} here instead of {stu.layer.describe()}")
     causes = arg_causes(ref, stu, block)
     if causes:
-        return Mistake(key, " ".join(causes))
+        return Mistake(key, "; ".join(causes))
     if ref.input_shape != stu.input_shape:
         return Mistake(key, f"this layer's input is {L.fmt_shape(stu.input_shape)} instead of "
                             f"{L.fmt_shape(ref.input_shape)}: fix the layer before it")

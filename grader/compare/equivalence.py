@@ -11,6 +11,9 @@ computes the same function, and says what it accepted, so the report can show it
 - a ``Conv2D`` or ``Dense`` with ``activation=a`` is that layer followed by ``Activation(a)``
   where the reference writes it so (``Dense(10, activation='softmax')`` for ``Dense(10)`` and
   ``Activation('softmax')``): the same function by Keras's definition of the argument;
+- ``ZeroPadding2D`` followed by a ``Conv2D`` with ``padding='valid'`` and stride 1 is that Conv2D
+  with ``padding='same'`` when it pads exactly what 'same' would ((k - 1) // 2 before,
+  k // 2 after, per axis);
 - ``Activation('relu')`` twice in a row is one (relu is idempotent);
 - ``Activation('relu')`` and ``MaxPooling2D`` side by side commute (relu is monotone, max
   pooling picks the largest value), so the student's order is put in the reference's.
@@ -33,6 +36,7 @@ def normalize(stu: list[L.LayerInfo], ref: list[L.LayerInfo]) -> tuple[list[L.La
         return stu, []
     notes: list[str] = []
     layers = _split_activations([i.layer for i in stu], _written_apart(ref), notes)
+    layers = _fold_zero_padding(layers, notes)
     layers = _collapse_relus(layers, notes)
     layers = _commute(layers, _pool_first(ref), notes)
     infos = L.infer(layers, stu[0].input_shape)
@@ -98,6 +102,38 @@ def _split_activations(layers: list[L.Layer], apart: set[tuple[str, str]],
             continue
         out.append(layer)
     return out
+
+
+def _fold_zero_padding(layers: list[L.Layer], notes: list[str]) -> list[L.Layer]:
+    out: list[L.Layer] = []
+    for layer in layers:
+        before = out[-1] if out else None
+        if before is not None and before.kind == "ZeroPadding2D" and _same_as_padding(before, layer):
+            out[-1] = L.Layer(layer.kind, {**layer.args, "padding": "same"}, layer.name,
+                              layer.class_name)
+            _note(notes, f"{before.describe()} before a Conv2D with padding='valid' pads what "
+                         "padding='same' pads: the same as Conv2D(..., padding='same')")
+            continue
+        out.append(layer)
+    return out
+
+
+def _same_as_padding(pad: L.Layer, conv: L.Layer) -> bool:
+    """Whether ``pad`` adds exactly the rows and columns ``padding='same'`` would give ``conv``."""
+    a = conv.args
+    if conv.kind != "Conv2D" or a.get("padding") != "valid" or a.get("frozen") \
+            or list(a.get("strides") or [1, 1]) != [1, 1] \
+            or list(a.get("dilation_rate") or [1, 1]) != [1, 1]:
+        return False
+    p = pad.args.get("padding")
+    if isinstance(p, int):
+        sides = [[p, p], [p, p]]
+    elif isinstance(p, list) and len(p) == 2:
+        sides = p if isinstance(p[0], list) else [[p[0], p[0]], [p[1], p[1]]]
+    else:
+        return False
+    kernel = a.get("kernel_size") or [0, 0]
+    return all(list(sides[i]) == [(kernel[i] - 1) // 2, kernel[i] // 2] for i in range(2))
 
 
 def _collapse_relus(layers: list[L.Layer], notes: list[str]) -> list[L.Layer]:

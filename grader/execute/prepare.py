@@ -32,7 +32,24 @@ def read_notebook(path: Path, data: bytes | None = None) -> nbformat.NotebookNod
     except Exception as exc:  # nbformat raises many types for bad input
         raise InvalidNotebook(f"{path.name} is not a valid Jupyter notebook: {first_line(exc)}",
                               advice=errors.UNPARSABLE_NOTEBOOK) from None
+    language = notebook_language(nb)
+    if language not in ("", "python"):
+        raise InvalidNotebook(f"{path.name} is a notebook for {language!r} (its kernel, as saved); "
+                              "the exercise is Python with Keras",
+                              advice="Open the course's Python notebook, choose a Python 3 kernel "
+                                     "(Kernel → Change kernel), and hand in that notebook") from None
     return nb
+
+
+def notebook_language(nb: nbformat.NotebookNode) -> str:
+    """The programming language the notebook says it was written in ("" when it says none): its
+    kernelspec's language, else its language_info's name, lower case ("python" for ipython3)."""
+    meta = nb.get("metadata") or {}
+    spec, info = meta.get("kernelspec") or {}, meta.get("language_info") or {}
+    found = (spec.get("language") if isinstance(spec, dict) else None) or \
+        (info.get("name") if isinstance(info, dict) else None) or ""
+    found = str(found).strip().lower()[:40]
+    return "python" if found in ("python", "python2", "python3", "ipython", "ipython3") else found
 
 
 def prepare(nb: nbformat.NotebookNode, settings: Settings, nonce: str, data_name: str = "",
