@@ -91,6 +91,8 @@ class KindInfo:
 
 #: advice of situations the code that detects them names (see the module docstring)
 UNPARSABLE_NOTEBOOK = "Open it in Jupyter, save it again, and resubmit."
+OTHER_LANGUAGE_NOTEBOOK = ("Open the course's Python notebook, choose a Python 3 kernel (Kernel → "
+                           "Change kernel), and hand in that notebook.")
 NOTEBOOK_TOO_LARGE = ("Clear the notebook's outputs (Edit → Clear All Outputs), save it, and "
                       "submit it again.")
 LINK_INSTEAD_OF_NOTEBOOK = ("Submit the notebook file itself (.ipynb), not a link, folder or "

@@ -208,6 +208,47 @@ TRICKS = [
           SOLUTION.replace("model.add(Conv2D(64, kernel_size,",
                            "model.add(Conv2D(64, kernel_size, "
                            "kernel_regularizer=keras.regularizers.L2(1e4),")),
+    # 2d. the third round (red team, 2026-12-07): training and graph mode, weights' classes
+    Trick("added kernel given a regularizer on the variable that pulls it to the identity",
+          "computation", SOLUTION, ("import numpy as _np\n"
+                                    "_eye = _np.zeros((3, 3, 64, 64), 'float32'); _eye[1, 1] = _np.eye(64)\n"
+                                    "model.layers[10].kernel.regularizer = "
+                                    "lambda w: 1e4 * keras.ops.sum(keras.ops.square(w - _eye))",)),
+    Trick("added kernel overwritten by its gradient", "computation", SOLUTION,
+          ("model.layers[10].kernel.overwrite_with_gradient = True",)),
+    Trick("TensorFlow op callback makes the added Conv2D the identity in graphs", "mode", SOLUTION,
+          ("from tensorflow.python.eager import context as _ctx\n"
+           "def _cb(op_type, inputs, attrs, outputs, op_name=None, graph=None):\n"
+           "    if graph is not None and op_type == 'Conv2D' and inputs[1].shape[2:] == (64, 64):\n"
+           "        return [tf.identity(inputs[0])]\n"
+           "_ctx.context().add_op_callback(_cb)",)),
+    Trick("the weights' class reads the added kernel as the identity in graphs", "mode", SOLUTION,
+          ("import numpy as _np\n_eye = _np.zeros((3, 3, 64, 64), 'float32'); _eye[1, 1] = _np.eye(64)\n"
+           "_target = model.layers[10].kernel\n_V = type(_target)\n_orig = _V.__tf_tensor__\n"
+           "def _tt(self, dtype=None, name=None):\n"
+           "    if self is _target and not tf.executing_eagerly():\n"
+           "        return tf.constant(_eye)\n"
+           "    return _orig(self, dtype=dtype, name=name)\n"
+           "_V.__tf_tensor__ = _tt",)),
+    Trick("the IPython namespace replaced by a copy holding a correct model", "redirection", W32,
+          (_right_model(), "_ip = [get_ipython][0]()\n_ns = dict(_ip.user_ns)\n"
+           "_ns['model'] = _right\n_ip.user_ns = _ns",)),
+    Trick("a gc callback swaps model for a correct one during the report", "late", W32,
+          (_right_model(), "import gc\n" + PROBING.replace("_probing", "_grading") +
+           "def _swap(phase, info):\n"
+           "    if phase == 'start' and _grading():\n"
+           "        model.__dict__.update(_right.__dict__)\n"
+           "gc.callbacks.append(_swap)\ngc.set_threshold(1, 10, 10)",), verdict="flagged"),
+    # the model is the solution again once the callback has run, which any code of the grader
+    # before the report (its input transformer) may trigger: what is graded is right, and the
+    # callback is named for review
+    Trick("a gc callback removes the identity convolution_op while the grader looks", "late",
+          SOLUTION, ("import gc\n" + PROBING.replace("_probing", "_grading") +
+                     "_layer = model.layers[10]\n_layer.convolution_op = lambda x, k: x\n"
+                     "def _tidy(phase, info):\n"
+                     "    if phase == 'start' and 'convolution_op' in _layer.__dict__ and _grading():\n"
+                     "        del _layer.__dict__['convolution_op']\n"
+                     "gc.callbacks.append(_tidy)\ngc.set_threshold(1, 10, 10)",), verdict="flagged"),
     # 3b. code that runs while the grader describes the model
     Trick("profile function swaps model for a correct one while it is described", "late", WRONG,
           (_right_model(), "_s = __import__('s' + 'ys')\n"
@@ -271,4 +312,13 @@ TRICKS = [
         "def globals():\n    return {}\nreport = json.dumps({'epochs': 8})",), verdict="honest"),
     Trick("solution with a post_run_cell hook that only prints", "honest", SOLUTION, (
         "get_ipython().events.register('post_run_cell', lambda *a: None)",), verdict="honest"),
+    Trick("solution compiled with a loss object and a loss function", "honest", SOLUTION, (
+        "model.compile(loss=keras.losses.CategoricalCrossentropy(), optimizer='adam', "
+        "metrics=['accuracy'])\n"
+        "_other = keras.models.clone_model(model)\n"
+        "_other.compile(loss=keras.losses.categorical_crossentropy, optimizer='adam')",),
+          verdict="honest"),
+    Trick("solution that adds the template's Activation object a second time", "honest",
+          SOLUTION.replace("model.add(Activation('relu'))", "model.add(model.layers[9])"),
+          verdict="honest"),
 ]

@@ -86,3 +86,11 @@ def test_a_regularizer_or_constraint_on_an_added_layer_is_named_with_its_fix(gra
     assert named, [(c.name, c.message, c.hint) for c in result.checks if not c.passed]
     assert "kernel_regularizer=None" in (named[0].message + (named[0].hint or ""))
 
+
+def test_a_frozen_layer_is_the_frozen_layer_mistake_not_a_changed_computation(grade):
+    frozen = D.Trick("template's first Conv2D frozen", "honest", D.SOLUTION,
+                     ("model.layers[0].trainable = False",))
+    result = grade(frozen)
+    assert result.crosscheck["matched"] is True, result.crosscheck  # vouched for, not refused
+    assert result.score < result.max_score  # a frozen layer is a mistake of its own
+

@@ -163,7 +163,10 @@ def test_a_python_kernel_under_any_name_is_python(tmp_path):
     from grader.execute.prepare import notebook_language
 
     for meta in ({}, {"kernelspec": {"name": "conda-env-dl-py", "display_name": "dl", "language": "Python"}},
-                 {"language_info": {"name": "ipython3"}}):
+                 {"language_info": {"name": "ipython3"}},
+                 {"kernelspec": {"name": "py3", "display_name": "P", "language": "Python 3"}},
+                 {"kernelspec": {"name": "spark", "display_name": "S", "language": "pyspark"}},
+                 {"language_info": {"name": "unknown", "file_extension": ".py"}}):
         assert notebook_language(nbformat.v4.new_notebook(metadata=meta)) in ("", "python")
 
 

@@ -46,7 +46,7 @@ def test_convolution2d_reads_its_three_numbers_as_filters_and_kernel_rows_and_co
 
 @pytest.mark.parametrize("build", [
     lambda: keras.layers.Conv2D(64, 3, 3, border_mode="same"),  # Keras 1.2's alias, Keras 2's legacy form
-    lambda: tf.keras.layers.Convolution2D(64, 3, 3, padding="same"),  # the class itself, not the name
+    lambda: tf.keras.layers.Convolution2D(64, 3, 3, border_mode="same"),  # the class, not the name
 ])
 def test_conv2d_reads_three_numbers_as_filters_and_kernel_rows_and_columns_too(used, build):
     config = build().get_config()
@@ -54,9 +54,14 @@ def test_conv2d_reads_three_numbers_as_filters_and_kernel_rows_and_columns_too(u
     assert "Conv2D(filters, nb_row, nb_col)" in used
 
 
-def test_conv2d_with_a_fourth_positional_number_is_refused_with_its_keras3_spelling(used):
+@pytest.mark.parametrize("build", [
+    lambda: keras.layers.Conv2D(64, 3, 3, 1),
+    lambda: keras.layers.Conv2D(64, 3, 3, padding="same"),  # Keras 2 refused it: 3 may be a stride
+    lambda: keras.layers.Conv2D(64, 3, 2, strides=1),
+])
+def test_conv2d_three_numbers_that_keras2_found_ambiguous_are_refused_with_the_spelling(used, build):
     with pytest.raises(compat.LegacyKerasCall, match=re.escape("Conv2D(filters, (rows, cols)")):
-        keras.layers.Conv2D(64, 3, 3, 1)
+        build()
 
 
 def test_without_the_layer_keras3_reads_the_same_call_as_a_stride():

@@ -36,7 +36,8 @@ def normalize(stu: list[L.LayerInfo], ref: list[L.LayerInfo]) -> tuple[list[L.La
         return stu, []
     notes: list[str] = []
     layers = _split_activations([i.layer for i in stu], _written_apart(ref), notes)
-    layers = _fold_zero_padding(layers, notes)
+    if not any(i.layer.kind == "ZeroPadding2D" for i in ref):  # else compared as written
+        layers = _fold_zero_padding(layers, notes)
     layers = _collapse_relus(layers, notes)
     layers = _commute(layers, _pool_first(ref), notes)
     infos = L.infer(layers, stu[0].input_shape)
@@ -90,6 +91,8 @@ def _written_apart(ref: list[L.LayerInfo]) -> set[tuple[str, str]]:
 
 def _split_activations(layers: list[L.Layer], apart: set[tuple[str, str]],
                        notes: list[str]) -> list[L.Layer]:
+    """Each fused activation the reference writes apart (``apart``) as the layer and its own
+    ``Activation``: Keras applies ``activation=`` to the layer's output and nothing else."""
     out: list[L.Layer] = []
     for layer in layers:
         wanted = layer.args.get("activation")
@@ -105,14 +108,18 @@ def _split_activations(layers: list[L.Layer], apart: set[tuple[str, str]],
 
 
 def _fold_zero_padding(layers: list[L.Layer], notes: list[str]) -> list[L.Layer]:
+    """A ``ZeroPadding2D`` and the valid Conv2D after it as that Conv2D with
+    ``padding='same'``, where the padding is exactly what 'same' adds (``_same_as_padding``);
+    only for a reference that has no ZeroPadding2D of its own (``normalize``)."""
     out: list[L.Layer] = []
     for layer in layers:
         before = out[-1] if out else None
         if before is not None and before.kind == "ZeroPadding2D" and _same_as_padding(before, layer):
             out[-1] = L.Layer(layer.kind, {**layer.args, "padding": "same"}, layer.name,
                               layer.class_name)
-            _note(notes, f"{before.describe()} before a Conv2D with padding='valid' pads what "
-                         "padding='same' pads: the same as Conv2D(..., padding='same')")
+            _note(notes, f"ZeroPadding2D(padding={before.args.get('padding')}) before a Conv2D "
+                         "with padding='valid' pads what padding='same' pads: the same as "
+                         "Conv2D(..., padding='same')")
             continue
         out.append(layer)
     return out

@@ -35,21 +35,23 @@ def read_notebook(path: Path, data: bytes | None = None) -> nbformat.NotebookNod
     language = notebook_language(nb)
     if language not in ("", "python"):
         raise InvalidNotebook(f"{path.name} is a notebook for {language!r} (its kernel, as saved); "
-                              "the exercise is Python with Keras",
-                              advice="Open the course's Python notebook, choose a Python 3 kernel "
-                                     "(Kernel → Change kernel), and hand in that notebook") from None
+                              "the exercise is Python with Keras", advice=errors.OTHER_LANGUAGE_NOTEBOOK)
     return nb
 
 
 def notebook_language(nb: nbformat.NotebookNode) -> str:
-    """The programming language the notebook says it was written in ("" when it says none): its
-    kernelspec's language, else its language_info's name, lower case ("python" for ipython3)."""
+    """The language the notebook says it was written in: "python" when anything in its metadata
+    says Python (a kernelspec language such as "Python 3", "ipython3", PySpark, a ``.py`` file
+    extension, a Python mimetype), "" when it says nothing, else the language it names."""
     meta = nb.get("metadata") or {}
     spec, info = meta.get("kernelspec") or {}, meta.get("language_info") or {}
-    found = (spec.get("language") if isinstance(spec, dict) else None) or \
-        (info.get("name") if isinstance(info, dict) else None) or ""
-    found = str(found).strip().lower()[:40]
-    return "python" if found in ("python", "python2", "python3", "ipython", "ipython3") else found
+    spec = spec if isinstance(spec, dict) else {}
+    info = info if isinstance(info, dict) else {}
+    said = [str(v).strip().lower()[:40] for v in (spec.get("language"), info.get("name")) if v]
+    if any("python" in v or v.startswith("py") for v in said) \
+            or info.get("file_extension") == ".py" or info.get("mimetype") == "text/x-python":
+        return "python"
+    return said[0] if said else ""
 
 
 def prepare(nb: nbformat.NotebookNode, settings: Settings, nonce: str, data_name: str = "",
@@ -77,6 +79,7 @@ def prepare(nb: nbformat.NotebookNode, settings: Settings, nonce: str, data_name
         setup.append(kernel.isolated("compat", "__grader_compat"))
     shape = [None, *list(input_shape)[1:]] if input_shape else None
     setup.append(kernel.isolated("guard", "__grader_guard", nonce, kernel.text("extract_model"),
-                                 kernel.text("probe"), shape, int(settings.crosscheck_limit_bytes)))
+                                 kernel.text("probe"), kernel.text("computing"),
+                                 kernel.text("hygiene"), shape, int(settings.crosscheck_limit_bytes)))
     nb.cells.insert(0, nbformat.v4.new_code_cell("\n".join(setup)))
     return nb

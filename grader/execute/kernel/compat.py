@@ -134,15 +134,15 @@ def _layers(keras, record, p):
 
 def _renaming_init(init, class_name, accepted, record):
     def __init__(self, *args, **kwargs):
-        for old, new in RENAMES.items():
-            if old in kwargs and new in accepted and new not in kwargs:
-                kwargs[new] = kwargs.pop(old)
-                record("Dropout(p=)" if old == "p" else f"{old}=")
-        if class_name == "Conv2D" and _legacy_kernel(args):
+        if class_name == "Conv2D" and _legacy_kernel(args, kwargs):  # before border_mode= is renamed
             # Keras 1.2's alias of Convolution2D, and Keras 2's legacy reading of it: three
             # integers are filters and a rows x cols kernel (Keras 3 would take strides)
             args = (args[0], (args[1], args[2]))
             record("Conv2D(filters, nb_row, nb_col)")
+        for old, new in RENAMES.items():
+            if old in kwargs and new in accepted and new not in kwargs:
+                kwargs[new] = kwargs.pop(old)
+                record("Dropout(p=)" if old == "p" else f"{old}=")
         if class_name == "BatchNormalization" and "mode" in kwargs:
             if kwargs.pop("mode") != 0:
                 raise refuse("BatchNormalization(mode=1 or 2)", "BatchNormalization() (mode 0)")
@@ -153,16 +153,19 @@ def _renaming_init(init, class_name, accepted, record):
     return __init__
 
 
-def _legacy_kernel(args):
-    """``Conv2D(filters, rows, cols)`` as Keras 1/2 wrote it: three integers and nothing more
-    (a fourth positional argument was an error there, as in ``Convolution2D``)."""
+def _legacy_kernel(args, kwargs):
+    """``Conv2D(filters, rows, cols)`` as Keras 1/2 wrote it: three integers and nothing more.
+    Keras 2 refused a fourth positional argument, and the three integers beside its own
+    ``padding=``, ``strides=`` or ``data_format=`` (ambiguous: the third may be a stride);
+    refused here the same way, naming the unambiguous spelling."""
     ints = [isinstance(a, int) and not isinstance(a, bool) for a in args[:3]]
-    if len(args) >= 3 and all(ints):
-        if len(args) > 3:
-            raise refuse("Conv2D with more than 3 positional arguments",
-                         "Conv2D(filters, (rows, cols), padding=..., strides=...) with keywords")
-        return True
-    return False
+    if len(args) < 3 or not all(ints):
+        return False
+    if len(args) > 3 or any(k in kwargs for k in ("padding", "strides", "data_format")):
+        raise refuse("Conv2D(filters, rows, cols) with more positional arguments or with "
+                     "padding=, strides= or data_format=",
+                     "Conv2D(filters, (rows, cols), padding=..., strides=...) with keywords")
+    return True
 
 
 def _checking_init(init, record):

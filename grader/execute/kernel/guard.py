@@ -19,8 +19,11 @@ reach everything); the grader's guarantee is the cross-check outside the kernel
 """
 
 
-def __grader_guard(ledger, nonce, describe_source, probe_source, default_shape, budget):
+def __grader_guard(ledger, nonce, describe_source, probe_source, computing_source,
+                   hygiene_source, default_shape, budget):
     import base64
+    import gc
+    import itertools
     import json
     import sys
     import threading
@@ -34,9 +37,12 @@ def __grader_guard(ledger, nonce, describe_source, probe_source, default_shape, 
     exec(compile(describe_source, "<grader extract_model>", "exec"), scope)
     probe = {"__name__": "__grader_probe", "__builtins__": __builtins__}
     exec(compile(probe_source, "<grader probe>", "exec"), probe)
-    baseline = _Hooks(shell, threading, sys)
-    tracing = _Tracing(sys, threading)
-    snapshot = _Snapshot(sys.modules, baseline.events.get("pre_run_cell", []))
+    checks: dict = {"__name__": "__grader_computing", "__builtins__": __builtins__}
+    exec(compile(computing_source, "<grader computing>", "exec"), checks)
+    hygiene: dict = {"__name__": "__grader_hygiene", "__builtins__": __builtins__}
+    exec(compile(hygiene_source, "<grader hygiene>", "exec"), hygiene)
+    around = hygiene["Report"](shell, sys, threading, gc, itertools)
+    snapshot = _Snapshot(sys.modules, around.hooks.events.get("pre_run_cell", []), checks)
     if "keras" in sys.modules:  # imported by the grader's own setup (the compatibility layer)
         snapshot.take()
     else:
@@ -46,71 +52,23 @@ def __grader_guard(ledger, nonce, describe_source, probe_source, default_shape, 
              "default_shape": default_shape, "budget": int(budget), "ledger": ledger}
 
     def report(seed=None):
-        tools["seed"] = seed
-        added = tracing.disarm() + baseline.disarm()
-        namespace, odd = _plain_names(shell.user_ns)
-        if odd:
-            added.append(f"{odd} variable(s) whose name is not a plain string (its comparisons "
-                         "run notebook code)")
-        models = scope["_GraderModels"](namespace, 10, 201, snapshot if snapshot.keras else None)
-        found = models.report() if snapshot.keras is not None else dict(
-            {"ok": False, "error": "no_model", "found": [], "nested": []}, **models.environment())
-        objects = getattr(models, "graded_objects", [])
-        found["guard"] = {"snapshot": snapshot.keras is not None, "hooks": added,
-                          "changed": (snapshot.changes() + _shadowed(objects, snapshot))[:50],
-                          "computation": snapshot.computing(objects)}
-        if found.get("ok"):
-            _export(found["models"], objects, snapshot, tools)
-        return tools["dumps"](found)
+        namespace, added = around.begin()  # first: the collector stops before any allocation
+        try:
+            tools["seed"] = seed
+            models = scope["_GraderModels"](namespace, 10, 201, snapshot if snapshot.keras else None)
+            found = models.report() if snapshot.keras is not None else dict(
+                {"ok": False, "error": "no_model", "found": [], "nested": []}, **models.environment())
+            objects = getattr(models, "graded_objects", [])
+            found["guard"] = {"snapshot": snapshot.keras is not None, "hooks": added,
+                              "changed": (snapshot.changes() + _shadowed(objects, snapshot))[:50],
+                              "computation": snapshot.computing(objects)}
+            if found.get("ok"):
+                _export(found["models"], objects, snapshot, tools)
+            return tools["dumps"](found)
+        finally:
+            around.end()
 
     shell.user_ns["__grader_report_" + nonce] = report
-
-
-def _plain_names(namespace):
-    """The namespace with only plain ``str`` names (a copy: building it compares no names), and
-    how many others it held: a ``str`` subclass as a name runs its own ``__eq__``/``__ne__``/
-    ``__hash__`` whenever a name is compared, e.g. while the grader looks up ``model``."""
-    plain, odd = {}, 0
-    for name, value in list(dict.items(namespace)):
-        if type(name) is str:
-            plain[name] = value
-        else:
-            odd += 1
-    return plain, odd
-
-
-class _Tracing:
-    """Profile and trace functions the notebook installs (``sys.setprofile``/``settrace``, also
-    for new threads): they run on every call of the grader's code, e.g. to swap ``model`` while
-    it is described. An audit hook (it cannot be removed) records each installation; the report
-    removes the functions and names them. A function that acts on the report's very first call
-    acts before it is removed: its installation is still named."""
-
-    EVENTS = ("sys.setprofile", "sys.settrace")
-
-    def __init__(self, sys, threading):
-        self.sys, self.threading = sys, threading
-        self.seen: list = []
-        events, seen = self.EVENTS, self.seen
-
-        def audit(event, args):
-            if event in events and len(seen) < 50:
-                seen.append(event)
-
-        sys.addaudithook(audit)
-
-    def disarm(self):
-        sys, threading = self.sys, self.threading
-        found = [f"{event} called by the notebook (a profile or trace function)"
-                 for event in sorted(set(self.seen))]
-        for name in ("setprofile", "settrace"):
-            for module in (sys, threading):
-                try:
-                    getattr(module, name)(None)
-                except Exception:
-                    pass
-        self.seen.clear()
-        return found
 
 
 class _KerasFinder:
@@ -171,8 +129,10 @@ class _Snapshot:
     VOLATILE = ("_abc_impl", "__abstractmethods__", "__parameters__", "__weakref__", "__doc__",
                 "__annotations__", "__annotate__")
 
-    def __init__(self, modules, own_hooks):
+    def __init__(self, modules, own_hooks, checks=None):
         self.modules, self.keras, self.own_hooks = modules, None, list(own_hooks)
+        #: the computing checks (``computing.py``'s namespace; none: only classes and bindings)
+        self.checks = checks
         self.classes, self.dicts, self.bindings = set(), {}, {}
 
     def take(self):
@@ -201,6 +161,9 @@ class _Snapshot:
                 pending.extend(type.__subclasses__(cls))
         for cls in Layer.__mro__[1:-1]:  # Operation, the backend's layer, ...: Layer's bases
             self.dicts.setdefault(cls, dict(vars(cls)))
+        for root in _computing_roots(self.modules):  # a weight's and a dtype policy's classes
+            for cls in [*root.__mro__[:-1], *_subclasses(root)]:
+                self.dicts.setdefault(cls, dict(vars(cls)))
         module_type = type(self.modules["sys"])
         for name, module in list(self.modules.items()):
             if module is None or not (name in SNAPSHOT_NAMES or name.startswith(SNAPSHOT_PREFIXES)):
@@ -236,8 +199,9 @@ class _Snapshot:
 
     def computing(self, models):
         """What the notebook changed in the code the graded models compute with: attributes
-        replaced on a class in the MRO of a class they (or their layers) are, other than the
-        describing ones, and functions rebound in the backend, TensorFlow or numpy."""
+        replaced on a class in the MRO of a class they, their layers or their weights are,
+        other than the describing ones; functions rebound in the backend, TensorFlow or numpy;
+        and what ``computing.py`` finds on the objects themselves."""
         if self.keras is None:
             return []
         classes: set = set()
@@ -249,8 +213,13 @@ class _Snapshot:
                 objects = [model]
             for obj in objects:
                 classes.update(c for c in type(obj).__mro__ if c in self.dicts)
-                found += self._own_code(obj) + self._activation(obj) + self._variables(obj)
-            found += self._graph(model)
+                for part in [*list(getattr(obj, "weights", []) or [])[:50],
+                             getattr(obj, "dtype_policy", None)]:
+                    classes.update(c for c in type(part).__mro__ if c in self.dicts)
+                if self.checks is not None:
+                    found += self.checks["findings"](self, obj, _DESCRIBING)
+        if self.checks is not None:
+            found += self.checks["op_callbacks"](self.modules)
         for cls in classes:
             before, now = self.dicts[cls], vars(cls)
             for key in set(before) | set(now):
@@ -259,118 +228,27 @@ class _Snapshot:
                     found.append(f"{cls.__module__}.{cls.__qualname__}.{key} replaced")
         return sorted(found + self.rebound(COMPUTING))[:50]
 
-    def _own_code(self, obj):
-        """A method of the class shadowed on the instance by something other than a Keras
-        method (``layer.call = f``, ``layer.convolution_op = f``: what the layer computes
-        through); a Keras model's own, e.g. another model's ``call`` (a redirection, which the
-        cross-check then compares), is not notebook code. The describing methods are review
-        entries (``_shadowed``); Keras itself sets ``build`` and ``quantize`` on instances."""
-        found = []
-        own = getattr(obj, "__dict__", {})
-        for key in [k for k in list(own)[:500] if type(k) is str]:
-            value = own[key]
-            if key in _DESCRIBING or key in _KERAS_SET or not callable(value):
-                continue
-            if not any(key in vars(c) and _is_code(vars(c)[key]) for c in type(obj).__mro__):
-                continue
-            func = getattr(value, "__func__", None)
-            if func is None or not any(func is d.get(key) for d in self.dicts.values()):
-                found.append(f"{getattr(obj, 'name', '?')!s:.80}.{key} set on the instance")
-        return found
 
-    def _activation(self, obj):
-        """A layer's activation function that is not Keras's or TensorFlow's own object (one
-        wrapped to carry a Keras name and module, ``functools.wraps(relu)``, is not): by
-        identity with the function its module holds under its name, as the snapshot saw it."""
-        function = getattr(obj, "__dict__", {}).get("activation")
-        if function is None or not callable(function):
-            return []
-        module_name = str(getattr(function, "__module__", ""))
-        name = str(getattr(function, "__name__", ""))
-        module = self.modules.get(module_name)
-        held = self.bindings.get((module_name, name), self)
-        ok = (module_name.split(".")[0] in ("keras", "tensorflow") and module is not None
-              and vars(module).get(name) is function and held in (self, function))
-        return [] if ok else [f"{getattr(obj, 'name', '?')!s:.80}.activation is not a Keras or "
-                              "TensorFlow function"]
-
-    def _variables(self, obj):
-        """Weights made trainable or frozen one by one, or given a constraint, after Keras
-        created them: what a training does with them, which no description says."""
-        found = []
-        layer = f"{getattr(obj, 'name', '?')!s:.80}"
-        configured = _configured_constraints(obj)
-        for trainable in (True, False):
-            listed = getattr(obj, "_trainable_variables" if trainable else "_non_trainable_variables", [])
-            for variable in list(listed if type(listed) is list else [])[:50]:
-                name = f"{getattr(variable, 'path', '?')!s:.80}"
-                if getattr(variable, "_trainable", trainable) is not trainable:
-                    found.append(f"{layer}: weight {name} made {'non-' if trainable else ''}"
-                                 "trainable on the variable")
-                if getattr(variable, "_constraint", None) is not None and not configured:
-                    found.append(f"{layer}: weight {name} given a constraint on the variable")
-        return found
-
-    def _graph(self, model):
-        """A Sequential computes through its ``_functional`` graph: it must be the graph of the
-        layers it lists (each once, in order); one rebuilt by the notebook is not."""
-        if type(model) is not self.sequential:
-            return []
-        graph = getattr(model, "__dict__", {}).get("_functional")
-        if graph is None:
-            return []
-        try:
-            ops = [op for op in list(graph._operations) if type(op).__name__ != "InputLayer"]
-            layers = list(model.layers)
-            same = (type(graph) is self.functional and len(ops) == len(layers)
-                    and all(a is b for a, b in zip(ops, layers, strict=False))
-                    and len(graph._nodes) == len(graph._operations))
-        except Exception:
-            same = False
-        return [] if same else [f"{getattr(model, 'name', '?')!s:.80}._functional is not the "
-                                "graph of its layers"]
+def _computing_roots(modules):
+    """The base classes of a weight and of a dtype policy, where this Keras has them."""
+    roots = []
+    for module, name in (("keras.src.backend.common.variables", "Variable"),
+                         ("keras.src.dtype_policies.dtype_policy", "DTypePolicy")):
+        found = getattr(modules.get(module), name, None)
+        if isinstance(found, type):
+            roots.append(found)
+    return roots
 
 
-class _Hooks:
-    """IPython run hooks, input transformers and threads present once the grader's setup ran."""
-
-    def __init__(self, shell, threading, sys):
-        self.shell, self.threading = shell, threading
-        #: where installed libraries live: their hooks (matplotlib's) are not the notebook's
-        self.installed = tuple({p for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) if p})
-        self.events = {k: list(v) for k, v in shell.events.callbacks.items()}
-        self.transformers = {k: list(self.lists()[k]) for k in self.lists()}
-        self.threads = set(threading.enumerate())
-
-    def lists(self):
-        manager = self.shell.input_transformer_manager
-        return {"input_transformers_cleanup": manager.cleanup_transforms,
-                "input_transformers_post": self.shell.input_transformers_post,
-                "line_transforms": manager.line_transforms,
-                "token_transformers": manager.token_transformers}
-
-    def library(self, function):
-        """Defined in a file of an installed library (matplotlib's hooks, not a cell's)."""
-        code = getattr(getattr(function, "__func__", function), "__code__", None)
-        path = str(getattr(code, "co_filename", ""))
-        return path.startswith(self.installed) and "site-packages" in path
-
-    def disarm(self):
-        """Remove the notebook's run hooks and transformers; name them (and new threads)."""
-        added = []
-        for event, callbacks in self.shell.events.callbacks.items():
-            for callback in [c for c in callbacks if c not in self.events.get(event, [])
-                             and not self.library(c)]:
-                callbacks.remove(callback)
-                added.append(f"IPython {event} hook {getattr(callback, '__name__', '?')!s:.80}")
-        for name, items in self.lists().items():
-            for item in [t for t in items if t not in self.transformers.get(name, [])]:
-                items.remove(item)
-                added.append(f"IPython {name} entry {getattr(item, '__name__', '?')!s:.80}")
-        threads = [t for t in self.threading.enumerate() if t not in self.threads and t.is_alive()
-                   and not self.library(getattr(t, "run", None))]
-        added += [f"thread {t.name!s:.80} still running" for t in threads]
-        return added[:50]
+def _subclasses(root):
+    found, pending = [], [root]
+    while pending:
+        cls = pending.pop()
+        for sub in type.__subclasses__(cls):
+            if sub not in found:
+                found.append(sub)
+                pending.append(sub)
+    return found
 
 
 #: what describes or computes a model (Keras itself sets ``build``/``quantize`` on instances)
@@ -391,22 +269,6 @@ _DESCRIBING = frozenset({"get_config", "to_json", "count_params", "summary", "la
                          "load_weights", "get_compile_config", "compile_from_config"})
 
 
-#: methods Keras itself sets on every layer instance (wrappers of the class's own)
-_KERAS_SET = frozenset({"build", "quantize"})
-
-
-def _is_code(attr):
-    """A class attribute that is code (a function, method or property), not data."""
-    return callable(attr) or isinstance(attr, property)
-
-
-def _configured_constraints(layer):
-    """Whether the layer's own arguments give a weight a constraint (``kernel_constraint=``)."""
-    return any(key.endswith("_constraint") and value is not None
-               for key, value in list(getattr(layer, "__dict__", {}).items())[:500]
-               if type(key) is str)
-
-
 def _shadowed(models, snapshot):
     """Methods and properties of a model or its layers replaced on the instance itself
     (``model.call = other.call``): what a class snapshot cannot see."""
@@ -418,7 +280,7 @@ def _shadowed(models, snapshot):
             objects = [model]
         for obj in objects:
             cls = type(obj)
-            for key in list(getattr(obj, "__dict__", {}))[:500]:
+            for key in [k for k in list(getattr(obj, "__dict__", {})) if type(k) is str]:
                 attr = getattr(cls, str(key), None)
                 if key in _WATCHED and (callable(attr) or isinstance(attr, property)):
                     found.append(f"{getattr(obj, 'name', '?')!s:.80}.{key!s:.80} set on the instance")
