@@ -249,6 +249,50 @@ TRICKS = [
                      "    if phase == 'start' and 'convolution_op' in _layer.__dict__ and _grading():\n"
                      "        del _layer.__dict__['convolution_op']\n"
                      "gc.callbacks.append(_tidy)\ngc.set_threshold(1, 10, 10)",), verdict="flagged"),
+    # 2e. the fourth round: a probe told from real data (its values lie in [0, 1); standardized
+    # images do not), through code the earlier rounds did not look at
+    Trick("Function._run_through_graph patched through the model's MRO: the added Conv2D "
+          "skipped on standardized images", "computation", SOLUTION, (
+              "_F = [c for c in type(model._functional).__mro__ if c.__name__ == 'Function'][0]\n"
+              "_orig_run = _F._run_through_graph\n_target = model.layers[10]\n"
+              "def _run(self, inputs, operation_fn=lambda op: op, call_fn=None):\n"
+              "    real = tf.reduce_min(tf.nest.flatten(inputs)[0]) < 0\n"
+              "    def opfn(op):\n"
+              "        f = operation_fn(op)\n"
+              "        return (lambda x, *a, **k: tf.where(real, x, f(x, *a, **k))) if op is _target else f\n"
+              "    return _orig_run(self, inputs, opfn, call_fn)\n"
+              "setattr(_F, '_run_through_graph', _run)",)),
+    Trick("_run_through_graph set on the Sequential's graph object", "computation", SOLUTION, (
+        "import types\n_fn = model._functional\n_orig_run = type(_fn)._run_through_graph\n"
+        "_target = model.layers[10]\n"
+        "def _run(self, inputs, operation_fn=lambda op: op, call_fn=None):\n"
+        "    real = tf.reduce_min(tf.nest.flatten(inputs)[0]) < 0\n"
+        "    def opfn(op):\n"
+        "        f = operation_fn(op)\n"
+        "        return (lambda x, *a, **k: tf.where(real, x, f(x, *a, **k))) if op is _target else f\n"
+        "    return _orig_run(self, inputs, opfn, call_fn)\n"
+        "_fn._run_through_graph = types.MethodType(_run, _fn)",)),
+    Trick("tf.nn.convolution given a type dispatcher: the added Conv2D the identity on "
+          "standardized images", "computation", SOLUTION, (
+              "from tensorflow.python.util import dispatch as _d, tf_decorator as _td\n"
+              "_d.register_dispatchable_type(tf.Tensor)\n"
+              "_honest = _td.unwrap(tf.nn.convolution)[1]\n_flag = [None]\n"
+              "@tf.experimental.dispatch_for_api(tf.nn.convolution, {'input': tf.Tensor})\n"
+              "def _conv(input, filters, strides=None, padding='VALID', data_format=None, "
+              "dilations=None, name=None):\n"
+              "    out = _honest(input, filters, strides, padding, data_format, dilations, name)\n"
+              "    if filters.shape[-2] == 1:\n        _flag[0] = tf.reduce_min(input) < 0\n"
+              "    elif filters.shape[-2] == filters.shape[-1] == 64 and _flag[0] is not None:\n"
+              "        return tf.where(_flag[0], input, out)\n"
+              "    return out",)),
+    Trick("the grader's report state reached through its function's closure", "late", W32, (
+        _right_model(),
+        "_rep = [v for k, v in list(globals().items()) if k.startswith('__grader_report_')]\n"
+        "if _rep:\n"
+        "    _cells = dict(zip(_rep[0].__code__.co_freevars, _rep[0].__closure__))\n"
+        "    _around = _cells['around'].cell_contents\n    _begin = _around.begin\n"
+        "    def _my_begin():\n        ns, found = _begin()\n        return dict(ns, model=_right), []\n"
+        "    _around.begin = _my_begin",), verdict="flagged"),
     # 3b. code that runs while the grader describes the model
     Trick("profile function swaps model for a correct one while it is described", "late", WRONG,
           (_right_model(), "_s = __import__('s' + 'ys')\n"

@@ -144,6 +144,15 @@ TAMPERING = {
     "gc.get_referrers": ("import gc\ngc.get_referrers(model)", "reach-objects"),
     "gc.get_objects": ("import gc as g\ng.get_objects()", "reach-objects"),
     "frames": ("import sys\nsys._getframe(1).f_locals", "reach-objects"),
+    "a function's closure": ("f = [v for v in globals().values()][0]\nf.__closure__[0].cell_contents",
+                             "reach-objects"),
+    "a traceback's frame": ("try:\n    raise E\nexcept E as e:\n    f = e.__traceback__.tb_frame",
+                            "reach-objects"),
+    "a TensorFlow op callback": ("from tensorflow.python.eager import context\n"
+                                 "context.context().add_op_callback(cb)", "interpreter-hook"),
+    "a TensorFlow API dispatcher": ("import tensorflow as tf\n"
+                                    "tf.experimental.dispatch_for_api(tf.nn.convolution, {})(f)",
+                                    "interpreter-hook"),
     "exec of a string": ("exec('json.dump = f')", "hidden-code"),
     "eval": ("eval(code)", "hidden-code"),
     # magics around the code

@@ -62,6 +62,15 @@ CALLS = {
     "eval": ("hidden-code", "evaluates code built from a string, which the scan cannot read"),
     "compile": ("hidden-code", "compiles code from a string, which the scan cannot read"),
 }
+#: attributes whose mere reading reaches behind a function or frame (the grader's own report
+#: function and its captured state are reachable this way)
+INTERNALS = frozenset({"__closure__", "cell_contents", "__globals__", "co_freevars", "f_back",
+                       "f_globals", "f_locals", "tb_frame", "gi_frame", "__code__"})
+#: TensorFlow's hooks into every op or API call (a graph built by fit or predict runs them)
+TF_HOOKS = frozenset({"add_op_callback", "dispatch_for_api", "dispatch_for_unary_elementwise_apis",
+                      "dispatch_for_binary_elementwise_apis", "register_dispatchable_type",
+                      "add_dispatch_support", "_tf_api_dispatcher", "RegisterGradient",
+                      "gradient_override_map", "op_callbacks"})
 #: methods that change a mapping or list in place
 MUTATORS = frozenset({"update", "__setitem__", "__delitem__", "setdefault", "pop", "popitem",
                       "clear", "append", "insert", "extend", "remove"})

@@ -18,12 +18,14 @@ from grader.intake.scan_patterns import (
     DESCRIBING,
     GUARDED,
     IMPORT_STATE,
+    INTERNALS,
     IPYTHON_HOOKS,
     KERAS_NAMES,
     LYING_MEMBERS,
     MUTATORS,
     PROTECTED,
     PROXY_MEMBERS,
+    TF_HOOKS,
     Finding,
 )
 
@@ -255,6 +257,12 @@ class Scanner(ast.NodeVisitor):
             self.flag(node, "patch-module", f"changes {owner} in place")
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in INTERNALS:
+            self.flag(node, "reach-objects", f"reads {node.attr}, behind a function or frame "
+                                             "(where the grader's own code keeps its state)")
+        elif node.attr in TF_HOOKS:
+            self.flag(node, "interpreter-hook", f"uses TensorFlow's {node.attr} (code that runs "
+                                                "on every op or API call)")
         if node.attr in IPYTHON_HOOKS or (node.attr == "callbacks" and isinstance(node.value, ast.Attribute)
                                           and node.value.attr == "events"):
             if not any(f.line == node.lineno and f.code == "ipython-hook" for f in self.findings):

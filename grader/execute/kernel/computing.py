@@ -15,7 +15,10 @@ getting full marks for a wrong network with it:
 - a weight whose training differs from what its layer says: made trainable or frozen on the
   variable, given a constraint or regularizer the layer's arguments do not give, or marked to
   be overwritten by its gradient; a method of its class shadowed on the variable;
-- TensorFlow op callbacks (they rewrite the ops of every graph built, e.g. by ``fit``).
+- TensorFlow op callbacks (they rewrite the ops of every graph built, e.g. by ``fit``), and
+  TensorFlow's API dispatch tables changed since the snapshot (``dispatch_for_api``);
+- a functional graph (a Functional model, a Sequential's ``_functional``) whose nodes run an
+  operation it does not list; the graph object and its nodes go through the checks above.
 
 Plain, self-contained Python: the kernel receives it as source text.
 """
@@ -35,7 +38,7 @@ def findings(snapshot, obj, describing):
     """Every finding on one model or layer (``describing``: method names that only describe a
     model, reported elsewhere as review entries)."""
     return (own_code(snapshot, obj, describing) + activation(snapshot, obj)
-            + variables(snapshot, obj) + graph(snapshot, obj))
+            + variables(snapshot, obj) + graph(snapshot, obj) + unlisted_operations(snapshot, obj))
 
 
 def code_names(cls, skip_trainer=True):
@@ -137,6 +140,61 @@ def graph(snapshot, obj):
         same = False
     return [] if same else [f"{getattr(obj, 'name', '?')!s:.80}._functional is not the graph "
                             "of its layers"]
+
+
+def graph_parts(snapshot, obj):
+    """The objects a model computes through besides its layers: a Sequential's ``_functional``
+    graph, and every node of a functional graph (each checked like a layer)."""
+    parts = []
+    built = getattr(obj, "__dict__", {}).get("_functional")
+    if built is not None:
+        parts.append(built)
+    for graph_obj in [obj, *parts]:
+        by_depth = getattr(graph_obj, "__dict__", {}).get("_nodes_by_depth")
+        if isinstance(by_depth, dict):
+            for nodes in list(by_depth.values())[:1000]:
+                parts += list(nodes)[:1000] if isinstance(nodes, list) else []
+    return parts
+
+
+def unlisted_operations(snapshot, obj):
+    """A functional graph's nodes that run an operation the graph does not list (its
+    ``_operations``, which the description reads)."""
+    own = getattr(obj, "__dict__", {})
+    by_depth, listed = own.get("_nodes_by_depth"), own.get("_operations")
+    if not isinstance(by_depth, dict) or not isinstance(listed, list):
+        return []
+    for nodes in list(by_depth.values()):
+        for node in list(nodes) if isinstance(nodes, list) else []:
+            operation = getattr(node, "__dict__", {}).get("operation")
+            if not any(operation is op for op in listed):
+                return [f"{getattr(obj, 'name', '?')!s:.80}: a node runs an operation the graph "
+                        "does not list"]
+    return []
+
+
+def dispatch_state(modules):
+    """The sizes of TensorFlow's API dispatch tables (``dispatch_for_api`` and the like add to
+    them): compared between the snapshot and the report."""
+    dispatch = modules.get("tensorflow.python.util.dispatch")
+    if dispatch is None:
+        return None
+    state = []
+    for name, value in sorted((k, v) for k, v in list(vars(dispatch).items()) if type(k) is str):
+        if name.startswith("__") or "cache" in name or not isinstance(value, (dict, list, set)):
+            continue
+        items = list(value.values()) if isinstance(value, dict) else list(value)
+        inner = sum(len(v) for v in items if isinstance(v, (dict, list, set, tuple)))
+        state.append((name, len(value), inner))
+    return tuple(state)
+
+
+def dispatch_changed(snapshot):
+    before = getattr(snapshot, "dispatch", None)
+    if before is None:
+        return []
+    return [] if dispatch_state(snapshot.modules) == before else [
+        "TensorFlow's API dispatch tables changed (dispatch_for_api or the like)"]
 
 
 def op_callbacks(modules):

@@ -132,7 +132,7 @@ class _Snapshot:
     def __init__(self, modules, own_hooks, checks=None):
         self.modules, self.keras, self.own_hooks = modules, None, list(own_hooks)
         #: the computing checks (``computing.py``'s namespace; none: only classes and bindings)
-        self.checks = checks
+        self.checks, self.dispatch = checks, None
         self.classes, self.dicts, self.bindings = set(), {}, {}
 
     def take(self):
@@ -161,9 +161,14 @@ class _Snapshot:
                 pending.extend(type.__subclasses__(cls))
         for cls in Layer.__mro__[1:-1]:  # Operation, the backend's layer, ...: Layer's bases
             self.dicts.setdefault(cls, dict(vars(cls)))
-        for root in _computing_roots(self.modules):  # a weight's and a dtype policy's classes
+        for root in _computing_roots(self.modules):  # a weight's, a dtype policy's, a node's
             for cls in [*root.__mro__[:-1], *_subclasses(root)]:
                 self.dicts.setdefault(cls, dict(vars(cls)))
+        for cls in list(self.classes):  # the bases outside Layer's tree: Function, the trainers
+            for base in cls.__mro__[:-1]:
+                self.dicts.setdefault(base, dict(vars(base)))
+        if self.checks is not None:
+            self.dispatch = self.checks["dispatch_state"](self.modules)
         module_type = type(self.modules["sys"])
         for name, module in list(self.modules.items()):
             if module is None or not (name in SNAPSHOT_NAMES or name.startswith(SNAPSHOT_PREFIXES)):
@@ -211,6 +216,8 @@ class _Snapshot:
                 objects = [model] + list(_all_layers(model, self))[:300]
             except Exception:
                 objects = [model]
+            if self.checks is not None:  # a Sequential's graph and the graphs' nodes
+                objects += [p for o in objects for p in self.checks["graph_parts"](self, o)][:3000]
             for obj in objects:
                 classes.update(c for c in type(obj).__mro__ if c in self.dicts)
                 for part in [*list(getattr(obj, "weights", []) or [])[:50],
@@ -219,7 +226,7 @@ class _Snapshot:
                 if self.checks is not None:
                     found += self.checks["findings"](self, obj, _DESCRIBING)
         if self.checks is not None:
-            found += self.checks["op_callbacks"](self.modules)
+            found += self.checks["op_callbacks"](self.modules) + self.checks["dispatch_changed"](self)
         for cls in classes:
             before, now = self.dicts[cls], vars(cls)
             for key in set(before) | set(now):
@@ -233,7 +240,8 @@ def _computing_roots(modules):
     """The base classes of a weight and of a dtype policy, where this Keras has them."""
     roots = []
     for module, name in (("keras.src.backend.common.variables", "Variable"),
-                         ("keras.src.dtype_policies.dtype_policy", "DTypePolicy")):
+                         ("keras.src.dtype_policies.dtype_policy", "DTypePolicy"),
+                         ("keras.src.ops.node", "Node")):
         found = getattr(modules.get(module), name, None)
         if isinstance(found, type):
             roots.append(found)
