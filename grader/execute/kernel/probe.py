@@ -32,12 +32,15 @@ def probe_values(shape, count=PROBE_COUNT, seed=PROBE_SEED):
     return out
 
 
-def probe_batch(np, shape, count=PROBE_COUNT, seed=None):
+def probe_batch(np, shape, count=None, seed=None):
     """The probe as a float32 array of ``(count, *shape)``; ``seed``: the runner's, drawn per
-    run (``None``: the fixed one), so the notebook cannot know the probe's values in advance."""
+    run (``None``: the fixed one), so the notebook cannot know the probe's values in advance.
+    Its size follows from the seed too (6 to 16 images), and its values span [-1, 3), as
+    standardized images do (a probe of [0, 1) was told from real data by its sign alone)."""
+    count = int(count or (PROBE_COUNT if seed is None else 6 + int(seed) % 11))
     values = np.asarray(probe_values(shape, count, PROBE_SEED if seed is None else int(seed)),
-                        dtype="float32")
-    return values.reshape((int(count),) + tuple(int(d) for d in shape))
+                        dtype="float32") * 4.0 - 1.0
+    return values.reshape((count,) + tuple(int(d) for d in shape))
 
 
 def _prime_at_least(k):
