@@ -43,7 +43,7 @@ def run(job: dict, build_model: Callable[..., Any]) -> dict:
         return {"matched": False, "mismatches": [{"what": "weights", "layer": str(exc)}],
                 "max_abs_diff": None, "compared": 0, "seconds": _since(start)}
     x = P.probe_batch(np, job["input_shape"][1:], seed=job.get("seed"))
-    mine = P.outputs(np, keras.ops.convert_to_numpy, model, list(model.layers), x)
+    mine = P.outputs(np, keras.ops.convert_to_numpy, model, list(model.layers), x, compiled=False)
     stochastic = any(layer["kind"] in P.STOCHASTIC for layer in job["layers"])
     found = Comparison(np)
     found.pair("model output (inference)", None, kernel.get("inference"), mine["inference"])

@@ -41,9 +41,25 @@ def findings(snapshot, obj, describing):
             + variables(snapshot, obj) + graph(snapshot, obj) + unlisted_operations(snapshot, obj))
 
 
+_NAMES: dict = {}
+
+
 def code_names(cls, skip_trainer=True):
     """The names of the code attributes along ``cls``'s MRO (a trainer's, e.g. ``loss``, which
-    ``compile`` stores on the model, only where the model computes through it)."""
+    ``compile`` stores on the model, only where the model computes through it); once per class
+    and report (``clear``)."""
+    key = (cls, skip_trainer)
+    if key not in _NAMES:
+        _NAMES[key] = _code_names(cls, skip_trainer)
+    return _NAMES[key]
+
+
+def clear():
+    """Forget the names found (a class may change before the next report)."""
+    _NAMES.clear()
+
+
+def _code_names(cls, skip_trainer):
     names = set()
     for c in cls.__mro__:
         trainer = "trainer" in str(getattr(c, "__module__", "")).split(".")[-1] or \

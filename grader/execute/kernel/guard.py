@@ -227,6 +227,7 @@ class _Snapshot:
                     found += self.checks["findings"](self, obj, _DESCRIBING)
         if self.checks is not None:
             found += self.checks["op_callbacks"](self.modules) + self.checks["dispatch_changed"](self)
+            self.checks["clear"]()
         for cls in classes:
             before, now = self.dicts[cls], vars(cls)
             for key in set(before) | set(now):

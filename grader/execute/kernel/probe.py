@@ -72,15 +72,17 @@ def per_layer(np, to_numpy, layers, x, training):
     return out
 
 
-def outputs(np, to_numpy, model, layers, x):
+def outputs(np, to_numpy, model, layers, x, compiled=True):
     """What the cross-check compares, in a fixed order (training-mode calls change the
     BatchNormalization statistics, so they come last): the model's own call in inference and
     in training mode, and, when ``layers`` is given (a Sequential), each layer's output. Also
-    ``compiled``: the model run as ``predict`` (and ``fit``) run it, in a traced graph, which
-    the cross-check holds against the rebuild's inference output: code that computes one thing
-    eagerly (the probe's calls) and another in a graph is caught there."""
+    ``compiled`` (in the kernel only: the rebuild's is its inference output): the model run as
+    ``predict`` (and ``fit``) run it, in a traced graph, which the cross-check holds against the
+    rebuild's inference output: code that computes one thing eagerly (the probe's calls) and
+    another in a graph is caught there."""
     found = {"inference": summary(np, to_numpy(model(x, training=False)))}
-    found["compiled"] = summary(np, to_numpy(model.predict(x, batch_size=len(x), verbose=0)))
+    if compiled:
+        found["compiled"] = summary(np, to_numpy(model.predict(x, batch_size=len(x), verbose=0)))
     if layers is not None:
         found["layers_inference"] = per_layer(np, to_numpy, layers, x, False)
     found["training"] = summary(np, to_numpy(model(x, training=True)))
