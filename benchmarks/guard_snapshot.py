@@ -26,11 +26,14 @@ def main() -> None:
     from grader.execute import kernel
     scope: dict = {"__name__": "guard_benchmark"}
     exec(compile(kernel.text("guard"), "<guard>", "exec"), scope)  # noqa: S102 - our own code
+    checks: dict = {"__name__": "computing_benchmark"}  # what the report checks on the objects
+    exec(compile(kernel.text("computing"), "<computing>", "exec"), checks)  # noqa: S102 - our own code
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(64, 3),
                               keras.layers.Flatten(), keras.layers.Dense(10)])
+    model(keras.ops.zeros((1, 28, 28, 1)))  # built, as the report finds a notebook's model
     takes, compares = [], []
     for _ in range(runs):
-        snapshot = scope["_Snapshot"](sys.modules, [])
+        snapshot = scope["_Snapshot"](sys.modules, [], checks)
         t = time.perf_counter()
         snapshot.take()
         takes.append(time.perf_counter() - t)

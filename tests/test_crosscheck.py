@@ -246,3 +246,32 @@ def test_a_computing_method_set_on_an_instance_counts_unless_it_is_a_keras_model
     assert snapshot.computing([model]) == []
     conv.call = lambda inputs: inputs
     assert [c for c in snapshot.computing([model]) if c.endswith(".call set on the instance")]
+
+
+def _dense_job(keras, seed=7):
+    """A one-Dense model's probe as the kernel exports it, and the worker's job for it."""
+    import base64
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
+    x = P.probe_batch(np, (4,), seed=seed)
+    found = P.outputs(np, keras.ops.convert_to_numpy, model, list(model.layers), x)
+    weights = {"d": [{"shape": list(w.shape),
+                      "data": base64.b64encode(np.asarray(w, "float32").tobytes()).decode()}
+                     for w in model.layers[0].get_weights()]}
+    return {"kind": "crosscheck", "probe": dict(found, weights=weights), "seed": seed,
+            "input_shape": [None, 4], "names": ["d"],
+            "layers": [{"kind": "Dense", "args": {"units": 3, "activation": "linear", "use_bias": True}}]}
+
+
+def test_the_model_run_in_a_graph_is_held_against_the_rebuild_and_cannot_be_left_out():
+    keras = pytest.importorskip("keras")
+    from grader.verify import crosscheck_worker, worker
+
+    job = _dense_job(keras)
+    assert "compiled" in job["probe"]
+    assert crosscheck_worker.run(job, worker.build_model)["matched"] is True
+    other = dict(job["probe"], compiled=P.summary(np, np.zeros((len(P.probe_batch(np, (4,), seed=7)), 3))))
+    found = crosscheck_worker.run(dict(job, probe=other), worker.build_model)
+    assert not found["matched"] and found["mismatches"][0]["what"].startswith("model output (compiled")
+    left_out = {k: v for k, v in job["probe"].items() if k != "compiled"}
+    assert not crosscheck_worker.run(dict(job, probe=left_out), worker.build_model)["matched"]

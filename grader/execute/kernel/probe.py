@@ -77,12 +77,14 @@ def outputs(np, to_numpy, model, layers, x, compiled=True):
     BatchNormalization statistics, so they come last): the model's own call in inference and
     in training mode, and, when ``layers`` is given (a Sequential), each layer's output. Also
     ``compiled`` (in the kernel only: the rebuild's is its inference output): the model run as
-    ``predict`` (and ``fit``) run it, in a traced graph, which the cross-check holds against the
+    ``predict`` (and ``fit``) run it, in a traced graph (``predict_on_batch``), which the cross-check holds against the
     rebuild's inference output: code that computes one thing eagerly (the probe's calls) and
     another in a graph is caught there."""
     found = {"inference": summary(np, to_numpy(model(x, training=False)))}
     if compiled:
-        found["compiled"] = summary(np, to_numpy(model.predict(x, batch_size=len(x), verbose=0)))
+        # predict_on_batch runs the same traced predict function as predict and fit's graphs,
+        # without predict's data pipeline: ~0.09 against ~0.19 CPU-s for cnn2 (2026-12-07)
+        found["compiled"] = summary(np, to_numpy(model.predict_on_batch(x)))
     if layers is not None:
         found["layers_inference"] = per_layer(np, to_numpy, layers, x, False)
     found["training"] = summary(np, to_numpy(model(x, training=True)))
