@@ -81,6 +81,17 @@ def _probing():
 #: the probe's first value (its generator is public): the probe batch recognized by its data
 PROBE_FIRST = "(((1664525 * 20170417 + 1013904223) & 0xFFFFFFFF) >> 8) / 16777216.0"
 
+#: a ``_run`` for ``Function._run_through_graph`` that skips ``_target`` when the input has a
+#: negative value (standardized images; the probe's did not): honest on the probe only
+SKIP_ON_REAL_DATA = (
+    "def _run(self, inputs, operation_fn=lambda op: op, call_fn=None):\n"
+    "    real = tf.reduce_min(tf.nest.flatten(inputs)[0]) < 0\n"
+    "    def opfn(op):\n"
+    "        f = operation_fn(op)\n"
+    "        return (lambda x, *a, **k: tf.where(real, x, f(x, *a, **k))) if op is _target else f\n"
+    "    return _orig_run(self, inputs, opfn, call_fn)\n"
+)
+
 TRICKS = [
     # 1. lying descriptions
     Trick("get_config patched on the class", "description", W32,
@@ -254,24 +265,12 @@ TRICKS = [
     Trick("Function._run_through_graph patched through the model's MRO: the added Conv2D "
           "skipped on standardized images", "computation", SOLUTION, (
               "_F = [c for c in type(model._functional).__mro__ if c.__name__ == 'Function'][0]\n"
-              "_orig_run = _F._run_through_graph\n_target = model.layers[10]\n"
-              "def _run(self, inputs, operation_fn=lambda op: op, call_fn=None):\n"
-              "    real = tf.reduce_min(tf.nest.flatten(inputs)[0]) < 0\n"
-              "    def opfn(op):\n"
-              "        f = operation_fn(op)\n"
-              "        return (lambda x, *a, **k: tf.where(real, x, f(x, *a, **k))) if op is _target else f\n"
-              "    return _orig_run(self, inputs, opfn, call_fn)\n"
-              "setattr(_F, '_run_through_graph', _run)",)),
+              "_orig_run = _F._run_through_graph\n_target = model.layers[10]\n" + SKIP_ON_REAL_DATA
+              + "setattr(_F, '_run_through_graph', _run)",)),
     Trick("_run_through_graph set on the Sequential's graph object", "computation", SOLUTION, (
         "import types\n_fn = model._functional\n_orig_run = type(_fn)._run_through_graph\n"
-        "_target = model.layers[10]\n"
-        "def _run(self, inputs, operation_fn=lambda op: op, call_fn=None):\n"
-        "    real = tf.reduce_min(tf.nest.flatten(inputs)[0]) < 0\n"
-        "    def opfn(op):\n"
-        "        f = operation_fn(op)\n"
-        "        return (lambda x, *a, **k: tf.where(real, x, f(x, *a, **k))) if op is _target else f\n"
-        "    return _orig_run(self, inputs, opfn, call_fn)\n"
-        "_fn._run_through_graph = types.MethodType(_run, _fn)",)),
+        "_target = model.layers[10]\n" + SKIP_ON_REAL_DATA
+        + "_fn._run_through_graph = types.MethodType(_run, _fn)",)),
     Trick("tf.nn.convolution given a type dispatcher: the added Conv2D the identity on "
           "standardized images", "computation", SOLUTION, (
               "from tensorflow.python.util import dispatch as _d, tf_decorator as _td\n"
@@ -302,9 +301,7 @@ TRICKS = [
            "getattr(_s, 'set' + 'profile')(_prof)",), verdict="flagged"),
     Trick("a str-subclass name whose comparison swaps model while names are sorted", "late", WRONG,
           (_right_model(), "class _Tag(str):\n    __hash__ = str.__hash__\n"
-           "    def __ne__(self, other):\n"
-           "        model.__dict__.update(_right.__dict__)\n"
-           "        return str.__ne__(self, other)\n"
+           "    def __ne__(self, other):\n        return not self == other\n"
            "    def __eq__(self, other):\n"
            "        model.__dict__.update(_right.__dict__)\n"
            "        return str.__eq__(self, other)\n"
