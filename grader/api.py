@@ -91,7 +91,7 @@ def verifier_for(settings: Settings, spec: Spec | None = None, memo_dir: Path | 
         from grader.verify.verifier import Verifier
     except ImportError:
         return None
-    return Verifier(settings, memo_dir=memo_dir, memo=memo)
+    return Verifier(settings, memo_dir=memo_dir, memo=memo, warm_up=True)
 
 
 def grader_for(spec: Spec, data_file: Path, settings: Settings, launcher: Launcher | None = None,

@@ -95,3 +95,29 @@ def test_the_model_is_built_once_with_the_weights_a_layer_by_layer_build_draws(s
     assert [type(layer) for layer in by_layer.layers] == [type(layer) for layer in model.layers]
     for mine, theirs in zip(model.get_weights(), by_layer.get_weights(), strict=True):
         assert np.array_equal(mine, theirs)
+
+
+def test_the_warm_up_leaves_nothing_that_changes_the_next_training():
+    """``grader.verify.warmup`` runs in every worker before its first job: a training after it
+    must equal one without it, to the last digit."""
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    from grader.verify import warmup
+    from grader.verify.worker import build_model, build_state
+
+    _, before = _train(keras, np, prebuilt=True)
+    assert warmup.run(keras, build_model, build_state) > 0
+    _, after = _train(keras, np, prebuilt=True)
+    for mine, theirs in zip(after, before, strict=True):
+        assert np.array_equal(np.asarray(mine), np.asarray(theirs))
+
+
+def test_a_warm_up_that_fails_is_logged_and_the_worker_goes_on(capsys):
+    from grader.verify import warmup
+
+    def broken(keras, layers, input_shape):
+        raise RuntimeError("no such layer")
+
+    warmup.quietly(broken, lambda model, y: None)
+    assert "RuntimeError: no such layer" in capsys.readouterr().err

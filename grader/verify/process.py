@@ -87,10 +87,14 @@ class WorkerProcess:
         return self.ready
 
     def request(self, job: dict, timeout: float) -> dict:
+        self.send(job)
+        return self._read(time.monotonic() + timeout)
+
+    def send(self, job: dict) -> None:
+        """Write one job line; ``request`` then reads its answer (a ``warm_up`` line has none)."""
         assert self.proc.stdin is not None  # started with stdin=PIPE
         self.proc.stdin.write((json.dumps(job) + "\n").encode())
         self.proc.stdin.flush()
-        return self._read(time.monotonic() + timeout)
 
     def alive(self) -> bool:
         return self.proc.poll() is None

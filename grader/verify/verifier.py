@@ -61,8 +61,12 @@ class Verifier:
     """
 
     def __init__(self, settings: Settings | None = None, *, memo_dir: Path | None = None,
-                 memo: MemoStore | None = None, recycle_rss: int | None = RECYCLE_RSS) -> None:
+                 memo: MemoStore | None = None, recycle_rss: int | None = RECYCLE_RSS,
+                 warm_up: bool = False) -> None:
         self.settings = settings or Settings()
+        #: each worker started warms up for its first training (``grader.verify.warmup``)
+        #: while the notebook runs: for a grading's verifier, not for a cross-check's alone
+        self.warm_up = warm_up
         #: this process's answers, limits and refusals included (those are not JSON)
         self.memo: dict[str, dict | Exception] = {}
         self.store: MemoStore = memo if memo is not None else default_store(self.settings, memo_dir)
@@ -87,6 +91,8 @@ class Verifier:
                 if self._worker is not None:  # a dead one: its folder and files go with it
                     self._worker.close()
                 self._worker = WorkerProcess(self.settings)
+                if self.warm_up:
+                    self._worker.send({"warm_up": True})  # answered by nothing: no read
                 self._finalizer.detach()
                 self._finalizer = weakref.finalize(self, _stop, [self._worker])
         return self
