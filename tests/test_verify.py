@@ -21,6 +21,7 @@ from grader.extract.report import ExtractedModel
 from grader.sandbox.launch import Launcher
 from grader.settings import Settings
 from grader.verify.memo import NoMemo
+from grader.verify.process import WorkerProcess
 from grader.verify.verifier import CHECK_NAME, Verifier, job_key, make_job
 
 from tests.notebooks import FIT, FUNCTIONAL, SOLUTION, course_notebook, model_only_notebook
@@ -88,13 +89,28 @@ def test_the_training_record_has_the_curves_and_settings(reference_run, spec):
 
 def test_a_fresh_worker_warmed_up_gives_the_same_accuracy_to_the_digit(reference_run, spec,
                                                                       data_file, settings):
-    # trains, whatever any memo holds; its worker's first line is the warm-up, answered by
-    # nothing (the module's verifier sends none)
-    with Verifier(settings, memo=NoMemo(), warm_up=True) as other:
+    # trains, whatever any memo holds; its worker warms up first (the module's verifier's
+    # does not)
+    with Verifier(settings, memo=NoMemo(), warm_up=True).start() as other:
         _, again = other(model_of(spec.ref_layers), spec, data_file, settings)
     assert not again["cached"] and again["source"] == "trained"
     assert again["val_accuracy"] == reference_run[1]["val_accuracy"]
     assert again["curves"] == reference_run[1]["curves"]
+
+
+def test_a_warm_up_is_answered_with_the_ready_line_and_the_next_answer_is_the_jobs(
+        spec, data_file, settings):
+    worker = WorkerProcess(settings)
+    try:
+        worker.warm_up()
+        hello = worker.wait_ready(settings.verify_start_timeout)
+        assert hello["ready"] is True and hello["warm_up"] > 0  # seconds it took
+        job = {**make_job(spec.ref_layers, spec.input_shape, spec, data_file, settings),
+               "id": "the job's", "split": {"train": [0, 1], "validation": [1, 2]}}
+        reply = worker.request({**job, "data_sha256": "0" * 64}, settings.verify_timeout)
+        assert (reply["id"], reply["ok"], reply["kind"]) == ("the job's", False, "data")
+    finally:
+        worker.close()
 
 
 def test_the_same_architecture_is_trained_once(verifier, reference_run, spec, data_file, settings):

@@ -58,6 +58,9 @@ class WorkerProcess:
     process's second worker on: ``zygotes.ready_now``). A batch worker forks from its
     coordinator's zygote, waiting for it if it is still starting (``zygotes.adopted``)."""
 
+    #: a warm-up job sent whose answer ``wait_ready`` has not read yet
+    warming = False
+
     def __init__(self, settings: Settings, fork: bool = True) -> None:
         self.started = time.monotonic()
         self.log = tempfile.TemporaryFile()
@@ -81,17 +84,29 @@ class WorkerProcess:
         self.ready: dict | None = None
 
     def wait_ready(self, timeout: float) -> dict:
-        """The worker's hello line (versions, pid), waiting at most ``timeout`` from the start."""
+        """The worker's hello line (versions, pid), and its warm-up's answer if it was asked to
+        warm up, waiting at most ``timeout`` from the start."""
         if self.ready is None:
             self.ready = self._read(self.started + timeout)
+        if self.warming:
+            self.warming = False
+            self.ready["warm_up"] = self._read(self.started + timeout).get("warm_up")
         return self.ready
 
+    def warm_up(self) -> None:
+        """Give the worker its warm-up job (``grader.verify.warmup``) now, ahead of the notebook;
+        ``wait_ready`` reads the answer. A worker already gone is reported there."""
+        try:
+            self._send({"kind": "warm_up"})
+            self.warming = True
+        except OSError:
+            pass
+
     def request(self, job: dict, timeout: float) -> dict:
-        self.send(job)
+        self._send(job)
         return self._read(time.monotonic() + timeout)
 
-    def send(self, job: dict) -> None:
-        """Write one job line; ``request`` then reads its answer (a ``warm_up`` line has none)."""
+    def _send(self, job: dict) -> None:
         assert self.proc.stdin is not None  # started with stdin=PIPE
         self.proc.stdin.write((json.dumps(job) + "\n").encode())
         self.proc.stdin.flush()

@@ -64,8 +64,8 @@ class Verifier:
                  memo: MemoStore | None = None, recycle_rss: int | None = RECYCLE_RSS,
                  warm_up: bool = False) -> None:
         self.settings = settings or Settings()
-        #: each worker started warms up for its first training (``grader.verify.warmup``)
-        #: while the notebook runs: for a grading's verifier, not for a cross-check's alone
+        #: a worker started ahead of the notebook (``start``) warms up for its first training
+        #: while the notebook runs (``grader.verify.warmup``): a grading's verifier does
         self.warm_up = warm_up
         #: this process's answers, limits and refusals included (those are not JSON)
         self.memo: dict[str, dict | Exception] = {}
@@ -86,15 +86,20 @@ class Verifier:
         self.close()
 
     def start(self) -> Verifier:
+        """Start the worker (again, if it died) ahead of its first job; with ``warm_up`` it
+        warms up while the notebook runs."""
+        return self._start(self.warm_up)
+
+    def _start(self, warm_up: bool) -> Verifier:
         with self._lock:
             if self._worker is None or not self._worker.alive():
                 if self._worker is not None:  # a dead one: its folder and files go with it
                     self._worker.close()
                 self._worker = WorkerProcess(self.settings)
-                if self.warm_up:
-                    self._worker.send({"warm_up": True})  # answered by nothing: no read
                 self._finalizer.detach()
                 self._finalizer = weakref.finalize(self, _stop, [self._worker])
+                if warm_up:
+                    self._worker.warm_up()
         return self
 
     @property
@@ -162,7 +167,7 @@ class Verifier:
         (the weights are the submission's); ``{"error": ...}`` when the worker could not."""
         settings = settings or self.settings
         with self._lock:
-            self.start()
+            self._start(False)  # on demand: the job comes at once, no warm-up before it
             worker = self._worker
             assert worker is not None  # just started
             try:
@@ -179,7 +184,7 @@ class Verifier:
         return found if isinstance(found, dict) else {"error": "no cross-check in the answer"}
 
     def _train(self, job: dict, settings: Settings) -> dict:
-        self.start()
+        self._start(False)
         worker = self._worker
         assert worker is not None  # start() made it
         try:

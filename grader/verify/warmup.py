@@ -1,17 +1,20 @@
-"""A verification worker's warm-up: the first line a grading's verifier sends each worker it
-starts (``{"warm_up": true}``, which the worker answers with nothing).
+"""A verification worker's warm-up: the first job a grading's verifier gives each worker it
+starts ahead of the notebook (``{"kind": "warm_up"}``; its answer is read with the worker's
+ready line, so a worker that dies there has not started).
 
 A worker's first training costs ~0.7 s more than its later ones (cnn2 on 2 cores: 5.0–5.2 s
 against 4.2–4.5 s, 2026-12-07): the first ``tf.function`` traced in a process, the modules Keras
 and TensorFlow import on first use, the first optimizer and dataset. A fit of a tiny fixed model
 on random data pays them in ~0.9 s. The grader starts a worker before the notebook runs, and
-its first job (the cross-check, then the training) comes only once the notebook has run, seconds
-later: in a check that time is otherwise idle. A verifier that only cross-checks
-(``--no-verify``) sends none: its one job gains ~0.3 s from a warm-up of ~0.9 CPU-s.
+its first real job (the cross-check, then the training) comes only once the notebook has run,
+seconds later: in a check that time is otherwise idle. A worker started on demand, just before a
+job, and a verifier that only cross-checks (``--no-verify``) skip it: there it would delay the
+job, or cost ~0.9 CPU-s to save ~0.3 s of the cross-check.
 
-Nothing of it stays: the session is cleared before and after, and every job clears it again and
-sets its own seeds, so a job trains to the same numbers with or without the warm-up
-(``tests/test_verify_worker.py``). It trains only this module's fixed model, never anything of
+Nothing of it stays: the session is cleared before and after, a training clears it again and
+sets its own seeds, and a cross-check loads every weight and compares no random layer's output,
+so a job's numbers are the same with or without the warm-up (``tests/test_verify_worker.py``,
+``tests/test_verify.py``). It trains only this module's fixed model, never anything of
 a student's or of the exercise's, so no result can come from it.
 """
 from __future__ import annotations
@@ -58,12 +61,14 @@ def run(keras, build_model: Callable[..., Any], build_state: Callable[..., None]
     return time.monotonic() - start
 
 
-def quietly(build_model: Callable[..., Any], build_state: Callable[..., None]) -> None:
-    """``run``, where a failure (an exception, or memory the worker's limit refuses) costs only
-    the time it would have saved: its traceback goes to the worker's log (stderr)."""
+def quietly(build_model: Callable[..., Any], build_state: Callable[..., None]) -> float | None:
+    """``run``'s seconds, or None where it failed (an exception, or memory the worker's limit
+    refuses): that costs only the time it would have saved, and its traceback goes to the
+    worker's log (stderr)."""
     import keras
 
     try:
-        run(keras, build_model, build_state)
+        return round(run(keras, build_model, build_state), 3)
     except Exception:
         traceback.print_exc(file=sys.stderr)
+        return None

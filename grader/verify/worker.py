@@ -5,7 +5,8 @@ It imports TensorFlow once and trains each job's architecture from plain, valida
 every layer is rebuilt from the allow-list ``grader.layers.allowlist`` (kind → Keras class,
 with only the named arguments; pure Python, imported without TensorFlow),
 so nothing the student made (objects, weights, configs, compile settings) is ever loaded. Only
-JSON crosses the pipe: a ``{"ready": ...}`` line at start, then one answer line per job.
+JSON crosses the pipe: a ``{"ready": ...}`` line at start, then one answer line per job (a
+``warm_up`` job's too: ``grader.verify.warmup``).
 Anything TensorFlow prints goes to stderr, so the protocol stream stays clean.
 """
 from __future__ import annotations
@@ -215,6 +216,8 @@ def peak_rss() -> int:
 def answer(job: dict, data: Data) -> dict:
     if job.get("kind") == "crosscheck":
         return crosscheck(job)
+    if job.get("kind") == "warm_up":  # read with the ready line (``WorkerProcess.warm_up``)
+        return {"id": job.get("id"), "ok": True, "warm_up": warmup.quietly(build_model, build_state)}
     try:
         return {"id": job.get("id"), "ok": True, "training": train(job, data)}
     except JobError as exc:
@@ -339,11 +342,7 @@ def main() -> int:
     data = Data()
     for line in sys.stdin:
         if line.strip():
-            job = json.loads(line)
-            if job.get("warm_up"):  # sent as the worker starts, while the notebook runs
-                warmup.quietly(build_model, build_state)
-                continue  # no answer: the grader reads none
-            reply = answer(job, data)
+            reply = answer(json.loads(line), data)
             reply.update(memory_now())
             protocol.write(json.dumps(reply) + "\n")
             gc.collect()  # the job's garbage, while the grader reads the answer (~0.1 s)
