@@ -44,7 +44,7 @@ def test_the_worker_refuses_matplotlib_which_keras_would_import_only_to_plot():
 
     # installed here (a dependency of the grader): the refusal, not its absence, is tested
     code = ("import importlib.util; print(importlib.util.find_spec('matplotlib') is not None)\n"
-            "from grader.verify import worker; worker.refuse_unused_modules()\n"
+            "from grader.verify import runtime; runtime.refuse_unused_modules()\n"
             "try:\n    import matplotlib.pyplot\nexcept ImportError:\n    print('refused')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["True", "refused"], out.stderr
@@ -57,7 +57,7 @@ def test_fits_dataset_of_arrays_runs_without_autotuning_and_trains_to_the_same_n
     tf = pytest.importorskip("tensorflow")
     import numpy as np
 
-    from grader.verify.worker import untune_array_batches
+    from grader.verify.runtime import untune_array_batches
     adapter = pytest.importorskip("keras.src.trainers.data_adapters.array_data_adapter")
     # the patch is process-wide in the worker; here it is undone after the test
     monkeypatch.setattr(adapter.ArrayDataAdapter, "get_tf_dataset",

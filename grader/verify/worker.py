@@ -17,14 +17,13 @@ import json
 import math
 import os
 import pickle
-import resource
 import sys
 import time
 import traceback
 
 from grader.layers.allowlist import builders
 from grader.util.files import sha256_bytes
-from grader.verify import warmup
+from grader.verify import runtime, warmup
 
 #: kind -> (Keras layer class name, arguments passed through), derived from the one allow-list
 BUILDERS: dict[str, tuple[str, tuple[str, ...]]] = builders()
@@ -126,7 +125,7 @@ def train(job: dict, data: Data) -> dict:
     return {"val_accuracy": curves["val_accuracy"][-1], "curves": curves,
             "epochs": int(job["epochs"]), "batch_size": int(job["batch_size"]),
             "seed": int(job["seed"]), "seconds": round(time.monotonic() - start, 2),
-            "build_seconds": round(built - start, 2), "peak_rss_bytes": peak_rss()}
+            "build_seconds": round(built - start, 2), "peak_rss_bytes": runtime.peak_rss()}
 
 
 def build_state(model, y_train) -> None:
@@ -208,11 +207,6 @@ def _finite(value) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
 
 
-def peak_rss() -> int:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def answer(job: dict, data: Data) -> dict:
     if job.get("kind") == "crosscheck":
         return crosscheck(job)
@@ -254,96 +248,20 @@ def _memory_error(job: dict) -> dict:
             "message": "training this architecture needs more memory than the verifier may use"}
 
 
-def configure(threads: int) -> dict:
-    """Import TensorFlow once, with deterministic ops and the configured thread counts."""
-    from grader.sandbox.zygote_server import gc_paused
-
-    with gc_paused():  # a forked worker has them already
-        import keras
-        import tensorflow as tf
-
-    if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    tf.config.experimental.enable_op_determinism()
-    untune_array_batches(tf)
-    return {"tensorflow": tf.__version__, "keras": keras.__version__}
-
-
-def untune_array_batches(tf) -> bool:
-    """Turn tf.data's autotuning off in the dataset ``fit`` makes of arrays (Keras's
-    ``ArrayDataAdapter``): the same batches in the same order, so the same numbers.
-
-    Its autotuning thread made that dataset's iterator, deleted as ``fit`` returns, wait up to
-    ~2.4 s in about half the trainings (a cnn2 training took 3.9 s or 6.3 s, measured
-    2026-12-06). The adapter is Keras's internal class: where a Keras has none, nothing changes
-    but the time (False)."""
-    try:
-        from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
-        original = ArrayDataAdapter.get_tf_dataset
-    except (ImportError, AttributeError):
-        return False
-    if getattr(original, "__grader_untuned__", False):
-        return True
-
-    def get_tf_dataset(self):
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        return original(self).with_options(options)
-
-    vars(get_tf_dataset)["__grader_untuned__"] = True
-    ArrayDataAdapter.get_tf_dataset = get_tf_dataset
-    return True
-
-
-def limit_memory() -> None:
-    """RLIMIT_DATA from ``GRADER_MEMORY_BYTES``: oversize allocations then fail cleanly."""
-    wanted = int(os.environ.get("GRADER_MEMORY_BYTES", "0") or 0)
-    if wanted > 0:
-        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-        limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
-
-
-def memory_now() -> dict:
-    """Resident memory, and the data size that RLIMIT_DATA counts (from /proc/self/status)."""
-    found = {}
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmData"):
-                    found[key] = int(value.split()[0]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return {"rss_bytes": found.get("VmRSS", 0), "data_bytes": found.get("VmData", 0)}
-
-
-#: modules Keras imports when they are installed but a training never uses: refused here
-#: (Keras does without them), ~0.4 CPU-s of every worker's start (matplotlib's pyplot)
-UNUSED_MODULES = ("matplotlib",)
-
-
-def refuse_unused_modules() -> None:
-    """Make ``UNUSED_MODULES`` unimportable in this process (before Keras is imported)."""
-    for name in UNUSED_MODULES:
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "import fails"
-
-
 def main() -> int:
-    refuse_unused_modules()
+    runtime.refuse_unused_modules()
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints (TensorFlow, Keras) go to stderr, never into the protocol
-    limit_memory()
+    runtime.limit_memory()
     threads = int(os.environ.get("GRADER_TF_THREADS", "0") or 0)
-    versions = configure(threads)
+    versions = runtime.configure(threads)
     protocol.write(json.dumps({"ready": True, "versions": versions, "pid": os.getpid(),
                                "threads": threads}) + "\n")
     data = Data()
     for line in sys.stdin:
         if line.strip():
             reply = answer(json.loads(line), data)
-            reply.update(memory_now())
+            reply.update(runtime.memory_now())
             protocol.write(json.dumps(reply) + "\n")
             gc.collect()  # the job's garbage, while the grader reads the answer (~0.1 s)
     return 0

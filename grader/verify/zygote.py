@@ -3,7 +3,7 @@
 Every verification worker imports TensorFlow and Keras before its first job: about 3 CPU-seconds,
 most of what a worker costs when its training comes from the memo (a cross-check alone), and
 paid again each time a batch's verifier replaces a worker grown by a training. This process
-imports them once, as a worker would (``worker.refuse_unused_modules`` first), and forks each
+imports them once, as a worker would (``runtime.refuse_unused_modules`` first), and forks each
 worker from there (``grader.sandbox.zygote_server``: a supervisor per worker reports its exit and
 kills it when the grader lets go of it). A forked worker is the same program as a started one:
 it sets its memory limit, configures TensorFlow (threads, determinism) and answers its jobs with
@@ -16,9 +16,9 @@ from __future__ import annotations
 import sys
 
 from grader.sandbox import zygote_server
-from grader.verify import worker
+from grader.verify import runtime, worker
 
-#: what a worker imports before its first job (``worker.configure``), in this order
+#: what a worker imports before its first job (``runtime.configure``), in this order
 PRELOAD = ("tensorflow", "keras")
 
 
@@ -35,7 +35,7 @@ def become_worker(request: dict, fds: list[int]) -> None:
 
 
 def main() -> None:
-    worker.refuse_unused_modules()  # before Keras is imported, as in a worker
+    runtime.refuse_unused_modules()  # before Keras is imported, as in a worker
     zygote_server.main(sys.argv[1], PRELOAD, become_worker)
 
 
