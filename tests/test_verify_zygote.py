@@ -136,12 +136,30 @@ def test_a_forked_worker_that_is_killed_is_reported_dead_by_its_signal(fresh_zyg
         assert worker.forked
         os.kill(worker.proc.pid, signal.SIGKILL)
         with pytest.raises(process.WorkerDied) as died:
+            # on a busy machine the ready line may be written before the kill lands: it is read
+            # first, and the death is then the answer to the next job
             worker.wait_ready(300)
+            worker.request({"kind": "crosscheck"}, 300)
     finally:
         worker.close()
     assert died.value.signal == signal.SIGKILL and "SIGKILL" in str(died.value)
     (found,) = zygotes._zygotes.values()
     assert found.process is not None and found.process.poll() is None  # it serves on
+
+
+def test_a_worker_killed_while_idle_is_reported_dead_at_its_next_job(fresh_zygotes, data_file):
+    _ready(Settings(data_path=data_file))
+    worker = process.WorkerProcess(Settings(data_path=data_file))
+    try:
+        assert worker.wait_ready(300)["ready"]
+        os.kill(worker.proc.pid, signal.SIGKILL)
+        while worker.alive():  # its pipe's reader is gone: the job's line cannot be written
+            time.sleep(0.05)
+        with pytest.raises(process.WorkerDied) as died:
+            worker.request({"kind": "crosscheck"}, 300)
+    finally:
+        worker.close()
+    assert died.value.signal == signal.SIGKILL
 
 
 START = SINCE + """

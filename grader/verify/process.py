@@ -103,7 +103,10 @@ class WorkerProcess:
             pass
 
     def request(self, job: dict, timeout: float) -> dict:
-        self._send(job)
+        try:
+            self._send(job)
+        except OSError:  # gone since its last answer (e.g. killed while idle): said as a death
+            raise self._died() from None
         return self._read(time.monotonic() + timeout)
 
     def _send(self, job: dict) -> None:
