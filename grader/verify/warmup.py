@@ -1,6 +1,7 @@
 """A verification worker's warm-up: the first job a grading's verifier gives each worker it
 starts ahead of the notebook (``{"kind": "warm_up"}``; its answer is read with the worker's
-ready line, so a worker that dies there has not started).
+ready line, so a worker that dies there fails as one that did not start, never as the
+student's training).
 
 A worker's first training costs ~0.7 s more than its later ones (cnn2 on 2 cores: 5.0–5.2 s
 against 4.2–4.5 s, 2026-12-07): the first ``tf.function`` traced in a process, the modules Keras
