@@ -123,3 +123,21 @@ def test_a_worker_that_never_says_ready_still_times_out(tmp_path):
     with pytest.raises(process.WorkerTimeout):
         worker.wait_ready(0.5)
     assert not worker.alive()
+
+
+def test_an_answer_to_another_job_is_never_taken_for_this_jobs(tmp_path):
+    """Every job carries an id and its answer must carry it back: a worker out of step (here
+    one that answers with an id of its own) is killed and said as a death."""
+    worker = process.WorkerProcess.__new__(process.WorkerProcess)
+    worker.log, worker.workdir = tempfile.TemporaryFile(), tempfile.mkdtemp(dir=tmp_path)
+    worker.proc = subprocess.Popen(
+        ["sh", "-c", 'echo \'{"ready": true}\'; read line; echo \'{"id": 99, "ok": true}\'; exec cat'],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+    worker._buffer, worker.ready, worker.started = b"", None, time.monotonic()
+    try:
+        assert worker.wait_ready(60)["ready"]
+        with pytest.raises(process.WorkerDied, match="answered another job"):
+            worker.request({"kind": "crosscheck"}, 60)
+        worker.proc.wait(timeout=10)  # killed, not left to answer the next job
+    finally:
+        worker.kill()

@@ -48,6 +48,10 @@ class WorkerDied(Exception):
         self.log = log
 
 
+#: the warm-up job (``grader.verify.warmup``), with the id its answer must carry
+WARM_UP = {"kind": "warm_up", "id": "warm-up"}
+
+
 class WorkerProcess:
     """A started worker; ``request`` sends one job and waits for its answer line.
 
@@ -60,6 +64,8 @@ class WorkerProcess:
 
     #: a warm-up job sent whose answer ``wait_ready`` has not read yet
     warming = False
+    #: jobs sent so far (a job without an id of its own gets the count as its id)
+    _sent = 0
 
     def __init__(self, settings: Settings, fork: bool = True) -> None:
         self.started = time.monotonic()
@@ -90,24 +96,38 @@ class WorkerProcess:
             self.ready = self._read(self.started + timeout)
         if self.warming:
             self.warming = False
-            self.ready["warm_up"] = self._read(self.started + timeout).get("warm_up")
+            answer = self._answer(WARM_UP["id"], self.started + timeout)
+            self.ready["warm_up"] = answer.get("warm_up")
         return self.ready
 
     def warm_up(self) -> None:
         """Give the worker its warm-up job (``grader.verify.warmup``) now, ahead of the notebook;
         ``wait_ready`` reads the answer. A worker already gone is reported there."""
         try:
-            self._send({"kind": "warm_up"})
+            self._send(WARM_UP)
             self.warming = True
         except OSError:
             pass
 
     def request(self, job: dict, timeout: float) -> dict:
+        """Send ``job`` and return its answer; every job carries an id (its own, or the next
+        number), and an answer with another one is a worker out of step: killed, said as a
+        death, never taken for this job's answer."""
+        self._sent += 1
+        job = job if "id" in job else {**job, "id": self._sent}
         try:
             self._send(job)
         except OSError:  # gone since its last answer (e.g. killed while idle): said as a death
             raise self._died() from None
-        return self._read(time.monotonic() + timeout)
+        return self._answer(job["id"], time.monotonic() + timeout)
+
+    def _answer(self, job_id, deadline: float) -> dict:
+        answer = self._read(deadline)
+        if answer.get("id") != job_id:
+            self.kill()
+            raise WorkerDied(f"the verification worker answered another job ({answer.get('id')!r} "
+                             f"for {job_id!r})", None, self.log_tail())
+        return answer
 
     def _send(self, job: dict) -> None:
         assert self.proc.stdin is not None  # started with stdin=PIPE
