@@ -211,7 +211,7 @@ def answer(job: dict, data: Data) -> dict:
     if job.get("kind") == "crosscheck":
         return crosscheck(job)
     if job.get("kind") == "warm_up":  # read with the ready line (``WorkerProcess.warm_up``)
-        return {"id": job.get("id"), "ok": True, "warm_up": warmup.quietly(build_model, build_state)}
+        return {"id": job.get("id"), "ok": True, "warm_up": warmup.quietly(train)}
     try:
         return {"id": job.get("id"), "ok": True, "training": train(job, data)}
     except JobError as exc:
