@@ -121,3 +121,63 @@ def test_a_warm_up_that_fails_is_logged_and_the_worker_goes_on(capsys):
 
     assert warmup.quietly(broken) is None
     assert "RuntimeError: no such layer" in capsys.readouterr().err
+
+
+def _exported(keras, np, model, seed: int) -> dict:
+    """``model``'s weights and probe outputs as the kernel exports them (``guard._probe``)."""
+    import base64
+
+    from grader.execute.kernel import probe as P
+
+    weights = {layer.name: [{"shape": list(w.shape),
+                             "data": base64.b64encode(np.asarray(w, "float32").tobytes()).decode()}
+                            for w in layer.get_weights()] for layer in model.layers}
+    x = P.probe_batch(np, tuple(model.inputs[0].shape[1:]), seed=seed)
+    # after the weights: the training-mode calls move BatchNormalization's statistics
+    return dict(P.outputs(np, keras.ops.convert_to_numpy, model, list(model.layers), x), weights=weights)
+
+
+def test_a_cross_check_after_its_architectures_training_answers_as_on_a_fresh_build():
+    """The early training keeps its model for the cross-check that follows (``worker.Kept``):
+    every weight is loaded from the notebook's, so its answer is a fresh build's, to the digit."""
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    from grader.verify import warmup, worker
+
+    training = dict(warmup.JOB, seed=1)
+    keras.utils.set_random_seed(5)
+    student = worker.build_model(keras, training["layers"], training["input_shape"])
+    other = worker.build_model(keras, training["layers"], training["input_shape"])
+    answers = []
+    mine = _exported(keras, np, student, 11)
+    for probe in (mine, dict(_exported(keras, np, other, 11), weights=mine["weights"])):
+        job = {"kind": "crosscheck", "probe": probe, "seed": 11, "input_shape": training["input_shape"],
+               "layers": training["layers"], "names": [layer.name for layer in student.layers]}
+        fresh = worker.crosscheck(job)["crosscheck"]
+        kept = worker.Kept()
+        assert worker.answer(training, warmup.Arrays(), kept)["ok"]
+        assert kept.model is not None  # the trained network, kept for this cross-check
+        reused = worker.answer(job, warmup.Arrays(), kept)["crosscheck"]
+        assert kept.model is None  # taken once
+        assert {k: v for k, v in reused.items() if k != "seconds"} == \
+            {k: v for k, v in fresh.items() if k != "seconds"}
+        answers.append(reused["matched"])
+    assert answers == [True, False]  # the second probe's outputs are another network's
+
+
+def test_the_kept_model_serves_only_a_cross_check_of_its_own_architecture():
+    pytest.importorskip("keras")
+    from grader.verify import warmup, worker
+
+    kept = worker.Kept()
+    kept.keep(warmup.JOB, object())
+    wider = [dict(layer, args=dict(layer["args"], filters=3)) if layer["kind"] == "Conv2D" else layer
+             for layer in warmup.JOB["layers"]]
+    assert kept.builder({"layers": wider, "input_shape": warmup.JOB["input_shape"]}) is worker.build_model
+    assert kept.model is None  # dropped: it is never a later job's
+    kept.keep(warmup.JOB, "trained")
+    assert kept.builder(dict(warmup.JOB))(None, [], []) == "trained"
+    kept.keep(warmup.JOB, "trained")
+    worker.answer({"kind": "nothing-known"}, worker.Data(), kept)  # any other job drops it
+    assert kept.model is None
