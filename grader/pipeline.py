@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +38,7 @@ from grader.settings import Settings
 from grader.util.files import sha256_bytes
 from grader.util.versions import package_versions
 from grader.verify import crosscheck, kept
+from grader.verify.early import EarlyTraining
 
 
 @lru_cache(maxsize=1)
@@ -127,6 +129,9 @@ class Grader:
         self._checker: Any = None
         #: verification counts (and its points are in the maximum) only with a verifier
         self.verifies = verifier is not None and settings.verify
+        #: the grading's training started from the kernel's first description, while it runs
+        self._early: EarlyTraining | None = None
+        self._pool: ThreadPoolExecutor | None = None  # its thread, started on first use
 
     def __enter__(self) -> Grader:
         return self
@@ -158,12 +163,16 @@ class Grader:
         if self._checker is not None:
             kept.release(self._checker)  # stopped, unless a ``kept()`` block keeps it
         self._checker = None
+        if self._pool is not None:
+            self._pool.shutdown()
+        self._pool = None
 
     def grade(self, notebook: Path) -> Result:
         """Grade one notebook. Never raises for anything the submission does."""
         start = time.monotonic()
         done = Stages()
         try:
+            self._early = self._early_training()
             content = Path(notebook).read_bytes()  # read once: hashed, scanned, parsed and run
             if wants_tensorflow(content):
                 self._restart()
@@ -185,8 +194,25 @@ class Grader:
                                          detail=traceback.format_exc(),
                                          advice=errors.INTERNAL_ERROR,
                                          base=self._found(notebook, done))
+        finally:
+            if self._early is not None:
+                self._early.settle()  # no training outlives its grading (the worker is shared)
+            self._early = None
         result.timings["total"] = round(time.monotonic() - start, 2)
         return result
+
+    def _early_training(self) -> EarlyTraining | None:
+        """A grading's early training (``grader.verify.early``), when it verifies at all."""
+        if not self._trains():
+            return None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-early")
+        assert self.verifier is not None  # _trains says so
+        return EarlyTraining(self.verifier, self.spec, self.data_file, self.settings, self._pool)
+
+    def _trains(self) -> bool:
+        """Whether a graded model's architecture is trained (the accuracy check)."""
+        return self.verifies and bool(self.spec.training) and registry.declares(self.spec, TRAINING)
 
     # -- the stages, in order --------------------------------------------------------------------
 
@@ -210,8 +236,10 @@ class Grader:
     def execute(self, notebook: Path, content: bytes | None = None) -> runner.Execution:
         """Stage 2: run the notebook (``content``: its bytes, if read) in a fresh kernel; only
         its JSON report comes back."""
+        early = self._early
         return runner.execute(notebook, self.data_file, self.settings, self.launcher,
-                               data_url=self.spec.data.get("url"), content=content)
+                              data_url=self.spec.data.get("url"), content=content,
+                              on_described=early.start if early is not None else None)
 
     def compare(self, run: runner.Execution) -> StructureVerdict:
         """Stages 3–4: choose the model, compare its layers (the self-check's very call)."""
@@ -227,7 +255,10 @@ class Grader:
 
     def crosscheck(self, run: runner.Execution, compared: StructureVerdict) -> crosscheck.Outcome:
         """Stage 4b: the described network against the kernel's own computation, in the
-        verifier's worker (a grader process); also with ``--no-verify`` and memoized trainings."""
+        verifier's worker (a grader process); also with ``--no-verify`` and memoized trainings.
+        An early training holds that worker: the cross-check comes after it."""
+        if self._early is not None:
+            self._early.settle()
         t = time.monotonic()
         checker = self.verifier if callable(getattr(self.verifier, "crosscheck", None)) \
             else self._own_checker()
@@ -242,10 +273,14 @@ class Grader:
         return self._checker
 
     def verify(self, compared: StructureVerdict) -> Verification | None:
-        """Stage 5: train the architecture itself; the notebook's own numbers are never trusted."""
-        if not self.verifies or not self.spec.training \
-                or not registry.declares(self.spec, TRAINING):  # the exercise has no such check
+        """Stage 5: train the architecture itself; the notebook's own numbers are never trusted.
+        The early training's answer when it trained this very job (``grader.verify.early``)."""
+        if not self._trains():  # the exercise has no such check, or no verifier
             return None
+        early = self._early.take(compared.chosen.model) if self._early is not None else None
+        if early is not None:
+            (check, training), seconds = early
+            return Verification(check, training, seconds)
         t = time.monotonic()
         assert self.verifier is not None  # self.verifies says so
         check, training = self.verifier(compared.chosen.model, self.spec, self.data_file,

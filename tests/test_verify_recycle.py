@@ -1,5 +1,6 @@
-"""A verification worker that holds much memory after a job is replaced before the next one,
-and the next grading starts its replacement beside the kernel, which may run long before the
+"""A verification worker that holds much memory after a training is replaced before the next
+training or grading (its own grading's cross-check still runs in it), and the next grading starts
+its replacement beside the kernel, which may run long before the
 worker is asked (fake workers: no TensorFlow)."""
 from __future__ import annotations
 
@@ -71,6 +72,20 @@ def test_a_worker_below_the_limit_is_kept_for_the_next_training(fake_workers):
         assert len(fake_workers.started) == 1 and not fake_workers.started[0].closed
 
 
+def test_the_cross_check_after_a_training_runs_in_that_worker_which_the_next_job_replaces(
+        fake_workers):
+    """An early training (``grader.verify.early``) comes before its grading's cross-check: the
+    worker grown by it still cross-checks (it keeps the trained network for that), and is
+    replaced before the next training, not started again for a cross-check."""
+    fake_workers.rss = V.RECYCLE_RSS + MiB
+    with V.Verifier(Settings(), memo=NoMemo()) as verifier:
+        trained(verifier, 1)
+        assert verifier.crosscheck({"probe": {}}) == {"matched": True}
+        assert len(fake_workers.started) == 1 and not fake_workers.started[0].closed
+        verifier.train({"layers": ["another"], "seed": 1})
+        assert len(fake_workers.started) == 2 and fake_workers.started[0].closed
+
+
 def test_a_cross_check_worker_near_its_data_limit_is_replaced(fake_workers):
     settings = Settings()
     fake_workers.data = int(V.RECYCLE_SHARE * settings.verify_memory_bytes) + MiB
@@ -85,13 +100,14 @@ def test_each_grading_starts_the_replaced_worker_before_its_notebook_runs(fake_w
     fake_workers.rss = V.RECYCLE_RSS + MiB
     verifier = V.Verifier(Settings(), memo=NoMemo())
     grader = pipeline.Grader(spec, tmp_path / "data", Settings(), Launcher(), verifier)
-    trained(verifier, 1)  # replaced: none runs now
-    assert verifier.pid is None and fake_workers.started[-1].closed
+    trained(verifier, 1)  # due for replacement: its grading's cross-check may still come
+    assert len(fake_workers.started) == 1 and not fake_workers.started[-1].closed
     broken = tmp_path / "broken.ipynb"  # names Keras: its worker starts as it would run
     broken.write_text("import keras, but not a notebook")
     result = grader.grade(broken)  # fails at once, after the worker started
     assert result.status.value == "error"
-    assert len(fake_workers.started) == 2 and not fake_workers.started[-1].closed
+    assert len(fake_workers.started) == 2 and fake_workers.started[0].closed
+    assert not fake_workers.started[-1].closed
     grader.close()
     assert fake_workers.started[-1].closed
 

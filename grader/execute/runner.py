@@ -57,6 +57,9 @@ START_ATTEMPTS = 2
 #: the expression the runner evaluates, after the last cell, to get the report (``guard.py``)
 #: with the probe's seed, drawn per run: the probe batch is not known to the notebook in advance
 REPORT = "__grader_report_{}({})"
+#: asked for first when the caller wants the description early (``execute``'s ``on_described``):
+#: the description alone, without the weights and probe outputs that take the kernel ~0.4 s
+PREVIEW = "__grader_report_{}(None, False)"
 
 
 @dataclass(repr=False)
@@ -186,13 +189,17 @@ class _CappedClient(NotebookClient):
 
 def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launcher,
             data_url: str | None = None, content: bytes | None = None,
-            input_shape: tuple | None = None) -> Execution:
+            input_shape: tuple | None = None,
+            on_described: t.Callable[[dict], None] | None = None) -> Execution:
     """Run ``notebook`` with ``data_file`` beside it (read-only: a download over it fails and
     the original stays loadable); return the extraction report. ``data_url``: the exercise's
     data URL, whose downloads are answered with the provided file. ``content``: the notebook's
     bytes when the caller read them already (they are what is parsed, run and hashed);
     ``input_shape``: the exercise's, to build a model the notebook never built (for the
-    cross-check)."""
+    cross-check). ``on_described``: called with the kernel's description (``PREVIEW``) before
+    the report is asked for, so that work on the architecture (its verification training) can
+    start while the kernel exports its evidence; a hint only: the report is asked for and
+    returned as without it."""
     # once: the bytes parsed are the bytes the kernel sees
     data = Path(notebook).read_bytes() if content is None else content
     nb = read_notebook(notebook, data)
@@ -207,7 +214,7 @@ def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launc
                 spec = replace(spec, provisioner=None)  # a child: the zygote's imports are no use
             prepared = prepare(nb, settings, nonce, data_file.name, data_url, input_shape)
             try:
-                run = _started(prepared, nonce, settings, spec)
+                run = _started(prepared, nonce, settings, spec, on_described)
                 run.original, run.legacy = nb, legacy_markers(nb)
             except (NotGradable, LimitExceeded) as exc:
                 exc.details.setdefault("legacy", legacy_markers(nb))
@@ -219,13 +226,14 @@ def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launc
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _started(nb, nonce: str, settings: Settings, spec: LaunchSpec) -> Execution:
+def _started(nb, nonce: str, settings: Settings, spec: LaunchSpec,
+             on_described: t.Callable[[dict], None] | None = None) -> Execution:
     """``_run``, with a kernel that failed to start started once more: a busy machine is not
     the submission's fault, nor the grader's (``kernel_start``)."""
     failures: list[StartFailed] = []
     for _ in range(START_ATTEMPTS):
         try:
-            return asyncio.run(_run(nb, nonce, settings, spec))
+            return asyncio.run(_run(nb, nonce, settings, spec, on_described))
         except StartFailed as exc:
             failures.append(exc)
     raise KernelStartFailed(
@@ -248,7 +256,8 @@ def _limit_cause(spec: LaunchSpec, exc: NotGradable | LimitExceeded) -> GraderEr
     return hit
 
 
-async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec) -> Execution:
+async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec,
+               on_described: t.Callable[[dict], None] | None = None) -> Execution:
     km = AsyncKernelManager(transport=spec.transport, ip=spec.ip, cache_ports=False)
     km.client_factory = CappedKernelClient
     if spec.connection_file:
@@ -277,10 +286,10 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec) -> Executio
             if client.flooded:  # after the last cell: no later cell met the stopped kernel
                 raise DeadKernelError("stopped: output limit")
             client.grader_index = None
+            if on_described is not None:
+                on_described(await _ask(client, PREVIEW.format(nonce), settings))
             seed = secrets.randbits(31)
-            report = await report_channel.request(client.kc, REPORT.format(nonce, seed),
-                                                  settings.cell_timeout, _report_limit(settings),
-                                                  stopped=lambda: client.flooded)
+            report = await _ask(client, REPORT.format(nonce, seed), settings)
     except StartFailed as exc:
         exc.log = _tail(log)  # type: ignore[attr-defined]
         raise
@@ -310,6 +319,12 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec) -> Executio
         handlers.restore()
     return Execution(report, time.monotonic() - start, client.output_bytes, len(nb.cells) - 1,
                      probe_seed=seed)
+
+
+async def _ask(client: _CappedClient, expression: str, settings: Settings) -> dict:
+    """The kernel's answer to one of the grader's report expressions (``report_channel``)."""
+    return await report_channel.request(client.kc, expression, settings.cell_timeout,
+                                        _report_limit(settings), stopped=lambda: client.flooded)
 
 
 def _report_limit(settings: Settings) -> int:

@@ -73,6 +73,10 @@ class Verifier:
         self.trainings = 0
         self.hits = 0
         self._worker: WorkerProcess | None = None
+        #: the worker grew past ``recycle_rss`` in a training: replaced before the next training
+        #: or grading, not at once (its grading's cross-check may come after the training:
+        #: ``grader.verify.early``)
+        self._due = False
         #: ``RECYCLE_RSS``; None: never replaced for its size (trainings one after another
         #: with no kernel beside them: calibration, baselines)
         self.recycle_rss = recycle_rss
@@ -90,8 +94,12 @@ class Verifier:
         warms up while the notebook runs."""
         return self._start(self.warm_up)
 
-    def _start(self, warm_up: bool) -> Verifier:
+    def _start(self, warm_up: bool, due_too: bool = True) -> Verifier:
+        """A worker that runs (a new one if none does, or, with ``due_too``, if the one that
+        runs is due for replacement)."""
         with self._lock:
+            if self._due and due_too:
+                self.close()
             if self._worker is None or not self._worker.alive():
                 if self._worker is not None:  # a dead one: its folder and files go with it
                     self._worker.close()
@@ -118,6 +126,7 @@ class Verifier:
         return {worker.proc.pid} | ({supervisor} if supervisor else set())
 
     def close(self) -> None:
+        self._due = False
         if self._worker is not None:
             self._worker.close()
             self._worker = None
@@ -167,7 +176,9 @@ class Verifier:
         (the weights are the submission's); ``{"error": ...}`` when the worker could not."""
         settings = settings or self.settings
         with self._lock:
-            self._start(False)  # on demand: the job comes at once, no warm-up before it
+            # on demand: the job comes at once, no warm-up before it; a worker due for
+            # replacement still cross-checks (a few MB more, not another TensorFlow import)
+            self._start(False, due_too=False)
             worker = self._worker
             assert worker is not None  # just started
             try:
@@ -210,9 +221,10 @@ class Verifier:
                 f"{self.settings.verify_memory_bytes / 1024**3:g} GiB this most likely means the "
                 "architecture needs more memory than allowed", kind="memory_limit",
                 advice=MEMORY_ADVICE, traceback=exc.log) from None
-        if self.recycle_rss is not None and reply.get("rss_bytes", 0) > self.recycle_rss \
-                or self._grown(reply):
-            self.close()  # TensorFlow keeps memory per model: start afresh (``Grader.grade``)
+        if self._grown(reply):
+            self.close()  # near its memory limit: not even a cross-check more
+        elif self.recycle_rss is not None and reply.get("rss_bytes", 0) > self.recycle_rss:
+            self._due = True  # TensorFlow keeps memory per model: start afresh (``Grader.grade``)
         return self._outcome(reply, hello)
 
     def _grown(self, reply: dict) -> bool:

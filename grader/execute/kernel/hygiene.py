@@ -17,7 +17,8 @@ noisy. Plain, self-contained Python: the kernel receives it as source text.
 
 
 class Report:
-    """Captured before the first student cell; ``begin``/``end`` bracket one report."""
+    """Captured before the first student cell; ``begin``/``end`` bracket one report (the
+    runner asks for two: a preview, then the report; the second names what the first removed)."""
 
     TRACING = ("sys.setprofile", "sys.settrace")
 
@@ -31,6 +32,8 @@ class Report:
         # an audit hook cannot be removed; a C counter cannot be wound back, only forward
         events, counter = self.TRACING, itertools.count()
         self.traced, self.read = counter, itertools.count()
+        #: what earlier reports of this run found (a preview's): each report names all of it
+        self.found = []
 
         def audit(event, args):
             if event in events:
@@ -53,7 +56,8 @@ class Report:
         if odd:
             found.append(f"{odd} variable(s) whose name is not a plain string (its comparisons "
                          "run notebook code)")
-        return plain, found[:50]
+        self.found += [item for item in found if item not in self.found]
+        return plain, self.found[:50]
 
     def end(self):
         if self.was_collecting:
