@@ -61,7 +61,9 @@ def versions() -> dict:
 class Verifies(Protocol):
     """What a ``Grader`` needs of its verifier (``grader.verify.verifier.Verifier``, or a
     test's stand-in): started before the first notebook, closed after the last, and called
-    with the graded model to train it; it answers the accuracy check and the training."""
+    with the graded model to train it; it answers the accuracy check and the training (a failure
+    is not remembered with ``remember_failure=False``: a training beside the kernel's, whose
+    failure may be the kernel's doing, ``grader.verify.early``)."""
 
     #: this process's trainings by architecture key (a cluster's workers share them)
     memo: dict[str, dict | Exception]
@@ -70,8 +72,8 @@ class Verifies(Protocol):
 
     def close(self) -> None: ...
 
-    def __call__(self, model: ExtractedModel, spec: Spec, data_file: Path,
-                 settings: Settings) -> tuple[Check, dict]: ...
+    def __call__(self, model: ExtractedModel, spec: Spec, data_file: Path, settings: Settings,
+                 *, remember_failure: bool = True) -> tuple[Check, dict]: ...
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ class Stages:
     structure: StructureVerdict | None = None
     crosscheck: crosscheck.Outcome | None = None
     verification: Verification | None = None
+    #: the kernel described another network first than in its report (``grader.verify.early``)
+    preview_differs: bool = False
 
 
 class Grader:
@@ -183,6 +187,8 @@ class Grader:
             done.answers_seconds = time.monotonic() - began
             done.execution = self.execute(notebook, content)
             done.structure = self.compare(done.execution)
+            done.preview_differs = self._early is not None \
+                and self._early.differs(done.structure.chosen.model)
             done.crosscheck = self.crosscheck(done.execution, done.structure)
             done.verification = self.verify(done.structure)
             result = self.assemble(notebook, done)
@@ -194,6 +200,10 @@ class Grader:
                                          detail=traceback.format_exc(),
                                          advice=errors.INTERNAL_ERROR,
                                          base=self._found(notebook, done))
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): no waiting for a training
+            if self._early is not None:
+                self._early.stop()
+            raise
         finally:
             if self._early is not None:
                 self._early.settle()  # no training outlives its grading (the worker is shared)
@@ -258,7 +268,7 @@ class Grader:
         verifier's worker (a grader process); also with ``--no-verify`` and memoized trainings.
         An early training holds that worker: the cross-check comes after it."""
         if self._early is not None:
-            self._early.settle()
+            self._early.settle(compared.chosen.model)  # stopped if it trains another network
         t = time.monotonic()
         checker = self.verifier if callable(getattr(self.verifier, "crosscheck", None)) \
             else self._own_checker()
@@ -303,7 +313,8 @@ class Grader:
         used, neutralized = extract.environment(run.report, compat.MAPPINGS, advice.NEUTRALIZED)
         result = replace(result, warnings=list(run.warnings), neutralized=neutralized,
                          compat={"detected": run.legacy, "mappings": used} if run.legacy else None,
-                         review=[*result.review, *crosscheck.review_entries(run.report)])
+                         review=[*result.review, *crosscheck.review_entries(run.report),
+                                 *([dict(crosscheck.PREVIEW_DIFFERS)] if done.preview_differs else [])])
         if compared is None:
             return result
         mine = {name: getattr(result, name) for name in OWN_FIELDS}

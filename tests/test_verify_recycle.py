@@ -76,12 +76,13 @@ def test_the_cross_check_after_a_training_runs_in_that_worker_which_the_next_job
         fake_workers):
     """An early training (``grader.verify.early``) comes before its grading's cross-check: the
     worker grown by it still cross-checks (it keeps the trained network for that), and is
-    replaced before the next training, not started again for a cross-check."""
+    closed after it, not started again for a cross-check."""
     fake_workers.rss = V.RECYCLE_RSS + MiB
     with V.Verifier(Settings(), memo=NoMemo()) as verifier:
         trained(verifier, 1)
-        assert verifier.crosscheck({"probe": {}}) == {"matched": True}
         assert len(fake_workers.started) == 1 and not fake_workers.started[0].closed
+        assert verifier.crosscheck({"probe": {}}) == {"matched": True}
+        assert len(fake_workers.started) == 1 and fake_workers.started[0].closed  # after it
         verifier.train({"layers": ["another"], "seed": 1})
         assert len(fake_workers.started) == 2 and fake_workers.started[0].closed
 

@@ -286,10 +286,11 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec,
             if client.flooded:  # after the last cell: no later cell met the stopped kernel
                 raise DeadKernelError("stopped: output limit")
             client.grader_index = None
+            deadline = time.monotonic() + settings.cell_timeout  # one limit for both requests
             if on_described is not None:
-                on_described(await _ask(client, PREVIEW.format(nonce), settings))
+                _hint(on_described, await _ask(client, PREVIEW.format(nonce), settings, deadline))
             seed = secrets.randbits(31)
-            report = await _ask(client, REPORT.format(nonce, seed), settings)
+            report = await _ask(client, REPORT.format(nonce, seed), settings, deadline)
     except StartFailed as exc:
         exc.log = _tail(log)  # type: ignore[attr-defined]
         raise
@@ -321,10 +322,19 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec,
                      probe_seed=seed)
 
 
-async def _ask(client: _CappedClient, expression: str, settings: Settings) -> dict:
+async def _ask(client: _CappedClient, expression: str, settings: Settings,
+               deadline: float) -> dict:
     """The kernel's answer to one of the grader's report expressions (``report_channel``)."""
-    return await report_channel.request(client.kc, expression, settings.cell_timeout,
+    return await report_channel.request(client.kc, expression, max(0.0, deadline - time.monotonic()),
                                         _report_limit(settings), stopped=lambda: client.flooded)
+
+
+def _hint(on_described: t.Callable[[dict], None], preview: dict) -> None:
+    """Give the caller the kernel's first description; its failure costs only what it saved."""
+    try:
+        on_described(preview)
+    except Exception:
+        pass
 
 
 def _report_limit(settings: Settings) -> int:

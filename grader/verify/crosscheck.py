@@ -128,6 +128,15 @@ def describe(found: dict) -> str:
             f"{where}{size}; {found.get('compared', 0)} outputs compared")
 
 
+#: the review entry of a kernel whose first description (``runner.PREVIEW``) and report
+#: describe different networks: code that watches the grader (``grader.verify.early``)
+PREVIEW_DIFFERS = {"source": "crosscheck", "cell_index": None, "line": None,
+                   "code": "preview-differs",
+                   "message": "the kernel described one network when first asked and another in "
+                              "its report (code that acts while the grader reads the model); "
+                              "the report's network was graded"}
+
+
 def _entry(code: str, message: str) -> dict:
     return {"source": "crosscheck", "cell_index": None, "line": None, "code": code,
             "message": message}

@@ -10,19 +10,22 @@ exports and stops.
 
 Nothing of the verdict comes from the preview. The grading chooses its model from the whole
 report, as before, and takes the early training's answer only for the very job it would send
-itself (``take``: the same layers, input shape and training settings); for any other it trains
-as before. A notebook that describes one network first and another later (only code that
-watches the grader can) costs a second training, never a wrong number. The verifier's worker is
-one process: ``settle`` waits for the early training before the cross-check uses the worker and
-before the grading ends, so a training never outlives its grading.
+itself (``take``: the same layers, input shape and training settings); for any other it stops
+the early training and trains its own (``settle``). A notebook that describes one network first
+and another later (only code that watches the grader can) costs a restarted worker and is named
+for review, never a wrong number. A failed early training (a limit, a worker that died) is
+neither taken nor remembered: it ran beside the notebook's kernel, which may have caused it, so
+the grading trains again once the kernel is gone. The verifier's worker is one process:
+``settle`` waits for the early training before the cross-check uses the worker and before the
+grading ends, and ``stop`` (an interrupted grading) ends it at once, so a training never
+outlives its grading.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from grader.exercise.spec import Spec
 from grader.extract.report import ExtractedModel
@@ -34,10 +37,19 @@ from grader.verify.verifier import make_job
 Answer = tuple[tuple[Any, dict], float]
 
 
+class Trains(Protocol):
+    """What the early training needs of a verifier (``pipeline.Verifies``)."""
+
+    def close(self) -> None: ...
+
+    def __call__(self, model: ExtractedModel, spec: Spec, data_file: Path, settings: Settings,
+                 *, remember_failure: bool = True) -> tuple[Any, dict]: ...
+
+
 class EarlyTraining:
     """One grading's early training: ``start`` (the runner's hook), ``settle``, ``take``."""
 
-    def __init__(self, verifier: Callable[..., tuple[Any, dict]], spec: Spec, data_file: Path,
+    def __init__(self, verifier: Trains, spec: Spec, data_file: Path,
                  settings: Settings, pool: ThreadPoolExecutor) -> None:
         self.verifier, self.spec, self.data_file, self.settings = verifier, spec, data_file, settings
         self.pool = pool
@@ -57,16 +69,36 @@ class EarlyTraining:
             return
         self.future = self.pool.submit(self._train, model)
 
-    def settle(self) -> None:
-        """Wait for the early training, if one runs (the worker is busy until then)."""
+    def settle(self, model: ExtractedModel | None = None) -> None:
+        """Wait for the early training, if one runs (the worker is busy until then); stopped
+        first when ``model``, the graded one, gets another job."""
+        if self.future is None:
+            return
+        if model is not None and self.differs(model) and not self.future.done():
+            self.stop()
+        wait([self.future])
+
+    def stop(self) -> None:
+        """End the early training now: its worker is closed (the next job starts another)."""
+        if self.future is not None and not self.future.done():
+            self.verifier.close()
         if self.future is not None:
             wait([self.future])
 
+    def differs(self, model: ExtractedModel) -> bool:
+        """Whether an early training ran for another job than ``model``'s: the kernel described
+        one network first and another in its report."""
+        try:
+            return self.job is not None and self.job != self._job(model)
+        except Exception:  # the report's model gets no job: the verification says why
+            return False
+
     def take(self, model: ExtractedModel) -> Answer | None:
-        """The early training's answer when it trained exactly the job ``model`` gets (what
-        the verifier raised, it raises); None when there was none or it trained another."""
-        self.settle()
-        if self.future is None or self.job != self._job(model):
+        """The early training's answer when it trained exactly the job ``model`` gets and
+        succeeded; None when there was none, it trained another or it failed (the grading
+        trains again, with the kernel gone)."""
+        self.settle(model)
+        if self.future is None or self.differs(model) or self.future.exception() is not None:
             return None
         return self.future.result()
 
@@ -75,5 +107,6 @@ class EarlyTraining:
 
     def _train(self, model: ExtractedModel) -> Answer:
         began = time.monotonic()
-        found = self.verifier(model, self.spec, self.data_file, self.settings)
+        found = self.verifier(model, self.spec, self.data_file, self.settings,
+                              remember_failure=False)
         return found, round(time.monotonic() - began, 2)

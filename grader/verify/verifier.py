@@ -73,9 +73,9 @@ class Verifier:
         self.trainings = 0
         self.hits = 0
         self._worker: WorkerProcess | None = None
-        #: the worker grew past ``recycle_rss`` in a training: replaced before the next training
-        #: or grading, not at once (its grading's cross-check may come after the training:
-        #: ``grader.verify.early``)
+        #: the worker grew past ``recycle_rss`` in a training: closed after the cross-check that
+        #: follows it in its grading (``grader.verify.early``), else replaced before the next
+        #: training or grading
         self._due = False
         #: ``RECYCLE_RSS``; None: never replaced for its size (trainings one after another
         #: with no kernel beside them: calibration, baselines)
@@ -103,7 +103,7 @@ class Verifier:
             if self._worker is None or not self._worker.alive():
                 if self._worker is not None:  # a dead one: its folder and files go with it
                     self._worker.close()
-                self._worker = WorkerProcess(self.settings)
+                self._worker, self._due = WorkerProcess(self.settings), False
                 self._finalizer.detach()
                 self._finalizer = weakref.finalize(self, _stop, [self._worker])
                 if warm_up:
@@ -132,14 +132,19 @@ class Verifier:
             self._worker = None
 
     def __call__(self, model: ExtractedModel, spec: Spec, data_file: Path,
-                 settings: Settings | None = None) -> tuple[Check, dict]:
+                 settings: Settings | None = None, *,
+                 remember_failure: bool = True) -> tuple[Check, dict]:
+        """The accuracy check and the training of ``model``'s architecture. A failure (a limit,
+        a worker that died) is remembered for the architecture unless ``remember_failure`` is
+        False: a training that ran beside the notebook's kernel (``grader.verify.early``) may
+        have failed for the kernel's sake, not the architecture's."""
         settings = settings or self.settings
         job = make_job(model.layers, model.input_shape, spec, data_file, settings)
         assert spec.training is not None  # the grader verifies only a calibrated spec
         low, high = spec.training["range"]
         try:
             check_trainable(model.layers, model.input_shape, spec)
-            training = dict(self.train(job, settings))
+            training = dict(self.train(job, settings, remember_failure))
         except Untrainable as exc:
             return untrainable_check(spec, str(exc)), {"val_accuracy": None, "range": [low, high],
                                                        "error": str(exc), **settings_of(job)}
@@ -148,7 +153,8 @@ class Verifier:
         training["validation"] = VALIDATION_NOTE.format(job["bn_images"])
         return accuracy_check(spec, training), training
 
-    def train(self, job: dict, settings: Settings | None = None) -> dict:
+    def train(self, job: dict, settings: Settings | None = None,
+              remember_failure: bool = True) -> dict:
         """The worker's ``training`` dict for ``job``, from the memo when already trained."""
         settings = settings or self.settings
         job = {**job, "threads": int(self.settings.tf_threads)}  # what this worker runs with
@@ -159,6 +165,8 @@ class Verifier:
                 try:
                     found = self._train(job, settings)
                 except (LimitExceeded, Untrainable) as exc:
+                    if not remember_failure:
+                        raise
                     found = exc  # the same architecture hits the same limit: not tried twice
                 self.memo[key] = found
                 self._write_memo(key, found)
@@ -187,7 +195,7 @@ class Verifier:
             except (WorkerTimeout, WorkerDied) as exc:
                 self._drop()
                 return {"error": f"the verification worker failed during the cross-check: {exc}"}
-            if self._grown(reply):  # a long-lived worker (a batch, ``kept``) must not run out
+            if self._due or self._grown(reply):  # grown by its training, or near its limit
                 self.close()
         if not reply.get("ok"):
             return {"error": str(reply.get("message", "the cross-check failed"))[:500]}
@@ -232,6 +240,7 @@ class Verifier:
         return reply.get("data_bytes", 0) > RECYCLE_SHARE * self.settings.verify_memory_bytes
 
     def _drop(self) -> None:
+        self._due = False
         if self._worker is not None:
             self._worker.kill()
             self._worker = None

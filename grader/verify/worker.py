@@ -247,7 +247,9 @@ def answer(job: dict, data: Data, kept: Kept | None = None) -> dict:
     kept = kept if kept is not None else Kept()
     if job.get("kind") == "crosscheck":
         return crosscheck(job, kept.builder(job))
-    kept.drop()
+    if kept.model is not None:  # no cross-check took it (calibration, baselines): the last
+        kept.drop()             # training's garbage was left for one, collected now
+        gc.collect()
     if job.get("kind") == "warm_up":  # read with the ready line (``WorkerProcess.warm_up``)
         return {"id": job.get("id"), "ok": True, "warm_up": warmup.quietly(train)}
     try:

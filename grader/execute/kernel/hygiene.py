@@ -56,7 +56,8 @@ class Report:
         if odd:
             found.append(f"{odd} variable(s) whose name is not a plain string (its comparisons "
                          "run notebook code)")
-        self.found += [item for item in found if item not in self.found]
+        # this report's own finds first: earlier ones cannot crowd them out of the 50
+        self.found = [item for item in found if item not in self.found] + self.found
         return plain, self.found[:50]
 
     def end(self):
