@@ -189,7 +189,8 @@ def test_a_failed_early_training_is_neither_taken_nor_remembered(spec, graded, m
         def close(self) -> None:
             self.closed = True
 
-        kill = close
+        def kill(self, wait: bool = True) -> None:
+            self.close()
 
     monkeypatch.setattr(V, "WorkerProcess", Worker)
     verifier, seen = V.Verifier(Settings(), memo=NoMemo()), {}

@@ -43,7 +43,8 @@ class FakeWorker:
     def close(self) -> None:
         self.closed = True
 
-    kill = close
+    def kill(self, wait: bool = True) -> None:
+        self.close()
 
 
 @pytest.fixture

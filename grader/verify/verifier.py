@@ -196,7 +196,7 @@ class Verifier:
                 self._drop()
                 return {"error": f"the verification worker failed during the cross-check: {exc}"}
             if self._due or self._grown(reply):  # grown by its training, or near its limit
-                self.close()
+                self._retire()
         if not reply.get("ok"):
             return {"error": str(reply.get("message", "the cross-check failed"))[:500]}
         found = reply.get("crosscheck")
@@ -238,6 +238,13 @@ class Verifier:
     def _grown(self, reply: dict) -> bool:
         """Whether the worker's data size (what RLIMIT_DATA counts) nears its limit."""
         return reply.get("data_bytes", 0) > RECYCLE_SHARE * self.settings.verify_memory_bytes
+
+    def _retire(self) -> None:
+        """Close the worker without waiting for its exit (``WorkerProcess.kill(wait=False)``):
+        its grading goes on meanwhile."""
+        worker, self._worker, self._due = self._worker, None, False
+        if worker is not None:
+            worker.kill(wait=False)
 
     def _drop(self) -> None:
         self._due = False
