@@ -192,6 +192,19 @@ def test_the_working_directory_holds_only_the_notebook_and_the_data(run):
     assert result.error.message.endswith("['mnist_4000.pkl.gz', 'submission.ipynb']")
 
 
+def test_the_notebooks_figures_are_plotted_but_never_drawn(run):
+    """Nobody sees the run's outputs: the inline backend formats a figure as text, so it is not
+    rasterized (the cell raises, naming the formatter, where a figure would be drawn)."""
+    result = run(code_notebook(
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom matplotlib.figure import Figure\n"
+        "plt.plot([1, 2, 3])\nplt.show()",
+        "formats = get_ipython().display_formatter.formatters\n"
+        "drawn = [m for m in ('image/png', 'image/svg+xml', 'image/jpeg', 'application/pdf')\n"
+        "         if Figure in formats[m].type_printers]\n"
+        "raise ValueError(['drawn as'] + drawn)"))
+    assert result.error.message.endswith("['drawn as']"), result.error.message
+
+
 def test_a_layer_subclass_defined_in_the_notebook_is_refused_even_under_a_keras_name(run):
     nb = code_notebook("import keras\nclass Dense(keras.layers.Dense):\n    pass\n"
                        "model = keras.Sequential([keras.Input((4,)), Dense(2)])")
