@@ -233,3 +233,11 @@ def test_the_report_says_when_the_accuracy_was_remembered_rather_than_trained_no
     assert (said is not None) == (source == "memo")
     if said is not None:
         assert "remembered from an identical earlier training" in said["text"]
+
+
+@pytest.mark.parametrize("epochs, said", [(1, "for 1 epoch ("), (8, "for 8 epochs (")])
+def test_the_training_paragraph_counts_its_epochs_in_words_that_agree(spec, epochs, said):
+    result = reports.passing(spec)
+    assert isinstance(result.training, dict)
+    result.training.update(epochs=epochs, seconds=4)
+    assert said in html.render_report(result)
