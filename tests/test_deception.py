@@ -2,17 +2,26 @@
 passes with a wrong network; a redirection to a correct network it built passes only with a
 review entry; an honest solution that uses the same names innocently passes.
 
-One grader (one verification worker for the cross-check) grades the whole corpus; training is
-off (``verify=False``): the cross-check runs without it.
+One grader (one verification worker for the cross-check) grades the whole corpus on the
+product's default path, with verification on: the runner asks the kernel for its description
+first (the preview, which starts the training: ``grader.verify.early``) and for its report
+after it, so every trick meets both requests. The training itself is canned (``Untrained``: a
+passed accuracy check, no TensorFlow training): what is tested is the description, the
+cross-check and the review, not the accuracy.
 """
 from __future__ import annotations
+
+import dataclasses
+import threading
 
 import nbformat
 import pytest
 
-from grader import api
+from grader import pipeline
 from grader.result import Status
 from grader.sandbox.launch import Launcher
+from grader.verify.memo import NoMemo
+from grader.verify.verifier import Verifier, accuracy_check
 
 from tests import deception as D
 from tests.conftest import _fast
@@ -20,10 +29,26 @@ from tests.conftest import _fast
 pytestmark = pytest.mark.kernel
 
 
+class Untrained(Verifier):
+    """A real verifier (its worker cross-checks) whose training is canned: a passed accuracy
+    check at the calibrated range's low end. Records which thread asked (the early training's)."""
+
+    threads: list[str] = []
+
+    def __call__(self, model, spec, data_file, settings=None, *, remember_failure=True):
+        Untrained.threads.append(threading.current_thread().name)
+        low, high = spec.training["range"]
+        training = {"val_accuracy": low, "range": [low, high], "epochs": spec.training["epochs"],
+                    "calibrated_epochs": spec.training["epochs"], "source": "trained"}
+        return accuracy_check(spec, training), training
+
+
 @pytest.fixture(scope="module")
 def grade(data_file, spec, tmp_path_factory):
     folder = tmp_path_factory.mktemp("deception")
-    with api.grader_for(spec, data_file, _fast(data_file), Launcher()) as grader:
+    settings = dataclasses.replace(_fast(data_file), verify=True)
+    with pipeline.Grader(spec, data_file, settings, Launcher(),
+                         Untrained(settings, memo=NoMemo())) as grader:
         def run(trick: D.Trick):
             path = folder / f"{abs(hash(trick.name))}.ipynb"
             nbformat.write(trick.notebook(), path)
@@ -71,6 +96,13 @@ def test_a_changed_computation_is_not_vouched_for_and_is_named_in_a_failed_check
     assert not any(c.points for c in result.checks if c.category != "answers")  # the code's: none
     assert any(r["source"] == "crosscheck" and r["code"] == "crosscheck-unavailable"
                for r in result.review)
+
+
+def test_the_corpus_runs_the_default_path_where_the_training_starts_from_the_preview(grade):
+    Untrained.threads.clear()
+    result = grade(next(t for t in D.TRICKS if t.verdict == "honest"))
+    assert result.status is Status.PASSED and result.crosscheck["matched"] is True
+    assert Untrained.threads and all(t.startswith("grader-early") for t in Untrained.threads)
 
 
 def test_the_corpus_covers_every_class_of_trick():
