@@ -23,7 +23,7 @@ import traceback
 
 from grader.layers.allowlist import builders
 from grader.util.files import sha256_bytes
-from grader.verify import runtime, warmup
+from grader.verify import fused, runtime, warmup
 
 #: kind -> (Keras layer class name, arguments passed through), derived from the one allow-list
 BUILDERS: dict[str, tuple[str, tuple[str, ...]]] = builders()
@@ -55,13 +55,20 @@ def build_model(keras, layers: list[dict], input_shape: list):
         class_name, allowed = BUILDERS[kind]
         kwargs = {k: _arg(k, args[k]) for k in allowed if k in args and args[k] is not None}
         try:
-            layer = getattr(keras.layers, class_name)(**kwargs)
+            layer = layer_class(keras, class_name)(**kwargs)
         except (TypeError, ValueError) as exc:
             raise JobError("build", f"layer {i + 1} ({kind}): {exc}") from None
         if args.get("frozen"):
             layer.trainable = False
         built.append(layer)
     return keras.Sequential([keras.Input(shape=tuple(input_shape[1:])), *built])
+
+
+def layer_class(keras, class_name: str):
+    """Keras's class, except BatchNormalization: its training step fused (``grader.verify.fused``)."""
+    if class_name == "BatchNormalization":
+        return fused.batch_normalization(keras)
+    return getattr(keras.layers, class_name)
 
 
 class Kept:

@@ -1,0 +1,89 @@
+"""The worker's fused BatchNormalization (``grader.verify.fused``): where it trains it computes
+what Keras's layer computes (outputs, gradients, moving statistics), and everywhere else it is
+Keras's layer."""
+from __future__ import annotations
+
+import pytest
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+np = pytest.importorskip("numpy")
+
+from grader.verify.fused import batch_normalization  # noqa: E402
+
+
+def _pair(args: dict, shape: tuple):
+    """Keras's layer and the fused one, built for ``shape`` with the same random variables."""
+    rng = np.random.default_rng(1)
+    plain, fused = keras.layers.BatchNormalization(**args), batch_normalization(keras)(**args)
+    for layer in (plain, fused):
+        layer.build(shape)
+    for variable, other in zip(plain.weights, fused.weights, strict=True):
+        value = rng.uniform(0.5, 1.5, size=variable.shape).astype("float32")
+        variable.assign(value)
+        other.assign(value)
+    return plain, fused
+
+
+def _run(layer, x, weights, training):
+    """Output, the gradients of a weighted sum (input first, then the trainable variables), and
+    the moving statistics afterwards."""
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=training)
+        loss = tf.reduce_sum(y * weights)
+    grads = tape.gradient(loss, [x, *layer.trainable_weights])
+    stats = [np.asarray(v) for v in (layer.moving_mean, layer.moving_variance)]
+    return [np.asarray(y)] + [np.asarray(g) for g in grads] + stats
+
+
+def _ops(layer, shape, training) -> set[str]:
+    fn = tf.function(lambda x: layer(x, training=training))
+    return {op.type for op in fn.get_concrete_function(tf.TensorSpec(shape, tf.float32)).graph.get_operations()}
+
+
+@pytest.mark.parametrize("args", [{}, {"center": False}, {"scale": False},
+                                  {"momentum": 0.9, "epsilon": 1e-5}, {"axis": 3}])
+def test_the_fused_training_step_computes_what_keras_computes(args):
+    rng = np.random.default_rng(0)
+    x = rng.normal(2.0, 3.0, size=(5, 6, 6, 4)).astype("float32")
+    weights = rng.normal(size=x.shape).astype("float32")  # a plain sum's gradient would vanish
+    plain, fused = _pair(args, x.shape)
+
+    assert "FusedBatchNormV3" in _ops(fused, x.shape, True)
+    mine, theirs = _run(fused, x, weights, True), _run(plain, x, weights, True)
+    assert len(mine) == len(theirs) == 4 + len(plain.trainable_weights)
+    for got, want in zip(mine, theirs, strict=True):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize(("args", "shape", "training", "frozen"), [
+    ({}, (5, 6, 6, 4), False, False),      # inference: the moving statistics
+    ({}, (5, 7), True, False),             # a dense layer's normalization
+    ({"axis": 1}, (5, 4, 6, 6), True, False),  # not the last axis
+    ({}, (5, 6, 6, 4), True, True),        # frozen: Keras normalizes with the moving statistics
+])
+def test_everything_else_is_kerass_own_call(args, shape, training, frozen):
+    rng = np.random.default_rng(2)
+    x = rng.normal(1.0, 2.0, size=shape).astype("float32")
+    weights = rng.normal(size=shape).astype("float32")
+    plain, fused = _pair(args, shape)
+    for layer in (plain, fused):
+        layer.trainable = not frozen
+
+    assert "FusedBatchNormV3" not in _ops(fused, shape, training)
+    for got, want in zip(_run(fused, x, weights, training), _run(plain, x, weights, training), strict=True):
+        assert np.array_equal(got, want)
+
+
+def test_the_worker_builds_the_fused_layer_and_keras_sees_a_batchnormalization():
+    from grader.verify.worker import build_model, recalibrate_batchnorm
+
+    model = build_model(keras, [{"kind": "BatchNormalization", "args": {"momentum": 0.9}}], [None, 4, 4, 2])
+    layer = model.layers[-1]
+    assert type(layer) is batch_normalization(keras)
+    assert isinstance(layer, keras.layers.BatchNormalization) and layer.momentum == 0.9
+    x = np.random.default_rng(3).normal(5.0, 2.0, size=(8, 4, 4, 2)).astype("float32")
+    recalibrate_batchnorm(keras, model, x)  # finds it: the statistics before each validation
+    np.testing.assert_allclose(np.asarray(layer.moving_mean), x.mean(axis=(0, 1, 2)), rtol=1e-5)
