@@ -87,3 +87,31 @@ def test_the_worker_builds_the_fused_layer_and_keras_sees_a_batchnormalization()
     x = np.random.default_rng(3).normal(5.0, 2.0, size=(8, 4, 4, 2)).astype("float32")
     recalibrate_batchnorm(keras, model, x)  # finds it: the statistics before each validation
     np.testing.assert_allclose(np.asarray(layer.moving_mean), x.mean(axis=(0, 1, 2)), rtol=1e-5)
+
+
+def test_the_cross_check_holds_the_notebook_against_kerass_own_layer_to_the_digit():
+    """The kernel computes with Keras's own BatchNormalization: the worker's cross-check does
+    too (``fused.keras_own``), fresh or with the network it just trained, so an honest network
+    differs by 0.0 in every mode."""
+    from grader.verify import warmup, worker
+
+    from tests.test_verify_worker import _exported
+
+    training = dict(warmup.JOB, seed=1)
+    keras.utils.set_random_seed(5)
+    student = keras.Sequential([keras.Input(tuple(training["input_shape"][1:])),
+                                keras.layers.Conv2D(2, (3, 3), padding="same"),
+                                keras.layers.BatchNormalization(), keras.layers.Activation("relu"),
+                                keras.layers.Flatten(), keras.layers.Dense(10)])
+    layers = [{"kind": "Conv2D", "args": {"filters": 2, "kernel_size": [3, 3], "padding": "same"}},
+              {"kind": "BatchNormalization", "args": {}}, {"kind": "Activation", "args": {"activation": "relu"}},
+              {"kind": "Flatten", "args": {}}, {"kind": "Dense", "args": {"units": 10}}]
+    job = {"kind": "crosscheck", "probe": _exported(keras, np, student, 11), "seed": 11,
+           "input_shape": training["input_shape"], "layers": layers,
+           "names": [layer.name for layer in student.layers]}
+    kept = worker.Kept()
+    assert worker.answer(dict(training, layers=layers), warmup.Arrays(), kept)["ok"]
+    for answer in (worker.crosscheck(job), worker.answer(job, warmup.Arrays(), kept)):
+        found = answer["crosscheck"]
+        assert found["matched"] and found["compared"] >= 10, found
+        assert found["max_abs_diff"] == 0.0

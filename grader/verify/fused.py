@@ -9,14 +9,33 @@ unfused and 3.9 fused (one thread, three trainings each, the same accuracy).
 
 Only what the fused kernel computes identically is fused: a training-mode call of a trainable
 layer on float32 images normalized over their last axis, without a mask, renormalization or
-synchronization. Everything else (inference, the recalibration before validation, the
-cross-check, a dense layer's normalization) goes through Keras's own ``call``. Imported only
-by the worker (it needs TensorFlow); part of the training code the memo's key fingerprints.
+synchronization. Everything else (inference, the recalibration before validation, a dense
+layer's normalization) goes through Keras's own ``call``, and so does the whole cross-check
+(``keras_own``): there the notebook's network is held against unpatched Keras, which computes
+the training mode exactly as the kernel's Keras does (an honest network differs by 0.0).
+Imported only by the worker (it needs TensorFlow); part of the training code the memo's key
+fingerprints.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import Any
+
+#: how many ``keras_own`` blocks are open: none, so the fused kernel trains
+_own = [0]
+
+
+@contextlib.contextmanager
+def keras_own() -> Iterator[None]:
+    """Within: every BatchNormalization call is Keras's own (the cross-check). A call traced
+    into a graph keeps the path it was traced with; the cross-check's calls run eagerly."""
+    _own[0] += 1
+    try:
+        yield
+    finally:
+        _own[0] -= 1
 
 
 @functools.cache
@@ -52,7 +71,7 @@ def batch_normalization(keras: Any) -> Any:
 
 def fusable(layer, inputs, training, mask) -> bool:
     """Whether the fused kernel computes exactly what Keras's training-mode ``call`` would."""
-    return (training is True and layer.trainable and mask is None
+    return (not _own[0] and training is True and layer.trainable and mask is None
             and len(inputs.shape) == 4 and inputs.shape[-1] is not None and layer.axis in (-1, 3)
             and str(getattr(inputs.dtype, "name", inputs.dtype)) == "float32"
             and layer.compute_dtype == "float32"
