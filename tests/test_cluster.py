@@ -308,18 +308,25 @@ def test_a_refused_worker_that_left_before_it_was_asked_is_still_named(capsys, f
                                                    "version here"))
 
         def run(self, *args, **kwargs):
+            self.events.append("run")
             return self.answers
 
-
         def scheduler_info(self):
-            return {"workers": {"tcp://10.0.0.8:1": {"resources": {dask_worker.GRADING: 1}},
-                                "tcp://10.0.0.9:1": {"resources": {dask_worker.GRADING: 1}}}}
+            self.events.append("info")
+            workers = {"tcp://10.0.0.8:1": {"resources": {dask_worker.GRADING: 1}}}
+            if self.events.count("info") <= self.closing:  # the refused one is closing
+                workers["tcp://10.0.0.9:1"] = {"resources": {dask_worker.GRADING: 1}}
+            return {"workers": workers}
 
     settings = fast_settings.with_(cluster="tcp://127.0.0.1:8786", cluster_timeout=5)
     monkeypatch.setattr(dask_executor, "_named", set())  # workers named once per process
     client = Client()
+    client.events, client.closing = [], 3
     client.answers = {"tcp://10.0.0.8:1": None}  # the refused one is gone
     assert dask_executor.admit(client, settings) == ["tcp://10.0.0.8:1"]
+    # the workers were asked once the refused one had left: a broadcast that meets a worker
+    # as it closes waits for Dask's connect timeout (a second admission timed out that way)
+    assert client.events[:5] == ["info", "info", "info", "info", "run"]
     out = capsys.readouterr().out
     assert "worker tcp://10.0.0.9:1 refused: install the coordinator's version here" in out
     assert "10.0.0.8" not in out

@@ -238,17 +238,21 @@ def admit(client: Client, settings: Settings) -> list[str]:
     from grader.batch.cluster.dask_worker import GRADING, REFUSED, GraderPlugin, identity, refusal
 
     seconds = settings.cluster_timeout
+    # a broadcast that meets a worker as it closes (one refused just before, a killed one) waits
+    # for Dask's connect timeout before it answers with that worker's error
+    broadcast = seconds + connect_timeout()
     problems: dict[str, str] = {}
     try:
         bounded(lambda: client.register_plugin(GraderPlugin(identity(), settings.sandbox)),
-                seconds, "checking the workers")
+                broadcast, "checking the workers")
     except GraderError:
         raise
     except Exception as exc:  # a refused worker (it leaves at once): named below, others grade
         if found := REFUSED.fullmatch(str(exc)):
             problems[found[1]] = found[2]
+            wait_gone(client, set(problems), seconds)
     answers = bounded(lambda: client.run(refusal, identity(), settings.sandbox, on_error="return"),
-                      seconds, "asking the workers")
+                      broadcast, "asking the workers")
     problems.update((address, problem) for address, problem in answers.items()
                     if problem is not None)
     good = [address for address in answers if address not in problems]
@@ -263,6 +267,26 @@ def admit(client: Client, settings: Settings) -> list[str]:
                          f"refused, none with a {GRADING} resource); see the lines above and the "
                          "workers' logs")
     return good
+
+
+def connect_timeout() -> float:
+    """Dask's limit for connecting to a worker (``distributed.comm.timeouts.connect``), in s."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    return float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s") or 0)
+
+
+def wait_gone(client: Client, addresses: set[str], seconds: float) -> None:
+    """Until the scheduler lists none of ``addresses`` (refused workers close themselves), at
+    most ``seconds``: the next broadcast then need not wait for one that is closing (a second
+    admission of the same run met one on a busy machine and timed out)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        info = bounded(client.scheduler_info, seconds, "asking the scheduler")
+        if not addresses & set(info.get("workers", {})):
+            return
+        time.sleep(0.2)
 
 
 def grading_slots(client: Client, workers: list[str], seconds: float) -> int:
