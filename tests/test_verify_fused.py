@@ -43,11 +43,12 @@ def _ops(layer, shape, training) -> set[str]:
     return {op.type for op in fn.get_concrete_function(tf.TensorSpec(shape, tf.float32)).graph.get_operations()}
 
 
+@pytest.mark.parametrize("spread", [3.0, 0.1])  # 0.1: the epsilon (1e-3) matters
 @pytest.mark.parametrize("args", [{}, {"center": False}, {"scale": False},
-                                  {"momentum": 0.9, "epsilon": 1e-5}, {"axis": 3}])
-def test_the_fused_training_step_computes_what_keras_computes(args):
+                                  {"momentum": 0.9, "epsilon": 1e-5}, {"axis": 3}, {"epsilon": 0.05}])
+def test_the_fused_training_step_computes_what_keras_computes(args, spread):
     rng = np.random.default_rng(0)
-    x = rng.normal(2.0, 3.0, size=(5, 6, 6, 4)).astype("float32")
+    x = rng.normal(2.0, spread, size=(5, 6, 6, 4)).astype("float32")
     weights = rng.normal(size=x.shape).astype("float32")  # a plain sum's gradient would vanish
     plain, fused = _pair(args, x.shape)
 
@@ -56,6 +57,36 @@ def test_the_fused_training_step_computes_what_keras_computes(args):
     assert len(mine) == len(theirs) == 4 + len(plain.trainable_weights)
     for got, want in zip(mine, theirs, strict=True):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
+def test_in_a_traced_step_with_any_batch_size_it_computes_what_keras_computes():
+    """``fit`` traces its step with an unknown batch size (the last batch is smaller), and in a
+    graph oneDNN may run its own kernel: each batch size against Keras's layer in a graph."""
+    rng = np.random.default_rng(4)
+    plain, fused = _pair({"momentum": 0.9}, (None, 6, 6, 4))
+    spec = tf.TensorSpec((None, 6, 6, 4), tf.float32)
+
+    def step(layer):
+        @tf.function(input_signature=[spec, spec])
+        def run(x, weights):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(layer(x, training=True) * weights)
+            return [loss, *tape.gradient(loss, [x, *layer.trainable_weights])]
+        return run
+
+    mine, theirs = step(fused), step(plain)
+    for size in (8, 3, 1):
+        x = rng.normal(2.0, 0.5, size=(size, 6, 6, 4)).astype("float32")
+        weights = rng.normal(size=x.shape).astype("float32")
+        for got, want in zip(mine(x, weights), theirs(x, weights), strict=True):
+            # gamma's gradient sums hundreds of products that cancel: float32's rounding of
+            # the sum in another order is relative to its largest entries
+            want = np.asarray(want)
+            np.testing.assert_allclose(np.asarray(got), want, rtol=2e-5, atol=1e-4 * np.abs(want).max())
+        for variable, other in zip(fused.non_trainable_weights, plain.non_trainable_weights, strict=True):
+            np.testing.assert_allclose(np.asarray(variable), np.asarray(other), rtol=2e-5, atol=2e-5)
+    assert "FusedBatchNormV3" in {op.type for op in mine.get_concrete_function().graph.get_operations()}
 
 
 @pytest.mark.parametrize(("args", "shape", "training", "frozen"), [
@@ -115,3 +146,22 @@ def test_the_cross_check_holds_the_notebook_against_kerass_own_layer_to_the_digi
         found = answer["crosscheck"]
         assert found["matched"] and found["compared"] >= 10, found
         assert found["max_abs_diff"] == 0.0
+
+
+def test_after_a_cross_check_the_worker_trains_fused_again():
+    """The cross-check's ``keras_own`` ends with it, also when it fails: a later training in
+    the same worker is fused, as the memo's key says (the tiny Adam steps of a test training
+    would hide the difference in its weights, so the traced step is looked at)."""
+    from grader.verify import warmup, worker
+
+    from tests.test_verify_worker import _exported
+
+    keras.utils.set_random_seed(6)
+    model = worker.build_model(keras, warmup.JOB["layers"], warmup.JOB["input_shape"])
+    job = {"kind": "crosscheck", "probe": _exported(keras, np, model, 3), "seed": 3,
+           "input_shape": warmup.JOB["input_shape"], "layers": warmup.JOB["layers"],
+           "names": [layer.name for layer in model.layers]}
+    assert worker.crosscheck(job)["crosscheck"]["matched"]
+    broken = dict(job, layers=[{"kind": "Conv2D", "args": {"filters": "many"}}])
+    assert worker.crosscheck(broken)["ok"] is False
+    assert "FusedBatchNormV3" in _ops(batch_normalization(keras)(), (2, 4, 4, 3), True)
