@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import platform
 from dataclasses import replace
 from pathlib import Path
 
@@ -188,12 +189,31 @@ def test_the_key_changes_with_every_setting_of_the_job(change):
 def test_the_key_changes_with_the_libraries_the_training_code_and_the_machine(monkeypatch):
     before = job_key(JOB)
     for target, value in ((keys, "package_versions"), (keys, "code_fingerprint"),
-                          (keys.platform, "machine")):
+                          (keys.platform, "machine"), (keys, "cpu_isa")):
         original = getattr(target, value)
         monkeypatch.setattr(target, value, lambda *a, _o=original: {"changed": str(_o(*a))})
         assert job_key(JOB) != before, value
         monkeypatch.setattr(target, value, original)
     assert job_key(JOB) == before
+
+
+def test_the_numeric_settings_the_worker_inherits_are_part_of_the_key_and_log_levels_are_not(
+        monkeypatch):
+    before = job_key(JOB)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    assert job_key(JOB) == before
+    for name, value in (("TF_ENABLE_ONEDNN_OPTS", "0"), ("OMP_NUM_THREADS", "3"), ("MKL_CBWR", "AVX2")):
+        monkeypatch.setenv(name, value)
+        assert job_key(JOB) != before, name
+        monkeypatch.delenv(name)
+        assert job_key(JOB) == before
+
+
+def test_the_instruction_sets_are_read_from_the_cpu():
+    found = keys.cpu_isa()
+    assert set(found) <= set(keys.ISA_FLAGS)
+    if Path("/proc/cpuinfo").is_file() and platform.machine() == "x86_64":
+        assert "sse4_2" in found  # every x86-64 TensorFlow runs on has it
 
 
 def test_where_tensorflow_chooses_its_threads_the_cores_it_has_are_part_of_the_key(monkeypatch):
