@@ -199,10 +199,13 @@ def test_the_key_changes_with_the_libraries_the_training_code_and_the_machine(mo
 
 def test_the_numeric_settings_the_worker_inherits_are_part_of_the_key_and_log_levels_are_not(
         monkeypatch):
+    changing = (("TF_ENABLE_ONEDNN_OPTS", "0"), ("OMP_NUM_THREADS", "3"), ("MKL_CBWR", "AVX2"))
+    for name, _ in changing:  # a test process may have them (Dask sets OMP_NUM_THREADS=1)
+        monkeypatch.delenv(name, raising=False)
     before = job_key(JOB)
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
     assert job_key(JOB) == before
-    for name, value in (("TF_ENABLE_ONEDNN_OPTS", "0"), ("OMP_NUM_THREADS", "3"), ("MKL_CBWR", "AVX2")):
+    for name, value in changing:
         monkeypatch.setenv(name, value)
         assert job_key(JOB) != before, name
         monkeypatch.delenv(name)
