@@ -74,7 +74,7 @@ class Settings:
     #: batch: the Dask scheduler to grade on (``--cluster``, ``GRADER_CLUSTER``); None: local
     cluster: str | None = None
     #: batch on a cluster: limit for every call to it (connect, send, ask) and for a lost scheduler
-    #: (a call to every worker: plus Dask's connect timeout, ``dask_executor.connect_timeout``)
+    #: (a call to every worker: plus Dask's connect timeout, ``grader.batch.cluster.calls.connect_timeout``)
     cluster_timeout: float = 30.0
     #: a plugin's (format's, executor's) own options, by name (``grader.options.EXTRA``)
     extras: dict[str, Any] = field(default_factory=dict)

@@ -15,7 +15,6 @@ kept and a re-run grades the rest. Every call to the cluster has an explicit tim
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections import deque
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import options
+from grader.batch.cluster.calls import bounded, connect_timeout, wait_gone
 from grader.batch.executor import Executor, Task, register
 from grader.batch.local.workers import fault_result, task_deadline
 from grader.batch.memo_layers import MemoLayers
@@ -269,26 +269,6 @@ def admit(client: Client, settings: Settings) -> list[str]:
     return good
 
 
-def connect_timeout() -> float:
-    """Dask's limit for connecting to a worker (``distributed.comm.timeouts.connect``), in s."""
-    import dask
-    from dask.utils import parse_timedelta
-
-    return float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s") or 0)
-
-
-def wait_gone(client: Client, addresses: set[str], seconds: float) -> None:
-    """Until the scheduler lists none of ``addresses`` (refused workers close themselves), at
-    most ``seconds``: the next broadcast then need not wait for one that is closing (a second
-    admission of the same run met one on a busy machine and timed out)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        info = bounded(client.scheduler_info, seconds, "asking the scheduler")
-        if not addresses & set(info.get("workers", {})):
-            return
-        time.sleep(0.2)
-
-
 def grading_slots(client: Client, workers: list[str], seconds: float) -> int:
     """The ``GRADING`` slots of ``workers`` (what the plugin gave or the worker declared)."""
     from grader.batch.cluster.dask_worker import GRADING
@@ -322,26 +302,6 @@ def send(client: Client, value: object) -> Any:
     from grader.batch.cluster.dask_worker import constant
 
     return client.submit(constant, value, pure=False, key=f"grader-data-{uuid.uuid4().hex}")
-
-
-def bounded(call: Callable[[], Any], seconds: float, what: str) -> Any:
-    """``call()`` within ``seconds``, else a ``GraderError`` naming ``what`` timed out."""
-    box: dict = {}
-
-    def target() -> None:
-        try:
-            box["value"] = call()
-        except BaseException as exc:  # handed to the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True, name="grader-dask-call")
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        raise GraderError(f"the Dask cluster did not answer within {seconds:g} s ({what})")
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
 
 
 def _close(client: Client, seconds: float, cancel: list | None = None) -> None:
