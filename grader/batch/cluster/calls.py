@@ -46,8 +46,8 @@ def wait_gone(client: Client, addresses: set[str], seconds: float) -> None:
     most ``seconds``: the next broadcast then need not wait for one that is closing (a second
     admission of the same run met one on a busy machine and timed out)."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        info = bounded(client.scheduler_info, seconds, "asking the scheduler")
+    while (left := deadline - time.monotonic()) > 0:
+        info = bounded(client.scheduler_info, max(left, 1.0), "asking the scheduler")
         if not addresses & set(info.get("workers", {})):
             return
         time.sleep(0.2)
