@@ -109,7 +109,7 @@ class NotAKernel(Launcher):
         self.program = program
 
     @contextmanager
-    def session(self, workdir, settings, read_only=()):
+    def session(self, workdir, settings, read_only=(), fork=True):
         with super().session(workdir, settings, read_only) as spec:
             spec.argv = [sys.executable, "-c", self.program]
             yield spec

@@ -19,7 +19,7 @@ import time
 import typing as t
 import uuid
 from collections.abc import Awaitable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import DEVNULL
 from typing import cast
@@ -209,9 +209,8 @@ def execute(notebook: Path, data_file: Path, settings: Settings, launcher: Launc
         shutil.copyfile(data_file, workdir / data_file.name)
         os.chmod(workdir / data_file.name, 0o444)
         nonce = secrets.token_hex(16)
-        with launcher.session(workdir, settings, read_only=[data_file.name]) as spec:
-            if spec.provisioner is not None and not wants_tensorflow(data):
-                spec = replace(spec, provisioner=None)  # a child: the zygote's imports are no use
+        with launcher.session(workdir, settings, read_only=[data_file.name],
+                              fork=wants_tensorflow(data)) as spec:
             prepared = prepare(nb, settings, nonce, data_file.name, data_url, input_shape)
             try:
                 run = _started(prepared, nonce, settings, spec, on_described)

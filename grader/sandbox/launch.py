@@ -75,11 +75,13 @@ class Launcher:
         self.fork = fork
 
     @contextmanager
-    def session(self, workdir: Path, settings: Settings,
-                read_only: Sequence[str] = ()) -> Iterator[LaunchSpec]:
+    def session(self, workdir: Path, settings: Settings, read_only: Sequence[str] = (),
+                fork: bool = True) -> Iterator[LaunchSpec]:
         """A private home beside the working dir keeps IPython's files out of it. ``read_only``:
         files of ``workdir`` the notebook must not change (the sandbox binds them read-only;
-        here only their write permission is removed, which the notebook could restore)."""
+        here only their write permission is removed, which the notebook could restore).
+        ``fork``: the kernel may be forked from the zygote (the notebook names Keras or
+        TensorFlow: ``grader.execute.needs``; else the zygote's imports are no use)."""
         for name in read_only:
             if (workdir / name).is_file():
                 os.chmod(workdir / name, 0o444)
@@ -88,7 +90,7 @@ class Launcher:
             fonts.seed_home(home)
             yield LaunchSpec(argv=list(KERNEL_ARGV), env=minimal_env(settings, home),
                              cwd=workdir, kernel_cwd=workdir,
-                             provisioner=ForkingProvisioner if self.fork else None)
+                             provisioner=ForkingProvisioner if self.fork and fork else None)
         finally:
             shutil.rmtree(home, ignore_errors=True)
 

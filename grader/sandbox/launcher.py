@@ -46,6 +46,7 @@ from grader.sandbox.argv import (
     scope_env,
     systemd_scope,
 )
+from grader.sandbox.join import JoinPlan, holder_command, provisioner_for
 from grader.sandbox.launch import Launcher, LaunchSpec, minimal_env
 from grader.settings import Settings
 
@@ -97,11 +98,24 @@ class SandboxLauncher(Launcher):
             cls._checked.add(level.name)
         return launcher
 
+    @property
+    def joins(self) -> bool:
+        """Whether a kernel forked from the zygote can enter this level's sandbox
+        (``grader.sandbox.join``): root, and limits in a cgroup the kernel joins by pid."""
+        return not self.level.rootless and self.level.cgroups in ("v1", "v2") \
+            and sys.platform.startswith("linux")
+
     @contextmanager
-    def session(self, workdir: Path, settings: Settings,
-                read_only: Sequence[str] = ()) -> Iterator[LaunchSpec]:
+    def session(self, workdir: Path, settings: Settings, read_only: Sequence[str] = (),
+                fork: bool = True) -> Iterator[LaunchSpec]:
+        """``fork``: the notebook names Keras or TensorFlow (``Launcher.session``): its kernel
+        enters the sandbox forked from the zygote, where this level allows."""
         command = [sys.executable, "-m", "ipykernel_launcher", "-f", "@connection_file"]
+        joins = fork and self.joins
+        if joins:
+            command = holder_command(sys.executable, command)
         with self._sandbox(workdir, settings, command, read_only) as (plan, conn, group):
+            provisioner = provisioner_for(_join_plan(plan, conn)) if joins else None
             yield LaunchSpec(
                 argv=[sys.executable, "-I", "-S", str(EXEC), str(plan), "{connection_file}"],
                 env={"PATH": "/usr/bin:/bin"}, cwd=workdir,
@@ -109,7 +123,8 @@ class SandboxLauncher(Launcher):
                 transport="ipc", ip=str(conn / "kernel-ipc"),
                 connection_file=str(conn / "kernel.json"),
                 limit_hit=lambda exc=None: limits.limit_hit(
-                    group, workdir, settings, self.level.cgroups != "none", exc, self.own_tmpfs))
+                    group, workdir, settings, self.level.cgroups != "none", exc, self.own_tmpfs),
+                provisioner=provisioner)
 
     @contextmanager
     def _sandbox(self, workdir: Path, settings: Settings, command: list[str],
@@ -163,8 +178,7 @@ class SandboxLauncher(Launcher):
                            ("group", f"student:x:{uid}:\n")):
             (private / name).write_text(line)
             (private / name).chmod(0o644)
-        env = minimal_env(settings, KERNEL_HOME)
-        env.update(USER="student", LOGNAME="student", TMPDIR="/tmp")
+        env = kernel_env(settings)
         if self.level.rootless:  # the user reaches the Python itself: bind it directly
             binds, staged = [[root, root] for root in python_roots()], []
         else:  # staged by sandbox_exec: the sandbox uid may not reach e.g. /root
@@ -184,7 +198,7 @@ class SandboxLauncher(Launcher):
         plan = {"uid": uid, "cgroup_procs": group.procs_files(), "binds": staged,
                 "argv": (systemd_scope(settings) if scope else []) + argv,
                 "env": scope_env() if scope else {},
-                "rlimits": self._rlimits(settings)}
+                "rlimits": self._rlimits(settings), "kernel_env": env}
         path = private / "plan.json"
         path.write_text(json.dumps(plan))
         path.chmod(0o600)
@@ -219,6 +233,32 @@ class SandboxLauncher(Launcher):
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
             self.sessions.clear()
+
+
+def kernel_env(settings: Settings) -> dict[str, str]:
+    """A sandboxed kernel's whole environment."""
+    env = minimal_env(settings, KERNEL_HOME)
+    env.update(USER="student", LOGNAME="student", TMPDIR="/tmp")
+    return env
+
+
+def join_env(settings: Settings) -> dict[str, str] | None:
+    """The environment of the kernels that enter this machine's sandbox forked from the kernel
+    zygote (what its zygote is started with), or None where no level here lets them."""
+    try:
+        launcher = SandboxLauncher.create()
+    except SandboxUnavailable:
+        return None
+    return kernel_env(settings) if launcher.joins else None
+
+
+def _join_plan(plan: Path, conn: Path) -> JoinPlan:
+    """What a forked kernel enters (``grader.sandbox.join``), from the session's plan."""
+    written = json.loads(plan.read_text())
+    return JoinPlan(info=plan.parent / "info.json", uid=written["uid"],
+                    cgroup_procs=written["cgroup_procs"], rlimits=written["rlimits"],
+                    env=written["kernel_env"], cwd=str(KERNEL_CWD),
+                    connection_file=str(conn / "kernel.json"))
 
 
 def remove_stale() -> None:

@@ -38,6 +38,7 @@ from grader.sandbox import fonts
 from grader.sandbox.forked import ForkedProcess, Replies
 
 SERVER = Path(__file__).with_name("zygote_server.py")
+JOIN = Path(__file__).with_name("join_server.py")
 PREFIX = "grader-zygote-"
 #: the zygote's pid, in its folder (``remove_stale``)
 PID_FILE = "zygote.pid"
@@ -55,9 +56,10 @@ class ZygoteError(Exception):
 
 
 def kernel_command() -> tuple[str, ...]:
-    """The kernel zygote: ``zygote_server.py``'s text run with ``python -c`` (read once per
-    path: it is asked for on every fork)."""
-    return (sys.executable, "-c", _text(SERVER))
+    """The kernel zygote: ``zygote_server.py``'s text run with ``python -c``, given
+    ``join_server.py``'s (how a sandboxed kernel enters its sandbox) as its first argument (read
+    once per path: they are asked for on every fork)."""
+    return (sys.executable, "-c", _text(SERVER), _text(JOIN))
 
 
 @functools.lru_cache(maxsize=4)
@@ -134,19 +136,21 @@ class Zygote:
         log.close()
 
     def fork(self, args: list[str], env: dict[str, str], cwd: str,
-             fds: list[int]) -> ForkedProcess | None:
+             fds: list[int], join: dict | None = None) -> ForkedProcess | None:
         """A process (a kernel: ``ipykernel_launcher args``) in ``cwd`` with ``env`` and ``fds``
         as its stdin, stdout and stderr; None where the zygote could not fork now (the process
-        is started as a child). Raises ``ZygoteError`` where the zygote does not answer."""
+        is started as a child). ``join``: the sandbox the kernel enters (``grader.sandbox.join``;
+        None also where it could not). Raises ``ZygoteError`` where the zygote does not
+        answer."""
+        request = {"args": args, "env": env, "cwd": cwd, **({"join": join} if join else {})}
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         replies = Replies(conn)
         try:
             conn.settimeout(FORK_TIMEOUT)
             conn.connect(self.socket_path)
-            socket.send_fds(conn, [json.dumps({"args": args, "env": env, "cwd": cwd}).encode()],
-                            fds)
+            socket.send_fds(conn, [json.dumps(request).encode()], fds)
             reply = replies.next()
-            if "error" in reply:
+            if "error" in reply or (join and reply.get("joined") is not True):
                 conn.close()
                 return None
             pid, supervisor = int(reply["pid"]), reply.get("supervisor")

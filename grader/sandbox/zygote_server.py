@@ -42,6 +42,9 @@ MAX_REQUEST = 1 << 20
 REQUEST_TIMEOUT = 10.0
 #: the environment variables that ``PRELOAD``'s imports set
 imported_env: dict[str, str] = {}
+#: how a kernel enters a sandbox (``join_server.py``'s functions), where the zygote's program
+#: was given that file's text (the kernel zygote: ``grader.sandbox.zygote.kernel_command``)
+joining: dict = {}
 
 
 def main(sock_path: str, preload: tuple[str, ...] = PRELOAD,
@@ -135,28 +138,59 @@ def _supervise(conn: socket.socket, listener: socket.socket, request: dict, fds:
     conn.settimeout(None)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     supervisor = os.getpid()
+    join = request.get("join")
+    if join:
+        try:  # the kernel forked next is born in the sandbox's PID namespace
+            joining["join_pid_namespace"](join)
+        except Exception as exc:
+            conn.sendall(json.dumps({"error": f"cannot join the sandbox: {exc}"}).encode() + b"\n")
+            return
+        ready, joined = os.pipe()
     pid = os.fork()
     if pid == 0:
         conn.close()
-        _die_with(supervisor)
+        _die_with(supervisor, inside=bool(join))
+        if join:
+            _join(request, fds, ready, joined)
         become(request, fds)
+    reply = {"pid": pid, "supervisor": os.getpid()}
+    if join:  # whether the kernel is confined: it writes one byte once it is, or exits
+        os.close(joined)
+        reply["joined"] = os.read(ready, 1) == b"1"
+        os.close(ready)
     for fd in fds:
         os.close(fd)
     fds.clear()
-    conn.sendall(json.dumps({"pid": pid, "supervisor": os.getpid()}).encode() + b"\n")
+    conn.sendall(json.dumps(reply).encode() + b"\n")
     status = _wait(pid, conn)
     conn.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
 
 
-def _die_with(parent: int) -> None:
+def _die_with(parent: int, inside: bool = False) -> None:
     """The forked child dies with its supervisor (which kills it when the grader goes): SIGKILL
-    at the supervisor's death (Linux), and at once if it is already gone."""
+    at the supervisor's death (Linux), and at once if it is already gone. ``inside``: born in a
+    sandbox's PID namespace, where the supervisor has no pid (``getppid`` is 0)."""
     try:
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
     except (OSError, AttributeError):
         pass
-    if os.getppid() != parent:
+    if os.getppid() != (0 if inside else parent):
         os._exit(1)
+
+
+def _join(request: dict, fds: list[int], ready: int, joined: int) -> None:
+    """Enter and confine (``join_server.join_sandbox``), then tell the supervisor; a kernel that
+    could not be confined says why on its stderr and exits before anything else runs."""
+    os.close(ready)
+    try:
+        joining["join_sandbox"](request["join"])
+        # a changed uid clears the parent-death signal
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    except BaseException as exc:
+        os.write(fds[2], f"grader: the kernel could not enter its sandbox: {exc!r}\n".encode())
+        os._exit(joining.get("JOIN_FAILED", 98))
+    os.write(joined, b"1")
+    os.close(joined)
 
 
 def _wait(pid: int, conn: socket.socket) -> int:
@@ -192,6 +226,8 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
         spec = importlib.util.find_spec("ipykernel_launcher")
         sys.argv = [spec.origin if spec and spec.origin else "ipykernel_launcher",
                     *request["args"]]
+        if request.get("join"):  # the zygote's (a log, a pipe from the grader) stay outside
+            os.closerange(3, os.sysconf("SC_OPEN_MAX"))
         _own_folders()
         from ipykernel import kernelapp
         # ipykernel exits when its parent goes: here that is the supervisor, not the grader
@@ -280,4 +316,6 @@ def _reseed() -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if len(sys.argv) > 2:  # the kernel zygote: ``join_server.py``'s text first
+        exec(compile(sys.argv[1], "join_server.py", "exec"), joining)
+    main(sys.argv[-1])

@@ -125,7 +125,8 @@ def adopt(shared: Iterable[Shared]) -> None:
 
 
 def fork(env: dict[str, str], cwd: str, fds: list[int], args: list[str] | None = None,
-         command: tuple[str, ...] | None = None, wait: bool = True) -> ForkedProcess | None:
+         command: tuple[str, ...] | None = None, wait: bool = True,
+         join: dict | None = None) -> ForkedProcess | None:
     """A process forked by the zygote of ``command`` and ``env`` (see ``Zygote.fork``); None
     where none can (the caller starts a child). ``wait``: start the zygote (or wait for it to
     start) first; else fork only from one that can fork now (``ready_now``). Linux only:
@@ -138,7 +139,7 @@ def fork(env: dict[str, str], cwd: str, fds: list[int], args: list[str] | None =
         if zygote is None:
             return None
         try:
-            return zygote.fork(list(args or []), env, cwd, fds)
+            return zygote.fork(list(args or []), env, cwd, fds, join)
         except ZygoteError:
             discard(zygote)
     return None

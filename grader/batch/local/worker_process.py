@@ -50,7 +50,8 @@ def zygotes_wanted(settings: Settings, tasks: int) -> list[tuple[dict[str, str],
     neither a kernel nor a verification worker from a zygote): the verification workers'
     (every grading with a model cross-checks) where two or more are (it costs what one worker's
     start does: for one, that worker starts as a child) and, at ``--sandbox off``, the
-    kernels' where any is (a worker would otherwise start its own)."""
+    kernels' where any is (a worker would otherwise start its own), and the sandboxed kernels'
+    where this machine's level lets a forked kernel enter its sandbox (``grader.sandbox.join``)."""
     from grader.sandbox.launch import minimal_env
     from grader.verify.process import ZYGOTE, worker_env
 
@@ -59,6 +60,10 @@ def zygotes_wanted(settings: Settings, tasks: int) -> list[tuple[dict[str, str],
         wanted.append((worker_env(settings), ZYGOTE))
     if settings.sandbox == "off" and tasks >= 1:
         wanted.append((minimal_env(settings, ""), None))  # its own folders are not in its key
+    elif tasks >= 1:
+        from grader.sandbox.launcher import join_env
+        if (env := join_env(settings)) is not None:
+            wanted.append((env, None))
     return wanted
 
 

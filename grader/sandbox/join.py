@@ -1,0 +1,176 @@
+"""Sandboxed kernels that do not import TensorFlow anew: bubblewrap builds the sandbox around a
+small *holder* process, and a kernel forked from the kernel zygote enters it
+(``join_server.py``, which runs in the zygote).
+
+Why: a sandboxed kernel's own import of ipykernel, TensorFlow, Keras and matplotlib is ~3.3
+CPU-s, 15 of a cold batch of 16 samples' ~106 CPU-s (``docs/performance.md``). The sandbox is
+the same: bubblewrap's namespaces, mounts, uid map and ``--disable-userns``, the session's
+cgroups, rlimits and seccomp filter; the kernel proves to itself that it holds no capability,
+runs as the sandbox uid with no-new-privileges and the filter loaded, or exits before any cell.
+
+The holder writes ``ready`` on its stdout once bubblewrap has started it, then reads a line on
+its stdin: ``exec`` makes it the kernel itself (a fresh sandboxed kernel, as before: where the
+zygote cannot start, fork or confine the kernel), anything else keeps it waiting until its
+stdin closes, which ends the sandbox's PID namespace and everything in it.
+
+Used at the levels where the grader is root and the limits are a cgroup (v1, v2) that the
+kernel joins by pid: the others start each sandboxed kernel afresh.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from jupyter_client.provisioning import LocalProvisioner
+
+from grader.sandbox import seccomp, zygotes
+
+#: the holder (``python -I -S -c HOLDER KERNEL_ARGV...``)
+HOLDER = """import os, sys
+os.write(1, b"ready\\n")
+if sys.stdin.readline() == "exec\\n":
+    os.dup2(2, 1)
+    os.execv(sys.argv[1], sys.argv[1:])
+sys.stdin.read()
+"""
+#: how long bubblewrap may take to start the holder
+READY_TIMEOUT = 30.0
+#: ``info.json``'s keys of the namespaces the kernel joins (the user namespace is the holder's
+#: own nested one, which bubblewrap does not report)
+INFO_KEYS = {"cgroup": "cgroup-namespace", "ipc": "ipc-namespace", "mnt": "mnt-namespace",
+             "net": "net-namespace", "pid": "pid-namespace", "uts": "uts-namespace"}
+
+
+def holder_command(python: str, kernel: list[str]) -> list[str]:
+    """The holder's command line, the kernel's (run by ``exec``) after it."""
+    return [python, "-I", "-S", "-c", HOLDER, *kernel]
+
+
+@dataclass
+class JoinPlan:
+    """What the kernel enters, known when the session is set up."""
+
+    #: bubblewrap's ``--info-fd`` file (its sandbox's first pid and namespaces)
+    info: Path
+    uid: int
+    cgroup_procs: list[str]
+    rlimits: dict[str, list[int]]
+    #: the kernel's environment and working dir, as bubblewrap would have given them
+    env: dict[str, str]
+    cwd: str
+    connection_file: str
+    seccomp: bytes = field(default_factory=lambda: seccomp.program() if seccomp.supported() else b"")
+
+
+def provisioner_for(plan: JoinPlan) -> type[JoiningProvisioner]:
+    """A provisioner class for one session (jupyter_client instantiates the class)."""
+    return type("SessionJoiningProvisioner", (JoiningProvisioner,), {"plan": plan})
+
+
+class JoiningProvisioner(LocalProvisioner):
+    """Starts the holder as jupyter_client would start the kernel, then a forked kernel that
+    enters its sandbox; the holder becomes the kernel where that cannot be."""
+
+    plan: ClassVar[JoinPlan]
+    holder: subprocess.Popen | None = None
+    #: whether the kernel running now is a forked one that entered the sandbox
+    joined: bool = False
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        self.plan.info.unlink(missing_ok=True)  # a retried start: the new sandbox's
+        self.holder = holder = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=kwargs.get("stderr"),
+            env=kwargs.get("env"), cwd=kwargs.get("cwd"), start_new_session=True)
+        forked = await asyncio.to_thread(self._join, holder, kwargs)
+        self.joined = forked is not None
+        assert holder.stdin is not None
+        try:
+            holder.stdin.write(b"join\n" if forked is not None else b"exec\n")
+            holder.stdin.flush()
+        except OSError:
+            pass  # the holder is gone: the kernel (either one) dies with the sandbox
+        # duck-typed: what the provisioner calls of a Popen (poll, wait, send_signal, kill)
+        self.process = forked or holder
+        self.pid = self.process.pid
+        self.pgid = self.pid if forked is not None else _pgid(holder.pid)
+        self.cwd = kwargs.get("cwd")
+        return self.connection_info
+
+    def _join(self, holder: subprocess.Popen, kwargs: dict[str, Any]):
+        """The forked kernel inside the holder's sandbox, or None (the holder becomes it)."""
+        pid = _holder_pid(holder, self.plan.info)
+        if pid is None:
+            return None
+        plan = self.plan
+        info = json.loads(plan.info.read_text())
+        join = {"holder": pid, "namespaces": {k: info[v] for k, v in INFO_KEYS.items() if v in info},
+                "cgroup_procs": plan.cgroup_procs, "rlimits": plan.rlimits, "uid": plan.uid,
+                "cwd": plan.cwd, "seccomp": plan.seccomp.hex()}
+        opened: list[int] = []
+        try:
+            fds = [_null(opened), _fd(kwargs.get("stdout"), opened), _fd(kwargs.get("stderr"), opened)]
+            return zygotes.fork(plan.env, plan.cwd, fds, ["-f", plan.connection_file], join=join)
+        finally:
+            for fd in opened:
+                os.close(fd)
+
+    async def cleanup(self, restart: bool = False) -> None:
+        await super().cleanup(restart)
+        holder, self.holder = self.holder, None
+        if holder is not None:
+            for stream in (holder.stdin, holder.stdout):
+                if stream is not None:
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass
+            holder.kill()
+            holder.wait()
+
+
+def _holder_pid(holder: subprocess.Popen, info: Path) -> int | None:
+    """The holder's pid, once it said ``ready``: the one child of the sandbox's first process."""
+    assert holder.stdout is not None
+    ready, _, _ = select.select([holder.stdout], [], [], READY_TIMEOUT)
+    if not ready or holder.stdout.readline() != b"ready\n":
+        return None
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:  # bubblewrap writes the file before the holder starts
+        try:
+            init = int(json.loads(info.read_text())["child-pid"])
+            children = Path(f"/proc/{init}/task/{init}/children").read_text().split()
+        except (OSError, ValueError, KeyError, TypeError):
+            children = []
+        if len(children) == 1:
+            return int(children[0])
+        time.sleep(0.01)
+    return None
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+def _null(opened: list[int]) -> int:
+    fd = os.open(os.devnull, os.O_RDWR)
+    opened.append(fd)
+    return fd
+
+
+def _fd(stream: Any, opened: list[int]) -> int:
+    """A Popen-style stream argument's descriptor (a file, a descriptor; else /dev/null)."""
+    if hasattr(stream, "fileno"):
+        return stream.fileno()
+    if isinstance(stream, int) and stream >= 0:
+        return stream
+    return _null(opened)
