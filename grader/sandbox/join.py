@@ -8,10 +8,14 @@ the same: bubblewrap's namespaces, mounts, uid map and ``--disable-userns``, the
 cgroups, rlimits and seccomp filter; the kernel proves to itself that it holds no capability,
 runs as the sandbox uid with no-new-privileges and the filter loaded, or exits before any cell.
 
-The holder writes ``ready`` on its stdout once bubblewrap has started it, then reads a line on
-its stdin: ``exec`` makes it the kernel itself (a fresh sandboxed kernel, as before: where the
-zygote cannot start, fork or confine the kernel), anything else keeps it waiting until its
-stdin closes, which ends the sandbox's PID namespace and everything in it.
+The holder is the sandbox's first process (``--as-pid-1``: no process inside may kill it). It
+writes ``ready`` on its stdout once bubblewrap has started it, then reads a line on its stdin:
+``exec`` makes it start the kernel itself (a fresh sandboxed kernel, as before: where the
+zygote cannot start, fork or confine one) and end as it ends, anything else keeps it waiting
+until its stdin closes, which ends the sandbox's PID namespace and everything in it. The
+forked kernel's parent is a second supervisor inside that namespace, which the kernel may not
+signal (``zygote_server._inside``). Either way, the kernel's parent is not one it can kill, and
+orphans are reaped by the holder.
 
 Used at the levels where the grader is root and the limits are a cgroup (v1, v2) that the
 kernel joins by pid: the others start each sandboxed kernel afresh.
@@ -23,7 +27,6 @@ import json
 import os
 import select
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,11 +36,19 @@ from jupyter_client.provisioning import LocalProvisioner
 from grader.sandbox import seccomp, zygotes
 
 #: the holder (``python -I -S -c HOLDER KERNEL_ARGV...``)
-HOLDER = """import os, sys
+HOLDER = """import os, signal, sys
 os.write(1, b"ready\\n")
 if sys.stdin.readline() == "exec\\n":
-    os.dup2(2, 1)
-    os.execv(sys.argv[1], sys.argv[1:])
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(2, 1)
+        os.execv(sys.argv[1], sys.argv[1:])
+    while True:
+        done, status = os.wait()
+        if done == pid:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(code if code >= 0 else 128 - code)
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
 sys.stdin.read()
 """
 #: how long bubblewrap may take to start the holder
@@ -136,22 +147,15 @@ class JoiningProvisioner(LocalProvisioner):
 
 
 def _holder_pid(holder: subprocess.Popen, info: Path) -> int | None:
-    """The holder's pid, once it said ``ready``: the one child of the sandbox's first process."""
+    """The holder's pid (the sandbox's first process: ``--as-pid-1``), once it said ``ready``."""
     assert holder.stdout is not None
     ready, _, _ = select.select([holder.stdout], [], [], READY_TIMEOUT)
     if not ready or holder.stdout.readline() != b"ready\n":
         return None
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:  # bubblewrap writes the file before the holder starts
-        try:
-            init = int(json.loads(info.read_text())["child-pid"])
-            children = Path(f"/proc/{init}/task/{init}/children").read_text().split()
-        except (OSError, ValueError, KeyError, TypeError):
-            children = []
-        if len(children) == 1:
-            return int(children[0])
-        time.sleep(0.01)
-    return None
+    try:  # bubblewrap writes the file before it starts the holder
+        return int(json.loads(info.read_text())["child-pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _pgid(pid: int) -> int | None:

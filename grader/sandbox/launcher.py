@@ -114,7 +114,7 @@ class SandboxLauncher(Launcher):
         joins = fork and self.joins
         if joins:
             command = holder_command(sys.executable, command)
-        with self._sandbox(workdir, settings, command, read_only) as (plan, conn, group):
+        with self._sandbox(workdir, settings, command, read_only, joins) as (plan, conn, group):
             provisioner = provisioner_for(_join_plan(plan, conn)) if joins else None
             yield LaunchSpec(
                 argv=[sys.executable, "-I", "-S", str(EXEC), str(plan), "{connection_file}"],
@@ -128,8 +128,9 @@ class SandboxLauncher(Launcher):
 
     @contextmanager
     def _sandbox(self, workdir: Path, settings: Settings, command: list[str],
-                 read_only: Sequence[str] = ()) -> Iterator[tuple[Path, Path, object]]:
-        """Set up uid, tmpfs, limits and plan; whatever happens, tear everything down."""
+                 read_only: Sequence[str] = (), holder: bool = False) -> Iterator[tuple[Path, Path, object]]:
+        """Set up uid, tmpfs, limits and plan; whatever happens, tear everything down.
+        ``holder``: ``command`` is ``grader.sandbox.join``'s holder, the sandbox's first process."""
         rootless = self.level.rootless
         uid = os.getuid() if rootless else UID_BASE + secrets.randbelow(UID_SPAN)
         private = Path(tempfile.mkdtemp(prefix="grader-sbx-"))  # plan, filter, passwd, roots/
@@ -148,7 +149,7 @@ class SandboxLauncher(Launcher):
                 _mount_workdir(workdir, uid, settings.kernel_disk_bytes)
                 mounted = True
             layout = Layout(private, conn, workdir, self.own_tmpfs, tuple(read_only))
-            yield self._plan(uid, group, layout, settings, command), conn, group
+            yield self._plan(uid, group, layout, settings, command, holder), conn, group
         finally:
             if group is not None:
                 group.kill()
@@ -171,7 +172,8 @@ class SandboxLauncher(Launcher):
         return cgroups_none.Guard(private / "info.json", memory, pids,
                                   scope=self.level.cgroups == "systemd", watch_dir=watch)
 
-    def _plan(self, uid: int, group, layout: Layout, settings: Settings, command: list[str]) -> Path:
+    def _plan(self, uid: int, group, layout: Layout, settings: Settings, command: list[str],
+              holder: bool = False) -> Path:
         """Write what ``sandbox_exec`` does as JSON (mode 0600) in the private dir."""
         private = layout.private
         for name, line in (("passwd", f"student:x:{uid}:{uid}:student:{KERNEL_HOME}:/bin/sh\n"),
@@ -187,7 +189,7 @@ class SandboxLauncher(Launcher):
             for _, target in staged:
                 os.makedirs(target, mode=0o755)
         argv = bwrap_argv(self.bwrap, layout, settings.kernel_disk_bytes, env, binds,
-                          fonts.home_files()) + ["--"]
+                          fonts.home_files()) + (["--as-pid-1"] if holder else []) + ["--"]
         if self.level.cgroups == "none":
             # RLIMIT_NPROC set inside the user namespace counts only the sandbox's tasks there
             # (a user's own tasks outside count only against the limit they had at its creation)

@@ -140,7 +140,7 @@ def _supervise(conn: socket.socket, listener: socket.socket, request: dict, fds:
     supervisor = os.getpid()
     join = request.get("join")
     if join:
-        try:  # the kernel forked next is born in the sandbox's PID namespace
+        try:  # what it forks next is born in the sandbox's PID namespace
             joining["join_pid_namespace"](join)
         except Exception as exc:
             conn.sendall(json.dumps({"error": f"cannot join the sandbox: {exc}"}).encode() + b"\n")
@@ -151,13 +151,15 @@ def _supervise(conn: socket.socket, listener: socket.socket, request: dict, fds:
         conn.close()
         _die_with(supervisor, inside=bool(join))
         if join:
-            _join(request, fds, ready, joined)
+            os.close(ready)
+            _inside(request, fds, joined, become)
         become(request, fds)
     reply = {"pid": pid, "supervisor": os.getpid()}
-    if join:  # whether the kernel is confined: it writes one byte once it is, or exits
+    if join:  # the kernel's own pid once it is confined; nothing if it could not be
         os.close(joined)
-        reply["joined"] = os.read(ready, 1) == b"1"
+        told = _read_all(ready)
         os.close(ready)
+        reply.update(pid=int(told) if told.isdigit() else pid, joined=told.isdigit())
     for fd in fds:
         os.close(fd)
     fds.clear()
@@ -178,19 +180,52 @@ def _die_with(parent: int, inside: bool = False) -> None:
         os._exit(1)
 
 
-def _join(request: dict, fds: list[int], ready: int, joined: int) -> None:
-    """Enter and confine (``join_server.join_sandbox``), then tell the supervisor; a kernel that
-    could not be confined says why on its stderr and exits before anything else runs."""
-    os.close(ready)
+def _inside(request: dict, fds: list[int], joined: int,
+            become: Callable[[dict, list[int]], None]) -> None:
+    """A second supervisor, born in the sandbox's PID namespace (as root of the host, which no
+    process of the sandbox may signal): it forks the kernel, which enters the sandbox, and ends
+    as the kernel does. The kernel's parent is thus inside the sandbox, as a fresh kernel's is
+    (its ``getppid`` is not 0, and nothing it may kill ends its sandbox)."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        _die_with(parent)
+        _join(request, fds, joined, parent)
+        become(request, fds)
+    os.close(joined)
+    for fd in fds:
+        os.close(fd)
+    status = os.waitpid(pid, 0)[1]
+    if os.WIFSIGNALED(status):  # the same death, for the supervisor to report
+        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def _join(request: dict, fds: list[int], joined: int, parent: int) -> None:
+    """Enter and confine (``join_server.join_sandbox``), then tell the supervisor this kernel's
+    pid on the host (read while ``/proc`` is still the host's); a kernel that could not be
+    confined says why on its stderr and exits before anything else runs."""
     try:
+        own = os.readlink("/proc/self")
         joining["join_sandbox"](request["join"])
         # a changed uid clears the parent-death signal
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        if os.getppid() != parent:
+            raise OSError("its supervisor is gone")
     except BaseException as exc:
         os.write(fds[2], f"grader: the kernel could not enter its sandbox: {exc!r}\n".encode())
         os._exit(joining.get("JOIN_FAILED", 98))
-    os.write(joined, b"1")
+    os.write(joined, own.encode())
     os.close(joined)
+
+
+def _read_all(fd: int) -> str:
+    """What is written on the pipe ``fd`` until every writer has closed it."""
+    chunks = []
+    while chunk := os.read(fd, 64):
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def _wait(pid: int, conn: socket.socket) -> int:
