@@ -21,6 +21,7 @@ from grader.sandbox import launcher as sandbox
 from grader.settings import Settings
 
 from tests import adversarial as adv
+from tests.test_sandbox import KERAS as KERAS_TIME  # the limits for a cell that imports Keras
 from tests.test_sandbox import SECRET_VAR, host, hostile, launcher, observations  # noqa: F401
 
 pytestmark = [pytest.mark.kernel, pytest.mark.sandbox]
@@ -110,7 +111,7 @@ def test_a_kernel_that_cannot_be_confined_runs_no_cell_and_a_fresh_one_runs(
         return made(replace(plan, seccomp=b"\x00" * 8))
 
     monkeypatch.setattr(sandbox, "provisioner_for", unloadable)
-    obs = observations(hostile([KERAS, PROBE]))
+    obs = observations(hostile([KERAS, PROBE], **KERAS_TIME))  # a fresh kernel imports Keras
     assert obs["forked"] is False  # the fresh kernel the holder started
     confined(obs, launcher.sessions[-1].uid)
 
