@@ -7,17 +7,20 @@ The same fixtures as ``tests/test_sandbox.py`` (every notebook through ``Sandbox
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
 import sys
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
 from grader import api
 from grader.sandbox import join as joining
 from grader.sandbox import launcher as sandbox
+from grader.sandbox.provisioner import signal_live
 from grader.settings import Settings
 
 from tests import adversarial as adv
@@ -29,7 +32,7 @@ V1 = pytest.mark.parametrize("launcher", ["v1"], indirect=True)
 
 #: reports what the kernel sees (naming no module: a notebook that names Keras is forked)
 PROBE = adv.OBSERVE + """\
-import ctypes, os, re, sys
+import ctypes, os, re, signal, sys, time
 def fd_targets():
     out = set()
     for fd in os.listdir('/proc/self/fd'):
@@ -47,7 +50,16 @@ obs = {'forked': open('/proc/self/cmdline').read().split(chr(0))[1] == '-c',
        'new_userns': [libc.unshare(0x10000000), ctypes.get_errno()],
        'usr': observe(lambda: open('/usr/x', 'w')), 'fds': fd_targets(),
        'kill_parent': observe(lambda: os.kill(os.getppid(), 0)),
-       'procs': sorted(p for p in os.listdir('/proc') if p.isdigit())}
+       'procs': sorted(p for p in os.listdir('/proc') if p.isdigit()),
+       # what /proc shows of the other processes is the sandbox's (mounts, sockets, groups)
+       'others': sorted({observe(lambda: open(f'/proc/{p}/{f}').read()) for p in ('1', '2')
+                         for f in ('mountinfo', 'net/unix', 'net/tcp', 'cgroup')}),
+       'own': [observe(lambda: open(f'/proc/self/{f}').read()) for f in ('mountinfo', 'net/unix', 'net/tcp', 'cgroup')],
+       'environ': observe(lambda: len(open('/proc/self/environ').read()) > 0),
+       'kjson': os.path.exists(os.path.expanduser('~/.ker' 'as/ker' 'as.json')),  # unnamed
+       'interrupt_pid_1': observe(lambda: os.kill(1, signal.SIGINT))}
+time.sleep(0.5)  # a pid 1 that took the interrupt would be gone by now, and the sandbox with it
+obs['pid_1_lives'] = os.path.exists('/proc/1/status')
 raise RuntimeError('OBS' + json.dumps(obs))
 """
 KERAS = "import keras"
@@ -73,8 +85,12 @@ def test_a_notebook_naming_keras_gets_a_forked_kernel_confined_as_a_fresh_one(ho
     assert (fresh["forked"], forked["forked"]) == (False, True)
     confined(fresh, fresh_uid)
     confined(forked, forked_uid)
-    for key in ("root", "cgroup", "fds"):  # the same filesystem, groups and open files
-        assert forked[key] == fresh[key], key
+    for key in ("root", "cgroup", "fds", "environ", "pid_1_lives"):
+        assert forked[key] == fresh[key], key  # the same filesystem, groups, files, rights
+    # Keras's folder as its own import makes it (the fresh kernel here imported no Keras)
+    assert forked["environ"] is True and forked["pid_1_lives"] is True and forked["kjson"] is True
+    for seen in (fresh, forked):  # only the sandbox's mounts, sockets and groups, by any pid
+        assert set(seen["others"]) <= set(seen["own"]) | {"PermissionError"}, seen["others"]
     # the sandbox's first process, the kernel's parent (not one it may signal), the kernel
     assert len(forked["procs"]) == 3 and forked["kill_parent"] == "PermissionError"
 
@@ -132,3 +148,16 @@ def test_a_batch_starts_the_sandboxed_kernels_zygote_ahead_where_they_join(launc
     assert launcher.joins and wanted == [sandbox.kernel_env(settings)]
     assert json.dumps(sandbox.kernel_env(settings)).count(SECRET_VAR) == 0
     assert api.make_launcher("auto").name == "bwrap+cgroup-v1"
+
+
+def test_a_kernel_that_has_ended_is_never_signalled():
+    """Its supervisor reaped it: its pid, and its process group, may be another's by now."""
+    sent = []
+
+    async def send(signum):
+        sent.append(signum)
+
+    for code, signum in ((0, 9), (None, 2), (-9, 15)):
+        process = SimpleNamespace(poll=lambda code=code: code)
+        asyncio.run(signal_live(SimpleNamespace(process=process), signum, send))
+    assert sent == [2]

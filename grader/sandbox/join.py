@@ -34,13 +34,17 @@ from typing import Any, ClassVar
 from jupyter_client.provisioning import LocalProvisioner
 
 from grader.sandbox import seccomp, zygotes
+from grader.sandbox.provisioner import signal_live
 
 #: the holder (``python -I -S -c HOLDER KERNEL_ARGV...``)
 HOLDER = """import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.write(1, b"ready\\n")
 if sys.stdin.readline() == "exec\\n":
     pid = os.fork()
     if pid == 0:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.dup2(os.open(os.devnull, os.O_RDWR), 0)
         os.dup2(2, 1)
         os.execv(sys.argv[1], sys.argv[1:])
     while True:
@@ -131,6 +135,9 @@ class JoiningProvisioner(LocalProvisioner):
         finally:
             for fd in opened:
                 os.close(fd)
+
+    async def send_signal(self, signum: int) -> None:
+        await signal_live(self, signum, super().send_signal)
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart)

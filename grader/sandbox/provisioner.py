@@ -25,6 +25,20 @@ class ForkingProvisioner(LocalProvisioner):
         self.cwd = kwargs.get("cwd")
         return self.connection_info
 
+    async def send_signal(self, signum: int) -> None:
+        await signal_live(self, signum, super().send_signal)
+
+
+async def signal_live(provisioner: Any, signum: int, send: Any) -> None:
+    """Signal the kernel only while it runs: a forked kernel is reaped by its supervisor as it
+    ends, so its pid (and process group) may already be another process's, and jupyter_client
+    signals the group without asking (``kill``, ``terminate`` and ``send_signal`` all come
+    here)."""
+    process = provisioner.process
+    if process is None or process.poll() is not None:
+        return
+    await send(signum)
+
 
 def _fork(cmd: list[str], kwargs: dict[str, Any]) -> ForkedProcess | None:
     """The kernel forked by its zygote; None where there is none (the caller starts a child)."""

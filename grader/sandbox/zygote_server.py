@@ -42,6 +42,9 @@ MAX_REQUEST = 1 << 20
 REQUEST_TIMEOUT = 10.0
 #: the environment variables that ``PRELOAD``'s imports set
 imported_env: dict[str, str] = {}
+#: the ``keras.json`` Keras's import wrote in the zygote's home (a kernel's fresh import would
+#: write the same in its own)
+keras_json = ""
 #: how a kernel enters a sandbox (``join_server.py``'s functions), where the zygote's program
 #: was given that file's text (the kernel zygote: ``grader.sandbox.zygote.kernel_command``)
 joining: dict = {}
@@ -64,6 +67,7 @@ def main(sock_path: str, preload: tuple[str, ...] = PRELOAD,
                 pass
     # what the imports set (TensorFlow sets a variable): a fresh kernel's imports would set it too
     imported_env.update((k, v) for k, v in os.environ.items() if before.get(k) != v)
+    _read_keras_json()
     # the imports' objects live as long as the zygote: out of the garbage collector's reach, so
     # that a forked child's collections neither walk them nor write to (and so copy) their pages
     gc.collect()
@@ -138,32 +142,18 @@ def _supervise(conn: socket.socket, listener: socket.socket, request: dict, fds:
     conn.settimeout(None)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     supervisor = os.getpid()
-    join = request.get("join")
-    if join:
-        try:  # what it forks next is born in the sandbox's PID namespace
-            joining["join_pid_namespace"](join)
-        except Exception as exc:
-            conn.sendall(json.dumps({"error": f"cannot join the sandbox: {exc}"}).encode() + b"\n")
-            return
-        ready, joined = os.pipe()
+    if request.get("join"):  # a kernel that enters a sandbox: ``join_server.supervise``
+        joining["supervise"](conn, request, fds, become, _die_with, _wait)
+        return
     pid = os.fork()
     if pid == 0:
         conn.close()
-        _die_with(supervisor, inside=bool(join))
-        if join:
-            os.close(ready)
-            _inside(request, fds, joined, become)
+        _die_with(supervisor)
         become(request, fds)
-    reply = {"pid": pid, "supervisor": os.getpid()}
-    if join:  # the kernel's own pid once it is confined; nothing if it could not be
-        os.close(joined)
-        told = _read_all(ready)
-        os.close(ready)
-        reply.update(pid=int(told) if told.isdigit() else pid, joined=told.isdigit())
     for fd in fds:
         os.close(fd)
     fds.clear()
-    conn.sendall(json.dumps(reply).encode() + b"\n")
+    conn.sendall(json.dumps({"pid": pid, "supervisor": os.getpid()}).encode() + b"\n")
     status = _wait(pid, conn)
     conn.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
 
@@ -171,61 +161,13 @@ def _supervise(conn: socket.socket, listener: socket.socket, request: dict, fds:
 def _die_with(parent: int, inside: bool = False) -> None:
     """The forked child dies with its supervisor (which kills it when the grader goes): SIGKILL
     at the supervisor's death (Linux), and at once if it is already gone. ``inside``: born in a
-    sandbox's PID namespace, where the supervisor has no pid (``getppid`` is 0)."""
+    sandbox's PID namespace, where its supervisor has no pid (``getppid`` is 0)."""
     try:
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
     except (OSError, AttributeError):
         pass
     if os.getppid() != (0 if inside else parent):
         os._exit(1)
-
-
-def _inside(request: dict, fds: list[int], joined: int,
-            become: Callable[[dict, list[int]], None]) -> None:
-    """A second supervisor, born in the sandbox's PID namespace (as root of the host, which no
-    process of the sandbox may signal): it forks the kernel, which enters the sandbox, and ends
-    as the kernel does. The kernel's parent is thus inside the sandbox, as a fresh kernel's is
-    (its ``getppid`` is not 0, and nothing it may kill ends its sandbox)."""
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        _die_with(parent)
-        _join(request, fds, joined, parent)
-        become(request, fds)
-    os.close(joined)
-    for fd in fds:
-        os.close(fd)
-    status = os.waitpid(pid, 0)[1]
-    if os.WIFSIGNALED(status):  # the same death, for the supervisor to report
-        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
-        os.kill(os.getpid(), os.WTERMSIG(status))
-    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-
-
-def _join(request: dict, fds: list[int], joined: int, parent: int) -> None:
-    """Enter and confine (``join_server.join_sandbox``), then tell the supervisor this kernel's
-    pid on the host (read while ``/proc`` is still the host's); a kernel that could not be
-    confined says why on its stderr and exits before anything else runs."""
-    try:
-        own = os.readlink("/proc/self")
-        joining["join_sandbox"](request["join"])
-        # a changed uid clears the parent-death signal
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
-        if os.getppid() != parent:
-            raise OSError("its supervisor is gone")
-    except BaseException as exc:
-        os.write(fds[2], f"grader: the kernel could not enter its sandbox: {exc!r}\n".encode())
-        os._exit(joining.get("JOIN_FAILED", 98))
-    os.write(joined, own.encode())
-    os.close(joined)
-
-
-def _read_all(fd: int) -> str:
-    """What is written on the pipe ``fd`` until every writer has closed it."""
-    chunks = []
-    while chunk := os.read(fd, 64):
-        chunks.append(chunk)
-    return b"".join(chunks).decode(errors="replace")
 
 
 def _wait(pid: int, conn: socket.socket) -> int:
@@ -313,13 +255,23 @@ def enter(request: dict, fds: list[int]) -> None:
     _reseed()
 
 
+def _read_keras_json() -> None:
+    global keras_json
+    module = sys.modules.get("keras.src.backend.config")
+    folder = getattr(module, "_KERAS_DIR", None)
+    try:
+        with open(os.path.join(folder, "keras.json")) as f:  # type: ignore[arg-type]
+            keras_json = f.read()
+    except (OSError, TypeError):
+        keras_json = ""
+
+
 def _own_folders() -> None:
     """Keras and matplotlib chose their folders when the zygote imported them, under the
     zygote's home: point them at this kernel's, as a fresh import would have."""
     module = sys.modules.get("keras.src.backend.config")
     config = vars(module) if module is not None else {}
     if "_KERAS_DIR" in config:
-        zygotes = config["_KERAS_DIR"]
         if "KERAS_HOME" in os.environ:
             config["_KERAS_DIR"] = os.environ["KERAS_HOME"]
         else:
@@ -329,8 +281,9 @@ def _own_folders() -> None:
         try:  # as Keras's import leaves it: the folder, with its default keras.json
             if not os.path.exists(config["_KERAS_DIR"]):
                 os.makedirs(config["_KERAS_DIR"])
-                shutil.copyfile(os.path.join(zygotes, "keras.json"),
-                                os.path.join(config["_KERAS_DIR"], "keras.json"))
+                if keras_json:  # read by the zygote (a sandbox does not see its folder)
+                    with open(os.path.join(config["_KERAS_DIR"], "keras.json"), "w") as f:
+                        f.write(keras_json)
         except OSError:
             pass
     matplotlib = sys.modules.get("matplotlib")
