@@ -5,8 +5,9 @@ CPU-seconds of a cold check's 10, and most of the test suite's CPU (``docs/perfo
 An unsandboxed kernel (``--sandbox off``) runs as the user with no confinement, so it can be a
 fork of one long-lived process (the *zygote*, ``zygote_server.py``) that imported them once:
 the grader keeps one per kernel environment for its own life (``zygotes.py``), and
-``ForkingProvisioner`` (``provisioner.py``) asks it for each kernel. A sandboxed kernel cannot
-be: each one starts inside its own namespaces, so it still starts afresh.
+``ForkingProvisioner`` (``provisioner.py``) asks it for each kernel. A sandboxed kernel is
+forked too where the sandbox level allows (``join.py``): bubblewrap builds its sandbox, and
+the forked kernel enters it.
 
 What a forked kernel sees differs from a fresh one only in what was imported before its first
 cell (as if its first line were ``import keras``): environment variables the notebook sets

@@ -4,10 +4,11 @@ workers' zygote (``grader.verify.zygote``, a grader process) imports it for the 
 
 It imports what every kernel imports at its start (ipykernel, Keras with TensorFlow and
 matplotlib: about 3.3 CPU-seconds, measured 2026-12-06) once, then forks one kernel per request
-on its Unix socket, so that an unsandboxed kernel starts without importing them anew. Run as
-the kernel zygote, it imports no module of the grader, so a kernel forked from it holds none,
-and it runs in an empty folder of its own, the first on its path: no file of a student or of
-the folder the grader runs in can be imported by it.
+on its Unix socket, so that a kernel starts without importing them anew (a sandboxed one then
+enters its sandbox: ``join_server.py``). Run as the kernel zygote, it imports no module of the
+grader, so a kernel forked from it holds none, and it runs in an empty folder of its own, the
+first on its path: no file of a student or of the folder the grader runs in can be imported by
+it.
 
 Per request (JSON: ``args``, ``env``, ``cwd``; three file descriptors for stdin, stdout and
 stderr passed with it) it forks a *supervisor*, which forks the kernel, sends ``{"pid": N,
