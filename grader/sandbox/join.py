@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 from jupyter_client.provisioning import LocalProvisioner
 
 from grader.sandbox import seccomp, zygotes
-from grader.sandbox.provisioner import signal_live
+from grader.sandbox.provisioner import signal_live, stream_fd
 
 #: the holder (``python -I -S -c HOLDER KERNEL_ARGV...``)
 HOLDER = """import os, signal, sys
@@ -130,7 +130,8 @@ class JoiningProvisioner(LocalProvisioner):
                 "cwd": plan.cwd, "seccomp": plan.seccomp.hex()}
         opened: list[int] = []
         try:
-            fds = [_null(opened), _fd(kwargs.get("stdout"), opened), _fd(kwargs.get("stderr"), opened)]
+            fds = [stream_fd(None, opened), stream_fd(kwargs.get("stdout"), opened),
+                   stream_fd(kwargs.get("stderr"), opened)]
             return zygotes.fork(plan.env, plan.cwd, fds, ["-f", plan.connection_file], join=join)
         finally:
             for fd in opened:
@@ -170,18 +171,3 @@ def _pgid(pid: int) -> int | None:
         return os.getpgid(pid)
     except OSError:
         return None
-
-
-def _null(opened: list[int]) -> int:
-    fd = os.open(os.devnull, os.O_RDWR)
-    opened.append(fd)
-    return fd
-
-
-def _fd(stream: Any, opened: list[int]) -> int:
-    """A Popen-style stream argument's descriptor (a file, a descriptor; else /dev/null)."""
-    if hasattr(stream, "fileno"):
-        return stream.fileno()
-    if isinstance(stream, int) and stream >= 0:
-        return stream
-    return _null(opened)

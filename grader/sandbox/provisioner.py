@@ -50,14 +50,14 @@ def _fork(cmd: list[str], kwargs: dict[str, Any]) -> ForkedProcess | None:
     env["JPY_PARENT_PID"] = str(os.getpid())
     opened: list[int] = []
     try:
-        fds = [_fd(kwargs.get(name), opened) for name in ("stdin", "stdout", "stderr")]
+        fds = [stream_fd(kwargs.get(name), opened) for name in ("stdin", "stdout", "stderr")]
         return zygotes.fork(env, str(kwargs.get("cwd") or os.getcwd()), fds, cmd[3:])
     finally:
         for fd in opened:
             os.close(fd)
 
 
-def _fd(stream: Any, opened: list[int]) -> int:
+def stream_fd(stream: Any, opened: list[int]) -> int:
     """The descriptor of a Popen-style stream argument (a file, a descriptor, DEVNULL or
     None: /dev/null, opened here and closed by the caller once passed)."""
     if hasattr(stream, "fileno"):
