@@ -14,7 +14,7 @@ writes ``ready`` on its stdout once bubblewrap has started it, then reads a line
 zygote cannot start, fork or confine one) and end as it ends, anything else keeps it waiting
 until its stdin closes, which ends the sandbox's PID namespace and everything in it. The
 forked kernel's parent is a second supervisor inside that namespace, which the kernel may not
-signal (``zygote_server._inside``). Either way, the kernel's parent is not one it can kill, and
+signal (``join_server._inside``). Either way, the kernel's parent is not one it can kill, and
 orphans are reaped by the holder.
 
 Used at the levels where the grader is root and the limits are a cgroup (v1, v2) that the
@@ -95,8 +95,6 @@ class JoiningProvisioner(LocalProvisioner):
 
     plan: ClassVar[JoinPlan]
     holder: subprocess.Popen | None = None
-    #: whether the kernel running now is a forked one that entered the sandbox
-    joined: bool = False
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
         self.plan.info.unlink(missing_ok=True)  # a retried start: the new sandbox's
@@ -104,7 +102,6 @@ class JoiningProvisioner(LocalProvisioner):
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=kwargs.get("stderr"),
             env=kwargs.get("env"), cwd=kwargs.get("cwd"), start_new_session=True)
         forked = await asyncio.to_thread(self._join, holder, kwargs)
-        self.joined = forked is not None
         assert holder.stdin is not None
         try:
             holder.stdin.write(b"join\n" if forked is not None else b"exec\n")
@@ -120,12 +117,11 @@ class JoiningProvisioner(LocalProvisioner):
 
     def _join(self, holder: subprocess.Popen, kwargs: dict[str, Any]):
         """The forked kernel inside the holder's sandbox, or None (the holder becomes it)."""
-        pid = _holder_pid(holder, self.plan.info)
-        if pid is None:
+        info = _holder_info(holder, self.plan.info)
+        if info is None:
             return None
         plan = self.plan
-        info = json.loads(plan.info.read_text())
-        join = {"holder": pid, "namespaces": {k: info[v] for k, v in INFO_KEYS.items() if v in info},
+        join = {"holder": int(info["child-pid"]), "namespaces": {k: info[v] for k, v in INFO_KEYS.items() if v in info},
                 "cgroup_procs": plan.cgroup_procs, "rlimits": plan.rlimits, "uid": plan.uid,
                 "cwd": plan.cwd, "seccomp": plan.seccomp.hex()}
         opened: list[int] = []
@@ -154,16 +150,19 @@ class JoiningProvisioner(LocalProvisioner):
             holder.wait()
 
 
-def _holder_pid(holder: subprocess.Popen, info: Path) -> int | None:
-    """The holder's pid (the sandbox's first process: ``--as-pid-1``), once it said ``ready``."""
+def _holder_info(holder: subprocess.Popen, info: Path) -> dict | None:
+    """Bubblewrap's ``--info-fd`` report (its ``child-pid`` is the holder: ``--as-pid-1``),
+    once the holder said ``ready``; None where it did not."""
     assert holder.stdout is not None
     ready, _, _ = select.select([holder.stdout], [], [], READY_TIMEOUT)
     if not ready or holder.stdout.readline() != b"ready\n":
         return None
     try:  # bubblewrap writes the file before it starts the holder
-        return int(json.loads(info.read_text())["child-pid"])
+        report = json.loads(info.read_text())
+        int(report["child-pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return report if isinstance(report, dict) else None
 
 
 def _pgid(pid: int) -> int | None:
