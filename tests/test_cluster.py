@@ -15,10 +15,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+
+from grader.util.scratch import remove_stale
 
 from tests.conftest import ROOT
 from tests.notebooks import MISTAKES, SOLUTION, code_notebook, model_only_notebook, write
@@ -146,6 +149,9 @@ def test_a_worker_killed_mid_task_still_gives_each_student_exactly_one_result(
         time.sleep(0.2)
     busy = [w for w, keys in client.processing().items() if keys]
     pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
+    # what the grading put in the temp dir is in the worker's own folder: the sweep removes it
+    scratch = Path(client.run(tempfile.gettempdir, workers=busy[:1])[busy[0]])
+    assert scratch.name.startswith(f"grader-dask-{pid}-") and list(scratch.glob("grader-run-*"))
     os.kill(pid, signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr
@@ -154,6 +160,8 @@ def test_a_worker_killed_mid_task_still_gives_each_student_exactly_one_result(
     assert {r["error"]["kind"] for r in found.values()} == {"no_model"}  # graded, not a fault
     assert all(stdout.count(f"] {name}: ") + stderr.count(f"] {name}: ") == 1 for name in names)
     assert len(log.read_text().split()) > len(names)  # the killed worker's task ran again
+    remove_stale("grader-dask-")  # as the next worker on the machine does (if none did yet)
+    assert not scratch.exists()
 
 
 @pytest.mark.kernel

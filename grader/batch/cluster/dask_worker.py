@@ -39,6 +39,7 @@ from grader.exercise.spec import Spec
 from grader.pipeline import source_fingerprint
 from grader.settings import Settings
 from grader.util.files import sha256_bytes
+from grader.util.scratch import scratch_folder, use_as_tempdir
 
 #: the Dask worker resource a grading holds: one per kernel + verifier the machine can carry
 GRADING = "GRADING"
@@ -51,6 +52,9 @@ logger = logging.getLogger("grader.batch")
 
 _lock = threading.Lock()
 _tmpdir: list[str] = []
+_restore: list[Callable[[], None]] = []
+#: the worker folder's prefix: ``grader-dask-{pid}-…``
+SCRATCH_PREFIX = "grader-dask-"
 
 
 @functools.lru_cache(maxsize=1)
@@ -283,22 +287,29 @@ def _where() -> str:
 
 
 def _worker_tmpdir() -> str:
-    """One private folder per worker process (a sandboxed kernel reaches its run dir: 0711)."""
+    """One folder per worker process (``grader-dask-{pid}-…``, 0711: a sandboxed kernel reaches
+    its run dir), the temp dir of everything the worker's gradings start while it grades: a
+    worker killed mid-task leaves it behind, and the next worker on the machine removes it
+    (``grader.util.scratch``)."""
     with _lock:
         if not _tmpdir:
-            _tmpdir.append(tempfile.mkdtemp(prefix="grader-dask-"))
-            os.chmod(_tmpdir[0], 0o711)
+            _tmpdir.append(scratch_folder(SCRATCH_PREFIX))
+            _restore.append(use_as_tempdir(_tmpdir[0]))
             atexit.register(close_all)
         return _tmpdir[0]
 
 
 def close_all() -> None:
-    """Stop every grader's verifier and remove the worker's temporary folder."""
+    """Stop every grader's verifier, remove the worker's temporary folder and give the process
+    its temp dir back (the Dask worker serves on)."""
     graders = _pool.drain()
     with _lock:
-        folders = list(_tmpdir)
+        folders, restore = list(_tmpdir), list(_restore)
         _tmpdir.clear()
+        _restore.clear()
     for grader, _ in graders:
         grader.close()
+    for back in restore:
+        back()
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -28,6 +27,7 @@ from grader.exercise.spec import Spec
 from grader.sandbox import zygotes
 from grader.sandbox.zygotes import Shared
 from grader.settings import Settings
+from grader.util.scratch import use_as_tempdir
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def _detach(config: WorkerConfig) -> None:
     os.dup2(log, 2)
     for sig in (STOP_SIGNAL, signal.SIGTERM):  # nbclient takes SIGTERM over while it runs
         signal.signal(sig, _terminate)
-    tempfile.tempdir = os.environ["TMPDIR"] = config.tmpdir
+    use_as_tempdir(config.tmpdir)
     if sys.platform.startswith("linux"):
         try:
             import ctypes

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
@@ -20,8 +19,6 @@ from multiprocessing import get_context
 from multiprocessing.connection import wait
 from multiprocessing.context import SpawnContext
 from pathlib import Path
-
-import psutil
 
 from grader.batch.executor import Executor, Task, register
 from grader.batch.faults import FAULT_ADVICE, fault_result
@@ -40,6 +37,7 @@ from grader.sandbox import zygotes
 from grader.settings import Settings
 from grader.util.files import tail_of
 from grader.util.isolation import isolated_spawn
+from grader.util.scratch import scratch_folder
 
 __all__ = ["BATCH_PREFIX", "FAULT_ADVICE", "LocalPool", "STOP_SIGNAL", "Task", "WorkerConfig",
            "WorkerGrader", "fault_result", "kill_tree", "task_deadline", "worker_log", "worker_main"]
@@ -101,9 +99,9 @@ class LocalPool(Executor):
     def __init__(self, size: int, spec: Spec, data_file: Path, settings: Settings,
                  on_result: Callable[[Task, dict], None], on_tick: Callable[[], None] = lambda: None):
         super().__init__(size, spec, data_file, settings, on_result, on_tick)
-        _remove_stale_batches()
-        self.tmpdir = tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-")
-        os.chmod(self.tmpdir, 0o711)  # a sandboxed kernel (another uid) reaches its own run dir
+        # what a worker and its kernels put in the temp dir goes in here (removed by the next
+        # batch if this one is killed)
+        self.tmpdir = scratch_folder(BATCH_PREFIX)
         # absolute: a worker runs in its own folder (``grader.util.isolation``), not in ours
         self.config = WorkerConfig(Path(str(spec.path)).absolute(), Path(data_file).absolute(),
                                    settings, self.tmpdir, os.getpid())
@@ -214,14 +212,6 @@ class LocalPool(Executor):
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
-
-
-def _remove_stale_batches() -> None:
-    """Temp folders of batches whose coordinator was killed (``kill -9``)."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{BATCH_PREFIX}*-*"):
-        pid = folder.name[len(BATCH_PREFIX):].split("-")[0]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _size(path: str) -> int:

@@ -1,0 +1,76 @@
+"""Temporary folders named after their process (``grader.util.scratch``): what a batch
+coordinator or a cluster worker killed with ``kill -9`` left in the temp dir is removed by the
+next one, never the folder of a process still running."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from grader.util.scratch import remove_stale, scratch_folder, use_as_tempdir
+
+PREFIX = "grader-test-scratch-"
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def temp_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def test_a_new_folder_removes_those_of_ended_processes_and_keeps_the_living(temp_dir):
+    dead = temp_dir / f"{PREFIX}{dead_pid()}-abc"
+    (dead / "grader-run-x").mkdir(parents=True)
+    (dead / "grader-run-x" / "mnist_4000.pkl.gz").write_bytes(b"data")
+    living = temp_dir / f"{PREFIX}{os.getppid()}-abc"
+    living.mkdir()
+    other = temp_dir / f"grader-other-{dead_pid()}-abc"  # another prefix: not ours to judge
+    other.mkdir()
+
+    folder = Path(scratch_folder(PREFIX))
+
+    assert not dead.exists() and living.is_dir() and other.is_dir()
+    assert folder.parent == temp_dir and folder.name.startswith(f"{PREFIX}{os.getpid()}-")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o711  # a sandboxed kernel traverses, lists nothing
+    assert remove_stale(PREFIX) == []  # this process's own folder is in use
+
+
+def test_the_temp_dir_it_replaces_comes_back_with_the_environment(temp_dir, monkeypatch):
+    monkeypatch.setenv("TMPDIR", "/somewhere")
+    restore = use_as_tempdir(str(temp_dir / "x"))
+    assert tempfile.gettempdir() == str(temp_dir / "x") and os.environ["TMPDIR"] == str(temp_dir / "x")
+    restore()
+    assert tempfile.tempdir == str(temp_dir) and os.environ["TMPDIR"] == "/somewhere"
+    monkeypatch.delenv("TMPDIR")
+    use_as_tempdir(str(temp_dir / "y"))()
+    assert "TMPDIR" not in os.environ
+
+
+def test_a_dask_worker_grades_inside_its_own_folder_and_gives_the_temp_dir_back(temp_dir):
+    """What a cluster worker's gradings start (run dirs, sandboxes, verifiers) goes in the
+    worker's folder, which the next worker removes if this one is killed mid-task."""
+    pytest.importorskip("distributed")
+    from grader.batch.cluster import dask_worker
+
+    stale = temp_dir / f"{dask_worker.SCRATCH_PREFIX}{dead_pid()}-abc"
+    stale.mkdir()
+    folder = dask_worker._worker_tmpdir()
+    try:
+        assert not stale.exists()
+        assert tempfile.gettempdir() == folder == os.environ["TMPDIR"]
+        assert Path(tempfile.mkdtemp(prefix="grader-run-")).parent == Path(folder)
+    finally:
+        dask_worker.close_all()
+    assert not Path(folder).exists() and tempfile.gettempdir() == str(temp_dir)
