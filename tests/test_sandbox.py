@@ -351,9 +351,14 @@ def test_what_a_killed_grader_leaves_is_cleaned_up_by_the_next(launcher):
     proc.kill()
     proc.wait()
     assert f"uid={uid}," in Path("/proc/self/mountinfo").read_text()
+    # its session folder (plan, filter, passwd) and the kernel's socket dir that folder names
+    [private] = Path(tempfile.gettempdir()).glob(f"grader-sbx-{proc.pid}-*")
+    conn = Path((private / "conn").read_text())
+    assert conn.is_dir() and conn.name.startswith("grader-conn-")
     sandbox.remove_stale()
     assert f"uid={uid}," not in Path("/proc/self/mountinfo").read_text()
     assert not os.path.exists(workdir) and not (cgroups.ROOT / "memory" / group).exists()
+    assert not private.exists() and not conn.exists()
 
 
 @pytest.mark.parametrize("patch, reason", [

@@ -17,7 +17,9 @@ import pytest
 from grader import layers as L
 from grader.sandbox import zygote, zygotes
 from grader.settings import Settings
+from grader.util.scratch import remove_stale
 from grader.verify import process
+from grader.verify.process import FOLDER_PREFIX
 from grader.verify.verifier import make_job
 
 from tests.conftest import SINCE, still_running
@@ -173,7 +175,7 @@ worker.wait_ready(300)
 assert worker.forked
 (z,) = zygotes._zygotes.values()
 print(z.process.pid, z.folder, worker.proc.pid, since(z.process.pid), since(worker.proc.pid),
-      flush=True)
+      worker.workdir, flush=True)
 if sys.argv[1] == 'killed':
     import os, signal
     os.kill(os.getpid(), signal.SIGKILL)
@@ -184,7 +186,7 @@ if sys.argv[1] == 'killed':
 def test_neither_the_workers_zygote_nor_a_worker_outlives_the_grader(tmp_path, ending):
     done = subprocess.run([sys.executable, "-c", START, ending], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
-    pid, folder, worker, pid_since, worker_since = done.stdout.split()
+    pid, folder, worker, pid_since, worker_since, workdir = done.stdout.split()
     deadline = time.monotonic() + 30
     while (still_running(int(worker), worker_since) or still_running(int(pid), pid_since)) and \
             time.monotonic() < deadline:
@@ -193,6 +195,10 @@ def test_neither_the_workers_zygote_nor_a_worker_outlives_the_grader(tmp_path, e
     assert not still_running(int(worker), worker_since), \
         f"the worker {worker} outlived a grader that {ending}"
     assert not Path(folder).exists()
+    # the worker's working folder: removed at exit, or by the next grader after a kill
+    assert Path(workdir).exists() == (ending == "killed")
+    remove_stale(FOLDER_PREFIX)
+    assert not Path(workdir).exists()
 
 
 def test_a_worker_closed_as_soon_as_it_is_forked_is_gone_and_close_returns(fresh_zygotes,

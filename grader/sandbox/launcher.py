@@ -49,8 +49,11 @@ from grader.sandbox.argv import (
 from grader.sandbox.join import JoinPlan, holder_command, provisioner_for
 from grader.sandbox.launch import Launcher, LaunchSpec, minimal_env
 from grader.settings import Settings
+from grader.util.scratch import stale_folders
 
 UID_BASE, UID_SPAN = 1_900_000_000, 100_000_000
+#: a session's own folder (``{prefix}{pid}-…``) and the kernel's socket dir
+SESSION_PREFIX, CONN_PREFIX = "grader-sbx-", "grader-conn-"
 EXEC = Path(__file__).with_name("exec.py")
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
 MB = 1024 * 1024
@@ -91,6 +94,8 @@ class SandboxLauncher(Launcher):
         if level.name not in cls._checked:
             if not level.rootless:
                 remove_stale()
+            else:  # no mount or group of its own to clean up
+                remove_stale_sessions()
             if level.cgroups == "v2" and offer.v2_base is not None:
                 cgroups_v2.remove_stale(offer.v2_base)
                 cgroups_v2.prepare(offer.v2_base)
@@ -133,9 +138,13 @@ class SandboxLauncher(Launcher):
         ``holder``: ``command`` is ``grader.sandbox.join``'s holder, the sandbox's first process."""
         rootless = self.level.rootless
         uid = os.getuid() if rootless else UID_BASE + secrets.randbelow(UID_SPAN)
-        private = Path(tempfile.mkdtemp(prefix="grader-sbx-"))  # plan, filter, passwd, roots/
+        # plan, filter, passwd, roots/: named after this process (removed by the next grader if
+        # this one is killed: remove_stale), unlike the socket dir the kernel sees
+        private = Path(tempfile.mkdtemp(prefix=f"{SESSION_PREFIX}{os.getpid()}-"))
         private.chmod(0o700 if rootless else 0o711)  # the sandbox uid may reach roots/ and passwd
-        conn = Path(tempfile.mkdtemp(prefix="grader-conn-"))    # the kernel's IPC sockets
+        conn = Path(tempfile.mkdtemp(prefix=CONN_PREFIX))    # the kernel's IPC sockets
+        (private / "conn").write_text(str(conn))
+        (private / "conn").chmod(0o600)
         group, mounted = None, False
         try:
             if not rootless:
@@ -263,9 +272,24 @@ def _join_plan(plan: Path, conn: Path) -> JoinPlan:
                     connection_file=str(conn / "kernel.json"))
 
 
+def remove_stale_sessions() -> None:
+    """Remove the session folders (and the socket dir each names) of graders that have ended:
+    a grader killed outright leaves them (``grader.util.scratch``)."""
+    for private in stale_folders(SESSION_PREFIX):
+        try:
+            conn = Path((private / "conn").read_text())
+        except OSError:
+            conn = None
+        if conn is not None and conn.parent == private.parent and conn.name.startswith(CONN_PREFIX):
+            shutil.rmtree(conn, ignore_errors=True)
+        shutil.rmtree(private, ignore_errors=True)
+
+
 def remove_stale() -> None:
     """Clean up after graders that were killed outright (a batch worker past its grace time):
-    their kernels died with them (--die-with-parent), but workdir mounts and groups remain."""
+    their kernels died with them (--die-with-parent), but workdir mounts, groups and session
+    folders remain."""
+    remove_stale_sessions()
     live = cgroups.live_tags()
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         fields, _, tail = line.partition(" - ")

@@ -2,10 +2,10 @@
 
 A grader process killed with ``kill -9`` (or by the kernel's OOM killer) cannot remove its own
 temporary folders, and what it left there (a student's notebook, a copy of the course data, a
-sandbox's plan) would stay in the temp dir for good. A batch coordinator's and a cluster
-worker's folder is named ``{prefix}{pid}-…``; whichever process makes the next one with that
-prefix first removes those whose process has ended. Everything the process and its workers,
-kernels and verifiers put in the temp dir goes inside (``use_as_tempdir``).
+sandbox's plan) would stay in the temp dir for good. A batch coordinator's, a cluster worker's,
+a sandbox session's and a verification worker's folder is named ``{prefix}{pid}-…``; whichever
+process makes the next one with that prefix first removes those whose process has ended. A batch
+and a cluster worker make theirs the temp dir of everything they start (``use_as_tempdir``).
 """
 from __future__ import annotations
 
@@ -18,25 +18,34 @@ from pathlib import Path
 import psutil
 
 
-def scratch_folder(prefix: str) -> str:
-    """A new folder ``{prefix}{pid}-…`` in the temp dir, mode 0711 (a sandboxed kernel, another
-    uid, reaches its own run dir inside, but lists nothing), after removing the stale ones."""
+def scratch_folder(prefix: str, mode: int = 0o711) -> str:
+    """A new folder ``{prefix}{pid}-…`` in the temp dir, after removing the stale ones. Mode
+    0711 by default: a sandboxed kernel, another uid, reaches its own run dir inside, but lists
+    nothing."""
     remove_stale(prefix)
     folder = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
-    os.chmod(folder, 0o711)
+    os.chmod(folder, mode)
     return folder
 
 
 def remove_stale(prefix: str) -> list[str]:
-    """Remove the ``{prefix}{pid}-…`` folders of processes that have ended; their paths. A
-    folder whose pid is in use again stays until that process ends too (never one in use)."""
+    """Remove the ``{prefix}{pid}-…`` folders of processes that have ended; their paths."""
     removed = []
+    for folder in stale_folders(prefix):
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(str(folder))
+    return removed
+
+
+def stale_folders(prefix: str) -> list[Path]:
+    """The ``{prefix}{pid}-…`` folders in the temp dir whose process has ended. A folder whose
+    pid is in use again stays until that process ends too (never one in use)."""
+    found = []
     for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
         pid = folder.name[len(prefix):].split("-")[0]
         if pid.isdigit() and not psutil.pid_exists(int(pid)) and folder.is_dir():
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(str(folder))
-    return removed
+            found.append(folder)
+    return found
 
 
 def use_as_tempdir(folder: str) -> Callable[[], None]:

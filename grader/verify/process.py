@@ -23,15 +23,19 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 
 from grader.sandbox import zygotes
 from grader.sandbox.forked import ForkedProcess
 from grader.settings import Settings
 from grader.util.files import TAIL_BYTES, tail
 from grader.util.isolation import child_env, python_argv
+from grader.util.scratch import scratch_folder
 
 MAX_ANSWER_BYTES = 10 * 1024**2
 STOP_TIMEOUT = 5.0  # seconds a worker gets to exit after its stdin closes
+#: a worker's working folder: ``grader-verify-{pid of this process}-…``
+FOLDER_PREFIX = "grader-verify-"
 #: the workers' zygote (``grader.verify.zygote``), started isolated as a worker is
 ZYGOTE = tuple(python_argv("grader.verify.zygote"))
 
@@ -71,7 +75,10 @@ class WorkerProcess:
     def __init__(self, settings: Settings, fork: bool = True) -> None:
         self.started = time.monotonic()
         self.log = tempfile.TemporaryFile()
-        self.workdir = tempfile.mkdtemp(prefix="grader-verify-")
+        # the worker's working folder: removed when this process ends without closing it, and
+        # by the next grader if this one is killed (``grader.util.scratch``)
+        self.workdir = scratch_folder(FOLDER_PREFIX, mode=0o700)
+        weakref.finalize(self, shutil.rmtree, self.workdir, True)
         env = worker_env(settings)
         try:
             # a batch coordinator's zygote, started beside this worker process: waited for (a
