@@ -1,6 +1,7 @@
 """Executing a submission: every failure mode ends as a result with its own status and kind."""
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from grader import pipeline
 from grader.execute import startup
 from grader.result import Status
-from grader.sandbox.launch import Launcher
+from grader.sandbox.launch import Launcher, channels_in
 
 from tests.notebooks import SOLUTION, code_notebook, model_only_notebook
 
@@ -267,3 +268,20 @@ def test_a_kernel_is_stopped_with_no_message_on_its_control_socket(run, fast_set
     result = run(code_notebook("import time\ntime.sleep(60)"), fast_settings.with_(cell_timeout=2))
     assert result.error.kind == "timeout" and "execute_request" in sent
     assert "interrupt_request" not in sent
+
+
+def test_an_unsandboxed_kernels_channels_are_unix_sockets_in_its_private_home(tmp_path,
+                                                                           fast_settings):
+    """No loopback TCP port: none that another process can hold, none that a connecting
+    client can meet itself on (its drop would read as a refused oversized message)."""
+    with Launcher().session(tmp_path, fast_settings) as spec:
+        home = spec.env["HOME"]
+        assert (spec.transport, spec.ip, spec.connection_file) == (
+            "ipc", f"{home}/kernel-ipc", f"{home}/kernel.json")
+        assert Path(home).parent != tmp_path  # not in the notebook's working dir
+
+
+def test_a_temp_dir_too_deep_for_a_socket_address_keeps_loopback_tcp():
+    assert channels_in("/deep" * 20) == ("tcp", "127.0.0.1", None)
+    assert channels_in("/tmp/grader-home-x") == ("ipc", "/tmp/grader-home-x/kernel-ipc",
+                                                 "/tmp/grader-home-x/kernel.json")

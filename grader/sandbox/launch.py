@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 KERNEL_ARGV = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 
+#: the longest path a Unix socket address holds (``sun_path``: 108 bytes with its NUL)
+MAX_SOCKET_PATH = 107
+
+
 @dataclass
 class LaunchSpec:
     """Everything nbclient needs to start one kernel."""
@@ -43,6 +47,19 @@ class LaunchSpec:
     #: jupyter_client's provisioner class that starts the kernel (None: its default, a child
     #: process running ``argv``)
     provisioner: type | None = None
+
+
+def channels_in(folder: str) -> tuple[str, str, str | None]:
+    """The kernel's channels as Unix sockets in ``folder`` (a private one of the session's),
+    as the sandbox's are: no loopback TCP port that another process can hold or that a
+    connecting client can meet itself on (Linux connects a socket to itself when its source
+    port is the one it calls; the channel then drops before the kernel listens, which would
+    read as a refused message: ``grader.execute.channels``). TCP where the path is too long
+    for a socket address."""
+    sockets = f"{folder}/kernel-ipc"
+    if len(f"{sockets}-65535") > MAX_SOCKET_PATH:
+        return "tcp", "127.0.0.1", None
+    return "ipc", sockets, f"{folder}/kernel.json"
 
 
 def minimal_env(settings: Settings, home: str) -> dict[str, str]:
@@ -88,8 +105,10 @@ class Launcher:
         home = tempfile.mkdtemp(prefix="grader-home-")
         try:
             fonts.seed_home(home)
+            transport, ip, connection_file = channels_in(home)
             yield LaunchSpec(argv=list(KERNEL_ARGV), env=minimal_env(settings, home),
-                             cwd=workdir, kernel_cwd=workdir,
+                             cwd=workdir, kernel_cwd=workdir, transport=transport, ip=ip,
+                             connection_file=connection_file,
                              provisioner=ForkingProvisioner if self.fork and fork else None)
         finally:
             shutil.rmtree(home, ignore_errors=True)
