@@ -44,6 +44,7 @@ def shared_cluster():
                                   timeout=LIMIT) as local, \
             distributed.Client(local, timeout=LIMIT, set_as_default=False) as client:
         yield local.scheduler_address, client
+    remove_stale("grader-dask-")  # the workers' folders, as the next worker would
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader.util.isolation import child_env, isolated_spawn, python_argv
+from grader.util.scratch import remove_stale
 
 from tests.conftest import ROOT
 from tests.notebooks import SOLUTION, model_only_notebook, write
@@ -235,6 +236,7 @@ def test_a_cluster_worker_in_a_folder_of_planted_modules_imports_none(tmp_path, 
         client.run(os.chdir, str(folder))  # the worker's working folder: the planted one
         done = grader("grade", str(folder), "--out", str(tmp_path / "out"), "--cluster",
                       local.scheduler_address, "--data", str(data_file), cwd=ROOT)
+    remove_stale("grader-dask-")  # the worker's folder, as the next worker would
     assert done.returncode == 0, done.stderr
     result = json.loads((tmp_path / "out" / "students" / "ann.json").read_text())
     assert result["status"] == "passed" and code_full_marks(result)

@@ -58,19 +58,33 @@ def test_the_temp_dir_it_replaces_comes_back_with_the_environment(temp_dir, monk
     assert "TMPDIR" not in os.environ
 
 
-def test_a_dask_worker_grades_inside_its_own_folder_and_gives_the_temp_dir_back(temp_dir):
-    """What a cluster worker's gradings start (run dirs, sandboxes, verifiers) goes in the
-    worker's folder, which the next worker removes if this one is killed mid-task."""
+def test_a_dask_worker_grades_inside_its_own_folder_for_its_whole_life(temp_dir, monkeypatch):
+    """What a cluster worker's gradings start (run dirs, sandboxes, verifiers, zygotes) goes in
+    the worker's folder, which stays from one batch to the next (its zygotes live there) and
+    which the next worker removes once this one has ended (killed mid-task or not)."""
     pytest.importorskip("distributed")
     from grader.batch.cluster import dask_worker
 
+    monkeypatch.setattr(dask_worker, "_tmpdir", [])
+    monkeypatch.setenv("TMPDIR", str(temp_dir))
     stale = temp_dir / f"{dask_worker.SCRATCH_PREFIX}{dead_pid()}-abc"
     stale.mkdir()
     folder = dask_worker._worker_tmpdir()
-    try:
-        assert not stale.exists()
-        assert tempfile.gettempdir() == folder == os.environ["TMPDIR"]
-        assert Path(tempfile.mkdtemp(prefix="grader-run-")).parent == Path(folder)
-    finally:
-        dask_worker.close_all()
-    assert not Path(folder).exists() and tempfile.gettempdir() == str(temp_dir)
+    assert not stale.exists()
+    assert tempfile.gettempdir() == folder == os.environ["TMPDIR"]
+    assert Path(tempfile.mkdtemp(prefix="grader-run-")).parent == Path(folder)
+    dask_worker.close_all()  # the batch's end
+    assert dask_worker._worker_tmpdir() == folder and Path(folder).is_dir()
+
+
+def test_another_users_look_alike_folder_is_never_removed(temp_dir):
+    """A root grader sweeps only its own folders: not a link, not another user's."""
+    target = temp_dir / "precious"
+    target.mkdir()
+    (temp_dir / f"{PREFIX}{dead_pid()}-link").symlink_to(target)
+    foreign = temp_dir / f"{PREFIX}{dead_pid()}-foreign"
+    foreign.mkdir()
+    if os.getuid() == 0:
+        os.chown(foreign, 12345, 12345)
+    assert remove_stale(PREFIX) == ([] if os.getuid() == 0 else [str(foreign)])
+    assert target.is_dir()

@@ -58,7 +58,7 @@ def channels_in(folder: str) -> tuple[str, str, str | None]:
     read as a refused message: ``grader.execute.channels``). TCP where the path is too long
     for a socket address."""
     sockets = f"{folder}/kernel-ipc"
-    if len(f"{sockets}-65535") > MAX_SOCKET_PATH:
+    if len(os.fsencode(f"{sockets}-65535")) > MAX_SOCKET_PATH:
         return "tcp", "127.0.0.1", None
     return "ipc", sockets, f"{folder}/kernel.json"
 

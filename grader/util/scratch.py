@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -43,9 +44,18 @@ def stale_folders(prefix: str) -> list[Path]:
     found = []
     for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
         pid = folder.name[len(prefix):].split("-")[0]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)) and folder.is_dir():
+        if pid.isdigit() and not psutil.pid_exists(int(pid)) and _own_folder(folder):
             found.append(folder)
     return found
+
+
+def _own_folder(folder: Path) -> bool:
+    """A folder (not a link) of this user's: another user's look-alike is never touched."""
+    try:
+        info = folder.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
 
 
 def use_as_tempdir(folder: str) -> Callable[[], None]:

@@ -52,7 +52,6 @@ logger = logging.getLogger("grader.batch")
 
 _lock = threading.Lock()
 _tmpdir: list[str] = []
-_restore: list[Callable[[], None]] = []
 #: the worker folder's prefix: ``grader-dask-{pid}-…``
 SCRATCH_PREFIX = "grader-dask-"
 
@@ -288,28 +287,19 @@ def _where() -> str:
 
 def _worker_tmpdir() -> str:
     """One folder per worker process (``grader-dask-{pid}-…``, 0711: a sandboxed kernel reaches
-    its run dir), the temp dir of everything the worker's gradings start while it grades: a
-    worker killed mid-task leaves it behind, and the next worker on the machine removes it
-    (``grader.util.scratch``)."""
+    its run dir), the temp dir of everything the worker's gradings start, for the worker's
+    life: its zygotes live there from one batch to the next. The worker cannot remove it (a
+    Dask worker process ends without running ``atexit``), nor can one killed mid-task: the next
+    worker on the machine does, once this one has ended (``grader.util.scratch``)."""
     with _lock:
         if not _tmpdir:
             _tmpdir.append(scratch_folder(SCRATCH_PREFIX))
-            _restore.append(use_as_tempdir(_tmpdir[0]))
-            atexit.register(close_all)
+            use_as_tempdir(_tmpdir[0])
+            atexit.register(close_all)  # where the process does run it (a worker in-process)
         return _tmpdir[0]
 
 
 def close_all() -> None:
-    """Stop every grader's verifier, remove the worker's temporary folder and give the process
-    its temp dir back (the Dask worker serves on)."""
-    graders = _pool.drain()
-    with _lock:
-        folders, restore = list(_tmpdir), list(_restore)
-        _tmpdir.clear()
-        _restore.clear()
-    for grader, _ in graders:
+    """Stop every grader's verifier (the batch is over; the worker serves on)."""
+    for grader, _ in _pool.drain():
         grader.close()
-    for back in restore:
-        back()
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
