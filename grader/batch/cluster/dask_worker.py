@@ -295,7 +295,7 @@ def _worker_tmpdir() -> str:
         if not _tmpdir:
             _tmpdir.append(scratch_folder(SCRATCH_PREFIX))
             use_as_tempdir(_tmpdir[0])
-            atexit.register(close_all)  # where the process does run it (a worker in-process)
+            atexit.register(_at_exit)  # where the process runs it (a worker in-process)
         return _tmpdir[0]
 
 
@@ -303,3 +303,11 @@ def close_all() -> None:
     """Stop every grader's verifier (the batch is over; the worker serves on)."""
     for grader, _ in _pool.drain():
         grader.close()
+
+
+def _at_exit() -> None:
+    close_all()
+    with _lock:
+        folders = list(_tmpdir)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
