@@ -47,15 +47,14 @@ def test_a_new_folder_removes_those_of_ended_processes_and_keeps_the_living(temp
     assert remove_stale(PREFIX) == []  # this process's own folder is in use
 
 
-def test_the_temp_dir_it_replaces_comes_back_with_the_environment(temp_dir, monkeypatch):
-    monkeypatch.setenv("TMPDIR", "/somewhere")
-    restore = use_as_tempdir(str(temp_dir / "x"))
-    assert tempfile.gettempdir() == str(temp_dir / "x") and os.environ["TMPDIR"] == str(temp_dir / "x")
-    restore()
-    assert tempfile.tempdir == str(temp_dir) and os.environ["TMPDIR"] == "/somewhere"
-    monkeypatch.delenv("TMPDIR")
-    use_as_tempdir(str(temp_dir / "y"))()
-    assert "TMPDIR" not in os.environ
+def test_the_temp_dir_is_the_processs_and_its_childrens(temp_dir, monkeypatch):
+    monkeypatch.setenv("TMPDIR", "/somewhere")  # put back after the test
+    (temp_dir / "x").mkdir()
+    use_as_tempdir(str(temp_dir / "x"))
+    assert tempfile.gettempdir() == str(temp_dir / "x") == os.environ["TMPDIR"]
+    child = subprocess.run([sys.executable, "-c", "import tempfile; print(tempfile.gettempdir())"],
+                           capture_output=True, text=True, check=True)
+    assert child.stdout.strip() == str(temp_dir / "x")
 
 
 def test_a_dask_worker_grades_inside_its_own_folder_for_its_whole_life(temp_dir, monkeypatch):

@@ -13,7 +13,6 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -58,17 +57,7 @@ def _own_folder(folder: Path) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
 
 
-def use_as_tempdir(folder: str) -> Callable[[], None]:
-    """Make ``folder`` this process's temp dir (``tempfile``'s and, for its children,
-    ``$TMPDIR``); what puts back the temp dir and ``$TMPDIR`` it had before (a Dask worker
-    outlives the batch that used it)."""
-    before, env = tempfile.tempdir, os.environ.get("TMPDIR")
+def use_as_tempdir(folder: str) -> None:
+    """Make ``folder`` this process's temp dir: ``tempfile``'s and, for its children,
+    ``$TMPDIR`` (a batch worker and a Dask worker keep it for their whole life)."""
     tempfile.tempdir = os.environ["TMPDIR"] = folder
-
-    def restore() -> None:
-        tempfile.tempdir = before
-        if env is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = env
-    return restore
