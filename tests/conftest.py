@@ -8,6 +8,7 @@ import hashlib
 import inspect
 import json
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -73,6 +74,34 @@ def session_folder(factory: pytest.TempPathFactory, name: str) -> Path:
     return folder
 
 
+#: the process's temp dir (``tempfile.gettempdir()``, ``$TMPDIR``) before a test's fixtures ran
+_TEMP_DIR = pytest.StashKey[tuple]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    item.stash[_TEMP_DIR] = (tempfile.gettempdir(), os.environ.get("TMPDIR"))
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """A test leaves the process's temp dir as it found it, once its fixtures (monkeypatch
+    included) are torn down: a grader process that moved it (a Dask worker's gradings live in
+    its own folder, ``grader.util.scratch.use_as_tempdir``) would put every later test's files
+    there, and a sandboxed kernel would see that folder on its /tmp. The test that moved it
+    fails (and the temp dir is put back), whichever test runs next."""
+    result = yield
+    before = item.stash.get(_TEMP_DIR, None)
+    after = (tempfile.gettempdir(), os.environ.get("TMPDIR"))
+    if before is not None and after != before:
+        tempfile.tempdir = before[0]
+        _set_env("TMPDIR", before[1])
+        pytest.fail(f"the test moved the temp dir (tempfile.gettempdir(), $TMPDIR) from {before} to "
+                    f"{after}: monkeypatch it, or the code that moves it", pytrace=False)
+    return result
+
+
 @pytest.fixture(autouse=True)
 def _fast_tests_start_no_kernel(request: pytest.FixtureRequest,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,10 +148,15 @@ def _session_env(name: str, folder: Path) -> Iterator[Path]:
     try:
         yield folder
     finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
+        _set_env(name, previous)
+
+
+def _set_env(name: str, value: str | None) -> None:
+    """``$name`` set to ``value``, or unset for None."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 @pytest.fixture(scope="session", autouse=True)

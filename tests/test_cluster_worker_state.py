@@ -34,14 +34,16 @@ class FakeWorkerGrader:
 
 
 @pytest.fixture
-def fake_worker(monkeypatch):
-    """``grade_task`` on a worker with 16 threads and 2 ``GRADING`` slots; no kernel, no TF."""
+def fake_worker(monkeypatch, tmp_path):
+    """``grade_task`` on a worker with 16 threads and 2 ``GRADING`` slots; no kernel, no TF.
+    Its folder is the test's own: the test process's temp dir stays where it was."""
     from grader.batch.cluster import dask_worker
 
     worker = SimpleNamespace(address="tcp://fake:1",
                              state=SimpleNamespace(nthreads=16, total_resources={"GRADING": 2}))
     spec = SimpleNamespace(sha256="exercise-sha", path="spec.json")
     monkeypatch.setattr(dask_worker, "get_worker", lambda: worker)
+    monkeypatch.setattr(dask_worker, "_tmpdir", [str(tmp_path)])
     monkeypatch.setattr(dask_worker, "WorkerGrader", FakeWorkerGrader)
     monkeypatch.setattr(dask_worker.Spec, "load", staticmethod(lambda folder: spec))
     monkeypatch.setattr(dask_worker.api, "resolve_data", lambda spec, path: "data")
