@@ -157,6 +157,40 @@ def test_at_the_cgroup_v1_level_a_smoke_subset_gets_the_same_statuses(hostile, l
     assert (result.status.value, result.error.kind) == (case.status, case.kind), result.error
 
 
+#: forks until one is refused, handles the refusal, and goes on (its children end by themselves)
+ONE_REFUSAL = """\
+import os, time
+children = []
+try:
+    for _ in range(64):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(2)
+            os._exit(0)
+        children.append(pid)
+except OSError:
+    refused = True
+for pid in children:
+    os.waitpid(pid, 0)
+time.sleep(2)
+assert refused"""
+
+
+@pytest.mark.parametrize("launcher", ["v1"], indirect=True)
+def test_a_fork_bomb_is_stopped_at_its_process_limit_long_before_the_cell_time_limit(hostile,
+                                                                                     launcher):
+    """Its forks refused at every poll for a second: stopped then (``grader.execute.pinned``),
+    not after minutes of every core; a notebook that meets the limit once and handles it runs
+    on to its end."""
+    start = time.monotonic()
+    bomb = hostile((adv.FORK_BOMB,), kernel_max_pids=32, cell_timeout=300, notebook_timeout=400)
+    assert (bomb.status.value, bomb.error.kind) == ("timeout", "process_limit"), bomb.error
+    assert time.monotonic() - start < 150, "the bomb ran on towards the cell's time limit"
+    handled = hostile((ONE_REFUSAL,), kernel_max_pids=32, cell_timeout=60, notebook_timeout=90)
+    assert handled.error.kind == "no_model", handled.error  # it ran to its end: no model in it
+    assert any("more than 32 processes" in w for w in handled.warnings), handled.warnings
+
+
 LIMITS_AT_V1 = [
     # overcommit refuses an allocation larger than the machine: no cgroup ever sees it
     ("hog = b'x' * 1024**4", {}, "memory_limit",

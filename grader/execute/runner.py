@@ -45,6 +45,7 @@ from grader.execute.channels import HEADROOM, RAW_SIZE, CappedKernelClient, Watc
 from grader.execute.kernel.probe import PROBE_SEED
 from grader.execute.legacy import legacy_markers
 from grader.execute.needs import wants_tensorflow
+from grader.execute.pinned import stop_when_pinned
 from grader.execute.prepare import prepare, read_notebook
 from grader.execute.startup import StartFailed, tree_cpu_seconds, wait_until_ready
 from grader.sandbox.launch import Launcher, LaunchSpec
@@ -96,8 +97,12 @@ class _CappedClient(NotebookClient):
     channels refuse any single message over the budget (``grader.execute.channels``)."""
 
     def __init__(self, *args, output_limit: int, handlers: _SignalHandlers,
-                 report_limit: int = 0, **kwargs) -> None:
+                 report_limit: int = 0, refusals: t.Callable[[], int] = lambda: 0,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        #: the sandbox's count of refused forks (``grader.execute.pinned``)
+        self.refusals = refusals
+        self.pinned_watch: asyncio.Future | None = None
         self.output_limit = output_limit
         #: the shell channel carries the grader's report (weights included): its own cap
         self.report_limit = report_limit
@@ -127,6 +132,7 @@ class _CappedClient(NotebookClient):
             self.watch = Watch(kc, self._kernel_alive, self._oversized)
             pid = getattr(self.km.provisioner, "pid", None)
             await wait_until_ready(self.kc, self.startup_timeout, lambda: tree_cpu_seconds(pid))
+            self.pinned_watch = asyncio.ensure_future(stop_when_pinned(self.refusals, self._stop))
         except BaseException:
             # ``_run`` stops the kernel and the channels; nbclient's set-up registered a clean-up
             # at exit that it only removes after a start that worked
@@ -146,7 +152,14 @@ class _CappedClient(NotebookClient):
             self.flooded = True
             await ensure_async(t.cast(AsyncKernelManager, self.km).shutdown_kernel(now=True))
 
+    async def _stop(self) -> None:
+        """Stop the kernel now (it spins at its process limit: ``grader.execute.pinned``)."""
+        await ensure_async(t.cast(AsyncKernelManager, self.km).shutdown_kernel(now=True))
+
     async def stop_watch(self) -> None:
+        if self.pinned_watch is not None:
+            self.pinned_watch.cancel()
+            await asyncio.gather(self.pinned_watch, return_exceptions=True)
         if self.watch is not None:
             await self.watch.stop()
 
@@ -275,7 +288,8 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec,
                            report_limit=_report_limit(settings),
                            startup_timeout=int(settings.startup_timeout), allow_errors=False,
                            output_limit=settings.output_limit_bytes, iopub_timeout=10,
-                           shutdown_kernel="immediate", record_timing=False, handlers=handlers)
+                           shutdown_kernel="immediate", record_timing=False, handlers=handlers,
+                           refusals=spec.refusals)
     start = time.monotonic()
     log = tempfile.TemporaryFile()
     try:

@@ -79,8 +79,12 @@ class Group:
         return bool(match and int(match.group(1)) > 0)
 
     def pids_exceeded(self) -> bool:
+        return self.refused_forks() > 0
+
+    def refused_forks(self) -> int:
+        """Forks (and threads) refused at the process limit so far."""
         match = re.search(r"^max (\d+)", self._read("pids", "pids.events"), re.M)
-        return bool(match and int(match.group(1)) > 0)
+        return int(match.group(1)) if match else 0
 
     def cpu_seconds(self) -> float:
         text = self._read("cpuacct", "cpuacct.usage")

@@ -62,6 +62,12 @@ class Guard:
         group = self._scope()
         return self.pids_hit or bool(group and group.pids_exceeded())
 
+    def refused_forks(self) -> int:
+        """The scope's refused forks (0 without a scope: the namespace's count of tasks tells
+        a notebook at its limit, not one whose forks keep being refused)."""
+        group = self._scope()
+        return group.refused_forks() if group else 0
+
     def cpu_seconds(self) -> float:
         return self.cpu
 

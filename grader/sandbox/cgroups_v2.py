@@ -118,7 +118,11 @@ class Group:
         return self._event("memory.events", "oom_kill") > 0
 
     def pids_exceeded(self) -> bool:
-        return self._event("pids.events", "max") > 0
+        return self.refused_forks() > 0
+
+    def refused_forks(self) -> int:
+        """Forks (and threads) refused at the process limit so far."""
+        return self._event("pids.events", "max")
 
     def cpu_seconds(self) -> float:
         return self._event("cpu.stat", "usage_usec") / 1e6

@@ -45,6 +45,9 @@ class LaunchSpec:
     #: after a failure (optionally given the error), the sandbox limit (memory, processes, disk,
     #: CPU) that caused it, if any
     limit_hit: Callable[..., LimitExceeded | None] = field(default=lambda exc=None: None)
+    #: forks the sandbox has refused so far at its process limit (grows while a fork bomb
+    #: spins: ``grader.execute.pinned``); 0 where the launcher cannot tell
+    refusals: Callable[[], int] = field(default=lambda: 0)
     #: jupyter_client's provisioner class that starts the kernel (None: its default, a child
     #: process running ``argv``)
     provisioner: type | None = None

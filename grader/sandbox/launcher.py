@@ -129,6 +129,7 @@ class SandboxLauncher(Launcher):
                 connection_file=str(conn / "kernel.json"),
                 limit_hit=lambda exc=None: limits.limit_hit(
                     group, workdir, settings, self.level.cgroups != "none", exc, self.own_tmpfs),
+                refusals=getattr(group, "refused_forks", lambda: 0),
                 provisioner=provisioner)
 
     @contextmanager
