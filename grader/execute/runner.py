@@ -103,6 +103,8 @@ class _CappedClient(NotebookClient):
         #: the sandbox's count of refused forks (``grader.execute.pinned``)
         self.refusals = refusals
         self.pinned_watch: asyncio.Future | None = None
+        #: the kernel was stopped for spinning at its process limit (``grader.execute.pinned``)
+        self.pinned = False
         self.output_limit = output_limit
         #: the shell channel carries the grader's report (weights included): its own cap
         self.report_limit = report_limit
@@ -154,12 +156,26 @@ class _CappedClient(NotebookClient):
 
     async def _stop(self) -> None:
         """Stop the kernel now (it spins at its process limit: ``grader.execute.pinned``)."""
+        self.pinned = True
         await ensure_async(t.cast(AsyncKernelManager, self.km).shutdown_kernel(now=True))
 
+    @property
+    def stopped(self) -> bool:
+        """The grader stopped the kernel (its output, or its processes, past a limit)."""
+        return self.flooded or self.pinned
+
+    async def stop_pinned_watch(self) -> None:
+        """End the process-limit watch; a stop it began is awaited, not cut short (two
+        shutdowns of one kernel at once would race)."""
+        task, self.pinned_watch = self.pinned_watch, None
+        if task is None:
+            return
+        if not self.pinned:
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
     async def stop_watch(self) -> None:
-        if self.pinned_watch is not None:
-            self.pinned_watch.cancel()
-            await asyncio.gather(self.pinned_watch, return_exceptions=True)
+        await self.stop_pinned_watch()
         if self.watch is not None:
             await self.watch.stop()
 
@@ -296,8 +312,8 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec,
         async with client.async_setup_kernel(env=spec.env, cwd=str(spec.cwd), stdin=DEVNULL,
                                              stdout=log, stderr=log):
             await _cells_until(client, nb, settings.notebook_timeout)
-            if client.flooded:  # after the last cell: no later cell met the stopped kernel
-                raise DeadKernelError("stopped: output limit")
+            if client.stopped:  # after the last cell: no later cell met the stopped kernel
+                raise DeadKernelError("stopped: output or process limit")
             client.grader_index = None
             deadline = time.monotonic() + settings.cell_timeout  # one limit for both requests
             if on_described is not None:
@@ -326,6 +342,7 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec,
         raise CellError(f"cell {_student_index(client)} raised {exc.ename}: {first_line(exc.evalue)}",
                         traceback=plain(str(exc)), **_cell(client)) from None
     finally:
+        await client.stop_pinned_watch()  # before the kill: one shutdown at a time
         await _ensure_dead(km)
         await client.stop_watch()
         client.close_client()
@@ -339,7 +356,7 @@ async def _ask(client: _CappedClient, expression: str, settings: Settings,
                deadline: float) -> dict:
     """The kernel's answer to one of the grader's report expressions (``report_channel``)."""
     return await report_channel.request(client.kc, expression, max(0.0, deadline - time.monotonic()),
-                                        _report_limit(settings), stopped=lambda: client.flooded)
+                                        _report_limit(settings), stopped=lambda: client.stopped)
 
 
 def _hint(on_described: t.Callable[[dict], None], preview: dict) -> None:
