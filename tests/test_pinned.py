@@ -47,15 +47,17 @@ def test_the_watch_stops_the_kernel_once_the_refusals_keep_growing():
     assert stopped == [True]
 
 
-def watch_for(seconds: float, refusals) -> list[bool]:
-    """Whether the watch stopped the kernel within ``seconds``."""
+def watch_for(seconds: float, refusals, **rule: float) -> list[bool]:
+    """Whether the watch (polling every 10 ms over a 50 ms window) stopped the kernel within
+    ``seconds``."""
     stopped: list[bool] = []
 
     async def stop() -> None:
         stopped.append(True)
 
     async def watch_a_while() -> None:
-        task = asyncio.ensure_future(stop_when_pinned(refusals, stop, poll=0.01, window=0.05))
+        task = asyncio.ensure_future(stop_when_pinned(refusals, stop, poll=0.01, window=0.05,
+                                                      **rule))
         await asyncio.sleep(seconds)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -72,18 +74,4 @@ def test_the_watch_never_stops_a_kernel_refused_slowly_at_every_poll():
     """One more refusal at every poll (~100 a second at this poll) is below a 1,000-a-second
     floor: the rate, not only the growth, decides."""
     count = iter(range(10**9))
-
-    async def run() -> list[bool]:
-        stopped: list[bool] = []
-
-        async def stop() -> None:
-            stopped.append(True)
-
-        task = asyncio.ensure_future(stop_when_pinned(lambda: next(count), stop, poll=0.01,
-                                                      window=0.05, min_rate=1000))
-        await asyncio.sleep(0.5)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        return stopped
-
-    assert asyncio.run(run()) == []
+    assert watch_for(0.5, lambda: next(count), min_rate=1000) == []

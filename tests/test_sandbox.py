@@ -157,8 +157,27 @@ def test_at_the_cgroup_v1_level_a_smoke_subset_gets_the_same_statuses(hostile, l
     assert (result.status.value, result.error.kind) == (case.status, case.kind), result.error
 
 
-#: forks until one is refused, handles the refusal, and goes on (its children end by themselves)
-ONE_REFUSAL = """\
+#: what spins at the process limit, whatever makes the tasks: stopped within seconds
+BOMBS = {
+    "fork": adv.FORK_BOMB,
+    "threads": """\
+import threading, time
+while True:
+    try:
+        threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+    except RuntimeError:
+        pass""",
+    "subprocess": """\
+import subprocess
+while True:
+    try:
+        subprocess.Popen(['sleep', '600'])
+    except OSError:
+        pass""",
+}
+#: what meets the limit and lives with it: runs to its end (its children end by themselves)
+NEAR_MISSES = {
+    "refused_once_and_handled": """\
 import os, time
 children = []
 try:
@@ -173,22 +192,48 @@ except OSError:
 for pid in children:
     os.waitpid(pid, 0)
 time.sleep(2)
-assert refused"""
+assert refused""",
+    "retries_after_a_pause": """\
+import os, time
+children, refused = [], 0
+deadline = time.monotonic() + 4
+while time.monotonic() < deadline:
+    try:
+        pid = os.fork()
+    except OSError:
+        refused += 1
+        time.sleep(0.05)
+        continue
+    if pid == 0:
+        time.sleep(5)
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+assert refused > 20""",
+}
 
 
 @pytest.mark.parametrize("launcher", ["v1"], indirect=True)
-def test_a_fork_bomb_is_stopped_at_its_process_limit_long_before_the_cell_time_limit(hostile,
-                                                                                     launcher):
-    """Its forks refused at every poll for a second: stopped then (``grader.execute.pinned``),
-    not after minutes of every core; a notebook that meets the limit once and handles it runs
-    on to its end."""
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
+def test_a_bomb_is_stopped_at_its_process_limit_long_before_the_cell_time_limit(hostile, launcher,
+                                                                                bomb):
+    """Its tasks refused at every poll for a second: stopped then (``grader.execute.pinned``),
+    not after minutes of every core."""
     start = time.monotonic()
-    bomb = hostile((adv.FORK_BOMB,), kernel_max_pids=32, cell_timeout=300, notebook_timeout=400)
-    assert (bomb.status.value, bomb.error.kind) == ("timeout", "process_limit"), bomb.error
+    result = hostile((BOMBS[bomb],), kernel_max_pids=32, cell_timeout=300, notebook_timeout=400)
+    assert (result.status.value, result.error.kind) == ("timeout", "process_limit"), result.error
     assert time.monotonic() - start < 150, "the bomb ran on towards the cell's time limit"
-    handled = hostile((ONE_REFUSAL,), kernel_max_pids=32, cell_timeout=60, notebook_timeout=90)
-    assert handled.error.kind == "no_model", handled.error  # it ran to its end: no model in it
-    assert any("more than 32 processes" in w for w in handled.warnings), handled.warnings
+
+
+@pytest.mark.parametrize("launcher", ["v1"], indirect=True)
+@pytest.mark.parametrize("case", sorted(NEAR_MISSES))
+def test_a_notebook_that_meets_its_process_limit_and_lives_with_it_runs_to_its_end(hostile,
+                                                                                   launcher, case):
+    result = hostile((NEAR_MISSES[case],), kernel_max_pids=32, cell_timeout=60,
+                     notebook_timeout=90)
+    assert result.error.kind == "no_model", result.error  # it ran to its end: no model in it
+    assert any("more than 32 processes" in w for w in result.warnings), result.warnings
 
 
 LIMITS_AT_V1 = [

@@ -119,6 +119,8 @@ class Watch:
         self.grace = grace
         #: the channel whose message was over the cap (None: none seen)
         self.channel: str | None = None
+        #: the watch that saw the refusal, while it stops the kernel
+        self._firing: asyncio.Task | None = None
         self.tasks = [asyncio.ensure_future(self._watch(name, monitor))
                       for name, monitor in client.monitors]
 
@@ -131,7 +133,7 @@ class Watch:
             if parse_monitor_message(frames)["event"] != zmq.EVENT_DISCONNECTED:
                 continue
             if await self._stays_alive() and self.channel is None:
-                self.channel = channel
+                self.channel, self._firing = channel, asyncio.current_task()
                 await self.on_oversized(channel)
             return
 
@@ -144,7 +146,9 @@ class Watch:
         return bool(await self.alive())
 
     async def stop(self) -> None:
+        """End the watch; a kernel's stop it began is awaited, not cut short."""
         for task in self.tasks:
-            task.cancel()
+            if task is not self._firing:
+                task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.client.close_monitors()

@@ -134,7 +134,7 @@ class _CappedClient(NotebookClient):
             self.watch = Watch(kc, self._kernel_alive, self._oversized)
             pid = getattr(self.km.provisioner, "pid", None)
             await wait_until_ready(self.kc, self.startup_timeout, lambda: tree_cpu_seconds(pid))
-            self.pinned_watch = asyncio.ensure_future(stop_when_pinned(self.refusals, self._stop))
+            self.pinned_watch = asyncio.ensure_future(stop_when_pinned(self.refusals, self._pinned))
         except BaseException:
             # ``_run`` stops the kernel and the channels; nbclient's set-up registered a clean-up
             # at exit that it only removes after a start that worked
@@ -152,11 +152,14 @@ class _CappedClient(NotebookClient):
         self.oversized = self.oversized or channel
         if not self.flooded:
             self.flooded = True
-            await ensure_async(t.cast(AsyncKernelManager, self.km).shutdown_kernel(now=True))
+            await self._shutdown_now()
 
-    async def _stop(self) -> None:
-        """Stop the kernel now (it spins at its process limit: ``grader.execute.pinned``)."""
+    async def _pinned(self) -> None:
+        """The kernel spins at its process limit (``grader.execute.pinned``)."""
         self.pinned = True
+        await self._shutdown_now()
+
+    async def _shutdown_now(self) -> None:
         await ensure_async(t.cast(AsyncKernelManager, self.km).shutdown_kernel(now=True))
 
     @property
@@ -164,18 +167,14 @@ class _CappedClient(NotebookClient):
         """The grader stopped the kernel (its output, or its processes, past a limit)."""
         return self.flooded or self.pinned
 
-    async def stop_pinned_watch(self) -> None:
-        """End the process-limit watch; a stop it began is awaited, not cut short (two
-        shutdowns of one kernel at once would race)."""
-        task, self.pinned_watch = self.pinned_watch, None
-        if task is None:
-            return
-        if not self.pinned:
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
     async def stop_watch(self) -> None:
-        await self.stop_pinned_watch()
+        """End both watches before the kernel is killed; a stop one of them began is awaited,
+        not cut short (two shutdowns of one kernel at once would race)."""
+        task, self.pinned_watch = self.pinned_watch, None
+        if task is not None:
+            if not self.pinned:
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         if self.watch is not None:
             await self.watch.stop()
 
@@ -342,9 +341,8 @@ async def _run(nb, nonce: str, settings: Settings, spec: LaunchSpec,
         raise CellError(f"cell {_student_index(client)} raised {exc.ename}: {first_line(exc.evalue)}",
                         traceback=plain(str(exc)), **_cell(client)) from None
     finally:
-        await client.stop_pinned_watch()  # before the kill: one shutdown at a time
+        await client.stop_watch()  # before the kill: one shutdown at a time
         await _ensure_dead(km)
-        await client.stop_watch()
         client.close_client()
         log.close()
         handlers.restore()

@@ -51,6 +51,8 @@ from grader.sandbox.launch import Launcher, LaunchSpec, minimal_env
 from grader.settings import Settings
 from grader.util.scratch import stale_folders
 
+#: what enforces a level's memory and process limits: a cgroup (v1, v2) or the guard
+Limits = cgroups.Group | cgroups_v2.Group | cgroups_none.Guard
 UID_BASE, UID_SPAN = 1_900_000_000, 100_000_000
 #: a session's own folder (``{prefix}{pid}-…``) and the kernel's socket dir
 SESSION_PREFIX, CONN_PREFIX = "grader-sbx-", "grader-conn-"
@@ -129,12 +131,12 @@ class SandboxLauncher(Launcher):
                 connection_file=str(conn / "kernel.json"),
                 limit_hit=lambda exc=None: limits.limit_hit(
                     group, workdir, settings, self.level.cgroups != "none", exc, self.own_tmpfs),
-                refusals=getattr(group, "refused_forks", lambda: 0),
+                refusals=group.refused_forks,
                 provisioner=provisioner)
 
     @contextmanager
     def _sandbox(self, workdir: Path, settings: Settings, command: list[str],
-                 read_only: Sequence[str] = (), holder: bool = False) -> Iterator[tuple[Path, Path, object]]:
+                 read_only: Sequence[str] = (), holder: bool = False) -> Iterator[tuple[Path, Path, Limits]]:
         """Set up uid, tmpfs, limits and plan; whatever happens, tear everything down.
         ``holder``: ``command`` is ``grader.sandbox.join``'s holder, the sandbox's first process."""
         rootless = self.level.rootless
