@@ -72,12 +72,12 @@ def numeric_env() -> dict[str, str]:
 
 
 #: the modules whose code decides a training's numbers: the worker (model building, training,
-#: validation; its fused BatchNormalization), its process set-up (threads, determinism,
-#: tf.data), what runs in it before a training (the warm-up), the allow-list it builds layers
+#: validation; its fused BatchNormalization and its Adam), its process set-up (threads,
+#: determinism, tf.data), what runs in it before a training (the warm-up), the allow-list it builds layers
 #: from, the worker's environment (threads), and the zygote it is forked from (what it imports
 #: first, how a forked child is set up)
-TRAINING_CODE = ("verify/worker.py", "verify/fused.py", "verify/runtime.py", "verify/warmup.py",
-                 "layers/allowlist.py", "verify/process.py", "verify/zygote.py",
+TRAINING_CODE = ("verify/worker.py", "verify/fused.py", "verify/adam.py", "verify/runtime.py",
+                 "verify/warmup.py", "layers/allowlist.py", "verify/process.py", "verify/zygote.py",
                  "sandbox/zygote_server.py")
 
 
