@@ -411,6 +411,32 @@ def test_no_secret_reaches_any_file_or_log_the_cli_writes(host, data_file, tmp_p
         assert_no_secret(text, host["secrets"])
 
 
+def test_a_temp_dir_too_long_for_a_socket_still_gives_every_kernel_its_channels(data_file, tmp_path):
+    """A TMPDIR too long for a Unix socket's path (and a batch nests its folders in it): the
+    kernels' and zygotes' sockets go to a short folder, and the notebook is graded (it was a
+    grader fault: ZeroMQ's "File name too long")."""
+    base = Path(tempfile.mkdtemp(prefix="grader-longtmp-"))
+    try:
+        long = base / ("d" * 60) / ("e" * 40)
+        long.mkdir(parents=True)
+        for folder in (base, long.parent, long):
+            folder.chmod(0o711)  # as a temp dir must be for the sandbox's uid
+        subs, out = tmp_path / "subs", tmp_path / "out"
+        subs.mkdir()
+        for name in ("ann", "ben"):  # two: the batch's workers, each in its nested temp dir
+            nbformat.write(model_only_notebook(SOLUTION), str(subs / f"{name}.ipynb"))
+        run = subprocess.run([sys.executable, "-m", "grader", "grade", str(subs), "--out", str(out),
+                              "--sandbox", "required", "--no-verify", "--timeout", "90"],
+                             env={**os.environ, "GRADER_DATA": str(data_file), "TMPDIR": str(long)},
+                             capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        for name in ("ann", "ben"):
+            assert json.loads((out / "students" / f"{name}.json").read_text())["status"] == "passed"
+        assert not [p.name for p in long.iterdir()], "the batch left folders in its temp dir"
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
 STALE = """\
 import sys, tempfile, time
 from pathlib import Path

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from grader.sandbox import fonts
 from grader.sandbox.provisioner import ForkingProvisioner
 from grader.settings import Settings
+from grader.util import sockets
 
 if TYPE_CHECKING:
     from grader.exceptions import LimitExceeded
@@ -22,9 +23,8 @@ if TYPE_CHECKING:
 KERNEL_ARGV = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 
-#: the longest path a Unix socket address holds everywhere (``sun_path``: 104 bytes with its
-#: NUL on macOS, where students self-check; 108 on Linux)
-MAX_SOCKET_PATH = 103
+#: the longest name of a kernel's channel sockets (ZeroMQ ``ipc``: the address, a dash, a port)
+KERNEL_SOCKET = "kernel-ipc-65535"
 
 
 @dataclass
@@ -60,10 +60,9 @@ def channels_in(folder: str) -> tuple[str, str, str | None]:
     port is the one it calls; the channel then drops before the kernel listens, which would
     read as a refused message: ``grader.execute.channels``). TCP where the path is too long
     for a socket address."""
-    sockets = f"{folder}/kernel-ipc"
-    if len(os.fsencode(f"{sockets}-65535")) > MAX_SOCKET_PATH:
+    if not sockets.fits(f"{folder}/{KERNEL_SOCKET}"):
         return "tcp", "127.0.0.1", None
-    return "ipc", sockets, f"{folder}/kernel.json"
+    return "ipc", f"{folder}/kernel-ipc", f"{folder}/kernel.json"
 
 
 def minimal_env(settings: Settings, home: str) -> dict[str, str]:

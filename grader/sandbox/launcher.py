@@ -47,8 +47,9 @@ from grader.sandbox.argv import (
     systemd_scope,
 )
 from grader.sandbox.join import JoinPlan, holder_command, provisioner_for
-from grader.sandbox.launch import Launcher, LaunchSpec, minimal_env
+from grader.sandbox.launch import KERNEL_SOCKET, Launcher, LaunchSpec, minimal_env
 from grader.settings import Settings
+from grader.util import sockets
 from grader.util.scratch import stale_folders
 
 #: what enforces a level's memory and process limits: a cgroup (v1, v2) or the guard
@@ -145,7 +146,11 @@ class SandboxLauncher(Launcher):
         # this one is killed: remove_stale), unlike the socket dir the kernel sees
         private = Path(tempfile.mkdtemp(prefix=f"{SESSION_PREFIX}{os.getpid()}-"))
         private.chmod(0o700 if rootless else 0o711)  # the sandbox uid may reach roots/ and passwd
-        conn = Path(tempfile.mkdtemp(prefix=CONN_PREFIX))    # the kernel's IPC sockets
+        try:  # the kernel's IPC sockets, where their paths fit (``grader.util.sockets``)
+            conn = Path(sockets.socket_folder(CONN_PREFIX, KERNEL_SOCKET))
+        except sockets.SocketPathTooLong as exc:
+            shutil.rmtree(private, ignore_errors=True)
+            raise SandboxUnavailable(f"no folder for the kernel's channels: {exc}") from exc
         (private / "conn").write_text(str(conn))
         (private / "conn").chmod(0o600)
         group, mounted = None, False
@@ -283,7 +288,8 @@ def remove_stale_sessions() -> None:
             conn = Path((private / "conn").read_text())
         except OSError:
             conn = None
-        if conn is not None and conn.parent == private.parent and conn.name.startswith(CONN_PREFIX):
+        if conn is not None and conn.name.startswith(CONN_PREFIX) \
+                and str(conn.parent) in (str(private.parent), *sockets.SHORT_BASES):
             shutil.rmtree(conn, ignore_errors=True)
         shutil.rmtree(private, ignore_errors=True)
 

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from grader.sandbox import fonts
 from grader.sandbox.forked import ForkedProcess, Replies
+from grader.util import sockets
 
 SERVER = Path(__file__).with_name("zygote_server.py")
 JOIN = Path(__file__).with_name("join_server.py")
@@ -79,7 +80,10 @@ class Zygote:
         removed with it); else the ``HOME`` of ``env`` (the verification workers': the user's,
         whose ``~/.keras/keras.json`` a worker started afresh reads too)."""
         self.command = command or kernel_command()
-        self.folder = Path(tempfile.mkdtemp(prefix=PREFIX))
+        try:  # where its socket's path fits (``grader.util.sockets``)
+            self.folder = Path(sockets.socket_folder(PREFIX, f"{SOCKET}.new"))
+        except sockets.SocketPathTooLong:  # it cannot listen: kernels are started as children
+            self.folder = Path(tempfile.mkdtemp(prefix=PREFIX))
         self.socket_path = str(self.folder / SOCKET)
         (self.folder / "cwd").mkdir()
         self.env = dict(env)
@@ -207,7 +211,8 @@ class SharedZygote(Zygote):
 def remove_stale(root: str | None = None) -> None:
     """Remove the folders of zygotes that are gone: one killed together with its grader (a
     whole process tree killed at once) could remove its own neither way."""
-    for folder in Path(root or tempfile.gettempdir()).glob(f"{PREFIX}*"):
+    roots = [root] if root else sockets.bases()  # a zygote's folder may be in a short base
+    for folder in (f for base in roots for f in Path(base).glob(f"{PREFIX}*")):
         try:
             if folder.stat().st_uid != os.getuid():
                 continue
