@@ -275,3 +275,43 @@ def test_the_model_run_in_a_graph_is_held_against_the_rebuild_and_cannot_be_left
     assert not found["matched"] and found["mismatches"][0]["what"].startswith("model output (compiled")
     left_out = {k: v for k, v in job["probe"].items() if k != "compiled"}
     assert not crosscheck_worker.run(dict(job, probe=left_out), worker.build_model)["matched"]
+
+
+NETWORKS = {  # rebuilt as the worker rebuilds: the model's outputs must be its layer chain's
+    "cnn": [{"kind": "Conv2D", "args": {"filters": 4, "kernel_size": [3, 3], "padding": "same"}},
+            {"kind": "BatchNormalization", "args": {}},
+            {"kind": "Activation", "args": {"activation": "relu"}},
+            {"kind": "MaxPooling2D", "args": {"pool_size": [2, 2]}},
+            {"kind": "Flatten", "args": {}},
+            {"kind": "Dense", "args": {"units": 10, "activation": "softmax"}}],
+    "dense": [{"kind": "Flatten", "args": {}},
+              {"kind": "Dense", "args": {"units": 16, "activation": "relu"}},
+              {"kind": "BatchNormalization", "args": {}},
+              {"kind": "Dense", "args": {"units": 10}},
+              {"kind": "Activation", "args": {"activation": "softmax"}}],
+}
+
+
+@pytest.mark.parametrize("network", sorted(NETWORKS))
+def test_the_rebuild_s_outputs_taken_from_its_layer_chain_are_its_own_call_s_to_the_last_bit(network):
+    keras = pytest.importorskip("keras")
+    from grader.verify import crosscheck_worker, worker
+
+    def rebuilt():  # twice the same (a training-mode call moves the statistics)
+        keras.utils.set_random_seed(5)
+        model = worker.build_model(keras, NETWORKS[network], [None, 8, 8, 1])
+        for layer in model.layers:  # statistics that are not the defaults, so inference uses them
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.moving_mean.assign(np.full(layer.moving_mean.shape, 0.3, "float32"))
+                layer.moving_variance.assign(np.full(layer.moving_variance.shape, 2.0, "float32"))
+        return model
+
+    x = P.probe_batch(np, (8, 8, 1), seed=3)
+    model = rebuilt()
+    own = P.outputs(np, keras.ops.convert_to_numpy, model, list(model.layers), x, compiled=False)
+    chained = crosscheck_worker.rebuild_outputs(np, keras.ops.convert_to_numpy, rebuilt(), x)
+    assert own.keys() == chained.keys()
+    for key in ("inference", "training"):
+        assert own[key] == chained[key], key  # the same floats, not merely within tolerance
+    for key in ("layers_inference", "layers_training"):  # the names are the two models' own
+        assert [found for _, found in own[key]] == [found for _, found in chained[key]], key
