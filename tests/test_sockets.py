@@ -101,3 +101,29 @@ def test_a_recorded_socket_folder_elsewhere_is_never_removed(long_tmp, tmp_path)
     (private / "conn").write_text(str(elsewhere))
     launcher.remove_stale_sessions()
     assert elsewhere.is_dir() and not private.exists()
+
+
+def test_a_socket_folder_left_in_a_short_base_without_its_session_is_removed_once_its_grader_ended(
+        long_tmp, short_base, monkeypatch):
+    """A killed batch's temp dir (with the session folder that named it) may go first."""
+    monkeypatch.setattr(sockets, "SHORT_BASES", (short_base,))
+    dead, live = _dead_pid(), os.getpid()
+    ended = Path(short_base) / f"{launcher.CONN_PREFIX}{dead}-abcdefgh"
+    running = Path(short_base) / f"{launcher.CONN_PREFIX}{live}-abcdefgh"
+    for folder in (ended, running):
+        folder.mkdir()
+    if os.getuid() == 0:  # the root levels hand it to the sandbox's uid
+        os.chown(ended, launcher.UID_BASE + 7, launcher.UID_BASE + 7)
+    launcher.remove_stale_sessions()
+    assert not ended.exists() and running.is_dir()
+
+
+def test_a_look_alike_of_another_user_in_a_short_base_is_never_removed(long_tmp, short_base, monkeypatch):
+    if os.getuid() != 0:
+        pytest.skip("only root can give a folder to another user")
+    monkeypatch.setattr(sockets, "SHORT_BASES", (short_base,))
+    other = Path(short_base) / f"{launcher.CONN_PREFIX}{_dead_pid()}-abcdefgh"
+    other.mkdir()
+    os.chown(other, 4242, 4242)  # neither this user's nor a sandbox's
+    launcher.remove_stale_sessions()
+    assert other.is_dir()

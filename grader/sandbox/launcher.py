@@ -55,6 +55,7 @@ from grader.util.scratch import stale_folders
 #: what enforces a level's memory and process limits: a cgroup (v1, v2) or the guard
 Limits = cgroups.Group | cgroups_v2.Group | cgroups_none.Guard
 UID_BASE, UID_SPAN = 1_900_000_000, 100_000_000
+SANDBOX_UIDS = range(UID_BASE, UID_BASE + UID_SPAN)
 #: a session's own folder (``{prefix}{pid}-…``) and the kernel's socket dir
 SESSION_PREFIX, CONN_PREFIX = "grader-sbx-", "grader-conn-"
 EXEC = Path(__file__).with_name("exec.py")
@@ -146,9 +147,10 @@ class SandboxLauncher(Launcher):
         # this one is killed: remove_stale), unlike the socket dir the kernel sees
         private = Path(tempfile.mkdtemp(prefix=f"{SESSION_PREFIX}{os.getpid()}-"))
         private.chmod(0o700 if rootless else 0o711)  # the sandbox uid may reach roots/ and passwd
-        try:  # the kernel's IPC sockets, where their paths fit (``grader.util.sockets``)
-            conn = Path(sockets.socket_folder(CONN_PREFIX, KERNEL_SOCKET))
-        except sockets.SocketPathTooLong as exc:
+        try:  # the kernel's IPC sockets, where their paths fit (``grader.util.sockets``); named
+            # after this process too: in a short base no session folder may be left to name it
+            conn = Path(sockets.socket_folder(f"{CONN_PREFIX}{os.getpid()}-", KERNEL_SOCKET))
+        except OSError as exc:
             shutil.rmtree(private, ignore_errors=True)
             raise SandboxUnavailable(f"no folder for the kernel's channels: {exc}") from exc
         (private / "conn").write_text(str(conn))
@@ -292,6 +294,11 @@ def remove_stale_sessions() -> None:
                 and str(conn.parent) in (str(private.parent), *sockets.SHORT_BASES):
             shutil.rmtree(conn, ignore_errors=True)
         shutil.rmtree(private, ignore_errors=True)
+    # a socket folder in a short base outlives its session folder when the batch's temp dir
+    # that held the session folder went first (a killed worker's, or a killed batch's)
+    for base in sockets.bases()[1:]:
+        for conn in stale_folders(CONN_PREFIX, root=base, owners=SANDBOX_UIDS):
+            shutil.rmtree(conn, ignore_errors=True)
 
 
 def remove_stale() -> None:
@@ -305,7 +312,7 @@ def remove_stale() -> None:
         target, parts = fields.split(" ")[4], tail.split(" ")
         match = re.search(r"\buid=(\d+)", parts[-1]) if len(parts) >= 3 else None
         if (parts[0] == "tmpfs" and match and os.path.basename(target).startswith("grader-run-")
-                and UID_BASE <= int(match.group(1)) < UID_BASE + UID_SPAN
+                and int(match.group(1)) in SANDBOX_UIDS
                 and match.group(1) not in live):
             _unmount(Path(target))
             shutil.rmtree(target, ignore_errors=True)

@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Container
 from pathlib import Path
 
 import psutil
@@ -37,24 +38,27 @@ def remove_stale(prefix: str) -> list[str]:
     return removed
 
 
-def stale_folders(prefix: str) -> list[Path]:
-    """The ``{prefix}{pid}-…`` folders in the temp dir whose process has ended. A folder whose
-    pid is in use again stays until that process ends too (never one in use)."""
+def stale_folders(prefix: str, root: str | None = None,
+                  owners: Container[int] = ()) -> list[Path]:
+    """The ``{prefix}{pid}-…`` folders in the temp dir (or ``root``) whose process has ended. A
+    folder whose pid is in use again stays until that process ends too (never one in use).
+    ``owners``: uids besides this user's whose folders count too (a sandbox's)."""
     found = []
-    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{prefix}*-*"):
         pid = folder.name[len(prefix):].split("-")[0]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)) and _own_folder(folder):
+        if pid.isdigit() and not psutil.pid_exists(int(pid)) and _own_folder(folder, owners):
             found.append(folder)
     return found
 
 
-def _own_folder(folder: Path) -> bool:
-    """A folder (not a link) of this user's: another user's look-alike is never touched."""
+def _own_folder(folder: Path, owners: Container[int] = ()) -> bool:
+    """A folder (not a link) of this user's (or of ``owners``): another user's look-alike is
+    never touched."""
     try:
         info = folder.lstat()
     except OSError:
         return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+    return stat.S_ISDIR(info.st_mode) and (info.st_uid == os.getuid() or info.st_uid in owners)
 
 
 def use_as_tempdir(folder: str) -> None:

@@ -10,7 +10,8 @@ same values in the same order (``m += (g - m) * (1 - beta_1)``; ``v += (g² - v)
 ``var -= m * alpha / (sqrt(v) + epsilon)``), so a training's weights are equal to the last bit
 (``tests/test_verify_adam.py``), and the references need no recalibration.
 
-Only the plain case takes this path: no AMSGrad, no distribution strategy; anything else is
+Only the plain case takes this path: no AMSGrad, no distribution strategy (neither where it is
+applied nor where it was made); anything else is
 Keras's own ``_backend_update_step``. Everything around the update (gradient clipping, weight
 decay, the step counter, EMA) stays Keras's ``apply``. Imported only by the worker (it needs
 TensorFlow); part of the training code the memo's key fingerprints.
@@ -30,7 +31,8 @@ def adam(keras: Any) -> Any:
         """Keras's optimizer (same arguments, variables and numbers), traced in fewer operations."""
 
         def _backend_update_step(self, grads, trainable_variables, learning_rate):
-            if self.amsgrad or tf.distribute.has_strategy():
+            if self.amsgrad or tf.distribute.has_strategy() \
+                    or getattr(self, "_distribution_strategy", None) is not tf.distribute.get_strategy():
                 return super()._backend_update_step(grads, trainable_variables, learning_rate)
             scalars: dict = {}
             for grad, variable in zip(grads, trainable_variables, strict=True):
