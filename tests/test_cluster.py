@@ -92,7 +92,7 @@ def comparable(result: dict) -> dict:
     if result.get("error"):
         result["error"] = {k: v for k, v in result["error"].items() if k != "raw_traceback"}
         if result["error"].get("traceback"):
-            result["error"]["traceback"] = re.sub(r"\S*/grader-conn-\w+/", "<tmp>/",
+            result["error"]["traceback"] = re.sub(r"\S*/grader-conn-[\w-]+/", "<tmp>/",
                                                   result["error"]["traceback"])
     if result.get("training"):
         result["training"] = {k: v for k, v in result["training"].items()
